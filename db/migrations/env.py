@@ -1,0 +1,27 @@
+"""Alembic environment: runs migrations over the async engine."""
+
+import asyncio
+
+from alembic import context
+from sqlalchemy.engine import Connection
+
+from db.models import Base
+from db.session import create_engine
+
+target_metadata = Base.metadata
+
+
+def _run(connection: Connection) -> None:
+    context.configure(connection=connection, target_metadata=target_metadata)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _run_online() -> None:
+    engine = create_engine(context.config.get_main_option("sqlalchemy.url") or "", pool_size=1)
+    async with engine.connect() as connection:
+        await connection.run_sync(_run)
+    await engine.dispose()
+
+
+asyncio.run(_run_online())

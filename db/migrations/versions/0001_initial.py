@@ -1,0 +1,188 @@
+"""Merchants, customers, the points ledger, audit and API logs.
+
+Revision ID: 0001
+Revises:
+Create Date: 2026-11-23
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects.postgresql import JSONB
+
+from db.partitions import (
+    MAINTAIN_LOG_PARTITIONS_FUNCTION,
+    hash_partitions,
+    tenant_isolation,
+)
+from db.session import APP_ROLE
+
+revision: str = "0001"
+down_revision: str | None = None
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def _now() -> sa.TextClause:
+    return sa.text("now()")
+
+
+def _execute_all(statements: list[str]) -> None:
+    for statement in statements:
+        op.execute(statement)
+
+
+def upgrade() -> None:
+    # The role the subgraphs switch to per transaction; it is subject to row-level security.
+    op.execute(
+        f"""
+        DO $$ BEGIN
+            IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
+                CREATE ROLE {APP_ROLE} NOLOGIN NOBYPASSRLS;
+            END IF;
+        END $$
+        """
+    )
+    op.execute(f"GRANT {APP_ROLE} TO CURRENT_USER")
+    op.execute(f"GRANT USAGE ON SCHEMA public TO {APP_ROLE}")
+
+    op.create_table(
+        "merchants",
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("shop_domain", sa.Text, nullable=False),
+        sa.Column("plan", sa.Text, nullable=False, server_default="free"),
+        sa.Column("api_token_encrypted", sa.Text),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+        sa.PrimaryKeyConstraint("id", name="pk_merchants"),
+        sa.UniqueConstraint("shop_domain", name="uq_merchants_shop_domain"),
+    )
+    _execute_all(tenant_isolation("merchants", tenant_column="id"))
+
+    op.create_table(
+        "customers",
+        sa.Column("merchant_id", sa.Text, nullable=False),
+        sa.Column("id", sa.Text, nullable=False),
+        sa.Column("shopify_customer_id", sa.Text),
+        sa.Column("email_encrypted", sa.Text, nullable=False),
+        sa.Column("email_blind_index", sa.Text, nullable=False),
+        sa.Column("points_balance", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("total_points_earned", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("rfm_score", JSONB),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+        sa.PrimaryKeyConstraint("merchant_id", "id", name="pk_customers"),
+        sa.ForeignKeyConstraint(
+            ["merchant_id"],
+            ["merchants.id"],
+            ondelete="CASCADE",
+            name="fk_customers_merchant_id_merchants",
+        ),
+        sa.UniqueConstraint(
+            "merchant_id", "email_blind_index", name="uq_customers_merchant_id_email_blind_index"
+        ),
+        sa.UniqueConstraint(
+            "merchant_id",
+            "shopify_customer_id",
+            name="uq_customers_merchant_id_shopify_customer_id",
+        ),
+        sa.CheckConstraint("points_balance >= 0", name="points_balance_not_negative"),
+        postgresql_partition_by="HASH (merchant_id)",
+    )
+    _execute_all(hash_partitions("customers"))
+    _execute_all(tenant_isolation("customers"))
+
+    op.create_table(
+        "points_transactions",
+        sa.Column("merchant_id", sa.Text, nullable=False),
+        sa.Column("id", sa.Text, nullable=False),
+        sa.Column("customer_id", sa.Text, nullable=False),
+        sa.Column("kind", sa.Text, nullable=False),
+        sa.Column("points", sa.Integer, nullable=False),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("order_id", sa.Text),
+        sa.Column("idempotency_key", sa.Text, nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True)),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+        sa.PrimaryKeyConstraint("merchant_id", "id", name="pk_points_transactions"),
+        sa.ForeignKeyConstraint(
+            ["merchant_id", "customer_id"],
+            ["customers.merchant_id", "customers.id"],
+            ondelete="CASCADE",
+            name="fk_points_transactions_merchant_id_customer_id_customers",
+        ),
+        sa.UniqueConstraint(
+            "merchant_id",
+            "idempotency_key",
+            name="uq_points_transactions_merchant_id_idempotency_key",
+        ),
+        sa.CheckConstraint(
+            "kind IN ('earn', 'redeem', 'expire', 'adjust', 'import', 'referral', 'campaign')",
+            name="kind_known",
+        ),
+        sa.CheckConstraint(
+            "(kind IN ('earn', 'import', 'referral', 'campaign') AND points > 0)"
+            " OR (kind IN ('redeem', 'expire') AND points < 0)"
+            " OR (kind = 'adjust' AND points <> 0)",
+            name="points_sign_matches_kind",
+        ),
+        postgresql_partition_by="HASH (merchant_id)",
+    )
+    op.create_index(
+        "ix_points_transactions_customer_history",
+        "points_transactions",
+        ["merchant_id", "customer_id", "created_at", "id"],
+    )
+    _execute_all(hash_partitions("points_transactions"))
+    _execute_all(tenant_isolation("points_transactions"))
+
+    for log_table, columns in (
+        (
+            "audit_logs",
+            [
+                sa.Column("action", sa.Text, nullable=False),
+                sa.Column("actor_id", sa.Text),
+                sa.Column("metadata", JSONB, nullable=False, server_default="{}"),
+            ],
+        ),
+        (
+            "api_logs",
+            [
+                sa.Column("operation", sa.Text, nullable=False),
+                sa.Column("status", sa.Text, nullable=False),
+                sa.Column("duration_ms", sa.Integer, nullable=False),
+            ],
+        ),
+    ):
+        op.create_table(
+            log_table,
+            sa.Column("merchant_id", sa.Text, nullable=False),
+            sa.Column("id", sa.Text, nullable=False),
+            sa.Column(
+                "created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()
+            ),
+            *columns,
+            sa.PrimaryKeyConstraint("merchant_id", "id", "created_at", name=f"pk_{log_table}"),
+            postgresql_partition_by="RANGE (created_at)",
+        )
+        _execute_all(tenant_isolation(log_table))
+    op.create_index(
+        "ix_audit_logs_merchant_action", "audit_logs", ["merchant_id", "action", "created_at"]
+    )
+    op.create_index("ix_api_logs_merchant_created", "api_logs", ["merchant_id", "created_at"])
+
+    op.execute(MAINTAIN_LOG_PARTITIONS_FUNCTION)
+    op.execute("SELECT * FROM loyalnest_maintain_log_partitions()")
+
+    # Privileges on the parents only: partitions stay out of the app role's reach.
+    op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON merchants, customers TO {APP_ROLE}")
+    op.execute(f"GRANT SELECT, INSERT, UPDATE ON points_transactions TO {APP_ROLE}")
+    op.execute(f"GRANT SELECT, INSERT ON audit_logs, api_logs TO {APP_ROLE}")
+
+
+def downgrade() -> None:
+    op.execute(
+        "DROP FUNCTION IF EXISTS loyalnest_maintain_log_partitions(integer, interval, timestamptz)"
+    )
+    for table in ("api_logs", "audit_logs", "points_transactions", "customers", "merchants"):
+        op.drop_table(table)

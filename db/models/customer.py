@@ -1,0 +1,34 @@
+"""Customers of a merchant, hash-partitioned by merchant_id."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db.models.base import Base, created_at_column
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "email_blind_index"),
+        UniqueConstraint("merchant_id", "shopify_customer_id"),
+        CheckConstraint("points_balance >= 0", name="points_balance_not_negative"),
+        {"postgresql_partition_by": "HASH (merchant_id)"},
+    )
+
+    merchant_id: Mapped[str] = mapped_column(
+        Text, ForeignKey("merchants.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    shopify_customer_id: Mapped[str | None] = mapped_column(Text)
+    # AES-256-GCM ciphertext (db.crypto); lookups go through the HMAC blind index.
+    email_encrypted: Mapped[str] = mapped_column(Text)
+    email_blind_index: Mapped[str] = mapped_column(Text)
+    # Projection of the ledger, updated in the same transaction as every ledger row.
+    points_balance: Mapped[int] = mapped_column(Integer, server_default="0")
+    total_points_earned: Mapped[int] = mapped_column(Integer, server_default="0")
+    rfm_score: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = created_at_column()

@@ -1,0 +1,22 @@
+"""A merchant is one Shopify shop: the tenant every other row belongs to."""
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, Text, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db.models.base import Base, created_at_column
+
+
+class Merchant(Base):
+    __tablename__ = "merchants"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    shop_domain: Mapped[str] = mapped_column(Text, unique=True)
+    plan: Mapped[str] = mapped_column(Text, server_default="free")
+    # Shopify Admin API access token, AES-256-GCM encrypted (db.crypto); null until OAuth install.
+    api_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )

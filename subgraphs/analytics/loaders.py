@@ -1,0 +1,41 @@
+"""DataLoaders of the analytics subgraph, built per request for one viewer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from strawberry import Info
+from strawberry.dataloader import DataLoader
+
+from db.session import tenant_unit_of_work
+from subgraphs.analytics import service
+from subgraphs.analytics.repository import LoyaltyTotals
+from subgraphs.kit.auth import Viewer
+from subgraphs.kit.context import Context
+from subgraphs.kit.resources import Resources
+
+
+@dataclass(frozen=True)
+class AnalyticsLoaders:
+    loyalty_totals_by_merchant: DataLoader[str, LoyaltyTotals]
+
+
+def build_analytics_loaders(resources: Resources, viewer: Viewer) -> AnalyticsLoaders:
+    async def load_totals(merchant_ids: Sequence[str]) -> list[LoyaltyTotals]:
+        # Row-level security confines a request to its viewer's merchant, so a batch only ever
+        # holds that one id.
+        totals: list[LoyaltyTotals] = []
+        for merchant_id in merchant_ids:
+            found = await service.cached_loyalty_totals(resources.cache, merchant_id)
+            if found is None:
+                async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
+                    found = await service.fresh_loyalty_totals(session, merchant_id)
+                await service.remember_loyalty_totals(resources.cache, merchant_id, found)
+            totals.append(found)
+        return totals
+
+    return AnalyticsLoaders(loyalty_totals_by_merchant=DataLoader(load_fn=load_totals))
+
+
+AnalyticsInfo = Info[Context[AnalyticsLoaders], None]

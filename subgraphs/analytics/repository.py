@@ -1,0 +1,44 @@
+"""Every SQL statement of the analytics domain, scoped to one merchant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Customer, PointsTransaction, PointsTransactionKind
+
+
+@dataclass(frozen=True, slots=True)
+class LoyaltyTotals:
+    members_count: int
+    points_issued: int
+    points_redeemed: int
+
+
+class AnalyticsRepository:
+    def __init__(self, session: AsyncSession, merchant_id: str) -> None:
+        self._session = session
+        self._merchant_id = merchant_id
+
+    async def loyalty_totals(self) -> LoyaltyTotals:
+        members = select(func.count()).where(Customer.merchant_id == self._merchant_id)
+        ledger = select(
+            func.coalesce(
+                func.sum(PointsTransaction.points).filter(PointsTransaction.points > 0), 0
+            ),
+            func.coalesce(
+                -func.sum(PointsTransaction.points).filter(
+                    PointsTransaction.kind == PointsTransactionKind.REDEEM
+                ),
+                0,
+            ),
+        ).where(PointsTransaction.merchant_id == self._merchant_id)
+        members_count = (await self._session.execute(members)).scalar_one()
+        issued, redeemed = (await self._session.execute(ledger)).one()
+        return LoyaltyTotals(
+            members_count=int(members_count),
+            points_issued=int(issued),
+            points_redeemed=int(redeemed),
+        )

@@ -1,0 +1,38 @@
+"""GraphQL types of the analytics subgraph."""
+
+from __future__ import annotations
+
+import strawberry
+
+from subgraphs.analytics.loaders import AnalyticsInfo
+from subgraphs.analytics.repository import LoyaltyTotals
+
+
+@strawberry.type(description="Headline numbers of a merchant's loyalty program.")
+class LoyaltyMetrics:
+    members_count: int = strawberry.field(description="Customers enrolled in the program.")
+    points_issued: int = strawberry.field(description="All points ever credited.")
+    points_redeemed: int = strawberry.field(description="All points ever spent on rewards.")
+
+    @classmethod
+    def from_totals(cls, totals: LoyaltyTotals) -> LoyaltyMetrics:
+        return cls(
+            members_count=totals.members_count,
+            points_issued=totals.points_issued,
+            points_redeemed=totals.points_redeemed,
+        )
+
+
+@strawberry.federation.type(keys=["id"], description="A Shopify shop running LoyalNest.")
+class Merchant:
+    id: strawberry.ID = strawberry.field(description="LoyalNest merchant id.")
+
+    @classmethod
+    def resolve_reference(cls, info: AnalyticsInfo, id: strawberry.ID) -> Merchant | None:
+        # A viewer only ever sees its own merchant's numbers.
+        return cls(id=id) if str(id) == info.context.viewer.merchant_id else None
+
+    @strawberry.field(description="Headline loyalty numbers, current to the last ledger change.")
+    async def loyalty_metrics(self, info: AnalyticsInfo) -> LoyaltyMetrics:
+        totals = await info.context.loaders.loyalty_totals_by_merchant.load(str(self.id))
+        return LoyaltyMetrics.from_totals(totals)

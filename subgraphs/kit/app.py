@@ -1,0 +1,120 @@
+"""The Starlette app every subgraph serves: /graphql (HTTP + WebSocket), /health, /metrics."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+import structlog
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.exceptions import RedisError
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.federation import Schema
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UnsetType
+
+from subgraphs.kit.context import Context, LoadersFactory
+from subgraphs.kit.resources import Resources, open_resources
+from subgraphs.kit.settings import Settings, get_settings
+
+log = structlog.get_logger(__name__)
+
+
+class _SubgraphView(GraphQL[Context[Any], None]):
+    def __init__(self, schema: Schema, loaders_factory: LoadersFactory[Any]) -> None:
+        super().__init__(
+            schema,
+            graphql_ide=None,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        )
+        self._loaders_factory = loaders_factory
+        self.resources: Resources | None = None
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context[Any]:
+        assert self.resources is not None, "resources are opened by the app's lifespan"
+        context = Context(
+            resources=self.resources,
+            request=request,
+            response=response,
+            loaders_factory=self._loaders_factory,
+        )
+        if isinstance(request, Request):
+            await context.authenticate(request.headers.get("authorization"))
+        return context
+
+    async def on_ws_connect(self, context: Context[Any]) -> UnsetType | dict[str, object] | None:
+        # Browsers cannot set headers on a WebSocket: the token travels in connection_init.
+        params = context.connection_params or {}
+        authorization = params.get("Authorization") or params.get("authorization")
+        await context.authenticate(authorization if isinstance(authorization, str) else None)
+        try:
+            context.viewer  # noqa: B018 - raises when the token is missing or bad
+        except Exception as exc:
+            raise ConnectionRejectionError({"message": str(exc)}) from exc
+        return None
+
+
+def create_subgraph_app(
+    *,
+    name: str,
+    schema: Schema,
+    loaders_factory: LoadersFactory[Any],
+    settings: Settings | None = None,
+    resources: Resources | None = None,
+) -> Starlette:
+    """``resources`` lets tests share one pool across apps; otherwise the lifespan opens them."""
+    view = _SubgraphView(schema, loaders_factory)
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        if resources is not None:
+            view.resources = resources
+            yield
+            return
+        async with open_resources(settings or get_settings()) as opened:
+            view.resources = opened
+            log.info("subgraph_started", subgraph=name)
+            yield
+
+    async def health(_: Request) -> Response:
+        checks = {"postgres": False, "redis": False}
+        current = view.resources
+        if current is not None:
+            try:
+                async with current.engine.connect() as connection:
+                    await connection.execute(text("SELECT 1"))
+                checks["postgres"] = True
+            except (SQLAlchemyError, OSError):
+                pass
+            with suppress(RedisError, OSError):
+                checks["redis"] = bool(await current.redis.ping())
+        # Redis is a cache and a bus: without it we still answer, degraded.
+        healthy = checks["postgres"]
+        return JSONResponse(
+            {"status": "ok" if healthy else "unavailable", "subgraph": name, "checks": checks},
+            status_code=200 if healthy else 503,
+        )
+
+    async def metrics(_: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return Starlette(
+        routes=[
+            Route("/graphql", view, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", view),
+            Route("/health", health),
+            Route("/metrics", metrics),
+        ],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,66 @@
+"""The viewer: who is asking, derived from a Shopify session token.
+
+Shopify session tokens are JWTs signed HS256 with the app secret; ``dest`` is the shop's URL,
+``aud`` the app's API key. See https://shopify.dev/docs/apps/auth/session-tokens.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+with warnings.catch_warnings():
+    # authlib 1.x points to its sister project joserfc; authlib.jose stays supported until
+    # authlib 2.0, and authlib is the library this project standardises on.
+    warnings.filterwarnings("ignore", message="authlib.jose module is deprecated")
+    from authlib.jose import JsonWebToken
+    from authlib.jose.errors import JoseError
+
+from subgraphs.kit.errors import UnauthenticatedError
+
+_jwt = JsonWebToken(["HS256"])
+_CLOCK_SKEW_SECONDS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    merchant_id: str
+    shop_domain: str
+    user_id: str | None
+
+
+def shop_domain_from_token(token: str, *, app_secret: str, api_key: str) -> tuple[str, str | None]:
+    """Verify the token and return (shop domain, Shopify user id). Raises UnauthenticatedError."""
+    try:
+        claims = _jwt.decode(
+            token,
+            app_secret,
+            claims_options={
+                "aud": {"essential": True, "value": api_key},
+                "exp": {"essential": True},
+                "nbf": {"essential": True},
+                "dest": {"essential": True},
+            },
+        )
+        claims.validate(now=int(time.time()), leeway=_CLOCK_SKEW_SECONDS)
+    except (JoseError, ValueError) as exc:
+        raise UnauthenticatedError(f"invalid session token: {exc}") from exc
+    shop = urlparse(str(claims["dest"])).hostname
+    issuer = urlparse(str(claims.get("iss", ""))).hostname
+    if not shop or not shop.endswith(".myshopify.com"):
+        raise UnauthenticatedError("invalid session token: dest is not a Shopify shop")
+    if issuer is not None and issuer != shop:
+        raise UnauthenticatedError("invalid session token: iss and dest name different shops")
+    sub = claims.get("sub")
+    return shop, str(sub) if sub is not None else None
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise UnauthenticatedError("Authorization must be 'Bearer <session token>'")
+    return token.strip()

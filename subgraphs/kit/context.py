@@ -1,0 +1,81 @@
+"""Per-request context: the viewer and the request's own DataLoaders.
+
+Over HTTP a context lives for one request. Over WebSocket it lives as long as the socket, so
+subscription resolvers must open their own unit of work per event and never use ``loaders``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+
+from db.session import tenant_unit_of_work
+from subgraphs.kit.auth import Viewer, bearer_token, shop_domain_from_token
+from subgraphs.kit.errors import UnauthenticatedError
+from subgraphs.kit.resources import Resources
+
+LoadersT = TypeVar("LoadersT")
+LoadersFactory = Callable[[Resources, Viewer], LoadersT]
+
+
+class Context(Generic[LoadersT]):
+    def __init__(
+        self,
+        *,
+        resources: Resources,
+        request: Request | WebSocket,
+        response: Response | WebSocket | None,
+        loaders_factory: LoadersFactory[LoadersT],
+    ) -> None:
+        self.resources = resources
+        self.request = request
+        self.response = response
+        self.connection_params: dict[str, Any] | None = None
+        self._loaders_factory = loaders_factory
+        self._loaders: LoadersT | None = None
+        self._viewer: Viewer | None = None
+        self._auth_error: UnauthenticatedError | None = None
+
+    async def authenticate(self, authorization: str | None) -> None:
+        """Resolve the viewer now; a failure is raised later, by the first field that needs it,
+        so schema introspection by the composer needs no token."""
+        try:
+            token = bearer_token(authorization)
+            if token is None:
+                raise UnauthenticatedError()
+            settings = self.resources.settings
+            shop, user_id = shop_domain_from_token(
+                token, app_secret=settings.shopify_api_secret, api_key=settings.shopify_api_key
+            )
+            merchant_id = await self.resources.merchants.merchant_id(shop)
+            if merchant_id is None:
+                raise UnauthenticatedError(f"shop {shop} has not installed LoyalNest")
+            self._viewer = Viewer(merchant_id=merchant_id, shop_domain=shop, user_id=user_id)
+            self._auth_error = None
+        except UnauthenticatedError as exc:
+            self._viewer = None
+            self._auth_error = exc
+
+    @property
+    def viewer(self) -> Viewer:
+        if self._viewer is None:
+            raise self._auth_error or UnauthenticatedError()
+        return self._viewer
+
+    @property
+    def loaders(self) -> LoadersT:
+        if self._loaders is None:
+            self._loaders = self._loaders_factory(self.resources, self.viewer)
+        return self._loaders
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
+        """A transaction confined to the viewer's merchant by row-level security."""
+        async with tenant_unit_of_work(self.resources.sessions, self.viewer.merchant_id) as session:
+            yield session

@@ -1,0 +1,37 @@
+"""Errors that reach clients, and the rule for what is masked."""
+
+from __future__ import annotations
+
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
+
+UNAUTHENTICATED = "UNAUTHENTICATED"
+FORBIDDEN = "FORBIDDEN"
+BAD_USER_INPUT = "BAD_USER_INPUT"
+
+_CLIENT_FACING_CODES = frozenset({UNAUTHENTICATED, FORBIDDEN, BAD_USER_INPUT})
+
+
+class UnauthenticatedError(GraphQLError):
+    def __init__(self, message: str = "a valid session token is required") -> None:
+        super().__init__(message, extensions={"code": UNAUTHENTICATED})
+
+
+class ForbiddenError(GraphQLError):
+    def __init__(self, message: str = "not allowed") -> None:
+        super().__init__(message, extensions={"code": FORBIDDEN})
+
+
+def _should_mask(error: GraphQLError) -> bool:
+    original = error.original_error
+    if original is None:
+        # Validation and parse errors: the client's own document, safe to show.
+        return False
+    if isinstance(original, GraphQLError):
+        return (original.extensions or {}).get("code") not in _CLIENT_FACING_CODES
+    return True
+
+
+def mask_unexpected_errors() -> MaskErrors:
+    """Unexpected errors become "Unexpected error." so internals never leak."""
+    return MaskErrors(should_mask_error=_should_mask)

@@ -1,0 +1,48 @@
+"""Live events between processes: a thin typed layer over broadcaster (Redis pub/sub).
+
+Events are notifications, never data of record: a subscriber that misses one re-reads
+Postgres on the next, and a publish that fails never fails the write that caused it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+import structlog
+from broadcaster import Broadcast
+from broadcaster._base import Unsubscribed
+from redis.exceptions import RedisError
+
+log = structlog.get_logger(__name__)
+
+
+def ledger_channel(merchant_id: str) -> str:
+    return f"loyalnest:ledger:{merchant_id}"
+
+
+class PubSub:
+    def __init__(self, broadcast: Broadcast) -> None:
+        self._broadcast = broadcast
+
+    async def publish(self, channel: str, payload: dict[str, Any]) -> None:
+        try:
+            await self._broadcast.publish(channel, orjson.dumps(payload).decode())
+        except (RedisError, OSError) as exc:
+            log.warning("publish_failed", channel=channel, error=str(exc))
+
+    @asynccontextmanager
+    async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
+        async with self._broadcast.subscribe(channel) as subscriber:
+
+            async def events() -> AsyncIterator[dict[str, Any]]:
+                try:
+                    while True:
+                        event = await subscriber.get()
+                        yield orjson.loads(event.message)
+                except Unsubscribed:
+                    return
+
+            yield events()

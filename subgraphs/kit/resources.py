@@ -1,0 +1,94 @@
+"""Long-lived resources of a subgraph process: database, Redis, pub/sub, crypto."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from broadcaster import Broadcast
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from db.crypto import FieldCipher
+from db.session import create_engine, create_session_factory, system_unit_of_work
+from subgraphs.kit.cache import TenantCache
+from subgraphs.kit.pubsub import PubSub
+from subgraphs.kit.repository import merchant_id_for_shop
+from subgraphs.kit.settings import Settings
+
+_MERCHANT_LOOKUP_TTL_SECONDS = 60.0
+
+
+@dataclass
+class MerchantDirectory:
+    """shop domain -> merchant id, remembered briefly so auth costs no query per request."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    _known: dict[str, tuple[str, float]] = field(default_factory=dict)
+
+    async def merchant_id(self, shop_domain: str) -> str | None:
+        hit = self._known.get(shop_domain)
+        if hit is not None and hit[1] > time.monotonic():
+            return hit[0]
+        async with system_unit_of_work(self.sessions) as session:
+            merchant_id = await merchant_id_for_shop(session, shop_domain)
+        if merchant_id is not None:
+            self._known[shop_domain] = (
+                merchant_id,
+                time.monotonic() + _MERCHANT_LOOKUP_TTL_SECONDS,
+            )
+        return merchant_id
+
+
+@dataclass
+class Resources:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    redis: Redis
+    pubsub: PubSub
+    cache: TenantCache
+    cipher: FieldCipher
+    merchants: MerchantDirectory
+
+
+def _require(value: str | None, name: str) -> str:
+    if not value:
+        raise RuntimeError(
+            f"{name} is not set: start services with `loyalnest dev` / `loyalnest serve`, "
+            f"which provide embedded defaults, or set {name}"
+        )
+    return value
+
+
+@asynccontextmanager
+async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
+    settings.check_production()
+    database_url = _require(settings.database_url, "DATABASE_URL")
+    redis_url = _require(settings.redis_url, "REDIS_URL")
+    cipher = FieldCipher.from_config(
+        _require(settings.encryption_keys, "LOYALNEST_ENCRYPTION_KEYS"),
+        _require(settings.blind_index_key, "LOYALNEST_BLIND_INDEX_KEY"),
+    )
+    engine = create_engine(database_url, pool_size=settings.db_pool_size)
+    sessions = create_session_factory(engine)
+    redis = Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+    broadcast = Broadcast(redis_url)
+    await broadcast.connect()
+    try:
+        yield Resources(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            redis=redis,
+            pubsub=PubSub(broadcast),
+            cache=TenantCache(redis),
+            cipher=cipher,
+            merchants=MerchantDirectory(sessions),
+        )
+    finally:
+        await broadcast.disconnect()
+        await redis.aclose()
+        await engine.dispose()

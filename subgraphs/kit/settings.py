@@ -1,0 +1,61 @@
+"""Settings, read from the environment (and ``.env``) by pydantic-settings."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Development-only secrets. `loyalnest dev` replaces the encryption keys with ones generated
+# into the data directory; production must set every secret (see Settings.check_production).
+DEV_APP_SECRET = "loyalnest-dev-app-secret"  # noqa: S105
+DEV_API_KEY = "loyalnest-dev-api-key"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: str = Field("development", alias="LOYALNEST_ENV")
+    database_url: str | None = Field(None, alias="DATABASE_URL")
+    redis_url: str | None = Field(None, alias="REDIS_URL")
+    data_dir: Path = Field(Path(".loyalnest"), alias="LOYALNEST_DATA_DIR")
+
+    # Shopify app credentials: the API key is the session token's `aud`, the secret signs it.
+    shopify_api_key: str = Field(DEV_API_KEY, alias="SHOPIFY_API_KEY")
+    shopify_api_secret: str = Field(DEV_APP_SECRET, alias="SHOPIFY_API_SECRET")
+
+    # "kid:base64key,kid2:base64key" — the first key encrypts, all keys decrypt.
+    encryption_keys: str | None = Field(None, alias="LOYALNEST_ENCRYPTION_KEYS")
+    blind_index_key: str | None = Field(None, alias="LOYALNEST_BLIND_INDEX_KEY")
+
+    host: str = Field("127.0.0.1", alias="LOYALNEST_HOST")
+    db_pool_size: int = Field(10, alias="LOYALNEST_DB_POOL_SIZE")
+    storefront_url_template: str = Field(
+        "https://{shop}/?ref={code}", alias="LOYALNEST_REFERRAL_URL_TEMPLATE"
+    )
+    log_level: str = Field("INFO", alias="LOYALNEST_LOG_LEVEL")
+
+    def check_production(self) -> None:
+        if self.environment != "production":
+            return
+        missing = [
+            name
+            for name, value in {
+                "DATABASE_URL": self.database_url,
+                "REDIS_URL": self.redis_url,
+                "LOYALNEST_ENCRYPTION_KEYS": self.encryption_keys,
+                "LOYALNEST_BLIND_INDEX_KEY": self.blind_index_key,
+            }.items()
+            if not value
+        ]
+        if self.shopify_api_secret == DEV_APP_SECRET:
+            missing.append("SHOPIFY_API_SECRET")
+        if missing:
+            raise RuntimeError(f"production requires: {', '.join(missing)}")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

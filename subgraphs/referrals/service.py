@@ -1,0 +1,73 @@
+"""Referral rules. No web framework here; raises domain errors; never commits."""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.ids import new_id
+from db.models import ReferralLink
+from subgraphs.kit.repository import insert_audit_log
+from subgraphs.referrals.repository import ReferralsRepository
+
+# No 0/O or 1/I/L: codes are read aloud and typed on phones.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 8
+_MAX_CODE_ATTEMPTS = 5
+
+
+class ReferralErrorCode(enum.Enum):
+    CUSTOMER_NOT_FOUND = "customer_not_found"
+
+
+class ReferralError(Exception):
+    def __init__(self, code: ReferralErrorCode, field: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralLinkResult:
+    link: ReferralLink
+    created: bool
+
+
+def new_referral_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def referral_url(template: str, *, shop_domain: str, code: str) -> str:
+    return template.format(shop=shop_domain, code=code)
+
+
+async def create_referral_link(
+    session: AsyncSession, merchant_id: str, customer_id: str
+) -> ReferralLinkResult:
+    """Each customer has one link: asking again returns the one they already share."""
+    repository = ReferralsRepository(session, merchant_id)
+    if not await repository.customer_exists(customer_id):
+        raise ReferralError(
+            ReferralErrorCode.CUSTOMER_NOT_FOUND, "customerId", "customer not found"
+        )
+    for _ in range(_MAX_CODE_ATTEMPTS):
+        link = await repository.insert_link(
+            link_id=new_id(), customer_id=customer_id, code=new_referral_code()
+        )
+        if link is not None:
+            await insert_audit_log(
+                session,
+                merchant_id=merchant_id,
+                action="referral_created",
+                metadata={"customer_id": customer_id, "referral_code": link.code},
+            )
+            return ReferralLinkResult(link=link, created=True)
+        existing = await repository.links_by_advocates([customer_id])
+        if existing:
+            return ReferralLinkResult(link=existing[0], created=False)
+        # Otherwise the random code collided with another customer's: draw again.
+    raise RuntimeError("could not draw an unused referral code")

@@ -1,0 +1,69 @@
+"""GraphQL types of the referrals subgraph."""
+
+from __future__ import annotations
+
+import enum
+
+import strawberry
+
+from db.models import ReferralLink as ReferralLinkRow
+from subgraphs.referrals.loaders import ReferralsInfo
+from subgraphs.referrals.service import ReferralErrorCode as DomainErrorCode
+from subgraphs.referrals.service import referral_url
+
+
+@strawberry.type(description="A customer's shareable referral link.")
+class ReferralLink:
+    code: str = strawberry.field(description="The code friends enter or follow.")
+    url: str = strawberry.field(description="Storefront URL carrying the code.")
+    clicks: int = strawberry.field(description="How many times the link was followed.")
+
+    @classmethod
+    def from_row(cls, row: ReferralLinkRow, info: ReferralsInfo) -> ReferralLink:
+        context = info.context
+        return cls(
+            code=row.code,
+            url=referral_url(
+                context.resources.settings.storefront_url_template,
+                shop_domain=context.viewer.shop_domain,
+                code=row.code,
+            ),
+            clicks=row.click_count,
+        )
+
+
+@strawberry.federation.type(keys=["id"], description="A shopper enrolled in the loyalty program.")
+class Customer:
+    id: strawberry.ID = strawberry.field(description="LoyalNest customer id.")
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> Customer:
+        return cls(id=id)
+
+    @strawberry.field(description="The customer's referral link, if one was created.")
+    async def referral_link(self, info: ReferralsInfo) -> ReferralLink | None:
+        row = await info.context.loaders.referral_link_by_advocate.load(str(self.id))
+        return None if row is None else ReferralLink.from_row(row, info)
+
+
+@strawberry.enum(description="Why a referral mutation was refused.")
+class ReferralErrorCode(enum.Enum):
+    CUSTOMER_NOT_FOUND = DomainErrorCode.CUSTOMER_NOT_FOUND.value
+
+
+@strawberry.type(description="An expected failure of a referral mutation.")
+class ReferralUserError:
+    field: list[str] | None = strawberry.field(description="Path to the input field at fault.")
+    message: str = strawberry.field(description="What went wrong, for people.")
+    code: ReferralErrorCode = strawberry.field(description="What went wrong, for programs.")
+
+
+@strawberry.input(description="Create (or fetch) a customer's referral link.")
+class ReferralLinkCreateInput:
+    customer_id: strawberry.ID = strawberry.field(description="The advocate.")
+
+
+@strawberry.type(description="Result of referralLinkCreate.")
+class ReferralLinkCreatePayload:
+    referral_link: ReferralLink | None = strawberry.field(description="The advocate's link.")
+    user_errors: list[ReferralUserError] = strawberry.field(description="Why nothing changed.")
