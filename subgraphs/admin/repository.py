@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,3 +37,8 @@ class MerchantsRepository:
         )
         result = await self._session.scalars(select(Merchant).from_statement(statement))
         return result.one_or_none()
+
+
+async def maintain_log_partitions(session: AsyncSession) -> list[tuple[str, str]]:
+    result = await session.execute(text("SELECT * FROM loyalnest_maintain_log_partitions()"))
+    return [(str(action), str(name)) for action, name in result.all()]

@@ -75,11 +75,11 @@ def create_subgraph_app(
 ) -> Starlette:
     """``resources`` lets tests share one pool across apps; otherwise the lifespan opens them."""
     view = _SubgraphView(schema, loaders_factory)
+    view.resources = resources
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         if resources is not None:
-            view.resources = resources
             yield
             return
         async with open_resources(settings or get_settings()) as opened:

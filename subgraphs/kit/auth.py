@@ -11,16 +11,20 @@ import warnings
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
+from authlib.deprecate import AuthlibDeprecationWarning
+
 with warnings.catch_warnings():
     # authlib 1.x points to its sister project joserfc; authlib.jose stays supported until
-    # authlib 2.0, and authlib is the library this project standardises on.
-    warnings.filterwarnings("ignore", message="authlib.jose module is deprecated")
+    # authlib 2.0, and authlib is the library this project standardises on. (authlib adds an
+    # "always" filter when first imported, so ours is added after that import.)
+    warnings.simplefilter("ignore", AuthlibDeprecationWarning)
     from authlib.jose import JsonWebToken
     from authlib.jose.errors import JoseError
 
 from subgraphs.kit.errors import UnauthenticatedError
 
-_jwt = JsonWebToken(["HS256"])
+# Shopify signs session tokens with HS256 only; refusing other algorithms blocks alg confusion.
+session_token_jwt = JsonWebToken(["HS256"])
 _CLOCK_SKEW_SECONDS = 10
 
 
@@ -34,7 +38,7 @@ class Viewer:
 def shop_domain_from_token(token: str, *, app_secret: str, api_key: str) -> tuple[str, str | None]:
     """Verify the token and return (shop domain, Shopify user id). Raises UnauthenticatedError."""
     try:
-        claims = _jwt.decode(
+        claims = session_token_jwt.decode(
             token,
             app_secret,
             claims_options={

@@ -1,0 +1,281 @@
+"""`loyalnest`: run the stack, migrate, compose, seed, mint local tokens, serve one part."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from typing import Annotated
+
+import httpx
+import typer
+from rich.console import Console
+
+from db.migrate import upgrade
+from gateway.auth.session_tokens import mint_session_token
+from gateway.stack import (
+    DEMO_SHOP,
+    REPO_ROOT,
+    ROUTER_DIR,
+    SUBGRAPHS,
+    SUPERGRAPH_FILE,
+    StackEnvironment,
+    resolve_environment,
+)
+from subgraphs.kit.settings import Settings, get_settings
+
+app = typer.Typer(help="LoyalNest: the loyalty program backend.", no_args_is_help=True)
+console = Console(stderr=True)
+
+EXAMPLE_QUERY = (
+    "{ merchant { shopDomain plan loyaltyMetrics { membersCount pointsIssued pointsRedeemed } }"
+    " customers(first: 3) { edges { node { id pointsBalance referralLink { code url } } } } }"
+)
+
+
+def _environment() -> StackEnvironment:
+    resolved = resolve_environment(get_settings())
+    # Children and in-process code alike read settings from the environment.
+    os.environ.update(resolved.env)
+    get_settings.cache_clear()
+    return resolved
+
+
+def _router_port() -> int:
+    return int(os.environ.get("LOYALNEST_ROUTER_PORT", "4000"))
+
+
+def _router_host() -> str:
+    return os.environ.get("LOYALNEST_ROUTER_HOST", "127.0.0.1")
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations (embedded Postgres unless DATABASE_URL is set)."""
+    resolved = _environment()
+    try:
+        assert resolved.settings.database_url
+        upgrade(resolved.settings.database_url)
+        console.print("[green]database is at the latest migration[/]")
+    finally:
+        resolved.stop()
+
+
+@app.command()
+def seed(
+    shop: Annotated[str, typer.Option(help="Shop domain of the demo merchant.")] = DEMO_SHOP,
+) -> None:
+    """Create the demo merchant and customers (idempotent)."""
+    from gateway.seed import seed_demo
+
+    resolved = _environment()
+    try:
+        result = asyncio.run(seed_demo(resolved.settings, shop))
+        console.print(f"seeded {shop} (merchant {result.merchant_id})")
+    finally:
+        resolved.stop()
+
+
+@app.command()
+def token(
+    shop: Annotated[str, typer.Option(help="Shop domain the token is for.")] = DEMO_SHOP,
+    ttl: Annotated[int, typer.Option(help="Validity in seconds.")] = 24 * 60 * 60,
+) -> None:
+    """Print a session token for SHOP signed with the configured app secret (local use)."""
+    settings = get_settings()
+    typer.echo(
+        mint_session_token(
+            shop_domain=shop,
+            app_secret=settings.shopify_api_secret,
+            api_key=settings.shopify_api_key,
+            ttl_seconds=ttl,
+        )
+    )
+
+
+@app.command()
+def compose(
+    check: Annotated[bool, typer.Option(help="Fail if generated files are out of date.")] = False,
+) -> None:
+    """Export each subgraph's SDL to schema/, compose supergraph/, build the PQ manifest."""
+    from gateway.compose import compose_supergraph, expected_files, write_generated_files
+
+    if check:
+        stale = [
+            p for p, text in expected_files().items() if not p.exists() or p.read_text() != text
+        ]
+        if not SUPERGRAPH_FILE.exists() or SUPERGRAPH_FILE.read_text() != compose_supergraph():
+            stale.append(SUPERGRAPH_FILE)
+        for path in stale:
+            console.print(f"[red]out of date:[/] {path.relative_to(REPO_ROOT)}")
+        raise typer.Exit(1 if stale else 0)
+    changed = write_generated_files()
+    for path in changed:
+        console.print(f"wrote {path.relative_to(REPO_ROOT)}")
+    if not changed:
+        console.print("everything was up to date")
+
+
+@app.command()
+def serve(
+    subgraph: Annotated[str, typer.Argument(help="points | referrals | analytics | admin")],
+    port: Annotated[int | None, typer.Option(help="Port (default: the subgraph's own).")] = None,
+) -> None:
+    """Serve one subgraph (HTTP + WebSocket on /graphql)."""
+    import uvicorn
+
+    if subgraph not in SUBGRAPHS:
+        raise typer.BadParameter(f"unknown subgraph {subgraph!r}; one of {', '.join(SUBGRAPHS)}")
+    resolved = _environment()
+    try:
+        uvicorn.run(
+            SUBGRAPHS[subgraph].app,
+            host=resolved.settings.host,
+            port=port or SUBGRAPHS[subgraph].port,
+            loop="uvloop",
+            http="httptools",
+            log_level="warning",
+            ws_max_size=1 << 20,
+        )
+    finally:
+        resolved.stop()
+
+
+@app.command()
+def worker() -> None:
+    """Run background jobs (arq on Redis)."""
+    from arq import run_worker
+
+    from gateway.worker import worker_settings
+
+    resolved = _environment()
+    try:
+        run_worker(worker_settings(resolved.settings))
+    finally:
+        resolved.stop()
+
+
+def ensure_router_installed() -> None:
+    if (ROUTER_DIR / "node_modules" / ".bin" / "hive-gateway").exists():
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError("npm (Node 20+) is needed to run the router")
+    console.print("installing router packages (npm ci, first run only)...")
+    subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=ROUTER_DIR, check=True)
+
+
+def router_command() -> list[str]:
+    return [
+        str(ROUTER_DIR / "node_modules" / ".bin" / "hive-gateway"),
+        "supergraph",
+        str(SUPERGRAPH_FILE),
+        "-c",
+        "gateway.config.ts",
+        "--hive-router-runtime",
+    ]
+
+
+def wait_until_ready(
+    url: str, process: subprocess.Popen[bytes], name: str, timeout: float = 60
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with code {process.returncode}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{name} did not become ready at {url}")
+
+
+def _stop_all(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@app.command()
+def dev(
+    seed_demo: Annotated[
+        bool, typer.Option("--seed/--no-seed", help="Seed the demo merchant.")
+    ] = True,
+) -> None:
+    """Run the whole stack: embedded Postgres and Redis, four subgraphs, worker, router."""
+    ensure_router_installed()
+    resolved = _environment()
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        settings = resolved.settings
+        assert settings.database_url
+        upgrade(settings.database_url)
+        if seed_demo:
+            from gateway.seed import seed_demo as run_seed
+
+            asyncio.run(run_seed(settings, DEMO_SHOP))
+        env = resolved.child_env()
+        python = sys.executable
+        for subgraph in SUBGRAPHS.values():
+            processes.append(
+                subprocess.Popen(
+                    [python, "-m", "gateway.cli", "serve", subgraph.name], env=env, cwd=REPO_ROOT
+                )
+            )
+        processes.append(
+            subprocess.Popen([python, "-m", "gateway.cli", "worker"], env=env, cwd=REPO_ROOT)
+        )
+        for subgraph, process in zip(SUBGRAPHS.values(), processes, strict=False):
+            wait_until_ready(f"http://127.0.0.1:{subgraph.port}/health", process, subgraph.name)
+        router = subprocess.Popen(router_command(), env=env, cwd=ROUTER_DIR)
+        processes.append(router)
+        endpoint = f"http://{_router_host()}:{_router_port()}/graphql"
+        wait_until_ready(f"http://{_router_host()}:{_router_port()}/healthcheck", router, "router")
+        _print_welcome(endpoint, settings)
+        while all(process.poll() is None for process in processes):
+            time.sleep(0.5)
+        failed = [p.args for p in processes if p.poll() is not None]
+        console.print(f"[red]a process exited, stopping the stack:[/] {failed}")
+        raise typer.Exit(1)
+    except KeyboardInterrupt:
+        console.print("stopping...")
+    finally:
+        _stop_all(processes)
+        resolved.stop()
+
+
+def _print_welcome(endpoint: str, settings: Settings) -> None:
+    demo_token = mint_session_token(
+        shop_domain=DEMO_SHOP,
+        app_secret=settings.shopify_api_secret,
+        api_key=settings.shopify_api_key,
+    )
+    console.print(f"\n[bold green]LoyalNest is up:[/] {endpoint}")
+    console.print(
+        f"demo token for {DEMO_SHOP} (valid 24h; `loyalnest token` makes more):\n{demo_token}\n"
+    )
+    console.print("try:")
+    console.print(
+        f"curl -s {endpoint} -H 'content-type: application/json' "
+        f'-H "authorization: Bearer $(loyalnest token)" '
+        f'-d \'{{"query": "{EXAMPLE_QUERY}"}}\'\n',
+        markup=False,
+        soft_wrap=True,
+    )
+    console.print("Ctrl-C stops everything.")
+
+
+if __name__ == "__main__":
+    app()

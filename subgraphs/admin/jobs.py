@@ -1,0 +1,23 @@
+"""Background jobs of platform administration (run by `loyalnest worker`, on arq)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db.session import system_unit_of_work
+from subgraphs.admin.repository import maintain_log_partitions
+
+log = structlog.get_logger(__name__)
+
+
+async def maintain_log_partitions_job(ctx: dict[str, Any]) -> list[tuple[str, str]]:
+    """Create the coming months' log partitions and drop those past the 90-day retention."""
+    sessions: async_sessionmaker[AsyncSession] = ctx["sessions"]
+    async with system_unit_of_work(sessions) as session:
+        changes = await maintain_log_partitions(session)
+    for action, partition in changes:
+        log.info("log_partition", action=action, partition=partition)
+    return changes
