@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final, Literal
 
 import strawberry
@@ -10,6 +10,7 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     ParserCache,
     QueryDepthLimiter,
+    SchemaExtension,
     ValidationCache,
 )
 
@@ -29,14 +30,14 @@ def build_schema(
     subscription: type[Any] | None = None,
     types: Sequence[type[Any]] = (),
 ) -> strawberry.federation.Schema:
-    # Instances, not classes: the caches must outlive a single request (the type stubs only
-    # admit classes, hence list[Any]).
-    extensions: list[Any] = [
-        ParserCache(maxsize=1024),
-        ValidationCache(maxsize=1024),
-        QueryDepthLimiter(max_depth=12),
-        MaxTokensLimiter(max_token_count=2000),
-        mask_unexpected_errors(),
+    # Factories: a fresh extension per request; the parser and validation caches themselves
+    # live at module level in Strawberry, keyed by size, so they are shared across requests.
+    extensions: list[Callable[[], SchemaExtension]] = [
+        lambda: ParserCache(maxsize=1024),
+        lambda: ValidationCache(maxsize=1024),
+        lambda: QueryDepthLimiter(max_depth=12),
+        lambda: MaxTokensLimiter(max_token_count=2000),
+        mask_unexpected_errors,
         metrics_extension(name),
     ]
     return strawberry.federation.Schema(
