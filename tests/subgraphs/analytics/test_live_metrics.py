@@ -1,0 +1,139 @@
+"""loyaltyMetricsUpdated over a real WebSocket (uvicorn + graphql-transport-ws)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+import uvicorn
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from gateway.embedded import free_port
+from subgraphs.analytics.loaders import build_analytics_loaders
+from subgraphs.analytics.schema import schema
+from subgraphs.kit.app import create_subgraph_app
+from subgraphs.kit.resources import Resources
+from tests.conftest import SubgraphClient, Tenant, add_customer
+
+SUBSCRIPTION = "subscription { loyaltyMetricsUpdated { membersCount pointsIssued pointsRedeemed } }"
+EARN = """
+mutation($input: PointsEarnInput!) { pointsEarn(input: $input) { userErrors { code } } }
+"""
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def analytics_url(resources: Resources) -> AsyncIterator[str]:
+    app = create_subgraph_app(
+        name="analytics",
+        schema=schema,
+        loaders_factory=build_analytics_loaders,
+        resources=resources,
+    )
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    yield f"ws://127.0.0.1:{port}/graphql"
+    server.should_exit = True
+    await task
+
+
+async def open_socket(url: str, payload: dict[str, Any]) -> ClientConnection:
+    socket = await connect(url, subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
+    await socket.send(json.dumps({"type": "connection_init", "payload": payload}))
+    return socket
+
+
+async def next_message(socket: ClientConnection) -> dict[str, Any]:
+    message: dict[str, Any] = json.loads(await asyncio.wait_for(socket.recv(), timeout=10))
+    return message
+
+
+async def test_pushes_current_metrics_then_each_ledger_change(
+    analytics_url: str, points_client: SubgraphClient, resources: Resources, tenant: Tenant
+) -> None:
+    customer_id = await add_customer(resources, tenant, points=100)
+    socket = await open_socket(analytics_url, {"Authorization": f"Bearer {tenant.token}"})
+    try:
+        assert (await next_message(socket))["type"] == "connection_ack"
+        await socket.send(
+            json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}})
+        )
+        first = await next_message(socket)
+        assert first["payload"]["data"]["loyaltyMetricsUpdated"] == {
+            "membersCount": 1,
+            "pointsIssued": 100,
+            "pointsRedeemed": 0,
+        }
+
+        earned = await points_client.execute(
+            EARN,
+            {
+                "input": {
+                    "customerId": customer_id,
+                    "points": 30,
+                    "reason": "review",
+                    "idempotencyKey": "r-1",
+                }
+            },
+            tenant=tenant,
+        )
+        assert earned["data"]["pointsEarn"]["userErrors"] == []
+
+        update = await next_message(socket)
+        assert update["id"] == "1"
+        assert update["payload"]["data"]["loyaltyMetricsUpdated"]["pointsIssued"] == 130
+    finally:
+        await socket.close()
+
+
+async def test_other_merchants_changes_are_not_pushed(
+    analytics_url: str,
+    points_client: SubgraphClient,
+    resources: Resources,
+    tenant: Tenant,
+    other_tenant: Tenant,
+) -> None:
+    others_customer = await add_customer(resources, other_tenant)
+    socket = await open_socket(analytics_url, {"Authorization": f"Bearer {tenant.token}"})
+    try:
+        await next_message(socket)  # ack
+        await socket.send(
+            json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}})
+        )
+        await next_message(socket)  # current metrics
+        await points_client.execute(
+            EARN,
+            {
+                "input": {
+                    "customerId": others_customer,
+                    "points": 5,
+                    "reason": "x",
+                    "idempotencyKey": "o-1",
+                }
+            },
+            tenant=other_tenant,
+        )
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(socket.recv(), timeout=1.0)
+    finally:
+        await socket.close()
+
+
+@pytest.mark.parametrize("payload", [{}, {"Authorization": "Bearer not-a-jwt"}])
+async def test_a_socket_without_a_valid_token_is_refused(
+    analytics_url: str, payload: dict[str, Any]
+) -> None:
+    socket = await open_socket(analytics_url, payload)
+    with pytest.raises(ConnectionClosed) as closed:
+        await next_message(socket)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4403
