@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from gateway.stack import (
     SUBGRAPHS,
     SUPERGRAPH_FILE,
     StackEnvironment,
+    ensure_router_installed,
     resolve_environment,
 )
 from subgraphs.kit.settings import Settings, get_settings
@@ -157,16 +157,6 @@ def worker() -> None:
         run_worker(worker_settings(resolved.settings))
     finally:
         resolved.stop()
-
-
-def ensure_router_installed() -> None:
-    if (ROUTER_DIR / "node_modules" / ".bin" / "hive-gateway").exists():
-        return
-    npm = shutil.which("npm")
-    if npm is None:
-        raise RuntimeError("npm (Node 20+) is needed to run the router")
-    console.print("installing router packages (npm ci, first run only)...")
-    subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=ROUTER_DIR, check=True)
 
 
 def router_command() -> list[str]:

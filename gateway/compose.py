@@ -25,6 +25,7 @@ from gateway.stack import (
     SUBGRAPHS,
     SUPERGRAPH_CONFIG,
     SUPERGRAPH_FILE,
+    ensure_router_installed,
 )
 
 MANIFEST_FILE = OPERATIONS_DIR / "manifest.json"
@@ -51,6 +52,7 @@ def supergraph_config() -> str:
 
 
 def compose_supergraph(config: Path = SUPERGRAPH_CONFIG) -> str:
+    ensure_router_installed()
     result = subprocess.run(
         ["node", str(ROUTER_DIR / "compose.mjs"), "--config", str(config), "--out", "-"],
         cwd=REPO_ROOT,

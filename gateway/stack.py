@@ -7,6 +7,8 @@ schema exporter load them), so `gateway` never imports a subgraph's GraphQL modu
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,3 +126,14 @@ def resolve_environment(settings: Settings, *, database: str = "loyalnest") -> S
         }
     )
     return resolved
+
+
+def ensure_router_installed() -> None:
+    """Install the router's npm packages from the lockfile if they are missing."""
+    if (ROUTER_DIR / "node_modules" / ".bin" / "hive-gateway").exists():
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError("npm (Node 20+) is needed for the router and schema composition")
+    print("installing router packages (npm ci, first run only)...", flush=True)
+    subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=ROUTER_DIR, check=True)  # noqa: S603
