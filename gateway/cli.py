@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Annotated
 
 import httpx
@@ -246,6 +248,14 @@ def dev(
         resolved.stop()
 
 
+def _loyalnest_executable() -> str:
+    """How this shell reaches `loyalnest`, so the printed example works without activating."""
+    launched = Path(sys.argv[0])
+    if launched.name == "loyalnest" and shutil.which("loyalnest") != str(launched.resolve()):
+        return str(launched.resolve())
+    return "loyalnest"
+
+
 def _print_welcome(endpoint: str, settings: Settings) -> None:
     demo_token = mint_session_token(
         shop_domain=DEMO_SHOP,
@@ -253,13 +263,12 @@ def _print_welcome(endpoint: str, settings: Settings) -> None:
         api_key=settings.shopify_api_key,
     )
     console.print(f"\n[bold green]LoyalNest is up:[/] {endpoint}")
-    console.print(
-        f"demo token for {DEMO_SHOP} (valid 24h; `loyalnest token` makes more):\n{demo_token}\n"
-    )
-    console.print("try:")
+    console.print(f"demo token for {DEMO_SHOP} (valid 24h; `loyalnest token` makes more):")
+    console.print(demo_token, soft_wrap=True, markup=False)
+    console.print("\ntry:")
     console.print(
         f"curl -s {endpoint} -H 'content-type: application/json' "
-        f'-H "authorization: Bearer $(loyalnest token)" '
+        f'-H "authorization: Bearer $({_loyalnest_executable()} token)" '
         f'-d \'{{"query": "{EXAMPLE_QUERY}"}}\'\n',
         markup=False,
         soft_wrap=True,

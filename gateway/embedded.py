@@ -94,6 +94,9 @@ def start_redis(data_dir: Path, port: int | None = None) -> EmbeddedRedis:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        # Its own session: Ctrl-C in the terminal must not stop Redis before the processes
+        # using it have shut down; we stop it last.
+        start_new_session=True,
     )  # fmt: skip
     embedded = EmbeddedRedis(process=process, port=port)
     atexit.register(embedded.stop)

@@ -20,6 +20,7 @@ from subgraphs.points.service import (
     earn_points,
     register_customer,
 )
+from subgraphs.referrals.service import create_referral_link
 
 DEMO_CUSTOMERS = (
     ("ada@example.com", 1200),
@@ -66,6 +67,9 @@ async def seed_demo(settings: Settings, shop_domain: str) -> SeedResult:
                             idempotency_key=f"seed:welcome:{email}",
                         ),
                     )
+                if welcome_points >= 1000:
+                    # The most engaged customers already share a referral link.
+                    await create_referral_link(session, merchant.id, customer_id)
                 customer_ids.append(customer_id)
         return SeedResult(merchant_id=merchant.id, customer_ids=customer_ids)
     finally:

@@ -22,14 +22,19 @@ class ForbiddenError(GraphQLError):
         super().__init__(message, extensions={"code": FORBIDDEN})
 
 
-def _should_mask(error: GraphQLError) -> bool:
+def is_client_error(error: GraphQLError) -> bool:
+    """Caused by the request itself (its document, its token, its arguments): safe to show,
+    nothing to log."""
     original = error.original_error
     if original is None:
-        # Validation and parse errors: the client's own document, safe to show.
-        return False
+        return True  # parse and validation errors
     if isinstance(original, GraphQLError):
-        return (original.extensions or {}).get("code") not in _CLIENT_FACING_CODES
-    return True
+        return (original.extensions or {}).get("code") in _CLIENT_FACING_CODES
+    return False
+
+
+def _should_mask(error: GraphQLError) -> bool:
+    return not is_client_error(error)
 
 
 def mask_unexpected_errors() -> MaskErrors:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final, Literal
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import (
     MaxTokensLimiter,
     ParserCache,
@@ -13,13 +14,25 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.types import ExecutionContext
 
-from subgraphs.kit.errors import mask_unexpected_errors
+from subgraphs.kit.errors import is_client_error, mask_unexpected_errors
 from subgraphs.kit.observability import metrics_extension
 
 FEDERATION_VERSION: Final[Literal["2.9"]] = (
     "2.9"  # the composer's maximum; Strawberry's default (2.11) is rejected
 )
+
+
+class SubgraphSchema(strawberry.federation.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # Errors the client caused (no token, bad cursor) are answers, not incidents: only the
+        # rest reach the error log.
+        unexpected = [error for error in errors if not is_client_error(error)]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
 
 
 def build_schema(
@@ -29,7 +42,7 @@ def build_schema(
     mutation: type[Any] | None = None,
     subscription: type[Any] | None = None,
     types: Sequence[type[Any]] = (),
-) -> strawberry.federation.Schema:
+) -> SubgraphSchema:
     # Factories: a fresh extension per request; the parser and validation caches themselves
     # live at module level in Strawberry, keyed by size, so they are shared across requests.
     extensions: list[Callable[[], SchemaExtension]] = [
@@ -40,7 +53,7 @@ def build_schema(
         mask_unexpected_errors,
         metrics_extension(name),
     ]
-    return strawberry.federation.Schema(
+    return SubgraphSchema(
         query=query,
         mutation=mutation,
         subscription=subscription,
