@@ -1,0 +1,179 @@
+"""One endpoint, four subgraphs: what a dashboard or a third-party tool sees."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest_asyncio
+from websockets.asyncio.client import connect
+
+from gateway.compose import persisted_operations
+from subgraphs.kit.resources import Resources
+from tests.conftest import Tenant, add_customer
+from tests.e2e.conftest import Router
+
+EARN = """
+mutation Earn($input: PointsEarnInput!) {
+  pointsEarn(input: $input) {
+    transaction { id points }
+    customer { id pointsBalance }
+    userErrors { code }
+  }
+}
+"""
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def http(router: Router) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=router.url, timeout=15) as client:
+        yield client
+
+
+async def graphql(
+    http: httpx.AsyncClient,
+    tenant: Tenant | None,
+    query: str,
+    variables: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    response = await http.post(
+        "",
+        json={"query": query, "variables": variables or {}},
+        headers=tenant.headers if tenant else {},
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def earn(customer_id: str, points: int, key: str) -> dict[str, Any]:
+    return {
+        "input": {
+            "customerId": customer_id,
+            "points": points,
+            "reason": "order",
+            "idempotencyKey": key,
+        }
+    }
+
+
+async def test_one_request_is_answered_by_four_subgraphs(
+    http: httpx.AsyncClient, resources: Resources, tenant: Tenant
+) -> None:
+    customer_id = await add_customer(resources, tenant, points=300)
+    await graphql(
+        http,
+        tenant,
+        """mutation($id: ID!) {
+          referralLinkCreate(input: {customerId: $id}) { userErrors { code } }
+        }""",
+        {"id": customer_id},
+    )
+
+    body = await graphql(
+        http,
+        tenant,
+        """{
+          merchant { shopDomain plan loyaltyMetrics { membersCount pointsIssued } }
+          customers(first: 5) { edges { node { id pointsBalance referralLink { code url } } } }
+        }""",
+    )
+
+    assert "errors" not in body, body
+    merchant = body["data"]["merchant"]
+    assert merchant["shopDomain"] == tenant.shop_domain  # admin
+    assert merchant["loyaltyMetrics"] == {"membersCount": 1, "pointsIssued": 300}  # analytics
+    [edge] = body["data"]["customers"]["edges"]  # points
+    assert edge["node"]["pointsBalance"] == 300
+    link = edge["node"]["referralLink"]  # referrals
+    assert link["url"].startswith(f"https://{tenant.shop_domain}/")
+    assert link["code"] in link["url"]
+
+
+async def test_points_earn_through_the_router_is_idempotent(
+    http: httpx.AsyncClient, resources: Resources, tenant: Tenant
+) -> None:
+    customer_id = await add_customer(resources, tenant)
+
+    first = await graphql(http, tenant, EARN, earn(customer_id, 70, "order-1001"))
+    retry = await graphql(http, tenant, EARN, earn(customer_id, 70, "order-1001"))
+    balance = await graphql(
+        http, tenant, "query($id: ID!) { customer(id: $id) { pointsBalance } }", {"id": customer_id}
+    )
+
+    assert first["data"]["pointsEarn"]["customer"]["pointsBalance"] == 70
+    assert retry["data"]["pointsEarn"]["transaction"] == first["data"]["pointsEarn"]["transaction"]
+    assert balance["data"]["customer"]["pointsBalance"] == 70
+
+
+async def test_subscription_through_the_router_receives_the_mutations_update(
+    router: Router, http: httpx.AsyncClient, resources: Resources, tenant: Tenant
+) -> None:
+    customer_id = await add_customer(resources, tenant, points=10)
+    async with connect(router.ws_url, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[list-item]
+        await socket.send(
+            json.dumps(
+                {"type": "connection_init", "payload": {"Authorization": f"Bearer {tenant.token}"}}
+            )
+        )
+        assert json.loads(await asyncio.wait_for(socket.recv(), 10))["type"] == "connection_ack"
+        await socket.send(
+            json.dumps(
+                {
+                    "id": "metrics",
+                    "type": "subscribe",
+                    "payload": {"query": "subscription { loyaltyMetricsUpdated { pointsIssued } }"},
+                }
+            )
+        )
+        current = json.loads(await asyncio.wait_for(socket.recv(), 10))
+        assert current["payload"]["data"]["loyaltyMetricsUpdated"]["pointsIssued"] == 10
+
+        result = await graphql(http, tenant, EARN, earn(customer_id, 15, "order-2002"))
+        assert result["data"]["pointsEarn"]["userErrors"] == []
+
+        update = json.loads(await asyncio.wait_for(socket.recv(), 10))
+        assert update["id"] == "metrics"
+        assert update["payload"]["data"]["loyaltyMetricsUpdated"]["pointsIssued"] == 25
+
+
+async def test_another_merchants_data_reads_as_nothing(
+    http: httpx.AsyncClient, resources: Resources, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    victim = await add_customer(resources, other_tenant, points=999)
+
+    body = await graphql(
+        http,
+        tenant,
+        "query($id: ID!) { customer(id: $id) { id pointsBalance referralLink { code } } }",
+        {"id": victim},
+    )
+    listing = await graphql(http, tenant, "{ customers(first: 100) { edges { node { id } } } }")
+
+    assert body == {"data": {"customer": None}}
+    assert victim not in {e["node"]["id"] for e in listing["data"]["customers"]["edges"]}
+
+
+async def test_a_request_without_a_token_is_unauthenticated(http: httpx.AsyncClient) -> None:
+    body = await graphql(http, None, "{ merchant { id } }")
+
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_persisted_operation_by_document_id(
+    http: httpx.AsyncClient, resources: Resources, tenant: Tenant
+) -> None:
+    customer_id = await add_customer(resources, tenant, points=42)
+    [operation] = [op for op in persisted_operations() if op.name == "CustomerPoints"]
+
+    response = await http.post(
+        "",
+        json={"documentId": operation.id, "variables": {"id": customer_id}},
+        headers=tenant.headers,
+    )
+
+    assert response.status_code == 200
+    assert response.json()["data"]["customer"]["pointsBalance"] == 42
