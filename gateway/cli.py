@@ -67,6 +67,22 @@ def migrate() -> None:
         resolved.stop()
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def psql(context: typer.Context) -> None:
+    """Open psql on the LoyalNest database; extra arguments go to psql (-c '\\d+ customers')."""
+    from gateway.embedded import psql_executable
+
+    resolved = _environment()
+    try:
+        assert resolved.settings.database_url
+        completed = subprocess.run(
+            [psql_executable(), resolved.settings.database_url, *context.args], check=False
+        )
+        raise typer.Exit(completed.returncode)
+    finally:
+        resolved.stop()
+
+
 @app.command()
 def seed(
     shop: Annotated[str, typer.Option(help="Shop domain of the demo merchant.")] = DEMO_SHOP,

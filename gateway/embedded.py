@@ -115,3 +115,11 @@ def start_redis(data_dir: Path, port: int | None = None) -> EmbeddedRedis:
             time.sleep(0.05)
     client.close()
     return embedded
+
+
+def psql_executable() -> str:
+    """The psql that pgserver bundles, so no client needs installing; else the system's."""
+    import pgserver
+
+    bundled = Path(pgserver.__file__).parent / "pginstall" / "bin" / "psql"
+    return str(bundled) if bundled.exists() else "psql"
