@@ -158,6 +158,9 @@ def serve(
             http="httptools",
             log_level="warning",
             ws_max_size=1 << 20,
+            # Longer than the router's pooled-connection idle time (router.yaml
+            # subgraphKeepAliveMs), so the router never reuses a socket we are closing.
+            timeout_keep_alive=30,
         )
     finally:
         resolved.stop()
