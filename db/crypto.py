@@ -40,7 +40,11 @@ class FieldCipher:
     def __post_init__(self) -> None:
         if self.active_key_id not in self.keys:
             raise ValueError(f"active key {self.active_key_id!r} is not among the keys")
+        if len(self.blind_index_key) < 32:
+            raise ValueError("the blind index key must be at least 32 bytes")
         for key_id, key in self.keys.items():
+            if not key_id:
+                raise ValueError("key ids may not be empty")
             if len(key) != 32:
                 raise ValueError(f"key {key_id!r} must be 32 bytes for AES-256")
             if ":" in key_id:
@@ -52,6 +56,8 @@ class FieldCipher:
         keys: dict[str, bytes] = {}
         for entry in keyring.split(","):
             key_id, _, encoded = entry.strip().partition(":")
+            if key_id in keys:
+                raise ValueError(f"key id {key_id!r} appears twice in the keyring")
             keys[key_id] = _b64decode(encoded)
         return cls(
             keys=keys, active_key_id=next(iter(keys)), blind_index_key=_b64decode(blind_index_key)

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from db.crypto import FieldCipher
-from db.session import (
-    create_engine,
-    create_session_factory,
-    system_unit_of_work,
-    tenant_unit_of_work,
-)
+from db.session import system_unit_of_work, tenant_unit_of_work
 from subgraphs.admin.service import install_merchant
+from subgraphs.kit.events import ledger_changed
+from subgraphs.kit.resources import open_resources
 from subgraphs.kit.settings import Settings
 from subgraphs.points.service import (
     EarnPoints,
@@ -38,20 +34,16 @@ class SeedResult:
 
 
 async def seed_demo(settings: Settings, shop_domain: str) -> SeedResult:
-    assert settings.database_url, "resolve_environment fills it in"
-    assert settings.encryption_keys, "resolve_environment fills it in"
-    assert settings.blind_index_key, "resolve_environment fills it in"
-    cipher = FieldCipher.from_config(settings.encryption_keys, settings.blind_index_key)
-    engine = create_engine(settings.database_url, pool_size=2)
-    sessions = create_session_factory(engine)
-    try:
-        async with system_unit_of_work(sessions) as session:
+    async with open_resources(settings) as resources:
+        async with system_unit_of_work(resources.sessions) as session:
             merchant = await install_merchant(session, shop_domain)
         customer_ids: list[str] = []
         for email, welcome_points in DEMO_CUSTOMERS:
-            async with tenant_unit_of_work(sessions, merchant.id) as session:
+            async with tenant_unit_of_work(resources.sessions, merchant.id) as session:
                 try:
-                    customer_id = await register_customer(session, merchant.id, cipher, email=email)
+                    customer_id = await register_customer(
+                        session, merchant.id, resources.cipher, email=email
+                    )
                 except PointsError as error:
                     if error.code is not PointsErrorCode.EMAIL_TAKEN:
                         raise
@@ -70,7 +62,7 @@ async def seed_demo(settings: Settings, shop_domain: str) -> SeedResult:
                 if welcome_points >= 1000:
                     # The most engaged customers already share a referral link.
                     await create_referral_link(session, merchant.id, customer_id)
-                customer_ids.append(customer_id)
+            customer_ids.append(customer_id)
+        if customer_ids:
+            await ledger_changed(resources, merchant.id, reason="seed")
         return SeedResult(merchant_id=merchant.id, customer_ids=customer_ids)
-    finally:
-        await engine.dispose()

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Text, func
+from sqlalchemy import CheckConstraint, DateTime, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.models.base import Base, created_at_column
@@ -10,6 +10,9 @@ from db.models.base import Base, created_at_column
 
 class Merchant(Base):
     __tablename__ = "merchants"
+    __table_args__ = (
+        CheckConstraint("plan IN ('free', 'starter', 'growth', 'plus')", name="plan_known"),
+    )
 
     id: Mapped[str] = mapped_column(Text, primary_key=True)
     shop_domain: Mapped[str] = mapped_column(Text, unique=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from strawberry import Info
 from strawberry.dataloader import DataLoader
@@ -25,15 +26,16 @@ def build_analytics_loaders(resources: Resources, viewer: Viewer) -> AnalyticsLo
     async def load_totals(merchant_ids: Sequence[str]) -> list[LoyaltyTotals]:
         # Row-level security confines a request to its viewer's merchant, so a batch only ever
         # holds that one id.
-        totals: list[LoyaltyTotals] = []
-        for merchant_id in merchant_ids:
-            found = await service.cached_loyalty_totals(resources.cache, merchant_id)
-            if found is None:
-                async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
-                    found = await service.fresh_loyalty_totals(session, merchant_id)
-                await service.remember_loyalty_totals(resources.cache, merchant_id, found)
-            totals.append(found)
-        return totals
+        async def from_ledger(merchant_id: str) -> LoyaltyTotals:
+            async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
+                return await service.fresh_loyalty_totals(session, merchant_id)
+
+        return [
+            await service.loyalty_totals(
+                resources.cache, merchant_id, partial(from_ledger, merchant_id)
+            )
+            for merchant_id in merchant_ids
+        ]
 
     return AnalyticsLoaders(loyalty_totals_by_merchant=DataLoader(load_fn=load_totals))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,14 +19,15 @@ async def fresh_loyalty_totals(session: AsyncSession, merchant_id: str) -> Loyal
     return await AnalyticsRepository(session, merchant_id).loyalty_totals()
 
 
-async def cached_loyalty_totals(cache: TenantCache, merchant_id: str) -> LoyaltyTotals | None:
-    cached = await cache.get(merchant_id, METRICS_CACHE_NAME)
-    return None if cached is None else LoyaltyTotals(**cached)
-
-
-async def remember_loyalty_totals(
-    cache: TenantCache, merchant_id: str, totals: LoyaltyTotals
-) -> None:
-    await cache.set(
-        merchant_id, METRICS_CACHE_NAME, asdict(totals), ttl_seconds=METRICS_CACHE_TTL_SECONDS
+async def loyalty_totals(
+    cache: TenantCache, merchant_id: str, load: Callable[[], Awaitable[LoyaltyTotals]]
+) -> LoyaltyTotals:
+    """The merchant's totals from the cache, or from ``load`` (then cached)."""
+    return await cache.get_or_load(
+        merchant_id,
+        METRICS_CACHE_NAME,
+        load,
+        encode=asdict,
+        decode=lambda cached: LoyaltyTotals(**cached),
+        ttl_seconds=METRICS_CACHE_TTL_SECONDS,
     )

@@ -55,7 +55,7 @@ def shop_domain_from_token(token: str, *, app_secret: str, api_key: str) -> tupl
     issuer = urlparse(str(claims.get("iss", ""))).hostname
     if not shop or not shop.endswith(".myshopify.com"):
         raise UnauthenticatedError("invalid session token: dest is not a Shopify shop")
-    if issuer is not None and issuer != shop:
+    if issuer != shop:
         raise UnauthenticatedError("invalid session token: iss and dest name different shops")
     sub = claims.get("sub")
     return shop, str(sub) if sub is not None else None

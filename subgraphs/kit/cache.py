@@ -6,7 +6,8 @@ so one INCR after a write retires all their cached values at once without knowin
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import orjson
 import structlog
@@ -14,6 +15,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 
 class TenantCache:
@@ -28,20 +30,32 @@ class TenantCache:
         generation = await self._redis.get(self._generation_key(merchant_id))
         return f"{self._namespace}:t:{merchant_id}:{int(generation or 0)}:{name}"
 
-    async def get(self, merchant_id: str, name: str) -> Any | None:
+    async def get_or_load(
+        self,
+        merchant_id: str,
+        name: str,
+        load: Callable[[], Awaitable[T]],
+        *,
+        encode: Callable[[T], Any],
+        decode: Callable[[Any], T],
+        ttl_seconds: int,
+    ) -> T:
         try:
-            raw = await self._redis.get(await self._key(merchant_id, name))
+            # The generation is read once, before loading: if a write bumps it while we load,
+            # what we store lands under the retired generation and is never served.
+            key = await self._key(merchant_id, name)
+            raw = await self._redis.get(key)
         except RedisError as exc:
             log.warning("cache_unavailable", op="get", error=str(exc))
-            return None
-        return None if raw is None else orjson.loads(raw)
-
-    async def set(self, merchant_id: str, name: str, value: Any, *, ttl_seconds: int) -> None:
+            return await load()
+        if raw is not None:
+            return decode(orjson.loads(raw))
+        value = await load()
         try:
-            key = await self._key(merchant_id, name)
-            await self._redis.set(key, orjson.dumps(value), ex=ttl_seconds)
+            await self._redis.set(key, orjson.dumps(encode(value)), ex=ttl_seconds)
         except RedisError as exc:
             log.warning("cache_unavailable", op="set", error=str(exc))
+        return value
 
     async def invalidate_tenant(self, merchant_id: str) -> None:
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from subgraphs.kit.pubsub import ledger_channel
+from subgraphs.kit.events import ledger_changed
 from subgraphs.points import service
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.types import (
@@ -42,10 +42,11 @@ class Mutation:
                 transaction=None, customer=None, user_errors=[_user_error(error)]
             )
         if not entry.replayed:
-            await context.resources.cache.invalidate_tenant(context.viewer.merchant_id)
-            await context.resources.pubsub.publish(
-                ledger_channel(context.viewer.merchant_id),
-                {"customer_id": command.customer_id, "transaction_id": entry.transaction.id},
+            await ledger_changed(
+                context.resources,
+                context.viewer.merchant_id,
+                customer_id=command.customer_id,
+                transaction_id=entry.transaction.id,
             )
         return PointsEarnPayload(
             transaction=PointsTransaction.from_row(entry.transaction),

@@ -20,8 +20,12 @@ def cipher(keyring: str | None = None, blind_index_key: str | None = None) -> Fi
 
 
 def flip_last_payload_char(token: str) -> str:
-    last = token[-1]
-    return token[:-1] + ("A" if last != "A" else "B")
+    # The final base64 character can carry only padding bits, so a change there may decode to
+    # the same bytes: flip the last character of the tag's first full 4-character group instead.
+    prefix, payload = token.rsplit(":", 1)
+    index = len(payload) - (len(payload) % 4 or 4) - 1
+    flipped = "A" if payload[index] != "A" else "B"
+    return f"{prefix}:{payload[:index]}{flipped}{payload[index + 1 :]}"
 
 
 def test_decrypt_returns_what_was_encrypted() -> None:
@@ -177,3 +181,18 @@ def test_active_key_must_be_in_the_keyring() -> None:
 
     with pytest.raises(ValueError, match="active key"):
         FieldCipher(keys={"k1": key}, active_key_id="k2", blind_index_key=key)
+
+
+@pytest.mark.parametrize(
+    ("keyring", "blind_index_key", "problem"),
+    [
+        (f"a:{generate_key()},a:{generate_key()}", generate_key(), "appears twice"),
+        (f":{generate_key()}", generate_key(), "may not be empty"),
+        (f"a:{generate_key()}", base64.urlsafe_b64encode(b"short").decode(), "at least 32 bytes"),
+    ],
+)
+def test_a_keyring_that_would_lose_data_is_rejected(
+    keyring: str, blind_index_key: str, problem: str
+) -> None:
+    with pytest.raises(ValueError, match=problem):
+        FieldCipher.from_config(keyring, blind_index_key)

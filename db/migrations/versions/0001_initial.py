@@ -57,6 +57,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
         sa.PrimaryKeyConstraint("id", name="pk_merchants"),
         sa.UniqueConstraint("shop_domain", name="uq_merchants_shop_domain"),
+        sa.CheckConstraint("plan IN ('free', 'starter', 'growth', 'plus')", name="plan_known"),
     )
     _execute_all(tenant_isolation("merchants", tenant_column="id"))
 

@@ -1,0 +1,215 @@
+"""loyaltyMetrics over HTTP: the numbers are the ledger's, and a ledger write shows at once."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from db.models import Customer, PointsTransaction, PointsTransactionKind
+from db.session import tenant_unit_of_work
+from subgraphs.analytics import service
+from subgraphs.analytics.repository import LoyaltyTotals
+from subgraphs.kit.resources import Resources
+from tests.conftest import StatementCounter, SubgraphClient, Tenant, add_customer
+
+METRICS = """
+query Metrics($representations: [_Any!]!) {
+  _entities(representations: $representations) {
+    ... on Merchant { id loyaltyMetrics { membersCount pointsIssued pointsRedeemed } }
+  }
+}
+"""
+
+EARN = """
+mutation Earn($input: PointsEarnInput!) {
+  pointsEarn(input: $input) { userErrors { code } }
+}
+"""
+
+
+def merchant_refs(*merchant_ids: str) -> dict[str, Any]:
+    return {"representations": [{"__typename": "Merchant", "id": mid} for mid in merchant_ids]}
+
+
+async def metrics(client: SubgraphClient, tenant: Tenant) -> dict[str, int]:
+    result = await client.execute(METRICS, merchant_refs(tenant.merchant_id), tenant=tenant)
+    assert "errors" not in result, result
+    found: dict[str, int] = result["data"]["_entities"][0]["loyaltyMetrics"]
+    return found
+
+
+async def ledger_metrics(resources: Resources, tenant: Tenant) -> dict[str, int]:
+    """The same numbers, read straight from the tables."""
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        members = await session.scalar(select(func.count()).select_from(Customer))
+        issued = await session.scalar(
+            select(func.coalesce(func.sum(PointsTransaction.points), 0)).where(
+                PointsTransaction.points > 0
+            )
+        )
+        redeemed = await session.scalar(
+            select(func.coalesce(-func.sum(PointsTransaction.points), 0)).where(
+                PointsTransaction.kind == PointsTransactionKind.REDEEM
+            )
+        )
+    return {
+        "membersCount": int(members or 0),
+        "pointsIssued": int(issued or 0),
+        "pointsRedeemed": int(redeemed or 0),
+    }
+
+
+async def redeem(resources: Resources, tenant: Tenant, customer_id: str, points: int) -> None:
+    """A redemption as the ledger records one: a debit row and the balance, together."""
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        session.add(
+            PointsTransaction(
+                merchant_id=tenant.merchant_id,
+                id=str(uuid.uuid4()),
+                customer_id=customer_id,
+                kind=PointsTransactionKind.REDEEM,
+                points=-points,
+                reason="reward",
+                idempotency_key=f"redeem:{uuid.uuid4()}",
+            )
+        )
+        await session.execute(
+            update(Customer)
+            .where(Customer.merchant_id == tenant.merchant_id, Customer.id == customer_id)
+            .values(points_balance=Customer.points_balance - points)
+        )
+
+
+async def earn(client: SubgraphClient, tenant: Tenant, customer_id: str, points: int) -> None:
+    result = await client.execute(
+        EARN,
+        {
+            "input": {
+                "customerId": customer_id,
+                "points": points,
+                "reason": "order",
+                "idempotencyKey": f"order:{uuid.uuid4()}",
+            }
+        },
+        tenant=tenant,
+    )
+    assert result["data"]["pointsEarn"]["userErrors"] == []
+
+
+async def test_metrics_are_what_the_ledger_holds(
+    analytics_client: SubgraphClient, resources: Resources, tenant: Tenant
+) -> None:
+    awards = [120, 35, 0, 800]
+    customers = [await add_customer(resources, tenant, points=p) for p in awards]
+    await redeem(resources, tenant, customers[3], 300)
+
+    found = await metrics(analytics_client, tenant)
+
+    assert found == await ledger_metrics(resources, tenant)
+    assert found == {
+        "membersCount": len(awards),
+        "pointsIssued": sum(awards),
+        "pointsRedeemed": 300,
+    }
+
+
+async def test_a_new_merchant_has_zero_metrics(
+    analytics_client: SubgraphClient, tenant: Tenant
+) -> None:
+    found = await metrics(analytics_client, tenant)
+
+    assert found == {"membersCount": 0, "pointsIssued": 0, "pointsRedeemed": 0}
+
+
+async def test_points_earned_show_in_the_next_read(
+    analytics_client: SubgraphClient,
+    points_client: SubgraphClient,
+    resources: Resources,
+    tenant: Tenant,
+) -> None:
+    customer_id = await add_customer(resources, tenant, points=50)
+    before = await metrics(analytics_client, tenant)
+
+    await earn(points_client, tenant, customer_id, 70)
+    after = await metrics(analytics_client, tenant)
+
+    assert after["pointsIssued"] == before["pointsIssued"] + 70
+    assert after == await ledger_metrics(resources, tenant)
+
+
+async def test_a_repeated_read_is_served_without_querying_postgres(
+    analytics_client: SubgraphClient,
+    resources: Resources,
+    tenant: Tenant,
+    count_statements: StatementCounter,
+) -> None:
+    await add_customer(resources, tenant, points=10)
+    first = await metrics(analytics_client, tenant)
+    count_statements.statements.clear()
+
+    second = await metrics(analytics_client, tenant)
+
+    assert second == first
+    assert count_statements.count == 0, count_statements.statements
+
+
+async def test_one_merchants_write_does_not_change_another_merchants_metrics(
+    analytics_client: SubgraphClient,
+    points_client: SubgraphClient,
+    resources: Resources,
+    tenant: Tenant,
+    other_tenant: Tenant,
+) -> None:
+    ours = await add_customer(resources, tenant, points=5)
+    await add_customer(resources, other_tenant, points=9)
+    theirs_before = await metrics(analytics_client, other_tenant)
+
+    await earn(points_client, tenant, ours, 40)
+
+    assert await metrics(analytics_client, other_tenant) == theirs_before
+    assert (await metrics(analytics_client, tenant))["pointsIssued"] == 45
+
+
+async def test_another_merchants_metrics_are_null(
+    analytics_client: SubgraphClient, resources: Resources, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    await add_customer(resources, other_tenant, points=999)
+
+    result = await analytics_client.execute(
+        METRICS, merchant_refs(other_tenant.merchant_id, tenant.merchant_id), tenant=tenant
+    )
+
+    entities = result["data"]["_entities"]
+    assert entities[0] is None
+    assert entities[1]["loyaltyMetrics"]["pointsIssued"] == 0
+
+
+async def test_metrics_without_a_token_are_unauthenticated(
+    analytics_client: SubgraphClient, tenant: Tenant
+) -> None:
+    result = await analytics_client.execute(METRICS, merchant_refs(tenant.merchant_id))
+
+    assert [e["extensions"]["code"] for e in result["errors"]] == ["UNAUTHENTICATED"]
+    assert result["data"] is None or result["data"]["_entities"] in ([None], None)
+
+
+async def test_totals_read_before_a_concurrent_write_are_not_served_after_it(
+    analytics_client: SubgraphClient,
+    points_client: SubgraphClient,
+    resources: Resources,
+    tenant: Tenant,
+) -> None:
+    customer_id = await add_customer(resources, tenant, points=100)
+
+    async def read_then_a_write_commits() -> LoyaltyTotals:
+        # A metrics read as the loader runs it, with a pointsEarn committing before it is cached.
+        async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+            read_before_write = await service.fresh_loyalty_totals(session, tenant.merchant_id)
+        await earn(points_client, tenant, customer_id, 50)
+        return read_before_write
+
+    await service.loyalty_totals(resources.cache, tenant.merchant_id, read_then_a_write_commits)
+
+    assert await metrics(analytics_client, tenant) == await ledger_metrics(resources, tenant)
