@@ -226,6 +226,8 @@ def dev(
     ] = True,
 ) -> None:
     """Run the whole stack: embedded Postgres and Redis, four subgraphs, worker, router."""
+    # A supervisor's SIGTERM must stop the children too, exactly like Ctrl-C.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     ensure_router_installed()
     resolved = _environment()
     processes: list[subprocess.Popen[bytes]] = []
