@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
 import strawberry
@@ -15,6 +15,12 @@ from subgraphs.kit.errors import BAD_USER_INPUT
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+
+# The two arguments of every connection field.
+FirstArgument = Annotated[
+    int | None, strawberry.argument(description=f"Page size, at most {MAX_PAGE_SIZE}.")
+]
+AfterArgument = Annotated[str | None, strawberry.argument(description="Cursor to continue after.")]
 
 NodeT = TypeVar("NodeT")
 RowT = TypeVar("RowT")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import strawberry
 
-from subgraphs.kit.relay import Connection, page_request, to_connection
+from subgraphs.kit.relay import (
+    AfterArgument,
+    Connection,
+    FirstArgument,
+    page_request,
+    to_connection,
+)
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.types import Customer, customer_position
 
@@ -24,12 +28,8 @@ class Query:
     async def customers(
         self,
         info: PointsInfo,
-        first: Annotated[
-            int | None, strawberry.argument(description="Page size, at most 100.")
-        ] = None,
-        after: Annotated[
-            str | None, strawberry.argument(description="Cursor to continue after.")
-        ] = None,
+        first: FirstArgument = None,
+        after: AfterArgument = None,
     ) -> Connection[Customer]:
         page = await info.context.loaders.customers_page.load(page_request(first, after))
         return to_connection(page, position=customer_position, node=Customer.from_row)

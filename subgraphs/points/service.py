@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.crypto import FieldCipher
 from db.ids import new_id
 from db.models import Customer, PointsTransaction, PointsTransactionKind
+from subgraphs.kit.domain import DomainError
 from subgraphs.kit.repository import insert_audit_log
 from subgraphs.points.repository import PointsRepository
 
@@ -35,14 +36,10 @@ class PointsErrorCode(enum.Enum):
     EMAIL_TAKEN = "email_taken"
 
 
-class PointsError(Exception):
+class PointsError(DomainError):
     """An expected failure the caller can fix; ``field`` names the offending input."""
 
-    def __init__(self, code: PointsErrorCode, field: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.field = field
-        self.message = message
+    code: PointsErrorCode
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Annotated
 
 import strawberry
 
 from db.models import Customer as CustomerRow
 from db.models import PointsTransaction as PointsTransactionRow
-from subgraphs.kit.relay import Connection, page_request, to_connection
+from subgraphs.kit.relay import (
+    AfterArgument,
+    Connection,
+    FirstArgument,
+    page_request,
+    to_connection,
+)
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.service import PointsErrorCode as DomainErrorCode
 
@@ -71,12 +76,8 @@ class Customer:
     async def points_transactions(
         self,
         info: PointsInfo,
-        first: Annotated[
-            int | None, strawberry.argument(description="Page size, at most 100.")
-        ] = None,
-        after: Annotated[
-            str | None, strawberry.argument(description="Cursor to continue after.")
-        ] = None,
+        first: FirstArgument = None,
+        after: AfterArgument = None,
     ) -> Connection[PointsTransaction]:
         page = await info.context.loaders.transactions_page_by_customer.load(
             (str(self.id), page_request(first, after))

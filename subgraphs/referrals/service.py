@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.ids import new_id
 from db.models import ReferralLink
+from subgraphs.kit.domain import DomainError
 from subgraphs.kit.repository import insert_audit_log
 from subgraphs.referrals.repository import ReferralsRepository
 
@@ -23,12 +24,8 @@ class ReferralErrorCode(enum.Enum):
     CUSTOMER_NOT_FOUND = "customer_not_found"
 
 
-class ReferralError(Exception):
-    def __init__(self, code: ReferralErrorCode, field: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.field = field
-        self.message = message
+class ReferralError(DomainError):
+    code: ReferralErrorCode
 
 
 @dataclass(frozen=True, slots=True)
