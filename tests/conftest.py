@@ -7,6 +7,7 @@ makes every other test's rows invisible to it, exactly as it does for real tenan
 
 from __future__ import annotations
 
+import importlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -143,11 +144,9 @@ class SubgraphClient:
 def _subgraph_client_fixture(name: str) -> Any:
     @pytest_asyncio.fixture(loop_scope="session", name=f"{name}_client")
     async def fixture(resources: Resources) -> AsyncIterator[SubgraphClient]:
-        module = __import__(f"subgraphs.{name}", fromlist=["schema", "loaders"])
-        schema_module = __import__(f"subgraphs.{name}.schema", fromlist=["schema"])
-        loaders_module = __import__(f"subgraphs.{name}.loaders", fromlist=["x"])
+        schema_module = importlib.import_module(f"subgraphs.{name}.schema")
+        loaders_module = importlib.import_module(f"subgraphs.{name}.loaders")
         factory = getattr(loaders_module, f"build_{name}_loaders")
-        del module
         app = create_subgraph_app(
             name=name, schema=schema_module.schema, loaders_factory=factory, resources=resources
         )
