@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from db.session import system_unit_of_work, tenant_unit_of_work
 from subgraphs.admin.service import install_merchant
 from subgraphs.kit.events import ledger_changed
 from subgraphs.kit.resources import open_resources
 from subgraphs.kit.settings import Settings
-from subgraphs.points.service import (
-    EarnPoints,
-    PointsError,
-    PointsErrorCode,
-    earn_points,
-    register_customer,
-)
+from subgraphs.points.service import ledger
+from subgraphs.points.service.calculation import EarnAction
+from subgraphs.points.service.customers import register_customer
+from subgraphs.points.service.errors import PointsError, PointsErrorCode
 from subgraphs.referrals.service import create_referral_link
 
 DEMO_CUSTOMERS = (
@@ -48,16 +46,24 @@ async def seed_demo(settings: Settings, shop_domain: str) -> SeedResult:
                     if error.code is not PointsErrorCode.EMAIL_TAKEN:
                         raise
                     continue
+                now = datetime.now(UTC)
+                await ledger.earn(
+                    session,
+                    merchant.id,
+                    ledger.EarnCommand(customer_id, EarnAction.SIGNUP, f"seed:signup:{email}"),
+                    now=now,
+                )
                 if welcome_points:
-                    await earn_points(
+                    await ledger.adjust(
                         session,
                         merchant.id,
-                        EarnPoints(
+                        ledger.AdjustCommand(
                             customer_id=customer_id,
                             points=welcome_points,
-                            reason="Welcome bonus",
+                            reason="Balance imported from the previous loyalty app",
                             idempotency_key=f"seed:welcome:{email}",
                         ),
+                        now=now,
                     )
                 if welcome_points >= 1000:
                     # The most engaged customers already share a referral link.

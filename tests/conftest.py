@@ -11,6 +11,7 @@ import importlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,8 @@ from subgraphs.admin.service import install_merchant
 from subgraphs.kit.app import create_subgraph_app
 from subgraphs.kit.resources import Resources, open_resources
 from subgraphs.kit.settings import Settings
-from subgraphs.points.service import EarnPoints, earn_points, register_customer
+from subgraphs.points.service.customers import register_customer
+from subgraphs.points.service.ledger import AdjustCommand, adjust
 
 TEST_DATABASE = "loyalnest_test"
 TEST_APP_SECRET = "test-app-secret"
@@ -109,10 +111,11 @@ async def add_customer(
             session, tenant.merchant_id, resources.cipher, email=email
         )
         if points:
-            await earn_points(
+            await adjust(
                 session,
                 tenant.merchant_id,
-                EarnPoints(customer_id, points, "opening balance", f"open:{customer_id}"),
+                AdjustCommand(customer_id, points, "opening balance", f"open:{customer_id}"),
+                now=datetime.now(UTC),
             )
     return customer_id
 

@@ -1,19 +1,33 @@
 """Typed models, one module per aggregate. Importing this package registers them all."""
 
 from db.models.base import Base
+from db.models.campaign import BonusCampaign, CampaignKind
 from db.models.customer import Customer
 from db.models.logs import ApiLog, AuditLog
 from db.models.merchant import Merchant
 from db.models.points import PointsTransaction, PointsTransactionKind
+from db.models.program import ProgramSettings
 from db.models.referral import ReferralLink
+from db.models.reminder import ExpiryReminder
+from db.models.reward import RedemptionStatus, Reward, RewardKind, RewardRedemption
+from db.models.tier import VipTier
 
 __all__ = [
     "ApiLog",
     "AuditLog",
     "Base",
+    "BonusCampaign",
+    "CampaignKind",
     "Customer",
+    "ExpiryReminder",
     "Merchant",
     "PointsTransaction",
     "PointsTransactionKind",
+    "ProgramSettings",
+    "RedemptionStatus",
     "ReferralLink",
+    "Reward",
+    "RewardKind",
+    "RewardRedemption",
+    "VipTier",
 ]

@@ -1,9 +1,18 @@
 """Customers of a merchant, hash-partitioned by merchant_id."""
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, Text, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Integer,
+    Numeric,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -16,6 +25,7 @@ class Customer(Base):
         UniqueConstraint("merchant_id", "email_blind_index"),
         UniqueConstraint("merchant_id", "shopify_customer_id"),
         CheckConstraint("points_balance >= 0", name="points_balance_not_negative"),
+        CheckConstraint("total_spent >= 0", name="total_spent_not_negative"),
         {"postgresql_partition_by": "HASH (merchant_id)"},
     )
 
@@ -27,8 +37,18 @@ class Customer(Base):
     # AES-256-GCM ciphertext (db.crypto); lookups go through the HMAC blind index.
     email_encrypted: Mapped[str] = mapped_column(Text)
     email_blind_index: Mapped[str] = mapped_column(Text)
+    phone_encrypted: Mapped[str | None] = mapped_column(Text)
+    locale: Mapped[str] = mapped_column(Text, server_default="en")
+    country_code: Mapped[str | None] = mapped_column(Text)
     # Projection of the ledger, updated in the same transaction as every ledger row.
     points_balance: Mapped[int] = mapped_column(Integer, server_default="0")
     total_points_earned: Mapped[int] = mapped_column(Integer, server_default="0")
+    # Order facts the earning rules and tier rules read, kept with the ledger (shop currency).
+    total_spent: Mapped[Decimal] = mapped_column(Numeric(14, 2), server_default="0")
+    orders_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    first_order_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_activity_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     rfm_score: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    rfm_segment: Mapped[str | None] = mapped_column(Text)
+    vip_tier_id: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = created_at_column()

@@ -2,6 +2,7 @@
 
 import enum
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
@@ -11,7 +12,9 @@ from sqlalchemy import (
     Integer,
     Text,
     UniqueConstraint,
+    text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.models.base import Base, created_at_column
@@ -25,9 +28,11 @@ class PointsTransactionKind(enum.StrEnum):
     IMPORT = "import"
     REFERRAL = "referral"
     CAMPAIGN = "campaign"
+    REVERSE = "reverse"
+    REFUND = "refund"
 
 
-_CREDIT_KINDS = "('earn', 'import', 'referral', 'campaign')"
+_CREDIT_KINDS = "('import', 'referral', 'campaign', 'refund')"
 _DEBIT_KINDS = "('redeem', 'expire')"
 
 
@@ -44,13 +49,19 @@ class PointsTransaction(Base):
         # One business event changes the ledger at most once.
         UniqueConstraint("merchant_id", "idempotency_key"),
         CheckConstraint(
-            "kind IN ('earn', 'redeem', 'expire', 'adjust', 'import', 'referral', 'campaign')",
+            "kind IN ('earn', 'redeem', 'expire', 'adjust', 'import', 'referral', 'campaign',"
+            " 'reverse', 'refund')",
             name="kind_known",
         ),
         CheckConstraint(
             f"(kind IN {_CREDIT_KINDS} AND points > 0) OR (kind IN {_DEBIT_KINDS} AND points < 0)"
-            " OR (kind = 'adjust' AND points <> 0)",
+            " OR (kind = 'earn' AND points >= 0)"
+            " OR (kind = 'adjust' AND points <> 0) OR (kind = 'reverse' AND points <= 0)",
             name="points_sign_matches_kind",
+        ),
+        CheckConstraint(
+            "remaining_points IS NULL OR (points > 0 AND remaining_points BETWEEN 0 AND points)",
+            name="lot_within_credit",
         ),
         Index(
             "ix_points_transactions_customer_history",
@@ -58,6 +69,28 @@ class PointsTransaction(Base):
             "customer_id",
             "created_at",
             "id",
+        ),
+        # One earn per order, whichever webhook or API call comes first.
+        Index(
+            "uq_points_transactions_order_earn",
+            "merchant_id",
+            "order_id",
+            unique=True,
+            postgresql_where=text("kind = 'earn' AND order_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_points_transactions_order",
+            "merchant_id",
+            "order_id",
+            "created_at",
+            postgresql_where=text("order_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_points_transactions_open_lots",
+            "merchant_id",
+            "expires_at",
+            "customer_id",
+            postgresql_where=text("remaining_points > 0"),
         ),
         {"postgresql_partition_by": "HASH (merchant_id)"},
     )
@@ -70,5 +103,13 @@ class PointsTransaction(Base):
     reason: Mapped[str] = mapped_column(Text)
     order_id: Mapped[str | None] = mapped_column(Text)
     idempotency_key: Mapped[str] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(Text)
+    currency: Mapped[str | None] = mapped_column(Text)
+    # The decision trace: every rule, campaign and multiplier applied or skipped, and why.
+    explanation: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    # Credits only: points of this credit not yet spent or expired ("lot"). Debits consume lots
+    # oldest-expiring first; the sum over a customer's lots always equals the balance.
+    remaining_points: Mapped[int | None] = mapped_column(Integer)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    actor_id: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = created_at_column()

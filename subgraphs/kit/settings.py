@@ -36,6 +36,8 @@ class Settings(BaseSettings):
         "https://{shop}/?ref={code}", alias="LOYALNEST_REFERRAL_URL_TEMPLATE"
     )
     log_level: str = Field("INFO", alias="LOYALNEST_LOG_LEVEL")
+    # Incoming webhook for operational alerts (e.g. a shop's Shopify API budget nearly spent).
+    slack_webhook_url: str | None = Field(None, alias="LOYALNEST_SLACK_WEBHOOK_URL")
 
     def check_production(self) -> None:
         if self.environment != "production":

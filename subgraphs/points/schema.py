@@ -1,8 +1,18 @@
-"""The points subgraph schema: customers and their ledger."""
+"""The points subgraph schema: customers, their ledger, the program and its rewards."""
+
+from strawberry.tools import merge_types
 
 from subgraphs.kit.schema import build_schema
-from subgraphs.points.mutations import Mutation
-from subgraphs.points.queries import Query
-from subgraphs.points.types import Customer
+from subgraphs.points.mutations.ledger import LedgerMutation
+from subgraphs.points.mutations.program import ProgramMutation
+from subgraphs.points.queries.customers import CustomerQuery
+from subgraphs.points.queries.program import ProgramQuery
+from subgraphs.points.subscriptions import Subscription
+from subgraphs.points.types.customer import Customer
 
-schema = build_schema(name="points", query=Query, mutation=Mutation, types=[Customer])
+Query = merge_types("Query", (CustomerQuery, ProgramQuery))
+Mutation = merge_types("Mutation", (LedgerMutation, ProgramMutation))
+
+schema = build_schema(
+    name="points", query=Query, mutation=Mutation, subscription=Subscription, types=[Customer]
+)

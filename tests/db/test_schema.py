@@ -273,7 +273,7 @@ async def test_a_balance_cannot_go_negative(
 
 @pytest.mark.parametrize(
     ("kind", "points"),
-    [("earn", -5), ("earn", 0), ("referral", -1), ("redeem", 5), ("expire", 1), ("adjust", 0)],
+    [("earn", -5), ("referral", -1), ("redeem", 5), ("expire", 1), ("adjust", 0), ("reverse", 5)],
 )
 async def test_ledger_rows_must_carry_the_sign_of_their_kind(
     rolled_back: AsyncConnection, resources: Resources, tenant: Tenant, kind: str, points: int

@@ -17,8 +17,8 @@ from tests.conftest import Tenant, add_customer
 from tests.e2e.conftest import Router
 
 EARN = """
-mutation Earn($input: PointsEarnInput!) {
-  pointsEarn(input: $input) {
+mutation Earn($input: PointsAdjustInput!) {
+  pointsAdjust(input: $input) {
     transaction { id points }
     customer { id pointsBalance }
     userErrors { code }
@@ -104,8 +104,8 @@ async def test_points_earn_through_the_router_is_idempotent(
         http, tenant, "query($id: ID!) { customer(id: $id) { pointsBalance } }", {"id": customer_id}
     )
 
-    assert first["data"]["pointsEarn"]["customer"]["pointsBalance"] == 70
-    assert retry["data"]["pointsEarn"]["transaction"] == first["data"]["pointsEarn"]["transaction"]
+    assert first["data"]["pointsAdjust"]["customer"]["pointsBalance"] == 70
+    assert retry["data"]["pointsAdjust"]["transaction"] == first["data"]["pointsAdjust"]["transaction"]
     assert balance["data"]["customer"]["pointsBalance"] == 70
 
 
@@ -133,7 +133,7 @@ async def test_subscription_through_the_router_receives_the_mutations_update(
         assert current["payload"]["data"]["loyaltyMetricsUpdated"]["pointsIssued"] == 10
 
         result = await graphql(http, tenant, EARN, earn(customer_id, 15, "order-2002"))
-        assert result["data"]["pointsEarn"]["userErrors"] == []
+        assert result["data"]["pointsAdjust"]["userErrors"] == []
 
         update = json.loads(await asyncio.wait_for(socket.recv(), 10))
         assert update["id"] == "metrics"

@@ -22,7 +22,7 @@ from tests.conftest import SubgraphClient, Tenant, add_customer
 
 SUBSCRIPTION = "subscription { loyaltyMetricsUpdated { membersCount pointsIssued pointsRedeemed } }"
 EARN = """
-mutation($input: PointsEarnInput!) { pointsEarn(input: $input) { userErrors { code } } }
+mutation($input: PointsAdjustInput!) { pointsAdjust(input: $input) { userErrors { code } } }
 """
 
 
@@ -86,7 +86,7 @@ async def test_pushes_current_metrics_then_each_ledger_change(
             },
             tenant=tenant,
         )
-        assert earned["data"]["pointsEarn"]["userErrors"] == []
+        assert earned["data"]["pointsAdjust"]["userErrors"] == []
 
         update = await next_message(socket)
         assert update["id"] == "1"

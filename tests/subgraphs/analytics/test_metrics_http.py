@@ -23,8 +23,8 @@ query Metrics($representations: [_Any!]!) {
 """
 
 EARN = """
-mutation Earn($input: PointsEarnInput!) {
-  pointsEarn(input: $input) { userErrors { code } }
+mutation Earn($input: PointsAdjustInput!) {
+  pointsAdjust(input: $input) { userErrors { code } }
 }
 """
 
@@ -95,7 +95,7 @@ async def earn(client: SubgraphClient, tenant: Tenant, customer_id: str, points:
         },
         tenant=tenant,
     )
-    assert result["data"]["pointsEarn"]["userErrors"] == []
+    assert result["data"]["pointsAdjust"]["userErrors"] == []
 
 
 async def test_metrics_are_what_the_ledger_holds(
@@ -204,7 +204,7 @@ async def test_totals_read_before_a_concurrent_write_are_not_served_after_it(
     customer_id = await add_customer(resources, tenant, points=100)
 
     async def read_then_a_write_commits() -> LoyaltyTotals:
-        # A metrics read as the loader runs it, with a pointsEarn committing before it is cached.
+        # A metrics read as the loader runs it, with a pointsAdjust committing before it is cached.
         async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
             read_before_write = await service.fresh_loyalty_totals(session, tenant.merchant_id)
         await earn(points_client, tenant, customer_id, 50)

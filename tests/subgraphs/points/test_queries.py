@@ -6,7 +6,7 @@ from subgraphs.kit.resources import Resources
 from tests.conftest import StatementCounter, SubgraphClient, Tenant, add_customer
 
 EARN = """
-mutation($input: PointsEarnInput!) { pointsEarn(input: $input) { userErrors { code } } }
+mutation($input: PointsAdjustInput!) { pointsAdjust(input: $input) { userErrors { code } } }
 """
 CUSTOMERS_WITH_HISTORY = """
 query($first: Int, $after: String) {
@@ -35,7 +35,7 @@ async def earn(
         },
         tenant=tenant,
     )
-    assert result["data"]["pointsEarn"]["userErrors"] == []
+    assert result["data"]["pointsAdjust"]["userErrors"] == []
 
 
 async def test_customers_page_through_in_order(

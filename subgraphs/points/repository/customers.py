@@ -1,20 +1,20 @@
-"""Every SQL statement of the points domain. Scoped to one merchant, which is also in every
-WHERE clause so Postgres prunes to that merchant's hash partition."""
+"""SQL of customers and of the reads that list them with their ledger."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import and_, func, insert, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import and_, func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from db.models import Customer, PointsTransaction
 from subgraphs.kit.relay import Page, PageRequest
 
 
-class PointsRepository:
+class CustomerRepository:
     def __init__(self, session: AsyncSession, merchant_id: str) -> None:
         self._session = session
         self._merchant_id = merchant_id
@@ -27,8 +27,10 @@ class PointsRepository:
         )
         return list(result)
 
-    async def customers_page(self, page: PageRequest) -> Page[Customer]:
-        query = select(Customer).where(Customer.merchant_id == self._merchant_id)
+    async def customers_page(
+        self, page: PageRequest, filters: Sequence[ColumnElement[bool]] = ()
+    ) -> Page[Customer]:
+        query = select(Customer).where(Customer.merchant_id == self._merchant_id, *filters)
         if page.after is not None:
             query = query.where(Customer.id > str(page.after[0]))
         rows = await self._session.scalars(query.order_by(Customer.id).limit(page.limit + 1))
@@ -72,73 +74,42 @@ class PointsRepository:
             for customer_id, rows in grouped.items()
         }
 
-    async def lock_balance(self, customer_id: str) -> int | None:
-        """The customer's balance, row-locked so ledger writes for one customer serialize."""
+    async def expiring_points(
+        self, customer_ids: Sequence[str], until: datetime
+    ) -> dict[str, list[tuple[datetime, int]]]:
+        """Per customer: (expiry date, points) of open lots expiring by ``until``, soonest first."""
         result = await self._session.execute(
-            select(Customer.points_balance)
-            .where(Customer.merchant_id == self._merchant_id, Customer.id == customer_id)
-            .with_for_update()
-        )
-        return result.scalar_one_or_none()
-
-    async def transaction_by_idempotency_key(self, key: str) -> PointsTransaction | None:
-        result = await self._session.scalars(
-            select(PointsTransaction).where(
+            select(
+                PointsTransaction.customer_id,
+                PointsTransaction.expires_at,
+                func.sum(PointsTransaction.remaining_points),
+            )
+            .where(
                 PointsTransaction.merchant_id == self._merchant_id,
-                PointsTransaction.idempotency_key == key,
+                PointsTransaction.customer_id.in_(customer_ids),
+                PointsTransaction.remaining_points > 0,
+                PointsTransaction.expires_at <= until,
             )
+            .group_by(PointsTransaction.customer_id, PointsTransaction.expires_at)
+            .order_by(PointsTransaction.customer_id, PointsTransaction.expires_at)
         )
-        return result.one_or_none()
-
-    async def insert_transaction(
-        self,
-        *,
-        transaction_id: str,
-        customer_id: str,
-        kind: str,
-        points: int,
-        reason: str,
-        idempotency_key: str,
-        order_id: str | None = None,
-    ) -> PointsTransaction | None:
-        """Insert a ledger row; ``None`` when its idempotency key has already been used."""
-        statement = (
-            pg_insert(PointsTransaction)
-            .values(
-                merchant_id=self._merchant_id,
-                id=transaction_id,
-                customer_id=customer_id,
-                kind=kind,
-                points=points,
-                reason=reason,
-                order_id=order_id,
-                idempotency_key=idempotency_key,
-            )
-            .on_conflict_do_nothing(index_elements=["merchant_id", "idempotency_key"])
-            .returning(PointsTransaction)
-        )
-        result = await self._session.scalars(
-            select(PointsTransaction).from_statement(statement),
-            execution_options={"populate_existing": True},
-        )
-        return result.one_or_none()
-
-    async def apply_to_balance(self, customer_id: str, points: int) -> int:
-        """Move the balance projection by ``points``; credits also count toward lifetime earned."""
-        earned = points if points > 0 else 0
-        result = await self._session.execute(
-            update(Customer)
-            .where(Customer.merchant_id == self._merchant_id, Customer.id == customer_id)
-            .values(
-                points_balance=Customer.points_balance + points,
-                total_points_earned=Customer.total_points_earned + earned,
-            )
-            .returning(Customer.points_balance)
-        )
-        return int(result.scalar_one())
+        found: dict[str, list[tuple[datetime, int]]] = {
+            customer_id: [] for customer_id in customer_ids
+        }
+        for customer_id, expires_at, points in result.tuples():
+            if expires_at is not None:
+                found[customer_id].append((expires_at, int(points or 0)))
+        return found
 
     async def insert_customer(
-        self, *, customer_id: str, email_encrypted: str, email_blind_index: str
+        self,
+        *,
+        customer_id: str,
+        email_encrypted: str,
+        email_blind_index: str,
+        shopify_customer_id: str | None = None,
+        locale: str = "en",
+        country_code: str | None = None,
     ) -> None:
         await self._session.execute(
             insert(Customer).values(
@@ -146,6 +117,9 @@ class PointsRepository:
                 id=customer_id,
                 email_encrypted=email_encrypted,
                 email_blind_index=email_blind_index,
+                shopify_customer_id=shopify_customer_id,
+                locale=locale,
+                country_code=country_code,
             )
         )
 
@@ -157,3 +131,25 @@ class PointsRepository:
             )
         )
         return result.scalar_one_or_none()
+
+
+def compare(field: str, operator: str | None, value: Decimal) -> ColumnElement[bool]:
+    """``field`` (points_balance or total_spent) >=, <= or = ``value``."""
+    column = Customer.points_balance if field == "points_balance" else Customer.total_spent
+    if operator == ">=":
+        return column >= value
+    if operator == "<=":
+        return column <= value
+    return column == value
+
+
+def in_tier(tier_id: str) -> ColumnElement[bool]:
+    return Customer.vip_tier_id == tier_id
+
+
+def in_segment(segment: str) -> ColumnElement[bool]:
+    return Customer.rfm_segment == segment
+
+
+def email_index_is(blind_index: str) -> ColumnElement[bool]:
+    return Customer.email_blind_index == blind_index

@@ -1,4 +1,4 @@
-"""pointsEarn: the ledger changes once per idempotency key, and balance = sum of ledger."""
+"""pointsAdjust: the ledger changes once per idempotency key, and balance = sum of ledger."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from subgraphs.kit.resources import Resources
 from tests.conftest import SubgraphClient, Tenant, add_customer
 
 EARN = """
-mutation Earn($input: PointsEarnInput!) {
-  pointsEarn(input: $input) {
+mutation Earn($input: PointsAdjustInput!) {
+  pointsAdjust(input: $input) {
     transaction { id kind points reason }
     customer { id pointsBalance }
     userErrors { field message code }
@@ -66,9 +66,9 @@ async def test_earn_credits_the_ledger_and_the_balance(
         EARN, earn_input(customer_id, 150, "order-1"), tenant=tenant
     )
 
-    payload = result["data"]["pointsEarn"]
+    payload = result["data"]["pointsAdjust"]
     assert payload["userErrors"] == []
-    assert payload["transaction"]["kind"] == "EARN"
+    assert payload["transaction"]["kind"] == "ADJUST"
     assert payload["transaction"]["points"] == 150
     assert payload["customer"] == {"id": customer_id, "pointsBalance": 150}
     assert await ledger_state(resources, tenant, customer_id) == (150, 150, 1)
@@ -82,12 +82,12 @@ async def test_same_idempotency_key_changes_the_ledger_once(
     first = await points_client.execute(EARN, earn_input(customer_id, 40, "order-7"), tenant=tenant)
     again = await points_client.execute(EARN, earn_input(customer_id, 40, "order-7"), tenant=tenant)
 
-    assert again["data"]["pointsEarn"]["userErrors"] == []
+    assert again["data"]["pointsAdjust"]["userErrors"] == []
     assert (
-        again["data"]["pointsEarn"]["transaction"]["id"]
-        == first["data"]["pointsEarn"]["transaction"]["id"]
+        again["data"]["pointsAdjust"]["transaction"]["id"]
+        == first["data"]["pointsAdjust"]["transaction"]["id"]
     )
-    assert again["data"]["pointsEarn"]["customer"]["pointsBalance"] == 40
+    assert again["data"]["pointsAdjust"]["customer"]["pointsBalance"] == 40
     assert await ledger_state(resources, tenant, customer_id) == (40, 40, 1)
 
 
@@ -105,9 +105,9 @@ async def test_concurrent_retries_with_one_key_change_the_ledger_once(
         )
     )
 
-    transaction_ids = {r["data"]["pointsEarn"]["transaction"]["id"] for r in results}
+    transaction_ids = {r["data"]["pointsAdjust"]["transaction"]["id"] for r in results}
     assert len(transaction_ids) == 1
-    assert all(r["data"]["pointsEarn"]["userErrors"] == [] for r in results)
+    assert all(r["data"]["pointsAdjust"]["userErrors"] == [] for r in results)
     assert await ledger_state(resources, tenant, customer_id) == (25, 25, 1)
 
 
@@ -136,7 +136,7 @@ async def test_reusing_a_key_for_a_different_award_is_refused(
         EARN, earn_input(customer_id, 99, "order-3"), tenant=tenant
     )
 
-    payload = result["data"]["pointsEarn"]
+    payload = result["data"]["pointsAdjust"]
     assert payload["transaction"] is None
     assert payload["userErrors"][0]["code"] == "IDEMPOTENCY_KEY_REUSED"
     assert payload["userErrors"][0]["field"] == ["input", "idempotencyKey"]
@@ -149,7 +149,7 @@ async def test_invalid_input_is_a_user_error_and_writes_nothing(
     customer_id = await add_customer(resources, tenant)
     cases = [
         (earn_input(customer_id, 0, "k1"), "INVALID_POINTS", "points"),
-        (earn_input(customer_id, -5, "k2"), "INVALID_POINTS", "points"),
+        (earn_input(customer_id, -5, "k2"), "INSUFFICIENT_POINTS", "points"),
         (earn_input(customer_id, 2_000_000, "k3"), "INVALID_POINTS", "points"),
         (earn_input(customer_id, 5, "k4", reason="  "), "INVALID_REASON", "reason"),
         (earn_input(customer_id, 5, ""), "INVALID_IDEMPOTENCY_KEY", "idempotencyKey"),
@@ -157,7 +157,7 @@ async def test_invalid_input_is_a_user_error_and_writes_nothing(
     ]
     for variables, code, field in cases:
         result = await points_client.execute(EARN, variables, tenant=tenant)
-        errors = result["data"]["pointsEarn"]["userErrors"]
+        errors = result["data"]["pointsAdjust"]["userErrors"]
         assert [(e["code"], e["field"]) for e in errors] == [(code, ["input", field])], variables
 
     assert await ledger_state(resources, tenant, customer_id) == (0, 0, 0)
@@ -170,7 +170,7 @@ async def test_a_customer_of_another_merchant_cannot_be_credited(
 
     result = await points_client.execute(EARN, earn_input(victim, 500, "steal-1"), tenant=tenant)
 
-    assert result["data"]["pointsEarn"]["userErrors"][0]["code"] == "CUSTOMER_NOT_FOUND"
+    assert result["data"]["pointsAdjust"]["userErrors"][0]["code"] == "CUSTOMER_NOT_FOUND"
     assert await ledger_state(resources, other_tenant, victim) == (0, 0, 0)
 
 

@@ -1,0 +1,351 @@
+"""The points program: settings, explained ledger with expiring lots, rewards and redemptions,
+VIP tiers, bonus campaigns, expiry reminders.
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-23
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects.postgresql import JSONB
+
+from db.partitions import hash_partitions, tenant_isolation
+from db.session import APP_ROLE
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+_CREDIT_KINDS = "('import', 'referral', 'campaign', 'refund')"
+_DEBIT_KINDS = "('redeem', 'expire')"
+
+
+def _now() -> sa.TextClause:
+    return sa.text("now()")
+
+
+def _timestamps() -> list[sa.Column[object]]:
+    return [
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+    ]
+
+
+def _tenant_table(name: str, *columns: sa.schema.SchemaItem) -> None:
+    op.create_table(name, *columns, postgresql_partition_by="HASH (merchant_id)")
+    for statement in hash_partitions(name) + tenant_isolation(name):
+        op.execute(statement)
+    op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {name} TO {APP_ROLE}")
+
+
+def _merchant_fk(table: str) -> sa.ForeignKeyConstraint:
+    return sa.ForeignKeyConstraint(
+        ["merchant_id"], ["merchants.id"], ondelete="CASCADE", name=f"fk_{table}_merchant_id"
+    )
+
+
+def _customer_fk(table: str) -> sa.ForeignKeyConstraint:
+    return sa.ForeignKeyConstraint(
+        ["merchant_id", "customer_id"],
+        ["customers.merchant_id", "customers.id"],
+        ondelete="CASCADE",
+        name=f"fk_{table}_merchant_id_customer_id_customers",
+    )
+
+
+def upgrade() -> None:
+    # Facts the calculation and the tier rules read; all maintained with the ledger.
+    op.add_column("customers", sa.Column("locale", sa.Text, nullable=False, server_default="en"))
+    op.add_column("customers", sa.Column("phone_encrypted", sa.Text))
+    op.add_column("customers", sa.Column("country_code", sa.Text))
+    op.add_column("customers", sa.Column("rfm_segment", sa.Text))
+    op.add_column(
+        "customers",
+        sa.Column("total_spent", sa.Numeric(14, 2), nullable=False, server_default="0"),
+    )
+    op.add_column(
+        "customers", sa.Column("orders_count", sa.Integer, nullable=False, server_default="0")
+    )
+    op.add_column("customers", sa.Column("first_order_at", sa.DateTime(timezone=True)))
+    op.add_column("customers", sa.Column("last_activity_at", sa.DateTime(timezone=True)))
+    op.add_column("customers", sa.Column("vip_tier_id", sa.Text))
+    op.create_check_constraint("total_spent_not_negative", "customers", "total_spent >= 0")
+
+    # The ledger explains itself: the decision trace, and for credits the points still unspent
+    # ("lot"), which debits consume oldest first and expiry takes when the lot's date passes.
+    op.add_column("points_transactions", sa.Column("source", sa.Text))
+    op.add_column("points_transactions", sa.Column("currency", sa.Text))
+    op.add_column(
+        "points_transactions",
+        sa.Column("explanation", JSONB, nullable=False, server_default="{}"),
+    )
+    op.add_column("points_transactions", sa.Column("remaining_points", sa.Integer))
+    op.add_column("points_transactions", sa.Column("actor_id", sa.Text))
+    op.drop_constraint("ck_points_transactions_kind_known", "points_transactions")
+    op.drop_constraint("ck_points_transactions_points_sign_matches_kind", "points_transactions")
+    op.create_check_constraint(
+        "kind_known",
+        "points_transactions",
+        "kind IN ('earn', 'redeem', 'expire', 'adjust', 'import', 'referral', 'campaign',"
+        " 'reverse', 'refund')",
+    )
+    # A reversal may take 0 points (everything already spent) and still be recorded, so the
+    # order cannot be clawed back twice and the trace says why nothing was taken. Likewise an
+    # earn may be 0 points: the row answers "why did this order earn nothing?".
+    op.create_check_constraint(
+        "points_sign_matches_kind",
+        "points_transactions",
+        f"(kind IN {_CREDIT_KINDS} AND points > 0) OR (kind IN {_DEBIT_KINDS} AND points < 0)"
+        " OR (kind = 'earn' AND points >= 0)"
+        " OR (kind = 'adjust' AND points <> 0) OR (kind = 'reverse' AND points <= 0)",
+    )
+    op.create_check_constraint(
+        "lot_within_credit",
+        "points_transactions",
+        "remaining_points IS NULL OR (points > 0 AND remaining_points BETWEEN 0 AND points)",
+    )
+    # One earn per order, whichever webhook or API call comes first.
+    op.create_index(
+        "uq_points_transactions_order_earn",
+        "points_transactions",
+        ["merchant_id", "order_id"],
+        unique=True,
+        postgresql_where=sa.text("kind = 'earn' AND order_id IS NOT NULL"),
+    )
+    op.create_index(
+        "ix_points_transactions_order",
+        "points_transactions",
+        ["merchant_id", "order_id", "created_at"],
+        postgresql_where=sa.text("order_id IS NOT NULL"),
+    )
+    op.create_index(
+        "ix_points_transactions_open_lots",
+        "points_transactions",
+        ["merchant_id", "expires_at", "customer_id"],
+        postgresql_where=sa.text("remaining_points > 0"),
+    )
+
+    _tenant_table(
+        "program_settings",
+        sa.Column("merchant_id", sa.Text, nullable=False),
+        sa.Column("config", JSONB, nullable=False),
+        sa.Column("notification_api_key_encrypted", sa.Text),
+        sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+        *_timestamps(),
+        sa.PrimaryKeyConstraint("merchant_id", name="pk_program_settings"),
+        _merchant_fk("program_settings"),
+    )
+
+    _tenant_table(
+        "rewards",
+        sa.Column("merchant_id", sa.Text, nullable=False),
+        sa.Column("id", sa.Text, nullable=False),
+        sa.Column("kind", sa.Text, nullable=False),
+        sa.Column("title", sa.Text, nullable=False),
+        sa.Column("points_cost", sa.Integer, nullable=False),
+        sa.Column("value", sa.Numeric(12, 2)),
+        sa.Column("product_id", sa.Text),
+        sa.Column("min_order_amount", sa.Numeric(12, 2)),
+        sa.Column("per_customer_limit", sa.Integer),
+        sa.Column("starts_at", sa.DateTime(timezone=True)),
+        sa.Column("ends_at", sa.DateTime(timezone=True)),
+        sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+        sa.Column("deleted_at", sa.DateTime(timezone=True)),
+        *_timestamps(),
+        sa.PrimaryKeyConstraint("merchant_id", "id", name="pk_rewards"),
+        _merchant_fk("rewards"),
+        sa.CheckConstraint(
+            "kind IN ('fixed_amount', 'percentage', 'free_shipping', 'free_product')",
+            name="kind_known",
+        ),
+        sa.CheckConstraint("points_cost > 0", name="points_cost_positive"),
+        sa.CheckConstraint(
+            "(kind = 'fixed_amount' AND value > 0)"
+            " OR (kind = 'percentage' AND value > 0 AND value <= 100)"
+            " OR (kind = 'free_shipping')"
+            " OR (kind = 'free_product' AND product_id IS NOT NULL)",
+            name="value_matches_kind",
+        ),
+        sa.CheckConstraint(
+            "per_customer_limit IS NULL OR per_customer_limit > 0", name="limit_positive"
+        ),
+        sa.CheckConstraint(
+            "ends_at IS NULL OR starts_at IS NULL OR ends_at > starts_at", name="window"
+        ),
+    )
+
+    _tenant_table(
+        "reward_redemptions",
+        sa.Column("merchant_id", sa.Text, nullable=False),
+        sa.Column("id", sa.Text, nullable=False),
+        sa.Column("customer_id", sa.Text, nullable=False),
+        sa.Column("reward_id", sa.Text, nullable=False),
+        sa.Column("status", sa.Text, nullable=False),
+        sa.Column("points_spent", sa.Integer, nullable=False),
+        sa.Column("idempotency_key", sa.Text, nullable=False),
+        sa.Column("code_encrypted", sa.Text, nullable=False),
+        sa.Column("sandbox", sa.Boolean, nullable=False),
+        sa.Column("shopify_discount_id", sa.Text),
+        sa.Column("value_amount", sa.Numeric(12, 2)),
+        sa.Column("currency_code", sa.Text),
+        sa.Column("debit_transaction_id", sa.Text, nullable=False),
+        sa.Column("refund_transaction_id", sa.Text),
+        sa.Column("failure", sa.Text),
+        *_timestamps(),
+        sa.PrimaryKeyConstraint("merchant_id", "id", name="pk_reward_redemptions"),
+        _customer_fk("reward_redemptions"),
+        sa.ForeignKeyConstraint(
+            ["merchant_id", "reward_id"],
+            ["rewards.merchant_id", "rewards.id"],
+            name="fk_reward_redemptions_merchant_id_reward_id_rewards",
+        ),
+        sa.UniqueConstraint(
+            "merchant_id",
+            "idempotency_key",
+            name="uq_reward_redemptions_merchant_id_idempotency_key",
+        ),
+        sa.CheckConstraint("status IN ('pending', 'issued', 'refunded')", name="status_known"),
+        sa.CheckConstraint("points_spent > 0", name="points_spent_positive"),
+        sa.CheckConstraint(
+            "(status = 'refunded') = (refund_transaction_id IS NOT NULL)",
+            name="refunded_has_refund",
+        ),
+    )
+    op.create_index(
+        "ix_reward_redemptions_customer",
+        "reward_redemptions",
+        ["merchant_id", "customer_id", "created_at"],
+    )
+    op.create_index(
+        "ix_reward_redemptions_pending",
+        "reward_redemptions",
+        ["merchant_id", "created_at"],
+        postgresql_where=sa.text("status = 'pending'"),
+    )
+
+    _tenant_table(
+        "vip_tiers",
+        sa.Column("merchant_id", sa.Text, nullable=False),
+        sa.Column("id", sa.Text, nullable=False),
+        sa.Column("name", JSONB, nullable=False),
+        sa.Column("rank", sa.Integer, nullable=False),
+        sa.Column("rules", JSONB, nullable=False),
+        sa.Column("benefits", JSONB, nullable=False, server_default="{}"),
+        *_timestamps(),
+        sa.PrimaryKeyConstraint("merchant_id", "id", name="pk_vip_tiers"),
+        _merchant_fk("vip_tiers"),
+        sa.UniqueConstraint("merchant_id", "rank", name="uq_vip_tiers_merchant_id_rank"),
+        sa.CheckConstraint("name ? 'en'", name="name_has_english"),
+    )
+
+    _tenant_table(
+        "bonus_campaigns",
+        sa.Column("merchant_id", sa.Text, nullable=False),
+        sa.Column("id", sa.Text, nullable=False),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("kind", sa.Text, nullable=False),
+        sa.Column("multiplier", sa.Numeric(10, 2), nullable=False, server_default="1"),
+        sa.Column("goal_amount", sa.Numeric(12, 2)),
+        sa.Column("bonus_points", sa.Integer),
+        sa.Column("discount_percent", sa.Numeric(5, 2)),
+        sa.Column("starts_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ends_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("conditions", JSONB, nullable=False, server_default="{}"),
+        sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+        *_timestamps(),
+        sa.PrimaryKeyConstraint("merchant_id", "id", name="pk_bonus_campaigns"),
+        _merchant_fk("bonus_campaigns"),
+        sa.CheckConstraint(
+            "kind IN ('double_points', 'goal_spend', 'discount')", name="kind_known"
+        ),
+        sa.CheckConstraint("multiplier >= 1", name="multiplier_at_least_one"),
+        sa.CheckConstraint("ends_at > starts_at", name="window"),
+        sa.CheckConstraint(
+            "(kind = 'double_points' AND multiplier > 1)"
+            " OR (kind = 'goal_spend' AND goal_amount > 0 AND bonus_points > 0)"
+            " OR (kind = 'discount' AND discount_percent > 0 AND discount_percent < 100)",
+            name="terms_match_kind",
+        ),
+    )
+    op.create_index(
+        "ix_bonus_campaigns_window", "bonus_campaigns", ["merchant_id", "kind", "ends_at"]
+    )
+
+    _tenant_table(
+        "expiry_reminders",
+        sa.Column("merchant_id", sa.Text, nullable=False),
+        sa.Column("id", sa.Text, nullable=False),
+        sa.Column("customer_id", sa.Text, nullable=False),
+        sa.Column("expires_on", sa.Date, nullable=False),
+        sa.Column("points", sa.Integer, nullable=False),
+        sa.Column("channel", sa.Text, nullable=False),
+        sa.Column("status", sa.Text, nullable=False),
+        sa.Column("error", sa.Text),
+        sa.Column("sent_at", sa.DateTime(timezone=True)),
+        *_timestamps(),
+        sa.PrimaryKeyConstraint("merchant_id", "id", name="pk_expiry_reminders"),
+        _customer_fk("expiry_reminders"),
+        # One reminder per customer and expiry date, however often the job runs.
+        sa.UniqueConstraint(
+            "merchant_id",
+            "customer_id",
+            "expires_on",
+            name="uq_expiry_reminders_merchant_id_customer_id_expires_on",
+        ),
+        sa.CheckConstraint("status IN ('queued', 'sent', 'failed')", name="status_known"),
+    )
+
+
+def downgrade() -> None:
+    for table in (
+        "expiry_reminders",
+        "bonus_campaigns",
+        "vip_tiers",
+        "reward_redemptions",
+        "rewards",
+        "program_settings",
+    ):
+        op.drop_table(table)
+    op.drop_index("ix_points_transactions_open_lots", "points_transactions")
+    op.drop_index("ix_points_transactions_order", "points_transactions")
+    op.drop_index("uq_points_transactions_order_earn", "points_transactions")
+    op.drop_constraint("ck_points_transactions_lot_within_credit", "points_transactions")
+    op.drop_constraint("ck_points_transactions_points_sign_matches_kind", "points_transactions")
+    op.drop_constraint("ck_points_transactions_kind_known", "points_transactions")
+    # Ledger rows are never deleted to make a downgrade fit: refuse instead.
+    op.execute(
+        "DO $$ BEGIN IF EXISTS (SELECT FROM points_transactions WHERE kind IN "
+        "('reverse', 'refund')) THEN RAISE EXCEPTION 'ledger has reverse/refund rows: "
+        "0003 cannot be downgraded without losing them'; END IF; END $$"
+    )
+    op.create_check_constraint(
+        "kind_known",
+        "points_transactions",
+        "kind IN ('earn', 'redeem', 'expire', 'adjust', 'import', 'referral', 'campaign')",
+    )
+    op.create_check_constraint(
+        "points_sign_matches_kind",
+        "points_transactions",
+        "(kind IN ('earn', 'import', 'referral', 'campaign') AND points > 0)"
+        " OR (kind IN ('redeem', 'expire') AND points < 0)"
+        " OR (kind = 'adjust' AND points <> 0)",
+    )
+    for column in ("actor_id", "remaining_points", "explanation", "currency", "source"):
+        op.drop_column("points_transactions", column)
+    op.drop_constraint("ck_customers_total_spent_not_negative", "customers")
+    for column in (
+        "vip_tier_id",
+        "last_activity_at",
+        "first_order_at",
+        "orders_count",
+        "total_spent",
+        "rfm_segment",
+        "country_code",
+        "phone_encrypted",
+        "locale",
+    ):
+        op.drop_column("customers", column)

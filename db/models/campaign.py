@@ -1,0 +1,67 @@
+"""Bonus campaigns: time-boxed multipliers, goal-spend bonuses and reward discounts."""
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db.models.base import Base, created_at_column
+
+
+class CampaignKind(enum.StrEnum):
+    DOUBLE_POINTS = "double_points"
+    GOAL_SPEND = "goal_spend"
+    DISCOUNT = "discount"
+
+
+class BonusCampaign(Base):
+    __tablename__ = "bonus_campaigns"
+    __table_args__ = (
+        CheckConstraint("kind IN ('double_points', 'goal_spend', 'discount')", name="kind_known"),
+        CheckConstraint("multiplier >= 1", name="multiplier_at_least_one"),
+        CheckConstraint("ends_at > starts_at", name="window"),
+        CheckConstraint(
+            "(kind = 'double_points' AND multiplier > 1)"
+            " OR (kind = 'goal_spend' AND goal_amount > 0 AND bonus_points > 0)"
+            " OR (kind = 'discount' AND discount_percent > 0 AND discount_percent < 100)",
+            name="terms_match_kind",
+        ),
+        Index("ix_bonus_campaigns_window", "merchant_id", "kind", "ends_at"),
+        {"postgresql_partition_by": "HASH (merchant_id)"},
+    )
+
+    merchant_id: Mapped[str] = mapped_column(
+        Text, ForeignKey("merchants.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    multiplier: Mapped[Decimal] = mapped_column(Numeric(10, 2), server_default="1")
+    goal_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    bonus_points: Mapped[int | None] = mapped_column(Integer)
+    # Percent off rewards' points cost while the campaign runs.
+    discount_percent: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # {"rfm_segments": ["Champions"], "regions": ["EU", "CA"]}: all listed conditions must hold.
+    conditions: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )

@@ -1,0 +1,134 @@
+"""The rewards catalog and the redemptions customers make from it."""
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    Numeric,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db.models.base import Base, created_at_column
+
+
+class RewardKind(enum.StrEnum):
+    FIXED_AMOUNT = "fixed_amount"
+    PERCENTAGE = "percentage"
+    FREE_SHIPPING = "free_shipping"
+    FREE_PRODUCT = "free_product"
+
+
+class RedemptionStatus(enum.StrEnum):
+    # Points are debited and the discount is being created.
+    PENDING = "pending"
+    ISSUED = "issued"
+    # The discount could not be created; the points were credited back.
+    REFUNDED = "refunded"
+
+
+def _updated_at() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), onupdate=func.now())
+
+
+class Reward(Base):
+    __tablename__ = "rewards"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('fixed_amount', 'percentage', 'free_shipping', 'free_product')",
+            name="kind_known",
+        ),
+        CheckConstraint("points_cost > 0", name="points_cost_positive"),
+        CheckConstraint(
+            "(kind = 'fixed_amount' AND value > 0)"
+            " OR (kind = 'percentage' AND value > 0 AND value <= 100)"
+            " OR (kind = 'free_shipping')"
+            " OR (kind = 'free_product' AND product_id IS NOT NULL)",
+            name="value_matches_kind",
+        ),
+        CheckConstraint(
+            "per_customer_limit IS NULL OR per_customer_limit > 0", name="limit_positive"
+        ),
+        CheckConstraint(
+            "ends_at IS NULL OR starts_at IS NULL OR ends_at > starts_at", name="window"
+        ),
+        {"postgresql_partition_by": "HASH (merchant_id)"},
+    )
+
+    merchant_id: Mapped[str] = mapped_column(
+        Text, ForeignKey("merchants.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text)
+    points_cost: Mapped[int] = mapped_column(Integer)
+    # Shop currency amount (fixed_amount) or percent 0-100 (percentage).
+    value: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    product_id: Mapped[str | None] = mapped_column(Text)
+    min_order_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    per_customer_limit: Mapped[int | None] = mapped_column(Integer)
+    starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    # Soft delete: redemptions keep pointing at the reward they were made from.
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = _updated_at()
+
+
+class RewardRedemption(Base):
+    __tablename__ = "reward_redemptions"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["merchant_id", "customer_id"],
+            ["customers.merchant_id", "customers.id"],
+            ondelete="CASCADE",
+        ),
+        ForeignKeyConstraint(["merchant_id", "reward_id"], ["rewards.merchant_id", "rewards.id"]),
+        UniqueConstraint("merchant_id", "idempotency_key"),
+        CheckConstraint("status IN ('pending', 'issued', 'refunded')", name="status_known"),
+        CheckConstraint("points_spent > 0", name="points_spent_positive"),
+        CheckConstraint(
+            "(status = 'refunded') = (refund_transaction_id IS NOT NULL)",
+            name="refunded_has_refund",
+        ),
+        Index("ix_reward_redemptions_customer", "merchant_id", "customer_id", "created_at"),
+        Index(
+            "ix_reward_redemptions_pending",
+            "merchant_id",
+            "created_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        {"postgresql_partition_by": "HASH (merchant_id)"},
+    )
+
+    merchant_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    customer_id: Mapped[str] = mapped_column(Text)
+    reward_id: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text)
+    points_spent: Mapped[int] = mapped_column(Integer)
+    idempotency_key: Mapped[str] = mapped_column(Text)
+    # The discount code, AES-256-GCM encrypted (db.crypto): it is as good as money.
+    code_encrypted: Mapped[str] = mapped_column(Text)
+    # True when the code was generated locally because the shop has no Shopify connection.
+    sandbox: Mapped[bool] = mapped_column(Boolean)
+    shopify_discount_id: Mapped[str | None] = mapped_column(Text)
+    value_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    currency_code: Mapped[str | None] = mapped_column(Text)
+    debit_transaction_id: Mapped[str] = mapped_column(Text)
+    refund_transaction_id: Mapped[str | None] = mapped_column(Text)
+    failure: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = _updated_at()

@@ -1,0 +1,220 @@
+"""Customer notifications (points about to expire), sent through the merchant's own Klaviyo or
+Postscript account.
+
+We render the text ourselves, in the customer's language, so every channel says the same
+thing: Klaviyo receives it as properties of an event that the merchant's flow turns into an
+email, Postscript sends it as the SMS itself.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Protocol
+
+import httpx
+import orjson
+
+from subgraphs.kit.http_retries import (
+    DEFAULT_RETRY_POLICY,
+    RetryPolicy,
+    TransientResponseError,
+    call_with_retries,
+    raise_for_transient,
+)
+from subgraphs.kit.notification_templates import (
+    DEFAULT_LOCALE,
+    EXPIRY_REMINDER,
+    LOCALE_ALIASES,
+    RTL_LOCALES,
+)
+
+KLAVIYO_EVENTS_URL = "https://a.klaviyo.com/api/events"
+KLAVIYO_REVISION = "2024-10-15"
+EXPIRY_METRIC = "LoyalNest Points Expiring"
+POSTSCRIPT_MESSAGES_URL = "https://api.postscript.io/api/v2/message_requests"
+
+# Unicode isolates keep a Latin shop name or a number from reordering the words around it
+# when the sentence is right-to-left.
+_FIRST_STRONG_ISOLATE = "\u2068"
+_POP_DIRECTIONAL_ISOLATE = "\u2069"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    email: str | None
+    phone: str | None
+    locale: str
+    external_id: str  # our customer id
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    locale: str
+    subject: str
+    body: str
+    rtl: bool
+
+
+def resolve_locale(locale: str) -> str:
+    """The supported language closest to ``locale``: "fr-CA" -> "fr", unknown -> "en"."""
+    language = locale.replace("_", "-").split("-", 1)[0].strip().lower()
+    language = LOCALE_ALIASES.get(language, language)
+    return language if language in EXPIRY_REMINDER else DEFAULT_LOCALE
+
+
+def render_expiry_reminder(
+    locale: str, *, points: int, points_name: str, expires_on: date, shop_name: str
+) -> RenderedMessage:
+    language = resolve_locale(locale)
+    template = EXPIRY_REMINDER[language]
+    rtl = language in RTL_LOCALES
+    # Plain digits and ISO dates: unambiguous in every language, and no locale data needed.
+    values = {
+        "points": str(points),
+        "points_name": points_name,
+        "expires_on": expires_on.isoformat(),
+        "shop_name": shop_name,
+    }
+    if rtl:
+        values = {
+            name: f"{_FIRST_STRONG_ISOLATE}{value}{_POP_DIRECTIONAL_ISOLATE}"
+            for name, value in values.items()
+        }
+    return RenderedMessage(
+        locale=language,
+        subject=template.subject.format(**values),
+        body=template.body.format(**values),
+        rtl=rtl,
+    )
+
+
+class NotificationError(Exception):
+    """A notification was not sent."""
+
+
+class NotificationNotDeliverable(NotificationError):
+    """The recipient has no address on this channel (e.g. no phone for an SMS)."""
+
+
+class NotificationRejected(NotificationError):
+    """The provider refused the request (4xx other than 429); the same request would be
+    refused again."""
+
+    def __init__(self, provider: str, status_code: int, detail: str) -> None:
+        super().__init__(f"{provider} refused the notification: {status_code} {detail}")
+        self.provider = provider
+        self.status_code = status_code
+
+
+class NotificationUnavailable(NotificationError):
+    """The provider could not be reached or stayed unwell through every retry."""
+
+
+class NotificationClient(Protocol):
+    async def send_expiry_reminder(
+        self, recipient: Recipient, message: RenderedMessage, *, points: int, expires_on: date
+    ) -> None: ...
+
+
+async def _deliver(
+    provider: str, request: Callable[[], Awaitable[httpx.Response]], retry: RetryPolicy
+) -> httpx.Response:
+    async def attempt() -> httpx.Response:
+        return raise_for_transient(await request())
+
+    try:
+        response = await call_with_retries(attempt, retry)
+    except (TransientResponseError, httpx.TransportError) as exc:
+        raise NotificationUnavailable(f"{provider} unavailable: {exc!r}") from exc
+    if response.is_error:
+        raise NotificationRejected(provider, response.status_code, response.text[:500])
+    return response
+
+
+class KlaviyoClient:
+    """Records a "LoyalNest Points Expiring" event on the customer's Klaviyo profile; the
+    merchant's Klaviyo flow on that metric sends the message."""
+
+    def __init__(
+        self, http: httpx.AsyncClient, api_key: str, *, retry: RetryPolicy = DEFAULT_RETRY_POLICY
+    ) -> None:
+        self._http = http
+        self._headers = {
+            "Authorization": f"Klaviyo-API-Key {api_key}",
+            "revision": KLAVIYO_REVISION,
+            "accept": "application/vnd.api+json",
+            "content-type": "application/vnd.api+json",
+        }
+        self._retry = retry
+
+    async def send_expiry_reminder(
+        self, recipient: Recipient, message: RenderedMessage, *, points: int, expires_on: date
+    ) -> None:
+        if not recipient.email and not recipient.phone:
+            raise NotificationNotDeliverable("klaviyo needs an email or a phone number")
+        profile: dict[str, Any] = {"external_id": recipient.external_id}
+        if recipient.email:
+            profile["email"] = recipient.email
+        if recipient.phone:
+            profile["phone_number"] = recipient.phone
+        body = orjson.dumps(
+            {
+                "data": {
+                    "type": "event",
+                    "attributes": {
+                        "metric": {
+                            "data": {"type": "metric", "attributes": {"name": EXPIRY_METRIC}}
+                        },
+                        "profile": {"data": {"type": "profile", "attributes": profile}},
+                        "properties": {
+                            "points": points,
+                            "expires_on": expires_on.isoformat(),
+                            "subject": message.subject,
+                            "body": message.body,
+                            "locale": message.locale,
+                            "rtl": message.rtl,
+                        },
+                        # Same id on every retry: if a timed-out request did land, Klaviyo
+                        # drops the duplicate instead of mailing the customer twice.
+                        "unique_id": str(uuid.uuid4()),
+                    },
+                }
+            }
+        )
+        await _deliver(
+            "klaviyo",
+            lambda: self._http.post(KLAVIYO_EVENTS_URL, content=body, headers=self._headers),
+            self._retry,
+        )
+
+
+class PostscriptClient:
+    """Sends the rendered body as an SMS to the customer's phone."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        api_key: str,
+        *,
+        category: str = "promotional",
+        retry: RetryPolicy = DEFAULT_RETRY_POLICY,
+    ) -> None:
+        self._http = http
+        self._headers = {"Authorization": f"Bearer {api_key}", "accept": "application/json"}
+        self._category = category
+        self._retry = retry
+
+    async def send_expiry_reminder(
+        self, recipient: Recipient, message: RenderedMessage, *, points: int, expires_on: date
+    ) -> None:
+        if not recipient.phone:
+            raise NotificationNotDeliverable("an SMS needs a phone number")
+        payload = {"phone": recipient.phone, "body": message.body, "category": self._category}
+        await _deliver(
+            "postscript",
+            lambda: self._http.post(POSTSCRIPT_MESSAGES_URL, json=payload, headers=self._headers),
+            self._retry,
+        )

@@ -1,0 +1,54 @@
+"""Customers and their points."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from graphql import GraphQLError
+
+from subgraphs.kit.errors import BAD_USER_INPUT
+from subgraphs.kit.relay import (
+    AfterArgument,
+    Connection,
+    FirstArgument,
+    page_request,
+    to_connection,
+)
+from subgraphs.points.loaders import PointsInfo
+from subgraphs.points.service.customers import parse_customer_query
+from subgraphs.points.service.errors import PointsError
+from subgraphs.points.types.customer import Customer, customer_position
+
+CustomerSearchArgument = Annotated[
+    str,
+    strawberry.argument(
+        description="Filter, Shopify style: email:ann@example.com points_balance:>=500 "
+        "total_spent:>=100 tier:<id> segment:Champions (terms combine with AND)."
+    ),
+]
+
+
+@strawberry.type
+class CustomerQuery:
+    @strawberry.field(
+        description="One of the viewer's customers; null if there is no such customer."
+    )
+    async def customer(self, info: PointsInfo, id: strawberry.ID) -> Customer | None:
+        row = await info.context.loaders.customer_by_id.load(str(id))
+        return None if row is None else Customer.from_row(row)
+
+    @strawberry.field(description="The viewer's customers, oldest first.")
+    async def customers(
+        self,
+        info: PointsInfo,
+        first: FirstArgument = None,
+        after: AfterArgument = None,
+        query: CustomerSearchArgument = "",
+    ) -> Connection[Customer]:
+        try:
+            parse_customer_query(query, info.context.resources.cipher)
+        except PointsError as error:
+            raise GraphQLError(error.message, extensions={"code": BAD_USER_INPUT}) from None
+        page = await info.context.loaders.customers_page.load((page_request(first, after), query))
+        return to_connection(page, position=customer_position, node=Customer.from_row)

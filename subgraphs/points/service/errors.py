@@ -1,0 +1,42 @@
+"""Expected failures of the points domain; resolvers turn them into userErrors."""
+
+from __future__ import annotations
+
+import enum
+
+from subgraphs.kit.domain import DomainError
+
+
+class PointsErrorCode(enum.Enum):
+    CUSTOMER_NOT_FOUND = "customer_not_found"
+    INVALID_POINTS = "invalid_points"
+    INVALID_REASON = "invalid_reason"
+    INVALID_IDEMPOTENCY_KEY = "invalid_idempotency_key"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    INVALID_EMAIL = "invalid_email"
+    INVALID_QUERY = "invalid_query"
+    EMAIL_TAKEN = "email_taken"
+    INVALID_ORDER = "invalid_order"
+    ORDER_REQUIRED = "order_required"
+    ORDER_ALREADY_EARNED = "order_already_earned"
+    ORDER_NOT_EARNED = "order_not_earned"
+    UNSUPPORTED_CURRENCY = "unsupported_currency"
+    INSUFFICIENT_POINTS = "insufficient_points"
+    INVALID_SETTINGS = "invalid_settings"
+    SETTINGS_VERSION_CONFLICT = "settings_version_conflict"
+    REWARD_NOT_FOUND = "reward_not_found"
+    REWARD_UNAVAILABLE = "reward_unavailable"
+    REWARD_LIMIT_REACHED = "reward_limit_reached"
+    INVALID_REWARD = "invalid_reward"
+    DISCOUNT_NOT_CREATED = "discount_not_created"
+    TIER_NOT_FOUND = "tier_not_found"
+    INVALID_TIER = "invalid_tier"
+    TIER_RANK_TAKEN = "tier_rank_taken"
+    CAMPAIGN_NOT_FOUND = "campaign_not_found"
+    INVALID_CAMPAIGN = "invalid_campaign"
+
+
+class PointsError(DomainError):
+    """An expected failure the caller can fix; ``field`` names the offending input."""
+
+    code: PointsErrorCode

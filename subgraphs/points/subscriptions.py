@@ -1,0 +1,49 @@
+"""Live points for the storefront widget.
+
+The socket's context outlives any request, so each push opens its own unit of work and never
+touches the request loaders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+import strawberry
+
+from db.session import tenant_unit_of_work
+from subgraphs.kit.pubsub import ledger_channel
+from subgraphs.points.loaders import PointsInfo
+from subgraphs.points.repository.customers import CustomerRepository
+from subgraphs.points.types.customer import Customer
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description="The customer's points now, then again after every change of their ledger. "
+        "Ends at once if there is no such customer."
+    )
+    async def customer_points_updated(
+        self, info: PointsInfo, customer_id: strawberry.ID
+    ) -> AsyncGenerator[Customer, None]:
+        resources = info.context.resources
+        merchant_id = info.context.viewer.merchant_id
+        wanted = str(customer_id)
+
+        async def current() -> Customer | None:
+            async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
+                rows = await CustomerRepository(session, merchant_id).customers_by_ids([wanted])
+            return Customer.from_row(rows[0]) if rows else None
+
+        async with resources.pubsub.subscribe(ledger_channel(merchant_id)) as events:
+            # Subscribed before the first read, so no change can slip between the two.
+            snapshot = await current()
+            if snapshot is None:
+                return
+            yield snapshot
+            async for event in events:
+                if event.get("customer_id") != wanted:
+                    continue
+                snapshot = await current()
+                if snapshot is not None:
+                    yield snapshot

@@ -1,0 +1,1 @@
+"""GraphQL types of the points subgraph, one module per domain object."""

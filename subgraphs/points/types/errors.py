@@ -1,0 +1,22 @@
+"""The userError shape of every points mutation."""
+
+from __future__ import annotations
+
+import strawberry
+
+from subgraphs.points.service import errors
+
+PointsErrorCode = strawberry.enum(
+    errors.PointsErrorCode, name="PointsErrorCode", description="Why a points operation failed."
+)
+
+
+@strawberry.type(description="An expected failure of a points mutation.")
+class PointsUserError:
+    field: list[str] | None = strawberry.field(description="Path to the input field at fault.")
+    message: str = strawberry.field(description="What went wrong, for people.")
+    code: PointsErrorCode = strawberry.field(description="What went wrong, for programs.")  # type: ignore[valid-type]
+
+    @classmethod
+    def from_error(cls, error: errors.PointsError) -> PointsUserError:
+        return cls(field=["input", *error.field.split(".")], message=error.message, code=error.code)
