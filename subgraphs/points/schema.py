@@ -7,10 +7,11 @@ from subgraphs.points.mutations.ledger import LedgerMutation
 from subgraphs.points.mutations.program import ProgramMutation
 from subgraphs.points.queries.customers import CustomerQuery
 from subgraphs.points.queries.program import ProgramQuery
+from subgraphs.points.queries.rate_limits import RateLimitQuery
 from subgraphs.points.subscriptions import Subscription
 from subgraphs.points.types.customer import Customer
 
-Query = merge_types("Query", (CustomerQuery, ProgramQuery))
+Query = merge_types("Query", (CustomerQuery, ProgramQuery, RateLimitQuery))
 Mutation = merge_types("Mutation", (LedgerMutation, ProgramMutation))
 
 schema = build_schema(
