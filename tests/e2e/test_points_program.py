@@ -54,7 +54,8 @@ async def test_a_merchant_configures_calculates_earns_and_refunds(
         tenant,
         """mutation { programSettingsUpdate(input: {pointsName: "Stars", firstPurchase: null,
              earning: {purchasePointsPerUnit: "5"}}) {
-             programSettings { pointsName earning { purchasePointsPerUnit } } userErrors { code } } }""",
+             programSettings { pointsName earning { purchasePointsPerUnit } }
+             userErrors { code } } }""",
     )
     assert settings["programSettingsUpdate"]["programSettings"]["pointsName"] == "Stars"
 
@@ -71,7 +72,8 @@ async def test_a_merchant_configures_calculates_earns_and_refunds(
         http,
         tenant,
         """mutation($input: PointsEarnInput!) { pointsEarn(input: $input) {
-             transaction { points explanation { rule } } customer { pointsBalance } userErrors { code } } }""",
+             transaction { points explanation { rule } } customer { pointsBalance }
+             userErrors { code } } }""",
         {"input": {"customerId": customer_id, "order": ORDER, "idempotencyKey": "order:e2e-1"}},
     )
     assert earned["pointsEarn"]["customer"]["pointsBalance"] == 250

@@ -105,7 +105,9 @@ async def test_points_earn_through_the_router_is_idempotent(
     )
 
     assert first["data"]["pointsAdjust"]["customer"]["pointsBalance"] == 70
-    assert retry["data"]["pointsAdjust"]["transaction"] == first["data"]["pointsAdjust"]["transaction"]
+    assert (
+        retry["data"]["pointsAdjust"]["transaction"] == first["data"]["pointsAdjust"]["transaction"]
+    )
     assert balance["data"]["customer"]["pointsBalance"] == 70
 
 

@@ -96,7 +96,7 @@ class CustomerRepository:
         found: dict[str, list[tuple[datetime, int]]] = {
             customer_id: [] for customer_id in customer_ids
         }
-        for customer_id, expires_at, points in result.tuples():
+        for customer_id, expires_at, points in result:
             if expires_at is not None:
                 found[customer_id].append((expires_at, int(points or 0)))
         return found

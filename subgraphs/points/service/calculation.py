@@ -27,7 +27,6 @@ REGIONS: dict[str, frozenset[str]] = {
     "EU": frozenset(
         "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()  # noqa: SIM905
     ),
-    "NA": frozenset({"US", "CA", "MX"}),
 }
 
 

@@ -34,6 +34,7 @@ class PointsErrorCode(enum.Enum):
     TIER_RANK_TAKEN = "tier_rank_taken"
     CAMPAIGN_NOT_FOUND = "campaign_not_found"
     INVALID_CAMPAIGN = "invalid_campaign"
+    INVALID_PREVIEW = "invalid_preview"
 
 
 class PointsError(DomainError):

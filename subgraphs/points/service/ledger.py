@@ -302,7 +302,8 @@ class _Ledger:
             rfm_score=rfm_score_of(customer.rfm_score),
         )
         tier_id = assign_tier(tiers, facts)
-        if tier_id == customer.vip_tier_id:
+        previous = customer.vip_tier_id
+        if tier_id == previous:
             return
         await self.repository.set_tier(customer.id, tier_id)
         await insert_audit_log(
@@ -311,7 +312,7 @@ class _Ledger:
             action="tier_assigned",
             metadata={
                 "customer_id": customer.id,
-                "from_tier_id": customer.vip_tier_id,
+                "from_tier_id": previous,
                 "tier_id": tier_id,
             },
         )

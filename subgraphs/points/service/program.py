@@ -219,7 +219,7 @@ async def update_program_config(
     against overwriting someone else's newer save."""
     repository = ProgramRepository(session, merchant_id)
     current, version = await repository.config_for_update()
-    if expected_version is not None and version is not None and expected_version != version:
+    if expected_version is not None and expected_version != (version or 0):
         raise PointsError(
             PointsErrorCode.SETTINGS_VERSION_CONFLICT,
             "expectedVersion",

@@ -18,6 +18,8 @@ from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.service.customers import customer_email
 from subgraphs.points.types.ledger import PointsTransaction, transaction_position
 from subgraphs.points.types.money import Money
+from subgraphs.points.types.rewards import RewardRedemption, redemption_position
+from subgraphs.points.types.tiers import VipTier
 
 MAX_EXPIRY_WINDOW_DAYS = 366
 
@@ -63,6 +65,13 @@ class Customer:
     def email(self, info: PointsInfo) -> str:
         return customer_email(self.row, info.context.resources.cipher)
 
+    @strawberry.field(description="The VIP tier the customer is in; null when in none.")
+    async def vip_tier(self, info: PointsInfo) -> VipTier | None:
+        if self.row.vip_tier_id is None:
+            return None
+        tier = await info.context.loaders.vip_tier_by_id.load(self.row.vip_tier_id)
+        return None if tier is None else VipTier.from_row(tier)
+
     @strawberry.field(description="Lifetime spend on orders that earned, in the shop currency.")
     async def total_spent(self, info: PointsInfo) -> Money:
         config = await info.context.loaders.program_config.load(info.context.viewer.merchant_id)
@@ -79,6 +88,18 @@ class Customer:
             (str(self.id), page_request(first, after))
         )
         return to_connection(page, position=transaction_position, node=PointsTransaction.from_row)
+
+    @strawberry.field(description="Rewards the customer redeemed, newest first.")
+    async def redemptions(
+        self,
+        info: PointsInfo,
+        first: FirstArgument = None,
+        after: AfterArgument = None,
+    ) -> Connection[RewardRedemption]:
+        page = await info.context.loaders.redemptions_page_by_customer.load(
+            (str(self.id), page_request(first, after))
+        )
+        return to_connection(page, position=redemption_position, node=RewardRedemption.from_view)
 
     @strawberry.field(
         description="Points that expire within the window (default 30 days), soonest first."

@@ -45,7 +45,7 @@ async def ledger_state(resources: Resources, tenant: Tenant, customer_id: str) -
             )
         ).one()
     assert balance is not None
-    return LedgerState(balance, int(total), int(lots), int(rows))
+    return LedgerState(balance, int(total or 0), int(lots or 0), int(rows or 0))
 
 
 async def set_customer_facts(

@@ -16,19 +16,27 @@ from tests.conftest import SubgraphClient, Tenant, add_customer
 from tests.subgraphs.points.ledger_helpers import ledger_state, set_customer_facts
 
 TRANSACTION_FIELDS = """
-  transaction { id kind points source orderId explanation { rule applied detail points multiplier } }
+  transaction {
+    id kind points source orderId explanation { rule applied detail points multiplier }
+  }
   customer { id pointsBalance totalPointsEarned }
   userErrors { field message code }
 """
-EARN = (
-    f"mutation($input: PointsEarnInput!) {{ pointsEarn(input: $input) {{ {TRANSACTION_FIELDS} }} }}"
-)
-REVERSE = f"mutation($input: PointsReverseInput!) {{ pointsReverse(input: $input) {{ {TRANSACTION_FIELDS} }} }}"
-ADJUST = f"mutation($input: PointsAdjustInput!) {{ pointsAdjust(input: $input) {{ {TRANSACTION_FIELDS} }} }}"
+
+
+def mutation(name: str, input_type: str) -> str:
+    return f"mutation($input: {input_type}!) {{ {name}(input: $input) {{ {TRANSACTION_FIELDS} }} }}"
+
+
+EARN = mutation("pointsEarn", "PointsEarnInput")
+REVERSE = mutation("pointsReverse", "PointsReverseInput")
+ADJUST = mutation("pointsAdjust", "PointsAdjustInput")
 SETTINGS = """
 mutation($input: ProgramSettingsUpdateInput!) {
   programSettingsUpdate(input: $input) {
-    programSettings { version pointsName earning { purchasePointsPerUnit goalSpend { threshold points } } }
+    programSettings {
+      version pointsName earning { purchasePointsPerUnit goalSpend { threshold points } }
+    }
     userErrors { field message code }
   }
 }
@@ -45,7 +53,9 @@ query($input: PointsCalculateInput!) {
 HISTORY = """
 query($id: ID!) {
   customer(id: $id) {
-    pointsTransactions(first: 10) { edges { node { kind points explanation { rule applied detail } } } }
+    pointsTransactions(first: 10) {
+      edges { node { kind points explanation { rule applied detail } } }
+    }
   }
 }
 """
@@ -148,7 +158,8 @@ async def test_a_refund_of_one_line_out_of_three_reverses_exactly_that_line(
     assert payload["transaction"]["points"] == -300
     assert payload["customer"]["pointsBalance"] == 125 + 72
     steps = rules(payload["transaction"]["explanation"])
-    assert steps["line:2001-L2"] is True and "line:2001-L1" not in steps
+    assert steps["line:2001-L2"] is True
+    assert "line:2001-L1" not in steps
     assert (await ledger_state(resources, tenant, customer_id)).consistent
 
 
@@ -216,7 +227,8 @@ async def test_a_cancellation_after_a_redemption_leaves_zero_and_says_why(
     assert payload["transaction"]["points"] == -50
     assert payload["customer"]["pointsBalance"] == 0
     clawback = next(s for s in payload["transaction"]["explanation"] if s["rule"] == "clawback")
-    assert "owed 500" in clawback["detail"] and "450 already spent" in clawback["detail"]
+    assert "owed 500" in clawback["detail"]
+    assert "450 already spent" in clawback["detail"]
     state = await ledger_state(resources, tenant, customer_id)
     assert (state.balance, state.consistent) == (0, True)
 
