@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
 from typing import Any
 
+import httpx
 from arq import cron
 from arq.connections import RedisSettings
 
 from db.session import create_engine, create_session_factory
 from subgraphs.admin.jobs import maintain_log_partitions_job
 from subgraphs.kit.observability import configure_logging
+from subgraphs.kit.resources import open_resources
 from subgraphs.kit.settings import Settings, get_settings
+from subgraphs.points.jobs import (
+    expire_points,
+    queue_expiry_reminders,
+    recalculate_tiers_job,
+    resolve_stale_redemptions_job,
+)
 
 
 async def _startup(ctx: dict[str, Any]) -> None:
@@ -18,9 +27,15 @@ async def _startup(ctx: dict[str, Any]) -> None:
     assert settings.database_url, "the CLI resolves DATABASE_URL before starting the worker"
     ctx["engine"] = create_engine(settings.database_url, pool_size=2)
     ctx["sessions"] = create_session_factory(ctx["engine"])
+    # Ledger jobs publish changes (cache, pub/sub) and reminders call Klaviyo / Postscript.
+    stack = AsyncExitStack()
+    ctx["exit_stack"] = stack
+    ctx["resources"] = await stack.enter_async_context(open_resources(settings))
+    ctx["http"] = await stack.enter_async_context(httpx.AsyncClient(timeout=10.0))
 
 
 async def _shutdown(ctx: dict[str, Any]) -> None:
+    await ctx["exit_stack"].aclose()
     await ctx["engine"].dispose()
 
 
@@ -29,9 +44,24 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     assert redis_url, "the CLI resolves REDIS_URL before starting the worker"
     configure_logging(settings.log_level)
     return {
-        "functions": [maintain_log_partitions_job],
+        "functions": [
+            maintain_log_partitions_job,
+            expire_points,
+            queue_expiry_reminders,
+            resolve_stale_redemptions_job,
+            recalculate_tiers_job,
+        ],
         "cron_jobs": [
             cron(maintain_log_partitions_job, hour={3}, minute={17}, run_at_startup=True),
+            # Hourly: points expire close to their date, and a failed run is retried soon.
+            # Walking every merchant can outlast arq's 5-minute default timeout.
+            cron(expire_points, minute={7}, timeout=3600),
+            # Daily at 15:00 UTC: daytime in the Americas and Europe, when it gets read.
+            cron(queue_expiry_reminders, hour={15}, minute={0}, timeout=3600),
+            # Pending redemptions are settled within minutes of a crash.
+            cron(resolve_stale_redemptions_job, minute=set(range(0, 60, 5)), timeout=600),
+            # Nightly: tiers follow RFM scores, which change outside the ledger.
+            cron(recalculate_tiers_job, hour={4}, minute={23}, timeout=3600),
         ],
         "on_startup": _startup,
         "on_shutdown": _shutdown,

@@ -31,8 +31,10 @@ def _differences(connection: Connection) -> list[Any]:
         connection,
         opts={
             "compare_type": True,
-            "include_name": lambda name, kind, _parent: not (
-                kind == "table" and (_PARTITION.match(name or "") or name == "alembic_version")
+            "include_name": lambda name, kind, _parent: (
+                not (
+                    kind == "table" and (_PARTITION.match(name or "") or name == "alembic_version")
+                )
             ),
         },
     )

@@ -162,3 +162,45 @@ async def test_the_storefront_widget_sees_its_customers_points_live(
             "id": customer_id,
             "pointsBalance": 15,
         }
+
+
+async def test_a_shopper_reaches_a_tier_and_redeems_a_sandbox_reward(
+    http: httpx.AsyncClient, resources: Resources, tenant: Tenant
+) -> None:
+    tier = await graphql(
+        http,
+        tenant,
+        """mutation { vipTierCreate(input: {names: [{locale: "en", value: "Gold"}], rank: 1,
+             rules: {minPointsEarned: 500}}) { vipTier { id } userErrors { code } } }""",
+    )
+    assert tier["vipTierCreate"]["userErrors"] == []
+    reward = await graphql(
+        http,
+        tenant,
+        """mutation { rewardCreate(input: {kind: FIXED_AMOUNT, title: "$5 off", pointsCost: 500,
+             value: "5"}) { reward { id } userErrors { code } } }""",
+    )
+    reward_id = reward["rewardCreate"]["reward"]["id"]
+    customer_id = await add_customer(resources, tenant, points=600)
+
+    redeemed = await graphql(
+        http,
+        tenant,
+        """mutation($input: RewardRedeemInput!) { rewardRedeem(input: $input) {
+             redemption { status code sandbox } customer { pointsBalance }
+             userErrors { code } } }""",
+        {"input": {"customerId": customer_id, "rewardId": reward_id, "idempotencyKey": "r-1"}},
+    )
+    customer = await graphql(
+        http,
+        tenant,
+        "query($id: ID!) { customer(id: $id) { pointsBalance vipTier { name } } }",
+        {"id": customer_id},
+    )
+
+    payload = redeemed["rewardRedeem"]
+    assert payload["userErrors"] == []
+    assert payload["redemption"]["status"] == "ISSUED"
+    assert payload["redemption"]["sandbox"] is True
+    assert payload["redemption"]["code"].startswith("LN-")
+    assert customer["customer"] == {"pointsBalance": 100, "vipTier": {"name": "Gold"}}

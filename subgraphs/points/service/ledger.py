@@ -746,12 +746,13 @@ async def expire_inactive_customer(
     last_seen = customer.last_activity_at or customer.created_at
     if customer.points_balance == 0 or last_seen > now - timedelta(days=days):
         return None
-    lot_ids = await ledger.repository.open_lot_ids(customer_id)
+    lot_ids = sorted(await ledger.repository.open_lot_ids(customer_id))
     draft = _Draft(
         kind=PointsTransactionKind.EXPIRE,
         points=-customer.points_balance,
         reason="points expired after inactivity",
-        idempotency_key=f"expire:inactive:{customer_id}:{last_seen.isoformat()}",
+        # Lots are drained once and credits open new ones: the first open lot names this expiry.
+        idempotency_key=f"expire:inactive:{customer_id}:{lot_ids[0] if lot_ids else 'none'}",
         source="expiry",
         explanation={
             "trace": [
