@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import RewardKind
 from db.session import system_unit_of_work, tenant_unit_of_work
 from subgraphs.admin.service import install_merchant
 from subgraphs.kit.events import ledger_changed
 from subgraphs.kit.resources import open_resources
 from subgraphs.kit.settings import Settings
-from subgraphs.points.service import ledger
+from subgraphs.points.service import ledger, rewards, tiers
 from subgraphs.points.service.calculation import EarnAction
 from subgraphs.points.service.customers import register_customer
 from subgraphs.points.service.errors import PointsError, PointsErrorCode
+from subgraphs.points.service.rewards import RewardTerms
+from subgraphs.points.service.tier_rules import TierRules
 from subgraphs.referrals.service import create_referral_link
 
 DEMO_CUSTOMERS = (
@@ -23,6 +29,30 @@ DEMO_CUSTOMERS = (
     ("margaret@example.com", 2600),
     ("alan@example.com", 0),
 )
+
+
+DEMO_TIERS = (("Bronze", 1, 0), ("Silver", 2, 1000), ("Gold", 3, 2500))
+DEMO_REWARDS = (
+    RewardTerms(kind=RewardKind.FIXED_AMOUNT, title="$5 off", points_cost=500, value=Decimal(5)),
+    RewardTerms(kind=RewardKind.FREE_SHIPPING, title="Free shipping", points_cost=1000),
+    RewardTerms(kind=RewardKind.PERCENTAGE, title="15% off", points_cost=1500, value=Decimal(15)),
+)
+
+
+async def _seed_catalog(session: AsyncSession, merchant_id: str) -> None:
+    """Tiers and rewards, once: a demo shop that has tiers already has its catalog."""
+    if await tiers.list_tiers(session, merchant_id):
+        return
+    for name, rank, min_points in DEMO_TIERS:
+        await tiers.create_tier(
+            session,
+            merchant_id,
+            tiers.TierDraft(
+                names=[("en", name)], rank=rank, rules=TierRules(min_points_earned=min_points)
+            ),
+        )
+    for terms in DEMO_REWARDS:
+        await rewards.create_reward(session, merchant_id, terms)
 
 
 @dataclass(frozen=True)
@@ -35,6 +65,8 @@ async def seed_demo(settings: Settings, shop_domain: str) -> SeedResult:
     async with open_resources(settings) as resources:
         async with system_unit_of_work(resources.sessions) as session:
             merchant = await install_merchant(session, shop_domain)
+        async with tenant_unit_of_work(resources.sessions, merchant.id) as session:
+            await _seed_catalog(session, merchant.id)
         customer_ids: list[str] = []
         for email, welcome_points in DEMO_CUSTOMERS:
             async with tenant_unit_of_work(resources.sessions, merchant.id) as session:
