@@ -202,19 +202,24 @@ async def test_a_cancellation_after_a_redemption_leaves_zero_and_says_why(
     await configure(points_client, tenant)
     customer_id = await add_customer(resources, tenant)
     await earn(points_client, tenant, customer_id, order("3001", "50.00"), "e:3001")  # 500
-    spent = await points_client.execute(
-        ADJUST,
+    reward = await points_client.execute(
+        """mutation { rewardCreate(input: {kind: FIXED_AMOUNT, title: "$4.50 off",
+             pointsCost: 450, value: "4.5"}) { reward { id } userErrors { code } } }""",
+        tenant=tenant,
+    )
+    redeemed = await points_client.execute(
+        """mutation($input: RewardRedeemInput!) { rewardRedeem(input: $input) {
+             redemption { status } userErrors { code } } }""",
         {
             "input": {
                 "customerId": customer_id,
-                "points": -450,
-                "reason": "spent at the till",
-                "idempotencyKey": "spend:1",
+                "rewardId": reward["data"]["rewardCreate"]["reward"]["id"],
+                "idempotencyKey": "redeem:1",
             }
         },
         tenant=tenant,
     )
-    assert spent["data"]["pointsAdjust"]["userErrors"] == []
+    assert redeemed["data"]["rewardRedeem"]["redemption"]["status"] == "ISSUED"
 
     result = await points_client.execute(
         REVERSE,
