@@ -3,7 +3,8 @@
 from db.models.base import Base
 from db.models.campaign import BonusCampaign, CampaignKind
 from db.models.customer import Customer
-from db.models.logs import ApiLog, AuditLog
+from db.models.gdpr import GdprRequest
+from db.models.logs import ApiLog, AuditLog, WebhookReceipt
 from db.models.merchant import Merchant
 from db.models.points import PointsTransaction, PointsTransactionKind
 from db.models.program import ProgramSettings
@@ -20,6 +21,7 @@ __all__ = [
     "CampaignKind",
     "Customer",
     "ExpiryReminder",
+    "GdprRequest",
     "Merchant",
     "PointsTransaction",
     "PointsTransactionKind",
@@ -30,4 +32,5 @@ __all__ = [
     "RewardKind",
     "RewardRedemption",
     "VipTier",
+    "WebhookReceipt",
 ]

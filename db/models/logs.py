@@ -3,11 +3,11 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Index, Integer, Text, func
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.models.base import Base
+from db.models.base import Base, created_at_column
 
 
 class AuditLog(Base):
@@ -28,9 +28,25 @@ class AuditLog(Base):
 
 
 class ApiLog(Base):
+    """The durable inbox of Shopify webhook deliveries (one row per accepted delivery)."""
+
     __tablename__ = "api_logs"
     __table_args__ = (
         Index("ix_api_logs_merchant_created", "merchant_id", "created_at"),
+        Index(
+            "ix_api_logs_pending_due",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index("ix_api_logs_merchant_status_topic", "merchant_id", "status", "topic", "created_at"),
+        Index(
+            "ix_api_logs_merchant_customer",
+            "merchant_id",
+            "shopify_customer_id",
+            postgresql_where=text("shopify_customer_id IS NOT NULL"),
+        ),
+        CheckConstraint("status IN ('pending', 'done', 'failed')", name="status_known"),
+        CheckConstraint("attempts >= 0", name="attempts_not_negative"),
         {"postgresql_partition_by": "RANGE (created_at)"},
     )
 
@@ -39,6 +55,38 @@ class ApiLog(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), primary_key=True, server_default=func.now()
     )
-    operation: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(Text)
-    duration_ms: Mapped[int] = mapped_column(Integer)
+    topic: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="pending")
+    webhook_id: Mapped[str] = mapped_column(Text)
+    event_id: Mapped[str | None] = mapped_column(Text)
+    triggered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    api_version: Mapped[str | None] = mapped_column(Text)
+    # AES-256-GCM ciphertext of the raw body; cleared once the delivery is done.
+    payload_encrypted: Mapped[str | None] = mapped_column(Text)
+    payload_bytes: Mapped[int] = mapped_column(Integer)
+    shopify_customer_id: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class WebhookReceipt(Base):
+    """One row per Shopify webhook id: a retried delivery finds its receipt and adds nothing."""
+
+    __tablename__ = "webhook_receipts"
+    __table_args__ = ({"postgresql_partition_by": "HASH (merchant_id)"},)
+
+    merchant_id: Mapped[str] = mapped_column(
+        Text, ForeignKey("merchants.id", ondelete="CASCADE"), primary_key=True
+    )
+    webhook_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(Text)
+    delivery_created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = created_at_column()

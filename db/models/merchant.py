@@ -19,6 +19,8 @@ class Merchant(Base):
     plan: Mapped[str] = mapped_column(Text, server_default="free")
     # Shopify Admin API access token, AES-256-GCM encrypted (db.crypto); null until OAuth install.
     api_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    # Set by app/uninstalled; the data stays until Shopify's shop/redact (48 hours later).
+    uninstalled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

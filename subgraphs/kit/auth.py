@@ -6,6 +6,7 @@ Shopify session tokens are JWTs signed HS256 with the app secret; ``dest`` is th
 
 from __future__ import annotations
 
+import enum
 import time
 import warnings
 from dataclasses import dataclass
@@ -28,11 +29,27 @@ session_token_jwt = JsonWebToken(["HS256"])
 _CLOCK_SKEW_SECONDS = 10
 
 
+class ViewerKind(enum.Enum):
+    """Who is asking; decides what the viewer may read and do (see kit.permissions)."""
+
+    MERCHANT = "merchant"  # a shop's staff, with a Shopify session token
+    CUSTOMER = "customer"  # a storefront shopper, with a customer token from the app proxy
+    STAFF = "staff"  # LoyalNest staff, with a staff token (roles, MFA) acting on one shop
+    API_CLIENT = "api_client"  # a third-party tool, with one of the merchant's API keys
+
+
 @dataclass(frozen=True, slots=True)
 class Viewer:
     merchant_id: str
     shop_domain: str
     user_id: str | None
+    kind: ViewerKind = ViewerKind.MERCHANT
+    # CUSTOMER viewers: the only customer they may read or act for.
+    customer_id: str | None = None
+    # STAFF viewers: "admin:full" / "admin:analytics" / "admin:support"; API clients: scopes.
+    roles: frozenset[str] = frozenset()
+    # STAFF viewers: whether the token says multi-factor authentication was passed.
+    mfa: bool = False
 
 
 def shop_domain_from_token(token: str, *, app_secret: str, api_key: str) -> tuple[str, str | None]:

@@ -23,6 +23,15 @@ def ledger_channel(merchant_id: str) -> str:
     return f"loyalnest:ledger:{merchant_id}"
 
 
+def webhook_channel(merchant_id: str) -> str:
+    """Inbox events of one merchant: a delivery received, done, retried or failed."""
+    return f"loyalnest:webhooks:{merchant_id}"
+
+
+# Postgres NOTIFY channel of the audit_logs insert trigger (migration 0004).
+AUDIT_LOG_NOTIFY_CHANNEL = "loyalnest_audit_logs"
+
+
 class PubSub:
     def __init__(self, broadcast: Broadcast) -> None:
         self._broadcast = broadcast

@@ -127,8 +127,8 @@ async def test_a_log_row_lands_in_its_months_partition(
 
     await rolled_back.execute(
         text(
-            "INSERT INTO api_logs (merchant_id, id, operation, status, duration_ms) "
-            "VALUES (:merchant, :id, 'Q', 'ok', 3)"
+            "INSERT INTO api_logs (merchant_id, id, topic, webhook_id, payload_bytes) "
+            "VALUES (:merchant, :id, 'orders/create', 'w-1', 3)"
         ),
         {"merchant": tenant.merchant_id, "id": str(uuid.uuid4())},
     )

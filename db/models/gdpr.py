@@ -1,0 +1,43 @@
+"""GDPR requests: every data request and erasure Shopify sends, kept as the record of it."""
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Text, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db.models.base import Base, created_at_column
+
+
+class GdprRequest(Base):
+    __tablename__ = "gdpr_requests"
+    __table_args__ = (
+        Index(
+            "ix_gdpr_requests_merchant_type_created", "merchant_id", "request_type", "created_at"
+        ),
+        CheckConstraint(
+            "request_type IN ('data_request', 'customer_redact', 'shop_redact')",
+            name="request_type_known",
+        ),
+        CheckConstraint("status IN ('pending', 'completed', 'failed')", name="status_known"),
+        {"postgresql_partition_by": "HASH (merchant_id)"},
+    )
+
+    merchant_id: Mapped[str] = mapped_column(
+        Text, ForeignKey("merchants.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    request_type: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="pending")
+    shopify_customer_id: Mapped[str | None] = mapped_column(Text)
+    # No foreign key: the request is the lasting record that an erasure happened.
+    customer_id: Mapped[str | None] = mapped_column(Text)
+    delivery_id: Mapped[str | None] = mapped_column(Text)
+    # The data_request export (JSON), AES-256-GCM encrypted; erased by a later redact.
+    export_encrypted: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    retention_expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
