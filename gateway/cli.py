@@ -20,6 +20,8 @@ from db.migrate import upgrade
 from gateway.auth.session_tokens import mint_session_token
 from gateway.stack import (
     DEMO_SHOP,
+    EDGE_APP,
+    EDGE_PORT,
     REPO_ROOT,
     ROUTER_DIR,
     SUBGRAPHS,
@@ -140,20 +142,28 @@ def compose(
 
 @app.command()
 def serve(
-    subgraph: Annotated[str, typer.Argument(help="points | referrals | analytics | admin")],
-    port: Annotated[int | None, typer.Option(help="Port (default: the subgraph's own).")] = None,
+    subgraph: Annotated[
+        str, typer.Argument(help="points | referrals | analytics | admin | edge (webhooks, auth)")
+    ],
+    port: Annotated[int | None, typer.Option(help="Port (default: the service's own).")] = None,
 ) -> None:
-    """Serve one subgraph (HTTP + WebSocket on /graphql)."""
+    """Serve one subgraph (HTTP + WebSocket on /graphql), or the edge app (webhooks, auth)."""
     import uvicorn
 
-    if subgraph not in SUBGRAPHS:
-        raise typer.BadParameter(f"unknown subgraph {subgraph!r}; one of {', '.join(SUBGRAPHS)}")
+    if subgraph == "edge":
+        target, default_port = EDGE_APP, EDGE_PORT
+    elif subgraph in SUBGRAPHS:
+        target, default_port = SUBGRAPHS[subgraph].app, SUBGRAPHS[subgraph].port
+    else:
+        raise typer.BadParameter(
+            f"unknown service {subgraph!r}; one of {', '.join(SUBGRAPHS)}, edge"
+        )
     resolved = _environment()
     try:
         uvicorn.run(
-            SUBGRAPHS[subgraph].app,
+            target,
             host=resolved.settings.host,
-            port=port or SUBGRAPHS[subgraph].port,
+            port=port or default_port,
             loop="uvloop",
             http="httptools",
             log_level="warning",
@@ -225,7 +235,8 @@ def dev(
         bool, typer.Option("--seed/--no-seed", help="Seed the demo merchant.")
     ] = True,
 ) -> None:
-    """Run the whole stack: embedded Postgres and Redis, four subgraphs, worker, router."""
+    """Run the whole stack: embedded Postgres and Redis, four subgraphs, the edge app
+    (webhooks, OAuth), the worker and the router."""
     # A supervisor's SIGTERM must stop the children too, exactly like Ctrl-C.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     ensure_router_installed()
@@ -247,11 +258,16 @@ def dev(
                     [python, "-m", "gateway.cli", "serve", subgraph.name], env=env, cwd=REPO_ROOT
                 )
             )
+        edge = subprocess.Popen(
+            [python, "-m", "gateway.cli", "serve", "edge"], env=env, cwd=REPO_ROOT
+        )
         processes.append(
             subprocess.Popen([python, "-m", "gateway.cli", "worker"], env=env, cwd=REPO_ROOT)
         )
         for subgraph, process in zip(SUBGRAPHS.values(), processes, strict=False):
             wait_until_ready(f"http://127.0.0.1:{subgraph.port}/health", process, subgraph.name)
+        processes.append(edge)
+        wait_until_ready(f"http://127.0.0.1:{EDGE_PORT}/health", edge, "edge")
         router = subprocess.Popen(router_command(), env=env, cwd=ROUTER_DIR)
         processes.append(router)
         endpoint = f"http://{_router_host()}:{_router_port()}/graphql"

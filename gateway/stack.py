@@ -23,6 +23,9 @@ SUPERGRAPH_CONFIG = REPO_ROOT / "supergraph" / "supergraph.yaml"
 SCHEMA_DIR = REPO_ROOT / "schema"
 OPERATIONS_DIR = SCHEMA_DIR / "operations"
 DEMO_SHOP = "demo.myshopify.com"
+# The edge app (gateway/edge.py): Shopify webhooks, OAuth, the app-proxy token exchange.
+EDGE_APP = "gateway.edge:app"
+EDGE_PORT = 4105
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,15 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 import httpx
-from arq import cron
+from arq import cron, func
 from arq.connections import RedisSettings
 
 from db.session import create_engine, create_session_factory
+from gateway.webhooks.processing import (
+    forget_old_receipts_job,
+    process_webhook_delivery,
+    sweep_webhook_inbox,
+)
 from subgraphs.admin.jobs import maintain_log_partitions_job
 from subgraphs.kit.observability import configure_logging
 from subgraphs.kit.resources import open_resources
@@ -43,8 +48,13 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     redis_url = settings.redis_url
     assert redis_url, "the CLI resolves REDIS_URL before starting the worker"
     configure_logging(settings.log_level)
+    sweep_every = min(max(settings.inbox_sweep_every_seconds, 1), 60)
     return {
         "functions": [
+            # A delivery is a few statements; a job still running after a minute is stuck.
+            func(process_webhook_delivery, timeout=60),
+            sweep_webhook_inbox,
+            forget_old_receipts_job,
             maintain_log_partitions_job,
             expire_points,
             queue_expiry_reminders,
@@ -52,6 +62,14 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             recalculate_tiers_job,
         ],
         "cron_jobs": [
+            # Deliveries whose job was lost (Redis down at the shim, a killed worker).
+            cron(
+                sweep_webhook_inbox,
+                second=set(range(0, 60, sweep_every)),
+                run_at_startup=True,
+                unique=True,
+            ),
+            cron(forget_old_receipts_job, hour={3}, minute={41}),
             cron(maintain_log_partitions_job, hour={3}, minute={17}, run_at_startup=True),
             # Hourly: points expire close to their date, and a failed run is retried soon.
             # Walking every merchant can outlast arq's 5-minute default timeout.

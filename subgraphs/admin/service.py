@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import enum
 import re
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.ids import new_id
 from db.models import Merchant
+from subgraphs.admin.installation_repository import mark_uninstalled
 from subgraphs.admin.repository import MerchantsRepository
 from subgraphs.kit.repository import insert_audit_log
 
@@ -50,3 +52,12 @@ async def install_merchant(
         session, merchant_id=merchant.id, action="merchant_added", metadata={"plan": plan.value}
     )
     return merchant
+
+
+async def record_uninstall(session: AsyncSession, merchant_id: str, *, now: datetime) -> None:
+    """app/uninstalled: the shop removed LoyalNest. Points and customers are kept until
+    shop/redact; only the access token goes."""
+    if await mark_uninstalled(session, merchant_id, now):
+        await insert_audit_log(
+            session, merchant_id=merchant_id, action="merchant_uninstalled", metadata={}
+        )

@@ -23,11 +23,22 @@ def job_queue(redis: Redis) -> ArqRedis:
 
 
 async def enqueue_webhook_delivery(
-    queue: ArqRedis, merchant_id: str, delivery_id: str, *, job_id: str | None = None
+    queue: ArqRedis,
+    merchant_id: str,
+    delivery_id: str,
+    *,
+    job_id: str | None = None,
+    defer_seconds: float | None = None,
 ) -> bool:
     """Ask the worker to process an inbox row; False (and a warning) when Redis is away."""
     try:
-        await queue.enqueue_job(PROCESS_WEBHOOK_DELIVERY, merchant_id, delivery_id, _job_id=job_id)
+        await queue.enqueue_job(
+            PROCESS_WEBHOOK_DELIVERY,
+            merchant_id,
+            delivery_id,
+            _job_id=job_id,
+            _defer_by=defer_seconds,
+        )
     except (RedisError, OSError) as exc:
         log.warning("enqueue_failed", delivery_id=delivery_id, error=str(exc))
         return False

@@ -33,10 +33,14 @@ AUDIT_LOG_NOTIFY_CHANNEL = "loyalnest_audit_logs"
 
 
 class PubSub:
-    def __init__(self, broadcast: Broadcast) -> None:
+    def __init__(self, broadcast: Broadcast | None) -> None:
+        # None: a process that only publishes best-effort and must start without Redis (the
+        # webhook shim); its events are dropped, as events may be.
         self._broadcast = broadcast
 
     async def publish(self, channel: str, payload: dict[str, Any]) -> None:
+        if self._broadcast is None:
+            return
         try:
             await self._broadcast.publish(channel, orjson.dumps(payload).decode())
         except (RedisError, OSError) as exc:
@@ -44,6 +48,8 @@ class PubSub:
 
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
+        if self._broadcast is None:
+            raise RuntimeError("this process was opened without live events")
         async with self._broadcast.subscribe(channel) as subscriber:
 
             async def events() -> AsyncIterator[dict[str, Any]]:

@@ -64,7 +64,9 @@ def _require(value: str | None, name: str) -> str:
 
 
 @asynccontextmanager
-async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
+async def open_resources(settings: Settings, *, live: bool = True) -> AsyncIterator[Resources]:
+    """``live=False`` skips the pub/sub connection, so the process starts and serves while
+    Redis is down (the webhook shim: Postgres is its inbox, Redis only its doorbell)."""
     settings.check_production()
     database_url = _require(settings.database_url, "DATABASE_URL")
     redis_url = _require(settings.redis_url, "REDIS_URL")
@@ -75,8 +77,9 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
     engine = create_engine(database_url, pool_size=settings.db_pool_size)
     sessions = create_session_factory(engine)
     redis = Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
-    broadcast = Broadcast(redis_url)
-    await broadcast.connect()
+    broadcast = Broadcast(redis_url) if live else None
+    if broadcast is not None:
+        await broadcast.connect()
     try:
         yield Resources(
             settings=settings,
@@ -89,6 +92,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             merchants=MerchantDirectory(sessions),
         )
     finally:
-        await broadcast.disconnect()
+        if broadcast is not None:
+            await broadcast.disconnect()
         await redis.aclose()
         await engine.dispose()

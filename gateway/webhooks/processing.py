@@ -1,0 +1,201 @@
+"""The worker's side of the inbox: process one delivery exactly once, retry what failed,
+and sweep up what a crash or a Redis outage left pending.
+
+Exactly once: the handler's effects and the row's "done" commit in one transaction, on a row
+locked FOR UPDATE SKIP LOCKED. A worker killed mid-way rolls back both, the row stays pending,
+and the sweeper enqueues it again; a second job for a row already done finds nothing to claim.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import structlog
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
+
+from db.session import system_unit_of_work, tenant_unit_of_work
+from gateway.webhooks import inbox
+from gateway.webhooks.topics import HANDLERS, HandlerContext
+from subgraphs.kit.domain import DomainError
+from subgraphs.kit.events import ledger_changed
+from subgraphs.kit.jobs import enqueue_webhook_delivery, job_queue
+from subgraphs.kit.pubsub import webhook_channel
+from subgraphs.kit.resources import Resources
+from subgraphs.points.service.order_events import OrderNotEarnedYetError
+
+log = structlog.get_logger(__name__)
+
+PAYLOAD_CONTEXT = "api_logs.payload"
+# Per the spec: 3 tries, exponential backoff from 500 ms.
+MAX_ATTEMPTS = 3
+BASE_DELAY_SECONDS = 0.5
+# A refund or cancellation that overtook its order's award waits for it: Shopify itself
+# retries a late orders/create for up to 48 hours, and reconciliation runs hourly.
+NOT_YET_DELAYS_SECONDS = (30.0, 120.0, 600.0, 1800.0, 3600.0)
+SWEEP_BATCH = 500
+RECEIPT_RETENTION_DAYS = 90
+
+
+class DeliveryOutcome(enum.Enum):
+    DONE = "done"
+    RETRYING = "retrying"
+    FAILED = "failed"
+    # Another job got there first, or the row is waiting for a scheduled retry.
+    SKIPPED = "skipped"
+
+
+def _retry_delay(exc: BaseException, attempts_so_far: int) -> float | None:
+    """Seconds until the next try, or None to give up now."""
+    if isinstance(exc, OrderNotEarnedYetError):
+        if attempts_so_far < len(NOT_YET_DELAYS_SECONDS):
+            return NOT_YET_DELAYS_SECONDS[attempts_so_far]
+        return None
+    # The payload or the business rules say no: a retry would say no again.
+    if isinstance(exc, ValueError | DomainError | ValidationError | KeyError):
+        return None
+    if attempts_so_far + 1 >= MAX_ATTEMPTS:
+        return None
+    return float(BASE_DELAY_SECONDS * 2**attempts_so_far)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, DBAPIError):
+        return f"{type(exc).__name__}: {exc.orig}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+async def process_delivery(
+    resources: Resources, merchant_id: str, delivery_id: str
+) -> DeliveryOutcome:
+    started = time.perf_counter()
+    claimed: tuple[str, int] | None = None
+    try:
+        async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
+            row = await inbox.claim_pending(session, delivery_id)
+            if row is None:
+                return DeliveryOutcome.SKIPPED
+            now = datetime.now(UTC)
+            if row.next_attempt_at > now + timedelta(seconds=1):
+                return DeliveryOutcome.SKIPPED
+            claimed = (row.topic, row.attempts)
+            if row.payload_encrypted is None:
+                raise ValueError("the payload is gone (redacted); nothing to process")
+            payload = orjson.loads(
+                resources.cipher.decrypt(row.payload_encrypted, context=PAYLOAD_CONTEXT)
+            )
+            if not isinstance(payload, dict):
+                raise ValueError("the payload is not a JSON object")
+            handler = HANDLERS.get(row.topic)
+            if handler is None:
+                raise ValueError(f"no handler for topic {row.topic}")
+            context = HandlerContext(session, resources, merchant_id, delivery_id, now)
+            result = await handler(context, payload)
+            duration_ms = int((time.perf_counter() - started) * 1000)
+            await inbox.mark_done(session, row, duration_ms=duration_ms)
+    except Exception as exc:
+        if claimed is None:
+            raise  # nothing was claimed (database unreachable?): the sweeper tries again
+        return await _record_failure(resources, merchant_id, delivery_id, claimed, exc)
+    topic = claimed[0]
+    log.info(
+        "webhook_processed",
+        delivery_id=delivery_id,
+        topic=topic,
+        outcome=result.outcome.value,
+        detail=result.detail,
+    )
+    if result.ledger_changed:
+        await ledger_changed(resources, merchant_id, source="webhook", topic=topic)
+    await resources.pubsub.publish(
+        webhook_channel(merchant_id),
+        {
+            "event": "done",
+            "deliveryId": delivery_id,
+            "topic": topic,
+            "status": "done",
+            "attempts": claimed[1] + 1,
+            "outcome": result.outcome.value,
+            "detail": result.detail,
+        },
+    )
+    return DeliveryOutcome.DONE
+
+
+async def _record_failure(
+    resources: Resources,
+    merchant_id: str,
+    delivery_id: str,
+    claimed: tuple[str, int],
+    exc: Exception,
+) -> DeliveryOutcome:
+    topic, attempts = claimed
+    delay = _retry_delay(exc, attempts)
+    error = _describe(exc)
+    async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
+        updated = await inbox.record_failure(
+            session, delivery_id, error=error, retry_in_seconds=delay
+        )
+    if updated is None:
+        return DeliveryOutcome.SKIPPED
+    outcome = DeliveryOutcome.RETRYING if delay is not None else DeliveryOutcome.FAILED
+    log.warning(
+        "webhook_failed",
+        delivery_id=delivery_id,
+        topic=topic,
+        attempts=updated.attempts,
+        retry_in_seconds=delay,
+        error=error,
+    )
+    if delay is not None:
+        # A short first wait; if Redis is away the sweeper reschedules it.
+        await enqueue_webhook_delivery(
+            job_queue(resources.redis), merchant_id, delivery_id, defer_seconds=delay
+        )
+    await resources.pubsub.publish(
+        webhook_channel(merchant_id),
+        {
+            "event": outcome.value,
+            "deliveryId": delivery_id,
+            "topic": topic,
+            "status": updated.status,
+            "attempts": updated.attempts,
+            "error": error,
+        },
+    )
+    return outcome
+
+
+async def process_webhook_delivery(ctx: dict[str, Any], merchant_id: str, delivery_id: str) -> str:
+    """arq job: process one inbox row."""
+    outcome = await process_delivery(ctx["resources"], merchant_id, delivery_id)
+    return outcome.value
+
+
+async def sweep_webhook_inbox(ctx: dict[str, Any]) -> int:
+    """arq cron: enqueue pending deliveries whose time has passed without a job taking them
+    (enqueued while Redis was down, or their worker was killed)."""
+    resources: Resources = ctx["resources"]
+    settings = resources.settings
+    async with system_unit_of_work(resources.sessions) as session:
+        due = await inbox.due_deliveries(
+            session, older_than_seconds=settings.inbox_sweep_grace_seconds, limit=SWEEP_BATCH
+        )
+    queue = job_queue(resources.redis)
+    for merchant_id, delivery_id in due:
+        # A fresh job id each time: arq would ignore a second job under the first one's id
+        # while a dead worker's claim on it has not expired.
+        await enqueue_webhook_delivery(queue, merchant_id, delivery_id)
+    if due:
+        log.info("webhook_inbox_swept", enqueued=len(due))
+    return len(due)
+
+
+async def forget_old_receipts_job(ctx: dict[str, Any]) -> int:
+    resources: Resources = ctx["resources"]
+    async with system_unit_of_work(resources.sessions) as session:
+        return await inbox.forget_old_receipts(session, older_than_days=RECEIPT_RETENTION_DAYS)

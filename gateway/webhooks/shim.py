@@ -1,0 +1,126 @@
+"""POST /webhooks/shopify: verify, store in the durable inbox, acknowledge.
+
+No business logic runs here. The only work is what makes the 200 a promise: the signature
+is checked over the raw body, the delivery is committed to Postgres (a retried webhook id
+adds nothing), and the worker is nudged through Redis after the response. If Redis is down
+the nudge is skipped and the worker's sweeper finds the row; the delivery is never lost.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+import structlog
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from db.ids import new_id
+from db.session import tenant_unit_of_work
+from gateway.webhooks.inbox import NewDelivery, insert_delivery
+from gateway.webhooks.processing import PAYLOAD_CONTEXT
+from gateway.webhooks.topics import ERASURE_TOPICS, SUPPORTED_TOPICS, customer_of
+from gateway.webhooks.verification import signature_is_valid
+from subgraphs.kit.jobs import enqueue_webhook_delivery, job_queue
+from subgraphs.kit.resources import Resources
+
+log = structlog.get_logger(__name__)
+
+
+class _BodyTooLargeError(Exception):
+    pass
+
+
+def _error(status: int, message: str, **fields: Any) -> JSONResponse:
+    log.warning("webhook_rejected", status=status, reason=message, **fields)
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _BodyTooLargeError
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise _BodyTooLargeError
+    return bytes(body)
+
+
+def _triggered_at(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+async def receive_shopify_webhook(request: Request) -> JSONResponse:
+    resources: Resources = request.app.state.resources
+    settings = resources.settings
+    try:
+        body = await _read_body(request, settings.webhook_max_body_bytes)
+    except _BodyTooLargeError:
+        return _error(413, f"body over {settings.webhook_max_body_bytes} bytes")
+    headers = request.headers
+    if not signature_is_valid(
+        body, headers.get("x-shopify-hmac-sha256"), (settings.shopify_api_secret,)
+    ):
+        return _error(
+            401, "invalid X-Shopify-Hmac-Sha256", shop=headers.get("x-shopify-shop-domain")
+        )
+    topic = headers.get("x-shopify-topic", "")
+    shop = headers.get("x-shopify-shop-domain", "").strip().lower()
+    webhook_id = headers.get("x-shopify-webhook-id", "").strip()
+    if not shop or not webhook_id:
+        return _error(400, "X-Shopify-Shop-Domain and X-Shopify-Webhook-Id are required")
+    if topic not in SUPPORTED_TOPICS:
+        return _error(400, f"unsupported topic {topic!r}", shop=shop)
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return _error(400, "body is not JSON", shop=shop, topic=topic)
+    if not isinstance(payload, dict):
+        return _error(400, "body is not a JSON object", shop=shop, topic=topic)
+    merchant_id = await resources.merchants.merchant_id(shop)
+    if merchant_id is None:
+        if topic in ERASURE_TOPICS:
+            # Erased already (or never installed): nothing held, nothing to do.
+            log.info("webhook_erasure_for_unknown_shop", shop=shop, topic=topic)
+            return JSONResponse({"status": "nothing_held"})
+        return _error(404, f"shop {shop} has not installed LoyalNest", topic=topic)
+
+    delivery = NewDelivery(
+        merchant_id=merchant_id,
+        id=new_id(),
+        topic=topic,
+        webhook_id=webhook_id,
+        event_id=headers.get("x-shopify-event-id"),
+        triggered_at=_triggered_at(headers.get("x-shopify-triggered-at")),
+        api_version=headers.get("x-shopify-api-version"),
+        payload_encrypted=resources.cipher.encrypt(body.decode(), context=PAYLOAD_CONTEXT),
+        payload_bytes=len(body),
+        shopify_customer_id=customer_of(topic, payload),
+    )
+    async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
+        stored = await insert_delivery(session, delivery)
+    if not stored:
+        return JSONResponse({"status": "duplicate"})
+    # After the response: the 200 waits only for Postgres.
+    nudge = BackgroundTask(
+        enqueue_webhook_delivery,
+        job_queue(resources.redis),
+        merchant_id,
+        delivery.id,
+        job_id=f"webhook:{delivery.id}",
+    )
+    return JSONResponse({"status": "accepted", "deliveryId": delivery.id}, background=nudge)
+
+
+def webhook_routes() -> list[Route]:
+    return [Route("/webhooks/shopify", receive_shopify_webhook, methods=["POST"])]

@@ -1,0 +1,145 @@
+"""Which Shopify topics LoyalNest takes, and the domain handler each one runs.
+
+A handler runs in the worker, inside the transaction that marks its delivery done, so its
+effects and the "done" commit together or not at all. Handlers are idempotent by business
+key, which makes a redelivery (or a delivery processed again after a crash) harmless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from subgraphs.admin.service import record_uninstall
+from subgraphs.kit.resources import Resources
+from subgraphs.points.service import order_events
+from subgraphs.points.service.order_events import EventResult, OrderTrigger, Outcome
+from subgraphs.points.service.shopify_payloads import ShopifyOrderPayload, parse
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerContext:
+    session: AsyncSession
+    resources: Resources
+    merchant_id: str
+    delivery_id: str
+    now: datetime
+
+
+Handler = Callable[[HandlerContext, Mapping[str, Any]], Awaitable[EventResult]]
+
+
+def _order_placed(trigger: OrderTrigger) -> Handler:
+    async def handle(context: HandlerContext, payload: Mapping[str, Any]) -> EventResult:
+        return await order_events.award_order(
+            context.session,
+            context.merchant_id,
+            context.resources.cipher,
+            parse(ShopifyOrderPayload, payload),
+            trigger=trigger,
+            now=context.now,
+        )
+
+    return handle
+
+
+async def _order_cancelled(context: HandlerContext, payload: Mapping[str, Any]) -> EventResult:
+    return await order_events.cancel_order(
+        context.session, context.merchant_id, payload, now=context.now
+    )
+
+
+async def _refund_created(context: HandlerContext, payload: Mapping[str, Any]) -> EventResult:
+    return await order_events.refund_order(
+        context.session, context.merchant_id, payload, now=context.now
+    )
+
+
+async def _customer_created(context: HandlerContext, payload: Mapping[str, Any]) -> EventResult:
+    return await order_events.customer_created(
+        context.session, context.merchant_id, context.resources.cipher, payload, now=context.now
+    )
+
+
+async def _customer_updated(context: HandlerContext, payload: Mapping[str, Any]) -> EventResult:
+    return await order_events.customer_updated(
+        context.session, context.merchant_id, context.resources.cipher, payload
+    )
+
+
+async def _app_uninstalled(context: HandlerContext, payload: Mapping[str, Any]) -> EventResult:
+    await record_uninstall(context.session, context.merchant_id, now=context.now)
+    return EventResult(Outcome.APPLIED, "uninstalled; data kept until shop/redact")
+
+
+async def _data_request(context: HandlerContext, payload: Mapping[str, Any]) -> EventResult:
+    request = await _gdpr().handle_customer_data_request(
+        context.session,
+        context.resources.cipher,
+        context.merchant_id,
+        payload,
+        delivery_id=context.delivery_id,
+        now=context.now,
+    )
+    return EventResult(Outcome.APPLIED, f"data request {request.id} exported")
+
+
+async def _customer_redact(context: HandlerContext, payload: Mapping[str, Any]) -> EventResult:
+    request = await _gdpr().handle_customer_redact(
+        context.session,
+        context.resources.cipher,
+        context.merchant_id,
+        payload,
+        delivery_id=context.delivery_id,
+        now=context.now,
+    )
+    # Cached reads may quote the customer; retire them with the ledger's generation.
+    return EventResult(Outcome.APPLIED, f"customer redacted ({request.id})", ledger_changed=True)
+
+
+async def _shop_redact(context: HandlerContext, payload: Mapping[str, Any]) -> EventResult:
+    await _gdpr().handle_shop_redact(
+        context.session,
+        context.merchant_id,
+        payload,
+        delivery_id=context.delivery_id,
+        now=context.now,
+    )
+    return EventResult(Outcome.APPLIED, "shop data erased", ledger_changed=True)
+
+
+def _gdpr() -> Any:  # TEMPORARY until subgraphs/admin/gdpr.py lands
+    import importlib
+
+    return importlib.import_module("subgraphs.admin.gdpr")
+
+
+HANDLERS: dict[str, Handler] = {
+    "orders/create": _order_placed(OrderTrigger.CREATED),
+    "orders/paid": _order_placed(OrderTrigger.PAID),
+    "orders/cancelled": _order_cancelled,
+    "refunds/create": _refund_created,
+    "customers/create": _customer_created,
+    "customers/update": _customer_updated,
+    "app/uninstalled": _app_uninstalled,
+    "customers/data_request": _data_request,
+    "customers/redact": _customer_redact,
+    "shop/redact": _shop_redact,
+}
+SUPPORTED_TOPICS = frozenset(HANDLERS)
+# Shopify may still send these for a shop we have already erased: there is nothing to do.
+ERASURE_TOPICS = frozenset({"customers/redact", "shop/redact"})
+
+
+def customer_of(topic: str, payload: Mapping[str, Any]) -> str | None:
+    """The Shopify customer a delivery is about, so customers/redact can find it."""
+    subject: object = payload if topic.startswith("customers/") else payload.get("customer")
+    if topic in ("customers/data_request", "customers/redact"):
+        subject = payload.get("customer")
+    if isinstance(subject, Mapping) and subject.get("id") is not None:
+        return str(subject["id"])
+    return None

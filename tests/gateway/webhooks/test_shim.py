@@ -1,0 +1,170 @@
+"""The shim over real HTTP: verify, store once, acknowledge; the worker applies each event once."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import orjson
+from sqlalchemy import func, select
+
+from db.models import Customer, PointsTransaction
+from db.session import tenant_unit_of_work
+from gateway.webhooks.processing import PAYLOAD_CONTEXT, DeliveryOutcome, process_delivery
+from subgraphs.kit.jobs import job_queue
+from subgraphs.kit.resources import Resources
+from tests.conftest import Tenant
+from tests.gateway.webhooks.shopify import deliver, inbox, order_payload, signed
+
+
+async def test_a_signed_delivery_is_stored_once_and_acknowledged(
+    edge: httpx.AsyncClient, resources: Resources, tenant: Tenant
+) -> None:
+    payload = order_payload(1001, lines=[(1, 2, "10.00")], customer_id=77, email="a@example.com")
+
+    response = await deliver(edge, "orders/create", payload, shop=tenant.shop_domain)
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "accepted"
+    rows = await inbox(resources, tenant.merchant_id)
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["topic"], row["status"], row["shopify_customer_id"]) == (
+        "orders/create",
+        "pending",
+        "77",
+    )
+    # Stored encrypted: the email is not readable in the table, and the body round-trips.
+    assert "a@example.com" not in row["payload_encrypted"]
+    stored = resources.cipher.decrypt(row["payload_encrypted"], context=PAYLOAD_CONTEXT)
+    assert orjson.loads(stored) == payload
+    queued = await job_queue(resources.redis).queued_jobs()
+    assert any(job.args == (tenant.merchant_id, row["id"]) for job in queued)
+
+
+async def test_a_wrong_signature_is_401_and_stores_nothing(
+    edge: httpx.AsyncClient, resources: Resources, tenant: Tenant
+) -> None:
+    payload = order_payload(1002, lines=[(1, 1, "5.00")], customer_id=78, email="b@example.com")
+
+    forged = await deliver(
+        edge, "orders/create", payload, shop=tenant.shop_domain, secret="not-the-app-secret"
+    )
+    delivery = signed("orders/create", payload, shop=tenant.shop_domain)
+    tampered = await edge.post(
+        "/webhooks/shopify",
+        content=delivery.body.replace(b"5.00", b"500.00"),
+        headers=delivery.headers,
+    )
+    unsigned_headers = {k: v for k, v in delivery.headers.items() if k != "x-shopify-hmac-sha256"}
+    unsigned = await edge.post("/webhooks/shopify", content=delivery.body, headers=unsigned_headers)
+
+    assert [forged.status_code, tampered.status_code, unsigned.status_code] == [401, 401, 401]
+    assert await inbox(resources, tenant.merchant_id) == []
+
+
+async def test_ten_concurrent_copies_make_one_row_and_one_ledger_effect(
+    edge: httpx.AsyncClient, resources: Resources, tenant: Tenant
+) -> None:
+    payload = order_payload(
+        1003, lines=[(1, 1, "40.00"), (2, 2, "5.00")], customer_id=79, email="c@example.com"
+    )
+    delivery = signed("orders/create", payload, shop=tenant.shop_domain)
+
+    responses = await asyncio.gather(
+        *(
+            edge.post("/webhooks/shopify", content=delivery.body, headers=delivery.headers)
+            for _ in range(10)
+        )
+    )
+
+    assert [r.status_code for r in responses] == [200] * 10
+    assert sorted(r.json()["status"] for r in responses) == ["accepted"] + ["duplicate"] * 9
+    rows = await inbox(resources, tenant.merchant_id)
+    assert len(rows) == 1
+    # Ten workers racing for the same row: one applies it, the rest find nothing to claim.
+    outcomes = await asyncio.gather(
+        *(process_delivery(resources, tenant.merchant_id, rows[0]["id"]) for _ in range(10))
+    )
+    assert sorted(o.value for o in outcomes) == ["done"] + ["skipped"] * 9
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        earned = (
+            await session.execute(
+                select(func.count(), func.sum(PointsTransaction.points)).where(
+                    PointsTransaction.merchant_id == tenant.merchant_id,
+                    PointsTransaction.order_id == "1003",
+                )
+            )
+        ).one()
+        balance = await session.scalar(
+            select(Customer.points_balance).where(
+                Customer.merchant_id == tenant.merchant_id, Customer.shopify_customer_id == "79"
+            )
+        )
+    assert earned[0] == 1
+    assert earned[1] > 0
+    assert balance == earned[1]
+    done = await inbox(resources, tenant.merchant_id)
+    assert done[0]["status"] == "done"
+    assert done[0]["payload_encrypted"] is None
+
+
+async def test_an_oversized_body_is_413_and_stores_nothing(
+    edge: httpx.AsyncClient, resources: Resources, tenant: Tenant
+) -> None:
+    limit = resources.settings.webhook_max_body_bytes
+    payload = order_payload(1004, lines=[(1, 1, "5.00")], customer_id=80, email="d@example.com")
+    payload["note"] = "x" * (limit + 1)
+    delivery = signed("orders/create", payload, shop=tenant.shop_domain)
+
+    declared = await edge.post("/webhooks/shopify", content=delivery.body, headers=delivery.headers)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        # No Content-Length: the limit must hold while the body streams in.
+        for start in range(0, len(delivery.body), 65536):
+            yield delivery.body[start : start + 65536]
+
+    streamed = await edge.post("/webhooks/shopify", content=chunks(), headers=delivery.headers)
+
+    assert declared.status_code == 413
+    assert streamed.status_code == 413
+    assert await inbox(resources, tenant.merchant_id) == []
+
+
+async def test_unknown_shops_and_topics_get_clear_4xx(
+    edge: httpx.AsyncClient, resources: Resources, tenant: Tenant
+) -> None:
+    payload = order_payload(1005, lines=[(1, 1, "5.00")])
+    unknown_shop = f"nobody{uuid.uuid4().hex[:8]}.myshopify.com"
+
+    not_installed = await deliver(edge, "orders/create", payload, shop=unknown_shop)
+    unsupported = await deliver(edge, "products/update", {"id": 1}, shop=tenant.shop_domain)
+    erased_already = await deliver(edge, "shop/redact", {"shop_id": 1}, shop=unknown_shop)
+
+    assert not_installed.status_code == 404
+    assert "has not installed" in not_installed.json()["error"]
+    assert unsupported.status_code == 400
+    assert "unsupported topic" in unsupported.json()["error"]
+    # Shopify's erasure for a shop with nothing held is answered, not retried for 48 hours.
+    assert erased_already.status_code == 200
+    assert await inbox(resources, tenant.merchant_id) == []
+
+
+async def test_a_malformed_payload_fails_at_once_with_its_reason(
+    edge: httpx.AsyncClient, resources: Resources, tenant: Tenant
+) -> None:
+    response = await deliver(
+        edge, "orders/create", {"id": 1006, "line_items": "nope"}, shop=tenant.shop_domain
+    )
+    assert response.status_code == 200
+    [row] = await inbox(resources, tenant.merchant_id)
+
+    outcome = await process_delivery(resources, tenant.merchant_id, row["id"])
+
+    assert outcome is DeliveryOutcome.FAILED
+    [failed] = await inbox(resources, tenant.merchant_id)
+    assert failed["status"] == "failed"
+    assert failed["attempts"] == 1
+    assert "ShopifyOrderPayload" in failed["last_error"]
