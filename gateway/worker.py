@@ -51,8 +51,14 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     sweep_every = min(max(settings.inbox_sweep_every_seconds, 1), 60)
     return {
         "functions": [
-            # A delivery is a few statements; a job still running after a minute is stuck.
-            func(process_webhook_delivery, timeout=60),
+            # A delivery is a few statements: a job still running after the timeout is stuck
+            # (or its worker died), and arq runs it again. No result is kept, so the
+            # sweeper can enqueue the delivery's job id again as soon as it has finished.
+            func(
+                process_webhook_delivery,
+                timeout=settings.webhook_job_timeout_seconds,
+                keep_result=0,
+            ),
             sweep_webhook_inbox,
             forget_old_receipts_job,
             maintain_log_partitions_job,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import ApiLog
@@ -129,13 +129,21 @@ async def record_failure(
     return result.one_or_none()
 
 
+@dataclass(frozen=True, slots=True)
+class DueDelivery:
+    merchant_id: str
+    id: str
+    overdue_seconds: float
+
+
 async def due_deliveries(
     session: AsyncSession, *, older_than_seconds: float, limit: int
-) -> list[tuple[str, str]]:
-    """(merchant id, delivery id) of pending rows whose time has come and gone: their job was
-    lost (Redis down at enqueue, a worker killed mid-job) or is waiting to be retried."""
+) -> list[DueDelivery]:
+    """Pending rows whose time has come and gone by more than ``older_than_seconds``: their
+    job was lost (Redis down at enqueue, a worker killed) or is stuck behind a backlog."""
+    overdue = func.extract("epoch", func.now() - ApiLog.next_attempt_at)
     result = await session.execute(
-        select(ApiLog.merchant_id, ApiLog.id)
+        select(ApiLog.merchant_id, ApiLog.id, overdue)
         .where(
             ApiLog.status == "pending",
             ApiLog.next_attempt_at
@@ -144,7 +152,10 @@ async def due_deliveries(
         .order_by(ApiLog.next_attempt_at)
         .limit(limit)
     )
-    return [(merchant_id, delivery_id) for merchant_id, delivery_id in result.all()]
+    return [
+        DueDelivery(merchant_id, delivery_id, float(seconds))
+        for merchant_id, delivery_id, seconds in result.all()
+    ]
 
 
 async def forget_old_receipts(session: AsyncSession, *, older_than_days: int) -> int:

@@ -41,6 +41,10 @@ SWEEP_BATCH = 500
 RECEIPT_RETENTION_DAYS = 90
 
 
+def delivery_job_id(delivery_id: str) -> str:
+    return f"webhook:{delivery_id}"
+
+
 class DeliveryOutcome(enum.Enum):
     DONE = "done"
     RETRYING = "retrying"
@@ -154,7 +158,11 @@ async def _record_failure(
     if delay is not None:
         # A short first wait; if Redis is away the sweeper reschedules it.
         await enqueue_webhook_delivery(
-            job_queue(resources.redis), merchant_id, delivery_id, defer_seconds=delay
+            job_queue(resources.redis),
+            merchant_id,
+            delivery_id,
+            job_id=f"{delivery_job_id(delivery_id)}:retry:{updated.attempts}",
+            defer_seconds=delay,
         )
     await resources.pubsub.publish(
         webhook_channel(merchant_id),
@@ -186,10 +194,18 @@ async def sweep_webhook_inbox(ctx: dict[str, Any]) -> int:
             session, older_than_seconds=settings.inbox_sweep_grace_seconds, limit=SWEEP_BATCH
         )
     queue = job_queue(resources.redis)
-    for merchant_id, delivery_id in due:
-        # A fresh job id each time: arq would ignore a second job under the first one's id
-        # while a dead worker's claim on it has not expired.
-        await enqueue_webhook_delivery(queue, merchant_id, delivery_id)
+    # Past this, no live job can still hold the row: arq cancels a job at its timeout.
+    presumed_dead_after = settings.webhook_job_timeout_seconds + settings.inbox_sweep_grace_seconds
+    for delivery in due:
+        # First under the delivery's own job id, which arq ignores while that job is queued
+        # or running: sweeping a backlog adds nothing. A job whose worker was killed keeps
+        # its id in Redis, so once it is surely dead it gets a second id, one per window,
+        # which bounds the duplicates (harmless: a second claim finds the row done).
+        job_id = delivery_job_id(delivery.id)
+        if delivery.overdue_seconds > presumed_dead_after:
+            window = int(delivery.overdue_seconds // presumed_dead_after)
+            job_id = f"{job_id}:sweep:{window}"
+        await enqueue_webhook_delivery(queue, delivery.merchant_id, delivery.id, job_id=job_id)
     if due:
         log.info("webhook_inbox_swept", enqueued=len(due))
     return len(due)

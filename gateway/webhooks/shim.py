@@ -21,7 +21,7 @@ from starlette.routing import Route
 from db.ids import new_id
 from db.session import tenant_unit_of_work
 from gateway.webhooks.inbox import NewDelivery, insert_delivery
-from gateway.webhooks.processing import PAYLOAD_CONTEXT
+from gateway.webhooks.processing import PAYLOAD_CONTEXT, delivery_job_id
 from gateway.webhooks.topics import ERASURE_TOPICS, SUPPORTED_TOPICS, customer_of
 from gateway.webhooks.verification import signature_is_valid
 from subgraphs.kit.jobs import enqueue_webhook_delivery, job_queue
@@ -117,7 +117,7 @@ async def receive_shopify_webhook(request: Request) -> JSONResponse:
         job_queue(resources.redis),
         merchant_id,
         delivery.id,
-        job_id=f"webhook:{delivery.id}",
+        job_id=delivery_job_id(delivery.id),
     )
     return JSONResponse({"status": "accepted", "deliveryId": delivery.id}, background=nudge)
 

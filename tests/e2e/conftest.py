@@ -3,7 +3,6 @@ on free ports, over the test database and Redis."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from gateway.cli import router_command, wait_until_ready
 from gateway.embedded import free_port
 from gateway.stack import REPO_ROOT, ROUTER_DIR, SUBGRAPHS, ensure_router_installed
 from subgraphs.kit.settings import Settings
+from tests.services import service_env
 
 
 @dataclass(frozen=True)
@@ -26,27 +26,10 @@ class Router:
         return self.url.replace("http://", "ws://", 1)
 
 
-def _service_env(settings: Settings) -> dict[str, str]:
-    assert settings.database_url
-    assert settings.redis_url
-    assert settings.encryption_keys
-    assert settings.blind_index_key
-    return {
-        **os.environ,
-        "DATABASE_URL": settings.database_url,
-        "REDIS_URL": settings.redis_url,
-        "LOYALNEST_ENCRYPTION_KEYS": settings.encryption_keys,
-        "LOYALNEST_BLIND_INDEX_KEY": settings.blind_index_key,
-        "SHOPIFY_API_SECRET": settings.shopify_api_secret,
-        "SHOPIFY_API_KEY": settings.shopify_api_key,
-        "LOYALNEST_DB_POOL_SIZE": "4",
-    }
-
-
 @pytest.fixture(scope="session")
 def router(settings: Settings) -> Iterator[Router]:
     ensure_router_installed()
-    env = _service_env(settings)
+    env = service_env(settings)
     processes: list[subprocess.Popen[bytes]] = []
     try:
         for subgraph in SUBGRAPHS.values():

@@ -1,0 +1,41 @@
+"""Starting our own programs as real processes over the test Postgres and Redis."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from gateway.stack import REPO_ROOT
+from subgraphs.kit.settings import Settings
+
+
+def service_env(settings: Settings, **overrides: str) -> dict[str, str]:
+    assert settings.database_url
+    assert settings.redis_url
+    assert settings.encryption_keys
+    assert settings.blind_index_key
+    return {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "LOYALNEST_ENCRYPTION_KEYS": settings.encryption_keys,
+        "LOYALNEST_BLIND_INDEX_KEY": settings.blind_index_key,
+        "SHOPIFY_API_SECRET": settings.shopify_api_secret,
+        "SHOPIFY_API_KEY": settings.shopify_api_key,
+        "LOYALNEST_DB_POOL_SIZE": "4",
+        **overrides,
+    }
+
+
+def start_worker(settings: Settings, **overrides: str) -> subprocess.Popen[bytes]:
+    """`loyalnest worker`, with a fast sweeper so recovery shows within a test's patience."""
+    env = service_env(
+        settings,
+        LOYALNEST_INBOX_SWEEP_EVERY_SECONDS="1",
+        LOYALNEST_INBOX_SWEEP_GRACE_SECONDS="1",
+        LOYALNEST_WEBHOOK_JOB_TIMEOUT_SECONDS="5",
+        LOYALNEST_LOG_LEVEL="WARNING",
+        **overrides,
+    )
+    return subprocess.Popen([sys.executable, "-m", "gateway.cli", "worker"], env=env, cwd=REPO_ROOT)
