@@ -23,6 +23,7 @@ from subgraphs.points.jobs import (
     expire_points,
     queue_expiry_reminders,
     recalculate_tiers_job,
+    reconcile_orders_job,
     resolve_stale_redemptions_job,
 )
 
@@ -66,6 +67,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             queue_expiry_reminders,
             resolve_stale_redemptions_job,
             recalculate_tiers_job,
+            reconcile_orders_job,
         ],
         "cron_jobs": [
             # Deliveries whose job was lost (Redis down at the shim, a killed worker).
@@ -76,6 +78,8 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
                 unique=True,
             ),
             cron(forget_old_receipts_job, hour={3}, minute={41}),
+            # Hourly: orders no webhook delivered (Shopify gives up after 48 hours of retries).
+            cron(reconcile_orders_job, minute={37}, timeout=3600),
             cron(maintain_log_partitions_job, hour={3}, minute={17}, run_at_startup=True),
             # Hourly: points expire close to their date, and a failed run is retried soon.
             # Walking every merchant can outlast arq's 5-minute default timeout.

@@ -201,6 +201,9 @@ class ShopifyOrder:
     line_items: tuple[OrderLineItem, ...]
     # False when the order has more line items than one page carries.
     line_items_complete: bool
+    # Shopify's display status, e.g. "PAID", "PENDING", "PARTIALLY_REFUNDED".
+    financial_status: str | None = None
+    cancelled_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -235,6 +238,7 @@ query LoyalNestOrdersSince($first: Int!, $after: String, $query: String!) {{
     pageInfo {{ hasNextPage endCursor }}
     nodes {{
       id legacyResourceId name email createdAt updatedAt sourceName
+      displayFinancialStatus cancelledAt
       customer {{ id legacyResourceId }}
       currentSubtotalPriceSet {{ {_MONEY} }}
       lineItems(first: {_LINE_ITEMS_PER_ORDER}) {{
@@ -505,4 +509,6 @@ def _order(node: dict[str, Any]) -> ShopifyOrder:
             for item in line_items["nodes"]
         ),
         line_items_complete=not line_items["pageInfo"]["hasNextPage"],
+        financial_status=node.get("displayFinancialStatus"),
+        cancelled_at=_datetime(node["cancelledAt"]) if node.get("cancelledAt") else None,
     )

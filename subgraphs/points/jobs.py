@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -23,14 +23,18 @@ from db.session import system_unit_of_work, tenant_unit_of_work
 from subgraphs.kit.events import ledger_changed
 from subgraphs.kit.http_retries import DEFAULT_RETRY_POLICY, RetryPolicy
 from subgraphs.kit.resources import Resources
+from subgraphs.kit.shopify_admin import ShopifyAdminError
+from subgraphs.points.repository.reconciliation import connected_shops
 from subgraphs.points.repository.reminders import (
     MerchantShop,
     merchants_with_expiry,
     merchants_with_notifications,
 )
+from subgraphs.points.repository.rewards import MerchantConnection
 from subgraphs.points.service import expiry, redemption, tiers
 from subgraphs.points.service.discounts import ShopifyConnector
 from subgraphs.points.service.errors import PointsError
+from subgraphs.points.service.reconciliation import reconcile_shop
 
 log = structlog.get_logger(__name__)
 
@@ -284,3 +288,54 @@ async def recalculate_tiers_job(ctx: dict[str, Any]) -> dict[str, int]:
     sweep = await tiers.recalculate_all_tiers(_resources(ctx).sessions)
     log.info("tiers_recalculated", merchants=len(sweep.recalculated), failed=len(sweep.failed))
     return {"merchants": len(sweep.recalculated), "failed": len(sweep.failed)}
+
+
+# Hourly runs reading two hours back: every order is seen at least twice, and an hour of
+# downtime of this job loses nothing.
+RECONCILIATION_WINDOW = timedelta(hours=2)
+
+
+async def reconcile_orders_job(ctx: dict[str, Any]) -> dict[str, int]:
+    """Award the orders no webhook delivered (and reverse the unseen cancellations), shop by
+    shop; a shop whose Admin API fails is logged and retried on the next run."""
+    resources = _resources(ctx)
+    connector = ShopifyConnector.for_process(resources, ctx.get("http"))
+    now = datetime.now(UTC)
+    async with system_unit_of_work(resources.sessions) as session:
+        shops = await connected_shops(session)
+    totals = {"shops": 0, "failed": 0, "awarded": 0, "reversed": 0, "skipped": 0}
+    for shop in shops:
+        connection = MerchantConnection(shop.shop_domain, shop.api_token_encrypted)
+        try:
+            async with connector.admin_client(
+                shop.merchant_id, connection, resources.cipher
+            ) as client:
+                if client is None:
+                    continue
+                report = await reconcile_shop(
+                    resources.sessions,
+                    resources.cipher,
+                    shop.merchant_id,
+                    client,
+                    since=now - RECONCILIATION_WINDOW,
+                    now=now,
+                )
+        except ShopifyAdminError as exc:
+            totals["failed"] += 1
+            log.warning("reconciliation_failed", shop=shop.shop_domain, error=str(exc))
+            continue
+        totals["shops"] += 1
+        totals["awarded"] += len(report.awarded)
+        totals["reversed"] += len(report.reversed)
+        totals["skipped"] += len(report.skipped_incomplete)
+        if report.awarded or report.reversed:
+            await ledger_changed(resources, shop.merchant_id, source="reconciliation")
+        log.info(
+            "orders_reconciled",
+            shop=shop.shop_domain,
+            read=report.orders_read,
+            awarded=report.awarded,
+            reversed=report.reversed,
+            skipped_incomplete=report.skipped_incomplete,
+        )
+    return totals

@@ -188,8 +188,17 @@ class ShopifyConnector:
     async def issuer(
         self, merchant_id: str, connection: MerchantConnection, cipher: FieldCipher
     ) -> AsyncIterator[DiscountIssuer]:
+        async with self.admin_client(merchant_id, connection, cipher) as client:
+            yield SandboxIssuer() if client is None else ShopifyIssuer(client)
+
+    @asynccontextmanager
+    async def admin_client(
+        self, merchant_id: str, connection: MerchantConnection, cipher: FieldCipher
+    ) -> AsyncIterator[ShopifyAdminClient | None]:
+        """The shop's Admin API client; None for a shop without an access token (not
+        installed through OAuth: the demo and test shops)."""
         if connection.api_token_encrypted is None:
-            yield SandboxIssuer()
+            yield None
             return
         token = cipher.decrypt(connection.api_token_encrypted, context=API_TOKEN_CONTEXT)
         async with AsyncExitStack() as stack:
@@ -204,7 +213,7 @@ class ShopifyConnector:
                     SlackAlerter(http, self.slack_webhook_url) if self.slack_webhook_url else None
                 )
                 monitor = RateLimitMonitor(self.redis, alerter)
-            client = ShopifyAdminClient(
+            yield ShopifyAdminClient(
                 http,
                 shop_domain=connection.shop_domain,
                 access_token=token,
@@ -217,4 +226,3 @@ class ShopifyConnector:
                 sleep=self.sleep,
                 base_delay=self.base_delay,
             )
-            yield ShopifyIssuer(client)
