@@ -103,18 +103,94 @@ def seed(
 @app.command()
 def token(
     shop: Annotated[str, typer.Option(help="Shop domain the token is for.")] = DEMO_SHOP,
-    ttl: Annotated[int, typer.Option(help="Validity in seconds.")] = 24 * 60 * 60,
+    ttl: Annotated[
+        int | None,
+        typer.Option(help="Validity in seconds (default: 1 day, 15 min customer, 1 h staff)."),
+    ] = None,
+    customer: Annotated[
+        str | None, typer.Option(help="Mint a customer token for this LoyalNest customer id.")
+    ] = None,
+    staff: Annotated[
+        str | None, typer.Option(help="Mint a staff token for this staff member id.")
+    ] = None,
+    role: Annotated[
+        list[str] | None,
+        typer.Option(help="Staff role (repeatable): admin:full, admin:analytics, admin:support."),
+    ] = None,
+    mfa: Annotated[bool, typer.Option(help="Whether the staff token says MFA passed.")] = True,
+    api_key: Annotated[
+        str | None,
+        typer.Option(help="Create a merchant API key with this label (stored; shown once)."),
+    ] = None,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(help="API key scope (repeatable), e.g. read_customers, write_points."),
+    ] = None,
 ) -> None:
-    """Print a session token for SHOP signed with the configured app secret (local use)."""
-    settings = get_settings()
-    typer.echo(
-        mint_session_token(
-            shop_domain=shop,
-            app_secret=settings.shopify_api_secret,
-            api_key=settings.shopify_api_key,
-            ttl_seconds=ttl,
-        )
+    """Print a credential for SHOP (local use): a session token by default, or a customer
+    token (--customer), a staff token (--staff, --role, --no-mfa), or a new API key
+    (--api-key, --scope; needs the database)."""
+    from gateway.auth.tokens import (
+        STAFF_TOKEN_TTL_SECONDS,
+        create_api_key_for_shop,
+        mint_customer_token,
+        mint_staff_token,
     )
+    from subgraphs.kit.auth import CUSTOMER_TOKEN_TTL_SECONDS
+    from subgraphs.kit.permissions import Capability, StaffRole
+
+    if sum(option is not None for option in (customer, staff, api_key)) > 1:
+        raise typer.BadParameter("choose one of --customer, --staff and --api-key")
+    settings = get_settings()
+    if customer is not None:
+        typer.echo(
+            mint_customer_token(
+                shop_domain=shop,
+                customer_id=customer,
+                secret=settings.token_secret,
+                ttl_seconds=CUSTOMER_TOKEN_TTL_SECONDS if ttl is None else ttl,
+            )
+        )
+    elif staff is not None:
+        try:
+            roles = [StaffRole(value).value for value in role or [StaffRole.FULL.value]]
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--role") from exc
+        typer.echo(
+            mint_staff_token(
+                shop_domain=shop,
+                staff_id=staff,
+                roles=roles,
+                mfa=mfa,
+                secret=settings.staff_token_secret,
+                ttl_seconds=STAFF_TOKEN_TTL_SECONDS if ttl is None else ttl,
+            )
+        )
+    elif api_key is not None:
+        try:
+            scopes = [Capability(value) for value in scope or []]
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--scope") from exc
+        resolved = _environment()
+        try:
+            created = asyncio.run(
+                create_api_key_for_shop(resolved.settings, shop, label=api_key, scopes=scopes)
+            )
+        except (LookupError, ValueError) as exc:
+            raise typer.BadParameter(str(exc)) from exc
+        finally:
+            resolved.stop()
+        console.print(f"API key {created.id} for {shop}; it is shown only this once:")
+        typer.echo(created.key)
+    else:
+        typer.echo(
+            mint_session_token(
+                shop_domain=shop,
+                app_secret=settings.shopify_api_secret,
+                api_key=settings.shopify_api_key,
+                ttl_seconds=24 * 60 * 60 if ttl is None else ttl,
+            )
+        )
 
 
 @app.command()

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from gateway.auth.routes import auth_routes
 from gateway.webhooks.shim import webhook_routes
 from subgraphs.kit.observability import configure_logging
 from subgraphs.kit.resources import Resources, open_resources
@@ -29,12 +30,7 @@ async def health(request: Request) -> JSONResponse:
 
 
 def _routes() -> list[BaseRoute]:
-    routes: list[BaseRoute] = [Route("/health", health), *webhook_routes()]
-    try:
-        from gateway.auth.routes import auth_routes
-    except ImportError:  # pragma: no cover - gateway/auth routes land separately
-        return routes
-    return [*routes, *auth_routes()]
+    return [Route("/health", health), *webhook_routes(), *auth_routes()]
 
 
 def create_edge_app(

@@ -1,5 +1,6 @@
 """Typed models, one module per aggregate. Importing this package registers them all."""
 
+from db.models.api_key import MerchantApiKey
 from db.models.base import Base
 from db.models.campaign import BonusCampaign, CampaignKind
 from db.models.customer import Customer
@@ -23,6 +24,7 @@ __all__ = [
     "ExpiryReminder",
     "GdprRequest",
     "Merchant",
+    "MerchantApiKey",
     "PointsTransaction",
     "PointsTransactionKind",
     "ProgramSettings",

@@ -14,6 +14,7 @@ from db.session import tenant_unit_of_work
 from subgraphs.analytics import service
 from subgraphs.analytics.loaders import AnalyticsInfo
 from subgraphs.analytics.types import LoyaltyMetrics
+from subgraphs.kit.permissions import Capability, require
 from subgraphs.kit.pubsub import ledger_channel
 
 
@@ -25,6 +26,7 @@ class Subscription:
     async def loyalty_metrics_updated(
         self, info: AnalyticsInfo
     ) -> AsyncGenerator[LoyaltyMetrics, None]:
+        require(info.context.viewer, Capability.READ_ANALYTICS)
         resources = info.context.resources
         merchant_id = info.context.viewer.merchant_id
 

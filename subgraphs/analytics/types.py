@@ -6,6 +6,7 @@ import strawberry
 
 from subgraphs.analytics.loaders import AnalyticsInfo
 from subgraphs.analytics.repository import LoyaltyTotals
+from subgraphs.kit.permissions import Capability, require
 
 
 @strawberry.type(description="Headline numbers of a merchant's loyalty program.")
@@ -34,5 +35,6 @@ class Merchant:
 
     @strawberry.field(description="Headline loyalty numbers, current to the last ledger change.")
     async def loyalty_metrics(self, info: AnalyticsInfo) -> LoyaltyMetrics:
+        require(info.context.viewer, Capability.READ_ANALYTICS)
         totals = await info.context.loaders.loyalty_totals_by_merchant.load(str(self.id))
         return LoyaltyMetrics.from_totals(totals)

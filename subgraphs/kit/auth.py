@@ -1,15 +1,34 @@
-"""The viewer: who is asking, derived from a Shopify session token.
+"""The viewer (who is asking) and the tokens that say so.
 
-Shopify session tokens are JWTs signed HS256 with the app secret; ``dest`` is the shop's URL,
-``aud`` the app's API key. See https://shopify.dev/docs/apps/auth/session-tokens.
+Four kinds of callers, four kinds of credentials:
+
+- merchants: Shopify session tokens, JWTs signed HS256 with the app secret; ``dest`` is the
+  shop's URL, ``aud`` the app's API key. See https://shopify.dev/docs/apps/auth/session-tokens.
+- customers: customer tokens we mint at the app proxy (gateway/auth/app_proxy.py), HS256 with
+  ``LOYALNEST_TOKEN_SECRET``, ``aud`` ``loyalnest:storefront``, ``sub`` our customer id.
+- LoyalNest staff: staff tokens, HS256 with ``LOYALNEST_STAFF_TOKEN_SECRET``, ``aud``
+  ``loyalnest:staff``, ``roles`` and ``amr`` (RFC 8176; ``mfa`` when a second factor was used).
+- third-party tools: merchant API keys, opaque strings starting with ``lnk_`` (kit/api_keys.py).
+
+A token is routed to its verifier by its shape and, for JWTs, by its *unverified* ``aud``;
+that claim picks the verifier and nothing else. Each verifier then checks the signature with
+its own secret, the audience again, and the time claims, so a token of one kind can never pass
+as another even if two secrets were configured alike.
+
+This module is pure (no I/O): kit/authenticate.py adds the database checks.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import enum
+import json
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlparse
 
 from authlib.deprecate import AuthlibDeprecationWarning
@@ -24,9 +43,19 @@ with warnings.catch_warnings():
 
 from subgraphs.kit.errors import UnauthenticatedError
 
-# Shopify signs session tokens with HS256 only; refusing other algorithms blocks alg confusion.
-session_token_jwt = JsonWebToken(["HS256"])
+# Every JWT we accept is HS256; refusing other algorithms (``none`` above all) blocks
+# algorithm confusion. Shopify signs session tokens with HS256 only.
+hs256_jwt = JsonWebToken(["HS256"])
+session_token_jwt = hs256_jwt  # the name minting code and older tests use
 _CLOCK_SKEW_SECONDS = 10
+
+CUSTOMER_AUDIENCE = "loyalnest:storefront"
+STAFF_AUDIENCE = "loyalnest:staff"
+LOYALNEST_ISSUER = "loyalnest"
+API_KEY_PREFIX = "lnk_"
+# Short-lived: a customer token is re-minted from the app proxy whenever the widget loads.
+CUSTOMER_TOKEN_TTL_SECONDS = 15 * 60
+MFA_METHOD = "mfa"
 
 
 class ViewerKind(enum.Enum):
@@ -42,6 +71,8 @@ class ViewerKind(enum.Enum):
 class Viewer:
     merchant_id: str
     shop_domain: str
+    # Who acts, as audit logs record it: the Shopify user id for merchants, "staff:<sub>",
+    # "customer:<id>" or "api_key:<id>" for the other kinds.
     user_id: str | None
     kind: ViewerKind = ViewerKind.MERCHANT
     # CUSTOMER viewers: the only customer they may read or act for.
@@ -52,30 +83,87 @@ class Viewer:
     mfa: bool = False
 
 
+class TokenKind(enum.Enum):
+    SESSION = "session token"
+    CUSTOMER = "customer token"
+    STAFF = "staff token"
+    API_KEY = "API key"
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerClaims:
+    shop_domain: str
+    customer_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StaffClaims:
+    shop_domain: str
+    staff_id: str
+    roles: frozenset[str]
+    mfa: bool
+
+
+def token_kind(token: str, *, session_audience: str) -> TokenKind:
+    """Which verifier a token goes to. Routing only: nothing read here is trusted."""
+    if token.startswith(API_KEY_PREFIX):
+        return TokenKind.API_KEY
+    audience = _unverified_claims(token).get("aud")
+    if audience == session_audience:
+        return TokenKind.SESSION
+    if audience == CUSTOMER_AUDIENCE:
+        return TokenKind.CUSTOMER
+    if audience == STAFF_AUDIENCE:
+        return TokenKind.STAFF
+    raise UnauthenticatedError("invalid token: its audience is not one LoyalNest accepts")
+
+
 def shop_domain_from_token(token: str, *, app_secret: str, api_key: str) -> tuple[str, str | None]:
-    """Verify the token and return (shop domain, Shopify user id). Raises UnauthenticatedError."""
-    try:
-        claims = session_token_jwt.decode(
-            token,
-            app_secret,
-            claims_options={
-                "aud": {"essential": True, "value": api_key},
-                "exp": {"essential": True},
-                "nbf": {"essential": True},
-                "dest": {"essential": True},
-            },
-        )
-        claims.validate(now=int(time.time()), leeway=_CLOCK_SKEW_SECONDS)
-    except (JoseError, ValueError) as exc:
-        raise UnauthenticatedError(f"invalid session token: {exc}") from exc
-    shop = urlparse(str(claims["dest"])).hostname
+    """Verify a Shopify session token and return (shop domain, Shopify user id)."""
+    claims = _verified_claims(
+        token,
+        app_secret,
+        kind=TokenKind.SESSION,
+        audience=api_key,
+        essential=("exp", "nbf", "dest"),
+    )
+    shop = _shop_from_dest(claims, TokenKind.SESSION)
     issuer = urlparse(str(claims.get("iss", ""))).hostname
-    if not shop or not shop.endswith(".myshopify.com"):
-        raise UnauthenticatedError("invalid session token: dest is not a Shopify shop")
     if issuer != shop:
         raise UnauthenticatedError("invalid session token: iss and dest name different shops")
     sub = claims.get("sub")
     return shop, str(sub) if sub is not None else None
+
+
+def verify_customer_token(token: str, *, secret: str) -> CustomerClaims:
+    claims = _verified_claims(
+        token,
+        secret,
+        kind=TokenKind.CUSTOMER,
+        audience=CUSTOMER_AUDIENCE,
+        essential=("exp", "nbf", "sub", "dest"),
+        issuer=LOYALNEST_ISSUER,
+    )
+    return CustomerClaims(
+        shop_domain=_shop_from_dest(claims, TokenKind.CUSTOMER),
+        customer_id=_non_empty_string(claims, "sub", TokenKind.CUSTOMER),
+    )
+
+
+def verify_staff_token(token: str, *, secret: str) -> StaffClaims:
+    claims = _verified_claims(
+        token,
+        secret,
+        kind=TokenKind.STAFF,
+        audience=STAFF_AUDIENCE,
+        essential=("exp", "nbf", "sub", "dest"),
+    )
+    return StaffClaims(
+        shop_domain=_shop_from_dest(claims, TokenKind.STAFF),
+        staff_id=_non_empty_string(claims, "sub", TokenKind.STAFF),
+        roles=_string_set(claims, "roles"),
+        mfa=MFA_METHOD in _string_set(claims, "amr"),
+    )
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -83,5 +171,63 @@ def bearer_token(authorization: str | None) -> str | None:
         return None
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise UnauthenticatedError("Authorization must be 'Bearer <session token>'")
+        raise UnauthenticatedError("Authorization must be 'Bearer <token>'")
     return token.strip()
+
+
+def _verified_claims(
+    token: str,
+    secret: str,
+    *,
+    kind: TokenKind,
+    audience: str,
+    essential: tuple[str, ...],
+    issuer: str | None = None,
+) -> Mapping[str, Any]:
+    options: dict[str, dict[str, Any]] = {name: {"essential": True} for name in essential}
+    options["aud"] = {"essential": True, "value": audience}
+    if issuer is not None:
+        options["iss"] = {"essential": True, "value": issuer}
+    try:
+        claims = hs256_jwt.decode(token, secret, claims_options=options)
+        claims.validate(now=int(time.time()), leeway=_CLOCK_SKEW_SECONDS)
+    except (JoseError, ValueError) as exc:
+        raise UnauthenticatedError(f"invalid {kind.value}: {exc}") from exc
+    result: Mapping[str, Any] = claims
+    return result
+
+
+def _unverified_claims(token: str) -> dict[str, Any]:
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise UnauthenticatedError("invalid token: neither a JWT nor a LoyalNest API key")
+    try:
+        payload = parts[1]
+        decoded = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (binascii.Error, ValueError) as exc:
+        raise UnauthenticatedError("invalid token: its payload is not JSON") from exc
+    if not isinstance(decoded, dict):
+        raise UnauthenticatedError("invalid token: its payload is not a JSON object")
+    return decoded
+
+
+def _shop_from_dest(claims: Mapping[str, Any], kind: TokenKind) -> str:
+    shop = urlparse(str(claims["dest"])).hostname
+    if not shop or not shop.endswith(".myshopify.com"):
+        raise UnauthenticatedError(f"invalid {kind.value}: dest is not a Shopify shop")
+    return shop
+
+
+def _non_empty_string(claims: Mapping[str, Any], name: str, kind: TokenKind) -> str:
+    value = claims.get(name)
+    if not isinstance(value, str) or not value:
+        raise UnauthenticatedError(f"invalid {kind.value}: {name} must be a non-empty string")
+    return value
+
+
+def _string_set(claims: Mapping[str, Any], name: str) -> frozenset[str]:
+    """A list-of-strings claim; anything else grants nothing (never an error that locks out)."""
+    value = claims.get(name)
+    if not isinstance(value, list):
+        return frozenset()
+    return frozenset(item for item in value if isinstance(item, str))

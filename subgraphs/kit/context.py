@@ -16,7 +16,8 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 
 from db.session import tenant_unit_of_work
-from subgraphs.kit.auth import Viewer, bearer_token, shop_domain_from_token
+from subgraphs.kit.auth import Viewer, bearer_token
+from subgraphs.kit.authenticate import viewer_for_token
 from subgraphs.kit.errors import UnauthenticatedError
 from subgraphs.kit.resources import Resources
 
@@ -43,20 +44,17 @@ class Context(Generic[LoadersT]):
         self._auth_error: UnauthenticatedError | None = None
 
     async def authenticate(self, authorization: str | None) -> None:
-        """Resolve the viewer now; a failure is raised later, by the first field that needs it,
-        so schema introspection by the composer needs no token."""
+        """Resolve the viewer now, whichever kind of token it holds (kit/authenticate.py); a
+        failure is raised later, by the first field that needs it, so schema introspection by
+        the composer needs no token."""
         try:
             token = bearer_token(authorization)
             if token is None:
-                raise UnauthenticatedError()
-            settings = self.resources.settings
-            shop, user_id = shop_domain_from_token(
-                token, app_secret=settings.shopify_api_secret, api_key=settings.shopify_api_key
-            )
-            merchant_id = await self.resources.merchants.merchant_id(shop)
-            if merchant_id is None:
-                raise UnauthenticatedError(f"shop {shop} has not installed LoyalNest")
-            self._viewer = Viewer(merchant_id=merchant_id, shop_domain=shop, user_id=user_id)
+                raise UnauthenticatedError(
+                    "a bearer token is required (session token, customer token, staff token "
+                    "or API key)"
+                )
+            self._viewer = await viewer_for_token(self.resources, token)
             self._auth_error = None
         except UnauthenticatedError as exc:
             self._viewer = None

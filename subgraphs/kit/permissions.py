@@ -3,7 +3,11 @@
 A merchant (Shopify session token) may do everything with their own shop. LoyalNest staff
 act on one shop at a time, with the capabilities of their roles, and only after MFA. API
 clients hold the capabilities their key was granted. Customers hold none of these: the few
-things they may do (read themselves, redeem) are checked where they happen.
+things they may do are granted by the helpers below (themselves; the storefront catalog), so
+anything not explicitly opened to them is denied.
+
+Every guarded resolver starts with one call here; a refusal is FORBIDDEN, never null, so a
+client can tell "not yours" from "not there".
 """
 
 from __future__ import annotations
@@ -74,3 +78,25 @@ def require(viewer: Viewer, capability: Capability) -> Viewer:
     if viewer.kind is ViewerKind.STAFF and not viewer.mfa:
         raise ForbiddenError("multi-factor authentication is required for staff access")
     raise ForbiddenError(f"this {viewer.kind.value} token does not allow {capability.value}")
+
+
+def require_customer_access(
+    viewer: Viewer, customer_id: str | None, capability: Capability = Capability.READ_CUSTOMERS
+) -> Viewer:
+    """Reading (or acting for) one customer: a customer only for themselves; anyone else needs
+    ``capability`` (READ_CUSTOMERS to read, WRITE_POINTS to spend or earn for them).
+    ``None`` is "nobody" (e.g. an unknown referral code): customers are refused it exactly as
+    another customer, so they cannot probe what exists."""
+    if viewer.kind is ViewerKind.CUSTOMER:
+        if customer_id is not None and viewer.customer_id == customer_id:
+            return viewer
+        raise ForbiddenError("a customer token may only read or act for its own customer")
+    return require(viewer, capability)
+
+
+def require_catalog_read(viewer: Viewer) -> Viewer:
+    """The storefront shows customers what they can redeem and reach (rewards, VIP tiers);
+    everyone else reads the catalog with READ_PROGRAM."""
+    if viewer.kind is ViewerKind.CUSTOMER:
+        return viewer
+    return require(viewer, Capability.READ_PROGRAM)

@@ -12,6 +12,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # into the data directory; production must set every secret (see Settings.check_production).
 DEV_APP_SECRET = "loyalnest-dev-app-secret"  # noqa: S105
 DEV_API_KEY = "loyalnest-dev-api-key"
+DEV_TOKEN_SECRET = "loyalnest-dev-customer-token-secret"  # noqa: S105
+DEV_STAFF_TOKEN_SECRET = "loyalnest-dev-staff-token-secret"  # noqa: S105
+DEV_APP_URL = "http://127.0.0.1:8000"
 
 
 class Settings(BaseSettings):
@@ -26,6 +29,19 @@ class Settings(BaseSettings):
     shopify_api_key: str = Field(DEV_API_KEY, alias="SHOPIFY_API_KEY")
     shopify_api_secret: str = Field(DEV_APP_SECRET, alias="SHOPIFY_API_SECRET")
 
+    # Our own tokens, each kind with its own secret so one leaked secret mints one kind only.
+    # Customer tokens (storefront, exchanged at the app proxy) are signed with this one.
+    token_secret: str = Field(DEV_TOKEN_SECRET, alias="LOYALNEST_TOKEN_SECRET")
+    # Staff tokens (LoyalNest's own staff). HS256 with a shared secret keeps local use simple;
+    # in production the IdP would sign them (RS256, keys from its JWKS) and only verify here.
+    staff_token_secret: str = Field(DEV_STAFF_TOKEN_SECRET, alias="LOYALNEST_STAFF_TOKEN_SECRET")
+    # Shopify OAuth: what the app asks for at install, and where Shopify sends the merchant
+    # back (the public URL serving gateway/auth; the callback is {app_url}/auth/callback).
+    shopify_scopes: str = Field(
+        "read_customers,read_orders,write_discounts", alias="SHOPIFY_SCOPES"
+    )
+    app_url: str = Field(DEV_APP_URL, alias="LOYALNEST_APP_URL")
+
     # "kid:base64key,kid2:base64key" — the first key encrypts, all keys decrypt.
     encryption_keys: str | None = Field(None, alias="LOYALNEST_ENCRYPTION_KEYS")
     blind_index_key: str | None = Field(None, alias="LOYALNEST_BLIND_INDEX_KEY")
@@ -38,6 +54,13 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", alias="LOYALNEST_LOG_LEVEL")
     # Incoming webhook for operational alerts (e.g. a shop's Shopify API budget nearly spent).
     slack_webhook_url: str | None = Field(None, alias="LOYALNEST_SLACK_WEBHOOK_URL")
+
+    # The Shopify webhook shim (gateway/webhooks): the largest body accepted, and how the
+    # worker's sweeper finds deliveries whose job was lost (Redis down, a worker killed).
+    webhook_max_body_bytes: int = Field(2 * 1024 * 1024, alias="LOYALNEST_WEBHOOK_MAX_BODY_BYTES")
+    inbox_sweep_every_seconds: int = Field(30, alias="LOYALNEST_INBOX_SWEEP_EVERY_SECONDS")
+    inbox_sweep_grace_seconds: float = Field(60.0, alias="LOYALNEST_INBOX_SWEEP_GRACE_SECONDS")
+    webhook_job_timeout_seconds: int = Field(60, alias="LOYALNEST_WEBHOOK_JOB_TIMEOUT_SECONDS")
 
     def check_production(self) -> None:
         if self.environment != "production":
@@ -54,6 +77,12 @@ class Settings(BaseSettings):
         ]
         if self.shopify_api_secret == DEV_APP_SECRET:
             missing.append("SHOPIFY_API_SECRET")
+        if self.token_secret == DEV_TOKEN_SECRET:
+            missing.append("LOYALNEST_TOKEN_SECRET")
+        if self.staff_token_secret == DEV_STAFF_TOKEN_SECRET:
+            missing.append("LOYALNEST_STAFF_TOKEN_SECRET")
+        if self.app_url == DEV_APP_URL:
+            missing.append("LOYALNEST_APP_URL")
         if missing:
             raise RuntimeError(f"production requires: {', '.join(missing)}")
 

@@ -11,6 +11,7 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from db.session import tenant_unit_of_work
+from subgraphs.kit.permissions import require_customer_access
 from subgraphs.kit.pubsub import ledger_channel
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.repository.customers import CustomerRepository
@@ -29,6 +30,7 @@ class Subscription:
         resources = info.context.resources
         merchant_id = info.context.viewer.merchant_id
         wanted = str(customer_id)
+        require_customer_access(info.context.viewer, wanted)
 
         async def current() -> Customer | None:
             async with tenant_unit_of_work(resources.sessions, merchant_id) as session:

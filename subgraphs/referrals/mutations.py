@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from subgraphs.kit.permissions import Capability, require_customer_access
 from subgraphs.referrals import service
 from subgraphs.referrals.loaders import ReferralsInfo
 from subgraphs.referrals.types import (
@@ -24,6 +25,8 @@ class Mutation:
         self, info: ReferralsInfo, input: ReferralLinkCreateInput
     ) -> ReferralLinkCreatePayload:
         context = info.context
+        # Customers ask for their own link from the storefront; staff create one for anyone.
+        require_customer_access(context.viewer, str(input.customer_id), Capability.WRITE_POINTS)
         try:
             async with context.unit_of_work() as session:
                 result = await service.create_referral_link(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from subgraphs.kit.permissions import require_customer_access
 from subgraphs.referrals.loaders import ReferralsInfo
 from subgraphs.referrals.types import ReferralLink
 
@@ -13,4 +14,7 @@ class Query:
     @strawberry.field(description="The viewer's referral link with this code, if any.")
     async def referral_link(self, info: ReferralsInfo, code: str) -> ReferralLink | None:
         row = await info.context.loaders.referral_link_by_code.load(code.strip().upper())
+        advocate_id = None if row is None else row.advocate_customer_id
+        # Checked against the link's advocate: a customer reads only their own link.
+        require_customer_access(info.context.viewer, advocate_id)
         return None if row is None else ReferralLink.from_row(row, info)

@@ -7,6 +7,7 @@ import enum
 import strawberry
 
 from db.models import ReferralLink as ReferralLinkRow
+from subgraphs.kit.permissions import require_customer_access
 from subgraphs.referrals.loaders import ReferralsInfo
 from subgraphs.referrals.service import ReferralErrorCode as DomainErrorCode
 from subgraphs.referrals.service import referral_url
@@ -42,6 +43,7 @@ class Customer:
 
     @strawberry.field(description="The customer's referral link, if one was created.")
     async def referral_link(self, info: ReferralsInfo) -> ReferralLink | None:
+        require_customer_access(info.context.viewer, str(self.id))
         row = await info.context.loaders.referral_link_by_advocate.load(str(self.id))
         return None if row is None else ReferralLink.from_row(row, info)
 

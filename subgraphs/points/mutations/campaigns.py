@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import strawberry
 
+from subgraphs.kit.permissions import Capability, require
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.service import campaigns as campaign_service
 from subgraphs.points.service.errors import PointsError
@@ -27,6 +28,7 @@ class CampaignMutation:
         self, info: PointsInfo, input: CampaignCreateInput
     ) -> CampaignCreatePayload:
         context = info.context
+        require(context.viewer, Capability.MANAGE_PROGRAM)
         try:
             async with context.unit_of_work() as session:
                 row = await campaign_service.create_campaign(
@@ -48,6 +50,7 @@ class CampaignMutation:
         self, info: PointsInfo, input: CampaignUpdateInput
     ) -> CampaignUpdatePayload:
         context = info.context
+        require(context.viewer, Capability.MANAGE_PROGRAM)
         try:
             async with context.unit_of_work() as session:
                 row = await campaign_service.update_campaign(
@@ -71,6 +74,7 @@ class CampaignMutation:
         self, info: PointsInfo, input: CampaignDeleteInput
     ) -> CampaignDeletePayload:
         context = info.context
+        require(context.viewer, Capability.MANAGE_PROGRAM)
         try:
             async with context.unit_of_work() as session:
                 await campaign_service.delete_campaign(

@@ -9,6 +9,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from subgraphs.kit.events import ledger_changed
+from subgraphs.kit.permissions import Capability, require
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.repository.customers import CustomerRepository
 from subgraphs.points.service import ledger
@@ -66,6 +67,7 @@ class LedgerMutation:
     async def points_earn(
         self, info: PointsInfo, input: PointsEarnInput
     ) -> PointsTransactionPayload:
+        require(info.context.viewer, Capability.WRITE_POINTS)
         command = ledger.EarnCommand(
             customer_id=str(input.customer_id),
             action=input.action,
@@ -84,6 +86,7 @@ class LedgerMutation:
     async def points_adjust(
         self, info: PointsInfo, input: PointsAdjustInput
     ) -> PointsTransactionPayload:
+        require(info.context.viewer, Capability.WRITE_POINTS)
         command = ledger.AdjustCommand(
             customer_id=str(input.customer_id),
             points=input.points,
@@ -103,6 +106,7 @@ class LedgerMutation:
     async def points_reverse(
         self, info: PointsInfo, input: PointsReverseInput
     ) -> PointsTransactionPayload:
+        require(info.context.viewer, Capability.WRITE_POINTS)
         command = ledger.ReverseCommand(
             order_id=input.order_id,
             idempotency_key=input.idempotency_key,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from subgraphs.kit.permissions import Capability, require
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.service.errors import PointsError
 from subgraphs.points.service.program import update_program_config
@@ -24,6 +25,7 @@ class ProgramMutation:
         self, info: PointsInfo, input: ProgramSettingsUpdateInput
     ) -> ProgramSettingsUpdatePayload:
         context = info.context
+        require(context.viewer, Capability.MANAGE_PROGRAM)
         try:
             async with context.unit_of_work() as session:
                 config, version = await update_program_config(

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import strawberry
 
+from subgraphs.kit.permissions import Capability, require, require_customer_access
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.service import rewards
 from subgraphs.points.service.discounts import ShopifyConnector
@@ -34,6 +35,7 @@ class RewardMutation:
         self, info: PointsInfo, input: RewardCreateInput
     ) -> RewardCreatePayload:
         context = info.context
+        require(context.viewer, Capability.MANAGE_PROGRAM)
         try:
             async with context.unit_of_work() as session:
                 row = await rewards.create_reward(
@@ -53,6 +55,7 @@ class RewardMutation:
         self, info: PointsInfo, input: RewardUpdateInput
     ) -> RewardUpdatePayload:
         context = info.context
+        require(context.viewer, Capability.MANAGE_PROGRAM)
         try:
             async with context.unit_of_work() as session:
                 row = await rewards.update_reward(
@@ -73,6 +76,7 @@ class RewardMutation:
         self, info: PointsInfo, input: RewardDeleteInput
     ) -> RewardDeletePayload:
         context = info.context
+        require(context.viewer, Capability.MANAGE_PROGRAM)
         try:
             async with context.unit_of_work() as session:
                 deleted_id = await rewards.delete_reward(
@@ -96,6 +100,8 @@ class RewardMutation:
         self, info: PointsInfo, input: RewardRedeemInput
     ) -> RewardRedeemPayload:
         context = info.context
+        # Customers redeem for themselves from the storefront; staff spend on their behalf.
+        require_customer_access(context.viewer, str(input.customer_id), Capability.WRITE_POINTS)
         command = RedeemCommand(
             customer_id=str(input.customer_id),
             reward_id=str(input.reward_id),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from subgraphs.kit.permissions import Capability, require
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.service import tiers as tier_service
 from subgraphs.points.service.errors import PointsError
@@ -32,6 +33,7 @@ class TierMutation:
         self, info: PointsInfo, input: VipTierCreateInput
     ) -> VipTierCreatePayload:
         context = info.context
+        require(context.viewer, Capability.MANAGE_PROGRAM)
         try:
             async with context.unit_of_work() as session:
                 result = await tier_service.create_tier(
@@ -60,6 +62,7 @@ class TierMutation:
         self, info: PointsInfo, input: VipTierUpdateInput
     ) -> VipTierUpdatePayload:
         context = info.context
+        require(context.viewer, Capability.MANAGE_PROGRAM)
         try:
             async with context.unit_of_work() as session:
                 result = await tier_service.update_tier(
@@ -89,6 +92,7 @@ class TierMutation:
         self, info: PointsInfo, input: VipTierDeleteInput
     ) -> VipTierDeletePayload:
         context = info.context
+        require(context.viewer, Capability.MANAGE_PROGRAM)
         try:
             async with context.unit_of_work() as session:
                 recalculation = await tier_service.delete_tier(

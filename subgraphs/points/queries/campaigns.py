@@ -9,6 +9,7 @@ import strawberry
 from graphql import GraphQLError
 
 from subgraphs.kit.errors import BAD_USER_INPUT
+from subgraphs.kit.permissions import Capability, require
 from subgraphs.kit.relay import (
     AfterArgument,
     Connection,
@@ -37,6 +38,7 @@ class CampaignQuery:
         after: AfterArgument = None,
         active_at: ActiveAtArgument = None,
     ) -> Connection[BonusCampaign]:
+        require(info.context.viewer, Capability.READ_PROGRAM)
         request = page_request(first, after)
         try:
             async with info.context.unit_of_work() as session:

@@ -8,6 +8,7 @@ import strawberry
 from graphql import GraphQLError
 
 from subgraphs.kit.errors import BAD_USER_INPUT
+from subgraphs.kit.permissions import Capability, require, require_customer_access
 from subgraphs.kit.relay import (
     AfterArgument,
     Connection,
@@ -35,6 +36,7 @@ class CustomerQuery:
         description="One of the viewer's customers; null if there is no such customer."
     )
     async def customer(self, info: PointsInfo, id: strawberry.ID) -> Customer | None:
+        require_customer_access(info.context.viewer, str(id))
         row = await info.context.loaders.customer_by_id.load(str(id))
         return None if row is None else Customer.from_row(row)
 
@@ -46,6 +48,7 @@ class CustomerQuery:
         after: AfterArgument = None,
         query: CustomerSearchArgument = "",
     ) -> Connection[Customer]:
+        require(info.context.viewer, Capability.READ_CUSTOMERS)
         try:
             parse_customer_query(query, info.context.resources.cipher)
         except PointsError as error:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import strawberry
 
+from subgraphs.kit.permissions import Capability, require
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.service import ledger
 from subgraphs.points.service.errors import PointsError, PointsErrorCode
@@ -23,6 +24,7 @@ from subgraphs.points.types.program import ProgramSettings
 class ProgramQuery:
     @strawberry.field(description="The viewer's points program (defaults until first saved).")
     async def program_settings(self, info: PointsInfo) -> ProgramSettings:
+        require(info.context.viewer, Capability.READ_PROGRAM)
         async with info.context.unit_of_work() as session:
             config, version = await program_config_with_version(
                 session, info.context.viewer.merchant_id
@@ -36,6 +38,9 @@ class ProgramQuery:
     async def points_calculate(
         self, info: PointsInfo, input: PointsCalculateInput
     ) -> PointsCalculatePayload:
+        # A simulation of the program's rules over one customer's facts: both are read.
+        require(info.context.viewer, Capability.READ_PROGRAM)
+        require(info.context.viewer, Capability.READ_CUSTOMERS)
         customer = await info.context.loaders.customer_by_id.load(str(input.customer_id))
         try:
             if customer is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from subgraphs.kit.permissions import Capability, require
 from subgraphs.kit.rate_limits import RateLimitMonitor
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.types.rate_limits import RateLimitStatus
@@ -18,6 +19,7 @@ class RateLimitQuery:
         "before LoyalNest has called Shopify for this shop (or while Redis is unreachable)."
     )
     async def rate_limit_status(self, info: PointsInfo) -> RateLimitStatus | None:
+        require(info.context.viewer, Capability.READ_PROGRAM)
         monitor = RateLimitMonitor(info.context.resources.redis, alert_at=ALERT_AT)
         status = await monitor.latest(info.context.viewer.merchant_id)
         return None if status is None else RateLimitStatus.from_status(status, ALERT_AT)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import strawberry
 
+from subgraphs.kit.permissions import Capability, require, require_catalog_read
 from subgraphs.kit.relay import (
     AfterArgument,
     Connection,
@@ -39,6 +40,11 @@ class RewardQuery:
         after: AfterArgument = None,
         include_inactive: IncludeInactiveArgument = False,
     ) -> Connection[Reward]:
+        # The storefront sees what can be redeemed now; the full catalog is the merchant's.
+        if include_inactive:
+            require(info.context.viewer, Capability.READ_PROGRAM)
+        else:
+            require_catalog_read(info.context.viewer)
         request = page_request(first, after)
         async with info.context.unit_of_work() as session:
             page = await rewards.rewards_page(
@@ -52,6 +58,7 @@ class RewardQuery:
 
     @strawberry.field(description="One reward of the catalog; null if there is none (or deleted).")
     async def reward(self, info: PointsInfo, id: strawberry.ID) -> Reward | None:
+        require_catalog_read(info.context.viewer)
         async with info.context.unit_of_work() as session:
             row = await rewards.reward_by_id(session, info.context.viewer.merchant_id, str(id))
         return None if row is None else Reward.from_row(row)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from subgraphs.kit.permissions import Capability, require, require_catalog_read
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.service import tiers as tier_service
 from subgraphs.points.service.errors import PointsError
@@ -15,6 +16,7 @@ from subgraphs.points.types.tiers import VipTier, VipTierPreviewInput, VipTierPr
 class TierQuery:
     @strawberry.field(description="The program's VIP tiers, lowest rank first.")
     async def vip_tiers(self, info: PointsInfo) -> list[VipTier]:
+        require_catalog_read(info.context.viewer)
         async with info.context.unit_of_work() as session:
             rows = await tier_service.list_tiers(session, info.context.viewer.merchant_id)
         for row in rows:
@@ -29,6 +31,7 @@ class TierQuery:
         self, info: PointsInfo, input: VipTierPreviewInput
     ) -> VipTierPreviewPayload:
         context = info.context
+        require(context.viewer, Capability.MANAGE_PROGRAM)
         try:
             async with context.unit_of_work() as session:
                 preview = await tier_service.preview_tiers(

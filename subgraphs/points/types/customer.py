@@ -7,6 +7,7 @@ from datetime import datetime
 import strawberry
 
 from db.models import Customer as CustomerRow
+from subgraphs.kit.permissions import require_customer_access
 from subgraphs.kit.relay import (
     AfterArgument,
     Connection,
@@ -58,6 +59,7 @@ class Customer:
 
     @classmethod
     async def resolve_reference(cls, info: PointsInfo, id: strawberry.ID) -> Customer | None:
+        require_customer_access(info.context.viewer, str(id))
         row = await info.context.loaders.customer_by_id.load(str(id))
         return None if row is None else cls.from_row(row)
 

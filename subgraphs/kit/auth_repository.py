@@ -1,0 +1,128 @@
+"""Every SQL statement authentication needs: API keys, the customer behind a token, and the
+Shopify access token an OAuth install stores."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Customer, Merchant, MerchantApiKey
+
+# last_used_at is for people ("used 3 minutes ago"), not an audit trail: refreshing it at most
+# once a minute keeps a busy integration from writing on every call.
+_LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveApiKey:
+    id: str
+    scopes: tuple[str, ...]
+    shop_domain: str
+
+
+async def active_api_key(
+    session: AsyncSession, merchant_id: str, key_hash: str
+) -> ActiveApiKey | None:
+    result = await session.execute(
+        select(MerchantApiKey.id, MerchantApiKey.scopes, Merchant.shop_domain)
+        .join(Merchant, Merchant.id == MerchantApiKey.merchant_id)
+        .where(
+            MerchantApiKey.merchant_id == merchant_id,
+            MerchantApiKey.key_hash == key_hash,
+            MerchantApiKey.revoked_at.is_(None),
+        )
+    )
+    row = result.one_or_none()
+    if row is None:
+        return None
+    return ActiveApiKey(id=row.id, scopes=tuple(row.scopes), shop_domain=row.shop_domain)
+
+
+async def touch_api_key(session: AsyncSession, merchant_id: str, key_id: str) -> None:
+    await session.execute(
+        update(MerchantApiKey)
+        .where(
+            MerchantApiKey.merchant_id == merchant_id,
+            MerchantApiKey.id == key_id,
+            or_(
+                MerchantApiKey.last_used_at.is_(None),
+                MerchantApiKey.last_used_at < func.now() - _LAST_USED_RESOLUTION,
+            ),
+        )
+        .values(last_used_at=func.now())
+    )
+
+
+async def insert_api_key(
+    session: AsyncSession,
+    *,
+    merchant_id: str,
+    key_id: str,
+    label: str,
+    display_prefix: str,
+    key_hash: str,
+    scopes: Sequence[str],
+    created_by: str | None,
+) -> None:
+    await session.execute(
+        insert(MerchantApiKey).values(
+            merchant_id=merchant_id,
+            id=key_id,
+            label=label,
+            display_prefix=display_prefix,
+            key_hash=key_hash,
+            scopes=list(scopes),
+            created_by=created_by,
+        )
+    )
+
+
+async def revoke_api_key(session: AsyncSession, merchant_id: str, key_id: str) -> datetime | None:
+    """When the key was revoked (now, or earlier); ``None`` if there is no such key."""
+    result = await session.execute(
+        update(MerchantApiKey)
+        .where(MerchantApiKey.merchant_id == merchant_id, MerchantApiKey.id == key_id)
+        .values(revoked_at=func.coalesce(MerchantApiKey.revoked_at, func.now()))
+        .returning(MerchantApiKey.revoked_at)
+    )
+    return result.scalar_one_or_none()
+
+
+async def customer_exists(session: AsyncSession, merchant_id: str, customer_id: str) -> bool:
+    result = await session.execute(
+        select(Customer.id).where(Customer.merchant_id == merchant_id, Customer.id == customer_id)
+    )
+    return result.scalar_one_or_none() is not None
+
+
+async def customer_id_for_shopify_customer(
+    session: AsyncSession, merchant_id: str, shopify_customer_id: str
+) -> str | None:
+    result = await session.execute(
+        select(Customer.id).where(
+            Customer.merchant_id == merchant_id,
+            Customer.shopify_customer_id == shopify_customer_id,
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def store_shopify_access_token(
+    session: AsyncSession, merchant_id: str, api_token_encrypted: str
+) -> bool:
+    """Store the token and mark the shop installed again; True if it had been uninstalled."""
+    was_uninstalled = await session.scalar(
+        select(Merchant.uninstalled_at.is_not(None))
+        .where(Merchant.id == merchant_id)
+        .with_for_update()
+    )
+    await session.execute(
+        update(Merchant)
+        .where(Merchant.id == merchant_id)
+        .values(api_token_encrypted=api_token_encrypted, uninstalled_at=None)
+    )
+    return bool(was_uninstalled)
