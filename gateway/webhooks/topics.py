@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from subgraphs.admin import gdpr
 from subgraphs.admin.service import record_uninstall
 from subgraphs.kit.resources import Resources
 from subgraphs.points.service import order_events
@@ -77,7 +78,7 @@ async def _app_uninstalled(context: HandlerContext, payload: Mapping[str, Any]) 
 
 
 async def _data_request(context: HandlerContext, payload: Mapping[str, Any]) -> EventResult:
-    request = await _gdpr().handle_customer_data_request(
+    request = await gdpr.handle_customer_data_request(
         context.session,
         context.resources.cipher,
         context.merchant_id,
@@ -89,7 +90,7 @@ async def _data_request(context: HandlerContext, payload: Mapping[str, Any]) -> 
 
 
 async def _customer_redact(context: HandlerContext, payload: Mapping[str, Any]) -> EventResult:
-    request = await _gdpr().handle_customer_redact(
+    request = await gdpr.handle_customer_redact(
         context.session,
         context.resources.cipher,
         context.merchant_id,
@@ -102,7 +103,7 @@ async def _customer_redact(context: HandlerContext, payload: Mapping[str, Any]) 
 
 
 async def _shop_redact(context: HandlerContext, payload: Mapping[str, Any]) -> EventResult:
-    await _gdpr().handle_shop_redact(
+    await gdpr.handle_shop_redact(
         context.session,
         context.merchant_id,
         payload,
@@ -110,12 +111,6 @@ async def _shop_redact(context: HandlerContext, payload: Mapping[str, Any]) -> E
         now=context.now,
     )
     return EventResult(Outcome.APPLIED, "shop data erased", ledger_changed=True)
-
-
-def _gdpr() -> Any:  # TEMPORARY until subgraphs/admin/gdpr.py lands
-    import importlib
-
-    return importlib.import_module("subgraphs.admin.gdpr")
 
 
 HANDLERS: dict[str, Handler] = {

@@ -294,6 +294,8 @@ async def customer_created(
         return EventResult(
             Outcome.NOT_APPLICABLE, f"customer {shopify_customer.id} has no email to enrol"
         )
+    # The phone (SMS reminders), locale and country come with the account, as on updates.
+    await customer_updated(session, merchant_id, cipher, payload)
     entry = await earn(
         session,
         merchant_id,
