@@ -94,5 +94,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         "on_startup": _startup,
         "on_shutdown": _shutdown,
         "redis_settings": RedisSettings.from_dsn(redis_url),
+        # arq's default 0.5 s poll would be half of the "award within a second" budget.
+        "poll_delay": 0.1,
         "ctx": {"settings": settings},
     }
