@@ -150,25 +150,8 @@ async def award_order(
         return EventResult(
             Outcome.NOT_APPLICABLE, f"order {order.id}: no customer or email to award"
         )
-    command = EarnCommand(
-        customer_id=customer_id,
-        action=EarnAction.PURCHASE,
-        idempotency_key=earn_key(order.id),
-        order=order.to_order(),
-        reason=f"order {order.id} ({trigger.value})",
-    )
-    try:
-        entry = await earn(session, merchant_id, command, now=now)
-    except PointsError as exc:
-        if exc.code is PointsErrorCode.ORDER_ALREADY_EARNED:
-            return EventResult(Outcome.ALREADY_APPLIED, exc.message)
-        raise
-    if entry.replayed:
-        return EventResult(Outcome.ALREADY_APPLIED, f"order {order.id} had earned already")
-    return EventResult(
-        Outcome.APPLIED,
-        f"order {order.id}: {entry.transaction.points} points",
-        ledger_changed=True,
+    return await _earn_order(
+        session, merchant_id, customer_id, order.to_order(), trigger=trigger.value, now=now
     )
 
 
@@ -196,12 +179,27 @@ async def award_reconciled_order(
     )
     if customer_id is None:
         return EventResult(Outcome.NOT_APPLICABLE, f"order {order.order_id}: no customer")
+    return await _earn_order(
+        session, merchant_id, customer_id, order, trigger=OrderTrigger.RECONCILED.value, now=now
+    )
+
+
+async def _earn_order(
+    session: AsyncSession,
+    merchant_id: str,
+    customer_id: str,
+    order: Order,
+    *,
+    trigger: str,
+    now: datetime,
+) -> EventResult:
+    """The one award of an order, under the key every path shares."""
     command = EarnCommand(
         customer_id=customer_id,
         action=EarnAction.PURCHASE,
         idempotency_key=earn_key(order.order_id),
         order=order,
-        reason=f"order {order.order_id} (reconciliation)",
+        reason=f"order {order.order_id} ({trigger})",
     )
     try:
         entry = await earn(session, merchant_id, command, now=now)
@@ -210,10 +208,10 @@ async def award_reconciled_order(
             return EventResult(Outcome.ALREADY_APPLIED, exc.message)
         raise
     if entry.replayed:
-        return EventResult(Outcome.ALREADY_APPLIED, f"order {order.order_id} had earned")
+        return EventResult(Outcome.ALREADY_APPLIED, f"order {order.order_id} had earned already")
     return EventResult(
         Outcome.APPLIED,
-        f"order {order.order_id}: {entry.transaction.points} points (reconciled)",
+        f"order {order.order_id}: {entry.transaction.points} points ({trigger})",
         ledger_changed=True,
     )
 

@@ -21,11 +21,10 @@ from subgraphs.points.repository.reconciliation import orders_with
 from subgraphs.points.service.calculation import Order, OrderLine
 from subgraphs.points.service.ledger import ReverseCommand, reverse_order
 from subgraphs.points.service.order_events import Outcome, award_reconciled_order
-from subgraphs.points.service.program import Channel
+from subgraphs.points.service.shopify_payloads import channel_of
 
 log = structlog.get_logger(__name__)
 
-_POS_SOURCES = frozenset({"pos", "shopify_pos"})
 _PAID = frozenset({"PAID", "PARTIALLY_REFUNDED", "REFUNDED", "PARTIALLY_PAID"})
 
 
@@ -57,9 +56,7 @@ def order_from_admin_api(order: ShopifyOrder) -> Order:
         order_id=str(order.legacy_id),
         currency=currency or "USD",
         lines=tuple(lines),
-        channel=Channel.POS
-        if (order.source_name or "").lower() in _POS_SOURCES
-        else Channel.ONLINE,
+        channel=channel_of(order.source_name),
         placed_at=order.created_at,
     )
 

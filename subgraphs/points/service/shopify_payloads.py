@@ -26,6 +26,10 @@ _PAID_STATUSES = frozenset({"paid", "partially_refunded", "refunded"})
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
+def channel_of(source_name: str | None) -> Channel:
+    return Channel.POS if (source_name or "").lower() in _POS_SOURCES else Channel.ONLINE
+
+
 class PayloadError(ValueError):
     """The payload is not what Shopify sends for its topic; retrying cannot help."""
 
@@ -108,9 +112,7 @@ class ShopifyOrderPayload(_Lenient):
                 OrderLine(line_id=line.id, quantity=line.quantity, amount=line.paid_amount)
                 for line in self.line_items
             ),
-            channel=Channel.POS
-            if (self.source_name or "").lower() in _POS_SOURCES
-            else Channel.ONLINE,
+            channel=channel_of(self.source_name),
             placed_at=self.created_at,
             country_code=self.country_code,
         )
