@@ -5,7 +5,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY db ./db
 COPY subgraphs ./subgraphs
-COPY gateway/__init__.py gateway/cli.py gateway/compose.py gateway/embedded.py gateway/seed.py gateway/stack.py gateway/worker.py ./gateway/
+COPY gateway/__init__.py cli/main.py cli/compose.py cli/embedded.py cli/seed.py cli/stack.py worker/settings.py ./gateway/
 COPY gateway/auth ./gateway/auth
 RUN pip install --no-cache-dir . && useradd --system loyalnest
 USER loyalnest

@@ -38,6 +38,7 @@ from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
+from cli.embedded import start_postgres
 from db.crypto import FieldCipher, generate_key
 from db.migrate import upgrade
 from db.session import (
@@ -47,7 +48,6 @@ from db.session import (
     tenant_unit_of_work,
     to_async_url,
 )
-from gateway.embedded import start_postgres
 from subgraphs.admin.service import install_merchant
 from subgraphs.points.service import ledger
 from subgraphs.points.service.calculation import EarnAction, Order, OrderLine

@@ -61,6 +61,8 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
+from cli.embedded import EmbeddedRedis, free_port, start_redis
+from cli.stack import REPO_ROOT
 from db.crypto import generate_key
 from db.migrate import upgrade
 from db.session import (
@@ -70,15 +72,13 @@ from db.session import (
     tenant_unit_of_work,
     to_async_url,
 )
-from gateway.edge import create_edge_app
-from gateway.embedded import EmbeddedRedis, free_port, start_redis
-from gateway.stack import REPO_ROOT
-from gateway.webhooks.processing import DeliveryOutcome, process_delivery
-from gateway.webhooks.verification import webhook_signature
+from gateway.edge.app import create_edge_app
+from gateway.edge.webhooks.verification import webhook_signature
 from subgraphs.admin.service import install_merchant
 from subgraphs.kit.observability import configure_logging
 from subgraphs.kit.resources import open_resources
 from subgraphs.kit.settings import Settings
+from worker.webhooks.processing import DeliveryOutcome, process_delivery
 
 APP_SECRET = "bench-app-secret"  # noqa: S105 - a throwaway secret shared with the shim
 CUSTOMERS = 50
@@ -549,7 +549,7 @@ def start_service(name: str, args: list[str], env: dict[str, str], logs: Path) -
     log = logs / f"{name}.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", *args],
+            [sys.executable, "-m", "cli.main", *args],
             env=env,
             cwd=REPO_ROOT,
             stdout=output,

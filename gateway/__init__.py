@@ -1,0 +1,1 @@
+"""Ingress: the router (Hive Gateway, in router/) and the edge app (in edge/)."""

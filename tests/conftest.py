@@ -20,13 +20,13 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import event
 
+from cli.stack import StackEnvironment, resolve_environment
 from db.crypto import generate_key
 from db.migrate import upgrade
 from db.session import system_unit_of_work, tenant_unit_of_work
-from gateway.auth.session_tokens import mint_session_token
-from gateway.stack import StackEnvironment, resolve_environment
+from gateway.edge.auth.session_tokens import mint_session_token
 from subgraphs.admin.service import install_merchant
-from subgraphs.kit.app import create_subgraph_app
+from subgraphs.kit.graphql.app import create_subgraph_app
 from subgraphs.kit.resources import Resources, open_resources
 from subgraphs.kit.settings import Settings
 from subgraphs.points.service.customers import register_customer

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from gateway.stack import REPO_ROOT
+from cli.stack import REPO_ROOT
 from subgraphs.kit.settings import Settings
 
 
@@ -38,4 +38,4 @@ def start_worker(settings: Settings, **overrides: str) -> subprocess.Popen[bytes
         LOYALNEST_LOG_LEVEL="WARNING",
         **overrides,
     )
-    return subprocess.Popen([sys.executable, "-m", "gateway.cli", "worker"], env=env, cwd=REPO_ROOT)
+    return subprocess.Popen([sys.executable, "-m", "cli.main", "worker"], env=env, cwd=REPO_ROOT)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.compose import (
+from cli.compose import (
     MANIFEST_FILE,
     compose_supergraph,
     export_sdl,
@@ -13,7 +13,7 @@ from gateway.compose import (
     persisted_operations,
     supergraph_config,
 )
-from gateway.stack import SCHEMA_DIR, SUBGRAPHS, SUPERGRAPH_CONFIG, SUPERGRAPH_FILE
+from cli.stack import SCHEMA_DIR, SUBGRAPHS, SUPERGRAPH_CONFIG, SUPERGRAPH_FILE
 
 HINT = "run `loyalnest compose` and commit the result"
 

@@ -2,6 +2,6 @@
 
 from subgraphs.admin.loaders import build_admin_loaders
 from subgraphs.admin.schema import schema
-from subgraphs.kit.app import create_subgraph_app
+from subgraphs.kit.graphql.app import create_subgraph_app
 
 app = create_subgraph_app(name="admin", schema=schema, loaders_factory=build_admin_loaders)

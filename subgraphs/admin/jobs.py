@@ -9,10 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.session import system_unit_of_work
 from subgraphs.admin.repository import maintain_log_partitions
+from subgraphs.kit.jobs import Cron, job
 
 log = structlog.get_logger(__name__)
 
 
+@job(cron=Cron(hour=frozenset({3}), minute=frozenset({17}), run_at_startup=True))
 async def maintain_log_partitions_job(ctx: dict[str, Any]) -> list[tuple[str, str]]:
     """Create the coming months' log partitions and drop those past the 90-day retention."""
     sessions: async_sessionmaker[AsyncSession] = ctx["sessions"]

@@ -19,8 +19,8 @@ from subgraphs.admin.repository import (
     WebhookDeliveriesRepository,
 )
 from subgraphs.kit.auth import Viewer
-from subgraphs.kit.context import Context
-from subgraphs.kit.relay import Page
+from subgraphs.kit.graphql.context import Context
+from subgraphs.kit.pagination import Page
 from subgraphs.kit.resources import Resources
 
 # (status, topic, limit, after): one page of the webhook inbox.

@@ -19,8 +19,7 @@ from subgraphs.admin.types import (
     newest_first_position,
 )
 from subgraphs.kit.errors import BAD_USER_INPUT
-from subgraphs.kit.permissions import Capability, require
-from subgraphs.kit.relay import (
+from subgraphs.kit.graphql.relay import (
     DEFAULT_PAGE_SIZE,
     AfterArgument,
     Connection,
@@ -29,6 +28,7 @@ from subgraphs.kit.relay import (
     page_request,
     to_connection,
 )
+from subgraphs.kit.permissions import Capability, require
 
 StatusArgument = Annotated[
     WebhookDeliveryStatus | None, strawberry.argument(description="Only deliveries in this status.")

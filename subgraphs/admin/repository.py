@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from db.models import ApiLog, AuditLog, GdprRequest, Merchant
-from subgraphs.kit.relay import Page
+from subgraphs.kit.pagination import Page
 
 
 class MerchantsRepository:

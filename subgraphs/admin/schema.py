@@ -4,7 +4,7 @@ from subgraphs.admin.mutations import Mutation
 from subgraphs.admin.queries import Query
 from subgraphs.admin.subscriptions import Subscription
 from subgraphs.admin.types import Merchant
-from subgraphs.kit.schema import build_schema
+from subgraphs.kit.graphql.schema import build_schema
 
 schema = build_schema(
     name="admin", query=Query, mutation=Mutation, subscription=Subscription, types=[Merchant]

@@ -2,6 +2,6 @@
 
 from subgraphs.analytics.loaders import build_analytics_loaders
 from subgraphs.analytics.schema import schema
-from subgraphs.kit.app import create_subgraph_app
+from subgraphs.kit.graphql.app import create_subgraph_app
 
 app = create_subgraph_app(name="analytics", schema=schema, loaders_factory=build_analytics_loaders)

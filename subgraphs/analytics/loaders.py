@@ -13,7 +13,7 @@ from db.session import tenant_unit_of_work
 from subgraphs.analytics import service
 from subgraphs.analytics.repository import LoyaltyTotals
 from subgraphs.kit.auth import Viewer
-from subgraphs.kit.context import Context
+from subgraphs.kit.graphql.context import Context
 from subgraphs.kit.resources import Resources
 
 

@@ -2,6 +2,6 @@
 
 from subgraphs.analytics.subscriptions import Subscription
 from subgraphs.analytics.types import Merchant
-from subgraphs.kit.schema import build_schema
+from subgraphs.kit.graphql.schema import build_schema
 
 schema = build_schema(name="analytics", subscription=Subscription, types=[Merchant])

@@ -4,7 +4,7 @@ Four kinds of callers, four kinds of credentials:
 
 - merchants: Shopify session tokens, JWTs signed HS256 with the app secret; ``dest`` is the
   shop's URL, ``aud`` the app's API key. See https://shopify.dev/docs/apps/auth/session-tokens.
-- customers: customer tokens we mint at the app proxy (gateway/auth/app_proxy.py), HS256 with
+- customers: customer tokens we mint at the app proxy (gateway/edge/auth/app_proxy.py), HS256 with
   ``LOYALNEST_TOKEN_SECRET``, ``aud`` ``loyalnest:storefront``, ``sub`` our customer id.
 - LoyalNest staff: staff tokens, HS256 with ``LOYALNEST_STAFF_TOKEN_SECRET``, ``aud``
   ``loyalnest:staff``, ``roles`` and ``amr`` (RFC 8176; ``mfa`` when a second factor was used).

@@ -1,42 +1,43 @@
-"""Errors that reach clients, and the rule for what is masked."""
+"""Errors a request causes, each with the ``extensions.code`` clients branch on.
+
+Framework-free on purpose: services, auth and pagination raise these without knowing GraphQL.
+graphql-core copies an exception's ``extensions`` onto the error it reports, so the code
+reaches the client unchanged; ``kit.graphql.errors`` decides what else is masked.
+"""
 
 from __future__ import annotations
 
-from graphql import GraphQLError
-from strawberry.extensions import MaskErrors
+from typing import ClassVar
 
 UNAUTHENTICATED = "UNAUTHENTICATED"
 FORBIDDEN = "FORBIDDEN"
 BAD_USER_INPUT = "BAD_USER_INPUT"
 
-_CLIENT_FACING_CODES = frozenset({UNAUTHENTICATED, FORBIDDEN, BAD_USER_INPUT})
+
+class ClientError(Exception):
+    """Caused by the request itself (its token, its arguments): safe to show, nothing to log."""
+
+    code: ClassVar[str]
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extensions: dict[str, object] = {"code": self.code}
 
 
-class UnauthenticatedError(GraphQLError):
+class UnauthenticatedError(ClientError):
+    code = UNAUTHENTICATED
+
     def __init__(self, message: str = "a valid session token is required") -> None:
-        super().__init__(message, extensions={"code": UNAUTHENTICATED})
+        super().__init__(message)
 
 
-class ForbiddenError(GraphQLError):
+class ForbiddenError(ClientError):
+    code = FORBIDDEN
+
     def __init__(self, message: str = "not allowed") -> None:
-        super().__init__(message, extensions={"code": FORBIDDEN})
+        super().__init__(message)
 
 
-def is_client_error(error: GraphQLError) -> bool:
-    """Caused by the request itself (its document, its token, its arguments): safe to show,
-    nothing to log."""
-    original = error.original_error
-    if original is None:
-        return True  # parse and validation errors
-    if isinstance(original, GraphQLError):
-        return (original.extensions or {}).get("code") in _CLIENT_FACING_CODES
-    return False
-
-
-def _should_mask(error: GraphQLError) -> bool:
-    return not is_client_error(error)
-
-
-def mask_unexpected_errors() -> MaskErrors:
-    """Unexpected errors become "Unexpected error." so internals never leak."""
-    return MaskErrors(should_mask_error=_should_mask)
+class BadUserInputError(ClientError):
+    code = BAD_USER_INPUT

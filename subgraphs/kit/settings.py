@@ -14,7 +14,7 @@ DEV_APP_SECRET = "loyalnest-dev-app-secret"  # noqa: S105
 DEV_API_KEY = "loyalnest-dev-api-key"
 DEV_TOKEN_SECRET = "loyalnest-dev-customer-token-secret"  # noqa: S105
 DEV_STAFF_TOKEN_SECRET = "loyalnest-dev-staff-token-secret"  # noqa: S105
-DEV_APP_URL = "http://127.0.0.1:4105"  # the edge app (gateway/edge.py)
+DEV_APP_URL = "http://127.0.0.1:4105"  # the edge app (gateway/edge/app.py)
 
 
 class Settings(BaseSettings):

@@ -1,6 +1,6 @@
 """ASGI app of the points subgraph."""
 
-from subgraphs.kit.app import create_subgraph_app
+from subgraphs.kit.graphql.app import create_subgraph_app
 from subgraphs.points.loaders import build_points_loaders
 from subgraphs.points.schema import schema
 

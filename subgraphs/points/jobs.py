@@ -21,9 +21,10 @@ import structlog
 
 from db.session import system_unit_of_work, tenant_unit_of_work
 from subgraphs.kit.events import ledger_changed
-from subgraphs.kit.http_retries import DEFAULT_RETRY_POLICY, RetryPolicy
+from subgraphs.kit.integrations.http_retries import DEFAULT_RETRY_POLICY, RetryPolicy
+from subgraphs.kit.integrations.shopify_admin import ShopifyAdminError
+from subgraphs.kit.jobs import Cron, job
 from subgraphs.kit.resources import Resources
-from subgraphs.kit.shopify_admin import ShopifyAdminError
 from subgraphs.points.repository.reconciliation import connected_shops
 from subgraphs.points.repository.reminders import (
     MerchantShop,
@@ -130,6 +131,9 @@ async def _expire_merchant(
             )
 
 
+# Hourly: points expire close to their date, and a failed run is retried soon. Walking every
+# merchant can outlast arq's 5-minute default timeout.
+@job(timeout=3600, cron=Cron(minute=frozenset({7})))
 async def expire_points(ctx: dict[str, Any]) -> dict[str, Any]:
     """arq job: expire the points whose time has come, for every merchant."""
     summary = await run_expiry(_resources(ctx), now=datetime.now(UTC))
@@ -235,6 +239,8 @@ async def _remind_merchant(
         pending = []
 
 
+# Daily at 15:00 UTC: daytime in the Americas and Europe, when it gets read.
+@job(timeout=3600, cron=Cron(hour=frozenset({15}), minute=frozenset({0})))
 async def queue_expiry_reminders(ctx: dict[str, Any]) -> dict[str, Any]:
     """arq job: send the 30-days-before-expiry reminders that are due, for every merchant."""
     async with AsyncExitStack() as stack:
@@ -260,10 +266,12 @@ async def queue_expiry_reminders(ctx: dict[str, Any]) -> dict[str, Any]:
 def _resources(ctx: dict[str, Any]) -> Resources:
     resources = ctx.get("resources")
     if not isinstance(resources, Resources):
-        raise RuntimeError("the worker context has no 'resources': see gateway/worker.py")
+        raise RuntimeError("the worker context has no 'resources': see worker/settings.py")
     return resources
 
 
+# Pending redemptions are settled within minutes of a crash.
+@job(timeout=600, cron=Cron(minute=frozenset(range(0, 60, 5))))
 async def resolve_stale_redemptions_job(ctx: dict[str, Any]) -> dict[str, int]:
     """Settle redemptions a crash left between the debit and Shopify's answer."""
     resources = _resources(ctx)
@@ -283,6 +291,8 @@ async def resolve_stale_redemptions_job(ctx: dict[str, Any]) -> dict[str, int]:
     }
 
 
+# Nightly: tiers follow RFM scores, which change outside the ledger.
+@job(timeout=3600, cron=Cron(hour=frozenset({4}), minute=frozenset({23})))
 async def recalculate_tiers_job(ctx: dict[str, Any]) -> dict[str, int]:
     """Reassign VIP tiers for what changes outside the ledger (RFM scores from analytics)."""
     sweep = await tiers.recalculate_all_tiers(_resources(ctx).sessions)
@@ -295,6 +305,8 @@ async def recalculate_tiers_job(ctx: dict[str, Any]) -> dict[str, int]:
 RECONCILIATION_WINDOW = timedelta(hours=2)
 
 
+# Hourly: orders no webhook delivered (Shopify gives up after 48 hours of retries).
+@job(timeout=3600, cron=Cron(minute=frozenset({37})))
 async def reconcile_orders_job(ctx: dict[str, Any]) -> dict[str, int]:
     """Award the orders no webhook delivered (and reverse the unseen cancellations), shop by
     shop; a shop whose Admin API fails is logged and retried on the next run."""

@@ -16,8 +16,8 @@ from strawberry.dataloader import DataLoader
 from db.models import Customer, PointsTransaction, VipTier
 from db.session import tenant_unit_of_work
 from subgraphs.kit.auth import Viewer
-from subgraphs.kit.context import Context
-from subgraphs.kit.relay import Page, PageRequest
+from subgraphs.kit.graphql.context import Context
+from subgraphs.kit.pagination import Page, PageRequest
 from subgraphs.kit.resources import Resources
 from subgraphs.points.repository.customers import CustomerRepository
 from subgraphs.points.repository.rewards import RedemptionWithReward, RewardRepository

@@ -2,7 +2,7 @@
 
 from strawberry.tools import merge_types
 
-from subgraphs.kit.schema import build_schema
+from subgraphs.kit.graphql.schema import build_schema
 from subgraphs.points.mutations.campaigns import CampaignMutation
 from subgraphs.points.mutations.ledger import LedgerMutation
 from subgraphs.points.mutations.program import ProgramMutation

@@ -1,6 +1,6 @@
 """ASGI app of the referrals subgraph."""
 
-from subgraphs.kit.app import create_subgraph_app
+from subgraphs.kit.graphql.app import create_subgraph_app
 from subgraphs.referrals.loaders import build_referrals_loaders
 from subgraphs.referrals.schema import schema
 

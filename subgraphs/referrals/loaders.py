@@ -11,7 +11,7 @@ from strawberry.dataloader import DataLoader
 from db.models import ReferralLink
 from db.session import tenant_unit_of_work
 from subgraphs.kit.auth import Viewer
-from subgraphs.kit.context import Context
+from subgraphs.kit.graphql.context import Context
 from subgraphs.kit.resources import Resources
 from subgraphs.referrals.repository import ReferralsRepository
 

@@ -1,6 +1,6 @@
 """The referrals subgraph schema: referral links, attached to customers."""
 
-from subgraphs.kit.schema import build_schema
+from subgraphs.kit.graphql.schema import build_schema
 from subgraphs.referrals.mutations import Mutation
 from subgraphs.referrals.queries import Query
 from subgraphs.referrals.types import Customer

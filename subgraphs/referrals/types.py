@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import enum
-
 import strawberry
 
 from db.models import ReferralLink as ReferralLinkRow
 from subgraphs.kit.permissions import require_customer_access
+from subgraphs.referrals import service
 from subgraphs.referrals.loaders import ReferralsInfo
-from subgraphs.referrals.service import ReferralErrorCode as DomainErrorCode
 from subgraphs.referrals.service import referral_url
 
 
@@ -48,16 +46,18 @@ class Customer:
         return None if row is None else ReferralLink.from_row(row, info)
 
 
-@strawberry.enum(description="Why a referral mutation was refused.")
-class ReferralErrorCode(enum.Enum):
-    CUSTOMER_NOT_FOUND = DomainErrorCode.CUSTOMER_NOT_FOUND.value
+ReferralErrorCode = strawberry.enum(
+    service.ReferralErrorCode,
+    name="ReferralErrorCode",
+    description="Why a referral mutation was refused.",
+)
 
 
 @strawberry.type(description="An expected failure of a referral mutation.")
 class ReferralUserError:
     field: list[str] | None = strawberry.field(description="Path to the input field at fault.")
     message: str = strawberry.field(description="What went wrong, for people.")
-    code: ReferralErrorCode = strawberry.field(description="What went wrong, for programs.")
+    code: ReferralErrorCode = strawberry.field(description="What went wrong, for programs.")  # type: ignore[valid-type]
 
 
 @strawberry.input(description="Create (or fetch) a customer's referral link.")
@@ -67,5 +67,7 @@ class ReferralLinkCreateInput:
 
 @strawberry.type(description="Result of referralLinkCreate.")
 class ReferralLinkCreatePayload:
-    referral_link: ReferralLink | None = strawberry.field(description="The advocate's link.")
+    referral_link: ReferralLink | None = strawberry.field(
+        default=None, description="The advocate's link."
+    )
     user_errors: list[ReferralUserError] = strawberry.field(description="Why nothing changed.")

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from gateway.cli import router_command, wait_until_ready
-from gateway.embedded import free_port
-from gateway.stack import REPO_ROOT, ROUTER_DIR, SUBGRAPHS, ensure_router_installed
+from cli.embedded import free_port
+from cli.main import router_command, wait_until_ready
+from cli.stack import REPO_ROOT, ROUTER_DIR, SUBGRAPHS, ensure_router_installed
 from subgraphs.kit.settings import Settings
 from tests.services import service_env
 
@@ -35,7 +35,7 @@ def router(settings: Settings) -> Iterator[Router]:
         for subgraph in SUBGRAPHS.values():
             port = free_port()
             process = subprocess.Popen(
-                [sys.executable, "-m", "gateway.cli", "serve", subgraph.name, "--port", str(port)],
+                [sys.executable, "-m", "cli.main", "serve", subgraph.name, "--port", str(port)],
                 env=env,
                 cwd=REPO_ROOT,
             )

@@ -11,7 +11,7 @@ import httpx
 import pytest_asyncio
 from websockets.asyncio.client import connect
 
-from gateway.compose import persisted_operations
+from cli.compose import persisted_operations
 from subgraphs.kit.resources import Resources
 from tests.conftest import Tenant, add_customer
 from tests.e2e.conftest import Router

@@ -9,14 +9,14 @@ import strawberry
 from graphql import GraphQLError
 
 from subgraphs.kit.errors import BAD_USER_INPUT
-from subgraphs.kit.permissions import Capability, require
-from subgraphs.kit.relay import (
+from subgraphs.kit.graphql.relay import (
     AfterArgument,
     Connection,
     FirstArgument,
     page_request,
     to_connection,
 )
+from subgraphs.kit.permissions import Capability, require
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.service import campaigns as campaign_service
 from subgraphs.points.service.errors import PointsError

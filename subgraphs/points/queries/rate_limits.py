@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
+from subgraphs.kit.integrations.shopify_rate_limits import RateLimitMonitor
 from subgraphs.kit.permissions import Capability, require
-from subgraphs.kit.rate_limits import RateLimitMonitor
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.types.rate_limits import RateLimitStatus
 

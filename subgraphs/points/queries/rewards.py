@@ -7,14 +7,14 @@ from typing import Annotated
 
 import strawberry
 
-from subgraphs.kit.permissions import Capability, require, require_catalog_read
-from subgraphs.kit.relay import (
+from subgraphs.kit.graphql.relay import (
     AfterArgument,
     Connection,
     FirstArgument,
     page_request,
     to_connection,
 )
+from subgraphs.kit.permissions import Capability, require, require_catalog_read
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.service import rewards
 from subgraphs.points.types.rewards import Reward, reward_position

@@ -10,7 +10,7 @@ from sqlalchemy import delete, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import BonusCampaign
-from subgraphs.kit.relay import Page, PageRequest
+from subgraphs.kit.pagination import Page, PageRequest
 
 
 class CampaignRepository:

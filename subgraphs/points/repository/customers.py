@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from db.models import Customer, PointsTransaction
-from subgraphs.kit.relay import Page, PageRequest
+from subgraphs.kit.pagination import Page, PageRequest
 
 
 class CustomerRepository:

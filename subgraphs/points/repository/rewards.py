@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from db.models import Merchant, RedemptionStatus, Reward, RewardRedemption
-from subgraphs.kit.relay import Page, PageRequest
+from subgraphs.kit.pagination import Page, PageRequest
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.ids import new_id
 from db.models import BonusCampaign, CampaignKind, Customer
-from subgraphs.kit.relay import Page, PageRequest
+from subgraphs.kit.pagination import Page, PageRequest
 from subgraphs.kit.repository import insert_audit_log
 from subgraphs.points.repository.campaigns import CampaignRepository
 from subgraphs.points.service.calculation import REGIONS, campaign_skip_reason

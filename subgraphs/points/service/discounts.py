@@ -23,10 +23,8 @@ from redis.asyncio import Redis
 
 from db.crypto import FieldCipher
 from db.models import RewardKind
-from subgraphs.kit.alerts import SlackAlerter
-from subgraphs.kit.rate_limits import RateLimitMonitor
-from subgraphs.kit.resources import Resources
-from subgraphs.kit.shopify_admin import (
+from subgraphs.kit.integrations.alerts import SlackAlerter
+from subgraphs.kit.integrations.shopify_admin import (
     DiscountCodeSpec,
     DiscountKind,
     ShopifyAdminClient,
@@ -34,6 +32,8 @@ from subgraphs.kit.shopify_admin import (
     ShopifyUnavailableError,
     ShopifyUserErrors,
 )
+from subgraphs.kit.integrations.shopify_rate_limits import RateLimitMonitor
+from subgraphs.kit.resources import Resources
 from subgraphs.points.repository.rewards import MerchantConnection
 
 API_TOKEN_CONTEXT = "merchants.api_token"  # noqa: S105 - an encryption context, not a secret

@@ -18,8 +18,8 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.crypto import FieldCipher
-from subgraphs.kit.http_retries import DEFAULT_RETRY_POLICY, RetryPolicy
-from subgraphs.kit.notifications import (
+from subgraphs.kit.integrations.http_retries import DEFAULT_RETRY_POLICY, RetryPolicy
+from subgraphs.kit.integrations.notifications import (
     KlaviyoClient,
     NotificationClient,
     NotificationError,

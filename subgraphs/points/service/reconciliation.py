@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from db.crypto import FieldCipher
 from db.models import PointsTransactionKind
 from db.session import tenant_unit_of_work
-from subgraphs.kit.shopify_admin import ShopifyAdminClient, ShopifyOrder
+from subgraphs.kit.integrations.shopify_admin import ShopifyAdminClient, ShopifyOrder
 from subgraphs.points.repository.reconciliation import orders_with
 from subgraphs.points.service.calculation import Order, OrderLine
 from subgraphs.points.service.ledger import ReverseCommand, reverse_order

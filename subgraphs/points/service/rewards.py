@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.ids import new_id
 from db.models import Reward, RewardKind
-from subgraphs.kit.relay import Page, PageRequest
+from subgraphs.kit.pagination import Page, PageRequest
 from subgraphs.kit.repository import insert_audit_log
 from subgraphs.points.repository.rewards import RewardRepository
 from subgraphs.points.service.errors import PointsError, PointsErrorCode

@@ -7,14 +7,14 @@ from datetime import datetime
 import strawberry
 
 from db.models import Customer as CustomerRow
-from subgraphs.kit.permissions import require_customer_access
-from subgraphs.kit.relay import (
+from subgraphs.kit.graphql.relay import (
     AfterArgument,
     Connection,
     FirstArgument,
     page_request,
     to_connection,
 )
+from subgraphs.kit.permissions import require_customer_access
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.service.customers import customer_email
 from subgraphs.points.types.ledger import PointsTransaction, transaction_position

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import strawberry
 
-from subgraphs.kit.shopify_admin import ThrottleStatus
+from subgraphs.kit.integrations.shopify_admin import ThrottleStatus
 
 
 @strawberry.type(

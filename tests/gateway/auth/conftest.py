@@ -9,7 +9,7 @@ import httpx
 import pytest_asyncio
 from starlette.applications import Starlette
 
-from gateway.auth.routes import auth_routes
+from gateway.edge.auth.routes import auth_routes
 from subgraphs.kit.resources import Resources
 
 

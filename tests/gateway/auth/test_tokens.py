@@ -18,10 +18,10 @@ from starlette.requests import Request
 
 from db.models import MerchantApiKey, RewardKind
 from db.session import tenant_unit_of_work
-from gateway.auth.tokens import mint_customer_token, mint_staff_token
+from gateway.edge.auth.tokens import mint_customer_token, mint_staff_token
 from subgraphs.kit.api_keys import create_api_key, revoke_api_key
 from subgraphs.kit.auth import CUSTOMER_AUDIENCE, LOYALNEST_ISSUER, hs256_jwt
-from subgraphs.kit.context import Context
+from subgraphs.kit.graphql.context import Context
 from subgraphs.kit.permissions import Capability
 from subgraphs.kit.resources import Resources
 from subgraphs.points.service.rewards import RewardTerms, create_reward

@@ -9,8 +9,8 @@ import httpx
 import pytest_asyncio
 import uvicorn
 
-from gateway.edge import create_edge_app
-from gateway.embedded import free_port
+from cli.embedded import free_port
+from gateway.edge.app import create_edge_app
 from subgraphs.kit.resources import Resources
 
 

@@ -14,10 +14,10 @@ import orjson
 from sqlalchemy import text
 
 from db.session import system_unit_of_work
-from gateway.webhooks.processing import DeliveryOutcome, process_delivery
-from gateway.webhooks.verification import webhook_signature
+from gateway.edge.webhooks.verification import webhook_signature
 from subgraphs.kit.resources import Resources
 from tests.conftest import TEST_APP_SECRET
+from worker.webhooks.processing import DeliveryOutcome, process_delivery
 
 
 def order_payload(

@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from db.models import PointsTransaction
 from db.session import tenant_unit_of_work
+from subgraphs.kit.integrations.shopify_admin import ShopifyAdminClient
 from subgraphs.kit.resources import Resources
-from subgraphs.kit.shopify_admin import ShopifyAdminClient
 from subgraphs.points.service.reconciliation import reconcile_shop
 from tests.conftest import Tenant
 from tests.gateway.webhooks.shopify import deliver, order_payload, process_pending

@@ -12,11 +12,11 @@ from sqlalchemy import func, select
 
 from db.models import Customer, PointsTransaction
 from db.session import tenant_unit_of_work
-from gateway.webhooks.processing import PAYLOAD_CONTEXT, DeliveryOutcome, process_delivery
 from subgraphs.kit.jobs import job_queue
 from subgraphs.kit.resources import Resources
 from tests.conftest import Tenant
 from tests.gateway.webhooks.shopify import deliver, inbox, order_payload, signed
+from worker.webhooks.processing import PAYLOAD_CONTEXT, DeliveryOutcome, process_delivery
 
 
 async def test_a_signed_delivery_is_stored_once_and_acknowledged(

@@ -11,7 +11,6 @@ from sqlalchemy import select, text
 
 from db.models import Customer, Merchant, PointsTransaction
 from db.session import system_unit_of_work, tenant_unit_of_work
-from gateway.webhooks.processing import DeliveryOutcome
 from subgraphs.kit.resources import Resources
 from subgraphs.points.service.customers import EMAIL_CONTEXT
 from subgraphs.points.service.program import update_program_config
@@ -24,6 +23,7 @@ from tests.gateway.webhooks.shopify import (
     process_pending,
     refund_payload,
 )
+from worker.webhooks.processing import DeliveryOutcome
 
 
 async def _configure(resources: Resources, tenant: Tenant, **changes: Any) -> None:

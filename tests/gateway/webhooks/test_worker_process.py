@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 from sqlalchemy import text
 
+from cli.embedded import start_redis
 from db.session import system_unit_of_work, tenant_unit_of_work
-from gateway.embedded import start_redis
 from subgraphs.kit.resources import Resources, open_resources
 from subgraphs.kit.settings import Settings
 from subgraphs.points.service.program import update_program_config

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from db.ids import new_id
 from db.session import system_unit_of_work, tenant_unit_of_work
-from gateway.webhooks.inbox import NewDelivery, insert_delivery
+from gateway.edge.webhooks.inbox import NewDelivery, insert_delivery
 from subgraphs.admin.gdpr import EXPORT_CONTEXT
 from subgraphs.kit.resources import Resources
 from tests.conftest import Tenant

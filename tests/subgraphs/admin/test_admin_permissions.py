@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import connect
 
-from gateway.auth.tokens import mint_customer_token, mint_staff_token
+from gateway.edge.auth.tokens import mint_customer_token, mint_staff_token
 from subgraphs.kit.resources import Resources
 from tests.conftest import SubgraphClient, Tenant, add_customer
 from tests.subgraphs.admin.inbox_helpers import add_delivery

@@ -14,12 +14,12 @@ import uvicorn
 from sqlalchemy import text
 from websockets.asyncio.client import ClientConnection, connect
 
+from cli.embedded import free_port
 from db.session import system_unit_of_work, tenant_unit_of_work
-from gateway.embedded import free_port
 from subgraphs.admin.live import LISTENER_APPLICATION_NAME, AuditLogListener, audit_log_listener
 from subgraphs.admin.loaders import build_admin_loaders
 from subgraphs.admin.schema import schema
-from subgraphs.kit.app import create_subgraph_app
+from subgraphs.kit.graphql.app import create_subgraph_app
 from subgraphs.kit.pubsub import webhook_channel
 from subgraphs.kit.repository import insert_audit_log
 from subgraphs.kit.resources import Resources

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.ids import new_id
 from db.models import ApiLog, AuditLog, Customer, GdprRequest, PointsTransaction, RewardKind
 from db.session import tenant_unit_of_work
-from gateway.webhooks import inbox
+from gateway.edge.webhooks import inbox
 from subgraphs.admin import gdpr
 from subgraphs.admin.service import record_uninstall
 from subgraphs.kit.repository import insert_audit_log

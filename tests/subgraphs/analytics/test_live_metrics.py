@@ -13,10 +13,10 @@ import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from gateway.embedded import free_port
+from cli.embedded import free_port
 from subgraphs.analytics.loaders import build_analytics_loaders
 from subgraphs.analytics.schema import schema
-from subgraphs.kit.app import create_subgraph_app
+from subgraphs.kit.graphql.app import create_subgraph_app
 from subgraphs.kit.resources import Resources
 from tests.conftest import SubgraphClient, Tenant, add_customer
 

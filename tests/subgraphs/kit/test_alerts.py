@@ -11,8 +11,8 @@ import pytest
 import pytest_asyncio
 import respx
 
-from subgraphs.kit.alerts import AlertDeliveryError, Alerter, SlackAlerter
-from subgraphs.kit.http_retries import RetryPolicy
+from subgraphs.kit.integrations.alerts import AlertDeliveryError, Alerter, SlackAlerter
+from subgraphs.kit.integrations.http_retries import RetryPolicy
 
 WEBHOOK = "https://hooks.slack.com/services/T000/B000/very-secret-path"
 FAST = RetryPolicy(base_delay=0.001)

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from gateway.auth.shopify_signatures import app_proxy_message, oauth_message
-from gateway.auth.tokens import mint_customer_token, mint_staff_token
+from gateway.edge.auth.shopify_signatures import app_proxy_message, oauth_message
+from gateway.edge.auth.tokens import mint_customer_token, mint_staff_token
 from subgraphs.kit.auth import (
     STAFF_AUDIENCE,
     TokenKind,

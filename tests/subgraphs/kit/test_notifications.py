@@ -15,8 +15,8 @@ import pytest
 import pytest_asyncio
 import respx
 
-from subgraphs.kit.http_retries import RetryPolicy
-from subgraphs.kit.notifications import (
+from subgraphs.kit.integrations.http_retries import RetryPolicy
+from subgraphs.kit.integrations.notifications import (
     KLAVIYO_EVENTS_URL,
     POSTSCRIPT_MESSAGES_URL,
     KlaviyoClient,

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from gateway.auth.session_tokens import mint_session_token
+from gateway.edge.auth.session_tokens import mint_session_token
 from subgraphs.kit.auth import session_token_jwt, shop_domain_from_token
 from subgraphs.kit.errors import UnauthenticatedError
 from tests.conftest import TEST_API_KEY, TEST_APP_SECRET, SubgraphClient, Tenant, token_for

@@ -20,11 +20,9 @@ import respx
 from purgatory import AsyncCircuitBreakerFactory
 from redis.asyncio import Redis
 
-from subgraphs.kit.alerts import SlackAlerter
-from subgraphs.kit.http_retries import RetryPolicy
-from subgraphs.kit.rate_limits import RateLimitMonitor, throttle_key
-from subgraphs.kit.resources import Resources
-from subgraphs.kit.shopify_admin import (
+from subgraphs.kit.integrations.alerts import SlackAlerter
+from subgraphs.kit.integrations.http_retries import RetryPolicy
+from subgraphs.kit.integrations.shopify_admin import (
     DiscountCodeSpec,
     DiscountKind,
     ShopifyAdminClient,
@@ -34,6 +32,8 @@ from subgraphs.kit.shopify_admin import (
     ShopifyUserErrors,
     ThrottleStatus,
 )
+from subgraphs.kit.integrations.shopify_rate_limits import RateLimitMonitor, throttle_key
+from subgraphs.kit.resources import Resources
 
 SHOP = "cool-socks.myshopify.com"
 URL = f"https://{SHOP}/admin/api/2025-10/graphql.json"

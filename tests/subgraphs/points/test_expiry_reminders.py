@@ -18,8 +18,8 @@ from sqlalchemy import select, update
 
 from db.models import AuditLog, Customer, ExpiryReminder, ProgramSettings
 from db.session import tenant_unit_of_work
-from subgraphs.kit.http_retries import RetryPolicy
-from subgraphs.kit.notifications import KLAVIYO_EVENTS_URL, POSTSCRIPT_MESSAGES_URL
+from subgraphs.kit.integrations.http_retries import RetryPolicy
+from subgraphs.kit.integrations.notifications import KLAVIYO_EVENTS_URL, POSTSCRIPT_MESSAGES_URL
 from subgraphs.kit.resources import Resources
 from subgraphs.points.jobs import queue_expiry_reminders, run_expiry_reminders
 from subgraphs.points.repository.reminders import DueReminder, ReminderRepository

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from subgraphs.kit.rate_limits import RateLimitMonitor
+from subgraphs.kit.integrations.shopify_admin import ThrottleStatus
+from subgraphs.kit.integrations.shopify_rate_limits import RateLimitMonitor
 from subgraphs.kit.resources import Resources
-from subgraphs.kit.shopify_admin import ThrottleStatus
 from tests.conftest import SubgraphClient, Tenant
 
 STATUS = "{ rateLimitStatus { usedPercent currentlyAvailable maximumAvailable nearLimit } }"

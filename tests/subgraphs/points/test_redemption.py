@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from db.crypto import DecryptionError
 from db.models import Merchant, PointsTransaction, RewardKind, RewardRedemption
 from db.session import system_unit_of_work, tenant_unit_of_work
-from subgraphs.kit.rate_limits import RateLimitMonitor
+from subgraphs.kit.integrations.shopify_rate_limits import RateLimitMonitor
 from subgraphs.kit.resources import Resources
 from subgraphs.points.service.discounts import API_TOKEN_CONTEXT, ShopifyConnector
 from subgraphs.points.service.redemption import (

@@ -3,7 +3,7 @@ exchange that for a short-lived customer token the widget sends to the GraphQL e
 
 Shopify forwards ``https://<shop>/apps/<subpath>/token`` to ``GET /proxy/token`` with ``shop``,
 ``logged_in_customer_id`` (empty when nobody is logged in), ``path_prefix``, ``timestamp`` and
-``signature`` (see gateway/auth/shopify_signatures.py). The signature proves Shopify sent it;
+``signature`` (see gateway/edge/auth/shopify_signatures.py). The signature proves Shopify sent it;
 the timestamp keeps a leaked URL from being replayed later.
 """
 
@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from db.session import tenant_unit_of_work
-from gateway.auth.shopify_signatures import app_proxy_query_is_authentic
-from gateway.auth.tokens import mint_customer_token
+from gateway.edge.auth.shopify_signatures import app_proxy_query_is_authentic
+from gateway.edge.auth.tokens import mint_customer_token
 from subgraphs.admin.service import InvalidShopDomainError, normalize_shop_domain
 from subgraphs.kit.auth import CUSTOMER_TOKEN_TTL_SECONDS
 from subgraphs.kit.auth_repository import customer_id_for_shopify_customer

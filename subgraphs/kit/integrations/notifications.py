@@ -17,14 +17,14 @@ from typing import Any, Protocol
 import httpx
 import orjson
 
-from subgraphs.kit.http_retries import (
+from subgraphs.kit.integrations.http_retries import (
     DEFAULT_RETRY_POLICY,
     RetryPolicy,
     TransientResponseError,
     call_with_retries,
     raise_for_transient,
 )
-from subgraphs.kit.notification_templates import (
+from subgraphs.kit.integrations.notification_templates import (
     DEFAULT_LOCALE,
     EXPIRY_REMINDER,
     LOCALE_ALIASES,

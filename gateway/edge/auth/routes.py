@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from gateway.auth.app_proxy import proxy_token
-from gateway.auth.oauth import callback, install
+from gateway.edge.auth.app_proxy import proxy_token
+from gateway.edge.auth.oauth import callback, install
 
 
 def auth_routes() -> list[BaseRoute]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 from graphql import OperationDefinitionNode, parse
 
-from gateway.stack import (
+from cli.stack import (
     OPERATIONS_DIR,
     REPO_ROOT,
     ROUTER_DIR,

@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from db.session import system_unit_of_work
-from gateway.auth.shopify_signatures import oauth_query_is_authentic
+from gateway.edge.auth.shopify_signatures import oauth_query_is_authentic
 from subgraphs.admin.service import InvalidShopDomainError, install_merchant, normalize_shop_domain
 from subgraphs.kit.auth_repository import store_shopify_access_token
 from subgraphs.kit.repository import insert_audit_log

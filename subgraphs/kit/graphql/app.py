@@ -22,7 +22,7 @@ from strawberry.federation import Schema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
-from subgraphs.kit.context import Context, LoadersFactory
+from subgraphs.kit.graphql.context import Context, LoadersFactory
 from subgraphs.kit.resources import Resources, open_resources
 from subgraphs.kit.settings import Settings, get_settings
 

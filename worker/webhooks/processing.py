@@ -11,22 +11,21 @@ from __future__ import annotations
 import enum
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import orjson
 import structlog
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 
-from db.session import system_unit_of_work, tenant_unit_of_work
-from gateway.webhooks import inbox
-from gateway.webhooks.topics import HANDLERS, HandlerContext
+from db.session import tenant_unit_of_work
+from gateway.edge.webhooks import inbox
 from subgraphs.kit.domain import DomainError
 from subgraphs.kit.events import ledger_changed
 from subgraphs.kit.jobs import enqueue_webhook_delivery, job_queue
 from subgraphs.kit.pubsub import webhook_channel
 from subgraphs.kit.resources import Resources
 from subgraphs.points.service.order_events import OrderNotEarnedYetError
+from worker.webhooks.topics import HANDLERS, HandlerContext
 
 log = structlog.get_logger(__name__)
 
@@ -176,42 +175,3 @@ async def _record_failure(
         },
     )
     return outcome
-
-
-async def process_webhook_delivery(ctx: dict[str, Any], merchant_id: str, delivery_id: str) -> str:
-    """arq job: process one inbox row."""
-    outcome = await process_delivery(ctx["resources"], merchant_id, delivery_id)
-    return outcome.value
-
-
-async def sweep_webhook_inbox(ctx: dict[str, Any]) -> int:
-    """arq cron: enqueue pending deliveries whose time has passed without a job taking them
-    (enqueued while Redis was down, or their worker was killed)."""
-    resources: Resources = ctx["resources"]
-    settings = resources.settings
-    async with system_unit_of_work(resources.sessions) as session:
-        due = await inbox.due_deliveries(
-            session, older_than_seconds=settings.inbox_sweep_grace_seconds, limit=SWEEP_BATCH
-        )
-    queue = job_queue(resources.redis)
-    # Past this, no live job can still hold the row: arq cancels a job at its timeout.
-    presumed_dead_after = settings.webhook_job_timeout_seconds + settings.inbox_sweep_grace_seconds
-    for delivery in due:
-        # First under the delivery's own job id, which arq ignores while that job is queued
-        # or running: sweeping a backlog adds nothing. A job whose worker was killed keeps
-        # its id in Redis, so once it is surely dead it gets a second id, one per window,
-        # which bounds the duplicates (harmless: a second claim finds the row done).
-        job_id = delivery_job_id(delivery.id)
-        if delivery.overdue_seconds > presumed_dead_after:
-            window = int(delivery.overdue_seconds // presumed_dead_after)
-            job_id = f"{job_id}:sweep:{window}"
-        await enqueue_webhook_delivery(queue, delivery.merchant_id, delivery.id, job_id=job_id)
-    if due:
-        log.info("webhook_inbox_swept", enqueued=len(due))
-    return len(due)
-
-
-async def forget_old_receipts_job(ctx: dict[str, Any]) -> int:
-    resources: Resources = ctx["resources"]
-    async with system_unit_of_work(resources.sessions) as session:
-        return await inbox.forget_old_receipts(session, older_than_days=RECEIPT_RETENTION_DAYS)

@@ -16,8 +16,8 @@ from strawberry.extensions import (
 )
 from strawberry.types import ExecutionContext
 
-from subgraphs.kit.errors import is_client_error, mask_unexpected_errors
-from subgraphs.kit.observability import metrics_extension
+from subgraphs.kit.graphql.errors import is_client_error, mask_unexpected_errors
+from subgraphs.kit.graphql.metrics import metrics_extension
 
 FEDERATION_VERSION: Final[Literal["2.9"]] = (
     "2.9"  # the composer's maximum; Strawberry's default (2.11) is rejected

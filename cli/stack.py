@@ -12,8 +12,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cli.embedded import EmbeddedPostgres, EmbeddedRedis, start_postgres, start_redis
 from db.crypto import generate_key
-from gateway.embedded import EmbeddedPostgres, EmbeddedRedis, start_postgres, start_redis
 from subgraphs.kit.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -23,8 +23,8 @@ SUPERGRAPH_CONFIG = REPO_ROOT / "supergraph" / "supergraph.yaml"
 SCHEMA_DIR = REPO_ROOT / "schema"
 OPERATIONS_DIR = SCHEMA_DIR / "operations"
 DEMO_SHOP = "demo.myshopify.com"
-# The edge app (gateway/edge.py): Shopify webhooks, OAuth, the app-proxy token exchange.
-EDGE_APP = "gateway.edge:app"
+# The edge app (gateway/edge/app.py): Shopify webhooks, OAuth, the app-proxy token exchange.
+EDGE_APP = "gateway.edge.app:app"
 EDGE_PORT = 4105
 
 

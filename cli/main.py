@@ -16,9 +16,7 @@ import httpx
 import typer
 from rich.console import Console
 
-from db.migrate import upgrade
-from gateway.auth.session_tokens import mint_session_token
-from gateway.stack import (
+from cli.stack import (
     DEMO_SHOP,
     EDGE_APP,
     EDGE_PORT,
@@ -30,6 +28,8 @@ from gateway.stack import (
     ensure_router_installed,
     resolve_environment,
 )
+from db.migrate import upgrade
+from gateway.edge.auth.session_tokens import mint_session_token
 from subgraphs.kit.settings import Settings, get_settings
 
 app = typer.Typer(help="LoyalNest: the loyalty program backend.", no_args_is_help=True)
@@ -72,7 +72,7 @@ def migrate() -> None:
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def psql(context: typer.Context) -> None:
     """Open psql on the LoyalNest database; extra arguments go to psql (-c '\\d+ customers')."""
-    from gateway.embedded import psql_executable
+    from cli.embedded import psql_executable
 
     resolved = _environment()
     try:
@@ -90,7 +90,7 @@ def seed(
     shop: Annotated[str, typer.Option(help="Shop domain of the demo merchant.")] = DEMO_SHOP,
 ) -> None:
     """Create the demo merchant and customers (idempotent)."""
-    from gateway.seed import seed_demo
+    from cli.seed import seed_demo
 
     resolved = _environment()
     try:
@@ -130,7 +130,7 @@ def token(
     """Print a credential for SHOP (local use): a session token by default, or a customer
     token (--customer), a staff token (--staff, --role, --no-mfa), or a new API key
     (--api-key, --scope; needs the database)."""
-    from gateway.auth.tokens import (
+    from gateway.edge.auth.tokens import (
         STAFF_TOKEN_TTL_SECONDS,
         create_api_key_for_shop,
         mint_customer_token,
@@ -198,7 +198,7 @@ def compose(
     check: Annotated[bool, typer.Option(help="Fail if generated files are out of date.")] = False,
 ) -> None:
     """Export each subgraph's SDL to schema/, compose supergraph/, build the PQ manifest."""
-    from gateway.compose import compose_supergraph, expected_files, write_generated_files
+    from cli.compose import compose_supergraph, expected_files, write_generated_files
 
     if check:
         stale = [
@@ -257,7 +257,7 @@ def worker() -> None:
     """Run background jobs (arq on Redis)."""
     from arq import run_worker
 
-    from gateway.worker import worker_settings
+    from worker.settings import worker_settings
 
     resolved = _environment()
     try:
@@ -323,7 +323,7 @@ def dev(
         assert settings.database_url
         upgrade(settings.database_url)
         if seed_demo:
-            from gateway.seed import seed_demo as run_seed
+            from cli.seed import seed_demo as run_seed
 
             asyncio.run(run_seed(settings, DEMO_SHOP))
         env = resolved.child_env()
@@ -331,14 +331,12 @@ def dev(
         for subgraph in SUBGRAPHS.values():
             processes.append(
                 subprocess.Popen(
-                    [python, "-m", "gateway.cli", "serve", subgraph.name], env=env, cwd=REPO_ROOT
+                    [python, "-m", "cli.main", "serve", subgraph.name], env=env, cwd=REPO_ROOT
                 )
             )
-        edge = subprocess.Popen(
-            [python, "-m", "gateway.cli", "serve", "edge"], env=env, cwd=REPO_ROOT
-        )
+        edge = subprocess.Popen([python, "-m", "cli.main", "serve", "edge"], env=env, cwd=REPO_ROOT)
         processes.append(
-            subprocess.Popen([python, "-m", "gateway.cli", "worker"], env=env, cwd=REPO_ROOT)
+            subprocess.Popen([python, "-m", "cli.main", "worker"], env=env, cwd=REPO_ROOT)
         )
         for subgraph, process in zip(SUBGRAPHS.values(), processes, strict=False):
             wait_until_ready(f"http://127.0.0.1:{subgraph.port}/health", process, subgraph.name)

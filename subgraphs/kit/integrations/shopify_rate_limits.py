@@ -14,8 +14,8 @@ import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from subgraphs.kit.alerts import Alerter
-from subgraphs.kit.shopify_admin import ThrottleCallback, ThrottleStatus
+from subgraphs.kit.integrations.alerts import Alerter
+from subgraphs.kit.integrations.shopify_admin import ThrottleCallback, ThrottleStatus
 
 log = structlog.get_logger(__name__)
 

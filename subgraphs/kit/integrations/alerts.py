@@ -6,7 +6,7 @@ from typing import Protocol
 
 import httpx
 
-from subgraphs.kit.http_retries import (
+from subgraphs.kit.integrations.http_retries import (
     DEFAULT_RETRY_POLICY,
     RetryPolicy,
     TransientResponseError,

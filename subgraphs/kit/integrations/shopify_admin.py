@@ -30,7 +30,7 @@ import structlog
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 
-from subgraphs.kit.http_retries import (
+from subgraphs.kit.integrations.http_retries import (
     RetryPolicy,
     TransientResponseError,
     call_with_retries,

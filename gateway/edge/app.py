@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from gateway.auth.routes import auth_routes
-from gateway.webhooks.shim import webhook_routes
+from gateway.edge.auth.routes import auth_routes
+from gateway.edge.webhooks.shim import webhook_routes
 from subgraphs.kit.observability import configure_logging
 from subgraphs.kit.resources import Resources, open_resources
 from subgraphs.kit.settings import Settings, get_settings

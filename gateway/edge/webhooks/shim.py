@@ -20,12 +20,12 @@ from starlette.routing import Route
 
 from db.ids import new_id
 from db.session import tenant_unit_of_work
-from gateway.webhooks.inbox import NewDelivery, insert_delivery
-from gateway.webhooks.processing import PAYLOAD_CONTEXT, delivery_job_id
-from gateway.webhooks.topics import ERASURE_TOPICS, SUPPORTED_TOPICS, customer_of
-from gateway.webhooks.verification import signature_is_valid
+from gateway.edge.webhooks.inbox import NewDelivery, insert_delivery
+from gateway.edge.webhooks.verification import signature_is_valid
 from subgraphs.kit.jobs import enqueue_webhook_delivery, job_queue
 from subgraphs.kit.resources import Resources
+from worker.webhooks.processing import PAYLOAD_CONTEXT, delivery_job_id
+from worker.webhooks.topics import ERASURE_TOPICS, SUPPORTED_TOPICS, customer_of
 
 log = structlog.get_logger(__name__)
 

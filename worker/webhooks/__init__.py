@@ -1,0 +1,1 @@
+"""Applying stored Shopify webhook deliveries: one transaction per delivery, exactly once."""
