@@ -1,0 +1,35 @@
+"""The harness shared by the benchmarks in bench/. A scenario file declares its options and one
+async function, and calls `run`; the harness gives the function a migrated scratch database
+(embedded Postgres, or a scratch database on DATABASE_URL's server), a scratch directory,
+supervised child processes and a report, then measures the floor (pgbench TPC-B) on the same
+server and prints the scenario's rates as ratios to it. Everything it made goes at exit.
+
+    servers    scratch directory, Postgres server, scratch databases
+    processes  child processes (embedded Redis, our services), free ports
+    meters     CPU by process (/proc), write transactions, connections, SQL statements
+    floor      pgbench TPC-B
+    report     latency percentiles, the printed report and its ratios
+"""
+
+from .floor import Floor
+from .meters import Cost, Meter, count_statements
+from .processes import Processes, Service, free_port
+from .report import Report, latency_line, percentile
+from .runner import Bench, run
+from .servers import autocommit_connection
+
+__all__ = [
+    "Bench",
+    "Cost",
+    "Floor",
+    "Meter",
+    "Processes",
+    "Report",
+    "Service",
+    "autocommit_connection",
+    "count_statements",
+    "free_port",
+    "latency_line",
+    "percentile",
+    "run",
+]

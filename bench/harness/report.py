@@ -1,0 +1,67 @@
+"""What a benchmark prints: a header, the scenario's sections, the floor, and each rate the
+scenario names as a ratio to the floor measured in the same run."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+from dataclasses import dataclass, field
+
+from .floor import Floor
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
+
+
+def latency_line(seconds: list[float]) -> str:
+    """p50 … max and the mean, in milliseconds, of durations in seconds."""
+    ms = [value * 1000 for value in seconds]
+    if not ms:
+        return "n/a"
+    return (
+        f"p50 {percentile(ms, 0.5):.1f}  p95 {percentile(ms, 0.95):.1f}  "
+        f"p99 {percentile(ms, 0.99):.1f}  max {max(ms):.1f}  (mean {statistics.fmean(ms):.1f})"
+    )
+
+
+@dataclass
+class Report:
+    title: str
+    server: str
+    # The floor's section label, after the scenario's: "(b)".
+    floor_label: str
+    version: str = ""
+    sections: list[list[str]] = field(default_factory=list)
+    # label -> per second, printed as "ratio <label> ÷ TPC-B TPS".
+    rates: dict[str, float] = field(default_factory=dict)
+    # Printed to stderr after the report.
+    notes: list[str] = field(default_factory=list)
+    floor: Floor | None = None
+
+    def add(self, lines: list[str]) -> None:
+        """A section, printed after a blank line."""
+        self.sections.append(lines)
+
+    def ratio(self, label: str, rate: float) -> None:
+        self.rates[label] = rate
+
+    def print(self) -> None:
+        print(f"{self.title} — PostgreSQL {self.version}, {self.server}")
+        print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+        sections = list(self.sections)
+        if self.floor is not None:
+            sections.append(self.floor.lines(self.floor_label))
+        for section in sections:
+            print()
+            for line in section:
+                print(line)
+        if self.floor is not None and self.rates:
+            print()
+            width = max(len(label) for label in self.rates)
+            for label, rate in self.rates.items():
+                print(f"ratio {label:<{width}} ÷ TPC-B TPS = {self.floor.ratio(rate)}")
+        for note in self.notes:
+            print(note, file=sys.stderr)
