@@ -14,10 +14,12 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from subgraphs.kit.graphql.errors import is_client_error, mask_unexpected_errors
 from subgraphs.kit.graphql.metrics import metrics_extension
+from subgraphs.kit.graphql.scalars import SCALAR_MAP
 
 FEDERATION_VERSION: Final[Literal["2.9"]] = (
     "2.9"  # the composer's maximum; Strawberry's default (2.11) is rejected
@@ -60,4 +62,5 @@ def build_schema(
         types=list(types),
         federation_version=FEDERATION_VERSION,
         extensions=extensions,
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
     )
