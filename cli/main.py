@@ -16,6 +16,7 @@ import httpx
 import typer
 from rich.console import Console
 
+from cli.node import NodeUnavailable
 from cli.stack import (
     DEMO_SHOP,
     EDGE_APP,
@@ -47,6 +48,15 @@ def _environment() -> StackEnvironment:
     os.environ.update(resolved.env)
     get_settings.cache_clear()
     return resolved
+
+
+def _require_router() -> None:
+    """Install the router if needed; without a suitable Node, say which one and stop."""
+    try:
+        ensure_router_installed()
+    except NodeUnavailable as exc:
+        console.print(str(exc), style="red", markup=False, highlight=False)
+        raise typer.Exit(1) from exc
 
 
 def _router_port() -> int:
@@ -200,6 +210,7 @@ def compose(
     """Export each subgraph's SDL to schema/, compose supergraph/, build the PQ manifest."""
     from cli.compose import compose_supergraph, expected_files, write_generated_files
 
+    _require_router()
     if check:
         stale = [
             p for p, text in expected_files().items() if not p.exists() or p.read_text() != text
@@ -315,7 +326,7 @@ def dev(
     (webhooks, OAuth), the worker and the router."""
     # A supervisor's SIGTERM must stop the children too, exactly like Ctrl-C.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    ensure_router_installed()
+    _require_router()
     resolved = _environment()
     processes: list[subprocess.Popen[bytes]] = []
     try:

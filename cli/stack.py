@@ -6,6 +6,7 @@ schema exporter load them), so `gateway` never imports a subgraph's GraphQL modu
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cli.embedded import EmbeddedPostgres, EmbeddedRedis, start_postgres, start_redis
+from cli.node import NodeUnavailable, check_node
 from db.crypto import generate_key
 from subgraphs.kit.settings import Settings
 
@@ -94,8 +96,14 @@ def resolve_environment(settings: Settings, *, database: str = "loyalnest") -> S
     """Use the configured servers; start embedded ones for whatever is not configured."""
     resolved = StackEnvironment(settings=settings)
     data_dir = settings.data_dir.resolve()
-    # pgserver asks platformdirs for a runtime directory and warns when none is set.
-    if not os.environ.get("XDG_RUNTIME_DIR"):
+    if settings.environment == "production" and not (settings.database_url and settings.redis_url):
+        # Embedded servers are for development: production data lives in real ones.
+        raise RuntimeError("production requires DATABASE_URL and REDIS_URL")
+    # pgserver asks platformdirs for a runtime directory and warns when none is set. Only for
+    # embedded servers: with real ones nothing is written (in the image the working directory
+    # is read-only to the service's user).
+    embedded = not settings.database_url or not settings.redis_url
+    if embedded and not os.environ.get("XDG_RUNTIME_DIR"):
         runtime_dir = data_dir / "run"
         runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.environ["XDG_RUNTIME_DIR"] = str(runtime_dir)
@@ -131,12 +139,22 @@ def resolve_environment(settings: Settings, *, database: str = "loyalnest") -> S
     return resolved
 
 
+def router_node_requirement() -> str:
+    """The Node versions the router supports: ``engines.node`` of its package.json."""
+    package = json.loads((ROUTER_DIR / "package.json").read_text())
+    return str(package.get("engines", {}).get("node", "*"))
+
+
 def ensure_router_installed() -> None:
-    """Install the router's npm packages from the lockfile if they are missing."""
+    """Check that Node is new enough for the router, then install the router's npm packages
+    from the lockfile if they are missing. Raises :class:`NodeUnavailable` with the version
+    needed (and the one found) otherwise."""
+    requirement = router_node_requirement()
+    check_node(requirement)
     if (ROUTER_DIR / "node_modules" / ".bin" / "hive-gateway").exists():
         return
     npm = shutil.which("npm")
     if npm is None:
-        raise RuntimeError("npm (Node 20+) is needed for the router and schema composition")
+        raise NodeUnavailable(f"the router needs npm with Node {requirement} (no `npm` on PATH)")
     print("installing router packages (npm ci, first run only)...", flush=True)
     subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=ROUTER_DIR, check=True)  # noqa: S603

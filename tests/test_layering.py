@@ -1,5 +1,6 @@
-"""The layering in DESIGN.md ("what may import what"), enforced by import-linter's contracts in
-pyproject.toml: that they pass on our code, and that they would catch a violation."""
+"""The layering of docs/architecture.md ("What may import what"), enforced by import-linter's
+contracts in pyproject.toml: that they pass on our code, and that they would catch a
+violation."""
 
 from __future__ import annotations
 
