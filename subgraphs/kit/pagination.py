@@ -8,7 +8,8 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
 
 import orjson
 
@@ -40,6 +41,41 @@ def decode_cursor(cursor: str) -> tuple[Any, ...]:
     if not isinstance(position, list):
         raise BadUserInputError("invalid cursor")
     return tuple(position)
+
+
+class TimeOrderedRow(Protocol):
+    """A row of a list ordered by when it was created, then by id."""
+
+    @property
+    def created_at(self) -> datetime: ...
+
+    @property
+    def id(self) -> str: ...
+
+
+# Keyset position of a newest-first list: (created_at, id). created_at comes first so the
+# position stays meaningful across the monthly partitions of the log tables.
+TimeOrderedAfter = tuple[datetime, str]
+
+
+def time_ordered_position(row: TimeOrderedRow) -> tuple[str, str]:
+    """The cursor position of a row in a list ordered by (created_at, id)."""
+    return (row.created_at.isoformat(), row.id)
+
+
+def time_ordered_after(after: tuple[Any, ...] | None) -> TimeOrderedAfter | None:
+    """A decoded ``after`` position of ``time_ordered_position``, checked: anything else (a
+    cursor of another list, a timestamp without a time zone) is the client's mistake."""
+    if after is None:
+        return None
+    try:
+        created_at, row_id = after
+        position = (datetime.fromisoformat(created_at), row_id)
+    except (TypeError, ValueError):
+        raise BadUserInputError("invalid cursor") from None
+    if position[0].tzinfo is None or not isinstance(row_id, str):
+        raise BadUserInputError("invalid cursor")
+    return position
 
 
 def page_request(first: int | None, after: str | None) -> PageRequest:

@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from subgraphs.admin import gdpr
-from subgraphs.admin.service import record_uninstall
+from subgraphs.admin.gdpr import export, redaction
+from subgraphs.admin.merchants.service import record_uninstall
 from subgraphs.kit.resources import Resources
 from subgraphs.points.service import order_events
 from subgraphs.points.service.order_events import EventResult, OrderTrigger, Outcome
@@ -78,7 +78,7 @@ async def _app_uninstalled(context: HandlerContext, payload: Mapping[str, Any]) 
 
 
 async def _data_request(context: HandlerContext, payload: Mapping[str, Any]) -> EventResult:
-    request = await gdpr.handle_customer_data_request(
+    request = await export.handle_customer_data_request(
         context.session,
         context.resources.cipher,
         context.merchant_id,
@@ -90,7 +90,7 @@ async def _data_request(context: HandlerContext, payload: Mapping[str, Any]) -> 
 
 
 async def _customer_redact(context: HandlerContext, payload: Mapping[str, Any]) -> EventResult:
-    request = await gdpr.handle_customer_redact(
+    request = await redaction.handle_customer_redact(
         context.session,
         context.resources.cipher,
         context.merchant_id,
@@ -103,7 +103,7 @@ async def _customer_redact(context: HandlerContext, payload: Mapping[str, Any]) 
 
 
 async def _shop_redact(context: HandlerContext, payload: Mapping[str, Any]) -> EventResult:
-    await gdpr.handle_shop_redact(
+    await redaction.handle_shop_redact(
         context.session,
         context.merchant_id,
         payload,
