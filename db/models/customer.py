@@ -7,7 +7,6 @@ from typing import Any
 from sqlalchemy import (
     CheckConstraint,
     DateTime,
-    ForeignKey,
     Integer,
     Numeric,
     Text,
@@ -16,7 +15,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.models.base import Base, created_at_column
+from db.models.base import Base, MerchantKey, TextKey, created_at_column
 
 
 class Customer(Base):
@@ -29,10 +28,8 @@ class Customer(Base):
         {"postgresql_partition_by": "HASH (merchant_id)"},
     )
 
-    merchant_id: Mapped[str] = mapped_column(
-        Text, ForeignKey("merchants.id", ondelete="CASCADE"), primary_key=True
-    )
-    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    merchant_id: Mapped[MerchantKey]
+    id: Mapped[TextKey]
     shopify_customer_id: Mapped[str | None] = mapped_column(Text)
     # AES-256-GCM ciphertext (db.crypto); lookups go through the HMAC blind index.
     email_encrypted: Mapped[str] = mapped_column(Text)

@@ -3,11 +3,11 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, Text, func, text
+from sqlalchemy import CheckConstraint, DateTime, Index, Integer, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.models.base import Base, created_at_column
+from db.models.base import Base, MerchantKey, TextKey, created_at_column, updated_at_column
 
 
 class AuditLog(Base):
@@ -17,8 +17,8 @@ class AuditLog(Base):
         {"postgresql_partition_by": "RANGE (created_at)"},
     )
 
-    merchant_id: Mapped[str] = mapped_column(Text, primary_key=True)
-    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    merchant_id: Mapped[TextKey]
+    id: Mapped[TextKey]
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), primary_key=True, server_default=func.now()
     )
@@ -50,8 +50,8 @@ class ApiLog(Base):
         {"postgresql_partition_by": "RANGE (created_at)"},
     )
 
-    merchant_id: Mapped[str] = mapped_column(Text, primary_key=True)
-    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    merchant_id: Mapped[TextKey]
+    id: Mapped[TextKey]
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), primary_key=True, server_default=func.now()
     )
@@ -72,9 +72,7 @@ class ApiLog(Base):
     )
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     duration_ms: Mapped[int | None] = mapped_column(Integer)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
-    )
+    updated_at: Mapped[datetime] = updated_at_column()
 
 
 class WebhookReceipt(Base):
@@ -83,10 +81,8 @@ class WebhookReceipt(Base):
     __tablename__ = "webhook_receipts"
     __table_args__ = ({"postgresql_partition_by": "HASH (merchant_id)"},)
 
-    merchant_id: Mapped[str] = mapped_column(
-        Text, ForeignKey("merchants.id", ondelete="CASCADE"), primary_key=True
-    )
-    webhook_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    merchant_id: Mapped[MerchantKey]
+    webhook_id: Mapped[TextKey]
     delivery_id: Mapped[str] = mapped_column(Text)
     delivery_created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()

@@ -7,7 +7,6 @@ from typing import Any
 from sqlalchemy import (
     CheckConstraint,
     DateTime,
-    ForeignKeyConstraint,
     Index,
     Integer,
     Text,
@@ -17,7 +16,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.models.base import Base, created_at_column
+from db.models.base import Base, TextKey, created_at_column, customer_foreign_key
 
 
 class PointsTransactionKind(enum.StrEnum):
@@ -41,11 +40,7 @@ class PointsTransaction(Base):
 
     __tablename__ = "points_transactions"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["merchant_id", "customer_id"],
-            ["customers.merchant_id", "customers.id"],
-            ondelete="CASCADE",
-        ),
+        customer_foreign_key(),
         # One business event changes the ledger at most once.
         UniqueConstraint("merchant_id", "idempotency_key"),
         CheckConstraint(
@@ -95,8 +90,8 @@ class PointsTransaction(Base):
         {"postgresql_partition_by": "HASH (merchant_id)"},
     )
 
-    merchant_id: Mapped[str] = mapped_column(Text, primary_key=True)
-    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    merchant_id: Mapped[TextKey]
+    id: Mapped[TextKey]
     customer_id: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(Text)
     points: Mapped[int] = mapped_column(Integer)

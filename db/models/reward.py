@@ -8,19 +8,24 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
-    ForeignKey,
     ForeignKeyConstraint,
     Index,
     Integer,
     Numeric,
     Text,
     UniqueConstraint,
-    func,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.models.base import Base, created_at_column
+from db.models.base import (
+    Base,
+    MerchantKey,
+    TextKey,
+    created_at_column,
+    customer_foreign_key,
+    updated_at_column,
+)
 
 
 class RewardKind(enum.StrEnum):
@@ -36,10 +41,6 @@ class RedemptionStatus(enum.StrEnum):
     ISSUED = "issued"
     # The discount could not be created; the points were credited back.
     REFUNDED = "refunded"
-
-
-def _updated_at() -> Mapped[datetime]:
-    return mapped_column(DateTime(timezone=True), server_default=func.now(), onupdate=func.now())
 
 
 class Reward(Base):
@@ -66,10 +67,8 @@ class Reward(Base):
         {"postgresql_partition_by": "HASH (merchant_id)"},
     )
 
-    merchant_id: Mapped[str] = mapped_column(
-        Text, ForeignKey("merchants.id", ondelete="CASCADE"), primary_key=True
-    )
-    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    merchant_id: Mapped[MerchantKey]
+    id: Mapped[TextKey]
     kind: Mapped[str] = mapped_column(Text)
     title: Mapped[str] = mapped_column(Text)
     points_cost: Mapped[int] = mapped_column(Integer)
@@ -84,17 +83,13 @@ class Reward(Base):
     # Soft delete: redemptions keep pointing at the reward they were made from.
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()
-    updated_at: Mapped[datetime] = _updated_at()
+    updated_at: Mapped[datetime] = updated_at_column()
 
 
 class RewardRedemption(Base):
     __tablename__ = "reward_redemptions"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["merchant_id", "customer_id"],
-            ["customers.merchant_id", "customers.id"],
-            ondelete="CASCADE",
-        ),
+        customer_foreign_key(),
         ForeignKeyConstraint(["merchant_id", "reward_id"], ["rewards.merchant_id", "rewards.id"]),
         UniqueConstraint("merchant_id", "idempotency_key"),
         CheckConstraint("status IN ('pending', 'issued', 'refunded')", name="status_known"),
@@ -113,8 +108,8 @@ class RewardRedemption(Base):
         {"postgresql_partition_by": "HASH (merchant_id)"},
     )
 
-    merchant_id: Mapped[str] = mapped_column(Text, primary_key=True)
-    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    merchant_id: Mapped[TextKey]
+    id: Mapped[TextKey]
     customer_id: Mapped[str] = mapped_column(Text)
     reward_id: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text)
@@ -131,4 +126,4 @@ class RewardRedemption(Base):
     refund_transaction_id: Mapped[str | None] = mapped_column(Text)
     failure: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = created_at_column()
-    updated_at: Mapped[datetime] = _updated_at()
+    updated_at: Mapped[datetime] = updated_at_column()

@@ -53,29 +53,27 @@ class TimeOrderedRow(Protocol):
     def id(self) -> str: ...
 
 
-# Keyset position of a newest-first list: (created_at, id). created_at comes first so the
-# position stays meaningful across the monthly partitions of the log tables.
-TimeOrderedAfter = tuple[datetime, str]
-
-
 def time_ordered_position(row: TimeOrderedRow) -> tuple[str, str]:
-    """The cursor position of a row in a list ordered by (created_at, id)."""
+    """The cursor position of a row in a list ordered by (created_at, id). created_at comes
+    first, so the position stays meaningful across the monthly partitions of the logs."""
     return (row.created_at.isoformat(), row.id)
 
 
-def time_ordered_after(after: tuple[Any, ...] | None) -> TimeOrderedAfter | None:
-    """A decoded ``after`` position of ``time_ordered_position``, checked: anything else (a
-    cursor of another list, a timestamp without a time zone) is the client's mistake."""
-    if after is None:
-        return None
+def time_ordered_page(first: int | None, after: str | None) -> PageRequest:
+    """``page_request`` for a list ordered by (created_at, id): ``after`` is decoded to a
+    (timezone-aware datetime, id) position. Anything else (a cursor of another list, a time
+    without a zone) is the client's mistake."""
+    request = page_request(first, after)
+    if request.after is None:
+        return request
     try:
-        created_at, row_id = after
+        created_at, row_id = request.after
         position = (datetime.fromisoformat(created_at), row_id)
     except (TypeError, ValueError):
         raise BadUserInputError("invalid cursor") from None
     if position[0].tzinfo is None or not isinstance(row_id, str):
         raise BadUserInputError("invalid cursor")
-    return position
+    return PageRequest(limit=request.limit, after=position)
 
 
 def page_request(first: int | None, after: str | None) -> PageRequest:

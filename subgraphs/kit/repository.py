@@ -23,6 +23,16 @@ from db.ids import new_id
 from db.models import AuditLog, Merchant
 
 
+class TenantRepository:
+    """Base of a repository confined to one merchant. Its statements run in that merchant's
+    tenant unit of work and still name ``self._merchant_id`` themselves, so none depends on
+    row-level security alone to be right."""
+
+    def __init__(self, session: AsyncSession, merchant_id: str) -> None:
+        self._session = session
+        self._merchant_id = merchant_id
+
+
 async def merchant_id_for_shop(session: AsyncSession, shop_domain: str) -> str | None:
     result = await session.execute(select(Merchant.id).where(Merchant.shop_domain == shop_domain))
     return result.scalar_one_or_none()

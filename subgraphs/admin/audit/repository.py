@@ -10,14 +10,10 @@ from sqlalchemy import delete, insert, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import AuditLog
-from subgraphs.kit.repository import mentions_any, rowcount
+from subgraphs.kit.repository import TenantRepository, mentions_any, rowcount
 
 
-class AuditLogRepository:
-    def __init__(self, session: AsyncSession, merchant_id: str) -> None:
-        self._session = session
-        self._merchant_id = merchant_id
-
+class AuditLogRepository(TenantRepository):
     async def entry(
         self, entry_id: str, created_at: datetime, *, actions: Collection[str] | None = None
     ) -> AuditLog | None:

@@ -13,10 +13,9 @@ from subgraphs.kit.graphql.relay import (
     AfterArgument,
     Connection,
     FirstArgument,
-    page_request,
     to_connection,
 )
-from subgraphs.kit.pagination import time_ordered_after, time_ordered_position
+from subgraphs.kit.pagination import time_ordered_page, time_ordered_position
 from subgraphs.kit.permissions import Capability, require
 
 StatusArgument = Annotated[
@@ -43,13 +42,7 @@ class Query:
         after: AfterArgument = None,
     ) -> Connection[WebhookDelivery]:
         require(info.context.viewer, Capability.READ_WEBHOOKS)
-        request = page_request(first, after)
         page = await info.context.loaders.deliveries.webhook_deliveries_page.load(
-            (
-                None if status is None else str(status.value),
-                topic,
-                request.limit,
-                time_ordered_after(request.after),
-            )
+            (None if status is None else status.value, topic, time_ordered_page(first, after))
         )
         return to_connection(page, position=time_ordered_position, node=WebhookDelivery.from_row)

@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from db.models import ApiLog
-from subgraphs.kit.pagination import Page, TimeOrderedAfter
-from subgraphs.kit.repository import mentions_any, rowcount
+from subgraphs.kit.pagination import Page, PageRequest
+from subgraphs.kit.repository import TenantRepository, mentions_any, rowcount
 
 # For checks that walk every table (shop/redact's): the inbox's table.
 INBOX_TABLE: Final = ApiLog.__tablename__
@@ -83,11 +83,7 @@ def _the_row(row: ApiLog) -> tuple[ColumnElement[bool], ...]:
     )
 
 
-class WebhookDeliveriesRepository:
-    def __init__(self, session: AsyncSession, merchant_id: str) -> None:
-        self._session = session
-        self._merchant_id = merchant_id
-
+class WebhookDeliveriesRepository(TenantRepository):
     # --- the shim --------------------------------------------------------------------------
 
     async def insert_delivery(self, delivery: NewDelivery) -> bool:
@@ -111,18 +107,19 @@ class WebhookDeliveriesRepository:
 
     # --- the worker ------------------------------------------------------------------------
 
+    def _pending(self, delivery_id: str) -> tuple[ColumnElement[bool], ...]:
+        return (
+            ApiLog.merchant_id == self._merchant_id,
+            ApiLog.id == delivery_id,
+            ApiLog.status == "pending",
+        )
+
     async def claim_pending(self, delivery_id: str) -> ApiLog | None:
         """Lock a pending delivery, payload included, for this transaction. None when it is
         done, failed, or being processed by another worker right now (SKIP LOCKED: that
         worker owns it)."""
         result = await self._session.scalars(
-            select(ApiLog)
-            .where(
-                ApiLog.merchant_id == self._merchant_id,
-                ApiLog.id == delivery_id,
-                ApiLog.status == "pending",
-            )
-            .with_for_update(skip_locked=True)
+            select(ApiLog).where(*self._pending(delivery_id)).with_for_update(skip_locked=True)
         )
         return result.one_or_none()
 
@@ -159,11 +156,7 @@ class WebhookDeliveriesRepository:
         )
         result = await self._session.scalars(
             update(ApiLog)
-            .where(
-                ApiLog.merchant_id == self._merchant_id,
-                ApiLog.id == delivery_id,
-                ApiLog.status == "pending",
-            )
+            .where(*self._pending(delivery_id))
             .values(
                 status="pending" if retry_in_seconds is not None else "failed",
                 attempts=ApiLog.attempts + (1 if count_attempt else 0),
@@ -177,10 +170,11 @@ class WebhookDeliveriesRepository:
     # --- support staff ---------------------------------------------------------------------
 
     async def deliveries_page(
-        self, *, status: str | None, topic: str | None, limit: int, after: TimeOrderedAfter | None
+        self, *, status: str | None, topic: str | None, page: PageRequest
     ) -> Page[ApiLog]:
-        """Newest first, without payloads. Equality filters on status and topic lead into
-        ix_api_logs_merchant_status_topic, whose last column orders the page."""
+        """Newest first, without payloads, after a ``time_ordered_page`` position. Equality
+        filters on status and topic lead into ix_api_logs_merchant_status_topic, whose last
+        column orders the page."""
         query = (
             select(ApiLog).options(_WITHOUT_PAYLOAD).where(ApiLog.merchant_id == self._merchant_id)
         )
@@ -188,17 +182,17 @@ class WebhookDeliveriesRepository:
             query = query.where(ApiLog.status == status)
         if topic is not None:
             query = query.where(ApiLog.topic == topic)
-        if after is not None:
-            created_at, delivery_id = after
+        if page.after is not None:
+            created_at, delivery_id = page.after
             query = query.where(
                 # The plain bound lets Postgres skip the newer monthly partitions.
                 ApiLog.created_at <= created_at,
                 tuple_(ApiLog.created_at, ApiLog.id) < tuple_(created_at, delivery_id),
             )
         rows = await self._session.scalars(
-            query.order_by(ApiLog.created_at.desc(), ApiLog.id.desc()).limit(limit + 1)
+            query.order_by(ApiLog.created_at.desc(), ApiLog.id.desc()).limit(page.limit + 1)
         )
-        return Page.from_overfetch(list(rows), limit)
+        return Page.from_overfetch(list(rows), page.limit)
 
     async def delivery_for_update(self, delivery_id: str) -> tuple[ApiLog, bool] | None:
         """The delivery, locked until commit, and whether its payload is still stored."""

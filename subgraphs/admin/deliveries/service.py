@@ -22,15 +22,17 @@ log = structlog.get_logger(__name__)
 REDACTED_DELIVERY_ERROR = "redacted"
 
 
-class DeliveryStatus(enum.Enum):
-    PENDING = "pending"
-    DONE = "done"
-    FAILED = "failed"
+class DeliveryStatus(enum.StrEnum):
+    """api_logs.status (each value is its name in lower case)."""
+
+    PENDING = enum.auto()
+    DONE = enum.auto()
+    FAILED = enum.auto()
 
 
-class WebhookRetryErrorCode(enum.Enum):
-    NOT_FOUND = "NOT_FOUND"
-    NOT_RETRYABLE = "NOT_RETRYABLE"
+class WebhookRetryErrorCode(enum.StrEnum):
+    NOT_FOUND = enum.auto()
+    NOT_RETRYABLE = enum.auto()
 
 
 class WebhookRetryError(DomainError):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -27,9 +27,9 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import (
+    Base,
     Customer,
     ExpiryReminder,
     PointsTransaction,
@@ -38,7 +38,9 @@ from db.models import (
     RewardRedemption,
     VipTier,
 )
-from subgraphs.kit.repository import rowcount
+from subgraphs.kit.repository import TenantRepository, rowcount
+
+RowT = TypeVar("RowT", bound=Base)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +50,7 @@ class AnonymisedCustomer:
     email_blind_index: str
 
 
-class CustomerDataRepository:
-    def __init__(self, session: AsyncSession, merchant_id: str) -> None:
-        self._session = session
-        self._merchant_id = merchant_id
-
+class CustomerDataRepository(TenantRepository):
     # --- finding the customer -----------------------------------------------------------
 
     async def customers_matching(
@@ -82,15 +80,7 @@ class CustomerDataRepository:
     # --- what is held about them (export) -----------------------------------------------
 
     async def ledger_of(self, customer_ids: Sequence[str]) -> list[PointsTransaction]:
-        result = await self._session.scalars(
-            select(PointsTransaction)
-            .where(
-                PointsTransaction.merchant_id == self._merchant_id,
-                PointsTransaction.customer_id.in_(customer_ids),
-            )
-            .order_by(PointsTransaction.created_at, PointsTransaction.id)
-        )
-        return list(result)
+        return await self._of_customers(PointsTransaction, customer_ids)
 
     async def redemptions_of(
         self, customer_ids: Sequence[str]
@@ -114,24 +104,30 @@ class CustomerDataRepository:
         return [(redemption, title) for redemption, title in result]
 
     async def reminders_of(self, customer_ids: Sequence[str]) -> list[ExpiryReminder]:
-        result = await self._session.scalars(
-            select(ExpiryReminder)
-            .where(
-                ExpiryReminder.merchant_id == self._merchant_id,
-                ExpiryReminder.customer_id.in_(customer_ids),
-            )
-            .order_by(ExpiryReminder.expires_on, ExpiryReminder.id)
-        )
-        return list(result)
+        return await self._of_customers(ExpiryReminder, customer_ids, order=("expires_on", "id"))
 
     async def referral_links_of(self, customer_ids: Sequence[str]) -> list[ReferralLink]:
+        return await self._of_customers(
+            ReferralLink, customer_ids, customer_column="advocate_customer_id"
+        )
+
+    async def _of_customers(
+        self,
+        model: type[RowT],
+        customer_ids: Sequence[str],
+        *,
+        customer_column: str = "customer_id",
+        order: tuple[str, ...] = ("created_at", "id"),
+    ) -> list[RowT]:
+        """The customers' rows of a table keyed by (merchant_id, ..., customer), in order."""
+        columns = model.__table__.c
         result = await self._session.scalars(
-            select(ReferralLink)
+            select(model)
             .where(
-                ReferralLink.merchant_id == self._merchant_id,
-                ReferralLink.advocate_customer_id.in_(customer_ids),
+                columns.merchant_id == self._merchant_id,
+                columns[customer_column].in_(customer_ids),
             )
-            .order_by(ReferralLink.created_at, ReferralLink.id)
+            .order_by(*(columns[name] for name in order))
         )
         return list(result)
 

@@ -26,6 +26,7 @@ from subgraphs.admin.gdpr.customer_data_repository import CustomerDataRepository
 from subgraphs.admin.gdpr.payloads import CustomerDataRequestPayload, parse_payload
 from subgraphs.admin.gdpr.repository import GdprRequestsRepository
 from subgraphs.admin.gdpr.service import (
+    GdprDelivery,
     GdprRequestType,
     customers_of,
     decrypted,
@@ -39,31 +40,21 @@ EXPORT_FORMAT = "loyalnest.gdpr_export.v1"
 
 
 async def handle_customer_data_request(
-    session: AsyncSession,
-    cipher: FieldCipher,
-    merchant_id: str,
-    payload: Mapping[str, Any],
-    *,
-    delivery_id: str,
-    now: datetime,
+    delivery: GdprDelivery, payload: Mapping[str, Any]
 ) -> GdprRequest:
     """Everything held about the customer, as one JSON document stored encrypted on a
     completed ``gdpr_requests`` row (kept 90 days, or until the customer is redacted) for the
     merchant to hand over. An unknown customer gets an export that says nothing is held."""
+    session, cipher, merchant_id = delivery.session, delivery.cipher, delivery.merchant_id
     request = parse_payload(CustomerDataRequestPayload, payload)
     await merchant_of_request(session, merchant_id, request.shop_domain)
     customers = await customers_of(
         CustomerDataRepository(session, merchant_id), cipher, request.customer
     )
-    export = await _build_export(
-        session, merchant_id, cipher, request, customers, delivery_id=delivery_id, now=now
-    )
+    export = await _build_export(delivery, request, customers)
     row = await record_completed_request(
-        session,
-        merchant_id,
+        delivery,
         GdprRequestType.DATA_REQUEST,
-        delivery_id=delivery_id,
-        now=now,
         shopify_customer_id=request.customer.id,
         customer_id=customers[0].id if customers else None,
         export_encrypted=cipher.encrypt(
@@ -176,15 +167,9 @@ async def _customer_export(
 
 
 async def _build_export(
-    session: AsyncSession,
-    merchant_id: str,
-    cipher: FieldCipher,
-    request: CustomerDataRequestPayload,
-    customers: Sequence[Customer],
-    *,
-    delivery_id: str,
-    now: datetime,
+    delivery: GdprDelivery, request: CustomerDataRequestPayload, customers: Sequence[Customer]
 ) -> dict[str, Any]:
+    session, cipher, merchant_id = delivery.session, delivery.cipher, delivery.merchant_id
     shopify_id = request.customer.id
     customer_ids = [customer.id for customer in customers]
     data = CustomerDataRepository(session, merchant_id)
@@ -198,13 +183,13 @@ async def _build_export(
     ]
     audit = await AuditLogRepository(session, merchant_id).entries_mentioning(mentions)
     deliveries = [
-        delivery
-        for delivery in (
+        received
+        for received in (
             await WebhookDeliveriesRepository(session, merchant_id).deliveries_about(shopify_id)
             if shopify_id
             else []
         )
-        if delivery.id != delivery_id
+        if received.id != delivery.delivery_id
     ]
     earlier = await GdprRequestsRepository(session, merchant_id).requests_about(
         customer_ids, shopify_id
@@ -212,7 +197,7 @@ async def _build_export(
     held = bool(customers or audit or deliveries or earlier)
     return {
         "format": EXPORT_FORMAT,
-        "generated_at": now.isoformat(),
+        "generated_at": delivery.now.isoformat(),
         "shop_domain": request.shop_domain,
         "request": {
             "shopify_customer_id": shopify_id,

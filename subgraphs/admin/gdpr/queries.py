@@ -13,10 +13,9 @@ from subgraphs.kit.graphql.relay import (
     AfterArgument,
     Connection,
     FirstArgument,
-    page_request,
     to_connection,
 )
-from subgraphs.kit.pagination import time_ordered_after, time_ordered_position
+from subgraphs.kit.pagination import time_ordered_page, time_ordered_position
 from subgraphs.kit.permissions import Capability, require
 
 GdprTypeArgument = Annotated[
@@ -39,12 +38,7 @@ class Query:
         after: AfterArgument = None,
     ) -> Connection[GdprRequest]:
         require(info.context.viewer, Capability.READ_GDPR)
-        request = page_request(first, after)
         page = await info.context.loaders.gdpr.gdpr_requests_page.load(
-            (
-                None if request_type is None else str(request_type.value),
-                request.limit,
-                time_ordered_after(request.after),
-            )
+            (None if request_type is None else request_type.value, time_ordered_page(first, after))
         )
         return to_connection(page, position=time_ordered_position, node=GdprRequest.from_row)

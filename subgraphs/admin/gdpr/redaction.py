@@ -11,11 +11,9 @@ import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.crypto import DecryptionError, FieldCipher
 from db.encryption_contexts import (
@@ -35,6 +33,7 @@ from subgraphs.admin.gdpr.customer_data_repository import (
 from subgraphs.admin.gdpr.payloads import CustomerRedactPayload, ShopRedactPayload, parse_payload
 from subgraphs.admin.gdpr.repository import GdprRequestsRepository
 from subgraphs.admin.gdpr.service import (
+    GdprDelivery,
     GdprRequestType,
     ShopRedactIncompleteError,
     ShopStillInstalledError,
@@ -175,15 +174,7 @@ class _RedactionCounts:
         return {name: getattr(self, name) for name in self.__slots__}
 
 
-async def handle_customer_redact(
-    session: AsyncSession,
-    cipher: FieldCipher,
-    merchant_id: str,
-    payload: Mapping[str, Any],
-    *,
-    delivery_id: str,
-    now: datetime,
-) -> GdprRequest:
+async def handle_customer_redact(delivery: GdprDelivery, payload: Mapping[str, Any]) -> GdprRequest:
     """customers/redact: irreversibly anonymise the customer, keeping the accounting.
 
     - customers: the row (id, balance, totals, RFM, tier) stays; the email becomes a
@@ -202,6 +193,8 @@ async def handle_customer_redact(
     - gdpr_requests: earlier exports are erased.
     Idempotent: a second run finds no customer and nothing left to scrub.
     """
+    session, cipher, merchant_id = delivery.session, delivery.cipher, delivery.merchant_id
+    delivery_id = delivery.delivery_id
     request = parse_payload(CustomerRedactPayload, payload)
     await merchant_of_request(session, merchant_id, request.shop_domain)
     repository = CustomerDataRepository(session, merchant_id)
@@ -271,16 +264,16 @@ async def handle_customer_redact(
     await audit.rewrite_metadata(rewritten)
     counts.audit_entries = len(rewritten)
 
-    deliveries = WebhookDeliveriesRepository(session, merchant_id)
+    inbox = WebhookDeliveriesRepository(session, merchant_id)
     quoting = [
         (stored.id, stored.created_at)
-        for stored in await deliveries.undone_payloads(
+        for stored in await inbox.undone_payloads(
             except_delivery_id=delivery_id, not_about=shopify_id
         )
         if (plain := _try_decrypt(cipher, stored.payload_encrypted, API_LOGS_PAYLOAD))
         and contact.found_in(plain)
     ]
-    counts.deliveries = await deliveries.redact_deliveries(
+    counts.deliveries = await inbox.redact_deliveries(
         shopify_customer_id=shopify_id,
         also=quoting,
         errors_mentioning=needles.texts,
@@ -292,11 +285,8 @@ async def handle_customer_redact(
     )
 
     row = await record_completed_request(
-        session,
-        merchant_id,
+        delivery,
         GdprRequestType.CUSTOMER_REDACT,
-        delivery_id=delivery_id,
-        now=now,
         # The record that the erasure happened must not tie the person to it again.
         shopify_customer_id=None,
         customer_id=customer_ids[0] if customer_ids else None,
@@ -313,18 +303,12 @@ async def handle_customer_redact(
     return row
 
 
-async def handle_shop_redact(
-    session: AsyncSession,
-    merchant_id: str,
-    payload: Mapping[str, Any],
-    *,
-    delivery_id: str,
-    now: datetime,
-) -> None:
+async def handle_shop_redact(delivery: GdprDelivery, payload: Mapping[str, Any]) -> None:
     """shop/redact (48 hours after an uninstall): every row of the merchant goes, in every
     table, except the delivery being processed, which the worker marks done in this
     transaction. Refused for a shop with no uninstall on record. Idempotent: a second run
     finds no merchant and deletes what is left, if anything."""
+    session, merchant_id, delivery_id = delivery.session, delivery.merchant_id, delivery.delivery_id
     request = parse_payload(ShopRedactPayload, payload)
     merchant = await merchant_of_request(session, merchant_id, request.shop_domain)
     if merchant is not None and merchant.uninstalled_at is None:
@@ -354,5 +338,5 @@ async def handle_shop_redact(
         uninstalled_at=(
             merchant.uninstalled_at.isoformat() if merchant and merchant.uninstalled_at else None
         ),
-        at=now.isoformat(),
+        at=delivery.now.isoformat(),
     )

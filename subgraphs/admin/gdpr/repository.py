@@ -24,12 +24,11 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from db.models import Base, GdprRequest, Merchant
-from subgraphs.kit.pagination import Page, TimeOrderedAfter
-from subgraphs.kit.repository import rowcount
+from subgraphs.kit.pagination import Page, PageRequest
+from subgraphs.kit.repository import TenantRepository, rowcount
 
 # Ciphertexts stay in the database: loading one by accident raises instead of reading it.
 _WITHOUT_EXPORT = defer(GdprRequest.export_encrypted, raiseload=True)
@@ -48,15 +47,12 @@ class NewGdprRequest:
     completed_at: datetime
 
 
-class GdprRequestsRepository:
-    def __init__(self, session: AsyncSession, merchant_id: str) -> None:
-        self._session = session
-        self._merchant_id = merchant_id
-
+class GdprRequestsRepository(TenantRepository):
     async def requests_page(
-        self, *, request_type: str | None, limit: int, after: TimeOrderedAfter | None
+        self, *, request_type: str | None, page: PageRequest
     ) -> Page[GdprRequest]:
-        """Newest first, along ix_gdpr_requests_merchant_type_created when a type is given."""
+        """Newest first after a ``time_ordered_page`` position, along
+        ix_gdpr_requests_merchant_type_created when a type is given."""
         query = (
             select(GdprRequest)
             .options(_WITHOUT_EXPORT)
@@ -64,15 +60,17 @@ class GdprRequestsRepository:
         )
         if request_type is not None:
             query = query.where(GdprRequest.request_type == request_type)
-        if after is not None:
-            created_at, request_id = after
+        if page.after is not None:
+            created_at, request_id = page.after
             query = query.where(
                 tuple_(GdprRequest.created_at, GdprRequest.id) < tuple_(created_at, request_id)
             )
         rows = await self._session.scalars(
-            query.order_by(GdprRequest.created_at.desc(), GdprRequest.id.desc()).limit(limit + 1)
+            query.order_by(GdprRequest.created_at.desc(), GdprRequest.id.desc()).limit(
+                page.limit + 1
+            )
         )
-        return Page.from_overfetch(list(rows), limit)
+        return Page.from_overfetch(list(rows), page.limit)
 
     async def requests_about(
         self, customer_ids: Sequence[str], shopify_customer_id: str | None

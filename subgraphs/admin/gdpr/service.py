@@ -12,6 +12,7 @@ fields at fault but never quotes their values, because those values are personal
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -34,22 +35,26 @@ if TYPE_CHECKING:  # payloads raise this module's errors
 RETENTION = timedelta(days=90)
 
 
-class GdprRequestType(enum.Enum):
-    DATA_REQUEST = "data_request"
-    CUSTOMER_REDACT = "customer_redact"
-    SHOP_REDACT = "shop_redact"
+class GdprRequestType(enum.StrEnum):
+    """gdpr_requests.request_type (each value is its name in lower case)."""
+
+    DATA_REQUEST = enum.auto()
+    CUSTOMER_REDACT = enum.auto()
+    SHOP_REDACT = enum.auto()
 
 
-class GdprRequestStatus(enum.Enum):
-    PENDING = "pending"
-    COMPLETED = "completed"
-    FAILED = "failed"
+class GdprRequestStatus(enum.StrEnum):
+    """gdpr_requests.status."""
+
+    PENDING = enum.auto()
+    COMPLETED = enum.auto()
+    FAILED = enum.auto()
 
 
-class GdprErrorCode(enum.Enum):
-    INVALID_PAYLOAD = "INVALID_PAYLOAD"
-    SHOP_STILL_INSTALLED = "SHOP_STILL_INSTALLED"
-    SHOP_REDACT_INCOMPLETE = "SHOP_REDACT_INCOMPLETE"
+class GdprErrorCode(enum.StrEnum):
+    INVALID_PAYLOAD = enum.auto()
+    SHOP_STILL_INSTALLED = enum.auto()
+    SHOP_REDACT_INCOMPLETE = enum.auto()
 
 
 class GdprError(DomainError):
@@ -77,6 +82,18 @@ class ShopRedactIncompleteError(GdprError):
 
     def __init__(self, message: str) -> None:
         super().__init__(GdprErrorCode.SHOP_REDACT_INCOMPLETE, "shop_domain", message)
+
+
+@dataclass(frozen=True, slots=True)
+class GdprDelivery:
+    """The GDPR webhook delivery a handler carries out: in the worker's unit of work (which
+    marks the delivery done and commits), for one merchant, at one moment."""
+
+    session: AsyncSession
+    cipher: FieldCipher
+    merchant_id: str
+    delivery_id: str
+    now: datetime
 
 
 async def merchant_of_request(
@@ -108,12 +125,9 @@ def decrypted(cipher: FieldCipher, token: str | None, context: str) -> str | Non
 
 
 async def record_completed_request(
-    session: AsyncSession,
-    merchant_id: str,
+    delivery: GdprDelivery,
     request_type: GdprRequestType,
     *,
-    delivery_id: str,
-    now: datetime,
     shopify_customer_id: str | None,
     customer_id: str | None,
     export_encrypted: str | None = None,
@@ -122,23 +136,23 @@ async def record_completed_request(
 ) -> GdprRequest:
     """The record that the request was carried out (kept for ``RETENTION``), and its audit
     entry: ``audit`` besides the request and delivery ids."""
-    row = await GdprRequestsRepository(session, merchant_id).insert_request(
+    row = await GdprRequestsRepository(delivery.session, delivery.merchant_id).insert_request(
         NewGdprRequest(
             id=new_id(),
             request_type=request_type.value,
             status=GdprRequestStatus.COMPLETED.value,
             shopify_customer_id=shopify_customer_id,
             customer_id=customer_id,
-            delivery_id=delivery_id,
+            delivery_id=delivery.delivery_id,
             export_encrypted=export_encrypted,
-            retention_expires_at=now + RETENTION,
-            completed_at=now,
+            retention_expires_at=delivery.now + RETENTION,
+            completed_at=delivery.now,
         )
     )
     await insert_audit_log(
-        session,
-        merchant_id=merchant_id,
+        delivery.session,
+        merchant_id=delivery.merchant_id,
         action=audit_action,
-        metadata={"request_id": row.id, "delivery_id": delivery_id, **audit},
+        metadata={"request_id": row.id, "delivery_id": delivery.delivery_id, **audit},
     )
     return row

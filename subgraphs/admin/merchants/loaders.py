@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
 from db.models import Merchant
-from db.session import tenant_unit_of_work
 from subgraphs.admin.merchants.repository import MerchantsRepository
 from subgraphs.kit.auth import Viewer
+from subgraphs.kit.graphql.loaders import in_key_order, tenant_loader
 from subgraphs.kit.resources import Resources
 
 
@@ -20,11 +21,11 @@ class MerchantLoaders:
 
 
 def build_merchant_loaders(resources: Resources, viewer: Viewer) -> MerchantLoaders:
-    async def load_merchants(merchant_ids: Sequence[str]) -> list[Merchant | None]:
+    async def load_merchants(session: AsyncSession, ids: Sequence[str]) -> list[Merchant | None]:
         # Row-level security hides every merchant but the viewer's.
-        async with tenant_unit_of_work(resources.sessions, viewer.merchant_id) as session:
-            found = await MerchantsRepository(session).merchants_by_ids(merchant_ids)
-        by_id = {merchant.id: merchant for merchant in found}
-        return [by_id.get(merchant_id) for merchant_id in merchant_ids]
+        found = await MerchantsRepository(session).merchants_by_ids(ids)
+        return in_key_order(found, ids, key=lambda merchant: merchant.id)
 
-    return MerchantLoaders(merchant_by_id=DataLoader(load_fn=load_merchants))
+    return MerchantLoaders(
+        merchant_by_id=tenant_loader(resources, viewer.merchant_id, load_merchants)
+    )

@@ -20,15 +20,17 @@ from subgraphs.kit.repository import insert_audit_log
 _SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
 
 
-class MerchantPlan(enum.Enum):
-    FREE = "free"
-    STARTER = "starter"
-    GROWTH = "growth"
-    PLUS = "plus"
+class MerchantPlan(enum.StrEnum):
+    """merchants.plan (each value is its name in lower case)."""
+
+    FREE = enum.auto()
+    STARTER = enum.auto()
+    GROWTH = enum.auto()
+    PLUS = enum.auto()
 
 
-class MerchantErrorCode(enum.Enum):
-    INVALID_SHOP_DOMAIN = "INVALID_SHOP_DOMAIN"
+class MerchantErrorCode(enum.StrEnum):
+    INVALID_SHOP_DOMAIN = enum.auto()
 
 
 class MerchantError(DomainError):

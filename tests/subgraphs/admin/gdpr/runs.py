@@ -17,6 +17,7 @@ from db.models import ApiLog, Customer, GdprRequest, PointsTransaction
 from db.session import tenant_unit_of_work
 from subgraphs.admin.deliveries.repository import NewDelivery, WebhookDeliveriesRepository
 from subgraphs.admin.gdpr import export, redaction
+from subgraphs.admin.gdpr.service import GdprDelivery
 from subgraphs.kit.resources import Resources
 from tests.conftest import Tenant
 
@@ -68,40 +69,33 @@ async def process(resources: Resources, tenant: Tenant, delivery_id: str, handle
     return result
 
 
-def data_request(resources: Resources) -> Handler:
-    async def handle(
+def gdpr_handler(
+    resources: Resources, handle: Callable[[GdprDelivery, dict[str, Any]], Awaitable[Any]]
+) -> Handler:
+    async def run(
         session: AsyncSession,
         merchant_id: str,
         payload: dict[str, Any],
         delivery: str,
         now: datetime,
-    ) -> GdprRequest:
-        return await export.handle_customer_data_request(
-            session, resources.cipher, merchant_id, payload, delivery_id=delivery, now=now
+    ) -> Any:
+        return await handle(
+            GdprDelivery(session, resources.cipher, merchant_id, delivery, now), payload
         )
 
-    return handle
+    return run
+
+
+def data_request(resources: Resources) -> Handler:
+    return gdpr_handler(resources, export.handle_customer_data_request)
 
 
 def customer_redact(resources: Resources) -> Handler:
-    async def handle(
-        session: AsyncSession,
-        merchant_id: str,
-        payload: dict[str, Any],
-        delivery: str,
-        now: datetime,
-    ) -> GdprRequest:
-        return await redaction.handle_customer_redact(
-            session, resources.cipher, merchant_id, payload, delivery_id=delivery, now=now
-        )
-
-    return handle
+    return gdpr_handler(resources, redaction.handle_customer_redact)
 
 
-async def shop_redact(
-    session: AsyncSession, merchant_id: str, payload: dict[str, Any], delivery: str, now: datetime
-) -> None:
-    await redaction.handle_shop_redact(session, merchant_id, payload, delivery_id=delivery, now=now)
+def shop_redact(resources: Resources) -> Handler:
+    return gdpr_handler(resources, redaction.handle_shop_redact)
 
 
 # --- reads -----------------------------------------------------------------------------------

@@ -162,7 +162,7 @@ async def test_shop_redact_leaves_no_row_of_the_shop_but_the_delivery(
     payload = {"shop_id": 1, "shop_domain": tenant.shop_domain}
     delivery = await receive(resources, tenant, "shop/redact", payload, None)
 
-    await process(resources, tenant, delivery, shop_redact)
+    await process(resources, tenant, delivery, shop_redact(resources))
 
     assert await rows_of_merchant(resources, tenant.merchant_id) == {"api_logs": 1}
     (row,) = (await deliveries(resources, tenant)).values()
@@ -179,23 +179,23 @@ async def test_shop_redact_refuses_a_shop_that_is_installed_or_another_shop(
 
     with pytest.raises(ShopStillInstalledError):
         async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
-            await redaction.handle_shop_redact(
+            await shop_redact(resources)(
                 session,
                 tenant.merchant_id,
                 {"shop_id": 1, "shop_domain": tenant.shop_domain},
-                delivery_id=new_id(),
-                now=datetime.now(UTC),
+                new_id(),
+                datetime.now(UTC),
             )
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         await record_uninstall(session, tenant.merchant_id, now=datetime.now(UTC))
     with pytest.raises(GdprPayloadError, match="shop_domain"):
         async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
-            await redaction.handle_shop_redact(
+            await shop_redact(resources)(
                 session,
                 tenant.merchant_id,
                 {"shop_id": 1, "shop_domain": "someone-else.myshopify.com"},
-                delivery_id=new_id(),
-                now=datetime.now(UTC),
+                new_id(),
+                datetime.now(UTC),
             )
 
     after = await rows_of_merchant(resources, tenant.merchant_id)
@@ -228,7 +228,7 @@ async def test_malformed_payloads_are_refused_without_quoting_them(
             {"shop_domain": tenant.shop_domain, "customer": customer, "orders_to_redact": [secret]},
             "orders_to_redact.0",
         ),
-        (shop_redact, {"shop_id": 1, "shop_domain": ""}, "shop_domain"),
+        (shop_redact(resources), {"shop_id": 1, "shop_domain": ""}, "shop_domain"),
     ]
     for handler, payload, field in cases:
         with pytest.raises(GdprPayloadError) as raised:
