@@ -27,13 +27,13 @@ class MerchantApiKey(Base):
     merchant_id: Mapped[MerchantKey]
     id: Mapped[TextKey]
     # What the merchant calls it ("Zapier"), to tell keys apart when revoking one.
-    label: Mapped[str] = mapped_column(Text)
+    label: Mapped[str]
     # The first characters of the secret, shown as "lnk_…<prefix>"; too short to guess from.
-    display_prefix: Mapped[str] = mapped_column(Text)
-    key_hash: Mapped[str] = mapped_column(Text)
+    display_prefix: Mapped[str]
+    key_hash: Mapped[str]
     # kit.permissions.Capability values the key grants.
     scopes: Mapped[list[str]] = mapped_column(ARRAY(Text))
-    created_by: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str | None]
     created_at: Mapped[datetime] = created_at_column()
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Refreshed at most once a minute, so a busy integration does not write on every call.

@@ -18,6 +18,8 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # Every string column is Postgres text: ``name: Mapped[str]`` needs no mapped_column().
+    type_annotation_map = {str: Text}
 
 
 def created_at_column() -> Mapped[datetime]:
@@ -36,6 +38,11 @@ MerchantKey = Annotated[
 # Any other text column of a primary key (ids are text UUIDv7s; the merchant_id of a table
 # whose composite foreign key, or none, says what its rows go with).
 TextKey = Annotated[str, mapped_column(Text, primary_key=True)]
+# created_at of an append-only log: part of its primary key, as its monthly partitions are
+# ranges of it.
+LoggedAtKey = Annotated[
+    datetime, mapped_column(DateTime(timezone=True), primary_key=True, server_default=func.now())
+]
 
 
 def customer_foreign_key(column: str = "customer_id") -> ForeignKeyConstraint:

@@ -12,7 +12,6 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
-    Text,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -45,8 +44,8 @@ class BonusCampaign(Base):
 
     merchant_id: Mapped[MerchantKey]
     id: Mapped[TextKey]
-    name: Mapped[str] = mapped_column(Text)
-    kind: Mapped[str] = mapped_column(Text)
+    name: Mapped[str]
+    kind: Mapped[str]
     multiplier: Mapped[Decimal] = mapped_column(Numeric(10, 2), server_default="1")
     goal_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     bonus_points: Mapped[int | None] = mapped_column(Integer)

@@ -24,15 +24,15 @@ class GdprRequest(Base):
 
     merchant_id: Mapped[MerchantKey]
     id: Mapped[TextKey]
-    request_type: Mapped[str] = mapped_column(Text)
+    request_type: Mapped[str]
     status: Mapped[str] = mapped_column(Text, server_default="pending")
-    shopify_customer_id: Mapped[str | None] = mapped_column(Text)
+    shopify_customer_id: Mapped[str | None]
     # No foreign key: the request is the lasting record that an erasure happened.
-    customer_id: Mapped[str | None] = mapped_column(Text)
-    delivery_id: Mapped[str | None] = mapped_column(Text)
+    customer_id: Mapped[str | None]
+    delivery_id: Mapped[str | None]
     # The data_request export (JSON), AES-256-GCM encrypted; erased by a later redact.
-    export_encrypted: Mapped[str | None] = mapped_column(Text)
-    error: Mapped[str | None] = mapped_column(Text)
+    export_encrypted: Mapped[str | None]
+    error: Mapped[str | None]
     retention_expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()

@@ -7,7 +7,14 @@ from sqlalchemy import CheckConstraint, DateTime, Index, Integer, Text, func, te
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.models.base import Base, MerchantKey, TextKey, created_at_column, updated_at_column
+from db.models.base import (
+    Base,
+    LoggedAtKey,
+    MerchantKey,
+    TextKey,
+    created_at_column,
+    updated_at_column,
+)
 
 
 class AuditLog(Base):
@@ -19,11 +26,9 @@ class AuditLog(Base):
 
     merchant_id: Mapped[TextKey]
     id: Mapped[TextKey]
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), primary_key=True, server_default=func.now()
-    )
-    action: Mapped[str] = mapped_column(Text)
-    actor_id: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[LoggedAtKey]
+    action: Mapped[str]
+    actor_id: Mapped[str | None]
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, server_default="{}")
 
 
@@ -52,21 +57,19 @@ class ApiLog(Base):
 
     merchant_id: Mapped[TextKey]
     id: Mapped[TextKey]
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), primary_key=True, server_default=func.now()
-    )
-    topic: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[LoggedAtKey]
+    topic: Mapped[str]
     status: Mapped[str] = mapped_column(Text, server_default="pending")
-    webhook_id: Mapped[str] = mapped_column(Text)
-    event_id: Mapped[str | None] = mapped_column(Text)
+    webhook_id: Mapped[str]
+    event_id: Mapped[str | None]
     triggered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    api_version: Mapped[str | None] = mapped_column(Text)
+    api_version: Mapped[str | None]
     # AES-256-GCM ciphertext of the raw body; cleared once the delivery is done.
-    payload_encrypted: Mapped[str | None] = mapped_column(Text)
+    payload_encrypted: Mapped[str | None]
     payload_bytes: Mapped[int] = mapped_column(Integer)
-    shopify_customer_id: Mapped[str | None] = mapped_column(Text)
+    shopify_customer_id: Mapped[str | None]
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
-    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None]
     next_attempt_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
@@ -83,6 +86,6 @@ class WebhookReceipt(Base):
 
     merchant_id: Mapped[MerchantKey]
     webhook_id: Mapped[TextKey]
-    delivery_id: Mapped[str] = mapped_column(Text)
+    delivery_id: Mapped[str]
     delivery_created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()

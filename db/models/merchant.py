@@ -18,7 +18,7 @@ class Merchant(Base):
     shop_domain: Mapped[str] = mapped_column(Text, unique=True)
     plan: Mapped[str] = mapped_column(Text, server_default="free")
     # Shopify Admin API access token, AES-256-GCM encrypted (db.crypto); null until OAuth install.
-    api_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    api_token_encrypted: Mapped[str | None]
     # Set by app/uninstalled; the data stays until Shopify's shop/redact (48 hours later).
     uninstalled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()

@@ -9,7 +9,6 @@ from sqlalchemy import (
     DateTime,
     Index,
     Integer,
-    Text,
     UniqueConstraint,
     text,
 )
@@ -92,19 +91,19 @@ class PointsTransaction(Base):
 
     merchant_id: Mapped[TextKey]
     id: Mapped[TextKey]
-    customer_id: Mapped[str] = mapped_column(Text)
-    kind: Mapped[str] = mapped_column(Text)
+    customer_id: Mapped[str]
+    kind: Mapped[str]
     points: Mapped[int] = mapped_column(Integer)
-    reason: Mapped[str] = mapped_column(Text)
-    order_id: Mapped[str | None] = mapped_column(Text)
-    idempotency_key: Mapped[str] = mapped_column(Text)
-    source: Mapped[str | None] = mapped_column(Text)
-    currency: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str]
+    order_id: Mapped[str | None]
+    idempotency_key: Mapped[str]
+    source: Mapped[str | None]
+    currency: Mapped[str | None]
     # The decision trace: every rule, campaign and multiplier applied or skipped, and why.
     explanation: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     # Credits only: points of this credit not yet spent or expired ("lot"). Debits consume lots
     # oldest-expiring first; the sum over a customer's lots always equals the balance.
     remaining_points: Mapped[int | None] = mapped_column(Integer)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    actor_id: Mapped[str | None] = mapped_column(Text)
+    actor_id: Mapped[str | None]
     created_at: Mapped[datetime] = created_at_column()

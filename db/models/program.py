@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, Text
+from sqlalchemy import Integer
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -18,7 +18,7 @@ class ProgramSettings(Base):
     # Validated by the points service before it is written; read back through the same model.
     config: Mapped[dict[str, Any]] = mapped_column(JSONB)
     # The Klaviyo / Postscript API key, AES-256-GCM encrypted (db.crypto).
-    notification_api_key_encrypted: Mapped[str | None] = mapped_column(Text)
+    notification_api_key_encrypted: Mapped[str | None]
     # Bumped on every update, so a stale dashboard cannot overwrite newer settings.
     version: Mapped[int] = mapped_column(Integer, server_default="1")
     created_at: Mapped[datetime] = created_at_column()

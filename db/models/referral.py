@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Integer, Text, UniqueConstraint
+from sqlalchemy import Integer, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.models.base import Base, TextKey, created_at_column, customer_foreign_key
@@ -19,7 +19,7 @@ class ReferralLink(Base):
 
     merchant_id: Mapped[TextKey]
     id: Mapped[TextKey]
-    advocate_customer_id: Mapped[str] = mapped_column(Text)
-    code: Mapped[str] = mapped_column(Text)
+    advocate_customer_id: Mapped[str]
+    code: Mapped[str]
     click_count: Mapped[int] = mapped_column(Integer, server_default="0")
     created_at: Mapped[datetime] = created_at_column()

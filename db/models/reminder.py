@@ -7,7 +7,6 @@ from sqlalchemy import (
     Date,
     DateTime,
     Integer,
-    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -26,12 +25,12 @@ class ExpiryReminder(Base):
 
     merchant_id: Mapped[TextKey]
     id: Mapped[TextKey]
-    customer_id: Mapped[str] = mapped_column(Text)
+    customer_id: Mapped[str]
     expires_on: Mapped[date] = mapped_column(Date)
     points: Mapped[int] = mapped_column(Integer)
-    channel: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(Text)
-    error: Mapped[str | None] = mapped_column(Text)
+    channel: Mapped[str]
+    status: Mapped[str]
+    error: Mapped[str | None]
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()

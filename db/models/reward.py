@@ -12,7 +12,6 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
-    Text,
     UniqueConstraint,
     text,
 )
@@ -69,12 +68,12 @@ class Reward(Base):
 
     merchant_id: Mapped[MerchantKey]
     id: Mapped[TextKey]
-    kind: Mapped[str] = mapped_column(Text)
-    title: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str]
+    title: Mapped[str]
     points_cost: Mapped[int] = mapped_column(Integer)
     # Shop currency amount (fixed_amount) or percent 0-100 (percentage).
     value: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
-    product_id: Mapped[str | None] = mapped_column(Text)
+    product_id: Mapped[str | None]
     min_order_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     per_customer_limit: Mapped[int | None] = mapped_column(Integer)
     starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -110,20 +109,20 @@ class RewardRedemption(Base):
 
     merchant_id: Mapped[TextKey]
     id: Mapped[TextKey]
-    customer_id: Mapped[str] = mapped_column(Text)
-    reward_id: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(Text)
+    customer_id: Mapped[str]
+    reward_id: Mapped[str]
+    status: Mapped[str]
     points_spent: Mapped[int] = mapped_column(Integer)
-    idempotency_key: Mapped[str] = mapped_column(Text)
+    idempotency_key: Mapped[str]
     # The discount code, AES-256-GCM encrypted (db.crypto): it is as good as money.
-    code_encrypted: Mapped[str] = mapped_column(Text)
+    code_encrypted: Mapped[str]
     # True when the code was generated locally because the shop has no Shopify connection.
     sandbox: Mapped[bool] = mapped_column(Boolean)
-    shopify_discount_id: Mapped[str | None] = mapped_column(Text)
+    shopify_discount_id: Mapped[str | None]
     value_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
-    currency_code: Mapped[str | None] = mapped_column(Text)
-    debit_transaction_id: Mapped[str] = mapped_column(Text)
-    refund_transaction_id: Mapped[str | None] = mapped_column(Text)
-    failure: Mapped[str | None] = mapped_column(Text)
+    currency_code: Mapped[str | None]
+    debit_transaction_id: Mapped[str]
+    refund_transaction_id: Mapped[str | None]
+    failure: Mapped[str | None]
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
