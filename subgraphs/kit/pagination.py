@@ -43,6 +43,15 @@ def decode_cursor(cursor: str) -> tuple[Any, ...]:
     return tuple(position)
 
 
+def page_request(first: int | None, after: str | None) -> PageRequest:
+    size = DEFAULT_PAGE_SIZE if first is None else first
+    if size < 0:
+        raise BadUserInputError("`first` must not be negative")
+    return PageRequest(
+        limit=min(size, MAX_PAGE_SIZE), after=decode_cursor(after) if after else None
+    )
+
+
 class TimeOrderedRow(Protocol):
     """A row of a list ordered by when it was created, then by id."""
 
@@ -74,15 +83,6 @@ def time_ordered_page(first: int | None, after: str | None) -> PageRequest:
     if position[0].tzinfo is None or not isinstance(row_id, str):
         raise BadUserInputError("invalid cursor")
     return PageRequest(limit=request.limit, after=position)
-
-
-def page_request(first: int | None, after: str | None) -> PageRequest:
-    size = DEFAULT_PAGE_SIZE if first is None else first
-    if size < 0:
-        raise BadUserInputError("`first` must not be negative")
-    return PageRequest(
-        limit=min(size, MAX_PAGE_SIZE), after=decode_cursor(after) if after else None
-    )
 
 
 @dataclass(frozen=True, slots=True)
