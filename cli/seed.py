@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import RewardKind
 from db.session import system_unit_of_work, tenant_unit_of_work
-from subgraphs.admin.service import install_merchant
+from subgraphs.admin.merchants.service import install_merchant
 from subgraphs.kit.events import ledger_changed
 from subgraphs.kit.resources import open_resources
 from subgraphs.kit.settings import Settings

@@ -25,7 +25,7 @@ from db.crypto import generate_key
 from db.migrate import upgrade
 from db.session import system_unit_of_work, tenant_unit_of_work
 from gateway.edge.auth.session_tokens import mint_session_token
-from subgraphs.admin.service import install_merchant
+from subgraphs.admin.merchants.service import install_merchant
 from subgraphs.kit.graphql.app import create_subgraph_app
 from subgraphs.kit.resources import Resources, open_resources
 from subgraphs.kit.settings import Settings

@@ -9,11 +9,11 @@ and row-level secured like every tenant table, and no cross-tenant index is need
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, DateTime, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.models.base import Base, created_at_column
+from db.models.base import Base, MerchantKey, TextKey, created_at_column
 
 
 class MerchantApiKey(Base):
@@ -24,18 +24,16 @@ class MerchantApiKey(Base):
         {"postgresql_partition_by": "HASH (merchant_id)"},
     )
 
-    merchant_id: Mapped[str] = mapped_column(
-        Text, ForeignKey("merchants.id", ondelete="CASCADE"), primary_key=True
-    )
-    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    merchant_id: Mapped[MerchantKey]
+    id: Mapped[TextKey]
     # What the merchant calls it ("Zapier"), to tell keys apart when revoking one.
-    label: Mapped[str] = mapped_column(Text)
+    label: Mapped[str]
     # The first characters of the secret, shown as "lnk_…<prefix>"; too short to guess from.
-    display_prefix: Mapped[str] = mapped_column(Text)
-    key_hash: Mapped[str] = mapped_column(Text)
+    display_prefix: Mapped[str]
+    key_hash: Mapped[str]
     # kit.permissions.Capability values the key grants.
     scopes: Mapped[list[str]] = mapped_column(ARRAY(Text))
-    created_by: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str | None]
     created_at: Mapped[datetime] = created_at_column()
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Refreshed at most once a minute, so a busy integration does not write on every call.

@@ -9,18 +9,15 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
-    ForeignKey,
     Index,
     Integer,
     Numeric,
-    Text,
-    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.models.base import Base, created_at_column
+from db.models.base import Base, MerchantKey, TextKey, created_at_column, updated_at_column
 
 
 class CampaignKind(enum.StrEnum):
@@ -45,12 +42,10 @@ class BonusCampaign(Base):
         {"postgresql_partition_by": "HASH (merchant_id)"},
     )
 
-    merchant_id: Mapped[str] = mapped_column(
-        Text, ForeignKey("merchants.id", ondelete="CASCADE"), primary_key=True
-    )
-    id: Mapped[str] = mapped_column(Text, primary_key=True)
-    name: Mapped[str] = mapped_column(Text)
-    kind: Mapped[str] = mapped_column(Text)
+    merchant_id: Mapped[MerchantKey]
+    id: Mapped[TextKey]
+    name: Mapped[str]
+    kind: Mapped[str]
     multiplier: Mapped[Decimal] = mapped_column(Numeric(10, 2), server_default="1")
     goal_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     bonus_points: Mapped[int | None] = mapped_column(Integer)
@@ -62,6 +57,4 @@ class BonusCampaign(Base):
     conditions: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     created_at: Mapped[datetime] = created_at_column()
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
-    )
+    updated_at: Mapped[datetime] = updated_at_column()

@@ -7,7 +7,6 @@ from typing import Any
 from sqlalchemy import (
     CheckConstraint,
     DateTime,
-    ForeignKey,
     Integer,
     Numeric,
     Text,
@@ -16,7 +15,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.models.base import Base, created_at_column
+from db.models.base import Base, MerchantKey, TextKey, created_at_column
 
 
 class Customer(Base):
@@ -29,17 +28,15 @@ class Customer(Base):
         {"postgresql_partition_by": "HASH (merchant_id)"},
     )
 
-    merchant_id: Mapped[str] = mapped_column(
-        Text, ForeignKey("merchants.id", ondelete="CASCADE"), primary_key=True
-    )
-    id: Mapped[str] = mapped_column(Text, primary_key=True)
-    shopify_customer_id: Mapped[str | None] = mapped_column(Text)
+    merchant_id: Mapped[MerchantKey]
+    id: Mapped[TextKey]
+    shopify_customer_id: Mapped[str | None]
     # AES-256-GCM ciphertext (db.crypto); lookups go through the HMAC blind index.
-    email_encrypted: Mapped[str] = mapped_column(Text)
-    email_blind_index: Mapped[str] = mapped_column(Text)
-    phone_encrypted: Mapped[str | None] = mapped_column(Text)
+    email_encrypted: Mapped[str]
+    email_blind_index: Mapped[str]
+    phone_encrypted: Mapped[str | None]
     locale: Mapped[str] = mapped_column(Text, server_default="en")
-    country_code: Mapped[str | None] = mapped_column(Text)
+    country_code: Mapped[str | None]
     # Projection of the ledger, updated in the same transaction as every ledger row.
     points_balance: Mapped[int] = mapped_column(Integer, server_default="0")
     total_points_earned: Mapped[int] = mapped_column(Integer, server_default="0")
@@ -49,6 +46,6 @@ class Customer(Base):
     first_order_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_activity_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     rfm_score: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    rfm_segment: Mapped[str | None] = mapped_column(Text)
-    vip_tier_id: Mapped[str | None] = mapped_column(Text)
+    rfm_segment: Mapped[str | None]
+    vip_tier_id: Mapped[str | None]
     created_at: Mapped[datetime] = created_at_column()

@@ -2,10 +2,10 @@
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Text, func
+from sqlalchemy import CheckConstraint, DateTime, Index, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.models.base import Base, created_at_column
+from db.models.base import Base, MerchantKey, TextKey, created_at_column, updated_at_column
 
 
 class GdprRequest(Base):
@@ -22,22 +22,18 @@ class GdprRequest(Base):
         {"postgresql_partition_by": "HASH (merchant_id)"},
     )
 
-    merchant_id: Mapped[str] = mapped_column(
-        Text, ForeignKey("merchants.id", ondelete="CASCADE"), primary_key=True
-    )
-    id: Mapped[str] = mapped_column(Text, primary_key=True)
-    request_type: Mapped[str] = mapped_column(Text)
+    merchant_id: Mapped[MerchantKey]
+    id: Mapped[TextKey]
+    request_type: Mapped[str]
     status: Mapped[str] = mapped_column(Text, server_default="pending")
-    shopify_customer_id: Mapped[str | None] = mapped_column(Text)
+    shopify_customer_id: Mapped[str | None]
     # No foreign key: the request is the lasting record that an erasure happened.
-    customer_id: Mapped[str | None] = mapped_column(Text)
-    delivery_id: Mapped[str | None] = mapped_column(Text)
+    customer_id: Mapped[str | None]
+    delivery_id: Mapped[str | None]
     # The data_request export (JSON), AES-256-GCM encrypted; erased by a later redact.
-    export_encrypted: Mapped[str | None] = mapped_column(Text)
-    error: Mapped[str | None] = mapped_column(Text)
+    export_encrypted: Mapped[str | None]
+    error: Mapped[str | None]
     retention_expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
-    )
+    updated_at: Mapped[datetime] = updated_at_column()

@@ -3,11 +3,18 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, Text, func, text
+from sqlalchemy import CheckConstraint, DateTime, Index, Integer, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.models.base import Base, created_at_column
+from db.models.base import (
+    Base,
+    LoggedAtKey,
+    MerchantKey,
+    TextKey,
+    created_at_column,
+    updated_at_column,
+)
 
 
 class AuditLog(Base):
@@ -17,13 +24,11 @@ class AuditLog(Base):
         {"postgresql_partition_by": "RANGE (created_at)"},
     )
 
-    merchant_id: Mapped[str] = mapped_column(Text, primary_key=True)
-    id: Mapped[str] = mapped_column(Text, primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), primary_key=True, server_default=func.now()
-    )
-    action: Mapped[str] = mapped_column(Text)
-    actor_id: Mapped[str | None] = mapped_column(Text)
+    merchant_id: Mapped[TextKey]
+    id: Mapped[TextKey]
+    created_at: Mapped[LoggedAtKey]
+    action: Mapped[str]
+    actor_id: Mapped[str | None]
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, server_default="{}")
 
 
@@ -50,31 +55,27 @@ class ApiLog(Base):
         {"postgresql_partition_by": "RANGE (created_at)"},
     )
 
-    merchant_id: Mapped[str] = mapped_column(Text, primary_key=True)
-    id: Mapped[str] = mapped_column(Text, primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), primary_key=True, server_default=func.now()
-    )
-    topic: Mapped[str] = mapped_column(Text)
+    merchant_id: Mapped[TextKey]
+    id: Mapped[TextKey]
+    created_at: Mapped[LoggedAtKey]
+    topic: Mapped[str]
     status: Mapped[str] = mapped_column(Text, server_default="pending")
-    webhook_id: Mapped[str] = mapped_column(Text)
-    event_id: Mapped[str | None] = mapped_column(Text)
+    webhook_id: Mapped[str]
+    event_id: Mapped[str | None]
     triggered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    api_version: Mapped[str | None] = mapped_column(Text)
+    api_version: Mapped[str | None]
     # AES-256-GCM ciphertext of the raw body; cleared once the delivery is done.
-    payload_encrypted: Mapped[str | None] = mapped_column(Text)
+    payload_encrypted: Mapped[str | None]
     payload_bytes: Mapped[int] = mapped_column(Integer)
-    shopify_customer_id: Mapped[str | None] = mapped_column(Text)
+    shopify_customer_id: Mapped[str | None]
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
-    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None]
     next_attempt_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     duration_ms: Mapped[int | None] = mapped_column(Integer)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
-    )
+    updated_at: Mapped[datetime] = updated_at_column()
 
 
 class WebhookReceipt(Base):
@@ -83,10 +84,8 @@ class WebhookReceipt(Base):
     __tablename__ = "webhook_receipts"
     __table_args__ = ({"postgresql_partition_by": "HASH (merchant_id)"},)
 
-    merchant_id: Mapped[str] = mapped_column(
-        Text, ForeignKey("merchants.id", ondelete="CASCADE"), primary_key=True
-    )
-    webhook_id: Mapped[str] = mapped_column(Text, primary_key=True)
-    delivery_id: Mapped[str] = mapped_column(Text)
+    merchant_id: Mapped[MerchantKey]
+    webhook_id: Mapped[TextKey]
+    delivery_id: Mapped[str]
     delivery_created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()

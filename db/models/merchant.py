@@ -2,10 +2,10 @@
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, Text, func
+from sqlalchemy import CheckConstraint, DateTime, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.models.base import Base, created_at_column
+from db.models.base import Base, TextKey, created_at_column, updated_at_column
 
 
 class Merchant(Base):
@@ -14,14 +14,12 @@ class Merchant(Base):
         CheckConstraint("plan IN ('free', 'starter', 'growth', 'plus')", name="plan_known"),
     )
 
-    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    id: Mapped[TextKey]
     shop_domain: Mapped[str] = mapped_column(Text, unique=True)
     plan: Mapped[str] = mapped_column(Text, server_default="free")
     # Shopify Admin API access token, AES-256-GCM encrypted (db.crypto); null until OAuth install.
-    api_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    api_token_encrypted: Mapped[str | None]
     # Set by app/uninstalled; the data stays until Shopify's shop/redact (48 hours later).
     uninstalled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
-    )
+    updated_at: Mapped[datetime] = updated_at_column()

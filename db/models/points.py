@@ -7,17 +7,15 @@ from typing import Any
 from sqlalchemy import (
     CheckConstraint,
     DateTime,
-    ForeignKeyConstraint,
     Index,
     Integer,
-    Text,
     UniqueConstraint,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.models.base import Base, created_at_column
+from db.models.base import Base, TextKey, created_at_column, customer_foreign_key
 
 
 class PointsTransactionKind(enum.StrEnum):
@@ -41,11 +39,7 @@ class PointsTransaction(Base):
 
     __tablename__ = "points_transactions"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["merchant_id", "customer_id"],
-            ["customers.merchant_id", "customers.id"],
-            ondelete="CASCADE",
-        ),
+        customer_foreign_key(),
         # One business event changes the ledger at most once.
         UniqueConstraint("merchant_id", "idempotency_key"),
         CheckConstraint(
@@ -95,21 +89,21 @@ class PointsTransaction(Base):
         {"postgresql_partition_by": "HASH (merchant_id)"},
     )
 
-    merchant_id: Mapped[str] = mapped_column(Text, primary_key=True)
-    id: Mapped[str] = mapped_column(Text, primary_key=True)
-    customer_id: Mapped[str] = mapped_column(Text)
-    kind: Mapped[str] = mapped_column(Text)
+    merchant_id: Mapped[TextKey]
+    id: Mapped[TextKey]
+    customer_id: Mapped[str]
+    kind: Mapped[str]
     points: Mapped[int] = mapped_column(Integer)
-    reason: Mapped[str] = mapped_column(Text)
-    order_id: Mapped[str | None] = mapped_column(Text)
-    idempotency_key: Mapped[str] = mapped_column(Text)
-    source: Mapped[str | None] = mapped_column(Text)
-    currency: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str]
+    order_id: Mapped[str | None]
+    idempotency_key: Mapped[str]
+    source: Mapped[str | None]
+    currency: Mapped[str | None]
     # The decision trace: every rule, campaign and multiplier applied or skipped, and why.
     explanation: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     # Credits only: points of this credit not yet spent or expired ("lot"). Debits consume lots
     # oldest-expiring first; the sum over a customer's lots always equals the balance.
     remaining_points: Mapped[int | None] = mapped_column(Integer)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    actor_id: Mapped[str | None] = mapped_column(Text)
+    actor_id: Mapped[str | None]
     created_at: Mapped[datetime] = created_at_column()

@@ -2,28 +2,24 @@
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKeyConstraint, Integer, Text, UniqueConstraint
+from sqlalchemy import Integer, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.models.base import Base, created_at_column
+from db.models.base import Base, TextKey, created_at_column, customer_foreign_key
 
 
 class ReferralLink(Base):
     __tablename__ = "referral_links"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["merchant_id", "advocate_customer_id"],
-            ["customers.merchant_id", "customers.id"],
-            ondelete="CASCADE",
-        ),
+        customer_foreign_key("advocate_customer_id"),
         UniqueConstraint("merchant_id", "code"),
         UniqueConstraint("merchant_id", "advocate_customer_id"),
         {"postgresql_partition_by": "HASH (merchant_id)"},
     )
 
-    merchant_id: Mapped[str] = mapped_column(Text, primary_key=True)
-    id: Mapped[str] = mapped_column(Text, primary_key=True)
-    advocate_customer_id: Mapped[str] = mapped_column(Text)
-    code: Mapped[str] = mapped_column(Text)
+    merchant_id: Mapped[TextKey]
+    id: Mapped[TextKey]
+    advocate_customer_id: Mapped[str]
+    code: Mapped[str]
     click_count: Mapped[int] = mapped_column(Integer, server_default="0")
     created_at: Mapped[datetime] = created_at_column()

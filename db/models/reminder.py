@@ -6,40 +6,31 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
-    ForeignKeyConstraint,
     Integer,
-    Text,
     UniqueConstraint,
-    func,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.models.base import Base, created_at_column
+from db.models.base import Base, TextKey, created_at_column, customer_foreign_key, updated_at_column
 
 
 class ExpiryReminder(Base):
     __tablename__ = "expiry_reminders"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["merchant_id", "customer_id"],
-            ["customers.merchant_id", "customers.id"],
-            ondelete="CASCADE",
-        ),
+        customer_foreign_key(),
         UniqueConstraint("merchant_id", "customer_id", "expires_on"),
         CheckConstraint("status IN ('queued', 'sent', 'failed')", name="status_known"),
         {"postgresql_partition_by": "HASH (merchant_id)"},
     )
 
-    merchant_id: Mapped[str] = mapped_column(Text, primary_key=True)
-    id: Mapped[str] = mapped_column(Text, primary_key=True)
-    customer_id: Mapped[str] = mapped_column(Text)
+    merchant_id: Mapped[TextKey]
+    id: Mapped[TextKey]
+    customer_id: Mapped[str]
     expires_on: Mapped[date] = mapped_column(Date)
     points: Mapped[int] = mapped_column(Integer)
-    channel: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(Text)
-    error: Mapped[str | None] = mapped_column(Text)
+    channel: Mapped[str]
+    status: Mapped[str]
+    error: Mapped[str | None]
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
-    )
+    updated_at: Mapped[datetime] = updated_at_column()

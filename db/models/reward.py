@@ -8,19 +8,23 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
-    ForeignKey,
     ForeignKeyConstraint,
     Index,
     Integer,
     Numeric,
-    Text,
     UniqueConstraint,
-    func,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.models.base import Base, created_at_column
+from db.models.base import (
+    Base,
+    MerchantKey,
+    TextKey,
+    created_at_column,
+    customer_foreign_key,
+    updated_at_column,
+)
 
 
 class RewardKind(enum.StrEnum):
@@ -36,10 +40,6 @@ class RedemptionStatus(enum.StrEnum):
     ISSUED = "issued"
     # The discount could not be created; the points were credited back.
     REFUNDED = "refunded"
-
-
-def _updated_at() -> Mapped[datetime]:
-    return mapped_column(DateTime(timezone=True), server_default=func.now(), onupdate=func.now())
 
 
 class Reward(Base):
@@ -66,16 +66,14 @@ class Reward(Base):
         {"postgresql_partition_by": "HASH (merchant_id)"},
     )
 
-    merchant_id: Mapped[str] = mapped_column(
-        Text, ForeignKey("merchants.id", ondelete="CASCADE"), primary_key=True
-    )
-    id: Mapped[str] = mapped_column(Text, primary_key=True)
-    kind: Mapped[str] = mapped_column(Text)
-    title: Mapped[str] = mapped_column(Text)
+    merchant_id: Mapped[MerchantKey]
+    id: Mapped[TextKey]
+    kind: Mapped[str]
+    title: Mapped[str]
     points_cost: Mapped[int] = mapped_column(Integer)
     # Shop currency amount (fixed_amount) or percent 0-100 (percentage).
     value: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
-    product_id: Mapped[str | None] = mapped_column(Text)
+    product_id: Mapped[str | None]
     min_order_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     per_customer_limit: Mapped[int | None] = mapped_column(Integer)
     starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -84,17 +82,13 @@ class Reward(Base):
     # Soft delete: redemptions keep pointing at the reward they were made from.
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()
-    updated_at: Mapped[datetime] = _updated_at()
+    updated_at: Mapped[datetime] = updated_at_column()
 
 
 class RewardRedemption(Base):
     __tablename__ = "reward_redemptions"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["merchant_id", "customer_id"],
-            ["customers.merchant_id", "customers.id"],
-            ondelete="CASCADE",
-        ),
+        customer_foreign_key(),
         ForeignKeyConstraint(["merchant_id", "reward_id"], ["rewards.merchant_id", "rewards.id"]),
         UniqueConstraint("merchant_id", "idempotency_key"),
         CheckConstraint("status IN ('pending', 'issued', 'refunded')", name="status_known"),
@@ -113,22 +107,22 @@ class RewardRedemption(Base):
         {"postgresql_partition_by": "HASH (merchant_id)"},
     )
 
-    merchant_id: Mapped[str] = mapped_column(Text, primary_key=True)
-    id: Mapped[str] = mapped_column(Text, primary_key=True)
-    customer_id: Mapped[str] = mapped_column(Text)
-    reward_id: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(Text)
+    merchant_id: Mapped[TextKey]
+    id: Mapped[TextKey]
+    customer_id: Mapped[str]
+    reward_id: Mapped[str]
+    status: Mapped[str]
     points_spent: Mapped[int] = mapped_column(Integer)
-    idempotency_key: Mapped[str] = mapped_column(Text)
+    idempotency_key: Mapped[str]
     # The discount code, AES-256-GCM encrypted (db.crypto): it is as good as money.
-    code_encrypted: Mapped[str] = mapped_column(Text)
+    code_encrypted: Mapped[str]
     # True when the code was generated locally because the shop has no Shopify connection.
     sandbox: Mapped[bool] = mapped_column(Boolean)
-    shopify_discount_id: Mapped[str | None] = mapped_column(Text)
+    shopify_discount_id: Mapped[str | None]
     value_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
-    currency_code: Mapped[str | None] = mapped_column(Text)
-    debit_transaction_id: Mapped[str] = mapped_column(Text)
-    refund_transaction_id: Mapped[str | None] = mapped_column(Text)
-    failure: Mapped[str | None] = mapped_column(Text)
+    currency_code: Mapped[str | None]
+    debit_transaction_id: Mapped[str]
+    refund_transaction_id: Mapped[str | None]
+    failure: Mapped[str | None]
     created_at: Mapped[datetime] = created_at_column()
-    updated_at: Mapped[datetime] = _updated_at()
+    updated_at: Mapped[datetime] = updated_at_column()

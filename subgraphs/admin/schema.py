@@ -1,10 +1,19 @@
-"""The admin subgraph schema: merchants, the webhook inbox, GDPR requests, the audit stream."""
+"""The admin subgraph schema: merchants, the webhook inbox, GDPR requests, the audit stream,
+each domain contributing its own entry points."""
 
-from subgraphs.admin.mutations import Mutation
-from subgraphs.admin.queries import Query
-from subgraphs.admin.subscriptions import Subscription
-from subgraphs.admin.types import Merchant
+from strawberry.tools import merge_types
+
+from subgraphs.admin.audit.subscriptions import Subscription as AuditSubscription
+from subgraphs.admin.deliveries.mutations import Mutation as DeliveriesMutation
+from subgraphs.admin.deliveries.queries import Query as DeliveriesQuery
+from subgraphs.admin.gdpr.queries import Query as GdprQuery
+from subgraphs.admin.merchants.queries import Query as MerchantsQuery
+from subgraphs.admin.merchants.types import Merchant
 from subgraphs.kit.graphql.schema import build_schema
+
+Query = merge_types("Query", (MerchantsQuery, DeliveriesQuery, GdprQuery))
+Mutation = merge_types("Mutation", (DeliveriesMutation,))
+Subscription = merge_types("Subscription", (AuditSubscription,))
 
 schema = build_schema(
     name="admin", query=Query, mutation=Mutation, subscription=Subscription, types=[Merchant]

@@ -1,63 +1,6 @@
-"""Merchant administration. No web framework here; never commits."""
+"""Transitional alias, to be deleted: bench/ still imports ``install_merchant`` from here; it
+lives in ``subgraphs.admin.merchants.service``. Nothing else may import this module."""
 
-from __future__ import annotations
+from subgraphs.admin.merchants.service import install_merchant
 
-import enum
-import re
-from datetime import datetime
-
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from db.ids import new_id
-from db.models import Merchant
-from subgraphs.admin.installation_repository import mark_uninstalled
-from subgraphs.admin.repository import MerchantsRepository
-from subgraphs.kit.repository import insert_audit_log
-
-_SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
-
-
-class MerchantPlan(enum.Enum):
-    FREE = "free"
-    STARTER = "starter"
-    GROWTH = "growth"
-    PLUS = "plus"
-
-
-class InvalidShopDomainError(ValueError):
-    pass
-
-
-def normalize_shop_domain(shop_domain: str) -> str:
-    domain = shop_domain.strip().lower()
-    if not _SHOP_DOMAIN.match(domain):
-        raise InvalidShopDomainError(f"{shop_domain!r} is not a *.myshopify.com domain")
-    return domain
-
-
-async def install_merchant(
-    session: AsyncSession, shop_domain: str, plan: MerchantPlan = MerchantPlan.FREE
-) -> Merchant:
-    """Register a shop (system unit of work: no tenant yet). Installing again is a no-op."""
-    domain = normalize_shop_domain(shop_domain)
-    repository = MerchantsRepository(session)
-    merchant = await repository.insert_merchant(
-        merchant_id=new_id(), shop_domain=domain, plan=plan.value
-    )
-    if merchant is None:
-        existing = await repository.merchant_by_shop(domain)
-        assert existing is not None, "a conflicting shop implies a committed row"
-        return existing
-    await insert_audit_log(
-        session, merchant_id=merchant.id, action="merchant_added", metadata={"plan": plan.value}
-    )
-    return merchant
-
-
-async def record_uninstall(session: AsyncSession, merchant_id: str, *, now: datetime) -> None:
-    """app/uninstalled: the shop removed LoyalNest. Points and customers are kept until
-    shop/redact; only the access token goes."""
-    if await mark_uninstalled(session, merchant_id, now):
-        await insert_audit_log(
-            session, merchant_id=merchant_id, action="merchant_uninstalled", metadata={}
-        )
+__all__ = ["install_merchant"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Customer, PointsTransaction, PointsTransactionKind
+from subgraphs.kit.repository import TenantRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,11 +17,7 @@ class LoyaltyTotals:
     points_redeemed: int
 
 
-class AnalyticsRepository:
-    def __init__(self, session: AsyncSession, merchant_id: str) -> None:
-        self._session = session
-        self._merchant_id = merchant_id
-
+class AnalyticsRepository(TenantRepository):
     async def loyalty_totals(self) -> LoyaltyTotals:
         members = select(func.count()).where(Customer.merchant_id == self._merchant_id)
         ledger = select(

@@ -1,19 +1,18 @@
-"""Live metrics for dashboards.
-
-The socket's context outlives any request, so each push opens its own unit of work and never
-touches the request loaders.
-"""
+"""Live metrics for dashboards (``kit.graphql.subscriptions``: a fresh read per event, in its
+own unit of work)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.session import tenant_unit_of_work
 from subgraphs.analytics import service
 from subgraphs.analytics.loaders import AnalyticsInfo
 from subgraphs.analytics.types import LoyaltyMetrics
+from subgraphs.kit.graphql.subscriptions import live_snapshots
 from subgraphs.kit.permissions import Capability, require
 from subgraphs.kit.pubsub import ledger_channel
 
@@ -26,17 +25,13 @@ class Subscription:
     async def loyalty_metrics_updated(
         self, info: AnalyticsInfo
     ) -> AsyncGenerator[LoyaltyMetrics, None]:
-        require(info.context.viewer, Capability.READ_ANALYTICS)
-        resources = info.context.resources
-        merchant_id = info.context.viewer.merchant_id
+        merchant_id = require(info.context.viewer, Capability.READ_ANALYTICS).merchant_id
 
-        async def current() -> LoyaltyMetrics:
-            async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
-                totals = await service.fresh_loyalty_totals(session, merchant_id)
+        async def current(session: AsyncSession) -> LoyaltyMetrics:
+            totals = await service.fresh_loyalty_totals(session, merchant_id)
             return LoyaltyMetrics.from_totals(totals)
 
-        async with resources.pubsub.subscribe(ledger_channel(merchant_id)) as events:
-            # Subscribed before the first read, so no change can slip between the two.
-            yield await current()
-            async for _ in events:
-                yield await current()
+        snapshots = live_snapshots(info, channel=ledger_channel(merchant_id), read=current)
+        async with aclosing(snapshots):  # unsubscribes at once when the client does
+            async for metrics in snapshots:
+                yield metrics

@@ -136,34 +136,38 @@ def shop_domain_from_token(token: str, *, app_secret: str, api_key: str) -> tupl
 
 
 def verify_customer_token(token: str, *, secret: str) -> CustomerClaims:
-    claims = _verified_claims(
-        token,
-        secret,
-        kind=TokenKind.CUSTOMER,
-        audience=CUSTOMER_AUDIENCE,
-        essential=("exp", "nbf", "sub", "dest"),
-        issuer=LOYALNEST_ISSUER,
+    _, shop, customer_id = _person_in_shop(
+        token, secret, kind=TokenKind.CUSTOMER, audience=CUSTOMER_AUDIENCE, issuer=LOYALNEST_ISSUER
     )
-    return CustomerClaims(
-        shop_domain=_shop_from_dest(claims, TokenKind.CUSTOMER),
-        customer_id=_non_empty_string(claims, "sub", TokenKind.CUSTOMER),
-    )
+    return CustomerClaims(shop_domain=shop, customer_id=customer_id)
 
 
 def verify_staff_token(token: str, *, secret: str) -> StaffClaims:
-    claims = _verified_claims(
-        token,
-        secret,
-        kind=TokenKind.STAFF,
-        audience=STAFF_AUDIENCE,
-        essential=("exp", "nbf", "sub", "dest"),
+    claims, shop, staff_id = _person_in_shop(
+        token, secret, kind=TokenKind.STAFF, audience=STAFF_AUDIENCE
     )
     return StaffClaims(
-        shop_domain=_shop_from_dest(claims, TokenKind.STAFF),
-        staff_id=_non_empty_string(claims, "sub", TokenKind.STAFF),
+        shop_domain=shop,
+        staff_id=staff_id,
         roles=_string_set(claims, "roles"),
         mfa=MFA_METHOD in _string_set(claims, "amr"),
     )
+
+
+def _person_in_shop(
+    token: str, secret: str, *, kind: TokenKind, audience: str, issuer: str | None = None
+) -> tuple[Mapping[str, Any], str, str]:
+    """A verified token of one person (``sub``) in one shop (``dest``): its claims, the shop
+    and the person."""
+    claims = _verified_claims(
+        token,
+        secret,
+        kind=kind,
+        audience=audience,
+        essential=("exp", "nbf", "sub", "dest"),
+        issuer=issuer,
+    )
+    return claims, _shop_from_dest(claims, kind), _non_empty_string(claims, "sub", kind)
 
 
 def bearer_token(authorization: str | None) -> str | None:

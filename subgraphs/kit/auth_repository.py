@@ -1,5 +1,5 @@
-"""Every SQL statement authentication needs: API keys, the customer behind a token, and the
-Shopify access token an OAuth install stores."""
+"""Every SQL statement authentication needs: API keys and the customer behind a token. (The
+Shopify access token an OAuth install stores is the admin subgraph's merchants domain's.)"""
 
 from __future__ import annotations
 
@@ -109,20 +109,3 @@ async def customer_id_for_shopify_customer(
         )
     )
     return result.scalar_one_or_none()
-
-
-async def store_shopify_access_token(
-    session: AsyncSession, merchant_id: str, api_token_encrypted: str
-) -> bool:
-    """Store the token and mark the shop installed again; True if it had been uninstalled."""
-    was_uninstalled = await session.scalar(
-        select(Merchant.uninstalled_at.is_not(None))
-        .where(Merchant.id == merchant_id)
-        .with_for_update()
-    )
-    await session.execute(
-        update(Merchant)
-        .where(Merchant.id == merchant_id)
-        .values(api_token_encrypted=api_token_encrypted, uninstalled_at=None)
-    )
-    return bool(was_uninstalled)

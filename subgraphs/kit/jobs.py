@@ -31,6 +31,11 @@ log = structlog.get_logger(__name__)
 PROCESS_WEBHOOK_DELIVERY = "process_webhook_delivery"
 
 
+def delivery_job_id(delivery_id: str) -> str:
+    """The job id of an inbox row's processing; a retry or a sweep adds its own suffix."""
+    return f"webhook:{delivery_id}"
+
+
 def job_queue(redis: Redis) -> ArqRedis:
     """An arq handle sharing the process's Redis connection pool."""
     return ArqRedis(connection_pool=redis.connection_pool)

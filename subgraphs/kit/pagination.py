@@ -8,7 +8,8 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
 
 import orjson
 
@@ -49,6 +50,39 @@ def page_request(first: int | None, after: str | None) -> PageRequest:
     return PageRequest(
         limit=min(size, MAX_PAGE_SIZE), after=decode_cursor(after) if after else None
     )
+
+
+class TimeOrderedRow(Protocol):
+    """A row of a list ordered by when it was created, then by id."""
+
+    @property
+    def created_at(self) -> datetime: ...
+
+    @property
+    def id(self) -> str: ...
+
+
+def time_ordered_position(row: TimeOrderedRow) -> tuple[str, str]:
+    """The cursor position of a row in a list ordered by (created_at, id). created_at comes
+    first, so the position stays meaningful across the monthly partitions of the logs."""
+    return (row.created_at.isoformat(), row.id)
+
+
+def time_ordered_page(first: int | None, after: str | None) -> PageRequest:
+    """``page_request`` for a list ordered by (created_at, id): ``after`` is decoded to a
+    (timezone-aware datetime, id) position. Anything else (a cursor of another list, a time
+    without a zone) is the client's mistake."""
+    request = page_request(first, after)
+    if request.after is None:
+        return request
+    try:
+        created_at, row_id = request.after
+        position = (datetime.fromisoformat(created_at), row_id)
+    except (TypeError, ValueError):
+        raise BadUserInputError("invalid cursor") from None
+    if position[0].tzinfo is None or not isinstance(row_id, str):
+        raise BadUserInputError("invalid cursor")
+    return PageRequest(limit=request.limit, after=position)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,16 +6,12 @@ from collections.abc import Sequence
 
 from sqlalchemy import exists, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Customer, ReferralLink
+from subgraphs.kit.repository import TenantRepository
 
 
-class ReferralsRepository:
-    def __init__(self, session: AsyncSession, merchant_id: str) -> None:
-        self._session = session
-        self._merchant_id = merchant_id
-
+class ReferralsRepository(TenantRepository):
     async def customer_exists(self, customer_id: str) -> bool:
         result = await self._session.execute(
             select(

@@ -20,8 +20,8 @@ CODE_LENGTH = 8
 _MAX_CODE_ATTEMPTS = 5
 
 
-class ReferralErrorCode(enum.Enum):
-    CUSTOMER_NOT_FOUND = "customer_not_found"
+class ReferralErrorCode(enum.StrEnum):
+    CUSTOMER_NOT_FOUND = enum.auto()
 
 
 class ReferralError(DomainError):

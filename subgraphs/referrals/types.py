@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from db.models import ReferralLink as ReferralLinkRow
+from subgraphs.kit.graphql.domain import UserError
 from subgraphs.kit.permissions import require_customer_access
 from subgraphs.referrals import service
 from subgraphs.referrals.loaders import ReferralsInfo
@@ -54,9 +55,7 @@ ReferralErrorCode = strawberry.enum(
 
 
 @strawberry.type(description="An expected failure of a referral mutation.")
-class ReferralUserError:
-    field: list[str] | None = strawberry.field(description="Path to the input field at fault.")
-    message: str = strawberry.field(description="What went wrong, for people.")
+class ReferralUserError(UserError):
     code: ReferralErrorCode = strawberry.field(description="What went wrong, for programs.")  # type: ignore[valid-type]
 
 

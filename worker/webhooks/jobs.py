@@ -7,16 +7,11 @@ from typing import Any
 import structlog
 
 from db.session import system_unit_of_work
-from gateway.edge.webhooks import inbox
-from subgraphs.kit.jobs import Cron, enqueue_webhook_delivery, job, job_queue
+from subgraphs.admin.deliveries.repository import due_deliveries, forget_old_receipts
+from subgraphs.kit.jobs import Cron, delivery_job_id, enqueue_webhook_delivery, job, job_queue
 from subgraphs.kit.resources import Resources
 from subgraphs.kit.settings import Settings
-from worker.webhooks.processing import (
-    RECEIPT_RETENTION_DAYS,
-    SWEEP_BATCH,
-    delivery_job_id,
-    process_delivery,
-)
+from worker.webhooks.processing import RECEIPT_RETENTION_DAYS, SWEEP_BATCH, process_delivery
 
 log = structlog.get_logger(__name__)
 
@@ -47,7 +42,7 @@ async def sweep_webhook_inbox(ctx: dict[str, Any]) -> int:
     resources: Resources = ctx["resources"]
     settings = resources.settings
     async with system_unit_of_work(resources.sessions) as session:
-        due = await inbox.due_deliveries(
+        due = await due_deliveries(
             session, older_than_seconds=settings.inbox_sweep_grace_seconds, limit=SWEEP_BATCH
         )
     queue = job_queue(resources.redis)
@@ -73,4 +68,4 @@ async def forget_old_receipts_job(ctx: dict[str, Any]) -> int:
     """Forget webhook ids older than Shopify could still redeliver."""
     resources: Resources = ctx["resources"]
     async with system_unit_of_work(resources.sessions) as session:
-        return await inbox.forget_old_receipts(session, older_than_days=RECEIPT_RETENTION_DAYS)
+        return await forget_old_receipts(session, older_than_days=RECEIPT_RETENTION_DAYS)

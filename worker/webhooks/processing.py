@@ -17,11 +17,12 @@ import structlog
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 
+from db.encryption_contexts import API_LOGS_PAYLOAD
 from db.session import tenant_unit_of_work
-from gateway.edge.webhooks import inbox
+from subgraphs.admin.deliveries.repository import WebhookDeliveriesRepository
 from subgraphs.kit.domain import DomainError
 from subgraphs.kit.events import ledger_changed
-from subgraphs.kit.jobs import enqueue_webhook_delivery, job_queue
+from subgraphs.kit.jobs import delivery_job_id, enqueue_webhook_delivery, job_queue
 from subgraphs.kit.pubsub import webhook_channel
 from subgraphs.kit.resources import Resources
 from subgraphs.points.service.order_events import OrderNotEarnedYetError
@@ -29,7 +30,6 @@ from worker.webhooks.topics import HANDLERS, HandlerContext
 
 log = structlog.get_logger(__name__)
 
-PAYLOAD_CONTEXT = "api_logs.payload"
 # Per the spec: 3 tries, exponential backoff from 500 ms.
 MAX_ATTEMPTS = 3
 BASE_DELAY_SECONDS = 0.5
@@ -38,10 +38,6 @@ BASE_DELAY_SECONDS = 0.5
 NOT_YET_DELAYS_SECONDS = (30.0, 120.0, 600.0, 1800.0, 3600.0)
 SWEEP_BATCH = 500
 RECEIPT_RETENTION_DAYS = 90
-
-
-def delivery_job_id(delivery_id: str) -> str:
-    return f"webhook:{delivery_id}"
 
 
 class DeliveryOutcome(enum.Enum):
@@ -79,7 +75,8 @@ async def process_delivery(
     claimed: tuple[str, int] | None = None
     try:
         async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
-            row = await inbox.claim_pending(session, delivery_id)
+            inbox = WebhookDeliveriesRepository(session, merchant_id)
+            row = await inbox.claim_pending(delivery_id)
             if row is None:
                 return DeliveryOutcome.SKIPPED
             now = datetime.now(UTC)
@@ -89,7 +86,7 @@ async def process_delivery(
             if row.payload_encrypted is None:
                 raise ValueError("the payload is gone (redacted); nothing to process")
             payload = orjson.loads(
-                resources.cipher.decrypt(row.payload_encrypted, context=PAYLOAD_CONTEXT)
+                resources.cipher.decrypt(row.payload_encrypted, context=API_LOGS_PAYLOAD)
             )
             if not isinstance(payload, dict):
                 raise ValueError("the payload is not a JSON object")
@@ -99,7 +96,7 @@ async def process_delivery(
             context = HandlerContext(session, resources, merchant_id, delivery_id, now)
             result = await handler(context, payload)
             duration_ms = int((time.perf_counter() - started) * 1000)
-            await inbox.mark_done(session, row, duration_ms=duration_ms)
+            await inbox.mark_done(row, duration_ms=duration_ms)
     except Exception as exc:
         if claimed is None:
             raise  # nothing was claimed (database unreachable?): the sweeper tries again
@@ -140,8 +137,8 @@ async def _record_failure(
     delay = _retry_delay(exc, attempts)
     error = _describe(exc)
     async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
-        updated = await inbox.record_failure(
-            session, delivery_id, error=error, retry_in_seconds=delay
+        updated = await WebhookDeliveriesRepository(session, merchant_id).record_failure(
+            delivery_id, error=error, retry_in_seconds=delay
         )
     if updated is None:
         return DeliveryOutcome.SKIPPED

@@ -14,8 +14,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from subgraphs.admin import gdpr
-from subgraphs.admin.service import record_uninstall
+from subgraphs.admin.gdpr import export, redaction
+from subgraphs.admin.gdpr.service import GdprDelivery
+from subgraphs.admin.merchants.service import record_uninstall
 from subgraphs.kit.resources import Resources
 from subgraphs.points.service import order_events
 from subgraphs.points.service.order_events import EventResult, OrderTrigger, Outcome
@@ -77,39 +78,29 @@ async def _app_uninstalled(context: HandlerContext, payload: Mapping[str, Any]) 
     return EventResult(Outcome.APPLIED, "uninstalled; data kept until shop/redact")
 
 
-async def _data_request(context: HandlerContext, payload: Mapping[str, Any]) -> EventResult:
-    request = await gdpr.handle_customer_data_request(
+def _gdpr(context: HandlerContext) -> GdprDelivery:
+    return GdprDelivery(
         context.session,
         context.resources.cipher,
         context.merchant_id,
-        payload,
-        delivery_id=context.delivery_id,
-        now=context.now,
+        context.delivery_id,
+        context.now,
     )
+
+
+async def _data_request(context: HandlerContext, payload: Mapping[str, Any]) -> EventResult:
+    request = await export.handle_customer_data_request(_gdpr(context), payload)
     return EventResult(Outcome.APPLIED, f"data request {request.id} exported")
 
 
 async def _customer_redact(context: HandlerContext, payload: Mapping[str, Any]) -> EventResult:
-    request = await gdpr.handle_customer_redact(
-        context.session,
-        context.resources.cipher,
-        context.merchant_id,
-        payload,
-        delivery_id=context.delivery_id,
-        now=context.now,
-    )
+    request = await redaction.handle_customer_redact(_gdpr(context), payload)
     # Cached reads may quote the customer; retire them with the ledger's generation.
     return EventResult(Outcome.APPLIED, f"customer redacted ({request.id})", ledger_changed=True)
 
 
 async def _shop_redact(context: HandlerContext, payload: Mapping[str, Any]) -> EventResult:
-    await gdpr.handle_shop_redact(
-        context.session,
-        context.merchant_id,
-        payload,
-        delivery_id=context.delivery_id,
-        now=context.now,
-    )
+    await redaction.handle_shop_redact(_gdpr(context), payload)
     return EventResult(Outcome.APPLIED, "shop data erased", ledger_changed=True)
 
 

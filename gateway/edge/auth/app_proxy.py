@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from db.session import tenant_unit_of_work
 from gateway.edge.auth.shopify_signatures import app_proxy_query_is_authentic
 from gateway.edge.auth.tokens import mint_customer_token
-from subgraphs.admin.service import InvalidShopDomainError, normalize_shop_domain
+from subgraphs.admin.merchants.service import InvalidShopDomainError, normalize_shop_domain
 from subgraphs.kit.auth import CUSTOMER_TOKEN_TTL_SECONDS
 from subgraphs.kit.auth_repository import customer_id_for_shopify_customer
 from subgraphs.kit.resources import Resources

@@ -27,12 +27,13 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from db.session import system_unit_of_work
 from gateway.edge.auth.shopify_signatures import oauth_query_is_authentic
-from subgraphs.admin.service import InvalidShopDomainError, install_merchant, normalize_shop_domain
-from subgraphs.kit.auth_repository import store_shopify_access_token
-from subgraphs.kit.repository import insert_audit_log
+from subgraphs.admin.merchants.service import (
+    InvalidShopDomainError,
+    normalize_shop_domain,
+    record_app_install,
+)
 from subgraphs.kit.resources import Resources
 from subgraphs.kit.settings import Settings
-from subgraphs.points.service.discounts import API_TOKEN_CONTEXT
 
 with warnings.catch_warnings():
     # authlib's httpx integration prefers the httpx2 fork and warns when it falls back to httpx,
@@ -94,17 +95,12 @@ async def callback(request: Request) -> Response:
     except OAuthRejection as rejection:
         return _rejected(rejection)
     async with system_unit_of_work(resources.sessions) as session:
-        merchant = await install_merchant(session, shop)
-        reinstalled = await store_shopify_access_token(
+        merchant, reinstalled = await record_app_install(
             session,
-            merchant.id,
-            resources.cipher.encrypt(token["access_token"], context=API_TOKEN_CONTEXT),
-        )
-        await insert_audit_log(
-            session,
-            merchant_id=merchant.id,
-            action="app_installed",
-            metadata={"scopes": str(token.get("scope", "")), "reinstalled": reinstalled},
+            resources.cipher,
+            shop,
+            access_token=token["access_token"],
+            scopes=str(token.get("scope", "")),
         )
     log.info("app_installed", shop=shop, merchant_id=merchant.id, reinstalled=reinstalled)
     into_app = {"shop": shop, **({"host": host} if (host := params.get("host")) else {})}

@@ -18,13 +18,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from db.encryption_contexts import API_LOGS_PAYLOAD
 from db.ids import new_id
 from db.session import tenant_unit_of_work
-from gateway.edge.webhooks.inbox import NewDelivery, insert_delivery
 from gateway.edge.webhooks.verification import signature_is_valid
-from subgraphs.kit.jobs import enqueue_webhook_delivery, job_queue
+from subgraphs.admin.deliveries.repository import NewDelivery, WebhookDeliveriesRepository
+from subgraphs.kit.jobs import delivery_job_id, enqueue_webhook_delivery, job_queue
 from subgraphs.kit.resources import Resources
-from worker.webhooks.processing import PAYLOAD_CONTEXT, delivery_job_id
 from worker.webhooks.topics import ERASURE_TOPICS, SUPPORTED_TOPICS, customer_of
 
 log = structlog.get_logger(__name__)
@@ -96,19 +96,18 @@ async def receive_shopify_webhook(request: Request) -> JSONResponse:
         return _error(404, f"shop {shop} has not installed LoyalNest", topic=topic)
 
     delivery = NewDelivery(
-        merchant_id=merchant_id,
         id=new_id(),
         topic=topic,
         webhook_id=webhook_id,
         event_id=headers.get("x-shopify-event-id"),
         triggered_at=_triggered_at(headers.get("x-shopify-triggered-at")),
         api_version=headers.get("x-shopify-api-version"),
-        payload_encrypted=resources.cipher.encrypt(body.decode(), context=PAYLOAD_CONTEXT),
+        payload_encrypted=resources.cipher.encrypt(body.decode(), context=API_LOGS_PAYLOAD),
         payload_bytes=len(body),
         shopify_customer_id=customer_of(topic, payload),
     )
     async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
-        stored = await insert_delivery(session, delivery)
+        stored = await WebhookDeliveriesRepository(session, merchant_id).insert_delivery(delivery)
     if not stored:
         return JSONResponse({"status": "duplicate"})
     # After the response: the 200 waits only for Postgres.

@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 from db.models import AuditLog, Merchant
 from db.session import system_unit_of_work, tenant_unit_of_work
 from gateway.edge.auth.oauth import state_key
-from subgraphs.admin.service import install_merchant
+from subgraphs.admin.merchants.service import install_merchant
 from subgraphs.kit.resources import Resources
 from subgraphs.points.service.discounts import API_TOKEN_CONTEXT
 from tests.conftest import TEST_API_KEY, TEST_APP_SECRET

@@ -10,13 +10,14 @@ import httpx
 import orjson
 from sqlalchemy import func, select
 
+from db.encryption_contexts import API_LOGS_PAYLOAD
 from db.models import Customer, PointsTransaction
 from db.session import tenant_unit_of_work
 from subgraphs.kit.jobs import job_queue
 from subgraphs.kit.resources import Resources
 from tests.conftest import Tenant
 from tests.gateway.webhooks.shopify import deliver, inbox, order_payload, signed
-from worker.webhooks.processing import PAYLOAD_CONTEXT, DeliveryOutcome, process_delivery
+from worker.webhooks.processing import DeliveryOutcome, process_delivery
 
 
 async def test_a_signed_delivery_is_stored_once_and_acknowledged(
@@ -38,7 +39,7 @@ async def test_a_signed_delivery_is_stored_once_and_acknowledged(
     )
     # Stored encrypted: the email is not readable in the table, and the body round-trips.
     assert "a@example.com" not in row["payload_encrypted"]
-    stored = resources.cipher.decrypt(row["payload_encrypted"], context=PAYLOAD_CONTEXT)
+    stored = resources.cipher.decrypt(row["payload_encrypted"], context=API_LOGS_PAYLOAD)
     assert orjson.loads(stored) == payload
     queued = await job_queue(resources.redis).queued_jobs()
     assert any(job.args == (tenant.merchant_id, row["id"]) for job in queued)

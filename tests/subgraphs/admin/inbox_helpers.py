@@ -9,14 +9,12 @@ from typing import Any
 import orjson
 from sqlalchemy import text
 
+from db.encryption_contexts import API_LOGS_PAYLOAD, GDPR_REQUESTS_EXPORT
 from db.ids import new_id
 from db.session import system_unit_of_work, tenant_unit_of_work
-from gateway.edge.webhooks.inbox import NewDelivery, insert_delivery
-from subgraphs.admin.gdpr import EXPORT_CONTEXT
+from subgraphs.admin.deliveries.repository import NewDelivery, WebhookDeliveriesRepository
 from subgraphs.kit.resources import Resources
 from tests.conftest import Tenant
-
-PAYLOAD_CONTEXT = "api_logs.payload"
 
 
 async def add_delivery(
@@ -33,17 +31,15 @@ async def add_delivery(
     delivery_id = new_id()
     body = orjson.dumps({"id": 820982911946154508, "email": "ann@example.com"}).decode()
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
-        stored = await insert_delivery(
-            session,
+        stored = await WebhookDeliveriesRepository(session, tenant.merchant_id).insert_delivery(
             NewDelivery(
-                merchant_id=tenant.merchant_id,
                 id=delivery_id,
                 topic=topic,
                 webhook_id=new_id(),
                 event_id=new_id(),
                 triggered_at=None,
                 api_version="2025-01",
-                payload_encrypted=resources.cipher.encrypt(body, context=PAYLOAD_CONTEXT),
+                payload_encrypted=resources.cipher.encrypt(body, context=API_LOGS_PAYLOAD),
                 payload_bytes=len(body),
                 shopify_customer_id="7001",
             ),
@@ -109,7 +105,7 @@ async def add_gdpr_request(
                 "export": None
                 if export is None
                 else resources.cipher.encrypt(
-                    orjson.dumps(export).decode(), context=EXPORT_CONTEXT
+                    orjson.dumps(export).decode(), context=GDPR_REQUESTS_EXPORT
                 ),
                 "retention": created_at + timedelta(days=30),
                 "created_at": created_at,

@@ -12,14 +12,14 @@ from websockets.asyncio.client import connect
 from gateway.edge.auth.tokens import mint_customer_token, mint_staff_token
 from subgraphs.kit.resources import Resources
 from tests.conftest import SubgraphClient, Tenant, add_customer
-from tests.subgraphs.admin.inbox_helpers import add_delivery
-from tests.subgraphs.admin.test_audit_stream import SUBSCRIPTION, admin_ws_url, next_message
-from tests.subgraphs.admin.test_webhook_admin import (
+from tests.subgraphs.admin.audit.test_audit_stream import SUBSCRIPTION, admin_ws_url, next_message
+from tests.subgraphs.admin.deliveries.test_webhook_admin import (
     DELIVERIES,
     GDPR_REQUESTS,
     RETRY,
     audit_entries,
 )
+from tests.subgraphs.admin.inbox_helpers import add_delivery
 
 __all__ = ["admin_ws_url"]  # the WebSocket server fixture, shared with the stream tests
 

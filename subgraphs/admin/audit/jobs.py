@@ -1,4 +1,5 @@
-"""Background jobs of platform administration (run by `loyalnest worker`, on arq)."""
+"""Background jobs of the audit domain (run by `loyalnest worker`, on arq): the upkeep of the
+append-only logs' monthly partitions."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.session import system_unit_of_work
-from subgraphs.admin.repository import maintain_log_partitions
+from subgraphs.admin.audit.repository import maintain_log_partitions
 from subgraphs.kit.jobs import Cron, job
 
 log = structlog.get_logger(__name__)

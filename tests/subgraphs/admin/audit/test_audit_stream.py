@@ -16,7 +16,11 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from cli.embedded import free_port
 from db.session import system_unit_of_work, tenant_unit_of_work
-from subgraphs.admin.live import LISTENER_APPLICATION_NAME, AuditLogListener, audit_log_listener
+from subgraphs.admin.audit.service import (
+    LISTENER_APPLICATION_NAME,
+    AuditLogListener,
+    audit_log_listener,
+)
 from subgraphs.admin.loaders import build_admin_loaders
 from subgraphs.admin.schema import schema
 from subgraphs.kit.graphql.app import create_subgraph_app

@@ -5,30 +5,41 @@ from __future__ import annotations
 
 import enum
 
+import structlog
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.ids import new_id
 from db.models import ApiLog
-from subgraphs.admin.gdpr import REDACTED_DELIVERY_ERROR
-from subgraphs.admin.repository import WebhookDeliveriesRepository
+from subgraphs.admin.deliveries.repository import WebhookDeliveriesRepository
+from subgraphs.kit.domain import DomainError
+from subgraphs.kit.jobs import delivery_job_id, enqueue_webhook_delivery, job_queue
 from subgraphs.kit.repository import insert_audit_log
 
+log = structlog.get_logger(__name__)
 
-class DeliveryStatus(enum.Enum):
-    PENDING = "pending"
-    DONE = "done"
-    FAILED = "failed"
-
-
-class WebhookRetryErrorCode(enum.Enum):
-    NOT_FOUND = "NOT_FOUND"
-    NOT_RETRYABLE = "NOT_RETRYABLE"
+# The error a delivery fails with when a GDPR erasure removed its payload before processing.
+REDACTED_DELIVERY_ERROR = "redacted"
 
 
-class WebhookRetryError(Exception):
+class DeliveryStatus(enum.StrEnum):
+    """api_logs.status (each value is its name in lower case)."""
+
+    PENDING = enum.auto()
+    DONE = enum.auto()
+    FAILED = enum.auto()
+
+
+class WebhookRetryErrorCode(enum.StrEnum):
+    NOT_FOUND = enum.auto()
+    NOT_RETRYABLE = enum.auto()
+
+
+class WebhookRetryError(DomainError):
+    code: WebhookRetryErrorCode
+
     def __init__(self, code: WebhookRetryErrorCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(code, "id", message)
 
 
 async def retry_delivery(
@@ -40,7 +51,7 @@ async def retry_delivery(
     worker gives up once ``attempts`` reaches its maximum, and the failure that exhausted
     them is what the retry overrides). The history is not lost: ``last_error`` stays on the
     row until an attempt succeeds, and the audit entry records the attempts and error the
-    delivery had when it was retried.
+    delivery had when it was retried. Enqueue the job with ``enqueue_retry`` once committed.
     """
     repository = WebhookDeliveriesRepository(session, merchant_id)
     found = await repository.delivery_for_update(delivery_id)
@@ -72,3 +83,16 @@ async def retry_delivery(
         },
     )
     return reopened
+
+
+async def enqueue_retry(redis: Redis, merchant_id: str, delivery_id: str) -> None:
+    """After ``retry_delivery`` committed, so the worker finds the row pending. If Redis is
+    away the sweeper picks the row up anyway: it is pending and already due. The job id is
+    the delivery's, made unique per retry so no earlier job's kept result can swallow it."""
+    if not await enqueue_webhook_delivery(
+        job_queue(redis),
+        merchant_id,
+        delivery_id,
+        job_id=f"{delivery_job_id(delivery_id)}:manual:{new_id()}",
+    ):
+        log.info("webhook_retry_left_to_sweeper", delivery_id=delivery_id)

@@ -12,10 +12,10 @@ from typing import Annotated
 import strawberry
 
 from db.session import tenant_unit_of_work
-from subgraphs.admin.live import WebhookEvent, admin_events
+from subgraphs.admin.audit.repository import AuditLogRepository
+from subgraphs.admin.audit.service import WebhookEvent, admin_events
+from subgraphs.admin.audit.types import AuditLogEvent
 from subgraphs.admin.loaders import AdminInfo
-from subgraphs.admin.repository import AuditLogRepository
-from subgraphs.admin.types import AuditLogEvent
 from subgraphs.kit.permissions import Capability, require
 
 ActionsArgument = Annotated[

@@ -1,4 +1,4 @@
-"""The merchant: who the viewer is, how a shop gets installed, and log-partition upkeep."""
+"""The merchant: who the viewer is, and how a shop gets installed."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from sqlalchemy import func, select
 
 from db.models import AuditLog, Merchant
 from db.session import system_unit_of_work
-from subgraphs.admin.jobs import maintain_log_partitions_job
-from subgraphs.admin.service import InvalidShopDomainError, MerchantPlan, install_merchant
+from subgraphs.admin.merchants.service import InvalidShopDomainError, MerchantPlan, install_merchant
 from subgraphs.kit.resources import Resources
 from tests.conftest import SubgraphClient, Tenant, token_for
 
@@ -159,12 +158,3 @@ async def test_install_rejects_what_is_not_a_myshopify_domain(
         await install(resources, shop)
 
     assert await merchants_for_shop(resources, shop.strip().lower()) == 0
-
-
-async def test_partition_maintenance_job_is_idempotent(resources: Resources) -> None:
-    first = await maintain_log_partitions_job({"sessions": resources.sessions})
-    second = await maintain_log_partitions_job({"sessions": resources.sessions})
-
-    assert isinstance(first, list)
-    assert all(action in ("created", "dropped") for action, _ in first)
-    assert second == []

@@ -1,0 +1,17 @@
+"""The encryption contexts of encrypted columns, defined once: ``<table>.<column>``.
+
+A context is bound into every ciphertext (AES-GCM associated data) and blind index, so a value
+encrypted for one column cannot be decrypted as another's. Changing one makes every stored
+value of its column unreadable: these strings are part of the data, not of the code.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+API_LOGS_PAYLOAD: Final = "api_logs.payload"
+CUSTOMERS_EMAIL: Final = "customers.email"
+CUSTOMERS_PHONE: Final = "customers.phone"
+GDPR_REQUESTS_EXPORT: Final = "gdpr_requests.export"
+MERCHANTS_API_TOKEN: Final = "merchants.api_token"  # noqa: S105 - a context, not a secret
+REWARD_REDEMPTIONS_CODE: Final = "reward_redemptions.code"

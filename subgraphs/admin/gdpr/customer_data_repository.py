@@ -1,0 +1,261 @@
+"""The customer's loyalty data as the GDPR handlers find, export and erase it: ``customers``,
+``points_transactions``, ``reward_redemptions`` (with their rewards' titles),
+``expiry_reminders``, ``referral_links`` and ``vip_tiers``.
+
+These tables belong to the points and referrals subgraphs; a subgraph may not borrow another's
+repositories, so the few statements GDPR needs on them are written here against db.models.
+Runs in a tenant unit of work; every statement still names the merchant, so a query never
+depends on row-level security alone to be right.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    case,
+    delete,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
+
+from db.models import (
+    Base,
+    Customer,
+    ExpiryReminder,
+    PointsTransaction,
+    ReferralLink,
+    Reward,
+    RewardRedemption,
+    VipTier,
+)
+from subgraphs.kit.repository import TenantRepository, rowcount
+
+RowT = TypeVar("RowT", bound=Base)
+
+
+@dataclass(frozen=True, slots=True)
+class AnonymisedCustomer:
+    customer_id: str
+    email_encrypted: str
+    email_blind_index: str
+
+
+class CustomerDataRepository(TenantRepository):
+    # --- finding the customer -----------------------------------------------------------
+
+    async def customers_matching(
+        self, *, shopify_customer_id: str | None, email_blind_index: str | None
+    ) -> list[Customer]:
+        """The customer with this Shopify id first, then the one with this email, unless that
+        one belongs to another Shopify account (then it is someone else's record)."""
+        conditions: list[ColumnElement[bool]] = []
+        if shopify_customer_id is not None:
+            conditions.append(Customer.shopify_customer_id == shopify_customer_id)
+        if email_blind_index is not None:
+            same_account: ColumnElement[bool] = Customer.shopify_customer_id.is_(None)
+            if shopify_customer_id is not None:
+                same_account = or_(
+                    same_account, Customer.shopify_customer_id == shopify_customer_id
+                )
+            conditions.append(and_(Customer.email_blind_index == email_blind_index, same_account))
+        if not conditions:
+            return []
+        result = await self._session.scalars(
+            select(Customer).where(Customer.merchant_id == self._merchant_id, or_(*conditions))
+        )
+        rows = list(result)
+        rows.sort(key=lambda row: (row.shopify_customer_id != shopify_customer_id, row.id))
+        return rows
+
+    # --- what is held about them (export) -----------------------------------------------
+
+    async def ledger_of(self, customer_ids: Sequence[str]) -> list[PointsTransaction]:
+        return await self._of_customers(PointsTransaction, customer_ids)
+
+    async def redemptions_of(
+        self, customer_ids: Sequence[str]
+    ) -> list[tuple[RewardRedemption, str | None]]:
+        """Each redemption with the title of its reward."""
+        result = await self._session.execute(
+            select(RewardRedemption, Reward.title)
+            .outerjoin(
+                Reward,
+                and_(
+                    Reward.merchant_id == RewardRedemption.merchant_id,
+                    Reward.id == RewardRedemption.reward_id,
+                ),
+            )
+            .where(
+                RewardRedemption.merchant_id == self._merchant_id,
+                RewardRedemption.customer_id.in_(customer_ids),
+            )
+            .order_by(RewardRedemption.created_at, RewardRedemption.id)
+        )
+        return [(redemption, title) for redemption, title in result]
+
+    async def reminders_of(self, customer_ids: Sequence[str]) -> list[ExpiryReminder]:
+        return await self._of_customers(ExpiryReminder, customer_ids, order=("expires_on", "id"))
+
+    async def referral_links_of(self, customer_ids: Sequence[str]) -> list[ReferralLink]:
+        return await self._of_customers(
+            ReferralLink, customer_ids, customer_column="advocate_customer_id"
+        )
+
+    async def _of_customers(
+        self,
+        model: type[RowT],
+        customer_ids: Sequence[str],
+        *,
+        customer_column: str = "customer_id",
+        order: tuple[str, ...] = ("created_at", "id"),
+    ) -> list[RowT]:
+        """The customers' rows of a table keyed by (merchant_id, ..., customer), in order."""
+        columns = model.__table__.c
+        result = await self._session.scalars(
+            select(model)
+            .where(
+                columns.merchant_id == self._merchant_id,
+                columns[customer_column].in_(customer_ids),
+            )
+            .order_by(*(columns[name] for name in order))
+        )
+        return list(result)
+
+    async def tier_names(self, tier_ids: Collection[str]) -> dict[str, dict[str, str]]:
+        if not tier_ids:
+            return {}
+        result = await self._session.execute(
+            select(VipTier.id, VipTier.name).where(
+                VipTier.merchant_id == self._merchant_id, VipTier.id.in_(tier_ids)
+            )
+        )
+        return {tier_id: name for tier_id, name in result}
+
+    # --- customers/redact ----------------------------------------------------------------
+
+    async def anonymise_customers(self, customers: Sequence[AnonymisedCustomer]) -> None:
+        for customer in customers:
+            await self._session.execute(
+                update(Customer)
+                .where(
+                    Customer.merchant_id == self._merchant_id, Customer.id == customer.customer_id
+                )
+                .values(
+                    email_encrypted=customer.email_encrypted,
+                    email_blind_index=customer.email_blind_index,
+                    phone_encrypted=None,
+                    country_code=None,
+                    shopify_customer_id=None,
+                )
+            )
+
+    async def ledger_explanations(
+        self, customer_ids: Sequence[str], order_ids: Sequence[str]
+    ) -> list[tuple[str, dict[str, Any]]]:
+        result = await self._session.execute(
+            select(PointsTransaction.id, PointsTransaction.explanation).where(
+                PointsTransaction.merchant_id == self._merchant_id,
+                self._ledger_rows(customer_ids, order_ids),
+            )
+        )
+        return [(row_id, explanation) for row_id, explanation in result]
+
+    def _ledger_rows(
+        self, customer_ids: Sequence[str], order_ids: Sequence[str]
+    ) -> ColumnElement[bool]:
+        conditions: list[ColumnElement[bool]] = []
+        if customer_ids:
+            conditions.append(PointsTransaction.customer_id.in_(customer_ids))
+        if order_ids:
+            conditions.append(PointsTransaction.order_id.in_(order_ids))
+        return or_(*conditions) if conditions else false()
+
+    async def scrub_ledger(
+        self,
+        customer_ids: Sequence[str],
+        order_ids: Sequence[str],
+        *,
+        reason: str,
+        explanations: Sequence[tuple[str, dict[str, Any]]],
+    ) -> int:
+        """Free text goes; points, kinds, dates, orders and lots stay. Idempotency keys may
+        quote ids or anything a client sent, so they become the row's own id (still unique)."""
+        result = await self._session.execute(
+            update(PointsTransaction)
+            .where(
+                PointsTransaction.merchant_id == self._merchant_id,
+                self._ledger_rows(customer_ids, order_ids),
+            )
+            .values(
+                reason=reason,
+                idempotency_key=literal("redacted:", String) + PointsTransaction.id,
+            )
+        )
+        if explanations:
+            await self._session.execute(
+                update(PointsTransaction),
+                [
+                    {"merchant_id": self._merchant_id, "id": row_id, "explanation": explanation}
+                    for row_id, explanation in explanations
+                ],
+            )
+        return rowcount(result)
+
+    async def erase_redemption_codes(
+        self, customer_ids: Sequence[str], *, code_encrypted: str, failure: str
+    ) -> int:
+        result = await self._session.execute(
+            update(RewardRedemption)
+            .where(
+                RewardRedemption.merchant_id == self._merchant_id,
+                RewardRedemption.customer_id.in_(customer_ids),
+            )
+            .values(
+                code_encrypted=code_encrypted,
+                idempotency_key=literal("redacted:", String) + RewardRedemption.id,
+                # A refunded redemption's failure may quote Shopify quoting the code.
+                failure=case((RewardRedemption.failure.is_not(None), failure), else_=None),
+                updated_at=func.now(),
+            )
+        )
+        return rowcount(result)
+
+    async def scrub_reminders(self, customer_ids: Sequence[str]) -> int:
+        """A provider's error may quote the address it refused."""
+        result = await self._session.execute(
+            update(ExpiryReminder)
+            .where(
+                ExpiryReminder.merchant_id == self._merchant_id,
+                ExpiryReminder.customer_id.in_(customer_ids),
+                ExpiryReminder.error.is_not(None),
+            )
+            .values(error=None, updated_at=func.now())
+        )
+        return rowcount(result)
+
+    async def replace_referral_codes(self, codes: dict[str, str]) -> None:
+        """``{link id: new code}``. The app role may not delete referral links."""
+        for link_id, code in codes.items():
+            await self._session.execute(
+                update(ReferralLink)
+                .where(ReferralLink.merchant_id == self._merchant_id, ReferralLink.id == link_id)
+                .values(code=code)
+            )
+
+    async def delete_customers(self) -> int:
+        """Customers first: their cascade takes the ledger, redemptions, reminders and links
+        before the merchant's cascade removes rewards (a redemption would block that)."""
+        result = await self._session.execute(
+            delete(Customer).where(Customer.merchant_id == self._merchant_id)
+        )
+        return rowcount(result)

@@ -1,0 +1,44 @@
+"""Read entry points of the GDPR domain."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from subgraphs.admin.gdpr.types import GdprRequest, GdprRequestType
+from subgraphs.admin.loaders import AdminInfo
+from subgraphs.kit.graphql.relay import (
+    DEFAULT_PAGE_SIZE,
+    AfterArgument,
+    Connection,
+    FirstArgument,
+    to_connection,
+)
+from subgraphs.kit.pagination import time_ordered_page, time_ordered_position
+from subgraphs.kit.permissions import Capability, require
+
+GdprTypeArgument = Annotated[
+    GdprRequestType | None,  # type: ignore[valid-type]
+    strawberry.argument(name="type", description="Only requests of this type."),
+]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(
+        description="The GDPR requests Shopify sent for the merchant, newest first. Needs the "
+        "read_gdpr capability."
+    )
+    async def gdpr_requests(
+        self,
+        info: AdminInfo,
+        request_type: GdprTypeArgument = None,
+        first: FirstArgument = DEFAULT_PAGE_SIZE,
+        after: AfterArgument = None,
+    ) -> Connection[GdprRequest]:
+        require(info.context.viewer, Capability.READ_GDPR)
+        page = await info.context.loaders.gdpr.gdpr_requests_page.load(
+            (None if request_type is None else request_type.value, time_ordered_page(first, after))
+        )
+        return to_connection(page, position=time_ordered_position, node=GdprRequest.from_row)

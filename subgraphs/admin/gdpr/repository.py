@@ -1,0 +1,167 @@
+"""Every SQL statement on ``gdpr_requests``, and shop/redact's check that nothing of the shop
+is left in any table.
+
+Runs in a tenant unit of work; every statement still names the merchant, as everywhere else,
+so a query never depends on row-level security alone to be right.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import defer
+
+from db.models import Base, GdprRequest, Merchant
+from subgraphs.kit.pagination import Page, PageRequest
+from subgraphs.kit.repository import TenantRepository, rowcount
+
+# Ciphertexts stay in the database: loading one by accident raises instead of reading it.
+_WITHOUT_EXPORT = defer(GdprRequest.export_encrypted, raiseload=True)
+
+
+@dataclass(frozen=True, slots=True)
+class NewGdprRequest:
+    id: str
+    request_type: str
+    status: str
+    shopify_customer_id: str | None
+    customer_id: str | None
+    delivery_id: str
+    export_encrypted: str | None
+    retention_expires_at: datetime
+    completed_at: datetime
+
+
+class GdprRequestsRepository(TenantRepository):
+    async def requests_page(
+        self, *, request_type: str | None, page: PageRequest
+    ) -> Page[GdprRequest]:
+        """Newest first after a ``time_ordered_page`` position, along
+        ix_gdpr_requests_merchant_type_created when a type is given."""
+        query = (
+            select(GdprRequest)
+            .options(_WITHOUT_EXPORT)
+            .where(GdprRequest.merchant_id == self._merchant_id)
+        )
+        if request_type is not None:
+            query = query.where(GdprRequest.request_type == request_type)
+        if page.after is not None:
+            created_at, request_id = page.after
+            query = query.where(
+                tuple_(GdprRequest.created_at, GdprRequest.id) < tuple_(created_at, request_id)
+            )
+        rows = await self._session.scalars(
+            query.order_by(GdprRequest.created_at.desc(), GdprRequest.id.desc()).limit(
+                page.limit + 1
+            )
+        )
+        return Page.from_overfetch(list(rows), page.limit)
+
+    async def requests_about(
+        self, customer_ids: Sequence[str], shopify_customer_id: str | None
+    ) -> list[GdprRequest]:
+        result = await self._session.scalars(
+            select(GdprRequest)
+            .options(_WITHOUT_EXPORT)
+            .where(
+                GdprRequest.merchant_id == self._merchant_id,
+                self._request_about(customer_ids, shopify_customer_id),
+            )
+            .order_by(GdprRequest.created_at, GdprRequest.id)
+        )
+        return list(result)
+
+    def _request_about(
+        self, customer_ids: Sequence[str], shopify_customer_id: str | None
+    ) -> ColumnElement[bool]:
+        conditions: list[ColumnElement[bool]] = []
+        if customer_ids:
+            conditions.append(GdprRequest.customer_id.in_(customer_ids))
+        if shopify_customer_id is not None:
+            conditions.append(GdprRequest.shopify_customer_id == shopify_customer_id)
+        return or_(*conditions) if conditions else false()
+
+    async def insert_request(self, request: NewGdprRequest) -> GdprRequest:
+        statement = (
+            pg_insert(GdprRequest)
+            .values(
+                merchant_id=self._merchant_id,
+                id=request.id,
+                request_type=request.request_type,
+                status=request.status,
+                shopify_customer_id=request.shopify_customer_id,
+                customer_id=request.customer_id,
+                delivery_id=request.delivery_id,
+                export_encrypted=request.export_encrypted,
+                retention_expires_at=request.retention_expires_at,
+                completed_at=request.completed_at,
+            )
+            .returning(GdprRequest)
+        )
+        result = await self._session.scalars(
+            select(GdprRequest).from_statement(statement),
+            execution_options={"populate_existing": True},
+        )
+        row: GdprRequest = result.one()
+        return row
+
+    async def erase_exports(
+        self, customer_ids: Sequence[str], shopify_customer_id: str | None
+    ) -> int:
+        """Earlier requests about the customer lose their export and the Shopify id that ties
+        them to the person; the rows stay as the record that the requests were answered."""
+        result = await self._session.execute(
+            update(GdprRequest)
+            .where(
+                GdprRequest.merchant_id == self._merchant_id,
+                self._request_about(customer_ids, shopify_customer_id),
+            )
+            .values(export_encrypted=None, shopify_customer_id=None, updated_at=func.now())
+        )
+        return rowcount(result)
+
+    async def export_by_id(self, request_id: str) -> str | None:
+        """The encrypted export of a data request; None for other requests, or once erased."""
+        result = await self._session.execute(
+            select(GdprRequest.export_encrypted).where(
+                GdprRequest.merchant_id == self._merchant_id, GdprRequest.id == request_id
+            )
+        )
+        return result.scalar_one_or_none()
+
+    async def remaining_rows(self, *, kept: Mapping[str, str]) -> dict[str, int]:
+        """Rows of the merchant left in any mapped table, but for those ``kept`` on purpose
+        ({table name: row id}): a table added later without a cascade shows up here instead of
+        keeping data silently. Reads every table, as only a check over all of them can."""
+        counts = []
+        for table in Base.metadata.sorted_tables:
+            if table.name == Merchant.__tablename__:
+                condition = table.c.id == self._merchant_id
+            elif "merchant_id" in table.c:
+                condition = table.c.merchant_id == self._merchant_id
+            else:
+                continue
+            if table.name in kept:
+                condition = and_(condition, table.c.id != kept[table.name])
+            counts.append(
+                select(literal(table.name).label("table_name"), func.count().label("rows"))
+                .select_from(table)
+                .where(condition)
+            )
+        result = await self._session.execute(union_all(*counts))
+        return {name: int(rows) for name, rows in result if rows}

@@ -1,0 +1,78 @@
+"""GraphQL types of the GDPR domain."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.scalars import JSON
+
+from db.models import GdprRequest as GdprRequestRow
+from subgraphs.admin.gdpr import service
+from subgraphs.admin.loaders import AdminInfo
+from subgraphs.kit.graphql.domain import domain_enum
+from subgraphs.kit.permissions import Capability, require
+
+GdprRequestType = domain_enum(
+    service.GdprRequestType,
+    name="GdprRequestType",
+    description="What Shopify asked for under GDPR.",
+    values={
+        "DATA_REQUEST": "customers/data_request: export a customer's data.",
+        "CUSTOMER_REDACT": "customers/redact: erase a customer's data.",
+        "SHOP_REDACT": "shop/redact: erase the shop's data after uninstall.",
+    },
+)
+GdprRequestStatus = domain_enum(
+    service.GdprRequestStatus,
+    name="GdprRequestStatus",
+    description="Where a GDPR request stands.",
+    values={
+        "PENDING": "Received, not yet carried out.",
+        "COMPLETED": "Carried out.",
+        "FAILED": "Could not be carried out; see error.",
+    },
+)
+
+
+@strawberry.type(
+    description="A GDPR request from Shopify, kept as the record that it was carried out."
+)
+class GdprRequest:
+    id: strawberry.ID = strawberry.field(description="LoyalNest request id.")
+    type: GdprRequestType = strawberry.field(description="What was asked for.")  # type: ignore[valid-type]
+    status: GdprRequestStatus = strawberry.field(description="Where the request stands.")  # type: ignore[valid-type]
+    shopify_customer_id: str | None = strawberry.field(
+        description="The Shopify customer concerned; null for shop/redact."
+    )
+    created_at: datetime = strawberry.field(description="When the request was received.")
+    completed_at: datetime | None = strawberry.field(description="When it was carried out.")
+    retention_expires_at: datetime = strawberry.field(
+        description="When this record (and any export) is deleted."
+    )
+    error: str | None = strawberry.field(description="Why it failed, if it did.")
+
+    @strawberry.field(
+        description="A data request's export: everything LoyalNest holds about the customer, "
+        "to hand over to them. Null for other types and once a later redact erased it. Needs "
+        "the read_gdpr capability."
+    )
+    async def export(self, info: AdminInfo) -> JSON | None:
+        require(info.context.viewer, Capability.READ_GDPR)
+        if self.type is not GdprRequestType.DATA_REQUEST:
+            return None
+        export = await info.context.loaders.gdpr.gdpr_export_by_id.load(str(self.id))
+        return None if export is None else JSON(export)
+
+    @classmethod
+    def from_row(cls, row: GdprRequestRow) -> GdprRequest:
+        return cls(
+            id=strawberry.ID(row.id),
+            type=GdprRequestType(row.request_type),
+            status=GdprRequestStatus(row.status),
+            shopify_customer_id=row.shopify_customer_id,
+            created_at=row.created_at,
+            completed_at=row.completed_at,
+            retention_expires_at=row.retention_expires_at,
+            error=row.error,
+        )

@@ -1,0 +1,38 @@
+"""The shape of a request's DataLoaders: every batch runs in one unit of work of the viewer's
+merchant (row-level security on), and answers one value per key, in the keys' order."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.dataloader import DataLoader
+
+from db.session import tenant_unit_of_work
+from subgraphs.kit.resources import Resources
+
+KeyT = TypeVar("KeyT", bound=Hashable)
+ValueT = TypeVar("ValueT")
+
+
+def tenant_loader(
+    resources: Resources,
+    merchant_id: str,
+    load: Callable[[AsyncSession, Sequence[KeyT]], Awaitable[list[ValueT]]],
+) -> DataLoader[KeyT, ValueT]:
+    """A DataLoader whose batches each call ``load`` in their own tenant unit of work."""
+
+    async def load_batch(keys: Sequence[KeyT]) -> list[ValueT]:
+        async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
+            return await load(session, keys)
+
+    return DataLoader(load_fn=load_batch)
+
+
+def in_key_order(
+    rows: Iterable[ValueT], keys: Sequence[KeyT], *, key: Callable[[ValueT], KeyT]
+) -> list[ValueT | None]:
+    """The rows found for a batch, one per key in the keys' order; None where none was."""
+    by_key = {key(row): row for row in rows}
+    return [by_key.get(wanted) for wanted in keys]
