@@ -34,7 +34,7 @@ from db.session import (
     system_unit_of_work,
     tenant_unit_of_work,
 )
-from subgraphs.admin.service import install_merchant
+from subgraphs.admin.merchants.service import install_merchant
 from subgraphs.points.service import ledger
 from subgraphs.points.service.calculation import EarnAction, Order, OrderLine
 from subgraphs.points.service.customers import register_customer

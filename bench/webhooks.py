@@ -42,7 +42,7 @@ from db.session import (
     system_unit_of_work,
     tenant_unit_of_work,
 )
-from subgraphs.admin.service import install_merchant
+from subgraphs.admin.merchants.service import install_merchant
 from subgraphs.kit.observability import configure_logging
 
 
