@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 from typing import Annotated
 
-import httpx
 import typer
 from rich.console import Console
 
 from cli.node import NodeUnavailable
+from cli.processes import router_command, stop_all, wait_until_ready
 from cli.stack import (
     DEMO_SHOP,
     EDGE_APP,
@@ -277,45 +277,6 @@ def worker() -> None:
         resolved.stop()
 
 
-def router_command() -> list[str]:
-    return [
-        str(ROUTER_DIR / "node_modules" / ".bin" / "hive-gateway"),
-        "supergraph",
-        str(SUPERGRAPH_FILE),
-        "-c",
-        "gateway.config.ts",
-        "--hive-router-runtime",
-    ]
-
-
-def wait_until_ready(
-    url: str, process: subprocess.Popen[bytes], name: str, timeout: float = 60
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{name} exited with code {process.returncode}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{name} did not become ready at {url}")
-
-
-def _stop_all(processes: list[subprocess.Popen[bytes]]) -> None:
-    for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    for process in processes:
-        try:
-            process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
 @app.command()
 def dev(
     seed_demo: Annotated[
@@ -366,7 +327,7 @@ def dev(
     except KeyboardInterrupt:
         console.print("stopping...")
     finally:
-        _stop_all(processes)
+        stop_all(processes)
         resolved.stop()
 
 

@@ -1,4 +1,6 @@
-"""The production image (Dockerfile) runs every service compose.yaml starts from it.
+"""Long because it rebuilds the image's file set (COPY, WORKDIR, .dockerignore) before probing it.
+
+The production image (Dockerfile) runs every service compose.yaml starts from it.
 
 No Docker is needed: the image's file set is rebuilt from the Dockerfile's WORKDIR and COPY
 lines (with .dockerignore applied to the build context) in a temporary directory, and

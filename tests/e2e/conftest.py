@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pytest
 
 from cli.embedded import free_port
-from cli.main import router_command, wait_until_ready
+from cli.processes import router_command, wait_until_ready
 from cli.stack import REPO_ROOT, ROUTER_DIR, SUBGRAPHS, ensure_router_installed
 from subgraphs.kit.settings import Settings
 from tests.services import service_env

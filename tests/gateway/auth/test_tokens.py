@@ -1,4 +1,6 @@
-"""Every kind of caller, through the real subgraph apps: who gets in (UNAUTHENTICATED for any
+"""Long because it is one matrix (token kinds x checks) that must be read whole to see a gap.
+
+Every kind of caller, through the real subgraph apps: who gets in (UNAUTHENTICATED for any
 token that is forged, stale, for someone else or for another shop) and what they may do there
 (FORBIDDEN beyond their kind's rights: customers only themselves, staff by role and only with
 MFA, API clients by the scopes of their key)."""

@@ -1,4 +1,6 @@
-"""The Shopify Admin client against Shopify's HTTP answers (respx), and the budget monitor against
+"""Long because every Shopify answer the client handles (throttle, 5xx, auth, userErrors) is here.
+
+The Shopify Admin client against Shopify's HTTP answers (respx), and the budget monitor against
 real Redis: discounts are created as specified, throttling is waited out for as long as
 Shopify's numbers say, an unwell shop is retried then cut off, and a nearly spent budget
 raises one alert per window."""
