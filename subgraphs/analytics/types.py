@@ -6,21 +6,27 @@ import strawberry
 
 from subgraphs.analytics.loaders import AnalyticsInfo
 from subgraphs.analytics.repository import LoyaltyTotals
+from subgraphs.kit.graphql.scalars import UnsignedInt64
 from subgraphs.kit.permissions import Capability, require
 
 
 @strawberry.type(description="Headline numbers of a merchant's loyalty program.")
 class LoyaltyMetrics:
-    members_count: int = strawberry.field(description="Customers enrolled in the program.")
-    points_issued: int = strawberry.field(description="All points ever credited.")
-    points_redeemed: int = strawberry.field(description="All points ever spent on rewards.")
+    # Lifetime sums grow without bound: 64-bit, so they never overflow GraphQL's 32-bit Int.
+    members_count: UnsignedInt64 = strawberry.field(
+        description="Customers enrolled in the program."
+    )
+    points_issued: UnsignedInt64 = strawberry.field(description="All points ever credited.")
+    points_redeemed: UnsignedInt64 = strawberry.field(
+        description="All points ever spent on rewards."
+    )
 
     @classmethod
     def from_totals(cls, totals: LoyaltyTotals) -> LoyaltyMetrics:
         return cls(
-            members_count=totals.members_count,
-            points_issued=totals.points_issued,
-            points_redeemed=totals.points_redeemed,
+            members_count=UnsignedInt64(totals.members_count),
+            points_issued=UnsignedInt64(totals.points_issued),
+            points_redeemed=UnsignedInt64(totals.points_redeemed),
         )
 
 

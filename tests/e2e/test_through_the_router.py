@@ -85,7 +85,7 @@ async def test_one_request_is_answered_by_four_subgraphs(
     assert "errors" not in body, body
     merchant = body["data"]["merchant"]
     assert merchant["shopDomain"] == tenant.shop_domain  # admin
-    assert merchant["loyaltyMetrics"] == {"membersCount": 1, "pointsIssued": 300}  # analytics
+    assert merchant["loyaltyMetrics"] == {"membersCount": "1", "pointsIssued": "300"}  # analytics
     [edge] = body["data"]["customers"]["edges"]  # points
     assert edge["node"]["pointsBalance"] == 300
     link = edge["node"]["referralLink"]  # referrals
@@ -132,14 +132,14 @@ async def test_subscription_through_the_router_receives_the_mutations_update(
             )
         )
         current = json.loads(await asyncio.wait_for(socket.recv(), 10))
-        assert current["payload"]["data"]["loyaltyMetricsUpdated"]["pointsIssued"] == 10
+        assert current["payload"]["data"]["loyaltyMetricsUpdated"]["pointsIssued"] == "10"
 
         result = await graphql(http, tenant, EARN, earn(customer_id, 15, "order-2002"))
         assert result["data"]["pointsAdjust"]["userErrors"] == []
 
         update = json.loads(await asyncio.wait_for(socket.recv(), 10))
         assert update["id"] == "metrics"
-        assert update["payload"]["data"]["loyaltyMetricsUpdated"]["pointsIssued"] == 25
+        assert update["payload"]["data"]["loyaltyMetricsUpdated"]["pointsIssued"] == "25"
 
 
 async def test_another_merchants_data_reads_as_nothing(

@@ -498,7 +498,7 @@ async def test_analytics_staff_follow_the_metrics_live(
     event = await first_event(resources, analyst, "analytics", METRICS_LIVE)
 
     assert event.errors is None
-    assert event.data == {"loyaltyMetricsUpdated": {"membersCount": 1}}
+    assert event.data == {"loyaltyMetricsUpdated": {"membersCount": "1"}}
 
 
 # --- staff: roles, and MFA ------------------------------------------------------------------

@@ -69,9 +69,9 @@ async def test_pushes_current_metrics_then_each_ledger_change(
         )
         first = await next_message(socket)
         assert first["payload"]["data"]["loyaltyMetricsUpdated"] == {
-            "membersCount": 1,
-            "pointsIssued": 100,
-            "pointsRedeemed": 0,
+            "membersCount": "1",
+            "pointsIssued": "100",
+            "pointsRedeemed": "0",
         }
 
         earned = await points_client.execute(
@@ -90,7 +90,7 @@ async def test_pushes_current_metrics_then_each_ledger_change(
 
         update = await next_message(socket)
         assert update["id"] == "1"
-        assert update["payload"]["data"]["loyaltyMetricsUpdated"]["pointsIssued"] == 130
+        assert update["payload"]["data"]["loyaltyMetricsUpdated"]["pointsIssued"] == "130"
     finally:
         await socket.close()
 

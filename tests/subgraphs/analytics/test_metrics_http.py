@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 
 from db.models import Customer, PointsTransaction, PointsTransactionKind
 from db.session import tenant_unit_of_work
@@ -36,8 +36,10 @@ def merchant_refs(*merchant_ids: str) -> dict[str, Any]:
 async def metrics(client: SubgraphClient, tenant: Tenant) -> dict[str, int]:
     result = await client.execute(METRICS, merchant_refs(tenant.merchant_id), tenant=tenant)
     assert "errors" not in result, result
-    found: dict[str, int] = result["data"]["_entities"][0]["loyaltyMetrics"]
-    return found
+    found: dict[str, str] = result["data"]["_entities"][0]["loyaltyMetrics"]
+    # Lifetime sums are UnsignedInt64: decimal strings on the wire, exact at any size.
+    assert all(isinstance(value, str) and value.isdigit() for value in found.values()), found
+    return {name: int(value) for name, value in found.items()}
 
 
 async def ledger_metrics(resources: Resources, tenant: Tenant) -> dict[str, int]:
@@ -115,6 +117,51 @@ async def test_metrics_are_what_the_ledger_holds(
     }
 
 
+async def test_lifetime_sums_past_32_bits_reach_the_client_exactly(
+    analytics_client: SubgraphClient, resources: Resources, tenant: Tenant
+) -> None:
+    # A large shop's lifetime issuance passes 2^31 long before any one balance does: three
+    # customers holding a billion points each (each balance fits a 32-bit column).
+    customers = [await add_customer(resources, tenant, points=0) for _ in range(3)]
+    per_customer, per_row = 1_000_000_000, 1_000_000
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        for customer_id in customers:
+            await session.execute(
+                insert(PointsTransaction),
+                [
+                    {
+                        "merchant_id": tenant.merchant_id,
+                        "id": str(uuid.uuid4()),
+                        "customer_id": customer_id,
+                        "kind": PointsTransactionKind.ADJUST,
+                        "points": per_row,
+                        "remaining_points": per_row,
+                        "reason": "migrated balance",
+                        "idempotency_key": f"bulk:{uuid.uuid4()}",
+                    }
+                    for _ in range(per_customer // per_row)
+                ],
+            )
+            await session.execute(
+                update(Customer)
+                .where(Customer.merchant_id == tenant.merchant_id, Customer.id == customer_id)
+                .values(points_balance=per_customer, total_points_earned=per_customer)
+            )
+    await resources.cache.invalidate_tenant(tenant.merchant_id)
+
+    result = await analytics_client.execute(
+        METRICS, merchant_refs(tenant.merchant_id), tenant=tenant
+    )
+
+    assert "errors" not in result, result
+    assert result["data"]["_entities"][0]["loyaltyMetrics"] == {
+        "membersCount": "3",
+        "pointsIssued": str(3 * per_customer),  # 3,000,000,000 > 2^31 - 1
+        "pointsRedeemed": "0",
+    }
+    assert 3 * per_customer > 2**31
+
+
 async def test_a_new_merchant_has_zero_metrics(
     analytics_client: SubgraphClient, tenant: Tenant
 ) -> None:
@@ -183,7 +230,7 @@ async def test_another_merchants_metrics_are_null(
 
     entities = result["data"]["_entities"]
     assert entities[0] is None
-    assert entities[1]["loyaltyMetrics"]["pointsIssued"] == 0
+    assert entities[1]["loyaltyMetrics"]["pointsIssued"] == "0"
 
 
 async def test_metrics_without_a_token_are_unauthenticated(
