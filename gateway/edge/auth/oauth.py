@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from db.encryption_contexts import MERCHANT_API_TOKEN
 from db.session import system_unit_of_work
 from gateway.edge.auth.shopify_signatures import oauth_query_is_authentic
 from subgraphs.admin.service import InvalidShopDomainError, install_merchant, normalize_shop_domain
@@ -32,7 +33,6 @@ from subgraphs.kit.auth_repository import store_shopify_access_token
 from subgraphs.kit.repository import insert_audit_log
 from subgraphs.kit.resources import Resources
 from subgraphs.kit.settings import Settings
-from subgraphs.points.service.discounts import API_TOKEN_CONTEXT
 
 with warnings.catch_warnings():
     # authlib's httpx integration prefers the httpx2 fork and warns when it falls back to httpx,
@@ -98,7 +98,7 @@ async def callback(request: Request) -> Response:
         reinstalled = await store_shopify_access_token(
             session,
             merchant.id,
-            resources.cipher.encrypt(token["access_token"], context=API_TOKEN_CONTEXT),
+            resources.cipher.encrypt(token["access_token"], context=MERCHANT_API_TOKEN),
         )
         await insert_audit_log(
             session,

@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.encryption_contexts import CUSTOMER_PHONE, REDEMPTION_CODE
 from db.ids import new_id
 from db.models import ApiLog, AuditLog, Customer, GdprRequest, PointsTransaction, RewardKind
 from db.session import tenant_unit_of_work
@@ -29,14 +30,15 @@ from subgraphs.admin import gdpr
 from subgraphs.admin.service import record_uninstall
 from subgraphs.kit.repository import insert_audit_log
 from subgraphs.kit.resources import Resources
-from subgraphs.points.repository.reminders import DueReminder, ReminderRepository
-from subgraphs.points.service import ledger
-from subgraphs.points.service.calculation import EarnAction, Order, OrderLine
-from subgraphs.points.service.customers import PHONE_CONTEXT, register_customer
-from subgraphs.points.service.discounts import ShopifyConnector
-from subgraphs.points.service.program import Channel
-from subgraphs.points.service.redemption import CODE_CONTEXT, RedeemCommand, redeem_reward
-from subgraphs.points.service.rewards import RewardTerms, create_reward
+from subgraphs.points.customers.service import register_customer
+from subgraphs.points.expiry.repository import DueReminder, ReminderRepository
+from subgraphs.points.ledger import service as ledger
+from subgraphs.points.orders.reversal import ReverseCommand, reverse_order
+from subgraphs.points.program.calculation import EarnAction, Order, OrderLine
+from subgraphs.points.program.service import Channel
+from subgraphs.points.rewards.redemption import RedeemCommand, redeem_reward
+from subgraphs.points.rewards.service import RewardTerms, create_reward
+from subgraphs.points.shopify import ShopifyConnector
 from subgraphs.referrals.service import create_referral_link
 from tests.conftest import Tenant, add_customer
 from tests.pii_scan import UNREADABLE, find_pii, rows_of_merchant
@@ -243,7 +245,7 @@ async def tell_story(resources: Resources, tenant: Tenant, person: Person) -> St
         await session.execute(
             update(Customer)
             .where(Customer.merchant_id == merchant_id, Customer.id == customer_id)
-            .values(phone_encrypted=resources.cipher.encrypt(person.phone, context=PHONE_CONTEXT))
+            .values(phone_encrypted=resources.cipher.encrypt(person.phone, context=CUSTOMER_PHONE))
         )
         await ledger.earn(
             session,
@@ -322,7 +324,7 @@ async def tell_story(resources: Resources, tenant: Tenant, person: Person) -> St
     )
     assert outcome.error is None
     assert outcome.redemption.sandbox
-    code = resources.cipher.decrypt(outcome.redemption.code_encrypted, context=CODE_CONTEXT)
+    code = resources.cipher.decrypt(outcome.redemption.code_encrypted, context=REDEMPTION_CODE)
 
     order_topic = "orders/paid"
     pending = await receive(
@@ -593,10 +595,10 @@ async def test_redacting_a_customer_leaves_none_of_their_data_in_any_table(
     # The redacted record still works as a ledger: a later refund of the order is reversed
     # from the per-line figures its explanation kept.
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
-        reversal = await ledger.reverse_order(
+        reversal = await reverse_order(
             session,
             tenant.merchant_id,
-            ledger.ReverseCommand(story.order_id, f"refund:{story.order_id}"),
+            ReverseCommand(story.order_id, f"refund:{story.order_id}"),
             now=datetime.now(UTC),
         )
     earned = next(p for _, kind, p, _, order in ledger_before if order == story.order_id)

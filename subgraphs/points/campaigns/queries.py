@@ -1,0 +1,51 @@
+"""Bonus campaigns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+
+from subgraphs.kit.errors import BadUserInputError
+from subgraphs.kit.graphql.relay import (
+    AfterArgument,
+    Connection,
+    FirstArgument,
+    page_request,
+    to_connection,
+)
+from subgraphs.kit.permissions import Capability, require
+from subgraphs.points.campaigns import service as campaign_service
+from subgraphs.points.campaigns.types import BonusCampaign
+from subgraphs.points.errors import PointsError
+from subgraphs.points.loaders import PointsInfo
+
+ActiveAtArgument = Annotated[
+    datetime | None,
+    strawberry.argument(description="Only campaigns running at this moment (not paused)."),
+]
+
+
+@strawberry.type
+class CampaignQuery:
+    @strawberry.field(description="The program's bonus campaigns, latest start first.")
+    async def campaigns(
+        self,
+        info: PointsInfo,
+        first: FirstArgument = None,
+        after: AfterArgument = None,
+        active_at: ActiveAtArgument = None,
+    ) -> Connection[BonusCampaign]:
+        require(info.context.viewer, Capability.READ_PROGRAM)
+        request = page_request(first, after)
+        try:
+            async with info.context.unit_of_work() as session:
+                page = await campaign_service.campaigns_page(
+                    session, info.context.viewer.merchant_id, request, active_at=active_at
+                )
+        except PointsError as error:
+            raise BadUserInputError(error.message) from None
+        return to_connection(
+            page, position=campaign_service.campaign_position, node=BonusCampaign.from_row
+        )

@@ -1,0 +1,271 @@
+"""Ledger operations: earn, adjust, redeem and credit back, each one transaction of the
+caller's through the write path (``ledger.write_path``). Order reversals live in
+``orders.reversal``, expiry in ``expiry.service``; they record through the same path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Customer, PointsTransaction, PointsTransactionKind
+from subgraphs.points.campaigns.service import running_campaign_terms
+from subgraphs.points.customers.repository import CustomerChange
+from subgraphs.points.customers.service import customer_facts
+from subgraphs.points.errors import PointsError, PointsErrorCode, check_text
+from subgraphs.points.ledger.write_path import (
+    MAX_REASON_LENGTH,
+    LedgerDraft,
+    LedgerEntry,
+    LedgerWriter,
+    applied,
+    check_key,
+    check_points,
+    credit_expiry,
+    trace,
+)
+from subgraphs.points.program.calculation import (
+    Calculation,
+    CampaignTerms,
+    EarnAction,
+    Order,
+    calculate,
+)
+from subgraphs.points.program.service import ProgramConfig, program_config
+
+__all__ = [
+    "AdjustCommand",
+    "EarnCommand",
+    "LedgerEntry",
+    "PointsMovement",
+    "adjust",
+    "credit_back",
+    "earn",
+    "preview_earn",
+    "redeem",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class EarnCommand:
+    customer_id: str
+    action: EarnAction
+    idempotency_key: str
+    order: Order | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AdjustCommand:
+    customer_id: str
+    points: int
+    reason: str
+    idempotency_key: str
+    actor_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PointsMovement:
+    """Points a redemption spends (``redeem``), or returns when its reward could not be
+    fulfilled (``credit_back``)."""
+
+    customer_id: str
+    points: int
+    reason: str
+    idempotency_key: str
+    source: str
+    explanation: dict[str, Any] = field(default_factory=dict)
+
+
+def _check_reason(reason: str) -> None:
+    check_text(reason, "reason", PointsErrorCode.INVALID_REASON, MAX_REASON_LENGTH)
+
+
+async def calculation_context(
+    session: AsyncSession, merchant_id: str, at: datetime
+) -> tuple[ProgramConfig, list[CampaignTerms]]:
+    config = await program_config(session, merchant_id)
+    return config, await running_campaign_terms(session, merchant_id, at)
+
+
+async def preview_earn(
+    session: AsyncSession,
+    merchant_id: str,
+    *,
+    customer: Customer,
+    action: EarnAction,
+    order: Order | None,
+    at: datetime,
+) -> Calculation:
+    """What ``earn`` would award now, without writing anything."""
+    config, campaigns = await calculation_context(session, merchant_id, at)
+    return calculate(
+        config, campaigns, action=action, customer=customer_facts(customer), order=order, at=at
+    )
+
+
+async def earn(
+    session: AsyncSession, merchant_id: str, command: EarnCommand, *, now: datetime
+) -> LedgerEntry:
+    check_key(command.idempotency_key)
+    if command.reason is not None:
+        _check_reason(command.reason)
+    writer = LedgerWriter(session, merchant_id)
+    customer = await writer.lock(command.customer_id)
+    order = command.order
+    order_id = order.order_id if order else None
+
+    def matches(existing: PointsTransaction) -> bool:
+        return (
+            existing.kind == PointsTransactionKind.EARN
+            and existing.order_id == order_id
+            and (existing.source == command.action.value)
+        )
+
+    replayed = await writer.replay(command.idempotency_key, customer, matches)
+    if replayed is not None:
+        return replayed
+    config, campaigns = await calculation_context(session, merchant_id, now)
+    result = calculate(
+        config,
+        campaigns,
+        action=command.action,
+        customer=customer_facts(customer),
+        order=order,
+        at=now,
+    )
+    change = CustomerChange(
+        points=result.points,
+        earned=result.points,
+        spent=result.base_amount if order else Decimal(0),
+        orders=1 if order else 0,
+        first_order_at=order.placed_at if order else None,
+        activity_at=now,
+    )
+    reason = command.reason or (
+        f"order {order.order_id}" if order else command.action.value.replace("_", " ")
+    )
+    draft = LedgerDraft(
+        kind=PointsTransactionKind.EARN,
+        points=result.points,
+        reason=reason,
+        idempotency_key=command.idempotency_key,
+        source=command.action.value,
+        explanation=result.to_explanation(),
+        change=change,
+        order_id=order_id,
+        currency=result.currency,
+        expires_at=credit_expiry(config, now),
+    )
+    return await writer.record(customer, draft, matches)
+
+
+async def adjust(
+    session: AsyncSession, merchant_id: str, command: AdjustCommand, *, now: datetime
+) -> LedgerEntry:
+    """A staff correction, positive or negative; never takes the balance below zero."""
+    check_key(command.idempotency_key)
+    check_points(command.points, allow_negative=True)
+    _check_reason(command.reason)
+    writer = LedgerWriter(session, merchant_id)
+    customer = await writer.lock(command.customer_id)
+
+    def matches(existing: PointsTransaction) -> bool:
+        return existing.kind == PointsTransactionKind.ADJUST and existing.points == command.points
+
+    replayed = await writer.replay(command.idempotency_key, customer, matches)
+    if replayed is not None:
+        return replayed
+    if command.points < 0 and -command.points > customer.points_balance:
+        raise PointsError(
+            PointsErrorCode.INSUFFICIENT_POINTS,
+            "points",
+            f"the balance is {customer.points_balance}; it cannot go below zero",
+        )
+    config = await program_config(session, merchant_id)
+    by = command.actor_id or "the merchant"
+    draft = LedgerDraft(
+        kind=PointsTransactionKind.ADJUST,
+        points=command.points,
+        reason=command.reason,
+        idempotency_key=command.idempotency_key,
+        source="staff",
+        explanation=trace(
+            applied(
+                "manual_adjustment",
+                f"{command.points:+d} by {by}: {command.reason}",
+                command.points,
+            )
+        ),
+        change=CustomerChange(
+            points=command.points, earned=max(command.points, 0), activity_at=now
+        ),
+        expires_at=credit_expiry(config, now),
+        actor_id=command.actor_id,
+    )
+    return await writer.record(customer, draft, matches)
+
+
+async def redeem(
+    session: AsyncSession, merchant_id: str, command: PointsMovement, *, now: datetime
+) -> LedgerEntry:
+    """Spend ``command.points`` (at most the balance)."""
+    check_key(command.idempotency_key)
+    check_points(command.points)
+    writer = LedgerWriter(session, merchant_id)
+    customer = await writer.lock(command.customer_id)
+
+    def matches(existing: PointsTransaction) -> bool:
+        return existing.kind == PointsTransactionKind.REDEEM and existing.points == -command.points
+
+    replayed = await writer.replay(command.idempotency_key, customer, matches)
+    if replayed is not None:
+        return replayed
+    if command.points > customer.points_balance:
+        raise PointsError(
+            PointsErrorCode.INSUFFICIENT_POINTS,
+            "points",
+            f"needs {command.points} points; the balance is {customer.points_balance}",
+        )
+    draft = LedgerDraft(
+        kind=PointsTransactionKind.REDEEM,
+        points=-command.points,
+        reason=command.reason,
+        idempotency_key=command.idempotency_key,
+        source=command.source,
+        explanation=command.explanation,
+        change=CustomerChange(points=-command.points, activity_at=now),
+    )
+    return await writer.record(customer, draft, matches)
+
+
+async def credit_back(
+    session: AsyncSession, merchant_id: str, command: PointsMovement, *, now: datetime
+) -> LedgerEntry:
+    """Return ``command.points`` taken by a redemption that could not be fulfilled."""
+    check_key(command.idempotency_key)
+    check_points(command.points)
+    writer = LedgerWriter(session, merchant_id)
+    customer = await writer.lock(command.customer_id)
+
+    def matches(existing: PointsTransaction) -> bool:
+        return existing.kind == PointsTransactionKind.REFUND and existing.points == command.points
+
+    replayed = await writer.replay(command.idempotency_key, customer, matches)
+    if replayed is not None:
+        return replayed
+    config = await program_config(session, merchant_id)
+    draft = LedgerDraft(
+        kind=PointsTransactionKind.REFUND,
+        points=command.points,
+        reason=command.reason,
+        idempotency_key=command.idempotency_key,
+        source=command.source,
+        explanation=command.explanation,
+        change=CustomerChange(points=command.points),
+        expires_at=credit_expiry(config, now),
+    )
+    return await writer.record(customer, draft, matches)
