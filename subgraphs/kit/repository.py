@@ -4,7 +4,7 @@ every tenant repository: the statement shapes each of them would otherwise write
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
@@ -21,8 +21,9 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import QueryableAttribute, aliased
 
 from db.ids import new_id
 from db.models import AuditLog, Merchant
@@ -83,14 +84,25 @@ async def insert_audit_logs(
 
 
 # The columns of a keyset order: unique together, compared as a row.
-Keyset = Sequence[SQLColumnExpression[Any]]
+Keyset = Sequence[ColumnElement[Any] | QueryableAttribute[Any]]
+
+
+def _decoded(column: ColumnElement[Any] | QueryableAttribute[Any], value: Any) -> Any:
+    # Cursors are JSON: timestamps travel as ISO strings (``position`` of the connection).
+    if column.type.python_type is datetime:
+        return datetime.fromisoformat(str(value))
+    return column.type.python_type(value)
 
 
 def keyset_after(
     columns: Keyset, position: Sequence[Any], *, descending: bool = False
 ) -> ColumnElement[bool]:
-    """Rows strictly after ``position`` in the order of ``columns`` (a row comparison)."""
-    keys, values = tuple_(*columns), tuple_(*position)
+    """Rows strictly after ``position`` (a cursor's values, decoded by each column's type) in
+    the order of ``columns``: a row comparison."""
+    keys = tuple_(*columns)
+    values = tuple_(
+        *(_decoded(column, value) for column, value in zip(columns, position, strict=True))
+    )
     return keys < values if descending else keys > values
 
 
@@ -146,13 +158,12 @@ class TenantRepository(Generic[ModelT]):
         request: PageRequest,
         *conditions: ColumnExpressionArgument[bool],
         keyset: Keyset,
-        after: Sequence[Any] | None = None,
         descending: bool = False,
     ) -> Page[ModelT]:
-        """One keyset page in the order of ``keyset`` (unique), starting after ``after``."""
+        """One page in the order of ``keyset`` (unique together), after the request's cursor."""
         query = self._select(*conditions)
-        if after is not None:
-            query = query.where(keyset_after(keyset, after, descending=descending))
+        if request.after is not None:
+            query = query.where(keyset_after(keyset, request.after, descending=descending))
         order = [column.desc() if descending else column for column in keyset]
         rows = await self._session.scalars(query.order_by(*order).limit(request.limit + 1))
         return Page.from_overfetch(list(rows), request.limit)
@@ -164,15 +175,14 @@ class TenantRepository(Generic[ModelT]):
         request: PageRequest,
         *,
         keyset: Keyset,
-        after: Sequence[Any] | None = None,
     ) -> tuple[Any, Select[Any]]:
         """Newest first, the first ``limit + 1`` rows of each owner (the column ``owner``) in
         one statement: a window over the owners' rows. Returns the row entity (an alias of
         ``model`` to select and join from) and the statement, ordered by owner then rank."""
         owner_column = self.model.__table__.c[owner]
         conditions = [self._mine, owner_column.in_(owner_ids)]
-        if after is not None:
-            conditions.append(keyset_after(keyset, after, descending=True))
+        if request.after is not None:
+            conditions.append(keyset_after(keyset, request.after, descending=True))
         rank = (
             func.row_number()
             .over(partition_by=owner_column, order_by=[column.desc() for column in keyset])
@@ -195,6 +205,20 @@ class TenantRepository(Generic[ModelT]):
         )
         row: ModelT = result.one()
         return row
+
+    async def insert_new(self, values: Mapping[str, Any]) -> ModelT | None:
+        """Insert the row unless a unique key already holds one: None then (an idempotent
+        insert, e.g. under an idempotency key)."""
+        statement = (
+            pg_insert(self.model)
+            .values(merchant_id=self._merchant_id, **values)
+            .on_conflict_do_nothing()
+            .returning(self.model)
+        )
+        result = await self._session.scalars(
+            select(self.model).from_statement(statement), execution_options=FRESH
+        )
+        return result.one_or_none()
 
     async def update_one(
         self, row_id: str, values: Mapping[str, Any], *conditions: ColumnExpressionArgument[bool]

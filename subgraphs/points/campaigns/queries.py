@@ -7,7 +7,6 @@ from typing import Annotated
 
 import strawberry
 
-from subgraphs.kit.errors import BadUserInputError
 from subgraphs.kit.graphql.relay import (
     AfterArgument,
     Connection,
@@ -18,8 +17,8 @@ from subgraphs.kit.graphql.relay import (
 from subgraphs.kit.permissions import Capability, require
 from subgraphs.points.campaigns import service as campaign_service
 from subgraphs.points.campaigns.types import BonusCampaign
-from subgraphs.points.errors import PointsError
 from subgraphs.points.loaders import PointsInfo
+from subgraphs.points.user_errors import bad_user_input
 
 ActiveAtArgument = Annotated[
     datetime | None,
@@ -39,13 +38,11 @@ class CampaignQuery:
     ) -> Connection[BonusCampaign]:
         require(info.context.viewer, Capability.READ_PROGRAM)
         request = page_request(first, after)
-        try:
+        with bad_user_input():
             async with info.context.unit_of_work() as session:
                 page = await campaign_service.campaigns_page(
                     session, info.context.viewer.merchant_id, request, active_at=active_at
                 )
-        except PointsError as error:
-            raise BadUserInputError(error.message) from None
         return to_connection(
             page, position=campaign_service.campaign_position, node=BonusCampaign.from_row
         )

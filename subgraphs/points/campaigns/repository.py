@@ -34,15 +34,10 @@ class CampaignRepository(TenantRepository[BonusCampaign]):
         self, request: PageRequest, *, active_at: datetime | None
     ) -> Page[BonusCampaign]:
         """Newest start first; ``active_at`` keeps the campaigns running at that moment."""
-        after = None
-        if request.after is not None:
-            starts_at, campaign_id = request.after
-            after = (datetime.fromisoformat(str(starts_at)), str(campaign_id))
         return await self.paginate(
             request,
             *([] if active_at is None else _running_at(active_at)),
             keyset=(BonusCampaign.starts_at, BonusCampaign.id),
-            after=after,
             descending=True,
         )
 

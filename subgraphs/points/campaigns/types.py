@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import strawberry
 
 from db.models import BonusCampaign as BonusCampaignRow
 from db.models import CampaignKind as CampaignKindValue
-from subgraphs.points.campaigns import service as campaign_service
+from subgraphs.points.campaigns.rules import CampaignChanges, CampaignDraft
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.money import Money, shop_money
-from subgraphs.points.user_errors import PointsUserError
+from subgraphs.points.user_errors import PointsUserError, user_errors_field
 
 CampaignKind = strawberry.enum(
     CampaignKindValue, name="CampaignKind", description="What a campaign does."
@@ -91,6 +92,24 @@ class CampaignConditionsInput:
     )
 
 
+# What campaign inputs pass on to the service as they are (conditions are unpacked).
+_CAMPAIGN_FIELDS = (
+    "name",
+    "kind",
+    "starts_at",
+    "ends_at",
+    "multiplier",
+    "goal_amount",
+    "bonus_points",
+    "discount_percent",
+    "active",
+)
+
+
+def _campaign_fields(campaign: CampaignCreateInput | CampaignUpdateInput) -> dict[str, Any]:
+    return {name: getattr(campaign, name) for name in _CAMPAIGN_FIELDS}
+
+
 @strawberry.input(description="A new campaign. Give the terms of its kind only.")
 class CampaignCreateInput:
     name: str = strawberry.field(description="Unique name, 1 to 100 characters.")
@@ -114,20 +133,12 @@ class CampaignCreateInput:
     )
     active: bool = strawberry.field(default=True, description="False to create it paused.")
 
-    def to_draft(self) -> campaign_service.CampaignDraft:
+    def to_draft(self) -> CampaignDraft:
         conditions = self.conditions or CampaignConditionsInput()
-        return campaign_service.CampaignDraft(
-            name=self.name,
-            kind=self.kind,
-            starts_at=self.starts_at,
-            ends_at=self.ends_at,
-            multiplier=self.multiplier,
-            goal_amount=self.goal_amount,
-            bonus_points=self.bonus_points,
-            discount_percent=self.discount_percent,
+        return CampaignDraft(
+            **_campaign_fields(self),
             rfm_segments=conditions.rfm_segments or [],
             regions=conditions.regions or [],
-            active=self.active,
         )
 
 
@@ -152,20 +163,12 @@ class CampaignUpdateInput:
     )
     active: bool | None = strawberry.field(default=None, description="False pauses it.")
 
-    def to_changes(self) -> campaign_service.CampaignChanges:
+    def to_changes(self) -> CampaignChanges:
         conditions = self.conditions or CampaignConditionsInput()
-        return campaign_service.CampaignChanges(
-            name=self.name,
-            kind=self.kind,
-            starts_at=self.starts_at,
-            ends_at=self.ends_at,
-            multiplier=self.multiplier,
-            goal_amount=self.goal_amount,
-            bonus_points=self.bonus_points,
-            discount_percent=self.discount_percent,
+        return CampaignChanges(
+            **_campaign_fields(self),
             rfm_segments=conditions.rfm_segments,
             regions=conditions.regions,
-            active=self.active,
         )
 
 
@@ -177,9 +180,7 @@ class CampaignDeleteInput:
 @strawberry.type(description="The result of campaignCreate.")
 class CampaignCreatePayload:
     campaign: BonusCampaign | None = strawberry.field(default=None, description="The new campaign.")
-    user_errors: list[PointsUserError] = strawberry.field(
-        default_factory=list, description="Why nothing changed."
-    )
+    user_errors: list[PointsUserError] = user_errors_field()
 
 
 @strawberry.type(description="The result of campaignUpdate.")
@@ -187,9 +188,7 @@ class CampaignUpdatePayload:
     campaign: BonusCampaign | None = strawberry.field(
         default=None, description="The campaign as changed."
     )
-    user_errors: list[PointsUserError] = strawberry.field(
-        default_factory=list, description="Why nothing changed."
-    )
+    user_errors: list[PointsUserError] = user_errors_field()
 
 
 @strawberry.type(description="The result of campaignDelete.")
@@ -197,6 +196,4 @@ class CampaignDeletePayload:
     deleted_campaign_id: strawberry.ID | None = strawberry.field(
         default=None, description="The deleted campaign's id."
     )
-    user_errors: list[PointsUserError] = strawberry.field(
-        default_factory=list, description="Why nothing changed."
-    )
+    user_errors: list[PointsUserError] = user_errors_field()

@@ -6,7 +6,6 @@ from typing import Annotated
 
 import strawberry
 
-from subgraphs.kit.errors import BadUserInputError
 from subgraphs.kit.graphql.relay import (
     AfterArgument,
     Connection,
@@ -17,8 +16,8 @@ from subgraphs.kit.graphql.relay import (
 from subgraphs.kit.permissions import Capability, require, require_customer_access
 from subgraphs.points.customers.service import parse_customer_query
 from subgraphs.points.customers.types import Customer, customer_position
-from subgraphs.points.errors import PointsError
 from subgraphs.points.loaders import PointsInfo
+from subgraphs.points.user_errors import bad_user_input
 
 CustomerSearchArgument = Annotated[
     str,
@@ -48,9 +47,7 @@ class CustomerQuery:
         query: CustomerSearchArgument = "",
     ) -> Connection[Customer]:
         require(info.context.viewer, Capability.READ_CUSTOMERS)
-        try:
+        with bad_user_input():
             parse_customer_query(query, info.context.resources.cipher)
-        except PointsError as error:
-            raise BadUserInputError(error.message) from None
         page = await info.context.loaders.customers_page.load((page_request(first, after), query))
         return to_connection(page, position=customer_position, node=Customer.from_row)

@@ -68,8 +68,7 @@ class CustomerRepository(TenantRepository[Customer]):
     async def customers_page(
         self, page: PageRequest, filters: Sequence[ColumnElement[bool]] = ()
     ) -> Page[Customer]:
-        after = None if page.after is None else (str(page.after[0]),)
-        return await self.paginate(page, *filters, keyset=(Customer.id,), after=after)
+        return await self.paginate(page, *filters, keyset=(Customer.id,))
 
     async def by_shopify_id(self, shopify_customer_id: str) -> Customer | None:
         return await self.get_one_or_none(Customer.shopify_customer_id == shopify_customer_id)
@@ -78,27 +77,6 @@ class CustomerRepository(TenantRepository[Customer]):
         return await self.get_one_or_none(Customer.email_blind_index == email_blind_index)
 
     # --- enrolment and Shopify accounts ----------------------------------------------------
-
-    async def insert_customer(
-        self,
-        *,
-        customer_id: str,
-        email_encrypted: str,
-        email_blind_index: str,
-        shopify_customer_id: str | None = None,
-        locale: str = "en",
-        country_code: str | None = None,
-    ) -> None:
-        await self.insert_one(
-            {
-                "id": customer_id,
-                "email_encrypted": email_encrypted,
-                "email_blind_index": email_blind_index,
-                "shopify_customer_id": shopify_customer_id,
-                "locale": locale,
-                "country_code": country_code,
-            }
-        )
 
     async def claim(self, customer_id: str, shopify_customer_id: str) -> bool:
         """Attach a Shopify account to a customer known so far only by email (guest orders).

@@ -55,16 +55,17 @@ async def register_customer(
     blind_index = email_index(normalized, cipher)
     if await repository.by_email_index(blind_index) is not None:
         raise PointsError(PointsErrorCode.EMAIL_TAKEN, "email", "a customer has this email")
-    customer_id = new_id()
-    await repository.insert_customer(
-        customer_id=customer_id,
-        email_encrypted=cipher.encrypt(normalized, context=CUSTOMER_EMAIL),
-        email_blind_index=blind_index,
-        shopify_customer_id=shopify_customer_id,
-        locale=locale,
-        country_code=country_code.upper() if country_code else None,
+    customer = await repository.insert_one(
+        {
+            "id": new_id(),
+            "email_encrypted": cipher.encrypt(normalized, context=CUSTOMER_EMAIL),
+            "email_blind_index": blind_index,
+            "shopify_customer_id": shopify_customer_id,
+            "locale": locale,
+            "country_code": country_code.upper() if country_code else None,
+        }
     )
-    return customer_id
+    return customer.id
 
 
 def email_index(normalized_email: str, cipher: FieldCipher) -> str:

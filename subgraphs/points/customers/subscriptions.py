@@ -1,8 +1,6 @@
-"""Live points for the storefront widget.
-
-The socket's context outlives any request, so each push opens its own unit of work and never
-touches the request loaders.
-"""
+"""Live points for the storefront widget: one customer's balance, pushed on every change of
+their ledger. A push reads the committed row in a unit of work of its own (the socket's
+context outlives every request, and with it the request loaders)."""
 
 from __future__ import annotations
 

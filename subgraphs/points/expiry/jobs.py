@@ -11,6 +11,7 @@ The worker context must hold ``resources`` (kit.resources.Resources); an ``http`
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from typing import Any
 
 import httpx
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.session import tenant_unit_of_work
 from subgraphs.kit.events import ledger_changed
@@ -37,29 +39,51 @@ log = structlog.get_logger(__name__)
 EXPIRY_BATCH = 500
 REMINDER_BATCH = 100
 HTTP_TIMEOUT = httpx.Timeout(10.0)
+# One page of merchant ids after a cursor (``kit.jobs.for_each_merchant``).
+MerchantPage = Callable[[AsyncSession, str | None, int], Awaitable[Sequence[str]]]
 
 
 @dataclass
-class ExpirySummary:
+class MerchantRun:
+    """A run over every merchant: how many it walked, and which failed (and were logged)."""
+
     merchants: int = 0
+    failed_merchants: list[str] = field(default_factory=list)
+
+    async def walk(
+        self,
+        resources: Resources,
+        page: MerchantPage,
+        work: Callable[[str], Awaitable[None]],
+        failure_event: str,
+    ) -> None:
+        sweep = await for_each_merchant(
+            resources.sessions,
+            page=page,
+            merchant_id=str,
+            work=work,
+            failure_event=failure_event,
+        )
+        self.merchants = len(sweep.handled) + len(sweep.failed)
+        self.failed_merchants = sweep.failed
+
+    def reported(self, event: str) -> dict[str, Any]:
+        """Logged (failed merchants counted) and returned as the job's result."""
+        report = asdict(self)
+        log.info(event, **{**report, "failed_merchants": len(self.failed_merchants)})
+        return report
+
+
+@dataclass
+class ExpirySummary(MerchantRun):
     customers: int = 0
     points: int = 0
-    failed_merchants: list[str] = field(default_factory=list)
 
 
 @dataclass
-class ReminderSummary:
-    merchants: int = 0
+class ReminderSummary(MerchantRun):
     sent: int = 0
     failed: int = 0
-    failed_merchants: list[str] = field(default_factory=list)
-
-
-def _reported(event: str, summary: ExpirySummary | ReminderSummary) -> dict[str, Any]:
-    """The run's summary, logged (failed merchants counted) and returned as the job result."""
-    report = asdict(summary)
-    log.info(event, **{**report, "failed_merchants": len(summary.failed_merchants)})
-    return report
 
 
 # --- expiry ---------------------------------------------------------------------------------
@@ -74,15 +98,7 @@ async def run_expiry(
     async def expire(merchant_id: str) -> None:
         await _expire_merchant(resources, merchant_id, now, batch_size, summary)
 
-    sweep = await for_each_merchant(
-        resources.sessions,
-        page=merchants_with_expiry,
-        merchant_id=str,
-        work=expire,
-        failure_event="points_expiry_failed",
-    )
-    summary.merchants = len(sweep.handled) + len(sweep.failed)
-    summary.failed_merchants = sweep.failed
+    await summary.walk(resources, merchants_with_expiry, expire, "points_expiry_failed")
     return summary
 
 
@@ -137,7 +153,7 @@ async def _expire_merchant(
 async def expire_points(ctx: dict[str, Any]) -> dict[str, Any]:
     """arq job: expire the points whose time has come, for every merchant."""
     summary = await run_expiry(job_resources(ctx), now=datetime.now(UTC))
-    return _reported("points_expired", summary)
+    return summary.reported("points_expired")
 
 
 # --- reminders ------------------------------------------------------------------------------
@@ -157,15 +173,7 @@ async def run_expiry_reminders(
     async def remind(merchant_id: str) -> None:
         await _remind_merchant(resources, http, merchant_id, now, retry, batch_size, summary)
 
-    sweep = await for_each_merchant(
-        resources.sessions,
-        page=merchants_with_notifications,
-        merchant_id=str,
-        work=remind,
-        failure_event="expiry_reminders_failed",
-    )
-    summary.merchants = len(sweep.handled) + len(sweep.failed)
-    summary.failed_merchants = sweep.failed
+    await summary.walk(resources, merchants_with_notifications, remind, "expiry_reminders_failed")
     return summary
 
 
@@ -234,4 +242,4 @@ async def queue_expiry_reminders(ctx: dict[str, Any]) -> dict[str, Any]:
         if http is None:
             http = await stack.enter_async_context(httpx.AsyncClient(timeout=HTTP_TIMEOUT))
         summary = await run_expiry_reminders(job_resources(ctx), http, now=datetime.now(UTC))
-    return _reported("expiry_reminders_sent", summary)
+    return summary.reported("expiry_reminders_sent")

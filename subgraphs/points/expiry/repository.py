@@ -22,17 +22,18 @@ FAILED = "failed"
 
 @dataclass(frozen=True, slots=True)
 class DueReminder:
+    """Points of a customer that expire on a (UTC) day, with no reminder yet."""
+
     customer_id: str
     expires_on: date
     points: int
 
 
 @dataclass(frozen=True, slots=True)
-class QueuedReminder:
+class QueuedReminder(DueReminder):
+    """A due reminder recorded as queued, under its id."""
+
     id: str
-    customer_id: str
-    expires_on: date
-    points: int
 
 
 _QUEUED_COLUMNS = (
@@ -44,7 +45,7 @@ _QUEUED_COLUMNS = (
 
 
 def _queued(rows: Sequence[Any]) -> list[QueuedReminder]:
-    return [QueuedReminder(row.id, row.customer_id, row.expires_on, row.points) for row in rows]
+    return [QueuedReminder(row.customer_id, row.expires_on, row.points, id=row.id) for row in rows]
 
 
 class ReminderRepository(TenantRepository[ExpiryReminder]):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry.tools import create_type
 
 from subgraphs.kit.events import ledger_changed
-from subgraphs.kit.graphql.mutations import run_mutation
 from subgraphs.kit.permissions import Capability
 from subgraphs.points.customers.service import customer_by_id
 from subgraphs.points.customers.types import Customer
@@ -17,7 +17,7 @@ from subgraphs.points.ledger.types import (
     PointsTransactionPayload,
 )
 from subgraphs.points.loaders import PointsInfo
-from subgraphs.points.user_errors import PointsUserError
+from subgraphs.points.user_errors import points_mutation
 
 
 async def entry_payload(info: PointsInfo, entry: ledger.LedgerEntry) -> PointsTransactionPayload:
@@ -42,39 +42,33 @@ async def entry_payload(info: PointsInfo, entry: ledger.LedgerEntry) -> PointsTr
     )
 
 
-@strawberry.type
-class LedgerMutation:
-    @strawberry.mutation(
-        description="Award points for an order or an action by the program's rules, once per "
-        "idempotencyKey (and once per order). The entry keeps the decision trace."
+@strawberry.mutation(
+    description="Award points for an order or an action by the program's rules, once per "
+    "idempotencyKey (and once per order). The entry keeps the decision trace."
+)
+async def points_earn(info: PointsInfo, input: PointsEarnInput) -> PointsTransactionPayload:
+    return await points_mutation(
+        info,
+        PointsTransactionPayload,
+        lambda scope: ledger.earn(
+            scope.session, scope.merchant_id, input.to_command(), now=scope.now
+        ),
+        lambda entry: entry_payload(info, entry),
+        capability=Capability.WRITE_POINTS,
     )
-    async def points_earn(
-        self, info: PointsInfo, input: PointsEarnInput
-    ) -> PointsTransactionPayload:
-        return await run_mutation(
-            info,
-            capability=Capability.WRITE_POINTS,
-            perform=lambda scope: ledger.earn(
-                scope.session, scope.merchant_id, input.to_command(), now=scope.now
-            ),
-            respond=lambda entry: entry_payload(info, entry),
-            payload=PointsTransactionPayload,
-            user_error=PointsUserError,
-        )
 
-    @strawberry.mutation(
-        description="Correct a customer's points by hand; audited with who and why."
+
+@strawberry.mutation(description="Correct a customer's points by hand; audited with who and why.")
+async def points_adjust(info: PointsInfo, input: PointsAdjustInput) -> PointsTransactionPayload:
+    return await points_mutation(
+        info,
+        PointsTransactionPayload,
+        lambda scope: ledger.adjust(
+            scope.session, scope.merchant_id, input.to_command(scope.actor_id), now=scope.now
+        ),
+        lambda entry: entry_payload(info, entry),
+        capability=Capability.WRITE_POINTS,
     )
-    async def points_adjust(
-        self, info: PointsInfo, input: PointsAdjustInput
-    ) -> PointsTransactionPayload:
-        return await run_mutation(
-            info,
-            capability=Capability.WRITE_POINTS,
-            perform=lambda scope: ledger.adjust(
-                scope.session, scope.merchant_id, input.to_command(scope.actor_id), now=scope.now
-            ),
-            respond=lambda entry: entry_payload(info, entry),
-            payload=PointsTransactionPayload,
-            user_error=PointsUserError,
-        )
+
+
+LedgerMutation = create_type("LedgerMutation", [points_earn, points_adjust])

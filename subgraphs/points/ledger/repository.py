@@ -3,17 +3,16 @@ and the reads that page through it or group it by order and by expiry day."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Subquery, func, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from db.models import PointsTransaction, PointsTransactionKind
 from subgraphs.kit.pagination import Page, PageRequest
-from subgraphs.kit.repository import FRESH, TenantRepository, pages_by, utc_date
+from subgraphs.kit.repository import TenantRepository, pages_by, utc_date
 
 # Debits take points from the lots that expire first, then the oldest: the customer keeps the
 # points that would last longest. One statement: a running sum picks the lots and the amounts.
@@ -75,49 +74,11 @@ class LedgerRepository(TenantRepository[PointsTransaction]):
         )
         return {order_id for order_id in rows if order_id is not None}
 
-    async def insert_transaction(
-        self,
-        *,
-        transaction_id: str,
-        customer_id: str,
-        kind: str,
-        points: int,
-        reason: str,
-        idempotency_key: str,
-        source: str,
-        explanation: dict[str, Any],
-        order_id: str | None = None,
-        currency: str | None = None,
-        expires_at: datetime | None = None,
-        actor_id: str | None = None,
-    ) -> PointsTransaction | None:
+    async def insert_transaction(self, values: Mapping[str, Any]) -> PointsTransaction | None:
         """Insert a ledger row; ``None`` when its idempotency key (or the order's one earn) has
         already been used. Credits open a lot of unspent points."""
-        statement = (
-            pg_insert(PointsTransaction)
-            .values(
-                merchant_id=self._merchant_id,
-                id=transaction_id,
-                customer_id=customer_id,
-                kind=kind,
-                points=points,
-                reason=reason,
-                order_id=order_id,
-                idempotency_key=idempotency_key,
-                source=source,
-                currency=currency,
-                explanation=explanation,
-                remaining_points=points if points > 0 else None,
-                expires_at=expires_at,
-                actor_id=actor_id,
-            )
-            .on_conflict_do_nothing()
-            .returning(PointsTransaction)
-        )
-        result = await self._session.scalars(
-            select(PointsTransaction).from_statement(statement), execution_options=FRESH
-        )
-        return result.one_or_none()
+        points = values["points"]
+        return await self.insert_new({**values, "remaining_points": points if points > 0 else None})
 
     async def consume_oldest(
         self, customer_id: str, amount: int, *, preferred_lot: str | None = None
@@ -199,16 +160,11 @@ class LedgerRepository(TenantRepository[PointsTransaction]):
         self, customer_ids: Sequence[str], page: PageRequest
     ) -> dict[str, Page[PointsTransaction]]:
         """Newest first, one page per customer, all in one statement."""
-        after = None
-        if page.after is not None:
-            created_at, transaction_id = page.after
-            after = (datetime.fromisoformat(str(created_at)), str(transaction_id))
         _, statement = self._newest_per_owner(
             "customer_id",
             customer_ids,
             page,
             keyset=(PointsTransaction.created_at, PointsTransaction.id),
-            after=after,
         )
         rows = await self._session.scalars(statement)
         return pages_by(rows, customer_ids, lambda row: row.customer_id, page.limit)

@@ -4,7 +4,7 @@ caller's through the write path (``ledger.write_path``). Order reversals live in
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -25,6 +25,7 @@ from subgraphs.points.ledger.write_path import (
     check_key,
     check_points,
     credit_expiry,
+    same_entry,
     trace,
 )
 from subgraphs.points.program.calculation import (
@@ -113,8 +114,6 @@ async def earn(
     check_key(command.idempotency_key)
     if command.reason is not None:
         _check_reason(command.reason)
-    writer = LedgerWriter(session, merchant_id)
-    customer = await writer.lock(command.customer_id)
     order = command.order
     order_id = order.order_id if order else None
 
@@ -125,7 +124,8 @@ async def earn(
             and (existing.source == command.action.value)
         )
 
-    replayed = await writer.replay(command.idempotency_key, customer, matches)
+    writer = LedgerWriter(session, merchant_id)
+    customer, replayed = await writer.begin(command.customer_id, command.idempotency_key, matches)
     if replayed is not None:
         return replayed
     config, campaigns = await calculation_context(session, merchant_id, now)
@@ -170,13 +170,9 @@ async def adjust(
     check_key(command.idempotency_key)
     check_points(command.points, allow_negative=True)
     _check_reason(command.reason)
+    matches = same_entry(PointsTransactionKind.ADJUST, command.points)
     writer = LedgerWriter(session, merchant_id)
-    customer = await writer.lock(command.customer_id)
-
-    def matches(existing: PointsTransaction) -> bool:
-        return existing.kind == PointsTransactionKind.ADJUST and existing.points == command.points
-
-    replayed = await writer.replay(command.idempotency_key, customer, matches)
+    customer, replayed = await writer.begin(command.customer_id, command.idempotency_key, matches)
     if replayed is not None:
         return replayed
     if command.points < 0 and -command.points > customer.points_balance:
@@ -186,20 +182,14 @@ async def adjust(
             f"the balance is {customer.points_balance}; it cannot go below zero",
         )
     config = await program_config(session, merchant_id)
-    by = command.actor_id or "the merchant"
+    detail = f"{command.points:+d} by {command.actor_id or 'the merchant'}: {command.reason}"
     draft = LedgerDraft(
         kind=PointsTransactionKind.ADJUST,
         points=command.points,
         reason=command.reason,
         idempotency_key=command.idempotency_key,
         source="staff",
-        explanation=trace(
-            applied(
-                "manual_adjustment",
-                f"{command.points:+d} by {by}: {command.reason}",
-                command.points,
-            )
-        ),
+        explanation=trace(applied("manual_adjustment", detail, command.points)),
         change=CustomerChange(
             points=command.points, earned=max(command.points, 0), activity_at=now
         ),
@@ -209,19 +199,29 @@ async def adjust(
     return await writer.record(customer, draft, matches)
 
 
+def _movement(
+    command: PointsMovement, kind: PointsTransactionKind, points: int, change: CustomerChange
+) -> LedgerDraft:
+    return LedgerDraft(
+        kind=kind,
+        points=points,
+        reason=command.reason,
+        idempotency_key=command.idempotency_key,
+        source=command.source,
+        explanation=command.explanation,
+        change=change,
+    )
+
+
 async def redeem(
     session: AsyncSession, merchant_id: str, command: PointsMovement, *, now: datetime
 ) -> LedgerEntry:
     """Spend ``command.points`` (at most the balance)."""
     check_key(command.idempotency_key)
     check_points(command.points)
+    matches = same_entry(PointsTransactionKind.REDEEM, -command.points)
     writer = LedgerWriter(session, merchant_id)
-    customer = await writer.lock(command.customer_id)
-
-    def matches(existing: PointsTransaction) -> bool:
-        return existing.kind == PointsTransactionKind.REDEEM and existing.points == -command.points
-
-    replayed = await writer.replay(command.idempotency_key, customer, matches)
+    customer, replayed = await writer.begin(command.customer_id, command.idempotency_key, matches)
     if replayed is not None:
         return replayed
     if command.points > customer.points_balance:
@@ -230,42 +230,26 @@ async def redeem(
             "points",
             f"needs {command.points} points; the balance is {customer.points_balance}",
         )
-    draft = LedgerDraft(
-        kind=PointsTransactionKind.REDEEM,
-        points=-command.points,
-        reason=command.reason,
-        idempotency_key=command.idempotency_key,
-        source=command.source,
-        explanation=command.explanation,
-        change=CustomerChange(points=-command.points, activity_at=now),
-    )
+    change = CustomerChange(points=-command.points, activity_at=now)
+    draft = _movement(command, PointsTransactionKind.REDEEM, -command.points, change)
     return await writer.record(customer, draft, matches)
 
 
 async def credit_back(
     session: AsyncSession, merchant_id: str, command: PointsMovement, *, now: datetime
 ) -> LedgerEntry:
-    """Return ``command.points`` taken by a redemption that could not be fulfilled."""
+    """Return ``command.points`` taken by a redemption that could not be fulfilled: a credit
+    like any other, expiring under the program's policy."""
     check_key(command.idempotency_key)
     check_points(command.points)
+    matches = same_entry(PointsTransactionKind.REFUND, command.points)
     writer = LedgerWriter(session, merchant_id)
-    customer = await writer.lock(command.customer_id)
-
-    def matches(existing: PointsTransaction) -> bool:
-        return existing.kind == PointsTransactionKind.REFUND and existing.points == command.points
-
-    replayed = await writer.replay(command.idempotency_key, customer, matches)
+    customer, replayed = await writer.begin(command.customer_id, command.idempotency_key, matches)
     if replayed is not None:
         return replayed
     config = await program_config(session, merchant_id)
-    draft = LedgerDraft(
-        kind=PointsTransactionKind.REFUND,
-        points=command.points,
-        reason=command.reason,
-        idempotency_key=command.idempotency_key,
-        source=command.source,
-        explanation=command.explanation,
-        change=CustomerChange(points=command.points),
-        expires_at=credit_expiry(config, now),
+    draft = _movement(
+        command, PointsTransactionKind.REFUND, command.points, CustomerChange(command.points)
     )
+    draft = replace(draft, expires_at=credit_expiry(config, now))
     return await writer.record(customer, draft, matches)

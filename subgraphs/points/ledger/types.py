@@ -15,7 +15,7 @@ from subgraphs.points.ledger.service import AdjustCommand, EarnCommand
 from subgraphs.points.program import calculation
 from subgraphs.points.program.service import Channel
 from subgraphs.points.program.types import SalesChannel
-from subgraphs.points.user_errors import PointsUserError
+from subgraphs.points.user_errors import PointsUserError, user_errors_field
 
 if TYPE_CHECKING:
     from subgraphs.points.customers.types import Customer
@@ -189,9 +189,7 @@ class PointsCalculatePayload:
     calculation: PointsCalculation | None = strawberry.field(
         default=None, description="The result."
     )
-    user_errors: list[PointsUserError] = strawberry.field(
-        default_factory=list, description="Why it failed."
-    )
+    user_errors: list[PointsUserError] = user_errors_field("Why it failed.")
 
 
 @strawberry.input(description="Award points for an order or an action, by the program's rules.")
@@ -227,9 +225,7 @@ class PointsTransactionPayload:
     customer: Annotated[Customer, strawberry.lazy("subgraphs.points.customers.types")] | None = (
         strawberry.field(default=None, description="The customer, with the new balance.")
     )
-    user_errors: list[PointsUserError] = strawberry.field(
-        default_factory=list, description="Why nothing changed."
-    )
+    user_errors: list[PointsUserError] = user_errors_field()
 
 
 @strawberry.input(description="A staff correction of a customer's points.")

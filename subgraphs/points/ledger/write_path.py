@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.ids import new_id
 from db.models import Customer, PointsTransaction, PointsTransactionKind
-from subgraphs.kit.repository import insert_audit_log
+from subgraphs.kit.repository import AuditTrail
 from subgraphs.points.customers.repository import CustomerChange, CustomerRepository
 from subgraphs.points.errors import (
     PointsError,
@@ -116,6 +116,11 @@ def applied(rule: str, detail: str, points: int) -> TraceStep:
     return TraceStep(rule, True, detail, points=points)
 
 
+def same_entry(kind: PointsTransactionKind, points: int) -> Matches:
+    """A replay of a request that records ``points`` of ``kind``."""
+    return lambda existing: existing.kind == kind and existing.points == points
+
+
 class LedgerWriter:
     """Records drafts for one merchant in the caller's transaction (see the module docstring)."""
 
@@ -131,6 +136,14 @@ class LedgerWriter:
             raise customer_not_found()
         return customer
 
+    async def begin(
+        self, customer_id: str, key: str, matches: Matches
+    ) -> tuple[Customer, LedgerEntry | None]:
+        """Steps 1 and 2: the locked customer, and the entry already recorded under ``key``
+        (the caller returns it as it is) or None."""
+        customer = await self.lock(customer_id)
+        return customer, await self.replay(key, customer, matches)
+
     async def replay(self, key: str, customer: Customer, matches: Matches) -> LedgerEntry | None:
         existing = await self.ledger.transaction_by_idempotency_key(key)
         if existing is None:
@@ -141,18 +154,20 @@ class LedgerWriter:
 
     async def record(self, customer: Customer, draft: LedgerDraft, matches: Matches) -> LedgerEntry:
         transaction = await self.ledger.insert_transaction(
-            transaction_id=new_id(),
-            customer_id=customer.id,
-            kind=draft.kind,
-            points=draft.points,
-            reason=draft.reason,
-            idempotency_key=draft.idempotency_key,
-            source=draft.source,
-            explanation=draft.explanation,
-            order_id=draft.order_id,
-            currency=draft.currency,
-            expires_at=draft.expires_at if draft.points > 0 else None,
-            actor_id=draft.actor_id,
+            {
+                "id": new_id(),
+                "customer_id": customer.id,
+                "kind": draft.kind,
+                "points": draft.points,
+                "reason": draft.reason,
+                "idempotency_key": draft.idempotency_key,
+                "source": draft.source,
+                "explanation": draft.explanation,
+                "order_id": draft.order_id,
+                "currency": draft.currency,
+                "expires_at": draft.expires_at if draft.points > 0 else None,
+                "actor_id": draft.actor_id,
+            }
         )
         if transaction is None:
             # A concurrent request for another customer took the key, or the order already
@@ -174,12 +189,9 @@ class LedgerWriter:
             )
         updated = await self.customers.apply_change(customer.id, draft.change)
         await reassign_customer_tier(self.session, self.merchant_id, updated)
-        await insert_audit_log(
-            self.session,
-            merchant_id=self.merchant_id,
-            action=_AUDIT_ACTIONS[draft.kind],
-            actor_id=draft.actor_id,
-            metadata={
+        await AuditTrail(self.session, self.merchant_id, draft.actor_id).record(
+            _AUDIT_ACTIONS[draft.kind],
+            {
                 "customer_id": customer.id,
                 "transaction_id": transaction.id,
                 "points": draft.points,

@@ -3,33 +3,31 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry.tools import create_type
 
-from subgraphs.kit.graphql.mutations import run_mutation
 from subgraphs.kit.permissions import Capability
 from subgraphs.points.ledger.mutations import entry_payload
 from subgraphs.points.ledger.types import PointsTransactionPayload
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.orders.reversal import reverse_order
 from subgraphs.points.orders.types import PointsReverseInput
-from subgraphs.points.user_errors import PointsUserError
+from subgraphs.points.user_errors import points_mutation
 
 
-@strawberry.type
-class OrderMutation:
-    @strawberry.mutation(
-        description="Take back an order's points after a cancellation (no lines) or a refund "
-        "(refunded lines, proportionally). Never takes the balance below zero."
+@strawberry.mutation(
+    description="Take back an order's points after a cancellation (no lines) or a refund "
+    "(refunded lines, proportionally). Never takes the balance below zero."
+)
+async def points_reverse(info: PointsInfo, input: PointsReverseInput) -> PointsTransactionPayload:
+    return await points_mutation(
+        info,
+        PointsTransactionPayload,
+        lambda scope: reverse_order(
+            scope.session, scope.merchant_id, input.to_command(), now=scope.now
+        ),
+        lambda entry: entry_payload(info, entry),
+        capability=Capability.WRITE_POINTS,
     )
-    async def points_reverse(
-        self, info: PointsInfo, input: PointsReverseInput
-    ) -> PointsTransactionPayload:
-        return await run_mutation(
-            info,
-            capability=Capability.WRITE_POINTS,
-            perform=lambda scope: reverse_order(
-                scope.session, scope.merchant_id, input.to_command(), now=scope.now
-            ),
-            respond=lambda entry: entry_payload(info, entry),
-            payload=PointsTransactionPayload,
-            user_error=PointsUserError,
-        )
+
+
+OrderMutation = create_type("OrderMutation", [points_reverse])

@@ -169,14 +169,13 @@ async def reverse_order(
             "orderId",
             f"order {command.order_id} has not earned points",
         )
-    customer = await writer.lock(earned.customer_id)
 
     def matches(existing: PointsTransaction) -> bool:
         return (
             existing.kind == PointsTransactionKind.REVERSE and existing.order_id == command.order_id
         )
 
-    replayed = await writer.replay(command.idempotency_key, customer, matches)
+    customer, replayed = await writer.begin(earned.customer_id, command.idempotency_key, matches)
     if replayed is not None:
         return replayed
     # Re-read under the lock: a concurrent refund of the same order may just have committed.

@@ -21,7 +21,7 @@ from db.encryption_contexts import CUSTOMER_EMAIL, CUSTOMER_PHONE
 from subgraphs.points.customers.repository import CustomerRepository
 from subgraphs.points.customers.service import email_index, normalize_email, register_customer
 from subgraphs.points.errors import PointsError, PointsErrorCode
-from subgraphs.points.ledger.service import EarnCommand, earn
+from subgraphs.points.ledger.service import EarnCommand, LedgerEntry, earn
 from subgraphs.points.orders.reversal import ReverseCommand, reverse_order
 from subgraphs.points.orders.shopify_payloads import (
     PayloadError,
@@ -55,6 +55,13 @@ class EventResult:
     outcome: Outcome
     detail: str
     ledger_changed: bool = False
+
+    @classmethod
+    def of_entry(cls, entry: LedgerEntry, *, applied: str, replayed: str) -> EventResult:
+        """APPLIED when the event changed the ledger; ALREADY_APPLIED for a replay of it."""
+        if entry.replayed:
+            return cls(Outcome.ALREADY_APPLIED, replayed)
+        return cls(Outcome.APPLIED, applied, ledger_changed=True)
 
 
 class OrderNotEarnedYetError(Exception):
@@ -207,12 +214,10 @@ async def _earn_order(
         if exc.code is PointsErrorCode.ORDER_ALREADY_EARNED:
             return EventResult(Outcome.ALREADY_APPLIED, exc.message)
         raise
-    if entry.replayed:
-        return EventResult(Outcome.ALREADY_APPLIED, f"order {order.order_id} had earned already")
-    return EventResult(
-        Outcome.APPLIED,
-        f"order {order.order_id}: {entry.transaction.points} points ({trigger})",
-        ledger_changed=True,
+    return EventResult.of_entry(
+        entry,
+        applied=f"order {order.order_id}: {entry.transaction.points} points ({trigger})",
+        replayed=f"order {order.order_id} had earned already",
     )
 
 
@@ -225,12 +230,10 @@ async def _reverse(
         if exc.code is PointsErrorCode.ORDER_NOT_EARNED:
             raise OrderNotEarnedYetError(exc.message) from exc
         raise
-    if entry.replayed:
-        return EventResult(Outcome.ALREADY_APPLIED, f"{command.idempotency_key} was applied")
-    return EventResult(
-        Outcome.APPLIED,
-        f"order {command.order_id}: {entry.transaction.points} points",
-        ledger_changed=True,
+    return EventResult.of_entry(
+        entry,
+        applied=f"order {command.order_id}: {entry.transaction.points} points",
+        replayed=f"{command.idempotency_key} was applied",
     )
 
 
@@ -304,12 +307,10 @@ async def customer_created(
         ),
         now=now,
     )
-    if entry.replayed:
-        return EventResult(Outcome.ALREADY_APPLIED, "signup points were awarded already")
-    return EventResult(
-        Outcome.APPLIED,
-        f"enrolled; {entry.transaction.points} signup points",
-        ledger_changed=True,
+    return EventResult.of_entry(
+        entry,
+        applied=f"enrolled; {entry.transaction.points} signup points",
+        replayed="signup points were awarded already",
     )
 
 

@@ -1,6 +1,10 @@
-"""The one points calculation: every path that awards points (the API, webhooks, imports,
-previews) goes through ``calculate``. It is pure — no I/O, no clock — so the same inputs always
-give the same points and the same decision trace, which is stored with the ledger entry.
+"""The one points calculation, long because every rule of an award is kept in this one place.
+
+Every path that awards points (the API, webhooks, imports, previews) goes through
+``calculate``, and the rules (channels, currencies, multipliers, campaigns, spend goals,
+rounding) interact, so they are read together here rather than spread over modules. It is
+pure — no I/O, no clock — so the same inputs always give the same points and the same decision
+trace, which is stored with the ledger entry.
 """
 
 from __future__ import annotations

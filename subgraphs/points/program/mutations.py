@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry.tools import create_type
 
-from subgraphs.kit.graphql.mutations import run_mutation
-from subgraphs.kit.permissions import Capability
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.program.service import ProgramConfig, update_program_config
 from subgraphs.points.program.types import (
@@ -13,35 +12,32 @@ from subgraphs.points.program.types import (
     ProgramSettingsUpdateInput,
     ProgramSettingsUpdatePayload,
 )
-from subgraphs.points.user_errors import PointsUserError
+from subgraphs.points.user_errors import points_mutation
 
 
-@strawberry.type
-class ProgramMutation:
-    @strawberry.mutation(
-        description="Change the program; omitted fields keep their value. Validated as a whole."
+@strawberry.mutation(
+    description="Change the program; omitted fields keep their value. Validated as a whole."
+)
+async def program_settings_update(
+    info: PointsInfo, input: ProgramSettingsUpdateInput
+) -> ProgramSettingsUpdatePayload:
+    async def respond(saved: tuple[ProgramConfig, int]) -> ProgramSettingsUpdatePayload:
+        # Cached reads derived from the rules (e.g. metrics) must not outlive them.
+        await info.context.resources.cache.invalidate_tenant(info.context.viewer.merchant_id)
+        return ProgramSettingsUpdatePayload(program_settings=ProgramSettings.from_config(*saved))
+
+    return await points_mutation(
+        info,
+        ProgramSettingsUpdatePayload,
+        lambda scope: update_program_config(
+            scope.session,
+            scope.merchant_id,
+            input.to_changes(),
+            expected_version=input.expected_version,
+            actor_id=scope.actor_id,
+        ),
+        respond,
     )
-    async def program_settings_update(
-        self, info: PointsInfo, input: ProgramSettingsUpdateInput
-    ) -> ProgramSettingsUpdatePayload:
-        async def respond(saved: tuple[ProgramConfig, int]) -> ProgramSettingsUpdatePayload:
-            # Cached reads derived from the rules (e.g. metrics) must not outlive them.
-            await info.context.resources.cache.invalidate_tenant(info.context.viewer.merchant_id)
-            return ProgramSettingsUpdatePayload(
-                program_settings=ProgramSettings.from_config(*saved)
-            )
 
-        return await run_mutation(
-            info,
-            capability=Capability.MANAGE_PROGRAM,
-            perform=lambda scope: update_program_config(
-                scope.session,
-                scope.merchant_id,
-                input.to_changes(),
-                expected_version=input.expected_version,
-                actor_id=scope.actor_id,
-            ),
-            respond=respond,
-            payload=ProgramSettingsUpdatePayload,
-            user_error=PointsUserError,
-        )
+
+ProgramMutation = create_type("ProgramMutation", [program_settings_update])

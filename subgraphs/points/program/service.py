@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from subgraphs.kit.repository import insert_audit_log
+from subgraphs.kit.repository import AuditTrail
 from subgraphs.points.errors import PointsError, PointsErrorCode
 from subgraphs.points.program.repository import ProgramRepository
 
@@ -228,11 +228,7 @@ async def update_program_config(
     base = (DEFAULT_CONFIG if current is None else parse_config(current)).model_dump(mode="json")
     config = validate_config(merge_changes(base, changes))
     new_version = await repository.save(config.model_dump(mode="json"))
-    await insert_audit_log(
-        session,
-        merchant_id=merchant_id,
-        action="points_config_updated",
-        actor_id=actor_id,
-        metadata={"changed": sorted(changes), "version": new_version},
+    await AuditTrail(session, merchant_id, actor_id).record(
+        "points_config_updated", {"changed": sorted(changes), "version": new_version}
     )
     return config, new_version

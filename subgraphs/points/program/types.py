@@ -11,7 +11,7 @@ import strawberry
 
 from subgraphs.kit.integrations.shopify_admin import ThrottleStatus
 from subgraphs.points.program import service as program
-from subgraphs.points.user_errors import PointsUserError
+from subgraphs.points.user_errors import PointsUserError, user_errors_field
 
 Rounding = strawberry.enum(program.Rounding, description="How fractional points round.")
 SalesChannel = strawberry.enum(
@@ -272,9 +272,7 @@ class ProgramSettingsUpdatePayload:
     program_settings: ProgramSettings | None = strawberry.field(
         default=None, description="The settings now in force; null when nothing changed."
     )
-    user_errors: list[PointsUserError] = strawberry.field(
-        default_factory=list, description="Why nothing changed."
-    )
+    user_errors: list[PointsUserError] = user_errors_field()
 
 
 @strawberry.type(

@@ -7,8 +7,9 @@ hold the customer's lock and a pooled connection for as long as Shopify takes):
 2. no transaction: create the discount (Shopify, or the sandbox for unconnected shops);
 3. one transaction: ``issued``; or, if the discount was not created, the points credited
    back and ``refunded``.
-A crash between 1 and 3 leaves a ``pending`` redemption, which ``resolve_stale_redemptions``
-settles later by asking Shopify whether the code exists. Step 3 locks the redemption and only
+A crash between 1 and 3 leaves a ``pending`` redemption, which the sweeper
+(``rewards.jobs.resolve_stale_redemptions``) settles later by asking Shopify whether the code
+exists. Step 3 locks the redemption and only
 settles a pending one, so the request and the sweeper never both settle it.
 
 Unlike the other services, the functions at the bottom open their own units of work: the
@@ -18,7 +19,7 @@ external call between the two transactions is the whole point of the design.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,7 +28,7 @@ from db.crypto import FieldCipher
 from db.encryption_contexts import REDEMPTION_CODE
 from db.ids import new_id
 from db.models import RedemptionStatus, Reward, RewardRedemption
-from db.session import system_unit_of_work, tenant_unit_of_work
+from db.session import tenant_unit_of_work
 from subgraphs.kit.events import ledger_changed
 from subgraphs.kit.integrations.shopify_admin import DiscountCodeSpec
 from subgraphs.kit.resources import Resources
@@ -42,6 +43,7 @@ from subgraphs.points.errors import (
 from subgraphs.points.ledger import service as ledger
 from subgraphs.points.ledger.write_path import applied, trace
 from subgraphs.points.orders.repository import ShopRepository
+from subgraphs.points.program.calculation import TraceStep
 from subgraphs.points.program.service import program_config
 from subgraphs.points.rewards.discounts import (
     DiscountNotIssuedError,
@@ -53,8 +55,6 @@ from subgraphs.points.rewards.discounts import (
 from subgraphs.points.rewards.repository import (
     RedemptionRepository,
     RewardRepository,
-    StaleRedemption,
-    stale_pending_redemptions,
 )
 from subgraphs.points.rewards.service import check_redeemable, reward_value
 from subgraphs.points.shopify import MerchantConnection, ShopifyConnector
@@ -63,7 +63,6 @@ log = structlog.get_logger(__name__)
 
 # Leaves room for the prefixes of the ledger keys derived from it (ledger keys: 255).
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
-DEFAULT_STALE_AFTER = timedelta(minutes=15)
 _MAX_FAILURE_LENGTH = 500
 
 
@@ -100,14 +99,6 @@ class StartedRedemption:
     to_issue: DiscountToIssue | None
 
 
-@dataclass(frozen=True, slots=True)
-class SweepReport:
-    issued: int = 0
-    refunded: int = 0
-    # Shopify unreachable: tried again on the next run.
-    still_pending: int = 0
-
-
 def redemption_code(redemption: RewardRedemption, cipher: FieldCipher) -> str:
     return cipher.decrypt(redemption.code_encrypted, context=REDEMPTION_CODE)
 
@@ -118,6 +109,27 @@ def _debit_key(client_key: str) -> str:
 
 def _refund_key(client_key: str) -> str:
     return f"redeem:{client_key}:refund"
+
+
+def _movement(
+    customer_id: str,
+    points: int,
+    reward_id: str,
+    redemption_id: str,
+    *,
+    reason: str,
+    key: str,
+    step: TraceStep,
+) -> ledger.PointsMovement:
+    """The points a redemption debits, or credits back; ``step`` explains it in the trace."""
+    return ledger.PointsMovement(
+        customer_id=customer_id,
+        points=points,
+        reason=reason,
+        idempotency_key=key,
+        source="reward",
+        explanation={"reward_id": reward_id, "redemption_id": redemption_id, **trace(step)},
+    )
 
 
 def not_created_error() -> PointsError:
@@ -181,29 +193,20 @@ async def begin_redemption(
         )
 
     redemption_id = new_id()
-    entry = await ledger.redeem(
-        session,
-        merchant_id,
-        ledger.PointsMovement(
-            customer_id=customer.id,
-            points=reward.points_cost,
-            reason=f"reward: {reward.title}",
-            idempotency_key=_debit_key(command.idempotency_key),
-            source="reward",
-            explanation={
-                "reward_id": reward.id,
-                "redemption_id": redemption_id,
-                **trace(
-                    applied(
-                        "reward",
-                        f"redeemed {reward.title!r} for {reward.points_cost} points",
-                        -reward.points_cost,
-                    )
-                ),
-            },
+    debit = _movement(
+        customer.id,
+        reward.points_cost,
+        reward.id,
+        redemption_id,
+        reason=f"reward: {reward.title}",
+        key=_debit_key(command.idempotency_key),
+        step=applied(
+            "reward",
+            f"redeemed {reward.title!r} for {reward.points_cost} points",
+            -reward.points_cost,
         ),
-        now=now,
     )
+    entry = await ledger.redeem(session, merchant_id, debit, now=now)
     if entry.replayed:
         # The debit key was spent without a redemption of this customer: not our request.
         raise idempotency_key_reused()
@@ -253,29 +256,20 @@ async def refund_redemption(
     redemption = await _lock(repository, redemption_id)
     if redemption.status != RedemptionStatus.PENDING:
         return redemption, None
-    entry = await ledger.credit_back(
-        session,
-        merchant_id,
-        ledger.PointsMovement(
-            customer_id=redemption.customer_id,
-            points=redemption.points_spent,
-            reason="reward not issued: points returned",
-            idempotency_key=_refund_key(redemption.idempotency_key),
-            source="reward",
-            explanation={
-                "reward_id": redemption.reward_id,
-                "redemption_id": redemption.id,
-                **trace(
-                    applied(
-                        "redemption_refund",
-                        f"discount not created: {failure}"[:_MAX_FAILURE_LENGTH],
-                        redemption.points_spent,
-                    )
-                ),
-            },
+    credit = _movement(
+        redemption.customer_id,
+        redemption.points_spent,
+        redemption.reward_id,
+        redemption.id,
+        reason="reward not issued: points returned",
+        key=_refund_key(redemption.idempotency_key),
+        step=applied(
+            "redemption_refund",
+            f"discount not created: {failure}"[:_MAX_FAILURE_LENGTH],
+            redemption.points_spent,
         ),
-        now=now,
     )
+    entry = await ledger.credit_back(session, merchant_id, credit, now=now)
     refunded = await repository.mark_refunded(
         redemption_id,
         refund_transaction_id=entry.transaction.id,
@@ -328,20 +322,29 @@ async def redeem_reward(
             redemption_id=redemption.id,
             error=str(exc),
         )
-        settled = await _refund(resources, merchant_id, redemption.id, str(exc), now=now)
+        settled = await settle_refunded(resources, merchant_id, redemption.id, str(exc), now=now)
         error = not_created_error() if settled.status == RedemptionStatus.REFUNDED else None
         return RedemptionOutcome(settled, started.reward, error=error)
-    async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
-        settled = await mark_issued(session, merchant_id, redemption.id, issued)
-    await ledger_changed(
-        resources, merchant_id, customer_id=settled.customer_id, redemption_id=settled.id
-    )
+    settled = await settle_issued(resources, merchant_id, redemption.id, issued)
     return RedemptionOutcome(settled, started.reward)
 
 
-async def _refund(
+async def settle_issued(
+    resources: Resources, merchant_id: str, redemption_id: str, issued: IssuedDiscount
+) -> RewardRedemption:
+    """Step 3, success, in its own unit of work; published once committed."""
+    async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
+        settled = await mark_issued(session, merchant_id, redemption_id, issued)
+    await ledger_changed(
+        resources, merchant_id, customer_id=settled.customer_id, redemption_id=settled.id
+    )
+    return settled
+
+
+async def settle_refunded(
     resources: Resources, merchant_id: str, redemption_id: str, failure: str, *, now: datetime
 ) -> RewardRedemption:
+    """Step 3, failure, in its own unit of work; published once committed."""
     async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
         redemption, entry = await refund_redemption(
             session, merchant_id, redemption_id, failure=failure, now=now
@@ -354,85 +357,3 @@ async def _refund(
             transaction_id=entry.transaction.id,
         )
     return redemption
-
-
-async def resolve_stale_redemptions(
-    resources: Resources,
-    connector: ShopifyConnector,
-    *,
-    now: datetime | None = None,
-    older_than: timedelta = DEFAULT_STALE_AFTER,
-    limit: int = 200,
-) -> SweepReport:
-    """Settle redemptions left ``pending`` (a crash between the debit and the answer from
-    Shopify): issued if Shopify has the code, refunded if it has not. Sandbox codes exist as
-    soon as they are stored, so they are issued. All merchants, oldest first."""
-    now = now or datetime.now(UTC)
-    async with system_unit_of_work(resources.sessions) as session:
-        stale = await stale_pending_redemptions(
-            session, created_before=now - older_than, limit=limit
-        )
-    issued = refunded = still_pending = 0
-    for item in stale:
-        try:
-            status = await _resolve(resources, connector, item, now=now)
-        except Exception:
-            # One broken redemption must not keep the others pending.
-            log.exception(
-                "stale_redemption_not_resolved",
-                merchant_id=item.merchant_id,
-                redemption_id=item.redemption_id,
-            )
-            status = RedemptionStatus.PENDING
-        issued += status == RedemptionStatus.ISSUED
-        refunded += status == RedemptionStatus.REFUNDED
-        still_pending += status == RedemptionStatus.PENDING
-    return SweepReport(issued=issued, refunded=refunded, still_pending=still_pending)
-
-
-async def _resolve(
-    resources: Resources, connector: ShopifyConnector, item: StaleRedemption, *, now: datetime
-) -> RedemptionStatus:
-    merchant_id = item.merchant_id
-    async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
-        redemption = await RedemptionRepository(session, merchant_id).redemption_by_id(
-            item.redemption_id
-        )
-        connection = await ShopRepository(session, merchant_id).connection()
-    if redemption is None or redemption.status != RedemptionStatus.PENDING:
-        return RedemptionStatus(redemption.status) if redemption else RedemptionStatus.PENDING
-    if redemption.sandbox:
-        # Issued locally, whether or not the shop has connected Shopify since.
-        connection = MerchantConnection(connection.shop_domain, None)
-    failure = "still pending after a crash; Shopify does not have the code"
-    found: IssuedDiscount | None = None
-    if connection.api_token_encrypted is None and not redemption.sandbox:
-        failure = "the shop disconnected from Shopify before the discount was created"
-    else:
-        code = redemption_code(redemption, resources.cipher)
-        try:
-            async with discount_issuer(
-                connector, merchant_id, connection, resources.cipher
-            ) as issuer:
-                found = await issuer.lookup(code)
-        except DiscountNotIssuedError as exc:
-            if exc.retryable:
-                log.warning(
-                    "stale_redemption_shopify_unavailable",
-                    merchant_id=merchant_id,
-                    redemption_id=redemption.id,
-                    error=str(exc),
-                )
-                return RedemptionStatus.PENDING
-            # Shopify answered but cannot be asked (revoked token...): the shopper never saw
-            # the code of a pending redemption, so returning the points cannot double-spend.
-            failure = f"discount lookup refused: {exc}"
-    if found is None:
-        settled = await _refund(resources, merchant_id, redemption.id, failure, now=now)
-        return RedemptionStatus(settled.status)
-    async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
-        settled = await mark_issued(session, merchant_id, redemption.id, found)
-    await ledger_changed(
-        resources, merchant_id, customer_id=settled.customer_id, redemption_id=settled.id
-    )
-    return RedemptionStatus(settled.status)

@@ -58,8 +58,7 @@ class RewardRepository(TenantRepository[Reward]):
                 or_(Reward.starts_at.is_(None), Reward.starts_at <= available_at),
                 or_(Reward.ends_at.is_(None), Reward.ends_at > available_at),
             ]
-        after = None if page.after is None else (str(page.after[0]),)
-        return await self.paginate(page, *conditions, keyset=(Reward.id,), after=after)
+        return await self.paginate(page, *conditions, keyset=(Reward.id,))
 
 
 class RedemptionRepository(TenantRepository[RewardRedemption]):
@@ -147,16 +146,11 @@ class RedemptionRepository(TenantRepository[RewardRedemption]):
     ) -> dict[str, Page[RedemptionWithReward]]:
         """Newest first, one page per customer with each redemption's reward (deleted ones
         too: history keeps what was redeemed), all in one statement."""
-        after = None
-        if page.after is not None:
-            created_at, redemption_id = page.after
-            after = (datetime.fromisoformat(str(created_at)), str(redemption_id))
         redemption, statement = self._newest_per_owner(
             "customer_id",
             customer_ids,
             page,
             keyset=(RewardRedemption.created_at, RewardRedemption.id),
-            after=after,
         )
         statement = statement.add_columns(Reward).join(
             Reward,

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.ids import new_id
 from db.models import Reward, RewardKind
 from subgraphs.kit.pagination import Page, PageRequest
-from subgraphs.kit.repository import insert_audit_log
+from subgraphs.kit.repository import AuditTrail
 from subgraphs.points.errors import PointsError, PointsErrorCode, is_short_text
 from subgraphs.points.ledger.write_path import MAX_POINTS_PER_TRANSACTION
 from subgraphs.points.program.service import ProgramConfig
@@ -224,9 +224,7 @@ async def _audit(
     metadata: dict[str, object] = {"reward_id": reward.id, "kind": reward.kind}
     if changed is not None:
         metadata["changed"] = changed
-    await insert_audit_log(
-        session, merchant_id=merchant_id, action=action, actor_id=actor_id, metadata=metadata
-    )
+    await AuditTrail(session, merchant_id, actor_id).record(action, metadata)
 
 
 async def reward_by_id(session: AsyncSession, merchant_id: str, reward_id: str) -> Reward | None:

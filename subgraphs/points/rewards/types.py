@@ -11,14 +11,12 @@ import strawberry
 from db.models import RedemptionStatus, RewardKind
 from db.models import Reward as RewardRow
 from db.models import RewardRedemption as RedemptionRow
-from subgraphs.kit.errors import BadUserInputError
-from subgraphs.points.errors import PointsError
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.money import Money, shop_money
 from subgraphs.points.rewards.redemption import RedeemCommand, redemption_code
 from subgraphs.points.rewards.repository import RedemptionWithReward
 from subgraphs.points.rewards.service import UPDATABLE_FIELDS, RewardTerms, reward_value
-from subgraphs.points.user_errors import PointsUserError
+from subgraphs.points.user_errors import PointsUserError, bad_user_input, user_errors_field
 
 if TYPE_CHECKING:
     from subgraphs.points.customers.types import Customer
@@ -85,10 +83,8 @@ class Reward:
     ) -> Money | None:
         config = await info.context.loaders.program_config.load(info.context.viewer.merchant_id)
         code = (currency_code or config.currencies.base).strip().upper()
-        try:
+        with bad_user_input():
             amount = reward_value(self.row, config, code)
-        except PointsError as error:
-            raise BadUserInputError(error.message) from None
         return None if amount is None else Money(amount=amount, currency_code=code)
 
     @strawberry.field(description="Minimum order subtotal to use the code, in the shop currency.")
@@ -173,18 +169,7 @@ class RewardCreateInput:
     active: bool = strawberry.field(default=True, description="Start switched on.")
 
     def to_terms(self) -> RewardTerms:
-        return RewardTerms(
-            kind=RewardKind(self.kind),
-            title=self.title,
-            points_cost=self.points_cost,
-            value=self.value,
-            product_id=str(self.product_id) if self.product_id is not None else None,
-            min_order_amount=self.min_order_amount,
-            per_customer_limit=self.per_customer_limit,
-            starts_at=self.starts_at,
-            ends_at=self.ends_at,
-            active=self.active,
-        )
+        return RewardTerms(kind=RewardKind(self.kind), **_terms_given(self))
 
 
 @strawberry.input(
@@ -216,12 +201,19 @@ class RewardUpdateInput:
     active: bool | None = strawberry.field(default=strawberry.UNSET, description="On/off.")
 
     def to_changes(self) -> dict[str, Any]:
-        changes: dict[str, Any] = {}
-        for name in sorted(UPDATABLE_FIELDS):
-            value = getattr(self, name)
-            if value is not strawberry.UNSET:
-                changes[name] = str(value) if name == "product_id" and value else value
-        return changes
+        return {
+            name: value
+            for name, value in _terms_given(self).items()
+            if value is not strawberry.UNSET
+        }
+
+
+def _terms_given(reward: RewardCreateInput | RewardUpdateInput) -> dict[str, Any]:
+    """The input's reward terms (every one but the kind) as the service names them."""
+    terms = {name: getattr(reward, name) for name in UPDATABLE_FIELDS}
+    if terms["product_id"]:
+        terms["product_id"] = str(terms["product_id"])
+    return terms
 
 
 @strawberry.input(description="The reward to remove from the catalog.")
@@ -255,17 +247,13 @@ class RewardRedeemInput:
 @strawberry.type(description="Result of rewardCreate.")
 class RewardCreatePayload:
     reward: Reward | None = strawberry.field(default=None, description="The new reward.")
-    user_errors: list[PointsUserError] = strawberry.field(
-        default_factory=list, description="Why nothing changed."
-    )
+    user_errors: list[PointsUserError] = user_errors_field()
 
 
 @strawberry.type(description="Result of rewardUpdate.")
 class RewardUpdatePayload:
     reward: Reward | None = strawberry.field(default=None, description="The reward as changed.")
-    user_errors: list[PointsUserError] = strawberry.field(
-        default_factory=list, description="Why nothing changed."
-    )
+    user_errors: list[PointsUserError] = user_errors_field()
 
 
 @strawberry.type(description="Result of rewardDelete.")
@@ -273,9 +261,7 @@ class RewardDeletePayload:
     deleted_reward_id: strawberry.ID | None = strawberry.field(
         default=None, description="The reward removed from the catalog."
     )
-    user_errors: list[PointsUserError] = strawberry.field(
-        default_factory=list, description="Why nothing changed."
-    )
+    user_errors: list[PointsUserError] = user_errors_field()
 
 
 @strawberry.type(description="Result of rewardRedeem.")
@@ -290,6 +276,4 @@ class RewardRedeemPayload:
             default=None, description="The customer, with the balance after the redemption."
         )
     )
-    user_errors: list[PointsUserError] = strawberry.field(
-        default_factory=list, description="What went wrong."
-    )
+    user_errors: list[PointsUserError] = user_errors_field("What went wrong.")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from subgraphs.kit.repository import insert_audit_log
+from subgraphs.kit.repository import AuditTrail
 from subgraphs.points.customers.repository import CustomerRepository, CustomerTierFacts
 from subgraphs.points.errors import PointsError, PointsErrorCode
 from subgraphs.points.tiers.repository import TierRepository
@@ -175,12 +175,9 @@ async def preview_tiers(
             _assignment(ranked, names, customer, draft=drafts is not None) for customer in sample
         ],
     )
-    await insert_audit_log(
-        session,
-        merchant_id=merchant_id,
-        action="preview_simulated",
-        actor_id=actor_id,
-        metadata={
+    await AuditTrail(session, merchant_id, actor_id).record(
+        "preview_simulated",
+        {
             "draft": drafts is not None,
             "customer_count": preview.customers,
             "sampled": customer_ids is not None,

@@ -18,7 +18,7 @@ from db.ids import new_id
 from db.models import Customer, VipTier
 from db.session import tenant_unit_of_work
 from subgraphs.kit.jobs import for_each_merchant
-from subgraphs.kit.repository import insert_audit_log, insert_audit_logs
+from subgraphs.kit.repository import AuditTrail
 from subgraphs.points.customers.repository import CustomerRepository, CustomerTierFacts
 from subgraphs.points.errors import PointsError, PointsErrorCode, is_short_text
 from subgraphs.points.tiers.repository import TierRepository, merchant_ids_with_tiers
@@ -212,13 +212,7 @@ async def create_tier(
         rules=rules.to_json(),
         benefits=benefits.to_json(),
     )
-    await insert_audit_log(
-        session,
-        merchant_id=merchant_id,
-        action="tier_created",
-        actor_id=actor_id,
-        metadata=_snapshot(tier),
-    )
+    await AuditTrail(session, merchant_id, actor_id).record("tier_created", _snapshot(tier))
     recalculation = await recalculate_tiers(session, merchant_id, batch=batch, actor_id=actor_id)
     return TierWrite(tier, recalculation)
 
@@ -254,12 +248,8 @@ async def update_tier(
     before = _snapshot(current)
     tier = await repository.update_one(tier_id, values)
     assert tier is not None, "the tier is locked against deletion by the advisory lock"
-    await insert_audit_log(
-        session,
-        merchant_id=merchant_id,
-        action="tier_updated",
-        actor_id=actor_id,
-        metadata={"tier_id": tier_id, "before": before, "after": _snapshot(tier)},
+    await AuditTrail(session, merchant_id, actor_id).record(
+        "tier_updated", {"tier_id": tier_id, "before": before, "after": _snapshot(tier)}
     )
     # Names and benefits do not decide who is in the tier.
     if "rank" in values or "rules" in values:
@@ -286,13 +276,7 @@ async def delete_tier(
     if tier is None:
         raise _tier_not_found()
     await repository.delete_one(tier_id)
-    await insert_audit_log(
-        session,
-        merchant_id=merchant_id,
-        action="tier_deleted",
-        actor_id=actor_id,
-        metadata=_snapshot(tier),
-    )
+    await AuditTrail(session, merchant_id, actor_id).record("tier_deleted", _snapshot(tier))
     return await recalculate_tiers(session, merchant_id, batch=batch, actor_id=actor_id)
 
 
@@ -323,13 +307,7 @@ async def recalculate_tiers(
                 changes[customer.customer_id] = tier_id
                 audits.append(_assignment_audit(customer.customer_id, customer.tier_id, tier_id))
         await customers.assign_tiers(changes)
-        await insert_audit_logs(
-            session,
-            merchant_id=merchant_id,
-            action="tier_assigned",
-            entries=audits,
-            actor_id=actor_id,
-        )
+        await AuditTrail(session, merchant_id, actor_id).record_many("tier_assigned", audits)
         checked += len(found)
         reassigned += len(changes)
         if len(found) < batch:
@@ -357,11 +335,8 @@ async def reassign_customer_tier(
     if tier_id == previous:
         return
     await CustomerRepository(session, merchant_id).set_tier(customer.id, tier_id)
-    await insert_audit_log(
-        session,
-        merchant_id=merchant_id,
-        action="tier_assigned",
-        metadata=_assignment_audit(customer.id, previous, tier_id),
+    await AuditTrail(session, merchant_id).record(
+        "tier_assigned", _assignment_audit(customer.id, previous, tier_id)
     )
 
 

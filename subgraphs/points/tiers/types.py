@@ -14,7 +14,7 @@ from subgraphs.points.money import Money, shop_money
 from subgraphs.points.tiers import preview
 from subgraphs.points.tiers.rules import TierBenefits, TierRules, localized_name
 from subgraphs.points.tiers.service import TierChanges, TierDraft
-from subgraphs.points.user_errors import PointsUserError
+from subgraphs.points.user_errors import PointsUserError, user_errors_field
 
 LocaleArgument = strawberry.argument(
     description="en, es, fr, ar or he; names missing in that locale fall back to English."
@@ -189,9 +189,7 @@ class VipTierCreatePayload:
     reassigned_customers: int = strawberry.field(
         default=0, description="Customers whose tier changed as a result."
     )
-    user_errors: list[PointsUserError] = strawberry.field(
-        default_factory=list, description="Why nothing changed."
-    )
+    user_errors: list[PointsUserError] = user_errors_field()
 
 
 @strawberry.type(description="The result of vipTierUpdate.")
@@ -200,9 +198,7 @@ class VipTierUpdatePayload:
     reassigned_customers: int = strawberry.field(
         default=0, description="Customers whose tier changed as a result."
     )
-    user_errors: list[PointsUserError] = strawberry.field(
-        default_factory=list, description="Why nothing changed."
-    )
+    user_errors: list[PointsUserError] = user_errors_field()
 
 
 @strawberry.type(description="The result of vipTierDelete.")
@@ -213,9 +209,7 @@ class VipTierDeletePayload:
     reassigned_customers: int = strawberry.field(
         default=0, description="Customers whose tier changed as a result."
     )
-    user_errors: list[PointsUserError] = strawberry.field(
-        default_factory=list, description="Why nothing changed."
-    )
+    user_errors: list[PointsUserError] = user_errors_field()
 
 
 @strawberry.input(description="A tier as it might be: rules, names and rank.")
@@ -288,9 +282,7 @@ class VipTierPreviewPayload:
     sample: list[VipTierPreviewAssignment] = strawberry.field(
         default_factory=list, description="Some of those customers with their tier."
     )
-    user_errors: list[PointsUserError] = strawberry.field(
-        default_factory=list, description="Why nothing was simulated."
-    )
+    user_errors: list[PointsUserError] = user_errors_field("Why nothing was simulated.")
 
     @classmethod
     def from_preview(cls, preview: preview.TierPreview) -> VipTierPreviewPayload:

@@ -24,11 +24,11 @@ from db.models import Merchant, PointsTransaction, RewardKind, RewardRedemption
 from db.session import system_unit_of_work, tenant_unit_of_work
 from subgraphs.kit.integrations.shopify_rate_limits import RateLimitMonitor
 from subgraphs.kit.resources import Resources
+from subgraphs.points.rewards.jobs import resolve_stale_redemptions
 from subgraphs.points.rewards.redemption import (
     RedeemCommand,
     begin_redemption,
     redeem_reward,
-    resolve_stale_redemptions,
 )
 from subgraphs.points.rewards.service import RewardTerms, create_reward
 from subgraphs.points.shopify import ShopifyConnector
