@@ -1,5 +1,7 @@
 """Queries every subgraph needs (which merchant a shop is, the audit trail), and the base of
-every tenant repository: the statement shapes each of them would otherwise write again."""
+a tenant repository (``TenantRepository``, after Polar's): the statement shapes every
+repository would otherwise write again — one row, all rows, a keyset page, pages per owner,
+insert, idempotent insert, update, delete — each scoped to one merchant."""
 
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from sqlalchemy.orm import QueryableAttribute, aliased
 from db.ids import new_id
 from db.models import AuditLog, Merchant
 from db.models.base import Base
+from subgraphs.kit.errors import BadUserInputError
 from subgraphs.kit.pagination import Page, PageRequest
 
 ModelT = TypeVar("ModelT", bound=Base)
@@ -98,11 +101,13 @@ def keyset_after(
     columns: Keyset, position: Sequence[Any], *, descending: bool = False
 ) -> ColumnElement[bool]:
     """Rows strictly after ``position`` (a cursor's values, decoded by each column's type) in
-    the order of ``columns``: a row comparison."""
-    keys = tuple_(*columns)
-    values = tuple_(
-        *(_decoded(column, value) for column, value in zip(columns, position, strict=True))
-    )
+    the order of ``columns``: a row comparison. A cursor that does not fit is the client's
+    mistake, like one that does not decode (``kit.pagination``)."""
+    try:
+        decoded = [_decoded(column, value) for column, value in zip(columns, position, strict=True)]
+    except (TypeError, ValueError):
+        raise BadUserInputError("invalid cursor") from None
+    keys, values = tuple_(*columns), tuple_(*decoded)
     return keys < values if descending else keys > values
 
 

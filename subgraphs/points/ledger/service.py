@@ -4,7 +4,7 @@ caller's through the write path (``ledger.write_path``). Order reversals live in
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -124,43 +124,38 @@ async def earn(
             and (existing.source == command.action.value)
         )
 
+    async def decide(customer: Customer) -> LedgerDraft:
+        config, campaigns = await calculation_context(session, merchant_id, now)
+        facts = customer_facts(customer)
+        result = calculate(
+            config, campaigns, action=command.action, customer=facts, order=order, at=now
+        )
+        change = CustomerChange(
+            points=result.points,
+            earned=result.points,
+            spent=result.base_amount if order else Decimal(0),
+            orders=1 if order else 0,
+            first_order_at=order.placed_at if order else None,
+            activity_at=now,
+        )
+        reason = command.reason or (
+            f"order {order.order_id}" if order else command.action.value.replace("_", " ")
+        )
+        return LedgerDraft(
+            kind=PointsTransactionKind.EARN,
+            points=result.points,
+            reason=reason,
+            idempotency_key=command.idempotency_key,
+            source=command.action.value,
+            explanation=result.to_explanation(),
+            change=change,
+            order_id=order_id,
+            currency=result.currency,
+            expires_at=credit_expiry(config, now),
+        )
+
     writer = LedgerWriter(session, merchant_id)
-    customer, replayed = await writer.begin(command.customer_id, command.idempotency_key, matches)
-    if replayed is not None:
-        return replayed
-    config, campaigns = await calculation_context(session, merchant_id, now)
-    result = calculate(
-        config,
-        campaigns,
-        action=command.action,
-        customer=customer_facts(customer),
-        order=order,
-        at=now,
-    )
-    change = CustomerChange(
-        points=result.points,
-        earned=result.points,
-        spent=result.base_amount if order else Decimal(0),
-        orders=1 if order else 0,
-        first_order_at=order.placed_at if order else None,
-        activity_at=now,
-    )
-    reason = command.reason or (
-        f"order {order.order_id}" if order else command.action.value.replace("_", " ")
-    )
-    draft = LedgerDraft(
-        kind=PointsTransactionKind.EARN,
-        points=result.points,
-        reason=reason,
-        idempotency_key=command.idempotency_key,
-        source=command.action.value,
-        explanation=result.to_explanation(),
-        change=change,
-        order_id=order_id,
-        currency=result.currency,
-        expires_at=credit_expiry(config, now),
-    )
-    return await writer.record(customer, draft, matches)
+    return await writer.write(command.customer_id, command.idempotency_key, matches, decide)
 
 
 async def adjust(
@@ -170,37 +165,41 @@ async def adjust(
     check_key(command.idempotency_key)
     check_points(command.points, allow_negative=True)
     _check_reason(command.reason)
+
+    async def decide(customer: Customer) -> LedgerDraft:
+        if command.points < 0 and -command.points > customer.points_balance:
+            raise PointsError(
+                PointsErrorCode.INSUFFICIENT_POINTS,
+                "points",
+                f"the balance is {customer.points_balance}; it cannot go below zero",
+            )
+        config = await program_config(session, merchant_id)
+        detail = f"{command.points:+d} by {command.actor_id or 'the merchant'}: {command.reason}"
+        return LedgerDraft(
+            kind=PointsTransactionKind.ADJUST,
+            points=command.points,
+            reason=command.reason,
+            idempotency_key=command.idempotency_key,
+            source="staff",
+            explanation=trace(applied("manual_adjustment", detail, command.points)),
+            change=CustomerChange(
+                points=command.points, earned=max(command.points, 0), activity_at=now
+            ),
+            expires_at=credit_expiry(config, now),
+            actor_id=command.actor_id,
+        )
+
     matches = same_entry(PointsTransactionKind.ADJUST, command.points)
     writer = LedgerWriter(session, merchant_id)
-    customer, replayed = await writer.begin(command.customer_id, command.idempotency_key, matches)
-    if replayed is not None:
-        return replayed
-    if command.points < 0 and -command.points > customer.points_balance:
-        raise PointsError(
-            PointsErrorCode.INSUFFICIENT_POINTS,
-            "points",
-            f"the balance is {customer.points_balance}; it cannot go below zero",
-        )
-    config = await program_config(session, merchant_id)
-    detail = f"{command.points:+d} by {command.actor_id or 'the merchant'}: {command.reason}"
-    draft = LedgerDraft(
-        kind=PointsTransactionKind.ADJUST,
-        points=command.points,
-        reason=command.reason,
-        idempotency_key=command.idempotency_key,
-        source="staff",
-        explanation=trace(applied("manual_adjustment", detail, command.points)),
-        change=CustomerChange(
-            points=command.points, earned=max(command.points, 0), activity_at=now
-        ),
-        expires_at=credit_expiry(config, now),
-        actor_id=command.actor_id,
-    )
-    return await writer.record(customer, draft, matches)
+    return await writer.write(command.customer_id, command.idempotency_key, matches, decide)
 
 
 def _movement(
-    command: PointsMovement, kind: PointsTransactionKind, points: int, change: CustomerChange
+    command: PointsMovement,
+    kind: PointsTransactionKind,
+    points: int,
+    change: CustomerChange,
+    expires_at: datetime | None = None,
 ) -> LedgerDraft:
     return LedgerDraft(
         kind=kind,
@@ -210,6 +209,7 @@ def _movement(
         source=command.source,
         explanation=command.explanation,
         change=change,
+        expires_at=expires_at,
     )
 
 
@@ -219,20 +219,20 @@ async def redeem(
     """Spend ``command.points`` (at most the balance)."""
     check_key(command.idempotency_key)
     check_points(command.points)
+
+    async def debit(customer: Customer) -> LedgerDraft:
+        if command.points > customer.points_balance:
+            raise PointsError(
+                PointsErrorCode.INSUFFICIENT_POINTS,
+                "points",
+                f"needs {command.points} points; the balance is {customer.points_balance}",
+            )
+        change = CustomerChange(points=-command.points, activity_at=now)
+        return _movement(command, PointsTransactionKind.REDEEM, -command.points, change)
+
     matches = same_entry(PointsTransactionKind.REDEEM, -command.points)
     writer = LedgerWriter(session, merchant_id)
-    customer, replayed = await writer.begin(command.customer_id, command.idempotency_key, matches)
-    if replayed is not None:
-        return replayed
-    if command.points > customer.points_balance:
-        raise PointsError(
-            PointsErrorCode.INSUFFICIENT_POINTS,
-            "points",
-            f"needs {command.points} points; the balance is {customer.points_balance}",
-        )
-    change = CustomerChange(points=-command.points, activity_at=now)
-    draft = _movement(command, PointsTransactionKind.REDEEM, -command.points, change)
-    return await writer.record(customer, draft, matches)
+    return await writer.write(command.customer_id, command.idempotency_key, matches, debit)
 
 
 async def credit_back(
@@ -242,14 +242,12 @@ async def credit_back(
     like any other, expiring under the program's policy."""
     check_key(command.idempotency_key)
     check_points(command.points)
+
+    async def credit(customer: Customer) -> LedgerDraft:
+        expires_at = credit_expiry(await program_config(session, merchant_id), now)
+        change = CustomerChange(points=command.points)
+        return _movement(command, PointsTransactionKind.REFUND, command.points, change, expires_at)
+
     matches = same_entry(PointsTransactionKind.REFUND, command.points)
     writer = LedgerWriter(session, merchant_id)
-    customer, replayed = await writer.begin(command.customer_id, command.idempotency_key, matches)
-    if replayed is not None:
-        return replayed
-    config = await program_config(session, merchant_id)
-    draft = _movement(
-        command, PointsTransactionKind.REFUND, command.points, CustomerChange(command.points)
-    )
-    draft = replace(draft, expires_at=credit_expiry(config, now))
-    return await writer.record(customer, draft, matches)
+    return await writer.write(command.customer_id, command.idempotency_key, matches, credit)

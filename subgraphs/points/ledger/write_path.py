@@ -1,6 +1,7 @@
 """The one write path of the points ledger: every operation that changes points (earn, redeem,
 adjust, reverse, expire, credit back) describes its change as a ``LedgerDraft`` and records it
-through a ``LedgerWriter``, inside one transaction of the caller's:
+through a ``LedgerWriter`` (``write`` runs the four steps; expiry, which has no request to
+replay, locks and records), inside one transaction of the caller's:
 
 1. ``lock`` the customer row, so all ledger writes of one customer run one at a time;
 2. ``replay``: an idempotency key already used for the same request returns the original entry
@@ -16,7 +17,7 @@ order earns at most once. Callers publish ``kit.events.ledger_changed`` after co
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -136,13 +137,20 @@ class LedgerWriter:
             raise customer_not_found()
         return customer
 
-    async def begin(
-        self, customer_id: str, key: str, matches: Matches
-    ) -> tuple[Customer, LedgerEntry | None]:
-        """Steps 1 and 2: the locked customer, and the entry already recorded under ``key``
-        (the caller returns it as it is) or None."""
+    async def write(
+        self,
+        customer_id: str,
+        key: str,
+        matches: Matches,
+        decide: Callable[[Customer], Awaitable[LedgerDraft]],
+    ) -> LedgerEntry:
+        """The four steps: lock the customer, replay ``key`` (the earlier entry, unchanged),
+        else ``decide`` the draft for the locked customer (it raises to refuse) and record it."""
         customer = await self.lock(customer_id)
-        return customer, await self.replay(key, customer, matches)
+        replayed = await self.replay(key, customer, matches)
+        if replayed is not None:
+            return replayed
+        return await self.record(customer, await decide(customer), matches)
 
     async def replay(self, key: str, customer: Customer, matches: Matches) -> LedgerEntry | None:
         existing = await self.ledger.transaction_by_idempotency_key(key)

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import PointsTransaction, PointsTransactionKind
+from db.models import Customer, PointsTransaction, PointsTransactionKind
 from subgraphs.points.customers.repository import CustomerChange
 from subgraphs.points.errors import PointsError, PointsErrorCode
 from subgraphs.points.ledger.write_path import LedgerDraft, LedgerEntry, LedgerWriter, check_key
@@ -175,9 +175,21 @@ async def reverse_order(
             existing.kind == PointsTransactionKind.REVERSE and existing.order_id == command.order_id
         )
 
-    customer, replayed = await writer.begin(earned.customer_id, command.idempotency_key, matches)
-    if replayed is not None:
-        return replayed
+    async def decide(customer: Customer) -> LedgerDraft:
+        return await _reversal(session, merchant_id, command, writer, earned, customer)
+
+    return await writer.write(earned.customer_id, command.idempotency_key, matches, decide)
+
+
+async def _reversal(
+    session: AsyncSession,
+    merchant_id: str,
+    command: ReverseCommand,
+    writer: LedgerWriter,
+    earned: PointsTransaction,
+    customer: Customer,
+) -> LedgerDraft:
+    """What this reversal takes back from the (locked) customer, line by line."""
     # Re-read under the lock: a concurrent refund of the same order may just have committed.
     history = await writer.ledger.order_transactions(command.order_id)
     reversals = [row for row in history if row.kind == PointsTransactionKind.REVERSE]
@@ -219,7 +231,7 @@ async def reverse_order(
             points=-taken,
         )
     )
-    draft = LedgerDraft(
+    return LedgerDraft(
         kind=PointsTransactionKind.REVERSE,
         points=-taken,
         reason=command.reason,
@@ -235,4 +247,3 @@ async def reverse_order(
         currency=earned.currency,
         preferred_lot=earned.id,
     )
-    return await writer.record(customer, draft, matches)

@@ -19,7 +19,7 @@ from purgatory import AsyncCircuitBreakerFactory
 from sqlalchemy import select, update
 
 from db.crypto import DecryptionError
-from db.encryption_contexts import MERCHANT_API_TOKEN, REDEMPTION_CODE
+from db.encryption_contexts import CUSTOMER_EMAIL, MERCHANT_API_TOKEN, REDEMPTION_CODE
 from db.models import Merchant, PointsTransaction, RewardKind, RewardRedemption
 from db.session import system_unit_of_work, tenant_unit_of_work
 from subgraphs.kit.integrations.shopify_rate_limits import RateLimitMonitor
@@ -254,7 +254,7 @@ async def test_codes_are_stored_encrypted(
     assert resources.cipher.decrypt(row.code_encrypted, context=REDEMPTION_CODE) == code
     # Bound to its column: the ciphertext copied elsewhere does not decrypt.
     with pytest.raises(DecryptionError):
-        resources.cipher.decrypt(row.code_encrypted, context="customers.email")
+        resources.cipher.decrypt(row.code_encrypted, context=CUSTOMER_EMAIL)
 
 
 async def test_replaying_a_key_returns_the_same_redemption_and_spends_once(
