@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 import strawberry
+from strawberry.tools import create_type
 
 from subgraphs.kit.graphql.relay import (
     AfterArgument,
@@ -26,23 +27,23 @@ ActiveAtArgument = Annotated[
 ]
 
 
-@strawberry.type
-class CampaignQuery:
-    @strawberry.field(description="The program's bonus campaigns, latest start first.")
-    async def campaigns(
-        self,
-        info: PointsInfo,
-        first: FirstArgument = None,
-        after: AfterArgument = None,
-        active_at: ActiveAtArgument = None,
-    ) -> Connection[BonusCampaign]:
-        require(info.context.viewer, Capability.READ_PROGRAM)
-        request = page_request(first, after)
-        with bad_user_input():
-            async with info.context.unit_of_work() as session:
-                page = await campaign_service.campaigns_page(
-                    session, info.context.viewer.merchant_id, request, active_at=active_at
-                )
-        return to_connection(
-            page, position=campaign_service.campaign_position, node=BonusCampaign.from_row
-        )
+@strawberry.field(description="The program's bonus campaigns, latest start first.")
+async def campaigns(
+    info: PointsInfo,
+    first: FirstArgument = None,
+    after: AfterArgument = None,
+    active_at: ActiveAtArgument = None,
+) -> Connection[BonusCampaign]:
+    require(info.context.viewer, Capability.READ_PROGRAM)
+    request = page_request(first, after)
+    with bad_user_input():
+        async with info.context.unit_of_work() as session:
+            page = await campaign_service.campaigns_page(
+                session, info.context.viewer.merchant_id, request, active_at=active_at
+            )
+    return to_connection(
+        page, position=campaign_service.campaign_position, node=BonusCampaign.from_row
+    )
+
+
+CampaignQuery = create_type("CampaignQuery", [campaigns])

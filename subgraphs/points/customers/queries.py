@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import strawberry
+from strawberry.tools import create_type
 
 from subgraphs.kit.graphql.relay import (
     AfterArgument,
@@ -28,26 +29,25 @@ CustomerSearchArgument = Annotated[
 ]
 
 
-@strawberry.type
-class CustomerQuery:
-    @strawberry.field(
-        description="One of the viewer's customers; null if there is no such customer."
-    )
-    async def customer(self, info: PointsInfo, id: strawberry.ID) -> Customer | None:
-        require_customer_access(info.context.viewer, str(id))
-        row = await info.context.loaders.customer_by_id.load(str(id))
-        return None if row is None else Customer.from_row(row)
+@strawberry.field(description="One of the viewer's customers; null if there is no such customer.")
+async def customer(info: PointsInfo, id: strawberry.ID) -> Customer | None:
+    require_customer_access(info.context.viewer, str(id))
+    row = await info.context.loaders.customer_by_id.load(str(id))
+    return None if row is None else Customer.from_row(row)
 
-    @strawberry.field(description="The viewer's customers, oldest first.")
-    async def customers(
-        self,
-        info: PointsInfo,
-        first: FirstArgument = None,
-        after: AfterArgument = None,
-        query: CustomerSearchArgument = "",
-    ) -> Connection[Customer]:
-        require(info.context.viewer, Capability.READ_CUSTOMERS)
-        with bad_user_input():
-            parse_customer_query(query, info.context.resources.cipher)
-        page = await info.context.loaders.customers_page.load((page_request(first, after), query))
-        return to_connection(page, position=customer_position, node=Customer.from_row)
+
+@strawberry.field(description="The viewer's customers, oldest first.")
+async def customers(
+    info: PointsInfo,
+    first: FirstArgument = None,
+    after: AfterArgument = None,
+    query: CustomerSearchArgument = "",
+) -> Connection[Customer]:
+    require(info.context.viewer, Capability.READ_CUSTOMERS)
+    with bad_user_input():
+        parse_customer_query(query, info.context.resources.cipher)
+    page = await info.context.loaders.customers_page.load((page_request(first, after), query))
+    return to_connection(page, position=customer_position, node=Customer.from_row)
+
+
+CustomerQuery = create_type("CustomerQuery", [customer, customers])

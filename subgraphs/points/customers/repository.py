@@ -16,6 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from db.models import Customer
 from subgraphs.kit.pagination import Page, PageRequest
 from subgraphs.kit.repository import TenantRepository, utc_date
+from subgraphs.points.tiers.rules import TierFacts
 
 _FACT_COLUMNS = (
     Customer.id,
@@ -43,14 +44,13 @@ class CustomerTierFacts:
     """What the tier rules read of one customer, and the tier they hold now."""
 
     customer_id: str
-    points_earned: int
-    total_spent: Decimal
-    rfm_score: dict[str, Any] | None
     tier_id: str | None
+    facts: TierFacts
 
     @classmethod
     def of(cls, row: Any) -> CustomerTierFacts:
-        return cls(row.id, row.total_points_earned, row.total_spent, row.rfm_score, row.vip_tier_id)
+        facts = TierFacts.of(row.total_points_earned, row.total_spent, row.rfm_score)
+        return cls(row.id, row.vip_tier_id, facts)
 
 
 def _last_seen() -> ColumnElement[datetime]:

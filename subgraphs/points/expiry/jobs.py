@@ -28,7 +28,7 @@ from subgraphs.kit.jobs import Cron, for_each_merchant, job, job_resources
 from subgraphs.kit.resources import Resources
 from subgraphs.points.errors import PointsError
 from subgraphs.points.expiry import service as expiry
-from subgraphs.points.orders.repository import ShopRepository
+from subgraphs.points.orders.repository import shop_connection
 from subgraphs.points.program.repository import (
     merchants_with_expiry,
     merchants_with_notifications,
@@ -190,7 +190,7 @@ async def _remind_merchant(
         setup = await expiry.reminder_setup(session, merchant_id, resources.cipher)
         if setup is None:
             return
-        shop = await ShopRepository(session, merchant_id).connection()
+        shop = await shop_connection(session, merchant_id)
         abandoned = await expiry.abandoned_reminders(
             session, merchant_id, now=now, limit=batch_size
         )

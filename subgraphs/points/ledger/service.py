@@ -60,23 +60,28 @@ class EarnCommand:
 
 
 @dataclass(frozen=True, slots=True)
-class AdjustCommand:
+class PointsChange:
+    """A change of a customer's points by hand or by a redemption: how many, why, and the
+    key that makes it happen once."""
+
     customer_id: str
     points: int
     reason: str
     idempotency_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class AdjustCommand(PointsChange):
+    """A staff correction (``adjust``), signed."""
+
     actor_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class PointsMovement:
+class PointsMovement(PointsChange):
     """Points a redemption spends (``redeem``), or returns when its reward could not be
     fulfilled (``credit_back``)."""
 
-    customer_id: str
-    points: int
-    reason: str
-    idempotency_key: str
     source: str
     explanation: dict[str, Any] = field(default_factory=dict)
 

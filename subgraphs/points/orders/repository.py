@@ -19,20 +19,17 @@ class ConnectedShop:
     connection: MerchantConnection
 
 
-class ShopRepository:
-    def __init__(self, session: AsyncSession, merchant_id: str) -> None:
-        self._session = session
-        self._merchant_id = merchant_id
-
-    async def connection(self) -> MerchantConnection:
-        row = (
-            await self._session.execute(
-                select(Merchant.shop_domain, Merchant.api_token_encrypted).where(
-                    Merchant.id == self._merchant_id
-                )
+async def shop_connection(session: AsyncSession, merchant_id: str) -> MerchantConnection:
+    """How to reach the merchant's shop (its row is visible to the merchant's own unit of
+    work)."""
+    row = (
+        await session.execute(
+            select(Merchant.shop_domain, Merchant.api_token_encrypted).where(
+                Merchant.id == merchant_id
             )
-        ).one()
-        return MerchantConnection(row.shop_domain, row.api_token_encrypted)
+        )
+    ).one()
+    return MerchantConnection(row.shop_domain, row.api_token_encrypted)
 
 
 async def connected_shops(

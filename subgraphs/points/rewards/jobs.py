@@ -14,7 +14,7 @@ from db.models import RedemptionStatus
 from db.session import system_unit_of_work, tenant_unit_of_work
 from subgraphs.kit.jobs import Cron, job, job_resources
 from subgraphs.kit.resources import Resources
-from subgraphs.points.orders.repository import ShopRepository
+from subgraphs.points.orders.repository import shop_connection
 from subgraphs.points.rewards.discounts import (
     DiscountNotIssuedError,
     IssuedDiscount,
@@ -87,7 +87,7 @@ async def _resolve(
         redemption = await RedemptionRepository(session, merchant_id).redemption_by_id(
             item.redemption_id
         )
-        connection = await ShopRepository(session, merchant_id).connection()
+        connection = await shop_connection(session, merchant_id)
     if redemption is None or redemption.status != RedemptionStatus.PENDING:
         return RedemptionStatus(redemption.status) if redemption else RedemptionStatus.PENDING
     if redemption.sandbox:

@@ -82,7 +82,7 @@ async def reward_redeem(info: PointsInfo, input: RewardRedeemInput) -> RewardRed
     async def respond(outcome: RedemptionOutcome) -> RewardRedeemPayload:
         customer = await info.context.loaders.customer_by_id.load(outcome.redemption.customer_id)
         return RewardRedeemPayload(
-            redemption=RewardRedemption.from_rows(outcome.redemption, outcome.reward),
+            redemption=RewardRedemption.from_view(outcome),
             customer=None if customer is None else Customer.from_row(customer),
             user_errors=[PointsUserError.from_error(outcome.error)] if outcome.error else [],
         )

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.crypto import FieldCipher
 from db.encryption_contexts import REDEMPTION_CODE
 from db.ids import new_id
-from db.models import RedemptionStatus, Reward, RewardRedemption
+from db.models import RedemptionStatus, RewardRedemption
 from db.session import tenant_unit_of_work
 from subgraphs.kit.events import ledger_changed
 from subgraphs.kit.integrations.shopify_admin import DiscountCodeSpec
@@ -42,7 +42,7 @@ from subgraphs.points.errors import (
 )
 from subgraphs.points.ledger import service as ledger
 from subgraphs.points.ledger.write_path import applied, trace
-from subgraphs.points.orders.repository import ShopRepository
+from subgraphs.points.orders.repository import shop_connection
 from subgraphs.points.program.calculation import TraceStep
 from subgraphs.points.program.service import program_config
 from subgraphs.points.rewards.discounts import (
@@ -54,6 +54,7 @@ from subgraphs.points.rewards.discounts import (
 )
 from subgraphs.points.rewards.repository import (
     RedemptionRepository,
+    RedemptionWithReward,
     RewardRepository,
 )
 from subgraphs.points.rewards.service import check_redeemable, reward_value
@@ -76,9 +77,9 @@ class RedeemCommand:
 
 
 @dataclass(frozen=True, slots=True)
-class RedemptionOutcome:
-    redemption: RewardRedemption
-    reward: Reward
+class RedemptionOutcome(RedemptionWithReward):
+    """Where a redemption ended up."""
+
     # True when the idempotency key had been used: the earlier redemption, nothing changed.
     replayed: bool = False
     # DISCOUNT_NOT_CREATED when the redemption ended refunded.
@@ -92,9 +93,9 @@ class DiscountToIssue:
 
 
 @dataclass(frozen=True, slots=True)
-class StartedRedemption:
-    redemption: RewardRedemption
-    reward: Reward
+class StartedRedemption(RedemptionWithReward):
+    """Step 1 done: the redemption recorded pending, and the discount still to create."""
+
     # None for a replay: the earlier request issues (or issued) the discount.
     to_issue: DiscountToIssue | None
 
@@ -211,7 +212,7 @@ async def begin_redemption(
         # The debit key was spent without a redemption of this customer: not our request.
         raise idempotency_key_reused()
     code = new_discount_code()
-    connection = await ShopRepository(session, merchant_id).connection()
+    connection = await shop_connection(session, merchant_id)
     redemption = await redemptions.insert_redemption(
         redemption_id=redemption_id,
         customer_id=customer.id,

@@ -18,7 +18,6 @@ from subgraphs.points.tiers.rules import RankedTier, assign_tier, distribution
 from subgraphs.points.tiers.service import (
     MAX_TIERS,
     TierDraft,
-    facts_of,
     invalid_tier,
     ranked_tier,
     validated_names,
@@ -89,7 +88,7 @@ def _assignment(
     *,
     draft: bool,
 ) -> PreviewAssignment:
-    tier_id = assign_tier(tiers, facts_of(customer))
+    tier_id = assign_tier(tiers, customer.facts)
     return PreviewAssignment(
         customer_id=customer.customer_id,
         tier_id=None if draft else tier_id,
@@ -115,7 +114,7 @@ async def _simulate_chosen(
             PointsErrorCode.CUSTOMER_NOT_FOUND, "customerIds", f"no customer {missing[0]}"
         )
     population = [found[customer_id] for customer_id in wanted]
-    counts = Counter(distribution(tiers, map(facts_of, population)))
+    counts = Counter(distribution(tiers, (customer.facts for customer in population)))
     return counts, population[:sample_size]
 
 
@@ -127,7 +126,7 @@ async def _simulate_everyone(
     after: str | None = None
     while True:
         batch = await customers.tier_facts_after(after, PREVIEW_BATCH)
-        counts.update(distribution(tiers, map(facts_of, batch)))
+        counts.update(distribution(tiers, (customer.facts for customer in batch)))
         sample.extend(batch[: sample_size - len(sample)])
         if len(batch) < PREVIEW_BATCH:
             return counts, sample

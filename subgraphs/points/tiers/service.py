@@ -19,7 +19,7 @@ from db.models import Customer, VipTier
 from db.session import tenant_unit_of_work
 from subgraphs.kit.jobs import for_each_merchant
 from subgraphs.kit.repository import AuditTrail
-from subgraphs.points.customers.repository import CustomerRepository, CustomerTierFacts
+from subgraphs.points.customers.repository import CustomerRepository
 from subgraphs.points.errors import PointsError, PointsErrorCode, is_short_text
 from subgraphs.points.tiers.repository import TierRepository, merchant_ids_with_tiers
 from subgraphs.points.tiers.rules import (
@@ -83,10 +83,6 @@ class TierSweep:
 
 def ranked_tier(row: VipTier) -> RankedTier:
     return RankedTier(row.id, row.rank, TierRules.from_json(row.rules))
-
-
-def facts_of(customer: CustomerTierFacts) -> TierFacts:
-    return TierFacts.of(customer.points_earned, customer.total_spent, customer.rfm_score)
 
 
 def invalid_tier(field_path: str, message: str) -> PointsError:
@@ -302,7 +298,7 @@ async def recalculate_tiers(
         changes: dict[str, str | None] = {}
         audits: list[dict[str, Any]] = []
         for customer in found:
-            tier_id = assign_tier(tiers, facts_of(customer))
+            tier_id = assign_tier(tiers, customer.facts)
             if tier_id != customer.tier_id:
                 changes[customer.customer_id] = tier_id
                 audits.append(_assignment_audit(customer.customer_id, customer.tier_id, tier_id))
