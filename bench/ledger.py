@@ -35,10 +35,10 @@ from db.session import (
     tenant_unit_of_work,
 )
 from subgraphs.admin.merchants.service import install_merchant
-from subgraphs.points.service import ledger
-from subgraphs.points.service.calculation import EarnAction, Order, OrderLine
-from subgraphs.points.service.customers import register_customer
-from subgraphs.points.service.program import Channel
+from subgraphs.points.customers.service import register_customer
+from subgraphs.points.ledger import service as ledger
+from subgraphs.points.program.calculation import EarnAction, Order, OrderLine
+from subgraphs.points.program.service import Channel
 
 
 @dataclass

@@ -14,12 +14,14 @@ from subgraphs.admin.merchants.service import install_merchant
 from subgraphs.kit.events import ledger_changed
 from subgraphs.kit.resources import open_resources
 from subgraphs.kit.settings import Settings
-from subgraphs.points.service import ledger, rewards, tiers
-from subgraphs.points.service.calculation import EarnAction
-from subgraphs.points.service.customers import register_customer
-from subgraphs.points.service.errors import PointsError, PointsErrorCode
-from subgraphs.points.service.rewards import RewardTerms
-from subgraphs.points.service.tier_rules import TierRules
+from subgraphs.points.customers.service import register_customer
+from subgraphs.points.errors import PointsError, PointsErrorCode
+from subgraphs.points.ledger import service as ledger
+from subgraphs.points.program.calculation import EarnAction
+from subgraphs.points.rewards import service as rewards
+from subgraphs.points.rewards.service import RewardTerms
+from subgraphs.points.tiers import service as tiers
+from subgraphs.points.tiers.rules import TierRules
 from subgraphs.referrals.service import create_referral_link
 
 DEMO_CUSTOMERS = (

@@ -1,8 +1,9 @@
 """The encryption contexts of encrypted columns, defined once: ``<table>.<column>``.
 
 A context is bound into every ciphertext (AES-GCM associated data) and blind index, so a value
-encrypted for one column cannot be decrypted as another's. Changing one makes every stored
-value of its column unreadable: these strings are part of the data, not of the code.
+encrypted for one column cannot be decrypted as another's: each encrypted column has exactly
+one context, and every reader and writer of that column uses this constant. Changing one makes
+every stored value of its column unreadable: these strings are part of the data, not the code.
 """
 
 from __future__ import annotations
@@ -14,4 +15,5 @@ CUSTOMERS_EMAIL: Final = "customers.email"
 CUSTOMERS_PHONE: Final = "customers.phone"
 GDPR_REQUESTS_EXPORT: Final = "gdpr_requests.export"
 MERCHANTS_API_TOKEN: Final = "merchants.api_token"  # noqa: S105 - a context, not a secret
+PROGRAM_SETTINGS_NOTIFICATION_API_KEY: Final = "program_settings.notification_api_key"
 REWARD_REDEMPTIONS_CODE: Final = "reward_redemptions.code"

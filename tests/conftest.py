@@ -29,8 +29,8 @@ from subgraphs.admin.merchants.service import install_merchant
 from subgraphs.kit.graphql.app import create_subgraph_app
 from subgraphs.kit.resources import Resources, open_resources
 from subgraphs.kit.settings import Settings
-from subgraphs.points.service.customers import register_customer
-from subgraphs.points.service.ledger import AdjustCommand, adjust
+from subgraphs.points.customers.service import register_customer
+from subgraphs.points.ledger.service import AdjustCommand, adjust
 
 TEST_DATABASE = "loyalnest_test"
 TEST_APP_SECRET = "test-app-secret"

@@ -17,7 +17,9 @@ class LoyaltyTotals:
     points_redeemed: int
 
 
-class AnalyticsRepository(TenantRepository):
+class AnalyticsRepository(TenantRepository[Customer]):
+    model = Customer
+
     async def loyalty_totals(self) -> LoyaltyTotals:
         members = select(func.count()).where(Customer.merchant_id == self._merchant_id)
         ledger = select(

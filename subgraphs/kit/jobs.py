@@ -24,6 +24,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.session import system_unit_of_work
+from subgraphs.kit.resources import Resources
 from subgraphs.kit.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -123,6 +124,14 @@ def declared_jobs(module: types.ModuleType) -> list[JobSpec]:
     """The jobs a module declares with :func:`job`, in the order they are defined."""
     found = (getattr(value, JOB_ATTRIBUTE, None) for value in vars(module).values())
     return [spec for spec in found if isinstance(spec, JobSpec)]
+
+
+def job_resources(ctx: dict[str, Any]) -> Resources:
+    """The process's resources, which the worker puts in every job's context at startup."""
+    resources = ctx.get("resources")
+    if not isinstance(resources, Resources):
+        raise RuntimeError("the worker context has no 'resources': see worker/settings.py")
+    return resources
 
 
 # --- every merchant, one at a time ------------------------------------------------------------

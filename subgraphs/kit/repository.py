@@ -1,41 +1,63 @@
-"""Queries every subgraph needs (which merchant a shop is, the audit trail), and the pieces
-repositories share."""
+"""Queries every subgraph needs (which merchant a shop is, the audit trail), and the base of
+a tenant repository (``TenantRepository``, after Polar's): the statement shapes every
+repository would otherwise write again — one row, all rows, a keyset page, pages per owner,
+insert, idempotent insert, update, delete — each scoped to one merchant."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import Any
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
+    ColumnExpressionArgument,
+    Date,
+    Select,
     SQLColumnExpression,
     Text,
     cast,
+    delete,
     false,
     func,
     insert,
     or_,
     select,
+    tuple_,
+    update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute, aliased
 
 from db.ids import new_id
 from db.models import AuditLog, Merchant
+from db.models.base import Base
+from subgraphs.kit.errors import BadUserInputError
+from subgraphs.kit.pagination import Page, PageRequest
 
-
-class TenantRepository:
-    """Base of a repository confined to one merchant. Its statements run in that merchant's
-    tenant unit of work and still name ``self._merchant_id`` themselves, so none depends on
-    row-level security alone to be right."""
-
-    def __init__(self, session: AsyncSession, merchant_id: str) -> None:
-        self._session = session
-        self._merchant_id = merchant_id
+ModelT = TypeVar("ModelT", bound=Base)
+RowT = TypeVar("RowT")
+# populate_existing: a row read again in the same session (after a lock, an update) must show
+# what the database holds now, not what the identity map kept.
+FRESH: Mapping[str, Any] = {"populate_existing": True}
 
 
 async def merchant_id_for_shop(session: AsyncSession, shop_domain: str) -> str | None:
     result = await session.execute(select(Merchant.id).where(Merchant.shop_domain == shop_domain))
     return result.scalar_one_or_none()
+
+
+def _audit_row(
+    merchant_id: str, action: str, metadata: Mapping[str, object], actor_id: str | None
+) -> dict[str, Any]:
+    return {
+        "merchant_id": merchant_id,
+        "id": new_id(),
+        "action": action,
+        "actor_id": actor_id,
+        "metadata_": dict(metadata),
+    }
 
 
 async def insert_audit_log(
@@ -47,14 +69,218 @@ async def insert_audit_log(
     actor_id: str | None = None,
 ) -> None:
     await session.execute(
-        insert(AuditLog).values(
-            merchant_id=merchant_id,
-            id=new_id(),
-            action=action,
-            actor_id=actor_id,
-            metadata_=metadata,
-        )
+        insert(AuditLog).values(_audit_row(merchant_id, action, metadata, actor_id))
     )
+
+
+async def insert_audit_logs(
+    session: AsyncSession,
+    *,
+    merchant_id: str,
+    action: str,
+    entries: Sequence[Mapping[str, object]],
+    actor_id: str | None = None,
+) -> None:
+    """One multi-row insert for a batch of audit entries of the same action."""
+    if entries:
+        await session.execute(
+            insert(AuditLog),
+            [_audit_row(merchant_id, action, metadata, actor_id) for metadata in entries],
+        )
+
+
+# The columns of a keyset order: unique together, compared as a row.
+Keyset = Sequence[ColumnElement[Any] | QueryableAttribute[Any]]
+
+
+def _decoded(column: ColumnElement[Any] | QueryableAttribute[Any], value: Any) -> Any:
+    # Cursors are JSON: timestamps travel as ISO strings (``position`` of the connection).
+    if column.type.python_type is datetime:
+        return datetime.fromisoformat(str(value))
+    return column.type.python_type(value)
+
+
+def keyset_after(
+    columns: Keyset, position: Sequence[Any], *, descending: bool = False
+) -> ColumnElement[bool]:
+    """Rows strictly after ``position`` (a cursor's values, decoded by each column's type) in
+    the order of ``columns``: a row comparison. A cursor that does not fit is the client's
+    mistake, like one that does not decode (``kit.pagination``)."""
+    try:
+        decoded = [_decoded(column, value) for column, value in zip(columns, position, strict=True)]
+    except (TypeError, ValueError):
+        raise BadUserInputError("invalid cursor") from None
+    keys, values = tuple_(*columns), tuple_(*decoded)
+    return keys < values if descending else keys > values
+
+
+def pages_by(
+    rows: Iterable[RowT], owner_ids: Sequence[str], owner_of: Callable[[RowT], str], limit: int
+) -> dict[str, Page[RowT]]:
+    """One page per owner (every owner asked for, empty ones too) from rows fetched
+    ``limit + 1`` per owner (``TenantRepository._newest_per_owner``)."""
+    grouped: dict[str, list[RowT]] = {owner_id: [] for owner_id in owner_ids}
+    for row in rows:
+        grouped[owner_of(row)].append(row)
+    return {owner_id: Page.from_overfetch(found, limit) for owner_id, found in grouped.items()}
+
+
+class TenantRepository(Generic[ModelT]):
+    """One merchant's rows of the table ``model`` (the repository that owns it). Every
+    statement it builds filters on ``merchant_id`` first, so Postgres prunes to that
+    merchant's hash partition (row-level security checks the same merchant again)."""
+
+    model: type[ModelT]
+
+    def __init__(self, session: AsyncSession, merchant_id: str) -> None:
+        self._session = session
+        self._merchant_id = merchant_id
+
+    @property
+    def _mine(self) -> ColumnElement[bool]:
+        return self.model.__table__.c.merchant_id == self._merchant_id
+
+    def _id_is(self, row_id: str) -> ColumnElement[bool]:
+        return self.model.__table__.c.id == row_id
+
+    def _select(self, *conditions: ColumnExpressionArgument[bool]) -> Select[ModelT]:
+        return select(self.model).where(self._mine, *conditions)
+
+    async def get_one_or_none(
+        self, *conditions: ColumnExpressionArgument[bool], for_update: bool = False
+    ) -> ModelT | None:
+        """The one row matching ``conditions``; ``for_update`` row-locks it (and re-reads it)."""
+        query = self._select(*conditions)
+        if for_update:
+            query = query.with_for_update()
+        result = await self._session.scalars(query, execution_options=FRESH)
+        return result.one_or_none()
+
+    async def get_all(
+        self, *conditions: ColumnExpressionArgument[bool], order_by: Sequence[Any] = ()
+    ) -> list[ModelT]:
+        return list(await self._session.scalars(self._select(*conditions).order_by(*order_by)))
+
+    async def paginate(
+        self,
+        request: PageRequest,
+        *conditions: ColumnExpressionArgument[bool],
+        keyset: Keyset,
+        descending: bool = False,
+    ) -> Page[ModelT]:
+        """One page in the order of ``keyset`` (unique together), after the request's cursor."""
+        query = self._select(*conditions)
+        if request.after is not None:
+            query = query.where(keyset_after(keyset, request.after, descending=descending))
+        order = [column.desc() if descending else column for column in keyset]
+        rows = await self._session.scalars(query.order_by(*order).limit(request.limit + 1))
+        return Page.from_overfetch(list(rows), request.limit)
+
+    def _newest_per_owner(
+        self,
+        owner: str,
+        owner_ids: Sequence[str],
+        request: PageRequest,
+        *,
+        keyset: Keyset,
+    ) -> tuple[Any, Select[Any]]:
+        """Newest first, the first ``limit + 1`` rows of each owner (the column ``owner``) in
+        one statement: a window over the owners' rows. Returns the row entity (an alias of
+        ``model`` to select and join from) and the statement, ordered by owner then rank."""
+        owner_column = self.model.__table__.c[owner]
+        conditions = [self._mine, owner_column.in_(owner_ids)]
+        if request.after is not None:
+            conditions.append(keyset_after(keyset, request.after, descending=True))
+        rank = (
+            func.row_number()
+            .over(partition_by=owner_column, order_by=[column.desc() for column in keyset])
+            .label("rank")
+        )
+        ranked = select(self.model, rank).where(*conditions).subquery("ranked")
+        row = aliased(self.model, ranked)
+        statement = (
+            select(row)
+            .where(ranked.c.rank <= request.limit + 1)
+            .order_by(ranked.c[owner], ranked.c.rank)
+        )
+        return row, statement
+
+    async def insert_one(self, values: Mapping[str, Any]) -> ModelT:
+        statement = insert(self.model).values(merchant_id=self._merchant_id, **values)
+        result = await self._session.scalars(
+            select(self.model).from_statement(statement.returning(self.model)),
+            execution_options=FRESH,
+        )
+        row: ModelT = result.one()
+        return row
+
+    async def insert_new(self, values: Mapping[str, Any]) -> ModelT | None:
+        """Insert the row unless a unique key already holds one: None then (an idempotent
+        insert, e.g. under an idempotency key)."""
+        statement = (
+            pg_insert(self.model)
+            .values(merchant_id=self._merchant_id, **values)
+            .on_conflict_do_nothing()
+            .returning(self.model)
+        )
+        result = await self._session.scalars(
+            select(self.model).from_statement(statement), execution_options=FRESH
+        )
+        return result.one_or_none()
+
+    async def update_one(
+        self, row_id: str, values: Mapping[str, Any], *conditions: ColumnExpressionArgument[bool]
+    ) -> ModelT | None:
+        """The row as updated; None when no row has that id (and meets ``conditions``)."""
+        statement = update(self.model).where(self._mine, self._id_is(row_id), *conditions)
+        result = await self._session.scalars(
+            select(self.model).from_statement(statement.values(**values).returning(self.model)),
+            execution_options=FRESH,
+        )
+        return result.one_or_none()
+
+    async def delete_one(self, row_id: str) -> bool:
+        """False when there was no such row (deletes are idempotent)."""
+        id_column = self.model.__table__.c.id
+        result = await self._session.execute(
+            delete(self.model).where(self._mine, self._id_is(row_id)).returning(id_column),
+            execution_options={"synchronize_session": False},
+        )
+        return result.scalar_one_or_none() is not None
+
+
+def utc_date(moment: SQLColumnExpression[Any]) -> ColumnElement[date]:
+    """The calendar day of a timestamptz in UTC: without the pin, the day would depend on the
+    session's time zone."""
+    return cast(func.timezone("UTC", moment), Date)
+
+
+class AuditTrail:
+    """Where one actor's changes to one merchant's data are recorded, in the caller's
+    transaction: the change and its audit entry commit together or not at all."""
+
+    def __init__(self, session: AsyncSession, merchant_id: str, actor_id: str | None = None):
+        self._session = session
+        self._merchant_id = merchant_id
+        self._actor_id = actor_id
+
+    async def record(self, action: str, metadata: dict[str, object]) -> None:
+        await insert_audit_log(
+            self._session,
+            merchant_id=self._merchant_id,
+            action=action,
+            metadata=metadata,
+            actor_id=self._actor_id,
+        )
+
+    async def record_many(self, action: str, entries: Sequence[Mapping[str, object]]) -> None:
+        await insert_audit_logs(
+            self._session,
+            merchant_id=self._merchant_id,
+            action=action,
+            entries=entries,
+            actor_id=self._actor_id,
+        )
 
 
 def rowcount(result: object) -> int:

@@ -1,0 +1,1 @@
+"""The points subgraph, a folder of domains; see ``schema.py`` for how they are merged."""

@@ -3,7 +3,7 @@ unit of work and one statement per distinct argument set, whatever the number of
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,11 +19,12 @@ from subgraphs.kit.auth import Viewer
 from subgraphs.kit.graphql.context import Context
 from subgraphs.kit.pagination import Page, PageRequest
 from subgraphs.kit.resources import Resources
-from subgraphs.points.repository.customers import CustomerRepository
-from subgraphs.points.repository.rewards import RedemptionWithReward, RewardRepository
-from subgraphs.points.repository.tiers import TierRepository
-from subgraphs.points.service.customers import parse_customer_query
-from subgraphs.points.service.program import ProgramConfig, program_config
+from subgraphs.points.customers.repository import CustomerRepository
+from subgraphs.points.customers.service import parse_customer_query
+from subgraphs.points.ledger.repository import LedgerRepository
+from subgraphs.points.program.service import ProgramConfig, program_config
+from subgraphs.points.rewards.repository import RedemptionRepository, RedemptionWithReward
+from subgraphs.points.tiers.repository import TierRepository
 
 TransactionPageKey = tuple[str, PageRequest]
 RedemptionPageKey = tuple[str, PageRequest]
@@ -45,15 +46,10 @@ class PointsLoaders:
     vip_tier_by_id: DataLoader[str, VipTier | None]
 
 
-K = TypeVar("K")
-A = TypeVar("A")
-
-
-def _group_by_argument(keys: Sequence[tuple[K, A]]) -> dict[A, list[K]]:
-    grouped: dict[A, list[K]] = {}
-    for key, argument in keys:
-        grouped.setdefault(argument, []).append(key)
-    return grouped
+ArgumentT = TypeVar("ArgumentT")
+ValueT = TypeVar("ValueT")
+# One statement for many customers sharing an argument: customer id -> value.
+PerCustomer = Callable[[AsyncSession, list[str], ArgumentT], Awaitable[dict[str, ValueT]]]
 
 
 def build_points_loaders(resources: Resources, viewer: Viewer) -> PointsLoaders:
@@ -61,6 +57,27 @@ def build_points_loaders(resources: Resources, viewer: Viewer) -> PointsLoaders:
 
     def unit_of_work() -> AbstractAsyncContextManager[AsyncSession]:
         return tenant_unit_of_work(resources.sessions, merchant_id)
+
+    def per_customer(
+        load: PerCustomer[ArgumentT, ValueT],
+    ) -> DataLoader[tuple[str, ArgumentT], ValueT]:
+        """Keys (customer id, argument): one ``load`` per distinct argument, in one unit of
+        work."""
+
+        async def load_batch(keys: Sequence[tuple[str, ArgumentT]]) -> list[ValueT]:
+            by_argument: dict[ArgumentT, list[str]] = {}
+            for customer_id, argument in keys:
+                by_argument.setdefault(argument, []).append(customer_id)
+            found: dict[tuple[str, ArgumentT], ValueT] = {}
+            async with unit_of_work() as session:
+                for argument, customer_ids in by_argument.items():
+                    values = await load(session, customer_ids, argument)
+                    found.update(
+                        ((customer_id, argument), value) for customer_id, value in values.items()
+                    )
+            return [found[key] for key in keys]
+
+        return DataLoader(load_fn=load_batch)
 
     async def load_customers(ids: Sequence[str]) -> list[Customer | None]:
         async with unit_of_work() as session:
@@ -82,40 +99,22 @@ def build_points_loaders(resources: Resources, viewer: Viewer) -> PointsLoaders:
                 customer_by_id.prime(customer.id, customer)
         return pages
 
-    async def load_transaction_pages(
-        keys: Sequence[TransactionPageKey],
-    ) -> list[Page[PointsTransaction]]:
-        pages: dict[TransactionPageKey, Page[PointsTransaction]] = {}
-        async with unit_of_work() as session:
-            repository = CustomerRepository(session, merchant_id)
-            for request, customer_ids in _group_by_argument(keys).items():
-                found = await repository.transaction_pages(customer_ids, request)
-                for customer_id, page in found.items():
-                    pages[(customer_id, request)] = page
-        return [pages[key] for key in keys]
+    async def transaction_pages(
+        session: AsyncSession, customer_ids: list[str], request: PageRequest
+    ) -> dict[str, Page[PointsTransaction]]:
+        return await LedgerRepository(session, merchant_id).transaction_pages(customer_ids, request)
 
-    async def load_redemption_pages(
-        keys: Sequence[RedemptionPageKey],
-    ) -> list[Page[RedemptionWithReward]]:
-        pages: dict[RedemptionPageKey, Page[RedemptionWithReward]] = {}
-        async with unit_of_work() as session:
-            repository = RewardRepository(session, merchant_id)
-            for request, customer_ids in _group_by_argument(keys).items():
-                found = await repository.redemption_pages(customer_ids, request)
-                for customer_id, page in found.items():
-                    pages[(customer_id, request)] = page
-        return [pages[key] for key in keys]
+    async def redemption_pages(
+        session: AsyncSession, customer_ids: list[str], request: PageRequest
+    ) -> dict[str, Page[RedemptionWithReward]]:
+        repository = RedemptionRepository(session, merchant_id)
+        return await repository.redemption_pages(customer_ids, request)
 
-    async def load_expiring(keys: Sequence[ExpiringKey]) -> list[ExpiringLots]:
-        found: dict[ExpiringKey, ExpiringLots] = {}
-        now = datetime.now(UTC)
-        async with unit_of_work() as session:
-            repository = CustomerRepository(session, merchant_id)
-            for days, customer_ids in _group_by_argument(keys).items():
-                lots = await repository.expiring_points(customer_ids, now + timedelta(days=days))
-                for customer_id, customer_lots in lots.items():
-                    found[(customer_id, days)] = customer_lots
-        return [found[key] for key in keys]
+    async def expiring_within(
+        session: AsyncSession, customer_ids: list[str], days: int
+    ) -> dict[str, ExpiringLots]:
+        until = datetime.now(UTC) + timedelta(days=days)
+        return await LedgerRepository(session, merchant_id).expiring_points(customer_ids, until)
 
     async def load_program_config(merchant_ids: Sequence[str]) -> list[ProgramConfig]:
         async with unit_of_work() as session:
@@ -131,9 +130,9 @@ def build_points_loaders(resources: Resources, viewer: Viewer) -> PointsLoaders:
     return PointsLoaders(
         customer_by_id=customer_by_id,
         customers_page=DataLoader(load_fn=load_customer_pages),
-        transactions_page_by_customer=DataLoader(load_fn=load_transaction_pages),
-        redemptions_page_by_customer=DataLoader(load_fn=load_redemption_pages),
-        expiring_points_by_customer=DataLoader(load_fn=load_expiring),
+        transactions_page_by_customer=per_customer(transaction_pages),
+        redemptions_page_by_customer=per_customer(redemption_pages),
+        expiring_points_by_customer=per_customer(expiring_within),
         program_config=DataLoader(load_fn=load_program_config),
         vip_tier_by_id=DataLoader(load_fn=load_vip_tiers),
     )

@@ -1,28 +1,45 @@
-"""The points subgraph schema: customers, their ledger, the program and its rewards."""
+"""The points subgraph schema: every domain's queries, mutations and subscriptions, merged."""
 
 from strawberry.tools import merge_types
 
 from subgraphs.kit.graphql.schema import build_schema
-from subgraphs.points.mutations.campaigns import CampaignMutation
-from subgraphs.points.mutations.ledger import LedgerMutation
-from subgraphs.points.mutations.program import ProgramMutation
-from subgraphs.points.mutations.rewards import RewardMutation
-from subgraphs.points.mutations.tiers import TierMutation
-from subgraphs.points.queries.campaigns import CampaignQuery
-from subgraphs.points.queries.customers import CustomerQuery
-from subgraphs.points.queries.program import ProgramQuery
-from subgraphs.points.queries.rate_limits import RateLimitQuery
-from subgraphs.points.queries.rewards import RewardQuery
-from subgraphs.points.queries.tiers import TierQuery
-from subgraphs.points.subscriptions import Subscription
-from subgraphs.points.types.customer import Customer
+from subgraphs.points.campaigns.mutations import CampaignMutation
+from subgraphs.points.campaigns.queries import CampaignQuery
+from subgraphs.points.customers.queries import CustomerQuery
+from subgraphs.points.customers.subscriptions import Subscription
+from subgraphs.points.customers.types import Customer
+from subgraphs.points.ledger.mutations import LedgerMutation
+from subgraphs.points.ledger.queries import LedgerQuery
+from subgraphs.points.orders.mutations import OrderMutation
+from subgraphs.points.program.mutations import ProgramMutation
+from subgraphs.points.program.queries import ProgramQuery, RateLimitQuery
+from subgraphs.points.rewards.mutations import RewardMutation
+from subgraphs.points.rewards.queries import RewardQuery
+from subgraphs.points.tiers.mutations import TierMutation
+from subgraphs.points.tiers.queries import TierQuery
 
 Query = merge_types(
     "Query",
-    (CustomerQuery, ProgramQuery, RateLimitQuery, TierQuery, CampaignQuery, RewardQuery),
+    (
+        CustomerQuery,
+        ProgramQuery,
+        LedgerQuery,
+        RateLimitQuery,
+        TierQuery,
+        CampaignQuery,
+        RewardQuery,
+    ),
 )
 Mutation = merge_types(
-    "Mutation", (LedgerMutation, ProgramMutation, TierMutation, CampaignMutation, RewardMutation)
+    "Mutation",
+    (
+        LedgerMutation,
+        OrderMutation,
+        ProgramMutation,
+        TierMutation,
+        CampaignMutation,
+        RewardMutation,
+    ),
 )
 
 schema = build_schema(

@@ -11,7 +11,9 @@ from db.models import Customer, ReferralLink
 from subgraphs.kit.repository import TenantRepository
 
 
-class ReferralsRepository(TenantRepository):
+class ReferralsRepository(TenantRepository[ReferralLink]):
+    model = ReferralLink
+
     async def customer_exists(self, customer_id: str) -> bool:
         result = await self._session.execute(
             select(

@@ -25,7 +25,7 @@ from subgraphs.kit.events import ledger_changed
 from subgraphs.kit.jobs import delivery_job_id, enqueue_webhook_delivery, job_queue
 from subgraphs.kit.pubsub import webhook_channel
 from subgraphs.kit.resources import Resources
-from subgraphs.points.service.order_events import OrderNotEarnedYetError
+from subgraphs.points.orders.service import OrderNotEarnedYetError
 from worker.webhooks.topics import HANDLERS, HandlerContext
 
 log = structlog.get_logger(__name__)

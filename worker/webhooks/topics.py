@@ -18,9 +18,9 @@ from subgraphs.admin.gdpr import export, redaction
 from subgraphs.admin.gdpr.service import GdprDelivery
 from subgraphs.admin.merchants.service import record_uninstall
 from subgraphs.kit.resources import Resources
-from subgraphs.points.service import order_events
-from subgraphs.points.service.order_events import EventResult, OrderTrigger, Outcome
-from subgraphs.points.service.shopify_payloads import ShopifyOrderPayload, parse
+from subgraphs.points.orders import service as order_events
+from subgraphs.points.orders.service import EventResult, OrderTrigger, Outcome
+from subgraphs.points.orders.shopify_payloads import ShopifyOrderPayload, parse
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,9 @@ from db.models import AuditLog
 from subgraphs.kit.repository import TenantRepository, mentions_any, rowcount
 
 
-class AuditLogRepository(TenantRepository):
+class AuditLogRepository(TenantRepository[AuditLog]):
+    model = AuditLog
+
     async def entry(
         self, entry_id: str, created_at: datetime, *, actions: Collection[str] | None = None
     ) -> AuditLog | None:

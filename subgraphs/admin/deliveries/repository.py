@@ -83,7 +83,9 @@ def _the_row(row: ApiLog) -> tuple[ColumnElement[bool], ...]:
     )
 
 
-class WebhookDeliveriesRepository(TenantRepository):
+class WebhookDeliveriesRepository(TenantRepository[ApiLog]):
+    model = ApiLog
+
     # --- the shim --------------------------------------------------------------------------
 
     async def insert_delivery(self, delivery: NewDelivery) -> bool:

@@ -50,7 +50,9 @@ class AnonymisedCustomer:
     email_blind_index: str
 
 
-class CustomerDataRepository(TenantRepository):
+class CustomerDataRepository(TenantRepository[Customer]):
+    model = Customer
+
     # --- finding the customer -----------------------------------------------------------
 
     async def customers_matching(

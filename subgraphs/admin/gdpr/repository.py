@@ -47,7 +47,9 @@ class NewGdprRequest:
     completed_at: datetime
 
 
-class GdprRequestsRepository(TenantRepository):
+class GdprRequestsRepository(TenantRepository[GdprRequest]):
+    model = GdprRequest
+
     async def requests_page(
         self, *, request_type: str | None, page: PageRequest
     ) -> Page[GdprRequest]:

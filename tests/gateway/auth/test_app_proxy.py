@@ -15,7 +15,7 @@ import pytest
 
 from db.session import tenant_unit_of_work
 from subgraphs.kit.resources import Resources
-from subgraphs.points.service.customers import register_customer
+from subgraphs.points.customers.service import register_customer
 from tests.conftest import TEST_APP_SECRET, SubgraphClient, Tenant, add_customer
 
 CUSTOMER = "query($id: ID!) { customer(id: $id) { id pointsBalance } }"

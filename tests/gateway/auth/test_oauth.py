@@ -19,12 +19,12 @@ import pytest
 import respx
 from sqlalchemy import select, update
 
+from db.encryption_contexts import MERCHANTS_API_TOKEN
 from db.models import AuditLog, Merchant
 from db.session import system_unit_of_work, tenant_unit_of_work
 from gateway.edge.auth.oauth import state_key
 from subgraphs.admin.merchants.service import install_merchant
 from subgraphs.kit.resources import Resources
-from subgraphs.points.service.discounts import API_TOKEN_CONTEXT
 from tests.conftest import TEST_API_KEY, TEST_APP_SECRET
 
 ACCESS_TOKEN = "shpat_0123456789abcdef"
@@ -170,7 +170,7 @@ async def test_a_good_callback_installs_and_stores_the_token_encrypted(
     assert merchant is not None
     assert merchant.api_token_encrypted is not None
     assert ACCESS_TOKEN not in merchant.api_token_encrypted
-    stored = resources.cipher.decrypt(merchant.api_token_encrypted, context=API_TOKEN_CONTEXT)
+    stored = resources.cipher.decrypt(merchant.api_token_encrypted, context=MERCHANTS_API_TOKEN)
     assert stored == ACCESS_TOKEN
     actions = await audit_actions(resources, merchant.id)
     assert ("app_installed", {"scopes": GRANTED["scope"], "reinstalled": False}) in actions
@@ -266,7 +266,7 @@ async def test_reinstalling_replaces_the_token_and_clears_the_uninstall(
             .where(Merchant.id == merchant.id)
             .values(
                 uninstalled_at=datetime.now(UTC),
-                api_token_encrypted=resources.cipher.encrypt("old", context=API_TOKEN_CONTEXT),
+                api_token_encrypted=resources.cipher.encrypt("old", context=MERCHANTS_API_TOKEN),
             )
         )
     token_endpoint(shopify, shop)
@@ -280,7 +280,7 @@ async def test_reinstalling_replaces_the_token_and_clears_the_uninstall(
     assert row.id == merchant.id
     assert row.uninstalled_at is None
     assert row.api_token_encrypted is not None
-    assert resources.cipher.decrypt(row.api_token_encrypted, context=API_TOKEN_CONTEXT) == (
+    assert resources.cipher.decrypt(row.api_token_encrypted, context=MERCHANTS_API_TOKEN) == (
         ACCESS_TOKEN
     )
     actions = await audit_actions(resources, merchant.id)

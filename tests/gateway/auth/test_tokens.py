@@ -26,7 +26,7 @@ from subgraphs.kit.auth import CUSTOMER_AUDIENCE, LOYALNEST_ISSUER, hs256_jwt
 from subgraphs.kit.graphql.context import Context
 from subgraphs.kit.permissions import Capability
 from subgraphs.kit.resources import Resources
-from subgraphs.points.service.rewards import RewardTerms, create_reward
+from subgraphs.points.rewards.service import RewardTerms, create_reward
 from tests.conftest import SubgraphClient, Tenant, add_customer, token_for
 
 CUSTOMER = "query($id: ID!) { customer(id: $id) { id pointsBalance } }"

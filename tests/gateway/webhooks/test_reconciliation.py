@@ -17,7 +17,7 @@ from db.models import PointsTransaction
 from db.session import tenant_unit_of_work
 from subgraphs.kit.integrations.shopify_admin import ShopifyAdminClient
 from subgraphs.kit.resources import Resources
-from subgraphs.points.service.reconciliation import reconcile_shop
+from subgraphs.points.orders.reconciliation import reconcile_shop
 from tests.conftest import Tenant
 from tests.gateway.webhooks.shopify import deliver, order_payload, process_pending
 from tests.gateway.webhooks.test_topics import _configure

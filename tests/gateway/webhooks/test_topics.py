@@ -9,11 +9,11 @@ from typing import Any
 import httpx
 from sqlalchemy import select, text
 
+from db.encryption_contexts import CUSTOMERS_EMAIL
 from db.models import Customer, Merchant, PointsTransaction
 from db.session import system_unit_of_work, tenant_unit_of_work
 from subgraphs.kit.resources import Resources
-from subgraphs.points.service.customers import EMAIL_CONTEXT
-from subgraphs.points.service.program import update_program_config
+from subgraphs.points.program.service import update_program_config
 from tests.conftest import Tenant
 from tests.gateway.webhooks.shopify import (
     customer_payload,
@@ -149,7 +149,7 @@ async def test_a_guest_order_accrues_to_the_email_and_is_claimed_by_the_new_acco
     assert guest_row.shopify_customer_id is None
     assert guest_row.points_balance == 300
     assert guest_row.email_blind_index == resources.cipher.blind_index(
-        "guest@example.com", context=EMAIL_CONTEXT
+        "guest@example.com", context=CUSTOMERS_EMAIL
     )
 
     await _send(edge, tenant, "customers/create", customer_payload(904, "guest@example.com"))
@@ -255,7 +255,7 @@ async def test_customers_update_keeps_the_contact_details_current(
 
     customer = await _customer(resources, tenant, "909")
     assert customer is not None
-    assert resources.cipher.decrypt(customer.email_encrypted, context=EMAIL_CONTEXT) == (
+    assert resources.cipher.decrypt(customer.email_encrypted, context=CUSTOMERS_EMAIL) == (
         "new@example.com"
     )
     assert customer.country_code == "GB"

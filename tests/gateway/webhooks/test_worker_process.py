@@ -18,7 +18,7 @@ from cli.embedded import start_redis
 from db.session import system_unit_of_work, tenant_unit_of_work
 from subgraphs.kit.resources import Resources, open_resources
 from subgraphs.kit.settings import Settings
-from subgraphs.points.service.program import update_program_config
+from subgraphs.points.program.service import update_program_config
 from tests.conftest import Tenant
 from tests.gateway.webhooks.conftest import serve_edge
 from tests.gateway.webhooks.shopify import order_payload, signed

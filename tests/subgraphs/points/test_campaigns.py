@@ -14,11 +14,11 @@ from sqlalchemy import select
 from db.models import AuditLog, Customer
 from db.session import tenant_unit_of_work
 from subgraphs.kit.resources import Resources
-from subgraphs.points.service.calculation import Calculation, EarnAction, Order, OrderLine
-from subgraphs.points.service.campaigns import reward_cost_discount
-from subgraphs.points.service.customers import register_customer
-from subgraphs.points.service.ledger import EarnCommand, earn, preview_earn
-from subgraphs.points.service.program import Channel
+from subgraphs.points.campaigns.service import reward_cost_discount
+from subgraphs.points.customers.service import register_customer
+from subgraphs.points.ledger.service import EarnCommand, earn, preview_earn
+from subgraphs.points.program.calculation import Calculation, EarnAction, Order, OrderLine
+from subgraphs.points.program.service import Channel
 from tests.conftest import SubgraphClient, Tenant
 from tests.subgraphs.points.ledger_helpers import set_customer_facts
 

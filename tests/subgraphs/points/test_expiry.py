@@ -16,10 +16,10 @@ from db.models import PointsTransaction, PointsTransactionKind
 from db.session import tenant_unit_of_work
 from subgraphs.kit.pubsub import ledger_channel
 from subgraphs.kit.resources import Resources
-from subgraphs.points.jobs import expire_points, run_expiry
-from subgraphs.points.service import ledger
-from subgraphs.points.service.calculation import EarnAction, Order, OrderLine
-from subgraphs.points.service.program import Channel, update_program_config
+from subgraphs.points.expiry.jobs import expire_points, run_expiry
+from subgraphs.points.ledger import service as ledger
+from subgraphs.points.program.calculation import EarnAction, Order, OrderLine
+from subgraphs.points.program.service import Channel, update_program_config
 from tests.conftest import Tenant, add_customer
 from tests.subgraphs.points.ledger_helpers import LedgerState, ledger_state
 
@@ -60,7 +60,7 @@ async def earn_purchase(
 async def redeem(
     resources: Resources, tenant: Tenant, customer_id: str, points: int, *, at: datetime
 ) -> None:
-    command = ledger.DebitCommand(customer_id, points, "reward", f"redeem:{new_id()}", "reward")
+    command = ledger.PointsMovement(customer_id, points, "reward", f"redeem:{new_id()}", "reward")
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         await ledger.redeem(session, tenant.merchant_id, command, now=at)
 

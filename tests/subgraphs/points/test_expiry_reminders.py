@@ -16,15 +16,15 @@ import pytest_asyncio
 import respx
 from sqlalchemy import select, update
 
+from db.encryption_contexts import CUSTOMERS_PHONE, PROGRAM_SETTINGS_NOTIFICATION_API_KEY
 from db.models import AuditLog, Customer, ExpiryReminder, ProgramSettings
 from db.session import tenant_unit_of_work
 from subgraphs.kit.integrations.http_retries import RetryPolicy
 from subgraphs.kit.integrations.notifications import KLAVIYO_EVENTS_URL, POSTSCRIPT_MESSAGES_URL
 from subgraphs.kit.resources import Resources
-from subgraphs.points.jobs import queue_expiry_reminders, run_expiry_reminders
-from subgraphs.points.repository.reminders import DueReminder, ReminderRepository
-from subgraphs.points.service.customers import PHONE_CONTEXT, register_customer
-from subgraphs.points.service.expiry import NOTIFICATION_KEY_CONTEXT
+from subgraphs.points.customers.service import register_customer
+from subgraphs.points.expiry.jobs import queue_expiry_reminders, run_expiry_reminders
+from subgraphs.points.expiry.repository import DueReminder, ReminderRepository
 from tests.conftest import Tenant
 from tests.subgraphs.points.test_expiry import DAY, configure, earn_purchase, redeem
 
@@ -73,7 +73,7 @@ async def notify_through(
             .where(ProgramSettings.merchant_id == tenant.merchant_id)
             .values(
                 notification_api_key_encrypted=resources.cipher.encrypt(
-                    api_key, context=NOTIFICATION_KEY_CONTEXT
+                    api_key, context=PROGRAM_SETTINGS_NOTIFICATION_API_KEY
                 )
             )
         )
@@ -94,7 +94,7 @@ async def add_recipient(
             await session.execute(
                 update(Customer)
                 .where(Customer.merchant_id == tenant.merchant_id, Customer.id == customer_id)
-                .values(phone_encrypted=resources.cipher.encrypt(phone, context=PHONE_CONTEXT))
+                .values(phone_encrypted=resources.cipher.encrypt(phone, context=CUSTOMERS_PHONE))
             )
     return customer_id
 

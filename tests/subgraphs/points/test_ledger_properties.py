@@ -13,10 +13,12 @@ from hypothesis import strategies as st
 
 from db.session import tenant_unit_of_work
 from subgraphs.kit.resources import Resources
-from subgraphs.points.service import ledger
-from subgraphs.points.service.calculation import EarnAction, Order, OrderLine
-from subgraphs.points.service.errors import PointsError, PointsErrorCode
-from subgraphs.points.service.program import Channel, update_program_config
+from subgraphs.points.errors import PointsError, PointsErrorCode
+from subgraphs.points.expiry.service import expire_customer_lots
+from subgraphs.points.ledger import service as ledger
+from subgraphs.points.orders.reversal import RefundLine, ReverseCommand, reverse_order
+from subgraphs.points.program.calculation import EarnAction, Order, OrderLine
+from subgraphs.points.program.service import Channel, update_program_config
 from tests.conftest import Tenant, add_customer
 from tests.subgraphs.points.ledger_helpers import ledger_state
 
@@ -79,14 +81,14 @@ async def run_step(
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         if isinstance(command, ledger.EarnCommand):
             await ledger.earn(session, tenant.merchant_id, command, now=now)
-        elif isinstance(command, ledger.DebitCommand):
+        elif isinstance(command, ledger.PointsMovement):
             await ledger.redeem(session, tenant.merchant_id, command, now=now)
         elif isinstance(command, ledger.AdjustCommand):
             await ledger.adjust(session, tenant.merchant_id, command, now=now)
-        elif isinstance(command, ledger.ReverseCommand):
-            await ledger.reverse_order(session, tenant.merchant_id, command, now=now)
+        elif isinstance(command, ReverseCommand):
+            await reverse_order(session, tenant.merchant_id, command, now=now)
         elif command == "expire":
-            await ledger.expire_customer_lots(session, tenant.merchant_id, customer_id, now=now)
+            await expire_customer_lots(session, tenant.merchant_id, customer_id, now=now)
 
 
 @settings(
@@ -125,7 +127,7 @@ async def test_balance_equals_the_ledger_after_every_step(
             orders.append(order)
             command = ledger.EarnCommand(customer_id, EarnAction.PURCHASE, key, order=order)
         elif isinstance(step, Redeem):
-            command = ledger.DebitCommand(customer_id, step.points, "reward", key, "redemption")
+            command = ledger.PointsMovement(customer_id, step.points, "reward", key, "redemption")
         elif isinstance(step, Adjust):
             command = ledger.AdjustCommand(customer_id, step.points, "correction", key)
         elif isinstance(step, Reverse):
@@ -136,9 +138,9 @@ async def test_balance_equals_the_ledger_after_every_step(
             lines = (
                 None
                 if step.cents is None
-                else (ledger.RefundLine(line.line_id, amount=Decimal(step.cents) / 100),)
+                else (RefundLine(line.line_id, amount=Decimal(step.cents) / 100),)
             )
-            command = ledger.ReverseCommand(order.order_id, key, lines=lines)
+            command = ReverseCommand(order.order_id, key, lines=lines)
         elif isinstance(step, Expire):
             now += timedelta(days=step.days_later)
             command = "expire"

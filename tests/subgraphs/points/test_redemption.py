@@ -19,19 +19,19 @@ from purgatory import AsyncCircuitBreakerFactory
 from sqlalchemy import select, update
 
 from db.crypto import DecryptionError
+from db.encryption_contexts import CUSTOMERS_EMAIL, MERCHANTS_API_TOKEN, REWARD_REDEMPTIONS_CODE
 from db.models import Merchant, PointsTransaction, RewardKind, RewardRedemption
 from db.session import system_unit_of_work, tenant_unit_of_work
 from subgraphs.kit.integrations.shopify_rate_limits import RateLimitMonitor
 from subgraphs.kit.resources import Resources
-from subgraphs.points.service.discounts import API_TOKEN_CONTEXT, ShopifyConnector
-from subgraphs.points.service.redemption import (
-    CODE_CONTEXT,
+from subgraphs.points.rewards.jobs import resolve_stale_redemptions
+from subgraphs.points.rewards.redemption import (
     RedeemCommand,
     begin_redemption,
     redeem_reward,
-    resolve_stale_redemptions,
 )
-from subgraphs.points.service.rewards import RewardTerms, create_reward
+from subgraphs.points.rewards.service import RewardTerms, create_reward
+from subgraphs.points.shopify import ShopifyConnector
 from tests.conftest import StatementCounter, SubgraphClient, Tenant, add_customer
 from tests.subgraphs.points.ledger_helpers import ledger_state, set_customer_facts
 from tests.subgraphs.points.test_rewards import set_currencies
@@ -121,7 +121,7 @@ def error_codes(payload: dict[str, Any]) -> list[str]:
 
 async def connect_shopify(resources: Resources, tenant: Tenant) -> str:
     """Give the merchant an Admin API token, as the OAuth install would; returns its API URL."""
-    token = resources.cipher.encrypt("shpat_test_token", context=API_TOKEN_CONTEXT)
+    token = resources.cipher.encrypt("shpat_test_token", context=MERCHANTS_API_TOKEN)
     async with system_unit_of_work(resources.sessions) as session:
         await session.execute(
             update(Merchant)
@@ -251,10 +251,10 @@ async def test_codes_are_stored_encrypted(
     assert code not in row.code_encrypted
     assert code.removeprefix("LN-") not in row.code_encrypted
     assert row.code_encrypted.startswith("v1:")
-    assert resources.cipher.decrypt(row.code_encrypted, context=CODE_CONTEXT) == code
+    assert resources.cipher.decrypt(row.code_encrypted, context=REWARD_REDEMPTIONS_CODE) == code
     # Bound to its column: the ciphertext copied elsewhere does not decrypt.
     with pytest.raises(DecryptionError):
-        resources.cipher.decrypt(row.code_encrypted, context="customers.email")
+        resources.cipher.decrypt(row.code_encrypted, context=CUSTOMERS_EMAIL)
 
 
 async def test_replaying_a_key_returns_the_same_redemption_and_spends_once(
@@ -712,7 +712,7 @@ async def test_sweeper_settles_redemptions_a_crash_left_pending(
     )
     await age(resources, tenant, reached.id, lost.id)
     await age(resources, other_tenant, sandbox.id)
-    reached_code = resources.cipher.decrypt(reached.code_encrypted, context=CODE_CONTEXT)
+    reached_code = resources.cipher.decrypt(reached.code_encrypted, context=REWARD_REDEMPTIONS_CODE)
 
     def lookup(request: httpx.Request) -> httpx.Response:
         code = json.loads(request.content)["variables"]["code"]

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from db.models import AuditLog, Reward, RewardKind
 from db.session import tenant_unit_of_work
 from subgraphs.kit.resources import Resources
-from subgraphs.points.service.program import update_program_config
-from subgraphs.points.service.rewards import RewardTerms, validate_terms
+from subgraphs.points.program.service import update_program_config
+from subgraphs.points.rewards.service import RewardTerms, validate_terms
 from tests.conftest import SubgraphClient, Tenant
 
 REWARD_FIELDS = """

@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 from db.models import AuditLog, Customer, VipTier
 from db.session import tenant_unit_of_work
 from subgraphs.kit.resources import Resources
-from subgraphs.points.service.calculation import EarnAction
-from subgraphs.points.service.ledger import EarnCommand, earn
-from subgraphs.points.service.tiers import recalculate_all_tiers, recalculate_tiers
+from subgraphs.points.ledger.service import EarnCommand, earn
+from subgraphs.points.program.calculation import EarnAction
+from subgraphs.points.tiers.service import recalculate_all_tiers, recalculate_tiers
 from tests.conftest import SubgraphClient, Tenant, add_customer
 from tests.subgraphs.points.ledger_helpers import set_customer_facts
 

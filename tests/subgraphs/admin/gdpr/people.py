@@ -12,20 +12,21 @@ from typing import Any
 
 from sqlalchemy import update
 
+from db.encryption_contexts import CUSTOMERS_PHONE, REWARD_REDEMPTIONS_CODE
 from db.ids import new_id
 from db.models import Customer, GdprRequest, RewardKind
 from db.session import tenant_unit_of_work
 from subgraphs.admin.deliveries.repository import WebhookDeliveriesRepository
 from subgraphs.kit.repository import insert_audit_log
 from subgraphs.kit.resources import Resources
-from subgraphs.points.repository.reminders import DueReminder, ReminderRepository
-from subgraphs.points.service import ledger
-from subgraphs.points.service.calculation import EarnAction, Order, OrderLine
-from subgraphs.points.service.customers import PHONE_CONTEXT, register_customer
-from subgraphs.points.service.discounts import ShopifyConnector
-from subgraphs.points.service.program import Channel
-from subgraphs.points.service.redemption import CODE_CONTEXT, RedeemCommand, redeem_reward
-from subgraphs.points.service.rewards import RewardTerms, create_reward
+from subgraphs.points.customers.service import register_customer
+from subgraphs.points.expiry.repository import DueReminder, ReminderRepository
+from subgraphs.points.ledger import service as ledger
+from subgraphs.points.program.calculation import EarnAction, Order, OrderLine
+from subgraphs.points.program.service import Channel
+from subgraphs.points.rewards.redemption import RedeemCommand, redeem_reward
+from subgraphs.points.rewards.service import RewardTerms, create_reward
+from subgraphs.points.shopify import ShopifyConnector
 from subgraphs.referrals.service import create_referral_link
 from tests.conftest import Tenant
 from tests.subgraphs.admin.gdpr.runs import (
@@ -158,7 +159,7 @@ async def tell_story(resources: Resources, tenant: Tenant, person: Person) -> St
         await session.execute(
             update(Customer)
             .where(Customer.merchant_id == merchant_id, Customer.id == customer_id)
-            .values(phone_encrypted=resources.cipher.encrypt(person.phone, context=PHONE_CONTEXT))
+            .values(phone_encrypted=resources.cipher.encrypt(person.phone, context=CUSTOMERS_PHONE))
         )
         await ledger.earn(
             session,
@@ -237,7 +238,9 @@ async def tell_story(resources: Resources, tenant: Tenant, person: Person) -> St
     )
     assert outcome.error is None
     assert outcome.redemption.sandbox
-    code = resources.cipher.decrypt(outcome.redemption.code_encrypted, context=CODE_CONTEXT)
+    code = resources.cipher.decrypt(
+        outcome.redemption.code_encrypted, context=REWARD_REDEMPTIONS_CODE
+    )
 
     order_topic = "orders/paid"
     pending = await receive(

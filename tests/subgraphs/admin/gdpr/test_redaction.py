@@ -22,8 +22,8 @@ from subgraphs.admin.merchants.service import record_uninstall
 from subgraphs.kit.domain import DomainError
 from subgraphs.kit.repository import insert_audit_log
 from subgraphs.kit.resources import Resources
-from subgraphs.points.service import ledger
-from subgraphs.points.service.customers import register_customer
+from subgraphs.points.customers.service import register_customer
+from subgraphs.points.orders.reversal import ReverseCommand, reverse_order
 from tests.conftest import Tenant, add_customer
 from tests.pii_scan import UNREADABLE, find_pii, rows_of_merchant
 from tests.subgraphs.admin.gdpr.people import Person, redact, request_data, tell_story
@@ -120,10 +120,10 @@ async def test_redacting_a_customer_leaves_none_of_their_data_in_any_table(
     # The redacted record still works as a ledger: a later refund of the order is reversed
     # from the per-line figures its explanation kept.
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
-        reversal = await ledger.reverse_order(
+        reversal = await reverse_order(
             session,
             tenant.merchant_id,
-            ledger.ReverseCommand(story.order_id, f"refund:{story.order_id}"),
+            ReverseCommand(story.order_id, f"refund:{story.order_id}"),
             now=datetime.now(UTC),
         )
     earned = next(p for _, kind, p, _, order in ledger_before if order == story.order_id)

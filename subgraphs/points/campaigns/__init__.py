@@ -1,0 +1,1 @@
+"""Bonus campaigns: double points, spend goals, cheaper rewards."""

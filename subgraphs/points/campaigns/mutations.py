@@ -1,0 +1,70 @@
+"""Editing bonus campaigns. The calculation reads them on every earn, so a change applies to
+the next order without any cache to retire."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.tools import create_type
+
+from subgraphs.points.campaigns import service as campaign_service
+from subgraphs.points.campaigns.types import (
+    BonusCampaign,
+    CampaignCreateInput,
+    CampaignCreatePayload,
+    CampaignDeleteInput,
+    CampaignDeletePayload,
+    CampaignUpdateInput,
+    CampaignUpdatePayload,
+)
+from subgraphs.points.loaders import PointsInfo
+from subgraphs.points.user_errors import points_mutation
+
+
+@strawberry.mutation(description="Create a bonus campaign; validated against its kind.")
+async def campaign_create(info: PointsInfo, input: CampaignCreateInput) -> CampaignCreatePayload:
+    return await points_mutation(
+        info,
+        CampaignCreatePayload,
+        lambda scope: campaign_service.create_campaign(
+            scope.session, scope.merchant_id, input.to_draft(), actor_id=scope.actor_id
+        ),
+        lambda row: CampaignCreatePayload(campaign=BonusCampaign.from_row(row)),
+    )
+
+
+@strawberry.mutation(
+    description="Change a campaign (active: false pauses it); validated as a whole."
+)
+async def campaign_update(info: PointsInfo, input: CampaignUpdateInput) -> CampaignUpdatePayload:
+    return await points_mutation(
+        info,
+        CampaignUpdatePayload,
+        lambda scope: campaign_service.update_campaign(
+            scope.session,
+            scope.merchant_id,
+            str(input.id),
+            input.to_changes(),
+            actor_id=scope.actor_id,
+        ),
+        lambda row: CampaignUpdatePayload(campaign=BonusCampaign.from_row(row)),
+    )
+
+
+@strawberry.mutation(
+    description="Delete a campaign for good (to stop it for a while, pause it instead). "
+    "Points it already gave stay, and their explanations still name it."
+)
+async def campaign_delete(info: PointsInfo, input: CampaignDeleteInput) -> CampaignDeletePayload:
+    return await points_mutation(
+        info,
+        CampaignDeletePayload,
+        lambda scope: campaign_service.delete_campaign(
+            scope.session, scope.merchant_id, str(input.id), actor_id=scope.actor_id
+        ),
+        lambda _: CampaignDeletePayload(deleted_campaign_id=input.id),
+    )
+
+
+CampaignMutation = create_type(
+    "CampaignMutation", [campaign_create, campaign_update, campaign_delete]
+)

@@ -1,0 +1,199 @@
+"""Bonus campaigns as GraphQL: the campaigns and their editing inputs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import strawberry
+
+from db.models import BonusCampaign as BonusCampaignRow
+from db.models import CampaignKind as CampaignKindValue
+from subgraphs.points.campaigns.rules import CampaignChanges, CampaignDraft
+from subgraphs.points.loaders import PointsInfo
+from subgraphs.points.money import Money, shop_money
+from subgraphs.points.user_errors import PointsUserError, user_errors_field
+
+CampaignKind = strawberry.enum(
+    CampaignKindValue, name="CampaignKind", description="What a campaign does."
+)
+
+
+@strawberry.type(description="Who a campaign is for; every condition set must hold.")
+class CampaignConditions:
+    rfm_segments: list[str] = strawberry.field(
+        description="Only customers in these RFM segments; empty: every segment."
+    )
+    regions: list[str] = strawberry.field(
+        description="Only orders from these ISO countries or regions (EU, NA); empty: anywhere."
+    )
+
+
+@strawberry.type(
+    description="A time-boxed promotion: more points, a spend bonus or cheaper rewards."
+)
+class BonusCampaign:
+    id: strawberry.ID = strawberry.field(description="Campaign id.")
+    name: str = strawberry.field(
+        description="Unique; points explanations name the campaign as campaign:<name>."
+    )
+    kind: CampaignKind = strawberry.field(description="What the campaign does.")  # type: ignore[valid-type]
+    multiplier: Decimal | None = strawberry.field(
+        description="Points multiplier of a DOUBLE_POINTS campaign."
+    )
+    bonus_points: int | None = strawberry.field(
+        description="Bonus of a GOAL_SPEND campaign, for an order reaching goalAmount."
+    )
+    discount_percent: Decimal | None = strawberry.field(
+        description="Percent off rewards' points cost, for a DISCOUNT campaign."
+    )
+    starts_at: datetime = strawberry.field(description="When it starts applying.")
+    ends_at: datetime = strawberry.field(description="When it stops applying (exclusive).")
+    conditions: CampaignConditions = strawberry.field(description="Who it is for.")
+    active: bool = strawberry.field(description="False while paused.")
+    created_at: datetime = strawberry.field(description="When it was created.")
+    goal: strawberry.Private[Decimal | None]
+
+    @classmethod
+    def from_row(cls, row: BonusCampaignRow) -> BonusCampaign:
+        conditions = row.conditions or {}
+        kind = CampaignKindValue(row.kind)
+        return cls(
+            id=strawberry.ID(row.id),
+            name=row.name,
+            kind=kind,
+            multiplier=row.multiplier if kind is CampaignKindValue.DOUBLE_POINTS else None,
+            bonus_points=row.bonus_points,
+            discount_percent=row.discount_percent,
+            starts_at=row.starts_at,
+            ends_at=row.ends_at,
+            conditions=CampaignConditions(
+                rfm_segments=list(conditions.get("rfm_segments") or []),
+                regions=list(conditions.get("regions") or []),
+            ),
+            active=row.active,
+            created_at=row.created_at,
+            goal=row.goal_amount,
+        )
+
+    @strawberry.field(description="Order subtotal a GOAL_SPEND campaign rewards, shop currency.")
+    async def goal_amount(self, info: PointsInfo) -> Money | None:
+        return None if self.goal is None else await shop_money(info, self.goal)
+
+
+@strawberry.input(description="Who a campaign is for; omit a list to not restrict by it.")
+class CampaignConditionsInput:
+    rfm_segments: list[str] | None = strawberry.field(
+        default=None, description="RFM segment names, e.g. Champions."
+    )
+    regions: list[str] | None = strawberry.field(
+        default=None, description="ISO country codes (GB, CA) or regions: EU, NA."
+    )
+
+
+# What campaign inputs pass on to the service as they are (conditions are unpacked).
+_CAMPAIGN_FIELDS = (
+    "name",
+    "kind",
+    "starts_at",
+    "ends_at",
+    "multiplier",
+    "goal_amount",
+    "bonus_points",
+    "discount_percent",
+    "active",
+)
+
+
+def _campaign_fields(campaign: CampaignCreateInput | CampaignUpdateInput) -> dict[str, Any]:
+    return {name: getattr(campaign, name) for name in _CAMPAIGN_FIELDS}
+
+
+@strawberry.input(description="A new campaign. Give the terms of its kind only.")
+class CampaignCreateInput:
+    name: str = strawberry.field(description="Unique name, 1 to 100 characters.")
+    kind: CampaignKind = strawberry.field(description="What the campaign does.")  # type: ignore[valid-type]
+    starts_at: datetime = strawberry.field(description="Start, with a UTC offset.")
+    ends_at: datetime = strawberry.field(description="End (exclusive), after the start.")
+    multiplier: Decimal | None = strawberry.field(
+        default=None, description="DOUBLE_POINTS: above 1 and at most 10."
+    )
+    goal_amount: Decimal | None = strawberry.field(
+        default=None, description="GOAL_SPEND: order subtotal to reach, in the shop currency."
+    )
+    bonus_points: int | None = strawberry.field(
+        default=None, description="GOAL_SPEND: points for reaching it."
+    )
+    discount_percent: Decimal | None = strawberry.field(
+        default=None, description="DISCOUNT: percent off rewards, above 0 and below 100."
+    )
+    conditions: CampaignConditionsInput | None = strawberry.field(
+        default=None, description="Who it is for; everyone by default."
+    )
+    active: bool = strawberry.field(default=True, description="False to create it paused.")
+
+    def to_draft(self) -> CampaignDraft:
+        conditions = self.conditions or CampaignConditionsInput()
+        return CampaignDraft(
+            **_campaign_fields(self),
+            rfm_segments=conditions.rfm_segments or [],
+            regions=conditions.regions or [],
+        )
+
+
+@strawberry.input(
+    description="Changes to a campaign: omitted fields keep their value; a new kind drops the "
+    "old kind's terms."
+)
+class CampaignUpdateInput:
+    id: strawberry.ID = strawberry.field(description="The campaign to change.")
+    name: str | None = strawberry.field(default=None, description="New unique name.")
+    kind: CampaignKind | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="New kind; give its terms too."
+    )
+    starts_at: datetime | None = strawberry.field(default=None, description="New start.")
+    ends_at: datetime | None = strawberry.field(default=None, description="New end.")
+    multiplier: Decimal | None = strawberry.field(default=None, description="DOUBLE_POINTS.")
+    goal_amount: Decimal | None = strawberry.field(default=None, description="GOAL_SPEND.")
+    bonus_points: int | None = strawberry.field(default=None, description="GOAL_SPEND.")
+    discount_percent: Decimal | None = strawberry.field(default=None, description="DISCOUNT.")
+    conditions: CampaignConditionsInput | None = strawberry.field(
+        default=None, description="Lists given replace the current ones."
+    )
+    active: bool | None = strawberry.field(default=None, description="False pauses it.")
+
+    def to_changes(self) -> CampaignChanges:
+        conditions = self.conditions or CampaignConditionsInput()
+        return CampaignChanges(
+            **_campaign_fields(self),
+            rfm_segments=conditions.rfm_segments,
+            regions=conditions.regions,
+        )
+
+
+@strawberry.input(description="The campaign to delete.")
+class CampaignDeleteInput:
+    id: strawberry.ID = strawberry.field(description="The campaign to delete.")
+
+
+@strawberry.type(description="The result of campaignCreate.")
+class CampaignCreatePayload:
+    campaign: BonusCampaign | None = strawberry.field(default=None, description="The new campaign.")
+    user_errors: list[PointsUserError] = user_errors_field()
+
+
+@strawberry.type(description="The result of campaignUpdate.")
+class CampaignUpdatePayload:
+    campaign: BonusCampaign | None = strawberry.field(
+        default=None, description="The campaign as changed."
+    )
+    user_errors: list[PointsUserError] = user_errors_field()
+
+
+@strawberry.type(description="The result of campaignDelete.")
+class CampaignDeletePayload:
+    deleted_campaign_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The deleted campaign's id."
+    )
+    user_errors: list[PointsUserError] = user_errors_field()

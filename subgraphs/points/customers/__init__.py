@@ -1,0 +1,1 @@
+"""Customers: enrolment, contact details, search, and the Customer entity."""

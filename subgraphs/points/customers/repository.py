@@ -1,0 +1,229 @@
+"""Every SQL statement of the points subgraph on ``customers``: the customers themselves, the
+balance projection and facts the ledger moves, the tier each one holds, and the Shopify
+account each one is tied to."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Subquery, func, literal, select, update
+from sqlalchemy.sql.elements import ColumnElement
+
+from db.models import Customer
+from subgraphs.kit.pagination import Page, PageRequest
+from subgraphs.kit.repository import TenantRepository, utc_date
+from subgraphs.points.tiers.rules import TierFacts
+
+_FACT_COLUMNS = (
+    Customer.id,
+    Customer.total_points_earned,
+    Customer.total_spent,
+    Customer.rfm_score,
+    Customer.vip_tier_id,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerChange:
+    """How one ledger entry moves the customer's projection and facts."""
+
+    points: int
+    earned: int = 0
+    spent: Decimal = Decimal(0)
+    orders: int = 0
+    first_order_at: datetime | None = None
+    activity_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerTierFacts:
+    """What the tier rules read of one customer, and the tier they hold now."""
+
+    customer_id: str
+    tier_id: str | None
+    facts: TierFacts
+
+    @classmethod
+    def of(cls, row: Any) -> CustomerTierFacts:
+        facts = TierFacts.of(row.total_points_earned, row.total_spent, row.rfm_score)
+        return cls(row.id, row.vip_tier_id, facts)
+
+
+def _last_seen() -> ColumnElement[datetime]:
+    return func.coalesce(Customer.last_activity_at, Customer.created_at)
+
+
+class CustomerRepository(TenantRepository[Customer]):
+    model = Customer
+
+    # --- reading customers -----------------------------------------------------------------
+
+    async def customers_by_ids(self, customer_ids: Sequence[str]) -> list[Customer]:
+        return await self.get_all(Customer.id.in_(customer_ids))
+
+    async def customers_page(
+        self, page: PageRequest, filters: Sequence[ColumnElement[bool]] = ()
+    ) -> Page[Customer]:
+        return await self.paginate(page, *filters, keyset=(Customer.id,))
+
+    async def by_shopify_id(self, shopify_customer_id: str) -> Customer | None:
+        return await self.get_one_or_none(Customer.shopify_customer_id == shopify_customer_id)
+
+    async def by_email_index(self, email_blind_index: str) -> Customer | None:
+        return await self.get_one_or_none(Customer.email_blind_index == email_blind_index)
+
+    # --- enrolment and Shopify accounts ----------------------------------------------------
+
+    async def claim(self, customer_id: str, shopify_customer_id: str) -> bool:
+        """Attach a Shopify account to a customer known so far only by email (guest orders).
+        False when the customer already belongs to another Shopify account."""
+        claimed = await self.update_one(
+            customer_id,
+            {"shopify_customer_id": shopify_customer_id},
+            Customer.shopify_customer_id.is_(None),
+        )
+        return claimed is not None
+
+    async def update_profile(
+        self,
+        customer_id: str,
+        *,
+        email_encrypted: str,
+        email_blind_index: str,
+        phone_encrypted: str | None,
+        locale: str,
+        country_code: str | None,
+    ) -> None:
+        await self.update_one(
+            customer_id,
+            {
+                "email_encrypted": email_encrypted,
+                "email_blind_index": email_blind_index,
+                "phone_encrypted": phone_encrypted,
+                "locale": locale,
+                "country_code": country_code,
+            },
+        )
+
+    # --- the ledger's projection -----------------------------------------------------------
+
+    async def lock(self, customer_id: str) -> Customer | None:
+        """The customer, row-locked: every ledger write of one customer runs one at a time, so
+        balance checks and idempotency checks cannot race."""
+        return await self.get_one_or_none(Customer.id == customer_id, for_update=True)
+
+    async def apply_change(self, customer_id: str, change: CustomerChange) -> Customer:
+        values: dict[str, Any] = {
+            "points_balance": Customer.points_balance + change.points,
+            "total_points_earned": func.greatest(Customer.total_points_earned + change.earned, 0),
+        }
+        if change.spent:
+            values["total_spent"] = func.greatest(Customer.total_spent + change.spent, 0)
+        if change.orders:
+            values["orders_count"] = Customer.orders_count + change.orders
+        if change.first_order_at is not None:
+            values["first_order_at"] = func.coalesce(Customer.first_order_at, change.first_order_at)
+        if change.activity_at is not None:
+            values["last_activity_at"] = func.greatest(
+                Customer.last_activity_at, change.activity_at
+            )
+        updated = await self.update_one(customer_id, values)
+        assert updated is not None, "the ledger moves only customers it has locked"
+        return updated
+
+    async def inactive_with_points(self, inactive_since: datetime, *, limit: int) -> list[str]:
+        """Customers holding points whose last activity (or signup) is older than the cutoff."""
+        result = await self._session.scalars(
+            select(Customer.id)
+            .where(self._mine, Customer.points_balance > 0, _last_seen() <= inactive_since)
+            .order_by(Customer.id)
+            .limit(limit)
+        )
+        return list(result)
+
+    def balances_expiring_after_inactivity(
+        self, now: datetime, *, days: int, window: timedelta
+    ) -> Subquery:
+        """(customer_id, expires_on, points): customers whose whole balance expires ``days``
+        after their last activity, within ``window`` from now but not yet."""
+        cutoff = now - timedelta(days=days)
+        expires_on = utc_date(_last_seen() + literal(timedelta(days=days)))
+        return (
+            select(
+                Customer.id.label("customer_id"),
+                expires_on.label("expires_on"),
+                Customer.points_balance.label("points"),
+            )
+            .where(
+                self._mine,
+                Customer.points_balance > 0,
+                _last_seen() > cutoff,
+                _last_seen() <= cutoff + window,
+            )
+            .subquery("due")
+        )
+
+    # --- tiers -----------------------------------------------------------------------------
+
+    async def set_tier(self, customer_id: str, tier_id: str | None) -> None:
+        await self.update_one(customer_id, {"vip_tier_id": tier_id})
+
+    async def assign_tiers(self, tier_by_customer: Mapping[str, str | None]) -> None:
+        """Set each customer's tier: one statement per target tier, not per customer."""
+        by_tier: dict[str | None, list[str]] = {}
+        for customer_id, tier_id in tier_by_customer.items():
+            by_tier.setdefault(tier_id, []).append(customer_id)
+        for tier_id, customer_ids in by_tier.items():
+            await self._session.execute(
+                update(Customer)
+                .where(self._mine, Customer.id.in_(customer_ids))
+                .values(vip_tier_id=tier_id),
+                execution_options={"synchronize_session": False},
+            )
+
+    async def tier_facts_after(
+        self, after: str | None, limit: int, *, lock: bool = False
+    ) -> list[CustomerTierFacts]:
+        """The next ``limit`` customers in id order. ``lock`` holds them until the transaction
+        ends, so a concurrent ledger write waits and then reassigns under the new tiers."""
+        query = select(*_FACT_COLUMNS).where(self._mine)
+        if after is not None:
+            query = query.where(Customer.id > after)
+        query = query.order_by(Customer.id).limit(limit)
+        if lock:
+            # NO KEY UPDATE: blocks ledger writers (FOR UPDATE) but not inserts that only
+            # reference the customer (ledger rows, redemptions).
+            query = query.with_for_update(key_share=True)
+        return [CustomerTierFacts.of(row) for row in await self._session.execute(query)]
+
+    async def tier_facts_by_ids(self, customer_ids: Sequence[str]) -> list[CustomerTierFacts]:
+        result = await self._session.execute(
+            select(*_FACT_COLUMNS).where(self._mine, Customer.id.in_(customer_ids))
+        )
+        return [CustomerTierFacts.of(row) for row in result]
+
+
+def compare(field: str, operator: str | None, value: Decimal) -> ColumnElement[bool]:
+    """``field`` (points_balance or total_spent) >=, <= or = ``value``."""
+    column = Customer.points_balance if field == "points_balance" else Customer.total_spent
+    if operator == ">=":
+        return column >= value
+    if operator == "<=":
+        return column <= value
+    return column == value
+
+
+def in_tier(tier_id: str) -> ColumnElement[bool]:
+    return Customer.vip_tier_id == tier_id
+
+
+def in_segment(segment: str) -> ColumnElement[bool]:
+    return Customer.rfm_segment == segment
+
+
+def email_index_is(blind_index: str) -> ColumnElement[bool]:
+    return Customer.email_blind_index == blind_index

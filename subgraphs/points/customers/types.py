@@ -1,0 +1,117 @@
+"""The Customer entity as the points subgraph serves it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from db.models import Customer as CustomerRow
+from subgraphs.kit.graphql.relay import (
+    AfterArgument,
+    Connection,
+    FirstArgument,
+    page_request,
+    to_connection,
+)
+from subgraphs.kit.permissions import require_customer_access
+from subgraphs.points.customers.service import customer_email
+from subgraphs.points.ledger.types import PointsTransaction, transaction_position
+from subgraphs.points.loaders import PointsInfo
+from subgraphs.points.money import Money, shop_money
+from subgraphs.points.rewards.types import RewardRedemption, redemption_position
+from subgraphs.points.tiers.types import VipTier
+
+MAX_EXPIRY_WINDOW_DAYS = 366
+
+
+@strawberry.type(description="Points that will expire on a date unless spent first.")
+class ExpiringPoints:
+    points: int = strawberry.field(description="How many points expire then.")
+    expires_at: datetime = strawberry.field(description="When they expire.")
+
+
+@strawberry.federation.type(keys=["id"], description="A shopper enrolled in the loyalty program.")
+class Customer:
+    id: strawberry.ID = strawberry.field(description="LoyalNest customer id.")
+    points_balance: int = strawberry.field(description="Points available to spend now.")
+    total_points_earned: int = strawberry.field(
+        description="Points earned over the customer's lifetime, less reversed ones."
+    )
+    orders_count: int = strawberry.field(description="Orders that earned (or were scored).")
+    rfm_segment: str | None = strawberry.field(
+        description="The customer's RFM segment (e.g. Champions), once analytics scored them."
+    )
+    locale: str = strawberry.field(description="Preferred language for messages, e.g. en, ar.")
+    row: strawberry.Private[CustomerRow]
+
+    @classmethod
+    def from_row(cls, row: CustomerRow) -> Customer:
+        return cls(
+            id=strawberry.ID(row.id),
+            points_balance=row.points_balance,
+            total_points_earned=row.total_points_earned,
+            orders_count=row.orders_count,
+            rfm_segment=row.rfm_segment,
+            locale=row.locale,
+            row=row,
+        )
+
+    @classmethod
+    async def resolve_reference(cls, info: PointsInfo, id: strawberry.ID) -> Customer | None:
+        require_customer_access(info.context.viewer, str(id))
+        row = await info.context.loaders.customer_by_id.load(str(id))
+        return None if row is None else cls.from_row(row)
+
+    @strawberry.field(description="The customer's email address.")
+    def email(self, info: PointsInfo) -> str:
+        return customer_email(self.row, info.context.resources.cipher)
+
+    @strawberry.field(description="The VIP tier the customer is in; null when in none.")
+    async def vip_tier(self, info: PointsInfo) -> VipTier | None:
+        if self.row.vip_tier_id is None:
+            return None
+        tier = await info.context.loaders.vip_tier_by_id.load(self.row.vip_tier_id)
+        return None if tier is None else VipTier.from_row(tier)
+
+    @strawberry.field(description="Lifetime spend on orders that earned, in the shop currency.")
+    async def total_spent(self, info: PointsInfo) -> Money:
+        return await shop_money(info, self.row.total_spent)
+
+    @strawberry.field(description="The customer's ledger, newest first.")
+    async def points_transactions(
+        self,
+        info: PointsInfo,
+        first: FirstArgument = None,
+        after: AfterArgument = None,
+    ) -> Connection[PointsTransaction]:
+        page = await info.context.loaders.transactions_page_by_customer.load(
+            (str(self.id), page_request(first, after))
+        )
+        return to_connection(page, position=transaction_position, node=PointsTransaction.from_row)
+
+    @strawberry.field(description="Rewards the customer redeemed, newest first.")
+    async def redemptions(
+        self,
+        info: PointsInfo,
+        first: FirstArgument = None,
+        after: AfterArgument = None,
+    ) -> Connection[RewardRedemption]:
+        page = await info.context.loaders.redemptions_page_by_customer.load(
+            (str(self.id), page_request(first, after))
+        )
+        return to_connection(page, position=redemption_position, node=RewardRedemption.from_view)
+
+    @strawberry.field(
+        description="Points that expire within the window (default 30 days), soonest first."
+    )
+    async def expiring_points(
+        self, info: PointsInfo, within_days: int = 30
+    ) -> list[ExpiringPoints]:
+        days = max(1, min(within_days, MAX_EXPIRY_WINDOW_DAYS))
+        lots = await info.context.loaders.expiring_points_by_customer.load((str(self.id), days))
+        return [ExpiringPoints(points=points, expires_at=at) for at, points in lots]
+
+
+def customer_position(row: CustomerRow) -> tuple[str]:
+    return (row.id,)

@@ -1,0 +1,70 @@
+"""Expected failures of the points domains, and the checks several domains share; resolvers
+turn a ``PointsError`` into a userError (``user_errors.PointsUserError``)."""
+
+from __future__ import annotations
+
+import enum
+
+from subgraphs.kit.domain import DomainError
+
+
+class PointsErrorCode(enum.Enum):
+    CUSTOMER_NOT_FOUND = "customer_not_found"
+    INVALID_POINTS = "invalid_points"
+    INVALID_REASON = "invalid_reason"
+    INVALID_IDEMPOTENCY_KEY = "invalid_idempotency_key"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    INVALID_EMAIL = "invalid_email"
+    INVALID_QUERY = "invalid_query"
+    EMAIL_TAKEN = "email_taken"
+    INVALID_ORDER = "invalid_order"
+    ORDER_REQUIRED = "order_required"
+    ORDER_ALREADY_EARNED = "order_already_earned"
+    ORDER_NOT_EARNED = "order_not_earned"
+    UNSUPPORTED_CURRENCY = "unsupported_currency"
+    INSUFFICIENT_POINTS = "insufficient_points"
+    INVALID_SETTINGS = "invalid_settings"
+    SETTINGS_VERSION_CONFLICT = "settings_version_conflict"
+    REWARD_NOT_FOUND = "reward_not_found"
+    REWARD_UNAVAILABLE = "reward_unavailable"
+    REWARD_LIMIT_REACHED = "reward_limit_reached"
+    INVALID_REWARD = "invalid_reward"
+    DISCOUNT_NOT_CREATED = "discount_not_created"
+    TIER_NOT_FOUND = "tier_not_found"
+    INVALID_TIER = "invalid_tier"
+    TIER_RANK_TAKEN = "tier_rank_taken"
+    CAMPAIGN_NOT_FOUND = "campaign_not_found"
+    INVALID_CAMPAIGN = "invalid_campaign"
+    INVALID_PREVIEW = "invalid_preview"
+
+
+class PointsError(DomainError):
+    """An expected failure the caller can fix; ``field`` names the offending input."""
+
+    code: PointsErrorCode
+
+
+def customer_not_found(field: str = "customerId") -> PointsError:
+    return PointsError(PointsErrorCode.CUSTOMER_NOT_FOUND, field, "customer not found")
+
+
+def idempotency_key_reused() -> PointsError:
+    return PointsError(
+        PointsErrorCode.IDEMPOTENCY_KEY_REUSED,
+        "idempotencyKey",
+        "this idempotencyKey was already used for a different request",
+    )
+
+
+def is_short_text(value: str, limit: int) -> bool:
+    """Not blank, at most ``limit`` characters, no NUL (Postgres text cannot hold one)."""
+    return bool(value.strip()) and len(value) <= limit and "\x00" not in value
+
+
+def check_text(value: str, field: str, code: PointsErrorCode, limit: int) -> None:
+    if not is_short_text(value, limit):
+        raise PointsError(code, field, f"{field} must be 1 to {limit} characters")
+
+
+def check_idempotency_key(key: str, limit: int) -> None:
+    check_text(key, "idempotencyKey", PointsErrorCode.INVALID_IDEMPOTENCY_KEY, limit)

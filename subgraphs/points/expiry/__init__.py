@@ -1,0 +1,1 @@
+"""Points expiry, and the reminders sent before points expire."""

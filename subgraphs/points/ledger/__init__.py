@@ -1,0 +1,1 @@
+"""The points ledger: its one write path, earning, adjustments, and the ledger as clients see it."""

@@ -1,0 +1,217 @@
+"""Every SQL statement on ``points_transactions``: the ledger, its lots of unspent points,
+and the reads that page through it or group it by order and by expiry day."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Subquery, func, select, text, update
+
+from db.models import PointsTransaction, PointsTransactionKind
+from subgraphs.kit.pagination import Page, PageRequest
+from subgraphs.kit.repository import TenantRepository, pages_by, utc_date
+
+# Debits take points from the lots that expire first, then the oldest: the customer keeps the
+# points that would last longest. One statement: a running sum picks the lots and the amounts.
+_CONSUME_OLDEST = text(
+    """
+    WITH lots AS (
+        SELECT id, remaining_points,
+               sum(remaining_points) OVER (
+                   ORDER BY (id = :preferred) DESC, expires_at ASC NULLS LAST, created_at, id
+               ) AS running
+        FROM points_transactions
+        WHERE merchant_id = :merchant_id AND customer_id = :customer_id
+          AND remaining_points > 0
+    ), taken AS (
+        SELECT id, LEAST(remaining_points, :amount - (running - remaining_points)) AS points
+        FROM lots
+        WHERE running - remaining_points < :amount
+    )
+    UPDATE points_transactions AS lot
+    SET remaining_points = lot.remaining_points - taken.points
+    FROM taken
+    WHERE lot.merchant_id = :merchant_id AND lot.id = taken.id
+    RETURNING lot.id, taken.points
+    """
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenLot:
+    transaction_id: str
+    customer_id: str
+    remaining_points: int
+    expires_at: datetime | None
+
+
+class LedgerRepository(TenantRepository[PointsTransaction]):
+    model = PointsTransaction
+
+    async def transaction_by_idempotency_key(self, key: str) -> PointsTransaction | None:
+        return await self.get_one_or_none(PointsTransaction.idempotency_key == key)
+
+    async def order_transactions(self, order_id: str) -> list[PointsTransaction]:
+        """The order's earn and reversals, oldest first."""
+        return await self.get_all(
+            PointsTransaction.order_id == order_id,
+            order_by=(PointsTransaction.created_at, PointsTransaction.id),
+        )
+
+    async def orders_with(self, order_ids: Sequence[str], kind: PointsTransactionKind) -> set[str]:
+        """Which of the orders have a ledger entry of ``kind`` (e.g. have earned)."""
+        if not order_ids:
+            return set()
+        rows = await self._session.scalars(
+            select(PointsTransaction.order_id).where(
+                self._mine,
+                PointsTransaction.order_id.in_(order_ids),
+                PointsTransaction.kind == kind,
+            )
+        )
+        return {order_id for order_id in rows if order_id is not None}
+
+    async def insert_transaction(self, values: Mapping[str, Any]) -> PointsTransaction | None:
+        """Insert a ledger row; ``None`` when its idempotency key (or the order's one earn) has
+        already been used. Credits open a lot of unspent points."""
+        points = values["points"]
+        return await self.insert_new({**values, "remaining_points": points if points > 0 else None})
+
+    async def consume_oldest(
+        self, customer_id: str, amount: int, *, preferred_lot: str | None = None
+    ) -> dict[str, int]:
+        """Take ``amount`` points from the customer's lots; lot id -> points taken."""
+        if amount <= 0:
+            return {}
+        rows = await self._session.execute(
+            _CONSUME_OLDEST,
+            {
+                "merchant_id": self._merchant_id,
+                "customer_id": customer_id,
+                "amount": amount,
+                "preferred": preferred_lot or "",
+            },
+        )
+        taken = {row.id: int(row.points) for row in rows}
+        if sum(taken.values()) != amount:
+            raise RuntimeError(
+                f"lots of customer {customer_id} hold less than {amount}: ledger projection broken"
+            )
+        return taken
+
+    async def drain_lots(self, lot_ids: Sequence[str]) -> dict[str, int]:
+        """Empty the given lots; lot id -> points they held."""
+        if not lot_ids:
+            return {}
+        before = (
+            select(PointsTransaction.id, PointsTransaction.remaining_points)
+            .where(
+                self._mine,
+                PointsTransaction.id.in_(lot_ids),
+                PointsTransaction.remaining_points > 0,
+            )
+            .with_for_update()
+        )
+        held = {row.id: int(row.remaining_points) for row in await self._session.execute(before)}
+        if held:
+            await self._session.execute(
+                update(PointsTransaction)
+                .where(self._mine, PointsTransaction.id.in_(list(held)))
+                .values(remaining_points=0)
+            )
+        return held
+
+    async def expired_lots(
+        self, as_of: datetime, *, customer_id: str | None = None, limit: int | None = None
+    ) -> list[OpenLot]:
+        """Lots whose date has passed and still hold points, grouped by customer."""
+        conditions = [PointsTransaction.remaining_points > 0, PointsTransaction.expires_at <= as_of]
+        if customer_id is not None:
+            conditions.append(PointsTransaction.customer_id == customer_id)
+        result = await self._session.execute(
+            select(
+                PointsTransaction.id,
+                PointsTransaction.customer_id,
+                PointsTransaction.remaining_points,
+                PointsTransaction.expires_at,
+            )
+            .where(self._mine, *conditions)
+            .order_by(PointsTransaction.customer_id, PointsTransaction.expires_at)
+            .limit(limit)
+        )
+        return [
+            OpenLot(row.id, row.customer_id, row.remaining_points, row.expires_at) for row in result
+        ]
+
+    async def open_lot_ids(self, customer_id: str) -> list[str]:
+        result = await self._session.scalars(
+            select(PointsTransaction.id).where(
+                self._mine,
+                PointsTransaction.customer_id == customer_id,
+                PointsTransaction.remaining_points > 0,
+            )
+        )
+        return list(result)
+
+    async def transaction_pages(
+        self, customer_ids: Sequence[str], page: PageRequest
+    ) -> dict[str, Page[PointsTransaction]]:
+        """Newest first, one page per customer, all in one statement."""
+        _, statement = self._newest_per_owner(
+            "customer_id",
+            customer_ids,
+            page,
+            keyset=(PointsTransaction.created_at, PointsTransaction.id),
+        )
+        rows = await self._session.scalars(statement)
+        return pages_by(rows, customer_ids, lambda row: row.customer_id, page.limit)
+
+    async def expiring_points(
+        self, customer_ids: Sequence[str], until: datetime
+    ) -> dict[str, list[tuple[datetime, int]]]:
+        """Per customer: (expiry date, points) of open lots expiring by ``until``, soonest first."""
+        result = await self._session.execute(
+            select(
+                PointsTransaction.customer_id,
+                PointsTransaction.expires_at,
+                func.sum(PointsTransaction.remaining_points),
+            )
+            .where(
+                self._mine,
+                PointsTransaction.customer_id.in_(customer_ids),
+                PointsTransaction.remaining_points > 0,
+                PointsTransaction.expires_at <= until,
+            )
+            .group_by(PointsTransaction.customer_id, PointsTransaction.expires_at)
+            .order_by(PointsTransaction.customer_id, PointsTransaction.expires_at)
+        )
+        found: dict[str, list[tuple[datetime, int]]] = {
+            customer_id: [] for customer_id in customer_ids
+        }
+        for customer_id, expires_at, points in result:
+            if expires_at is not None:
+                found[customer_id].append((expires_at, int(points or 0)))
+        return found
+
+    def unspent_by_expiry_day(self, start: datetime, end: datetime) -> Subquery:
+        """(customer_id, expires_on, points): unspent points of lots expiring in (start, end],
+        per customer and expiry day (UTC)."""
+        expires_on = utc_date(PointsTransaction.expires_at).label("expires_on")
+        return (
+            select(
+                PointsTransaction.customer_id,
+                expires_on,
+                func.sum(PointsTransaction.remaining_points).label("points"),
+            )
+            .where(
+                self._mine,
+                PointsTransaction.remaining_points > 0,
+                PointsTransaction.expires_at > start,
+                PointsTransaction.expires_at <= end,
+            )
+            .group_by(PointsTransaction.customer_id, expires_on)
+            .subquery("due")
+        )

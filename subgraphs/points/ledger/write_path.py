@@ -1,0 +1,211 @@
+"""The one write path of the points ledger: every operation that changes points (earn, redeem,
+adjust, reverse, expire, credit back) describes its change as a ``LedgerDraft`` and records it
+through a ``LedgerWriter`` (``write`` runs the four steps; expiry, which has no request to
+replay, locks and records), inside one transaction of the caller's:
+
+1. ``lock`` the customer row, so all ledger writes of one customer run one at a time;
+2. ``replay``: an idempotency key already used for the same request returns the original entry
+   and changes nothing (a different request under the same key is refused);
+3. the operation decides the points (the calculation, the balance, the order's history);
+4. ``record`` inserts the ledger row with its decision trace, consumes or opens lots, moves the
+   balance projection and the customer facts, reassigns the VIP tier, writes the audit log.
+
+Invariants (also enforced by Postgres constraints): balance = signed sum of the ledger =
+sum of the open lots; balance >= 0; one idempotency key changes the ledger at most once; an
+order earns at most once. Callers publish ``kit.events.ledger_changed`` after committing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.ids import new_id
+from db.models import Customer, PointsTransaction, PointsTransactionKind
+from subgraphs.kit.repository import AuditTrail
+from subgraphs.points.customers.repository import CustomerChange, CustomerRepository
+from subgraphs.points.errors import (
+    PointsError,
+    PointsErrorCode,
+    check_idempotency_key,
+    customer_not_found,
+    idempotency_key_reused,
+)
+from subgraphs.points.ledger.repository import LedgerRepository
+from subgraphs.points.program.calculation import TraceStep
+from subgraphs.points.program.service import ExpiryKind, ProgramConfig
+from subgraphs.points.tiers.service import reassign_customer_tier
+
+MAX_POINTS_PER_TRANSACTION = 1_000_000
+MAX_REASON_LENGTH = 200
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+
+_AUDIT_ACTIONS = {
+    PointsTransactionKind.EARN: "points_earned",
+    PointsTransactionKind.REDEEM: "points_redeemed",
+    PointsTransactionKind.ADJUST: "points_adjusted",
+    PointsTransactionKind.REVERSE: "points_reversed",
+    PointsTransactionKind.EXPIRE: "points_expired",
+    PointsTransactionKind.REFUND: "points_refunded",
+}
+
+# Whether a ledger row found under a request's idempotency key is that same request.
+Matches = Callable[[PointsTransaction], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    transaction: PointsTransaction
+    balance: int
+    # True when the idempotency key had been used: nothing changed this time.
+    replayed: bool
+    customer_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerDraft:
+    """One change of a customer's points, decided and not yet recorded."""
+
+    kind: PointsTransactionKind
+    points: int
+    reason: str
+    idempotency_key: str
+    source: str
+    explanation: dict[str, Any]
+    change: CustomerChange
+    order_id: str | None = None
+    currency: str | None = None
+    expires_at: datetime | None = None
+    actor_id: str | None = None
+    preferred_lot: str | None = None
+    # Debits that empty specific lots (expiry) instead of taking the oldest points.
+    drain_lots: tuple[str, ...] = ()
+
+
+def check_key(key: str) -> None:
+    check_idempotency_key(key, MAX_IDEMPOTENCY_KEY_LENGTH)
+
+
+def check_points(points: int, *, allow_negative: bool = False) -> None:
+    low = -MAX_POINTS_PER_TRANSACTION if allow_negative else 1
+    if not low <= points <= MAX_POINTS_PER_TRANSACTION or points == 0:
+        raise PointsError(
+            PointsErrorCode.INVALID_POINTS,
+            "points",
+            f"points must be between {low} and {MAX_POINTS_PER_TRANSACTION}, not 0",
+        )
+
+
+def credit_expiry(config: ProgramConfig, now: datetime) -> datetime | None:
+    """When points credited now expire under the program's policy (None: they do not)."""
+    if config.expiry.kind is ExpiryKind.AFTER_EARNING and config.expiry.days:
+        return now + timedelta(days=config.expiry.days)
+    return None
+
+
+def trace(*steps: TraceStep) -> dict[str, Any]:
+    """An explanation made of its decision trace only."""
+    return {"trace": [step.to_json() for step in steps]}
+
+
+def applied(rule: str, detail: str, points: int) -> TraceStep:
+    """A trace step that changed the points by ``points``."""
+    return TraceStep(rule, True, detail, points=points)
+
+
+def same_entry(kind: PointsTransactionKind, points: int) -> Matches:
+    """A replay of a request that records ``points`` of ``kind``."""
+    return lambda existing: existing.kind == kind and existing.points == points
+
+
+class LedgerWriter:
+    """Records drafts for one merchant in the caller's transaction (see the module docstring)."""
+
+    def __init__(self, session: AsyncSession, merchant_id: str) -> None:
+        self.session = session
+        self.merchant_id = merchant_id
+        self.ledger = LedgerRepository(session, merchant_id)
+        self.customers = CustomerRepository(session, merchant_id)
+
+    async def lock(self, customer_id: str) -> Customer:
+        customer = await self.customers.lock(customer_id)
+        if customer is None:
+            raise customer_not_found()
+        return customer
+
+    async def write(
+        self,
+        customer_id: str,
+        key: str,
+        matches: Matches,
+        decide: Callable[[Customer], Awaitable[LedgerDraft]],
+    ) -> LedgerEntry:
+        """The four steps: lock the customer, replay ``key`` (the earlier entry, unchanged),
+        else ``decide`` the draft for the locked customer (it raises to refuse) and record it."""
+        customer = await self.lock(customer_id)
+        replayed = await self.replay(key, customer, matches)
+        if replayed is not None:
+            return replayed
+        return await self.record(customer, await decide(customer), matches)
+
+    async def replay(self, key: str, customer: Customer, matches: Matches) -> LedgerEntry | None:
+        existing = await self.ledger.transaction_by_idempotency_key(key)
+        if existing is None:
+            return None
+        if existing.customer_id != customer.id or not matches(existing):
+            raise idempotency_key_reused()
+        return LedgerEntry(existing, customer.points_balance, True, customer.id)
+
+    async def record(self, customer: Customer, draft: LedgerDraft, matches: Matches) -> LedgerEntry:
+        transaction = await self.ledger.insert_transaction(
+            {
+                "id": new_id(),
+                "customer_id": customer.id,
+                "kind": draft.kind,
+                "points": draft.points,
+                "reason": draft.reason,
+                "idempotency_key": draft.idempotency_key,
+                "source": draft.source,
+                "explanation": draft.explanation,
+                "order_id": draft.order_id,
+                "currency": draft.currency,
+                "expires_at": draft.expires_at if draft.points > 0 else None,
+                "actor_id": draft.actor_id,
+            }
+        )
+        if transaction is None:
+            # A concurrent request for another customer took the key, or the order already
+            # earned under another key.
+            replayed = await self.replay(draft.idempotency_key, customer, matches)
+            if replayed is not None:
+                return replayed
+            raise PointsError(
+                PointsErrorCode.ORDER_ALREADY_EARNED,
+                "order.id",
+                f"order {draft.order_id} has already earned points",
+            )
+        if draft.drain_lots:
+            drained = await self.ledger.drain_lots(draft.drain_lots)
+            assert sum(drained.values()) == -draft.points, "expiry must take what the lots hold"
+        elif draft.points < 0:
+            await self.ledger.consume_oldest(
+                customer.id, -draft.points, preferred_lot=draft.preferred_lot
+            )
+        updated = await self.customers.apply_change(customer.id, draft.change)
+        await reassign_customer_tier(self.session, self.merchant_id, updated)
+        await AuditTrail(self.session, self.merchant_id, draft.actor_id).record(
+            _AUDIT_ACTIONS[draft.kind],
+            {
+                "customer_id": customer.id,
+                "transaction_id": transaction.id,
+                "points": draft.points,
+                "source": draft.source,
+                "reason": draft.reason,
+                **({"order_id": draft.order_id} if draft.order_id else {}),
+            },
+        )
+        return LedgerEntry(transaction, updated.points_balance, False, customer.id)

@@ -1,0 +1,1 @@
+"""Shopify's order and customer events, reconciliation, and order reversals."""

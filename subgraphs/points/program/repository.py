@@ -1,0 +1,78 @@
+"""Every SQL statement on ``program_settings``: one merchant's settings document, and (in a
+system unit of work, across tenants) which merchants' settings turn expiry or reminders on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import ProgramSettings
+from subgraphs.kit.repository import TenantRepository
+
+# Values of the JSON settings document (``program.service``): only merchants with a stored
+# document can have turned expiry or notifications on.
+_EXPIRING_KINDS = ("after_earning", "inactivity")
+_PROVIDERS = ("klaviyo", "postscript")
+
+
+class ProgramRepository(TenantRepository[ProgramSettings]):
+    model = ProgramSettings
+
+    async def _settings(self, *columns: Any, for_update: bool = False) -> Row[Any] | None:
+        query = select(*columns).where(self._mine)
+        if for_update:
+            query = query.with_for_update()
+        return (await self._session.execute(query)).one_or_none()
+
+    async def config(self) -> dict[str, Any] | None:
+        row = await self._settings(ProgramSettings.config)
+        return None if row is None else row.config
+
+    async def config_and_version(self) -> tuple[dict[str, Any] | None, int]:
+        """The document and its version; version 0 before the merchant saved any settings."""
+        row = await self._settings(ProgramSettings.config, ProgramSettings.version)
+        return (None, 0) if row is None else (row.config, row.version)
+
+    async def config_for_update(self) -> tuple[dict[str, Any] | None, int | None]:
+        row = await self._settings(ProgramSettings.config, ProgramSettings.version, for_update=True)
+        return (None, None) if row is None else (row.config, row.version)
+
+    async def save(self, config: dict[str, Any]) -> int:
+        """Insert or replace the document; returns its new version."""
+        insert = pg_insert(ProgramSettings).values(merchant_id=self._merchant_id, config=config)
+        statement = insert.on_conflict_do_update(
+            index_elements=[ProgramSettings.merchant_id],
+            set_={"config": config, "version": ProgramSettings.version + 1},
+        ).returning(ProgramSettings.version)
+        return int((await self._session.execute(statement)).scalar_one())
+
+    async def notification_api_key(self) -> str | None:
+        row = await self._settings(ProgramSettings.notification_api_key_encrypted)
+        return None if row is None else row.notification_api_key_encrypted
+
+
+async def _merchants_whose(
+    session: AsyncSession, setting: ColumnElement[bool], *, after: str | None, limit: int
+) -> list[str]:
+    query = select(ProgramSettings.merchant_id).where(setting)
+    if after is not None:
+        query = query.where(ProgramSettings.merchant_id > after)
+    result = await session.scalars(query.order_by(ProgramSettings.merchant_id).limit(limit))
+    return list(result)
+
+
+async def merchants_with_expiry(session: AsyncSession, after: str | None, limit: int) -> list[str]:
+    """Merchants whose points can expire, by id, one page after ``after``."""
+    kind = func.jsonb_extract_path_text(ProgramSettings.config, "expiry", "kind")
+    return await _merchants_whose(session, kind.in_(_EXPIRING_KINDS), after=after, limit=limit)
+
+
+async def merchants_with_notifications(
+    session: AsyncSession, after: str | None, limit: int
+) -> list[str]:
+    """Merchants that notify customers through a provider, by id, one page after ``after``."""
+    provider = func.jsonb_extract_path_text(ProgramSettings.config, "notifications")
+    return await _merchants_whose(session, provider.in_(_PROVIDERS), after=after, limit=limit)

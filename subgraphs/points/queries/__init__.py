@@ -1,1 +1,0 @@
-"""Read entry points of the points subgraph, one module per domain; merged in schema.py."""

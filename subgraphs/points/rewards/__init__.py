@@ -1,0 +1,1 @@
+"""The rewards catalog, redemptions, and the Shopify discount codes they become."""

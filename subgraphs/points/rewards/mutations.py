@@ -1,0 +1,111 @@
+"""Editing the rewards catalog, and redeeming rewards."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.tools import create_type
+
+from subgraphs.kit.permissions import Capability
+from subgraphs.points.customers.types import Customer
+from subgraphs.points.loaders import PointsInfo
+from subgraphs.points.rewards import service as rewards
+from subgraphs.points.rewards.redemption import RedemptionOutcome, redeem_reward
+from subgraphs.points.rewards.types import (
+    Reward,
+    RewardCreateInput,
+    RewardCreatePayload,
+    RewardDeleteInput,
+    RewardDeletePayload,
+    RewardRedeemInput,
+    RewardRedeemPayload,
+    RewardRedemption,
+    RewardUpdateInput,
+    RewardUpdatePayload,
+)
+from subgraphs.points.shopify import ShopifyConnector
+from subgraphs.points.user_errors import PointsUserError, points_mutation
+
+
+@strawberry.mutation(description="Add a reward to the catalog.")
+async def reward_create(info: PointsInfo, input: RewardCreateInput) -> RewardCreatePayload:
+    return await points_mutation(
+        info,
+        RewardCreatePayload,
+        lambda scope: rewards.create_reward(
+            scope.session, scope.merchant_id, input.to_terms(), actor_id=scope.actor_id
+        ),
+        lambda row: RewardCreatePayload(reward=Reward.from_row(row)),
+    )
+
+
+@strawberry.mutation(
+    description="Change a reward; validated as a whole. Past redemptions keep their terms."
+)
+async def reward_update(info: PointsInfo, input: RewardUpdateInput) -> RewardUpdatePayload:
+    return await points_mutation(
+        info,
+        RewardUpdatePayload,
+        lambda scope: rewards.update_reward(
+            scope.session,
+            scope.merchant_id,
+            str(input.id),
+            input.to_changes(),
+            actor_id=scope.actor_id,
+        ),
+        lambda row: RewardUpdatePayload(reward=Reward.from_row(row)),
+    )
+
+
+@strawberry.mutation(
+    description="Remove a reward from the catalog; customers' redemptions of it are kept."
+)
+async def reward_delete(info: PointsInfo, input: RewardDeleteInput) -> RewardDeletePayload:
+    return await points_mutation(
+        info,
+        RewardDeletePayload,
+        lambda scope: rewards.delete_reward(
+            scope.session,
+            scope.merchant_id,
+            str(input.id),
+            now=scope.now,
+            actor_id=scope.actor_id,
+        ),
+        lambda deleted: RewardDeletePayload(deleted_reward_id=strawberry.ID(deleted)),
+    )
+
+
+@strawberry.mutation(
+    description="Spend a customer's points on a reward and get its discount code, once per "
+    "idempotencyKey. If Shopify cannot create the discount, the points are returned."
+)
+async def reward_redeem(info: PointsInfo, input: RewardRedeemInput) -> RewardRedeemPayload:
+    async def respond(outcome: RedemptionOutcome) -> RewardRedeemPayload:
+        customer = await info.context.loaders.customer_by_id.load(outcome.redemption.customer_id)
+        return RewardRedeemPayload(
+            redemption=RewardRedemption.from_view(outcome),
+            customer=None if customer is None else Customer.from_row(customer),
+            user_errors=[PointsUserError.from_error(outcome.error)] if outcome.error else [],
+        )
+
+    # Customers redeem for themselves from the storefront; staff spend on their behalf.
+    # The redemption opens its own units of work around the call to Shopify.
+    return await points_mutation(
+        info,
+        RewardRedeemPayload,
+        lambda scope: redeem_reward(
+            scope.resources,
+            ShopifyConnector.for_process(scope.resources),
+            scope.merchant_id,
+            input.to_command(),
+            now=scope.now,
+        ),
+        respond,
+        capability=Capability.WRITE_POINTS,
+        for_customer=str(input.customer_id),
+        transaction=False,
+    )
+
+
+RewardMutation = create_type(
+    "RewardMutation", [reward_create, reward_update, reward_delete, reward_redeem]
+)

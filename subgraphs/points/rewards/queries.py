@@ -1,0 +1,66 @@
+"""The rewards catalog."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import strawberry
+from strawberry.tools import create_type
+
+from subgraphs.kit.graphql.relay import (
+    AfterArgument,
+    Connection,
+    FirstArgument,
+    page_request,
+    to_connection,
+)
+from subgraphs.kit.permissions import Capability, require, require_catalog_read
+from subgraphs.points.loaders import PointsInfo
+from subgraphs.points.rewards import service as reward_service
+from subgraphs.points.rewards.types import Reward, reward_position
+
+IncludeInactiveArgument = Annotated[
+    bool,
+    strawberry.argument(
+        description="Also list rewards switched off or outside their window (never deleted ones)."
+    ),
+]
+
+
+# Top-level fields run once per request: no loader needed to keep them N+1 free.
+@strawberry.field(
+    description="The rewards catalog, oldest first: by default only what can be redeemed now."
+)
+async def rewards(
+    info: PointsInfo,
+    first: FirstArgument = None,
+    after: AfterArgument = None,
+    include_inactive: IncludeInactiveArgument = False,
+) -> Connection[Reward]:
+    # The storefront sees what can be redeemed now; the full catalog is the merchant's.
+    if include_inactive:
+        require(info.context.viewer, Capability.READ_PROGRAM)
+    else:
+        require_catalog_read(info.context.viewer)
+    request = page_request(first, after)
+    async with info.context.unit_of_work() as session:
+        page = await reward_service.rewards_page(
+            session,
+            info.context.viewer.merchant_id,
+            request,
+            include_inactive=include_inactive,
+            now=datetime.now(UTC),
+        )
+    return to_connection(page, position=reward_position, node=Reward.from_row)
+
+
+@strawberry.field(description="One reward of the catalog; null if there is none (or deleted).")
+async def reward(info: PointsInfo, id: strawberry.ID) -> Reward | None:
+    require_catalog_read(info.context.viewer)
+    async with info.context.unit_of_work() as session:
+        row = await reward_service.reward_by_id(session, info.context.viewer.merchant_id, str(id))
+    return None if row is None else Reward.from_row(row)
+
+
+RewardQuery = create_type("RewardQuery", [rewards, reward])

@@ -1,0 +1,1 @@
+"""VIP tiers: their rules, editing them, reassigning customers, previews."""

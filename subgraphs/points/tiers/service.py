@@ -1,0 +1,359 @@
+"""VIP tiers: editing them, and moving customers to the tier they now qualify for: one
+customer on each of their ledger changes (``reassign_customer_tier``), everyone when the tiers
+change, and every merchant in the periodic sweep, which catches facts that change outside the
+ledger (RFM scores). The rules themselves are pure (``tiers.rules``); previews of draft tiers
+are in ``tiers.preview``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db.ids import new_id
+from db.models import Customer, VipTier
+from db.session import tenant_unit_of_work
+from subgraphs.kit.jobs import for_each_merchant
+from subgraphs.kit.repository import AuditTrail
+from subgraphs.points.customers.repository import CustomerRepository
+from subgraphs.points.errors import PointsError, PointsErrorCode, is_short_text
+from subgraphs.points.tiers.repository import TierRepository, merchant_ids_with_tiers
+from subgraphs.points.tiers.rules import (
+    FALLBACK_LOCALE,
+    RankedTier,
+    TierBenefits,
+    TierFacts,
+    TierRules,
+    assign_tier,
+)
+
+LOCALES = ("en", "es", "fr", "ar", "he")
+MAX_TIERS = 20
+MAX_RANK = 10_000
+MAX_NAME_LENGTH = 60
+MAX_POINTS_THRESHOLD = 1_000_000_000
+MAX_AMOUNT = Decimal(10) ** 12
+CENT = Decimal("0.01")
+# Customers per statement: small enough that one batch's row locks and updates stay short.
+DEFAULT_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class TierDraft:
+    # (locale, name) pairs as entered, so a locale given twice is an error, not a silent pick.
+    names: Sequence[tuple[str, str]]
+    rank: int
+    rules: TierRules
+    benefits: TierBenefits = field(default_factory=TierBenefits)
+
+
+@dataclass(frozen=True, slots=True)
+class TierChanges:
+    """An update: None keeps the current value; rules and benefits are replaced whole."""
+
+    names: Sequence[tuple[str, str]] | None = None
+    rank: int | None = None
+    rules: TierRules | None = None
+    benefits: TierBenefits | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Recalculation:
+    customers: int
+    reassigned: int
+
+
+@dataclass(frozen=True, slots=True)
+class TierWrite:
+    tier: VipTier
+    recalculation: Recalculation
+
+
+@dataclass(frozen=True, slots=True)
+class TierSweep:
+    """What the periodic recalculation did, per merchant; failed merchants are retried next run."""
+
+    recalculated: dict[str, Recalculation]
+    failed: list[str]
+
+
+def ranked_tier(row: VipTier) -> RankedTier:
+    return RankedTier(row.id, row.rank, TierRules.from_json(row.rules))
+
+
+def invalid_tier(field_path: str, message: str) -> PointsError:
+    return PointsError(PointsErrorCode.INVALID_TIER, field_path, message)
+
+
+def validated_names(names: Sequence[tuple[str, str]], field_path: str) -> dict[str, str]:
+    normalized: dict[str, str] = {}
+    for raw_locale, raw_name in names:
+        locale = raw_locale.strip().lower()
+        if locale not in LOCALES:
+            raise invalid_tier(
+                field_path, f"locale {raw_locale!r} is not one of {', '.join(LOCALES)}"
+            )
+        if locale in normalized:
+            raise invalid_tier(field_path, f"locale {locale} is given twice")
+        name = raw_name.strip()
+        if not is_short_text(name, MAX_NAME_LENGTH):
+            raise invalid_tier(
+                field_path, f"{locale} name must be 1 to {MAX_NAME_LENGTH} characters"
+            )
+        normalized[locale] = name
+    if FALLBACK_LOCALE not in normalized:
+        raise invalid_tier(
+            field_path, "an English (en) name is required: other locales fall back to it"
+        )
+    return normalized
+
+
+def validated_rank(rank: int, field_path: str) -> int:
+    if not 0 <= rank <= MAX_RANK:
+        raise invalid_tier(field_path, f"rank must be between 0 and {MAX_RANK}")
+    return rank
+
+
+def _threshold(value: Decimal | None, field_path: str, *, cents: bool) -> Decimal | None:
+    if value is None:
+        return None
+    if not value.is_finite() or not 0 <= value <= MAX_AMOUNT:
+        raise invalid_tier(field_path, f"must be a number from 0 to {MAX_AMOUNT}")
+    if cents:
+        if value != value.quantize(CENT):
+            raise invalid_tier(field_path, "an amount has at most 2 decimals")
+        return value.quantize(CENT)
+    return value
+
+
+def validated_rules(rules: TierRules, prefix: str) -> TierRules:
+    points = rules.min_points_earned
+    if points is not None and not 0 <= points <= MAX_POINTS_THRESHOLD:
+        raise invalid_tier(
+            f"{prefix}minPointsEarned", f"must be between 0 and {MAX_POINTS_THRESHOLD}"
+        )
+    return replace(
+        rules,
+        min_total_spent=_threshold(rules.min_total_spent, f"{prefix}minTotalSpent", cents=True),
+        min_rfm_score=_threshold(rules.min_rfm_score, f"{prefix}minRfmScore", cents=False),
+    )
+
+
+def validated_benefits(benefits: TierBenefits, prefix: str) -> TierBenefits:
+    percent = benefits.discount_percent
+    if percent is not None and (
+        not percent.is_finite() or not 0 < percent <= 100 or percent != percent.quantize(CENT)
+    ):
+        raise invalid_tier(
+            f"{prefix}discountPercent", "must be above 0 and at most 100, with 2 decimals at most"
+        )
+    return benefits
+
+
+def _check_rank_free(tiers: Sequence[VipTier], rank: int, *, tier_id: str | None = None) -> None:
+    holder = next((tier for tier in tiers if tier.rank == rank and tier.id != tier_id), None)
+    if holder is not None:
+        raise PointsError(
+            PointsErrorCode.TIER_RANK_TAKEN,
+            "rank",
+            f"rank {rank} is taken by {holder.name[FALLBACK_LOCALE]}; ranks order the tiers",
+        )
+
+
+def _tier_not_found() -> PointsError:
+    return PointsError(PointsErrorCode.TIER_NOT_FOUND, "id", "tier not found")
+
+
+def _snapshot(tier: VipTier) -> dict[str, Any]:
+    return {
+        "tier_id": tier.id,
+        "name": tier.name,
+        "rank": tier.rank,
+        "rules": tier.rules,
+        "benefits": tier.benefits,
+    }
+
+
+async def list_tiers(session: AsyncSession, merchant_id: str) -> list[VipTier]:
+    """The merchant's tiers, lowest rank first."""
+    return await TierRepository(session, merchant_id).tiers()
+
+
+async def create_tier(
+    session: AsyncSession,
+    merchant_id: str,
+    draft: TierDraft,
+    *,
+    actor_id: str | None = None,
+    batch: int = DEFAULT_BATCH,
+) -> TierWrite:
+    names = validated_names(draft.names, "names")
+    rank = validated_rank(draft.rank, "rank")
+    rules = validated_rules(draft.rules, "rules.")
+    benefits = validated_benefits(draft.benefits, "benefits.")
+    repository = TierRepository(session, merchant_id)
+    await repository.lock()
+    tiers = await repository.tiers()
+    if len(tiers) >= MAX_TIERS:
+        raise invalid_tier("rank", f"a program has at most {MAX_TIERS} tiers")
+    _check_rank_free(tiers, rank)
+    tier = await repository.insert(
+        tier_id=new_id(),
+        name=names,
+        rank=rank,
+        rules=rules.to_json(),
+        benefits=benefits.to_json(),
+    )
+    await AuditTrail(session, merchant_id, actor_id).record("tier_created", _snapshot(tier))
+    recalculation = await recalculate_tiers(session, merchant_id, batch=batch, actor_id=actor_id)
+    return TierWrite(tier, recalculation)
+
+
+async def update_tier(
+    session: AsyncSession,
+    merchant_id: str,
+    tier_id: str,
+    changes: TierChanges,
+    *,
+    actor_id: str | None = None,
+    batch: int = DEFAULT_BATCH,
+) -> TierWrite:
+    values: dict[str, Any] = {}
+    if changes.names is not None:
+        values["name"] = validated_names(changes.names, "names")
+    if changes.rank is not None:
+        values["rank"] = validated_rank(changes.rank, "rank")
+    if changes.rules is not None:
+        values["rules"] = validated_rules(changes.rules, "rules.").to_json()
+    if changes.benefits is not None:
+        values["benefits"] = validated_benefits(changes.benefits, "benefits.").to_json()
+    repository = TierRepository(session, merchant_id)
+    await repository.lock()
+    tiers = await repository.tiers()
+    current = next((tier for tier in tiers if tier.id == tier_id), None)
+    if current is None:
+        raise _tier_not_found()
+    if changes.rank is not None:
+        _check_rank_free(tiers, changes.rank, tier_id=tier_id)
+    if not values:
+        return TierWrite(current, Recalculation(0, 0))
+    before = _snapshot(current)
+    tier = await repository.update_one(tier_id, values)
+    assert tier is not None, "the tier is locked against deletion by the advisory lock"
+    await AuditTrail(session, merchant_id, actor_id).record(
+        "tier_updated", {"tier_id": tier_id, "before": before, "after": _snapshot(tier)}
+    )
+    # Names and benefits do not decide who is in the tier.
+    if "rank" in values or "rules" in values:
+        recalculation = await recalculate_tiers(
+            session, merchant_id, batch=batch, actor_id=actor_id
+        )
+    else:
+        recalculation = Recalculation(0, 0)
+    return TierWrite(tier, recalculation)
+
+
+async def delete_tier(
+    session: AsyncSession,
+    merchant_id: str,
+    tier_id: str,
+    *,
+    actor_id: str | None = None,
+    batch: int = DEFAULT_BATCH,
+) -> Recalculation:
+    """Delete the tier; its customers move to the next tier they qualify for (or none)."""
+    repository = TierRepository(session, merchant_id)
+    await repository.lock()
+    tier = await repository.tier(tier_id)
+    if tier is None:
+        raise _tier_not_found()
+    await repository.delete_one(tier_id)
+    await AuditTrail(session, merchant_id, actor_id).record("tier_deleted", _snapshot(tier))
+    return await recalculate_tiers(session, merchant_id, batch=batch, actor_id=actor_id)
+
+
+async def recalculate_tiers(
+    session: AsyncSession,
+    merchant_id: str,
+    *,
+    batch: int = DEFAULT_BATCH,
+    actor_id: str | None = None,
+) -> Recalculation:
+    """Put every customer in the tier they qualify for now, streaming customers in id order.
+    Writes (and audits as ``tier_assigned``) only the customers whose tier changes."""
+    if batch < 1:
+        raise ValueError("batch must be positive")
+    repository = TierRepository(session, merchant_id)
+    await repository.lock()
+    tiers = [ranked_tier(row) for row in await repository.tiers()]
+    customers = CustomerRepository(session, merchant_id)
+    checked = reassigned = 0
+    after: str | None = None
+    while True:
+        found = await customers.tier_facts_after(after, batch, lock=True)
+        changes: dict[str, str | None] = {}
+        audits: list[dict[str, Any]] = []
+        for customer in found:
+            tier_id = assign_tier(tiers, customer.facts)
+            if tier_id != customer.tier_id:
+                changes[customer.customer_id] = tier_id
+                audits.append(_assignment_audit(customer.customer_id, customer.tier_id, tier_id))
+        await customers.assign_tiers(changes)
+        await AuditTrail(session, merchant_id, actor_id).record_many("tier_assigned", audits)
+        checked += len(found)
+        reassigned += len(changes)
+        if len(found) < batch:
+            return Recalculation(checked, reassigned)
+        after = found[-1].customer_id
+
+
+def _assignment_audit(
+    customer_id: str, previous: str | None, tier_id: str | None
+) -> dict[str, Any]:
+    return {"customer_id": customer_id, "from_tier_id": previous, "tier_id": tier_id}
+
+
+async def reassign_customer_tier(
+    session: AsyncSession, merchant_id: str, customer: Customer
+) -> None:
+    """Move one customer (just changed by the ledger, and locked) to the tier they now
+    qualify for, audited as ``tier_assigned``; nothing when it is the one they hold."""
+    tiers = [ranked_tier(row) for row in await TierRepository(session, merchant_id).tiers()]
+    if not tiers and customer.vip_tier_id is None:
+        return
+    facts = TierFacts.of(customer.total_points_earned, customer.total_spent, customer.rfm_score)
+    tier_id = assign_tier(tiers, facts)
+    previous = customer.vip_tier_id
+    if tier_id == previous:
+        return
+    await CustomerRepository(session, merchant_id).set_tier(customer.id, tier_id)
+    await AuditTrail(session, merchant_id).record(
+        "tier_assigned", _assignment_audit(customer.id, previous, tier_id)
+    )
+
+
+async def recalculate_all_tiers(
+    sessions: async_sessionmaker[AsyncSession], *, batch: int = DEFAULT_BATCH
+) -> TierSweep:
+    """The periodic job: recalculate every merchant that has tiers. Catches what changes
+    outside the ledger (RFM scores written by analytics)."""
+    recalculated: dict[str, Recalculation] = {}
+
+    async def recalculate(merchant_id: str) -> None:
+        # One transaction per merchant: row locks last one merchant's recalculation, and one
+        # merchant's failure neither undoes nor blocks the others.
+        async with tenant_unit_of_work(sessions, merchant_id) as session:
+            recalculated[merchant_id] = await recalculate_tiers(session, merchant_id, batch=batch)
+
+    sweep = await for_each_merchant(
+        sessions,
+        page=merchant_ids_with_tiers,
+        merchant_id=str,
+        work=recalculate,
+        failure_event="tier_recalculation_failed",
+    )
+    return TierSweep(recalculated, sweep.failed)

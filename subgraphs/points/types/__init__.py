@@ -1,1 +1,0 @@
-"""GraphQL types of the points subgraph, one module per domain object."""
