@@ -17,12 +17,10 @@ Other failures split in two:
 from __future__ import annotations
 
 import asyncio
-import enum
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -35,6 +33,20 @@ from subgraphs.kit.integrations.http_retries import (
     TransientResponseError,
     call_with_retries,
     raise_for_transient,
+)
+from subgraphs.kit.integrations.shopify_operations import (
+    CREATE_BASIC,
+    CREATE_FREE_SHIPPING,
+    DISCOUNT_BY_CODE,
+    MAX_ORDERS_PER_PAGE,
+    ORDERS_SINCE,
+    CreatedDiscount,
+    DiscountCodeSpec,
+    DiscountKind,
+    OrdersPage,
+    basic_input,
+    free_shipping_input,
+    order_from_node,
 )
 
 log = structlog.get_logger(__name__)
@@ -118,142 +130,6 @@ class QueryCost:
 ThrottleCallback = Callable[[ThrottleStatus], Awaitable[None]]
 
 
-class DiscountKind(enum.Enum):
-    FIXED_AMOUNT = "FIXED_AMOUNT"
-    PERCENTAGE = "PERCENTAGE"
-    FREE_SHIPPING = "FREE_SHIPPING"
-    FREE_PRODUCT = "FREE_PRODUCT"
-
-
-@dataclass(frozen=True, kw_only=True)
-class DiscountCodeSpec:
-    """A single-use code. ``value`` is an amount in the shop's currency (FIXED_AMOUNT) or a
-    percentage 0-100 (PERCENTAGE); ``shopify_customer_id`` (gid or numeric id) restricts the
-    code to that customer, otherwise anyone holding it may use it."""
-
-    code: str
-    title: str
-    kind: DiscountKind
-    starts_at: datetime
-    value: Decimal | None = None
-    product_id: str | None = None
-    minimum_subtotal: Decimal | None = None
-    shopify_customer_id: str | None = None
-    ends_at: datetime | None = None
-
-    def __post_init__(self) -> None:
-        if not self.code.strip():
-            raise ValueError("a discount code cannot be blank")
-        if self.kind is DiscountKind.FIXED_AMOUNT and (self.value is None or self.value <= 0):
-            raise ValueError("a fixed amount discount needs a positive value")
-        if self.kind is DiscountKind.PERCENTAGE and (
-            self.value is None or not 0 < self.value <= 100
-        ):
-            raise ValueError("a percentage discount needs a value in (0, 100]")
-        if self.kind is DiscountKind.FREE_PRODUCT and not (self.product_id or "").startswith(
-            "gid://shopify/Product/"
-        ):
-            raise ValueError("a free product discount needs a Shopify product gid")
-        if self.starts_at.tzinfo is None or (self.ends_at and self.ends_at.tzinfo is None):
-            raise ValueError("discount dates must be timezone-aware")
-        if self.ends_at is not None and self.ends_at <= self.starts_at:
-            raise ValueError("a discount must end after it starts")
-
-
-@dataclass(frozen=True)
-class CreatedDiscount:
-    id: str
-    code: str
-
-
-@dataclass(frozen=True)
-class Money:
-    amount: Decimal
-    currency_code: str
-
-
-@dataclass(frozen=True)
-class CustomerRef:
-    id: str
-    legacy_id: int
-
-
-@dataclass(frozen=True)
-class OrderLineItem:
-    id: str
-    title: str
-    quantity: int
-    original_total: Money | None
-    discounted_total: Money | None
-
-
-@dataclass(frozen=True)
-class ShopifyOrder:
-    id: str
-    legacy_id: int
-    name: str
-    email: str | None
-    customer: CustomerRef | None
-    created_at: datetime
-    updated_at: datetime
-    subtotal: Money | None
-    source_name: str | None
-    line_items: tuple[OrderLineItem, ...]
-    # False when the order has more line items than one page carries.
-    line_items_complete: bool
-    # Shopify's display status, e.g. "PAID", "PENDING", "PARTIALLY_REFUNDED".
-    financial_status: str | None = None
-    cancelled_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class OrdersPage:
-    orders: tuple[ShopifyOrder, ...]
-    has_next_page: bool
-    end_cursor: str | None
-
-
-_DISCOUNT_RESULT = "codeDiscountNode { id } userErrors { field code message }"
-_CREATE_BASIC = f"""
-mutation LoyalNestCreateBasicDiscount($input: DiscountCodeBasicInput!) {{
-  discountCodeBasicCreate(basicCodeDiscount: $input) {{ {_DISCOUNT_RESULT} }}
-}}"""
-_CREATE_FREE_SHIPPING = f"""
-mutation LoyalNestCreateFreeShippingDiscount($input: DiscountCodeFreeShippingInput!) {{
-  discountCodeFreeShippingCreate(freeShippingCodeDiscount: $input) {{ {_DISCOUNT_RESULT} }}
-}}"""
-_DISCOUNT_BY_CODE = """
-query LoyalNestDiscountByCode($code: String!) {
-  codeDiscountNodeByCode(code: $code) { id }
-}"""
-
-# Shopify refuses a query whose requested cost exceeds 1,000 points, and a connection costs
-# `first` times its nodes: an order with 15 line items is ~80 points, so 12 orders per page.
-MAX_ORDERS_PER_PAGE = 12
-_LINE_ITEMS_PER_ORDER = 15
-_MONEY = "shopMoney { amount currencyCode }"
-_ORDERS_SINCE = f"""
-query LoyalNestOrdersSince($first: Int!, $after: String, $query: String!) {{
-  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {{
-    pageInfo {{ hasNextPage endCursor }}
-    nodes {{
-      id legacyResourceId name email createdAt updatedAt sourceName
-      displayFinancialStatus cancelledAt
-      customer {{ id legacyResourceId }}
-      currentSubtotalPriceSet {{ {_MONEY} }}
-      lineItems(first: {_LINE_ITEMS_PER_ORDER}) {{
-        pageInfo {{ hasNextPage }}
-        nodes {{
-          id title quantity
-          originalTotalSet {{ {_MONEY} }}
-          discountedTotalSet {{ {_MONEY} }}
-        }}
-      }}
-    }}
-  }}
-}}"""
-
-
 class ShopifyAdminClient:
     def __init__(
         self,
@@ -318,10 +194,10 @@ class ShopifyAdminClient:
 
     async def create_discount_code(self, spec: DiscountCodeSpec) -> CreatedDiscount:
         if spec.kind is DiscountKind.FREE_SHIPPING:
-            data = await self.execute(_CREATE_FREE_SHIPPING, {"input": _free_shipping_input(spec)})
+            data = await self.execute(CREATE_FREE_SHIPPING, {"input": free_shipping_input(spec)})
             result = data.get("discountCodeFreeShippingCreate")
         else:
-            data = await self.execute(_CREATE_BASIC, {"input": _basic_input(spec)})
+            data = await self.execute(CREATE_BASIC, {"input": basic_input(spec)})
             result = data.get("discountCodeBasicCreate")
         if not isinstance(result, dict):
             raise ShopifyAdminError(f"{self._shop_domain}: discount mutation returned nothing")
@@ -339,7 +215,7 @@ class ShopifyAdminClient:
     async def discount_id_by_code(self, code: str) -> str | None:
         """The id of the discount holding ``code``, or None: tells a sweeper whether a create
         interrupted by a crash did reach Shopify."""
-        data = await self.execute(_DISCOUNT_BY_CODE, {"code": code})
+        data = await self.execute(DISCOUNT_BY_CODE, {"code": code})
         node = data.get("codeDiscountNodeByCode")
         return str(node["id"]) if isinstance(node, dict) and node.get("id") else None
 
@@ -354,11 +230,11 @@ class ShopifyAdminClient:
             raise ValueError(f"first must be within 1..{MAX_ORDERS_PER_PAGE}")
         stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         data = await self.execute(
-            _ORDERS_SINCE, {"first": first, "after": after, "query": f"updated_at:>='{stamp}'"}
+            ORDERS_SINCE, {"first": first, "after": after, "query": f"updated_at:>='{stamp}'"}
         )
         connection = data["orders"]
         return OrdersPage(
-            orders=tuple(_order(node) for node in connection["nodes"]),
+            orders=tuple(order_from_node(node) for node in connection["nodes"]),
             has_next_page=bool(connection["pageInfo"]["hasNextPage"]),
             end_cursor=connection["pageInfo"].get("endCursor"),
         )
@@ -421,94 +297,3 @@ def _error_messages(errors: object) -> str:
             for error in errors
         )
     return str(errors)
-
-
-def _customer_gid(customer_id: str) -> str:
-    return (
-        customer_id if customer_id.startswith("gid://") else f"gid://shopify/Customer/{customer_id}"
-    )
-
-
-def _common_input(spec: DiscountCodeSpec) -> dict[str, Any]:
-    fields: dict[str, Any] = {
-        "title": spec.title,
-        "code": spec.code,
-        "startsAt": spec.starts_at.isoformat(),
-        "endsAt": spec.ends_at.isoformat() if spec.ends_at else None,
-        # `context` replaced `customerSelection` for code discounts in 2025-10.
-        "context": (
-            {"customers": {"add": [_customer_gid(spec.shopify_customer_id)]}}
-            if spec.shopify_customer_id
-            else {"all": "ALL"}
-        ),
-        "usageLimit": 1,
-        "appliesOncePerCustomer": True,
-    }
-    if spec.minimum_subtotal is not None:
-        fields["minimumRequirement"] = {
-            "subtotal": {"greaterThanOrEqualToSubtotal": str(spec.minimum_subtotal)}
-        }
-    return fields
-
-
-def _basic_input(spec: DiscountCodeSpec) -> dict[str, Any]:
-    assert spec.kind is not DiscountKind.FREE_SHIPPING
-    value: dict[str, Any]
-    items: dict[str, Any] = {"all": True}
-    if spec.kind is DiscountKind.FIXED_AMOUNT:
-        value = {"discountAmount": {"amount": str(spec.value), "appliesOnEachItem": False}}
-    elif spec.kind is DiscountKind.PERCENTAGE:
-        assert spec.value is not None
-        value = {"percentage": float(spec.value / 100)}
-    else:
-        value = {"discountOnQuantity": {"quantity": "1", "effect": {"percentage": 1.0}}}
-        items = {"products": {"productsToAdd": [spec.product_id]}}
-    return {**_common_input(spec), "customerGets": {"value": value, "items": items}}
-
-
-def _free_shipping_input(spec: DiscountCodeSpec) -> dict[str, Any]:
-    return {**_common_input(spec), "destination": {"all": True}}
-
-
-def _money(money_bag: object) -> Money | None:
-    if not isinstance(money_bag, dict) or not isinstance(money_bag.get("shopMoney"), dict):
-        return None
-    shop_money = money_bag["shopMoney"]
-    return Money(Decimal(str(shop_money["amount"])), str(shop_money["currencyCode"]))
-
-
-def _datetime(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def _order(node: dict[str, Any]) -> ShopifyOrder:
-    customer = node.get("customer")
-    line_items = node["lineItems"]
-    return ShopifyOrder(
-        id=node["id"],
-        legacy_id=int(node["legacyResourceId"]),
-        name=node["name"],
-        email=node.get("email"),
-        customer=(
-            CustomerRef(id=customer["id"], legacy_id=int(customer["legacyResourceId"]))
-            if customer
-            else None
-        ),
-        created_at=_datetime(node["createdAt"]),
-        updated_at=_datetime(node["updatedAt"]),
-        subtotal=_money(node.get("currentSubtotalPriceSet")),
-        source_name=node.get("sourceName"),
-        line_items=tuple(
-            OrderLineItem(
-                id=item["id"],
-                title=item["title"],
-                quantity=int(item["quantity"]),
-                original_total=_money(item.get("originalTotalSet")),
-                discounted_total=_money(item.get("discountedTotalSet")),
-            )
-            for item in line_items["nodes"]
-        ),
-        line_items_complete=not line_items["pageInfo"]["hasNextPage"],
-        financial_status=node.get("displayFinancialStatus"),
-        cancelled_at=_datetime(node["cancelledAt"]) if node.get("cancelledAt") else None,
-    )

@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from db.crypto import FieldCipher
 from db.models import PointsTransactionKind
 from db.session import tenant_unit_of_work
-from subgraphs.kit.integrations.shopify_admin import ShopifyAdminClient, ShopifyOrder
+from subgraphs.kit.integrations.shopify_admin import ShopifyAdminClient
+from subgraphs.kit.integrations.shopify_operations import ShopifyOrder
 from subgraphs.points.ledger.repository import LedgerRepository
 from subgraphs.points.orders.reversal import ReverseCommand, reverse_order
 from subgraphs.points.orders.service import Outcome, award_reconciled_order

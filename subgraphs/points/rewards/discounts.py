@@ -18,13 +18,12 @@ from typing import Protocol
 from db.crypto import FieldCipher
 from db.models import Reward, RewardKind
 from subgraphs.kit.integrations.shopify_admin import (
-    DiscountCodeSpec,
-    DiscountKind,
     ShopifyAdminClient,
     ShopifyAdminError,
     ShopifyUnavailableError,
     ShopifyUserErrors,
 )
+from subgraphs.kit.integrations.shopify_operations import DiscountCodeSpec, DiscountKind
 from subgraphs.points.shopify import MerchantConnection, ShopifyConnector
 
 CODE_PREFIX = "LN-"

@@ -30,7 +30,7 @@ from db.ids import new_id
 from db.models import RedemptionStatus, RewardRedemption
 from db.session import tenant_unit_of_work
 from subgraphs.kit.events import ledger_changed
-from subgraphs.kit.integrations.shopify_admin import DiscountCodeSpec
+from subgraphs.kit.integrations.shopify_operations import DiscountCodeSpec
 from subgraphs.kit.resources import Resources
 from subgraphs.points.customers.repository import CustomerRepository
 from subgraphs.points.errors import (

@@ -25,8 +25,6 @@ from redis.asyncio import Redis
 from subgraphs.kit.integrations.alerts import SlackAlerter
 from subgraphs.kit.integrations.http_retries import RetryPolicy
 from subgraphs.kit.integrations.shopify_admin import (
-    DiscountCodeSpec,
-    DiscountKind,
     ShopifyAdminClient,
     ShopifyAdminError,
     ShopifyAuthError,
@@ -34,6 +32,7 @@ from subgraphs.kit.integrations.shopify_admin import (
     ShopifyUserErrors,
     ThrottleStatus,
 )
+from subgraphs.kit.integrations.shopify_operations import DiscountCodeSpec, DiscountKind
 from subgraphs.kit.integrations.shopify_rate_limits import RateLimitMonitor, throttle_key
 from subgraphs.kit.resources import Resources
 
