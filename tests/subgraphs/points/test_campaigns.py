@@ -1,4 +1,6 @@
-"""Bonus campaigns: editing them through GraphQL, and what they change in the calculation
+"""Long because each campaign kind, window and target is pinned by its own case.
+
+Bonus campaigns: editing them through GraphQL, and what they change in the calculation
 (points, the decision trace) and in rewards' cost, within their window, region and segments."""
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Expiry reminders: up to 30 days before points expire, each customer hears once per expiry day,
+"""Long because every reminder outcome (sent, retried, failed, skipped) has its own case.
+
+Expiry reminders: up to 30 days before points expire, each customer hears once per expiry day,
 in their own language, through the merchant's Klaviyo or Postscript (mocked with respx); every
 outcome is recorded on the reminder and in the audit log."""
 

@@ -1,4 +1,6 @@
-"""rewardRedeem: points become a discount code exactly once; a discount Shopify does not create
+"""Long because redemption has many money paths (concurrency, Shopify failures, the sweeper).
+
+rewardRedeem: points become a discount code exactly once; a discount Shopify does not create
 gives the points back; codes are stored encrypted; redemptions left pending by a crash are
 settled by the sweeper. Shopify is mocked at HTTP level (respx); everything else is real."""
 

@@ -1,4 +1,6 @@
-"""VIP tiers: editing them through GraphQL, customers moving between tiers when they earn and
+"""Long because tier moves are pinned for every trigger (earning, edits, deletes, the preview).
+
+VIP tiers: editing them through GraphQL, customers moving between tiers when they earn and
 when the tiers change, the preview over real customers, and tenant isolation."""
 
 from __future__ import annotations
