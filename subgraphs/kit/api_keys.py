@@ -88,7 +88,9 @@ async def viewer_for_api_key(sessions: async_sessionmaker[AsyncSession], key: st
     async with tenant_unit_of_work(sessions, merchant_id) as session:
         active = await auth_repository.active_api_key(session, merchant_id, api_key_hash(key))
         if active is None:
-            raise UnauthenticatedError("invalid API key: unknown or revoked")
+            raise UnauthenticatedError(
+                "invalid API key: unknown, revoked, or its shop has uninstalled LoyalNest"
+            )
         await auth_repository.touch_api_key(session, merchant_id, active.id)
     return Viewer(
         merchant_id=merchant_id,

@@ -34,6 +34,8 @@ async def active_api_key(
             MerchantApiKey.merchant_id == merchant_id,
             MerchantApiKey.key_hash == key_hash,
             MerchantApiKey.revoked_at.is_(None),
+            # Keys die with the installation (and live again on reinstall).
+            Merchant.uninstalled_at.is_(None),
         )
     )
     row = result.one_or_none()

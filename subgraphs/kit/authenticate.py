@@ -64,7 +64,9 @@ async def viewer_for_token(resources: Resources, token: str) -> Viewer:
 
 
 async def _installed_merchant(resources: Resources, shop: str) -> str:
-    merchant_id = await resources.merchants.merchant_id(shop)
+    # An uninstalled shop's tokens (and its staff's and customers') stop working until the
+    # shop installs LoyalNest again; its data stays until shop/redact.
+    merchant_id = await resources.merchants.installed_merchant_id(shop)
     if merchant_id is None:
         raise UnauthenticatedError(f"shop {shop} has not installed LoyalNest")
     return merchant_id

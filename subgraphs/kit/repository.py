@@ -43,9 +43,15 @@ RowT = TypeVar("RowT")
 FRESH: Mapping[str, Any] = {"populate_existing": True}
 
 
-async def merchant_id_for_shop(session: AsyncSession, shop_domain: str) -> str | None:
-    result = await session.execute(select(Merchant.id).where(Merchant.shop_domain == shop_domain))
-    return result.scalar_one_or_none()
+async def merchant_for_shop(session: AsyncSession, shop_domain: str) -> tuple[str, bool] | None:
+    """The merchant of a shop domain and whether LoyalNest is installed there now."""
+    result = await session.execute(
+        select(Merchant.id, Merchant.uninstalled_at.is_(None)).where(
+            Merchant.shop_domain == shop_domain
+        )
+    )
+    row = result.one_or_none()
+    return None if row is None else (row[0], bool(row[1]))
 
 
 def _audit_row(

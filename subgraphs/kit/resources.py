@@ -15,7 +15,7 @@ from db.crypto import FieldCipher
 from db.session import create_engine, create_session_factory, system_unit_of_work
 from subgraphs.kit.cache import TenantCache
 from subgraphs.kit.pubsub import PubSub
-from subgraphs.kit.repository import merchant_id_for_shop
+from subgraphs.kit.repository import merchant_for_shop
 from subgraphs.kit.settings import Settings
 
 _MERCHANT_LOOKUP_TTL_SECONDS = 60.0
@@ -23,23 +23,36 @@ _MERCHANT_LOOKUP_TTL_SECONDS = 60.0
 
 @dataclass
 class MerchantDirectory:
-    """shop domain -> merchant id, remembered briefly so auth costs no query per request."""
+    """shop domain -> merchant id (and whether the app is installed there), remembered briefly
+    so auth costs no query per request. An uninstall reaches other processes within the TTL."""
 
     sessions: async_sessionmaker[AsyncSession]
-    _known: dict[str, tuple[str, float]] = field(default_factory=dict)
+    _known: dict[str, tuple[str, bool, float]] = field(default_factory=dict)
 
     async def merchant_id(self, shop_domain: str) -> str | None:
+        """Any merchant the shop ever was, installed or not: Shopify still sends an uninstalled
+        shop's GDPR webhooks, and its data is kept until shop/redact."""
+        found = await self._lookup(shop_domain)
+        return None if found is None else found[0]
+
+    async def installed_merchant_id(self, shop_domain: str) -> str | None:
+        """The merchant only while LoyalNest is installed: what a caller's token may act for."""
+        found = await self._lookup(shop_domain)
+        return found[0] if found is not None and found[1] else None
+
+    def forget(self, shop_domain: str) -> None:
+        """Drop what is remembered of a shop (after an install or an uninstall here)."""
+        self._known.pop(shop_domain, None)
+
+    async def _lookup(self, shop_domain: str) -> tuple[str, bool] | None:
         hit = self._known.get(shop_domain)
-        if hit is not None and hit[1] > time.monotonic():
-            return hit[0]
+        if hit is not None and hit[2] > time.monotonic():
+            return hit[0], hit[1]
         async with system_unit_of_work(self.sessions) as session:
-            merchant_id = await merchant_id_for_shop(session, shop_domain)
-        if merchant_id is not None:
-            self._known[shop_domain] = (
-                merchant_id,
-                time.monotonic() + _MERCHANT_LOOKUP_TTL_SECONDS,
-            )
-        return merchant_id
+            found = await merchant_for_shop(session, shop_domain)
+        if found is not None:
+            self._known[shop_domain] = (*found, time.monotonic() + _MERCHANT_LOOKUP_TTL_SECONDS)
+        return found
 
 
 @dataclass

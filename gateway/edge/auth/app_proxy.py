@@ -41,7 +41,7 @@ async def proxy_token(request: Request) -> Response:
         shop = normalize_shop_domain(params.get("shop", ""))
     except InvalidShopDomainError:
         return _error(400, "shop must be a *.myshopify.com domain")
-    merchant_id = await resources.merchants.merchant_id(shop)
+    merchant_id = await resources.merchants.installed_merchant_id(shop)
     if merchant_id is None:
         return _error(401, f"shop {shop} has not installed LoyalNest")
     shopify_customer_id = params.get("logged_in_customer_id", "")

@@ -102,6 +102,8 @@ async def callback(request: Request) -> Response:
             access_token=token["access_token"],
             scopes=str(token.get("scope", "")),
         )
+    # This process may remember the shop as uninstalled; other processes forget within a minute.
+    resources.merchants.forget(shop)
     log.info("app_installed", shop=shop, merchant_id=merchant.id, reinstalled=reinstalled)
     into_app = {"shop": shop, **({"host": host} if (host := params.get("host")) else {})}
     return RedirectResponse(
