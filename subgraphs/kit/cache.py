@@ -7,20 +7,25 @@ so one INCR after a write retires all their cached values at once without knowin
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from typing import Any, TypeVar
 
 import orjson
 import structlog
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+
+from subgraphs.kit.redis_calls import RedisCalls, RedisUnavailable
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 
 class TenantCache:
-    def __init__(self, redis: Redis, *, namespace: str = "loyalnest") -> None:
+    def __init__(
+        self, redis: Redis, calls: RedisCalls | None = None, *, namespace: str = "loyalnest"
+    ) -> None:
         self._redis = redis
+        self._calls = calls or RedisCalls()
         self._namespace = namespace
 
     def _generation_key(self, merchant_id: str) -> str:
@@ -40,26 +45,32 @@ class TenantCache:
         decode: Callable[[Any], T],
         ttl_seconds: int,
     ) -> T:
-        try:
+        async def read() -> tuple[str, Any]:
             # The generation is read once, before loading: if a write bumps it while we load,
             # what we store lands under the retired generation and is never served.
             key = await self._key(merchant_id, name)
-            raw = await self._redis.get(key)
-        except RedisError as exc:
-            log.warning("cache_unavailable", op="get", error=str(exc))
+            return key, await self._redis.get(key)
+
+        try:
+            key, raw = await self._calls.run("cache_get", read)
+        except RedisUnavailable:
             return await load()
         if raw is not None:
             return decode(orjson.loads(raw))
         value = await load()
-        try:
-            await self._redis.set(key, orjson.dumps(encode(value)), ex=ttl_seconds)
-        except RedisError as exc:
-            log.warning("cache_unavailable", op="set", error=str(exc))
+        encoded = orjson.dumps(encode(value))
+        # A value Redis cannot take now is simply not cached.
+        with suppress(RedisUnavailable):
+            await self._calls.run(
+                "cache_set", lambda: self._redis.set(key, encoded, ex=ttl_seconds)
+            )
         return value
 
     async def invalidate_tenant(self, merchant_id: str) -> None:
         try:
-            await self._redis.incr(self._generation_key(merchant_id))
-        except RedisError as exc:
+            await self._calls.run(
+                "cache_invalidate", lambda: self._redis.incr(self._generation_key(merchant_id))
+            )
+        except RedisUnavailable:
             # Entries expire by TTL; a missed bump means at most one TTL of staleness.
-            log.warning("cache_unavailable", op="invalidate", error=str(exc))
+            log.warning("cache_invalidation_missed", merchant_id=merchant_id)

@@ -14,7 +14,8 @@ import orjson
 import structlog
 from broadcaster import Broadcast
 from broadcaster._base import Unsubscribed
-from redis.exceptions import RedisError
+
+from subgraphs.kit.redis_calls import RedisCalls, RedisUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -33,18 +34,23 @@ AUDIT_LOG_NOTIFY_CHANNEL = "loyalnest_audit_logs"
 
 
 class PubSub:
-    def __init__(self, broadcast: Broadcast | None) -> None:
+    def __init__(self, broadcast: Broadcast | None, calls: RedisCalls | None = None) -> None:
         # None: a process that only publishes best-effort and must start without Redis (the
         # webhook shim); its events are dropped, as events may be.
         self._broadcast = broadcast
+        self._calls = calls or RedisCalls()
 
     async def publish(self, channel: str, payload: dict[str, Any]) -> None:
-        if self._broadcast is None:
+        """Best effort, bounded: called after a commit, it must never hold the answer to the
+        write back. An event Redis cannot take now is dropped with a log line."""
+        broadcast = self._broadcast
+        if broadcast is None:
             return
+        message = orjson.dumps(payload).decode()
         try:
-            await self._broadcast.publish(channel, orjson.dumps(payload).decode())
-        except (RedisError, OSError) as exc:
-            log.warning("publish_failed", channel=channel, error=str(exc))
+            await self._calls.run("publish", lambda: broadcast.publish(channel, message))
+        except RedisUnavailable:
+            log.warning("event_dropped", channel=channel)
 
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:

@@ -15,6 +15,7 @@ from db.crypto import FieldCipher
 from db.session import create_engine, create_session_factory, system_unit_of_work
 from subgraphs.kit.cache import TenantCache
 from subgraphs.kit.pubsub import PubSub
+from subgraphs.kit.redis_calls import RedisCalls
 from subgraphs.kit.repository import merchant_for_shop
 from subgraphs.kit.settings import Settings
 
@@ -90,6 +91,8 @@ async def open_resources(settings: Settings, *, live: bool = True) -> AsyncItera
     engine = create_engine(database_url, pool_size=settings.db_pool_size)
     sessions = create_session_factory(engine)
     redis = Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+    # One breaker for the process: once Redis stops answering, cache and bus calls fail fast.
+    redis_calls = RedisCalls(timeout_seconds=settings.redis_call_timeout_seconds)
     broadcast = Broadcast(redis_url) if live else None
     if broadcast is not None:
         await broadcast.connect()
@@ -99,8 +102,8 @@ async def open_resources(settings: Settings, *, live: bool = True) -> AsyncItera
             engine=engine,
             sessions=sessions,
             redis=redis,
-            pubsub=PubSub(broadcast),
-            cache=TenantCache(redis),
+            pubsub=PubSub(broadcast, redis_calls),
+            cache=TenantCache(redis, redis_calls),
             cipher=cipher,
             merchants=MerchantDirectory(sessions),
         )

@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     environment: str = Field("development", alias="LOYALNEST_ENV")
     database_url: str | None = Field(None, alias="DATABASE_URL")
     redis_url: str | None = Field(None, alias="REDIS_URL")
+    # Longest wait for one cache or pub/sub call: past it, a read is a cache miss and an event
+    # is dropped (Redis is never the only copy of anything).
+    redis_call_timeout_seconds: float = Field(0.1, alias="LOYALNEST_REDIS_CALL_TIMEOUT_SECONDS")
     data_dir: Path = Field(Path(".loyalnest"), alias="LOYALNEST_DATA_DIR")
 
     # Shopify app credentials: the API key is the session token's `aud`, the secret signs it.
