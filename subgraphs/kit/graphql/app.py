@@ -28,6 +28,12 @@ from subgraphs.kit.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
 
+# The router multiplexes every subscription carrying the same token onto one upstream socket,
+# so one connection here may carry a whole shop's live dashboards. Strawberry's default (100)
+# refused the 101st with DOWNSTREAM_SERVICE_ERROR at the router. Only the router reaches a
+# subgraph, so the bound is set for it: generous, still finite.
+SUBSCRIPTIONS_PER_CONNECTION = 10_000
+
 
 class _SubgraphView(GraphQL[Context[Any], None]):
     def __init__(self, schema: Schema, loaders_factory: LoadersFactory[Any]) -> None:
@@ -35,6 +41,7 @@ class _SubgraphView(GraphQL[Context[Any], None]):
             schema,
             graphql_ide=None,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            max_subscriptions_per_connection=SUBSCRIPTIONS_PER_CONNECTION,
         )
         self._loaders_factory = loaders_factory
         self.resources: Resources | None = None

@@ -137,3 +137,45 @@ async def test_a_socket_without_a_valid_token_is_refused(
         await next_message(socket)
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 4403
+
+
+async def test_one_socket_carries_more_than_a_hundred_subscriptions(
+    analytics_url: str, points_client: SubgraphClient, resources: Resources, tenant: Tenant
+) -> None:
+    # The router puts every dashboard of one token on one upstream socket: past Strawberry's
+    # default of 100, the 101st and later would be refused.
+    subscriptions = 150
+    customer_id = await add_customer(resources, tenant, points=10)
+    socket = await open_socket(analytics_url, {"Authorization": f"Bearer {tenant.token}"})
+    try:
+        assert (await next_message(socket))["type"] == "connection_ack"
+        for number in range(subscriptions):
+            await socket.send(
+                json.dumps(
+                    {"id": str(number), "type": "subscribe", "payload": {"query": SUBSCRIPTION}}
+                )
+            )
+        current = [await next_message(socket) for _ in range(subscriptions)]
+        assert {message["type"] for message in current} == {"next"}, current[-1]
+        assert len({message["id"] for message in current}) == subscriptions
+
+        await points_client.execute(
+            EARN,
+            {
+                "input": {
+                    "customerId": customer_id,
+                    "points": 7,
+                    "reason": "review",
+                    "idempotencyKey": f"many:{customer_id}",
+                }
+            },
+            tenant=tenant,
+        )
+        updates = [await next_message(socket) for _ in range(subscriptions)]
+    finally:
+        await socket.close()
+
+    assert len({update["id"] for update in updates}) == subscriptions
+    assert {
+        update["payload"]["data"]["loyaltyMetricsUpdated"]["pointsIssued"] for update in updates
+    } == {"17"}
