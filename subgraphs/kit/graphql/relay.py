@@ -88,7 +88,9 @@ class Connection(Generic[NodeT]):
     nodes: list[NodeT] = strawberry.field(
         description="The items of this page, without cursors (the nodes of `edges`)."
     )
-    page_info: PageInfo = strawberry.field(description="How to fetch the next page.")
+    page_info: PageInfo = strawberry.field(
+        description="Where this page sits, and the cursors of the pages on either side."
+    )
 
 
 def to_connection(

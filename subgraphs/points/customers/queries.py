@@ -47,7 +47,8 @@ CustomerSortKeyArgument = Annotated[
 
 
 @strawberry.field(
-    description="The viewer's customers, oldest first (by `sortKey`, ascending, unless `reverse`)."
+    description="The viewer's customers in `sortKey` order, ascending unless `reverse` (by "
+    "default by id: oldest first)."
 )
 async def customers(
     info: PointsInfo,
