@@ -1,6 +1,8 @@
-"""Keyset pagination primitives: what a repository needs to fetch one page, and opaque cursors.
+"""Keyset pagination primitives: what a repository needs to fetch one page (direction, size,
+cursor, order), the page it returns, and opaque cursors.
 
-The GraphQL connection types built on these live in ``kit.graphql.relay``.
+The GraphQL connection types built on these live in ``kit.graphql.relay``; the keyset SQL for
+both directions in ``kit.repository`` (``TenantRepository.paginate`` and the per-owner window).
 """
 
 from __future__ import annotations
@@ -23,10 +25,15 @@ RowT = TypeVar("RowT")
 
 @dataclass(frozen=True, slots=True)
 class PageRequest:
-    """What the repository needs: how many rows, and the keyset position to start after."""
+    """What the repository needs: how many rows, the keyset position to start beyond (None:
+    from the start of the direction of travel), whether to travel backwards (``last`` /
+    ``before``), and whether the list's order is flipped (``reverse``). Rows of a page are
+    always returned in the list's order, whichever way it was fetched."""
 
     limit: int
-    after: tuple[Any, ...] | None
+    cursor: tuple[Any, ...] | None = None
+    backward: bool = False
+    reverse: bool = False
 
 
 def encode_cursor(position: Sequence[Any]) -> str:
@@ -43,12 +50,45 @@ def decode_cursor(cursor: str) -> tuple[Any, ...]:
     return tuple(position)
 
 
-def page_request(first: int | None, after: str | None) -> PageRequest:
-    size = DEFAULT_PAGE_SIZE if first is None else first
-    if size < 0:
-        raise BadUserInputError("`first` must not be negative")
+def _checked_size(name: str, value: int | None) -> None:
+    if value is None:
+        return
+    if value < 0:
+        raise BadUserInputError(f"`{name}` must not be negative")
+    if value > MAX_PAGE_SIZE:
+        raise BadUserInputError(f"`{name}` must be at most {MAX_PAGE_SIZE} (got {value})")
+
+
+def page_request(
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+    *,
+    reverse: bool = False,
+) -> PageRequest:
+    """The Relay arguments of a connection field as a ``PageRequest``: ``first`` / ``after``
+    page forwards, ``last`` / ``before`` backwards (neither: the first ``DEFAULT_PAGE_SIZE``).
+    A size above ``MAX_PAGE_SIZE`` or below zero, or arguments of both directions, are the
+    client's mistake."""
+    _checked_size("first", first)
+    _checked_size("last", last)
+    if first is not None and last is not None:
+        raise BadUserInputError("give `first` or `last`, not both")
+    if after is not None and before is not None:
+        raise BadUserInputError("give `after` or `before`, not both")
+    backward = last is not None or before is not None
+    if backward and (first is not None or after is not None):
+        raise BadUserInputError(
+            "page forwards with `first` / `after` or backwards with `last` / `before`, not both"
+        )
+    size = first if first is not None else last
+    cursor = after if after is not None else before
     return PageRequest(
-        limit=min(size, MAX_PAGE_SIZE), after=decode_cursor(after) if after else None
+        limit=DEFAULT_PAGE_SIZE if size is None else size,
+        cursor=None if cursor is None else decode_cursor(cursor),
+        backward=backward,
+        reverse=reverse,
     )
 
 
@@ -68,30 +108,48 @@ def time_ordered_position(row: TimeOrderedRow) -> tuple[str, str]:
     return (row.created_at.isoformat(), row.id)
 
 
-def time_ordered_page(first: int | None, after: str | None) -> PageRequest:
-    """``page_request`` for a list ordered by (created_at, id): ``after`` is decoded to a
+def time_ordered_page(
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+    *,
+    reverse: bool = False,
+) -> PageRequest:
+    """``page_request`` for a list ordered by (created_at, id): the cursor is decoded to a
     (timezone-aware datetime, id) position. Anything else (a cursor of another list, a time
     without a zone) is the client's mistake."""
-    request = page_request(first, after)
-    if request.after is None:
+    request = page_request(first, after, last, before, reverse=reverse)
+    if request.cursor is None:
         return request
     try:
-        created_at, row_id = request.after
+        created_at, row_id = request.cursor
         position = (datetime.fromisoformat(created_at), row_id)
     except (TypeError, ValueError):
         raise BadUserInputError("invalid cursor") from None
     if position[0].tzinfo is None or not isinstance(row_id, str):
         raise BadUserInputError("invalid cursor")
-    return PageRequest(limit=request.limit, after=position)
+    return PageRequest(
+        limit=request.limit, cursor=position, backward=request.backward, reverse=reverse
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class Page(Generic[RowT]):
-    """Rows of one page; repositories fetch ``limit + 1`` rows to learn whether more follow."""
+    """Rows of one page, in the list's order, and whether rows lie beyond either end."""
 
     rows: list[RowT]
     has_next_page: bool
+    has_previous_page: bool = False
 
     @classmethod
-    def from_overfetch(cls, rows: Sequence[RowT], limit: int) -> Page[RowT]:
-        return cls(rows=list(rows[:limit]), has_next_page=len(rows) > limit)
+    def from_overfetch(cls, rows: Sequence[RowT], request: PageRequest) -> Page[RowT]:
+        """From ``limit + 1`` rows fetched in the direction of travel: the extra row says more
+        lie ahead; a cursor given says rows lie behind (the row it was taken from)."""
+        found = list(rows[: request.limit])
+        more = len(rows) > request.limit
+        behind = request.cursor is not None
+        if request.backward:
+            found.reverse()
+            return cls(rows=found, has_next_page=behind, has_previous_page=more)
+        return cls(rows=found, has_next_page=more, has_previous_page=behind)

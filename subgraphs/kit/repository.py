@@ -6,6 +6,7 @@ insert, idempotent insert, update, delete — each scoped to one merchant."""
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Select,
     SQLColumnExpression,
     Text,
+    and_,
     cast,
     delete,
     false,
@@ -29,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute, aliased
+from sqlalchemy.sql.base import ExecutableOption
 
 from db.ids import new_id
 from db.models import AuditLog, Merchant
@@ -109,26 +112,64 @@ def _decoded(column: ColumnElement[Any] | QueryableAttribute[Any], value: Any) -
 def keyset_after(
     columns: Keyset, position: Sequence[Any], *, descending: bool = False
 ) -> ColumnElement[bool]:
-    """Rows strictly after ``position`` (a cursor's values, decoded by each column's type) in
-    the order of ``columns``: a row comparison. A cursor that does not fit is the client's
-    mistake, like one that does not decode (``kit.pagination``)."""
+    """Rows strictly beyond ``position`` (a cursor's values, decoded by each column's type)
+    travelling in the order of ``columns`` (``descending``: from the greatest down): a row
+    comparison, plus the same bound on the leading column alone, which lets Postgres skip
+    partitions (the monthly logs) and enter an index. A cursor that does not fit is the
+    client's mistake, like one that does not decode (``kit.pagination``)."""
     try:
         decoded = [_decoded(column, value) for column, value in zip(columns, position, strict=True)]
     except (TypeError, ValueError):
         raise BadUserInputError("invalid cursor") from None
     keys, values = tuple_(*columns), tuple_(*decoded)
-    return keys < values if descending else keys > values
+    lead, bound = columns[0], decoded[0]
+    if descending:
+        return and_(lead <= bound, keys < values)
+    return and_(lead >= bound, keys > values)
+
+
+def untagged(request: PageRequest, tag: str | None) -> PageRequest:
+    """The request with its cursor's leading tag (the sort key it was made under) checked and
+    dropped: a cursor of another order would page from a meaningless position."""
+    if tag is None or request.cursor is None:
+        return request
+    if not request.cursor or request.cursor[0] != tag:
+        raise BadUserInputError("invalid cursor: it was made for another sort key")
+    return replace(request, cursor=request.cursor[1:])
+
+
+def travels_descending(request: PageRequest, descending: bool) -> bool:
+    """Whether rows are fetched greatest first: the list's order (``descending``, flipped by
+    ``reverse``), flipped again when paging backwards."""
+    return descending ^ request.reverse ^ request.backward
+
+
+def _ordered(keyset: Keyset, descending: bool) -> list[Any]:
+    return [column.desc() if descending else column.asc() for column in keyset]
+
+
+def keyset_position(keyset: Keyset, row: object, *, tag: str | None = None) -> tuple[Any, ...]:
+    """The cursor position of ``row`` in a list ordered by ``keyset`` (what ``keyset_after``
+    decodes), led by the sort key ``tag`` when the list has several orders (``untagged``)."""
+    values: list[Any] = [] if tag is None else [tag]
+    for column in keyset:
+        value = getattr(row, str(column.key))
+        values.append(value.isoformat() if isinstance(value, datetime) else value)
+    return tuple(values)
 
 
 def pages_by(
-    rows: Iterable[RowT], owner_ids: Sequence[str], owner_of: Callable[[RowT], str], limit: int
+    rows: Iterable[RowT],
+    owner_ids: Sequence[str],
+    owner_of: Callable[[RowT], str],
+    request: PageRequest,
 ) -> dict[str, Page[RowT]]:
     """One page per owner (every owner asked for, empty ones too) from rows fetched
-    ``limit + 1`` per owner (``TenantRepository._newest_per_owner``)."""
+    ``limit + 1`` per owner in the direction of travel (``TenantRepository._page_per_owner``)."""
     grouped: dict[str, list[RowT]] = {owner_id: [] for owner_id in owner_ids}
     for row in rows:
         grouped[owner_of(row)].append(row)
-    return {owner_id: Page.from_overfetch(found, limit) for owner_id, found in grouped.items()}
+    return {owner_id: Page.from_overfetch(found, request) for owner_id, found in grouped.items()}
 
 
 class TenantRepository(Generic[ModelT]):
@@ -173,33 +214,44 @@ class TenantRepository(Generic[ModelT]):
         *conditions: ColumnExpressionArgument[bool],
         keyset: Keyset,
         descending: bool = False,
+        options: Sequence[ExecutableOption] = (),
+        tag: str | None = None,
     ) -> Page[ModelT]:
-        """One page in the order of ``keyset`` (unique together), after the request's cursor."""
-        query = self._select(*conditions)
-        if request.after is not None:
-            query = query.where(keyset_after(keyset, request.after, descending=descending))
-        order = [column.desc() if descending else column for column in keyset]
-        rows = await self._session.scalars(query.order_by(*order).limit(request.limit + 1))
-        return Page.from_overfetch(list(rows), request.limit)
+        """One page of the list ordered by ``keyset`` (unique together; ``descending``: greatest
+        first), in either direction from the request's cursor, in one statement of
+        ``limit + 1`` rows. ``tag``: the sort key the list's cursors lead with."""
+        request = untagged(request, tag)
+        travel = travels_descending(request, descending)
+        query = self._select(*conditions).options(*options)
+        if request.cursor is not None:
+            query = query.where(keyset_after(keyset, request.cursor, descending=travel))
+        rows = await self._session.scalars(
+            query.order_by(*_ordered(keyset, travel)).limit(request.limit + 1)
+        )
+        return Page.from_overfetch(list(rows), request)
 
-    def _newest_per_owner(
+    def _page_per_owner(
         self,
         owner: str,
         owner_ids: Sequence[str],
         request: PageRequest,
         *,
         keyset: Keyset,
+        descending: bool = True,
     ) -> tuple[Any, Select[Any]]:
-        """Newest first, the first ``limit + 1`` rows of each owner (the column ``owner``) in
-        one statement: a window over the owners' rows. Returns the row entity (an alias of
-        ``model`` to select and join from) and the statement, ordered by owner then rank."""
+        """One page per owner (the column ``owner``) in one statement: a window over the
+        owners' rows keeping the first ``limit + 1`` of each in the direction of travel, as
+        ``paginate`` would for one owner (``pages_by`` makes the pages). Returns the row entity
+        (an alias of ``model`` to select and join from) and the statement, ordered by owner
+        then rank."""
         owner_column = self.model.__table__.c[owner]
+        travel = travels_descending(request, descending)
         conditions = [self._mine, owner_column.in_(owner_ids)]
-        if request.after is not None:
-            conditions.append(keyset_after(keyset, request.after, descending=True))
+        if request.cursor is not None:
+            conditions.append(keyset_after(keyset, request.cursor, descending=travel))
         rank = (
             func.row_number()
-            .over(partition_by=owner_column, order_by=[column.desc() for column in keyset])
+            .over(partition_by=owner_column, order_by=_ordered(keyset, travel))
             .label("rank")
         )
         ranked = select(self.model, rank).where(*conditions).subquery("ranked")

@@ -28,7 +28,8 @@ from subgraphs.points.tiers.repository import TierRepository
 
 TransactionPageKey = tuple[str, PageRequest]
 RedemptionPageKey = tuple[str, PageRequest]
-CustomerPageKey = tuple[PageRequest, str]
+# (page, query filter, sort key)
+CustomerPageKey = tuple[PageRequest, str, str]
 ExpiringKey = tuple[str, int]
 ExpiringLots = list[tuple[datetime, int]]
 
@@ -90,9 +91,9 @@ def build_points_loaders(resources: Resources, viewer: Viewer) -> PointsLoaders:
             repository = CustomerRepository(session, merchant_id)
             pages = [
                 await repository.customers_page(
-                    request, parse_customer_query(query, resources.cipher)
+                    request, parse_customer_query(query, resources.cipher), sort_key=sort_key
                 )
-                for request, query in keys
+                for request, query, sort_key in keys
             ]
         for page in pages:
             for customer in page.rows:

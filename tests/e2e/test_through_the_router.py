@@ -179,3 +179,74 @@ async def test_persisted_operation_by_document_id(
 
     assert response.status_code == 200
     assert response.json()["data"]["customer"]["pointsBalance"] == 42
+
+
+async def test_persisted_customer_points_pages_through_the_ledger(
+    http: httpx.AsyncClient, resources: Resources, tenant: Tenant
+) -> None:
+    customer_id = await add_customer(resources, tenant, points=42)
+    for n in range(2):
+        body = await graphql(http, tenant, EARN, earn(customer_id, 5 + n, f"{customer_id}-{n}"))
+        assert body["data"]["pointsAdjust"]["userErrors"] == []
+    [operation] = [op for op in persisted_operations() if op.name == "CustomerPoints"]
+
+    points: list[int] = []
+    after = None
+    while True:
+        response = await http.post(
+            "",
+            json={
+                "documentId": operation.id,
+                "variables": {"id": customer_id, "first": 2, "after": after},
+            },
+            headers=tenant.headers,
+        )
+        assert response.status_code == 200, response.text
+        history = response.json()["data"]["customer"]["pointsTransactions"]
+        points += [edge["node"]["points"] for edge in history["edges"]]
+        if not history["pageInfo"]["hasNextPage"]:
+            break
+        after = history["pageInfo"]["endCursor"]
+
+    assert points == [6, 5, 42]  # newest first, over two pages
+
+
+CUSTOMERS_BACKWARDS = """
+query($last: Int, $before: String) {
+  customers(last: $last, before: $before, sortKey: POINTS_BALANCE) {
+    nodes { id pointsBalance referralLink { code } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+  }
+}
+"""
+
+
+async def test_customers_page_backwards_across_subgraphs(
+    http: httpx.AsyncClient, resources: Resources, tenant: Tenant
+) -> None:
+    balances = [30, 10, 20]
+    created = {points: await add_customer(resources, tenant, points=points) for points in balances}
+
+    last = await graphql(http, tenant, CUSTOMERS_BACKWARDS, {"last": 2})
+    assert "errors" not in last, last  # referralLink resolved by referrals
+    page = last["data"]["customers"]
+    before = await graphql(
+        http, tenant, CUSTOMERS_BACKWARDS, {"last": 2, "before": page["pageInfo"]["startCursor"]}
+    )
+    assert "errors" not in before, before
+    rest = before["data"]["customers"]
+
+    assert [node["id"] for node in page["nodes"]] == [created[20], created[30]]
+    assert (page["pageInfo"]["hasPreviousPage"], page["pageInfo"]["hasNextPage"]) == (True, False)
+    assert [node["id"] for node in rest["nodes"]] == [created[10]]
+    assert (rest["pageInfo"]["hasPreviousPage"], rest["pageInfo"]["hasNextPage"]) == (False, True)
+
+
+async def test_a_page_above_the_maximum_is_bad_user_input_through_the_router(
+    http: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    body = await graphql(http, tenant, "{ customers(first: 101) { nodes { id } } }")
+
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "at most 100" in error["message"]

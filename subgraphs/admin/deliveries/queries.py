@@ -9,10 +9,12 @@ import strawberry
 from subgraphs.admin.deliveries.types import WebhookDelivery, WebhookDeliveryStatus
 from subgraphs.admin.loaders import AdminInfo
 from subgraphs.kit.graphql.relay import (
-    DEFAULT_PAGE_SIZE,
     AfterArgument,
+    BeforeArgument,
     Connection,
     FirstArgument,
+    LastArgument,
+    ReverseArgument,
     to_connection,
 )
 from subgraphs.kit.pagination import time_ordered_page, time_ordered_position
@@ -38,11 +40,18 @@ class Query:
         info: AdminInfo,
         status: StatusArgument = None,
         topic: TopicArgument = None,
-        first: FirstArgument = DEFAULT_PAGE_SIZE,
+        first: FirstArgument = None,
         after: AfterArgument = None,
+        last: LastArgument = None,
+        before: BeforeArgument = None,
+        reverse: ReverseArgument = False,
     ) -> Connection[WebhookDelivery]:
         require(info.context.viewer, Capability.READ_WEBHOOKS)
         page = await info.context.loaders.deliveries.webhook_deliveries_page.load(
-            (None if status is None else status.value, topic, time_ordered_page(first, after))
+            (
+                None if status is None else status.value,
+                topic,
+                time_ordered_page(first, after, last, before, reverse=reverse),
+            )
         )
         return to_connection(page, position=time_ordered_position, node=WebhookDelivery.from_row)

@@ -174,27 +174,22 @@ class WebhookDeliveriesRepository(TenantRepository[ApiLog]):
     async def deliveries_page(
         self, *, status: str | None, topic: str | None, page: PageRequest
     ) -> Page[ApiLog]:
-        """Newest first, without payloads, after a ``time_ordered_page`` position. Equality
+        """Newest first, without payloads, from a ``time_ordered_page`` position. Equality
         filters on status and topic lead into ix_api_logs_merchant_status_topic, whose last
-        column orders the page."""
-        query = (
-            select(ApiLog).options(_WITHOUT_PAYLOAD).where(ApiLog.merchant_id == self._merchant_id)
-        )
+        column orders the page; the cursor's plain bound on created_at (``keyset_after``) lets
+        Postgres skip the monthly partitions beyond it."""
+        conditions: list[ColumnElement[bool]] = []
         if status is not None:
-            query = query.where(ApiLog.status == status)
+            conditions.append(ApiLog.status == status)
         if topic is not None:
-            query = query.where(ApiLog.topic == topic)
-        if page.after is not None:
-            created_at, delivery_id = page.after
-            query = query.where(
-                # The plain bound lets Postgres skip the newer monthly partitions.
-                ApiLog.created_at <= created_at,
-                tuple_(ApiLog.created_at, ApiLog.id) < tuple_(created_at, delivery_id),
-            )
-        rows = await self._session.scalars(
-            query.order_by(ApiLog.created_at.desc(), ApiLog.id.desc()).limit(page.limit + 1)
+            conditions.append(ApiLog.topic == topic)
+        return await self.paginate(
+            page,
+            *conditions,
+            keyset=(ApiLog.created_at, ApiLog.id),
+            descending=True,
+            options=(_WITHOUT_PAYLOAD,),
         )
-        return Page.from_overfetch(list(rows), page.limit)
 
     async def delivery_for_update(self, delivery_id: str) -> tuple[ApiLog, bool] | None:
         """The delivery, locked until commit, and whether its payload is still stored."""

@@ -9,10 +9,12 @@ import strawberry
 from subgraphs.admin.gdpr.types import GdprRequest, GdprRequestType
 from subgraphs.admin.loaders import AdminInfo
 from subgraphs.kit.graphql.relay import (
-    DEFAULT_PAGE_SIZE,
     AfterArgument,
+    BeforeArgument,
     Connection,
     FirstArgument,
+    LastArgument,
+    ReverseArgument,
     to_connection,
 )
 from subgraphs.kit.pagination import time_ordered_page, time_ordered_position
@@ -34,11 +36,17 @@ class Query:
         self,
         info: AdminInfo,
         request_type: GdprTypeArgument = None,
-        first: FirstArgument = DEFAULT_PAGE_SIZE,
+        first: FirstArgument = None,
         after: AfterArgument = None,
+        last: LastArgument = None,
+        before: BeforeArgument = None,
+        reverse: ReverseArgument = False,
     ) -> Connection[GdprRequest]:
         require(info.context.viewer, Capability.READ_GDPR)
         page = await info.context.loaders.gdpr.gdpr_requests_page.load(
-            (None if request_type is None else request_type.value, time_ordered_page(first, after))
+            (
+                None if request_type is None else request_type.value,
+                time_ordered_page(first, after, last, before, reverse=reverse),
+            )
         )
         return to_connection(page, position=time_ordered_position, node=GdprRequest.from_row)

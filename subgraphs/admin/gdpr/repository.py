@@ -19,7 +19,6 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    tuple_,
     union_all,
     update,
 )
@@ -53,26 +52,15 @@ class GdprRequestsRepository(TenantRepository[GdprRequest]):
     async def requests_page(
         self, *, request_type: str | None, page: PageRequest
     ) -> Page[GdprRequest]:
-        """Newest first after a ``time_ordered_page`` position, along
+        """Newest first from a ``time_ordered_page`` position, along
         ix_gdpr_requests_merchant_type_created when a type is given."""
-        query = (
-            select(GdprRequest)
-            .options(_WITHOUT_EXPORT)
-            .where(GdprRequest.merchant_id == self._merchant_id)
+        return await self.paginate(
+            page,
+            *([] if request_type is None else [GdprRequest.request_type == request_type]),
+            keyset=(GdprRequest.created_at, GdprRequest.id),
+            descending=True,
+            options=(_WITHOUT_EXPORT,),
         )
-        if request_type is not None:
-            query = query.where(GdprRequest.request_type == request_type)
-        if page.after is not None:
-            created_at, request_id = page.after
-            query = query.where(
-                tuple_(GdprRequest.created_at, GdprRequest.id) < tuple_(created_at, request_id)
-            )
-        rows = await self._session.scalars(
-            query.order_by(GdprRequest.created_at.desc(), GdprRequest.id.desc()).limit(
-                page.limit + 1
-            )
-        )
-        return Page.from_overfetch(list(rows), page.limit)
 
     async def requests_about(
         self, customer_ids: Sequence[str], shopify_customer_id: str | None

@@ -10,8 +10,11 @@ from strawberry.tools import create_type
 
 from subgraphs.kit.graphql.relay import (
     AfterArgument,
+    BeforeArgument,
     Connection,
     FirstArgument,
+    LastArgument,
+    ReverseArgument,
     page_request,
     to_connection,
 )
@@ -32,10 +35,13 @@ async def campaigns(
     info: PointsInfo,
     first: FirstArgument = None,
     after: AfterArgument = None,
+    last: LastArgument = None,
+    before: BeforeArgument = None,
+    reverse: ReverseArgument = False,
     active_at: ActiveAtArgument = None,
 ) -> Connection[BonusCampaign]:
     require(info.context.viewer, Capability.READ_PROGRAM)
-    request = page_request(first, after)
+    request = page_request(first, after, last, before, reverse=reverse)
     with bad_user_input():
         async with info.context.unit_of_work() as session:
             page = await campaign_service.campaigns_page(

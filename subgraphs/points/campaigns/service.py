@@ -11,6 +11,7 @@ snapshot of what was deleted.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -101,14 +102,15 @@ def campaign_position(campaign: BonusCampaign) -> tuple[str, str]:
 
 def _checked_position(request: PageRequest) -> PageRequest:
     """A cursor from ``campaign_position``; anything else is the client's mistake."""
-    if request.after is None:
+    if request.cursor is None:
         return request
     try:
-        starts_at, campaign_id = request.after
+        starts_at, campaign_id = request.cursor
         datetime.fromisoformat(str(starts_at))
     except (TypeError, ValueError):
-        raise PointsError(PointsErrorCode.INVALID_QUERY, "after", "invalid cursor") from None
-    return PageRequest(request.limit, (str(starts_at), str(campaign_id)))
+        field = "before" if request.backward else "after"
+        raise PointsError(PointsErrorCode.INVALID_QUERY, field, "invalid cursor") from None
+    return replace(request, cursor=(str(starts_at), str(campaign_id)))
 
 
 async def campaigns_page(

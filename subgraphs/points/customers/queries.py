@@ -9,14 +9,18 @@ from strawberry.tools import create_type
 
 from subgraphs.kit.graphql.relay import (
     AfterArgument,
+    BeforeArgument,
     Connection,
     FirstArgument,
+    LastArgument,
+    ReverseArgument,
     page_request,
     to_connection,
 )
 from subgraphs.kit.permissions import Capability, require, require_customer_access
+from subgraphs.points.customers.repository import customer_position
 from subgraphs.points.customers.service import parse_customer_query
-from subgraphs.points.customers.types import Customer, customer_position
+from subgraphs.points.customers.types import Customer, CustomerSortKey
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.user_errors import bad_user_input
 
@@ -36,18 +40,35 @@ async def customer(info: PointsInfo, id: strawberry.ID) -> Customer | None:
     return None if row is None else Customer.from_row(row)
 
 
-@strawberry.field(description="The viewer's customers, oldest first.")
+CustomerSortKeyArgument = Annotated[
+    CustomerSortKey,
+    strawberry.argument(description="The order of the list, ascending unless `reverse`."),
+]
+
+
+@strawberry.field(
+    description="The viewer's customers in `sortKey` order, ascending unless `reverse` (by "
+    "default by id: oldest first)."
+)
 async def customers(
     info: PointsInfo,
     first: FirstArgument = None,
     after: AfterArgument = None,
+    last: LastArgument = None,
+    before: BeforeArgument = None,
+    reverse: ReverseArgument = False,
+    sort_key: CustomerSortKeyArgument = CustomerSortKey.ID,
     query: CustomerSearchArgument = "",
 ) -> Connection[Customer]:
     require(info.context.viewer, Capability.READ_CUSTOMERS)
     with bad_user_input():
         parse_customer_query(query, info.context.resources.cipher)
-    page = await info.context.loaders.customers_page.load((page_request(first, after), query))
-    return to_connection(page, position=customer_position, node=Customer.from_row)
+    request = page_request(first, after, last, before, reverse=reverse)
+    sort = str(sort_key.value)
+    page = await info.context.loaders.customers_page.load((request, query, sort))
+    return to_connection(
+        page, position=lambda row: customer_position(row, sort), node=Customer.from_row
+    )
 
 
 CustomerQuery = create_type("CustomerQuery", [customer, customers])

@@ -15,7 +15,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from db.models import Customer
 from subgraphs.kit.pagination import Page, PageRequest
-from subgraphs.kit.repository import TenantRepository, utc_date
+from subgraphs.kit.repository import Keyset, TenantRepository, keyset_position, utc_date
 from subgraphs.points.tiers.rules import TierFacts
 
 _FACT_COLUMNS = (
@@ -25,6 +25,20 @@ _FACT_COLUMNS = (
     Customer.rfm_score,
     Customer.vip_tier_id,
 )
+
+
+# The orders of the customers list, by sort key: each a keyset ending in the id (ties broken
+# by id). Only ID walks an index (the primary key); the others sort the merchant's partition.
+CUSTOMER_SORT_KEYS: Mapping[str, Keyset] = {
+    "ID": (Customer.id,),
+    "CREATED_AT": (Customer.created_at, Customer.id),
+    "POINTS_BALANCE": (Customer.points_balance, Customer.id),
+}
+
+
+def customer_position(row: Customer, sort_key: str) -> tuple[Any, ...]:
+    """A customer's cursor position in the list ordered by ``sort_key``, led by the key."""
+    return keyset_position(CUSTOMER_SORT_KEYS[sort_key], row, tag=sort_key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +80,16 @@ class CustomerRepository(TenantRepository[Customer]):
         return await self.get_all(Customer.id.in_(customer_ids))
 
     async def customers_page(
-        self, page: PageRequest, filters: Sequence[ColumnElement[bool]] = ()
+        self,
+        page: PageRequest,
+        filters: Sequence[ColumnElement[bool]] = (),
+        *,
+        sort_key: str = "ID",
     ) -> Page[Customer]:
-        return await self.paginate(page, *filters, keyset=(Customer.id,))
+        """Ascending by ``sort_key`` (``CUSTOMER_SORT_KEYS``), whose name leads every cursor."""
+        return await self.paginate(
+            page, *filters, keyset=CUSTOMER_SORT_KEYS[sort_key], tag=sort_key
+        )
 
     async def by_shopify_id(self, shopify_customer_id: str) -> Customer | None:
         return await self.get_one_or_none(Customer.shopify_customer_id == shopify_customer_id)

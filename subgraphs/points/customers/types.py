@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 
 import strawberry
 
 from db.models import Customer as CustomerRow
 from subgraphs.kit.graphql.relay import (
     AfterArgument,
+    BeforeArgument,
     Connection,
     FirstArgument,
+    LastArgument,
+    ReverseArgument,
     page_request,
     to_connection,
 )
@@ -84,9 +88,12 @@ class Customer:
         info: PointsInfo,
         first: FirstArgument = None,
         after: AfterArgument = None,
+        last: LastArgument = None,
+        before: BeforeArgument = None,
+        reverse: ReverseArgument = False,
     ) -> Connection[PointsTransaction]:
         page = await info.context.loaders.transactions_page_by_customer.load(
-            (str(self.id), page_request(first, after))
+            (str(self.id), page_request(first, after, last, before, reverse=reverse))
         )
         return to_connection(page, position=transaction_position, node=PointsTransaction.from_row)
 
@@ -96,9 +103,12 @@ class Customer:
         info: PointsInfo,
         first: FirstArgument = None,
         after: AfterArgument = None,
+        last: LastArgument = None,
+        before: BeforeArgument = None,
+        reverse: ReverseArgument = False,
     ) -> Connection[RewardRedemption]:
         page = await info.context.loaders.redemptions_page_by_customer.load(
-            (str(self.id), page_request(first, after))
+            (str(self.id), page_request(first, after, last, before, reverse=reverse))
         )
         return to_connection(page, position=redemption_position, node=RewardRedemption.from_view)
 
@@ -113,5 +123,12 @@ class Customer:
         return [ExpiringPoints(points=points, expires_at=at) for at, points in lots]
 
 
-def customer_position(row: CustomerRow) -> tuple[str]:
-    return (row.id,)
+@strawberry.enum(description="The orders of the customers list (ties broken by id).")
+class CustomerSortKey(Enum):
+    ID = strawberry.enum_value(
+        "ID", description="By LoyalNest id: the order customers enrolled in (the default)."
+    )
+    CREATED_AT = strawberry.enum_value("CREATED_AT", description="By when the customer enrolled.")
+    POINTS_BALANCE = strawberry.enum_value(
+        "POINTS_BALANCE", description="By points available to spend now."
+    )

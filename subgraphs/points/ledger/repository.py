@@ -160,14 +160,14 @@ class LedgerRepository(TenantRepository[PointsTransaction]):
         self, customer_ids: Sequence[str], page: PageRequest
     ) -> dict[str, Page[PointsTransaction]]:
         """Newest first, one page per customer, all in one statement."""
-        _, statement = self._newest_per_owner(
+        _, statement = self._page_per_owner(
             "customer_id",
             customer_ids,
             page,
             keyset=(PointsTransaction.created_at, PointsTransaction.id),
         )
         rows = await self._session.scalars(statement)
-        return pages_by(rows, customer_ids, lambda row: row.customer_id, page.limit)
+        return pages_by(rows, customer_ids, lambda row: row.customer_id, page)
 
     async def expiring_points(
         self, customer_ids: Sequence[str], until: datetime

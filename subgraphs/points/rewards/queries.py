@@ -10,8 +10,11 @@ from strawberry.tools import create_type
 
 from subgraphs.kit.graphql.relay import (
     AfterArgument,
+    BeforeArgument,
     Connection,
     FirstArgument,
+    LastArgument,
+    ReverseArgument,
     page_request,
     to_connection,
 )
@@ -36,6 +39,9 @@ async def rewards(
     info: PointsInfo,
     first: FirstArgument = None,
     after: AfterArgument = None,
+    last: LastArgument = None,
+    before: BeforeArgument = None,
+    reverse: ReverseArgument = False,
     include_inactive: IncludeInactiveArgument = False,
 ) -> Connection[Reward]:
     # The storefront sees what can be redeemed now; the full catalog is the merchant's.
@@ -43,7 +49,7 @@ async def rewards(
         require(info.context.viewer, Capability.READ_PROGRAM)
     else:
         require_catalog_read(info.context.viewer)
-    request = page_request(first, after)
+    request = page_request(first, after, last, before, reverse=reverse)
     async with info.context.unit_of_work() as session:
         page = await reward_service.rewards_page(
             session,

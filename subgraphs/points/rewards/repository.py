@@ -146,7 +146,7 @@ class RedemptionRepository(TenantRepository[RewardRedemption]):
     ) -> dict[str, Page[RedemptionWithReward]]:
         """Newest first, one page per customer with each redemption's reward (deleted ones
         too: history keeps what was redeemed), all in one statement."""
-        redemption, statement = self._newest_per_owner(
+        redemption, statement = self._page_per_owner(
             "customer_id",
             customer_ids,
             page,
@@ -160,7 +160,7 @@ class RedemptionRepository(TenantRepository[RewardRedemption]):
             RedemptionWithReward(row, reward)
             for row, reward in await self._session.execute(statement)
         ]
-        return pages_by(rows, customer_ids, lambda view: view.redemption.customer_id, page.limit)
+        return pages_by(rows, customer_ids, lambda view: view.redemption.customer_id, page)
 
 
 async def stale_pending_redemptions(
