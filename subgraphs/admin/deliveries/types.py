@@ -8,7 +8,7 @@ import strawberry
 
 from db.models import ApiLog
 from subgraphs.admin.deliveries import service
-from subgraphs.kit.graphql.domain import UserError, domain_enum
+from subgraphs.kit.graphql.domain import DisplayableError, domain_enum
 
 WebhookDeliveryStatus = domain_enum(
     service.DeliveryStatus,
@@ -92,7 +92,7 @@ WebhookRetryErrorCode = domain_enum(
 
 
 @strawberry.type(description="An expected failure of `webhookRetry`.")
-class WebhookRetryUserError(UserError):
+class WebhookRetryUserError(DisplayableError):
     code: WebhookRetryErrorCode = strawberry.field(description="What went wrong, for programs.")  # type: ignore[valid-type]
 
 

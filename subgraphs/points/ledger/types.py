@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from db.models import PointsTransaction as PointsTransactionRow
+from subgraphs.kit.graphql.domain import domain_enum
 from subgraphs.points.ledger.service import AdjustCommand, EarnCommand
 from subgraphs.points.program import calculation
 from subgraphs.points.program.service import Channel
@@ -104,7 +105,20 @@ def transaction_position(row: PointsTransactionRow) -> tuple[str, str]:
     return (row.created_at.isoformat(), row.id)
 
 
-EarnAction = strawberry.enum(calculation.EarnAction, description="What the customer did.")
+EarnAction = domain_enum(
+    calculation.EarnAction,
+    name="EarnAction",
+    description="What the customer did.",
+    values={
+        "PURCHASE": "Placed an order: points per unit spent, by the program's rules; needs "
+        "the order.",
+        "SIGNUP": "Created an account.",
+        "NEWSLETTER": "Signed up for the newsletter.",
+        "REVIEW": "Wrote a product review.",
+        "BIRTHDAY": "Has a birthday.",
+        "SOCIAL_FOLLOW": "Followed the shop on social media.",
+    },
+)
 
 
 @strawberry.input(description="One line of an order.")
@@ -217,7 +231,11 @@ class PointsEarnInput:
 
 
 @strawberry.type(description="Result of a ledger mutation.")
-class PointsTransactionPayload:
+class LedgerPayload:
+    """The fields every ledger mutation's payload has; each mutation has its own subclass, so
+    a payload can grow a field for one mutation without changing the others. Never exposed
+    itself (no field returns it)."""
+
     transaction: PointsTransaction | None = strawberry.field(
         default=None,
         description="The ledger entry (the original one when the key was already used).",
@@ -226,6 +244,16 @@ class PointsTransactionPayload:
         strawberry.field(default=None, description="The customer, with the new balance.")
     )
     user_errors: list[PointsUserError] = user_errors_field()
+
+
+@strawberry.type(description="Result of pointsEarn.")
+class PointsEarnPayload(LedgerPayload):
+    pass
+
+
+@strawberry.type(description="Result of pointsAdjust.")
+class PointsAdjustPayload(LedgerPayload):
+    pass
 
 
 @strawberry.input(description="A staff correction of a customer's points.")
