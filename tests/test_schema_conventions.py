@@ -162,3 +162,12 @@ def test_each_mutation_returns_its_own_payload(subgraph: str) -> None:
         returned.setdefault(payload.name, []).append(name)
     shared = {payload: names for payload, names in returned.items() if len(names) > 1}
     assert shared == {}
+
+
+def test_points_transaction_source_is_deprecated_in_favour_of_kind() -> None:
+    transaction = subgraph_schema("points").type_map["PointsTransaction"]
+    assert isinstance(transaction, GraphQLObjectType)
+    reason = transaction.fields["source"].deprecation_reason
+    assert reason is not None
+    assert "`kind`" in reason
+    assert transaction.fields["kind"].deprecation_reason is None

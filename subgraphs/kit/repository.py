@@ -33,6 +33,7 @@ from sqlalchemy.orm import QueryableAttribute, aliased
 from db.ids import new_id
 from db.models import AuditLog, Merchant
 from db.models.base import Base
+from subgraphs.kit.audit import AuditAction
 from subgraphs.kit.errors import BadUserInputError
 from subgraphs.kit.pagination import Page, PageRequest
 
@@ -49,7 +50,7 @@ async def merchant_id_for_shop(session: AsyncSession, shop_domain: str) -> str |
 
 
 def _audit_row(
-    merchant_id: str, action: str, metadata: Mapping[str, object], actor_id: str | None
+    merchant_id: str, action: AuditAction, metadata: Mapping[str, object], actor_id: str | None
 ) -> dict[str, Any]:
     return {
         "merchant_id": merchant_id,
@@ -64,7 +65,7 @@ async def insert_audit_log(
     session: AsyncSession,
     *,
     merchant_id: str,
-    action: str,
+    action: AuditAction,
     metadata: dict[str, object],
     actor_id: str | None = None,
 ) -> None:
@@ -77,7 +78,7 @@ async def insert_audit_logs(
     session: AsyncSession,
     *,
     merchant_id: str,
-    action: str,
+    action: AuditAction,
     entries: Sequence[Mapping[str, object]],
     actor_id: str | None = None,
 ) -> None:
@@ -264,7 +265,7 @@ class AuditTrail:
         self._merchant_id = merchant_id
         self._actor_id = actor_id
 
-    async def record(self, action: str, metadata: dict[str, object]) -> None:
+    async def record(self, action: AuditAction, metadata: dict[str, object]) -> None:
         await insert_audit_log(
             self._session,
             merchant_id=self._merchant_id,
@@ -273,7 +274,9 @@ class AuditTrail:
             actor_id=self._actor_id,
         )
 
-    async def record_many(self, action: str, entries: Sequence[Mapping[str, object]]) -> None:
+    async def record_many(
+        self, action: AuditAction, entries: Sequence[Mapping[str, object]]
+    ) -> None:
         await insert_audit_logs(
             self._session,
             merchant_id=self._merchant_id,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import strawberry
 
-from subgraphs.admin.deliveries.types import WebhookDelivery, WebhookDeliveryStatus
+from subgraphs.admin.deliveries.types import WebhookDelivery, WebhookDeliveryStatus, WebhookTopic
 from subgraphs.admin.loaders import AdminInfo
 from subgraphs.kit.graphql.relay import (
     DEFAULT_PAGE_SIZE,
@@ -23,7 +23,8 @@ StatusArgument = Annotated[
     strawberry.argument(description="Only deliveries in this status."),
 ]
 TopicArgument = Annotated[
-    str | None, strawberry.argument(description="Only deliveries of this Shopify topic.")
+    WebhookTopic | None,  # type: ignore[valid-type]
+    strawberry.argument(description="Only deliveries of this Shopify topic."),
 ]
 
 
@@ -43,6 +44,10 @@ class Query:
     ) -> Connection[WebhookDelivery]:
         require(info.context.viewer, Capability.READ_WEBHOOKS)
         page = await info.context.loaders.deliveries.webhook_deliveries_page.load(
-            (None if status is None else status.value, topic, time_ordered_page(first, after))
+            (
+                None if status is None else status.value,
+                None if topic is None else topic.value,
+                time_ordered_page(first, after),
+            )
         )
         return to_connection(page, position=time_ordered_position, node=WebhookDelivery.from_row)

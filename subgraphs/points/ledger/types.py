@@ -74,7 +74,10 @@ class PointsTransaction:
     )
     reason: str = strawberry.field(description="Why, in the merchant's words or the system's.")
     source: str | None = strawberry.field(
-        description="What produced it: purchase, signup, staff, redemption, refund, expiry..."
+        description="What produced it, as free text: purchase, signup, staff, redemption, "
+        "refund, expiry...",
+        deprecation_reason="Use `kind` (an enum): `source` repeats it as free text and will "
+        "be removed.",
     )
     order_id: str | None = strawberry.field(description="The Shopify order, when there is one.")
     expires_at: datetime | None = strawberry.field(
