@@ -42,18 +42,27 @@ class PointsTransactionKind(enum.Enum):
 @strawberry.type(description="One rule, campaign or multiplier a decision considered.")
 class DecisionStep:
     rule: str = strawberry.field(
-        description="Which rule: e.g. purchase, rfm_multiplier, campaign:<name>, clawback."
+        description="Which rule: e.g. purchase, rfm_multiplier, campaign:<name> (see "
+        "campaignName), line:<line id>, clawback."
     )
     applied: bool = strawberry.field(description="Whether it changed the result.")
     detail: str = strawberry.field(description="Why it applied or was skipped, for people.")
     points: int | None = strawberry.field(description="Points it contributed, if any.")
     multiplier: Decimal | None = strawberry.field(description="Multiplier it applied, if any.")
+    campaign_name: str | None = strawberry.field(
+        default=None,
+        description="The campaign a campaign step considered (its name when the decision was "
+        "made; `rule` is then campaign:<name>); null for other steps.",
+    )
 
     @classmethod
     def from_json(cls, step: dict[str, Any]) -> DecisionStep:
         multiplier = step.get("multiplier")
+        rule = str(step["rule"])
+        prefix, separator, campaign = rule.partition(":")
         return cls(
-            rule=str(step["rule"]),
+            campaign_name=campaign if separator and prefix == "campaign" else None,
+            rule=rule,
             applied=bool(step["applied"]),
             detail=str(step["detail"]),
             points=step.get("points"),
