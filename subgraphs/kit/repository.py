@@ -36,6 +36,7 @@ from sqlalchemy.sql.base import ExecutableOption
 from db.ids import new_id
 from db.models import AuditLog, Merchant
 from db.models.base import Base
+from subgraphs.kit.audit import AuditAction
 from subgraphs.kit.errors import BadUserInputError
 from subgraphs.kit.pagination import Page, PageRequest
 
@@ -58,7 +59,7 @@ async def merchant_for_shop(session: AsyncSession, shop_domain: str) -> tuple[st
 
 
 def _audit_row(
-    merchant_id: str, action: str, metadata: Mapping[str, object], actor_id: str | None
+    merchant_id: str, action: AuditAction, metadata: Mapping[str, object], actor_id: str | None
 ) -> dict[str, Any]:
     return {
         "merchant_id": merchant_id,
@@ -73,7 +74,7 @@ async def insert_audit_log(
     session: AsyncSession,
     *,
     merchant_id: str,
-    action: str,
+    action: AuditAction,
     metadata: dict[str, object],
     actor_id: str | None = None,
 ) -> None:
@@ -86,7 +87,7 @@ async def insert_audit_logs(
     session: AsyncSession,
     *,
     merchant_id: str,
-    action: str,
+    action: AuditAction,
     entries: Sequence[Mapping[str, object]],
     actor_id: str | None = None,
 ) -> None:
@@ -322,7 +323,7 @@ class AuditTrail:
         self._merchant_id = merchant_id
         self._actor_id = actor_id
 
-    async def record(self, action: str, metadata: dict[str, object]) -> None:
+    async def record(self, action: AuditAction, metadata: dict[str, object]) -> None:
         await insert_audit_log(
             self._session,
             merchant_id=self._merchant_id,
@@ -331,7 +332,9 @@ class AuditTrail:
             actor_id=self._actor_id,
         )
 
-    async def record_many(self, action: str, entries: Sequence[Mapping[str, object]]) -> None:
+    async def record_many(
+        self, action: AuditAction, entries: Sequence[Mapping[str, object]]
+    ) -> None:
         await insert_audit_logs(
             self._session,
             merchant_id=self._merchant_id,

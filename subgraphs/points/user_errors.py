@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import strawberry
 
 from subgraphs.kit.errors import BadUserInputError
+from subgraphs.kit.graphql.domain import DisplayableError, domain_enum
 from subgraphs.kit.graphql.mutations import (
     FailedPayload,
     MutationScope,
@@ -23,15 +24,66 @@ from subgraphs.points.loaders import PointsInfo
 ResultT = TypeVar("ResultT")
 PayloadT = TypeVar("PayloadT")
 
-PointsErrorCode = strawberry.enum(
-    errors.PointsErrorCode, name="PointsErrorCode", description="Why a points operation failed."
+PointsErrorCode = domain_enum(
+    errors.PointsErrorCode,
+    name="PointsErrorCode",
+    description="Why a points operation failed; nothing was changed.",
+    values={
+        "CUSTOMER_NOT_FOUND": "The merchant has no such customer (or it is another "
+        "merchant's). Check the id; customers appear once Shopify sent them.",
+        "INVALID_POINTS": "The points are 0 or out of the allowed range; the message gives "
+        "the range. Send a non-zero amount within it.",
+        "INVALID_REASON": "The reason is blank or too long. Send 1 to 200 characters.",
+        "INVALID_IDEMPOTENCY_KEY": "The idempotency key is blank or too long. Send a short, "
+        "unique key per business event.",
+        "IDEMPOTENCY_KEY_REUSED": "This idempotency key was already used for a different "
+        "request. Use a new key for a new event; resend the same request to get the original "
+        "result.",
+        "INVALID_EMAIL": "Not a valid email address. Correct it.",
+        "INVALID_QUERY": "The filter or the cursor could not be read; the message says which "
+        "term. Fix the query, or restart paging without `after`.",
+        "EMAIL_TAKEN": "Another customer of this shop has this email. Use another one, or "
+        "find that customer.",
+        "INVALID_ORDER": "The order or one of its lines is malformed or unknown (ids, "
+        "quantities, amounts, too many lines); the field says where. Correct the order.",
+        "ORDER_REQUIRED": "A PURCHASE needs its order. Send `order`.",
+        "ORDER_ALREADY_EARNED": "This order has already earned points (an order earns once, "
+        "whichever path saw it first). Nothing to do.",
+        "ORDER_NOT_EARNED": "This order has not earned points, so there is nothing to take "
+        "back. Retry once it has earned, or ignore.",
+        "UNSUPPORTED_CURRENCY": "The currency is not one of the program's currencies. Use the "
+        "shop currency or add a rate for it to the program settings.",
+        "INSUFFICIENT_POINTS": "The balance is too low: a debit never takes it below zero. "
+        "Spend or take back fewer points.",
+        "INVALID_SETTINGS": "The program settings do not validate; the field and message name "
+        "the first problem. Correct it and send the change again.",
+        "SETTINGS_VERSION_CONFLICT": "The settings changed since `expectedVersion`. Reload "
+        "them, reapply the change and send it with the new version.",
+        "REWARD_NOT_FOUND": "The catalog has no such reward (or it was deleted). Check the id.",
+        "REWARD_UNAVAILABLE": "The reward cannot be redeemed now: switched off, not started "
+        "or ended. Offer another reward.",
+        "REWARD_LIMIT_REACHED": "The customer has redeemed this reward as many times as it "
+        "allows. Offer another reward.",
+        "INVALID_REWARD": "The reward's terms do not validate for its kind; the field says "
+        "which. Correct it.",
+        "DISCOUNT_NOT_CREATED": "Shopify could not create the discount code, so the points "
+        "were returned (the redemption is REFUNDED). Try again later with a new key.",
+        "TIER_NOT_FOUND": "The program has no such VIP tier. Check the id.",
+        "INVALID_TIER": "The tier's names, rules or benefits do not validate; the field says "
+        "which. Correct it.",
+        "TIER_RANK_TAKEN": "Another tier has this rank; ranks order the tiers. Pick a free "
+        "rank or move the other tier first.",
+        "CAMPAIGN_NOT_FOUND": "The program has no such campaign. Check the id.",
+        "INVALID_CAMPAIGN": "The campaign's dates, terms or conditions do not validate for its "
+        "kind; the field says which. Correct it.",
+        "INVALID_PREVIEW": "The preview's draft tiers, customers or sample size do not "
+        "validate; the field says which. Correct it.",
+    },
 )
 
 
 @strawberry.type(description="An expected failure of a points mutation.")
-class PointsUserError:
-    field: list[str] | None = strawberry.field(description="Path to the input field at fault.")
-    message: str = strawberry.field(description="What went wrong, for people.")
+class PointsUserError(DisplayableError):
     code: PointsErrorCode = strawberry.field(description="What went wrong, for programs.")  # type: ignore[valid-type]
 
     @classmethod

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from subgraphs.kit.graphql.mutations import run_mutation
@@ -22,7 +24,11 @@ class Mutation:
         description="Give a customer a referral link; returns theirs if it exists."
     )
     async def referral_link_create(
-        self, info: ReferralsInfo, input: ReferralLinkCreateInput
+        self,
+        info: ReferralsInfo,
+        input: Annotated[
+            ReferralLinkCreateInput, strawberry.argument(description="The advocate to give a link.")
+        ],
     ) -> ReferralLinkCreatePayload:
         # Customers ask for their own link from the storefront; staff create one for anyone.
         return await run_mutation(

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.ids import new_id
 from db.models import ReferralLink
+from subgraphs.kit.audit import AuditAction
 from subgraphs.kit.domain import DomainError
 from subgraphs.kit.repository import insert_audit_log
 from subgraphs.referrals.repository import ReferralsRepository
@@ -59,7 +60,7 @@ async def create_referral_link(
             await insert_audit_log(
                 session,
                 merchant_id=merchant_id,
-                action="referral_created",
+                action=AuditAction.REFERRAL_CREATED,
                 metadata={"customer_id": customer_id, "referral_code": link.code},
             )
             return ReferralLinkResult(link=link, created=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from db.models import ReferralLink as ReferralLinkRow
-from subgraphs.kit.graphql.domain import UserError
+from subgraphs.kit.graphql.domain import DisplayableError, domain_enum
 from subgraphs.kit.permissions import require_customer_access
 from subgraphs.referrals import service
 from subgraphs.referrals.loaders import ReferralsInfo
@@ -47,15 +47,19 @@ class Customer:
         return None if row is None else ReferralLink.from_row(row, info)
 
 
-ReferralErrorCode = strawberry.enum(
+ReferralErrorCode = domain_enum(
     service.ReferralErrorCode,
     name="ReferralErrorCode",
-    description="Why a referral mutation was refused.",
+    description="Why a referral mutation was refused; nothing was changed.",
+    values={
+        "CUSTOMER_NOT_FOUND": "The merchant has no such customer (or it is another "
+        "merchant's). Check the id.",
+    },
 )
 
 
 @strawberry.type(description="An expected failure of a referral mutation.")
-class ReferralUserError(UserError):
+class ReferralUserError(DisplayableError):
     code: ReferralErrorCode = strawberry.field(description="What went wrong, for programs.")  # type: ignore[valid-type]
 
 

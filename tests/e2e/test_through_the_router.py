@@ -111,6 +111,52 @@ async def test_points_earn_through_the_router_is_idempotent(
     assert balance["data"]["customer"]["pointsBalance"] == 70
 
 
+async def test_every_subgraphs_user_errors_read_as_one_displayable_error(
+    http: httpx.AsyncClient, resources: Resources, tenant: Tenant
+) -> None:
+    customer_id = await add_customer(resources, tenant, points=10)
+    nobody = "01900000-0000-7000-8000-000000000000"
+
+    body = await graphql(
+        http,
+        tenant,
+        """fragment Shown on DisplayableError { __typename field message }
+        mutation($customer: ID!, $nobody: ID!) {
+          pointsAdjust(input: {customerId: $customer, points: -50, reason: "typo",
+                               idempotencyKey: "e2e-displayable"}) {
+            transaction { id }
+            userErrors { ...Shown code }
+          }
+          referralLinkCreate(input: {customerId: $nobody}) { userErrors { ...Shown code } }
+          webhookRetry(input: {id: $nobody}) { userErrors { ...Shown code } }
+        }""",
+        {"customer": customer_id, "nobody": nobody},
+    )
+
+    assert "errors" not in body, body
+    data = body["data"]
+    assert data["pointsAdjust"]["transaction"] is None
+    [points] = data["pointsAdjust"]["userErrors"]  # points subgraph
+    [referral] = data["referralLinkCreate"]["userErrors"]  # referrals subgraph
+    [retry] = data["webhookRetry"]["userErrors"]  # admin subgraph
+    assert (points["__typename"], points["code"], points["field"]) == (
+        "PointsUserError",
+        "INSUFFICIENT_POINTS",
+        ["input", "points"],
+    )
+    assert (referral["__typename"], referral["code"], referral["field"]) == (
+        "ReferralUserError",
+        "CUSTOMER_NOT_FOUND",
+        ["input", "customerId"],
+    )
+    assert (retry["__typename"], retry["code"], retry["field"]) == (
+        "WebhookRetryUserError",
+        "NOT_FOUND",
+        ["input", "id"],
+    )
+    assert all(error["message"] for error in (points, referral, retry))
+
+
 async def test_subscription_through_the_router_receives_the_mutations_update(
     router: Router, http: httpx.AsyncClient, resources: Resources, tenant: Tenant
 ) -> None:

@@ -26,6 +26,7 @@ import structlog
 from redis.exceptions import RedisError
 
 from db.ids import new_id
+from subgraphs.kit.audit import AuditAction
 from subgraphs.kit.pubsub import AUDIT_LOG_NOTIFY_CHANNEL, webhook_channel
 from subgraphs.kit.resources import Resources
 
@@ -67,7 +68,7 @@ class AuditLogNotice:
 class WebhookEvent:
     """A webhook inbox event as published by the shim and the worker."""
 
-    action: str
+    action: AuditAction
     metadata: dict[str, Any]
     id: str = field(default_factory=new_id)
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -79,7 +80,11 @@ class WebhookEvent:
             return None
         metadata = {key: payload.get(key) for key in _WEBHOOK_KEYS}
         metadata |= {key: payload[key] for key in _WEBHOOK_OPTIONAL_KEYS if key in payload}
-        return cls(action=f"webhook_{event}", metadata=metadata)
+        try:
+            action = AuditAction(f"webhook_{event}")
+        except ValueError:
+            return None  # not an inbox event the API knows
+        return cls(action=action, metadata=metadata)
 
 
 LiveEvent = AuditLogNotice | WebhookEvent

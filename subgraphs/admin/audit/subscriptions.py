@@ -14,15 +14,14 @@ import strawberry
 from db.session import tenant_unit_of_work
 from subgraphs.admin.audit.repository import AuditLogRepository
 from subgraphs.admin.audit.service import WebhookEvent, admin_events
-from subgraphs.admin.audit.types import AuditLogEvent
+from subgraphs.admin.audit.types import AuditAction, AuditLogEvent
 from subgraphs.admin.loaders import AdminInfo
 from subgraphs.kit.permissions import Capability, require
 
 ActionsArgument = Annotated[
-    list[str] | None,
+    list[AuditAction] | None,  # type: ignore[valid-type]
     strawberry.argument(
-        description="Only these actions (such as `webhook_retry`, `webhook_failed`); all when "
-        "omitted."
+        description="Only these actions (such as WEBHOOK_RETRY, WEBHOOK_FAILED); all when omitted."
     ),
 ]
 
@@ -31,7 +30,7 @@ ActionsArgument = Annotated[
 class Subscription:
     @strawberry.subscription(
         description="The merchant's audit entries as they are committed, and its webhook inbox "
-        "events (`webhook_received`, `webhook_retrying`, `webhook_done`, `webhook_failed`) as "
+        "events (WEBHOOK_RECEIVED, WEBHOOK_RETRYING, WEBHOOK_DONE, WEBHOOK_FAILED) as "
         "they happen. Needs the read_audit_log capability."
     )
     async def audit_log_appended(
@@ -51,5 +50,6 @@ class Subscription:
                     row = await AuditLogRepository(session, merchant_id).entry(
                         event.id, event.created_at, actions=wanted
                     )
-                if row is not None:
-                    yield AuditLogEvent.from_row(row)
+                entry = None if row is None else AuditLogEvent.from_row(row)
+                if entry is not None:
+                    yield entry

@@ -9,18 +9,63 @@ from strawberry.scalars import JSON
 
 from db.models import AuditLog
 from subgraphs.admin.audit.service import WebhookEvent
+from subgraphs.kit import audit
+from subgraphs.kit.graphql.domain import domain_enum
+
+AuditAction = domain_enum(
+    audit.AuditAction,
+    name="AuditAction",
+    description="What an audit entry or a webhook inbox event records.",
+    values={
+        "POINTS_EARNED": "A customer earned points (pointsEarn, an order, an action).",
+        "POINTS_REDEEMED": "A customer spent points on a reward.",
+        "POINTS_ADJUSTED": "Staff corrected a customer's points by hand (pointsAdjust).",
+        "POINTS_REVERSED": "An order's points were taken back after a cancellation or refund.",
+        "POINTS_EXPIRED": "Points expired under the program's policy.",
+        "POINTS_REFUNDED": "Points were returned after a redemption could not be fulfilled.",
+        "POINTS_CONFIG_UPDATED": "The program settings changed (programSettingsUpdate).",
+        "TIER_CREATED": "A VIP tier was added.",
+        "TIER_UPDATED": "A VIP tier was changed.",
+        "TIER_DELETED": "A VIP tier was deleted.",
+        "TIER_ASSIGNED": "A customer moved into (or out of) a VIP tier.",
+        "PREVIEW_SIMULATED": "Tiers were simulated over the customers (vipTierPreview).",
+        "CAMPAIGN_CREATED": "A bonus campaign was created.",
+        "CAMPAIGN_UPDATED": "A bonus campaign was changed, paused or resumed.",
+        "CAMPAIGN_DELETED": "A bonus campaign was deleted.",
+        "REWARD_CREATED": "A reward was added to the catalog.",
+        "REWARD_UPDATED": "A reward was changed.",
+        "REWARD_DELETED": "A reward was removed from the catalog.",
+        "EXPIRY_NOTIFICATION_SENT": "A points expiry reminder was sent to a customer.",
+        "EXPIRY_NOTIFICATION_FAILED": "A points expiry reminder could not be sent.",
+        "REFERRAL_CREATED": "A customer got a referral link.",
+        "MERCHANT_ADDED": "The shop was added to LoyalNest.",
+        "APP_INSTALLED": "The app was installed (or reinstalled) on the shop.",
+        "MERCHANT_UNINSTALLED": "The app was uninstalled from the shop.",
+        "GDPR_DATA_REQUEST": "A customer's data was exported for a GDPR data request.",
+        "GDPR_CUSTOMER_REDACTED": "A customer's data was erased for a GDPR redact request.",
+        "WEBHOOK_RETRY": "Staff queued a failed webhook delivery again (webhookRetry).",
+        "WEBHOOK_RECEIVED": "Inbox event: a webhook delivery was accepted (live only).",
+        "WEBHOOK_RETRYING": "Inbox event: an attempt failed; the delivery will be retried "
+        "(live only).",
+        "WEBHOOK_DONE": "Inbox event: a delivery was processed (live only).",
+        "WEBHOOK_FAILED": "Inbox event: a delivery gave up after its last attempt; "
+        "`webhookRetry` can queue it again (live only).",
+    },
+)
 
 
 @strawberry.type(
     description="An entry of the merchant's audit trail, or a webhook inbox event (actions "
-    "`webhook_received`, `webhook_retrying`, `webhook_done`, `webhook_failed`)."
+    "WEBHOOK_RECEIVED, WEBHOOK_RETRYING, WEBHOOK_DONE, WEBHOOK_FAILED)."
 )
 class AuditLogEvent:
     id: strawberry.ID = strawberry.field(
         description="The audit entry's id; for webhook inbox events, an id of the "
         "notification itself (those are not stored in the audit trail)."
     )
-    action: str = strawberry.field(description="What happened, such as `webhook_retry`.")
+    action: AuditAction = strawberry.field(  # type: ignore[valid-type]
+        description="What happened, such as WEBHOOK_RETRY."
+    )
     actor_id: str | None = strawberry.field(
         description="Who did it (Shopify user or staff id); null for the system and Shopify."
     )
@@ -31,10 +76,15 @@ class AuditLogEvent:
     created_at: datetime = strawberry.field(description="When it happened.")
 
     @classmethod
-    def from_row(cls, row: AuditLog) -> AuditLogEvent:
+    def from_row(cls, row: AuditLog) -> AuditLogEvent | None:
+        """The entry, or None for an action the API does not know (an old or foreign row)."""
+        try:
+            action = AuditAction(row.action)
+        except ValueError:
+            return None
         return cls(
             id=strawberry.ID(row.id),
-            action=row.action,
+            action=action,
             actor_id=row.actor_id,
             metadata=JSON(row.metadata_),
             created_at=row.created_at,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from db.models import ApiLog
@@ -24,7 +26,14 @@ class Mutation:
         "attempts (audited). Done, pending and redacted deliveries cannot be retried. Needs "
         "the retry_webhooks capability."
     )
-    async def webhook_retry(self, info: AdminInfo, input: WebhookRetryInput) -> WebhookRetryPayload:
+    async def webhook_retry(
+        self,
+        info: AdminInfo,
+        input: Annotated[
+            WebhookRetryInput,
+            strawberry.argument(description="The failed delivery to queue again."),
+        ],
+    ) -> WebhookRetryPayload:
         async def respond(row: ApiLog) -> WebhookRetryPayload:
             # After the commit, so the worker finds the row pending.
             await service.enqueue_retry(info.context.resources.redis, row.merchant_id, row.id)

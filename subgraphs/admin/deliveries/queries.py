@@ -6,7 +6,7 @@ from typing import Annotated
 
 import strawberry
 
-from subgraphs.admin.deliveries.types import WebhookDelivery, WebhookDeliveryStatus
+from subgraphs.admin.deliveries.types import WebhookDelivery, WebhookDeliveryStatus, WebhookTopic
 from subgraphs.admin.loaders import AdminInfo
 from subgraphs.kit.graphql.relay import (
     AfterArgument,
@@ -25,7 +25,8 @@ StatusArgument = Annotated[
     strawberry.argument(description="Only deliveries in this status."),
 ]
 TopicArgument = Annotated[
-    str | None, strawberry.argument(description="Only deliveries of this Shopify topic.")
+    WebhookTopic | None,  # type: ignore[valid-type]
+    strawberry.argument(description="Only deliveries of this Shopify topic."),
 ]
 
 
@@ -50,7 +51,7 @@ class Query:
         page = await info.context.loaders.deliveries.webhook_deliveries_page.load(
             (
                 None if status is None else status.value,
-                topic,
+                None if topic is None else topic.value,
                 time_ordered_page(first, after, last, before, reverse=reverse),
             )
         )

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.ids import new_id
 from db.models import ApiLog
 from subgraphs.admin.deliveries.repository import WebhookDeliveriesRepository
+from subgraphs.kit.audit import AuditAction
 from subgraphs.kit.domain import DomainError
 from subgraphs.kit.jobs import delivery_job_id, enqueue_webhook_delivery, job_queue
 from subgraphs.kit.repository import insert_audit_log
@@ -28,6 +29,22 @@ class DeliveryStatus(enum.StrEnum):
     PENDING = enum.auto()
     DONE = enum.auto()
     FAILED = enum.auto()
+
+
+class WebhookTopic(enum.StrEnum):
+    """The Shopify topics the edge app accepts (the worker's ``worker.webhooks.topics.HANDLERS``;
+    a test keeps the two equal), by Shopify's REST topic names."""
+
+    ORDERS_CREATE = "orders/create"
+    ORDERS_PAID = "orders/paid"
+    ORDERS_CANCELLED = "orders/cancelled"
+    REFUNDS_CREATE = "refunds/create"
+    CUSTOMERS_CREATE = "customers/create"
+    CUSTOMERS_UPDATE = "customers/update"
+    APP_UNINSTALLED = "app/uninstalled"
+    CUSTOMERS_DATA_REQUEST = "customers/data_request"
+    CUSTOMERS_REDACT = "customers/redact"
+    SHOP_REDACT = "shop/redact"
 
 
 class WebhookRetryErrorCode(enum.StrEnum):
@@ -73,7 +90,7 @@ async def retry_delivery(
     await insert_audit_log(
         session,
         merchant_id=merchant_id,
-        action="webhook_retry",
+        action=AuditAction.WEBHOOK_RETRY,
         actor_id=actor_id,
         metadata={
             "deliveryId": row.id,

@@ -8,7 +8,7 @@ import strawberry
 
 from db.models import ApiLog
 from subgraphs.admin.deliveries import service
-from subgraphs.kit.graphql.domain import UserError, domain_enum
+from subgraphs.kit.graphql.domain import DisplayableError, domain_enum
 
 WebhookDeliveryStatus = domain_enum(
     service.DeliveryStatus,
@@ -21,6 +21,29 @@ WebhookDeliveryStatus = domain_enum(
     },
 )
 
+WebhookTopic = domain_enum(
+    service.WebhookTopic,
+    name="WebhookTopic",
+    description="A Shopify webhook topic LoyalNest takes (Shopify's WebhookSubscriptionTopic "
+    "names; the REST name, such as `orders/create`, in each description).",
+    values={
+        "ORDERS_CREATE": "orders/create: an order was placed; earns points when the program "
+        "awards on ORDER_CREATED.",
+        "ORDERS_PAID": "orders/paid: an order was paid; earns points when the program awards "
+        "on ORDER_PAID.",
+        "ORDERS_CANCELLED": "orders/cancelled: an order was cancelled; its points are taken back.",
+        "REFUNDS_CREATE": "refunds/create: an order was refunded; the refunded lines' points "
+        "are taken back.",
+        "CUSTOMERS_CREATE": "customers/create: a customer signed up; they join the program.",
+        "CUSTOMERS_UPDATE": "customers/update: a customer's details changed.",
+        "APP_UNINSTALLED": "app/uninstalled: the shop removed LoyalNest; data is kept until "
+        "shop/redact.",
+        "CUSTOMERS_DATA_REQUEST": "customers/data_request: GDPR; export a customer's data.",
+        "CUSTOMERS_REDACT": "customers/redact: GDPR; erase a customer's data.",
+        "SHOP_REDACT": "shop/redact: GDPR; erase the shop's data after uninstall.",
+    },
+)
+
 
 @strawberry.type(
     description="One Shopify webhook delivery in the durable inbox. Its payload (customer "
@@ -28,7 +51,9 @@ WebhookDeliveryStatus = domain_enum(
 )
 class WebhookDelivery:
     id: strawberry.ID = strawberry.field(description="LoyalNest delivery id.")
-    topic: str = strawberry.field(description="Shopify topic, such as `orders/create`.")
+    topic: WebhookTopic = strawberry.field(  # type: ignore[valid-type]
+        description="The Shopify topic, such as ORDERS_CREATE."
+    )
     status: WebhookDeliveryStatus = strawberry.field(description="Where the delivery stands.")  # type: ignore[valid-type]
     webhook_id: str = strawberry.field(
         description="Shopify's X-Shopify-Webhook-Id; one delivery per id."
@@ -47,8 +72,9 @@ class WebhookDelivery:
         description="Why the latest attempt failed (`redacted` when a GDPR erasure removed "
         "the payload before processing)."
     )
-    next_attempt_at: datetime = strawberry.field(
-        description="When a pending delivery is due; meaningless once done or failed."
+    next_attempt_at: datetime | None = strawberry.field(
+        description="When a pending delivery's next attempt is due; null once it is done or "
+        "has failed for good."
     )
     processed_at: datetime | None = strawberry.field(description="When processing succeeded.")
     duration_ms: int | None = strawberry.field(
@@ -60,7 +86,7 @@ class WebhookDelivery:
     def from_row(cls, row: ApiLog) -> WebhookDelivery:
         return cls(
             id=strawberry.ID(row.id),
-            topic=row.topic,
+            topic=WebhookTopic(row.topic),
             status=WebhookDeliveryStatus(row.status),
             webhook_id=row.webhook_id,
             event_id=row.event_id,
@@ -68,7 +94,9 @@ class WebhookDelivery:
             received_at=row.created_at,
             attempts=row.attempts,
             last_error=row.last_error,
-            next_attempt_at=row.next_attempt_at,
+            next_attempt_at=(
+                row.next_attempt_at if row.status == service.DeliveryStatus.PENDING else None
+            ),
             processed_at=row.processed_at,
             duration_ms=row.duration_ms,
             payload_bytes=row.payload_bytes,
@@ -92,7 +120,7 @@ WebhookRetryErrorCode = domain_enum(
 
 
 @strawberry.type(description="An expected failure of `webhookRetry`.")
-class WebhookRetryUserError(UserError):
+class WebhookRetryUserError(DisplayableError):
     code: WebhookRetryErrorCode = strawberry.field(description="What went wrong, for programs.")  # type: ignore[valid-type]
 
 

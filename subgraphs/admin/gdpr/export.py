@@ -33,6 +33,7 @@ from subgraphs.admin.gdpr.service import (
     merchant_of_request,
     record_completed_request,
 )
+from subgraphs.kit.audit import AuditAction
 
 log = structlog.get_logger(__name__)
 
@@ -60,7 +61,7 @@ async def handle_customer_data_request(
         export_encrypted=cipher.encrypt(
             orjson.dumps(export).decode(), context=GDPR_REQUESTS_EXPORT
         ),
-        audit_action="gdpr_data_request",
+        audit_action=AuditAction.GDPR_DATA_REQUEST,
         audit={
             "customer_ids": [customer.id for customer in customers],
             "data_held": export["data_held"],

@@ -43,6 +43,7 @@ from subgraphs.admin.gdpr.service import (
     record_completed_request,
 )
 from subgraphs.admin.merchants.repository import MerchantsRepository
+from subgraphs.kit.audit import AuditAction
 
 log = structlog.get_logger(__name__)
 
@@ -290,7 +291,7 @@ async def handle_customer_redact(delivery: GdprDelivery, payload: Mapping[str, A
         # The record that the erasure happened must not tie the person to it again.
         shopify_customer_id=None,
         customer_id=customer_ids[0] if customer_ids else None,
-        audit_action="gdpr_customer_redacted",
+        audit_action=AuditAction.GDPR_CUSTOMER_REDACTED,
         audit={
             "customer_ids": customer_ids,
             "orders_to_redact": len(order_ids),

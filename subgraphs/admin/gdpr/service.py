@@ -25,6 +25,7 @@ from db.models import Customer, GdprRequest, Merchant
 from subgraphs.admin.gdpr.customer_data_repository import CustomerDataRepository
 from subgraphs.admin.gdpr.repository import GdprRequestsRepository, NewGdprRequest
 from subgraphs.admin.merchants.repository import MerchantsRepository
+from subgraphs.kit.audit import AuditAction
 from subgraphs.kit.domain import DomainError
 from subgraphs.kit.repository import insert_audit_log
 
@@ -131,7 +132,7 @@ async def record_completed_request(
     shopify_customer_id: str | None,
     customer_id: str | None,
     export_encrypted: str | None = None,
-    audit_action: str,
+    audit_action: AuditAction,
     audit: dict[str, Any],
 ) -> GdprRequest:
     """The record that the request was carried out (kept for ``RETENTION``), and its audit

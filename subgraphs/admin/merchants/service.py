@@ -14,6 +14,7 @@ from db.encryption_contexts import MERCHANTS_API_TOKEN
 from db.ids import new_id
 from db.models import Merchant
 from subgraphs.admin.merchants.repository import MerchantsRepository
+from subgraphs.kit.audit import AuditAction
 from subgraphs.kit.domain import DomainError
 from subgraphs.kit.repository import insert_audit_log
 
@@ -63,7 +64,10 @@ async def install_merchant(
         assert existing is not None, "a conflicting shop implies a committed row"
         return existing
     await insert_audit_log(
-        session, merchant_id=merchant.id, action="merchant_added", metadata={"plan": plan.value}
+        session,
+        merchant_id=merchant.id,
+        action=AuditAction.MERCHANT_ADDED,
+        metadata={"plan": plan.value},
     )
     return merchant
 
@@ -81,7 +85,7 @@ async def record_app_install(
     await insert_audit_log(
         session,
         merchant_id=merchant.id,
-        action="app_installed",
+        action=AuditAction.APP_INSTALLED,
         metadata={"scopes": scopes, "reinstalled": reinstalled},
     )
     return merchant, reinstalled
@@ -92,5 +96,5 @@ async def record_uninstall(session: AsyncSession, merchant_id: str, *, now: date
     shop/redact; only the access token goes."""
     if await MerchantsRepository(session).mark_uninstalled(merchant_id, now):
         await insert_audit_log(
-            session, merchant_id=merchant_id, action="merchant_uninstalled", metadata={}
+            session, merchant_id=merchant_id, action=AuditAction.MERCHANT_UNINSTALLED, metadata={}
         )

@@ -1,5 +1,5 @@
-"""How a service's vocabulary reaches GraphQL: its enums as GraphQL enums, and the fields every
-domain's userError type shares.
+"""How a service's vocabulary reaches GraphQL: its enums as GraphQL enums, and the
+``DisplayableError`` interface every domain's userError type implements.
 
 Services define their enums (error codes, statuses) without knowing GraphQL; the GraphQL
 layer exposes the very same enum, so a resolver never translates one enum into another.
@@ -36,10 +36,19 @@ def domain_enum(
     return exposed
 
 
-@strawberry.type(description="An expected failure of a mutation.")
-class UserError:
-    """The fields every domain's userError type starts with; each adds its ``code``, typed by
-    its own ``...ErrorCode`` enum (``kit.graphql.mutations.user_error_of`` fills all three)."""
+@strawberry.interface(
+    description="An error a client can show its user: what went wrong (`message`) and, when "
+    "an input field is at fault, the path to it (`field`). Every domain's userError type "
+    "implements it and adds its own `code`."
+)
+class DisplayableError:
+    """The one error contract of the API (after Shopify Admin's ``DisplayableError``): every
+    domain's userError type implements it and adds its ``code``, typed by its own
+    ``...ErrorCode`` enum (``kit.graphql.mutations.user_error_of`` fills all three). Defined
+    here once, so each subgraph prints it identically and composition merges it."""
 
-    field: list[str] | None = strawberry.field(description="Path to the input field at fault.")
+    field: list[str] | None = strawberry.field(
+        description="Path to the input field at fault, starting at the mutation's argument "
+        '(e.g. ["input", "points"]); null when the error is not about one field.'
+    )
     message: str = strawberry.field(description="What went wrong, for people.")

@@ -64,7 +64,7 @@ def build_schema(
         mask_unexpected_errors,
         metrics_extension(name),
     ]
-    return SubgraphSchema(
+    schema = SubgraphSchema(
         query=query,
         mutation=mutation,
         subscription=subscription,
@@ -73,3 +73,27 @@ def build_schema(
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
     )
+    describe_root_types(schema)
+    return schema
+
+
+ROOT_DESCRIPTIONS: Final[dict[str, str]] = {
+    "query": "What can be read: every subgraph adds its entry points.",
+    "mutation": "What can be changed: each mutation takes one `input` and returns its own "
+    "payload, with `userErrors` for expected failures.",
+    "subscription": "What can be followed live, over the router's WebSocket.",
+}
+
+
+def describe_root_types(schema: SubgraphSchema) -> None:
+    """Give the root types the same description in every subgraph (composition merges them,
+    and Strawberry's ``merge_types`` cannot take one)."""
+    graphql_schema = schema._schema
+    roots = {
+        "query": graphql_schema.query_type,
+        "mutation": graphql_schema.mutation_type,
+        "subscription": graphql_schema.subscription_type,
+    }
+    for kind, root in roots.items():
+        if root is not None:
+            root.description = ROOT_DESCRIPTIONS[kind]

@@ -3,6 +3,8 @@ the next order without any cache to retire."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.tools import create_type
 
@@ -21,7 +23,15 @@ from subgraphs.points.user_errors import points_mutation
 
 
 @strawberry.mutation(description="Create a bonus campaign; validated against its kind.")
-async def campaign_create(info: PointsInfo, input: CampaignCreateInput) -> CampaignCreatePayload:
+async def campaign_create(
+    info: PointsInfo,
+    input: Annotated[
+        CampaignCreateInput,
+        strawberry.argument(
+            description="The new campaign's name, kind, terms, window and conditions."
+        ),
+    ],
+) -> CampaignCreatePayload:
     return await points_mutation(
         info,
         CampaignCreatePayload,
@@ -35,7 +45,13 @@ async def campaign_create(info: PointsInfo, input: CampaignCreateInput) -> Campa
 @strawberry.mutation(
     description="Change a campaign (active: false pauses it); validated as a whole."
 )
-async def campaign_update(info: PointsInfo, input: CampaignUpdateInput) -> CampaignUpdatePayload:
+async def campaign_update(
+    info: PointsInfo,
+    input: Annotated[
+        CampaignUpdateInput,
+        strawberry.argument(description="The campaign and the changes to make."),
+    ],
+) -> CampaignUpdatePayload:
     return await points_mutation(
         info,
         CampaignUpdatePayload,
@@ -54,7 +70,12 @@ async def campaign_update(info: PointsInfo, input: CampaignUpdateInput) -> Campa
     description="Delete a campaign for good (to stop it for a while, pause it instead). "
     "Points it already gave stay, and their explanations still name it."
 )
-async def campaign_delete(info: PointsInfo, input: CampaignDeleteInput) -> CampaignDeletePayload:
+async def campaign_delete(
+    info: PointsInfo,
+    input: Annotated[
+        CampaignDeleteInput, strawberry.argument(description="The campaign to delete.")
+    ],
+) -> CampaignDeletePayload:
     return await points_mutation(
         info,
         CampaignDeletePayload,

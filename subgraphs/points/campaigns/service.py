@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.ids import new_id
 from db.models import BonusCampaign, CampaignKind, Customer
+from subgraphs.kit.audit import AuditAction
 from subgraphs.kit.pagination import Page, PageRequest
 from subgraphs.kit.repository import AuditTrail
 from subgraphs.points.campaigns import rules as campaign_rules
@@ -45,7 +46,7 @@ async def create_campaign(
     await _check_name_free(repository, columns["name"])
     campaign = await repository.insert_one({"id": new_id(), **columns})
     await AuditTrail(session, merchant_id, actor_id).record(
-        "campaign_created", campaign_rules.snapshot(campaign)
+        AuditAction.CAMPAIGN_CREATED, campaign_rules.snapshot(campaign)
     )
     return campaign
 
@@ -79,7 +80,7 @@ async def update_campaign(
     if campaign is None:  # deleted by a concurrent request since we read it
         raise _not_found()
     await AuditTrail(session, merchant_id, actor_id).record(
-        "campaign_updated",
+        AuditAction.CAMPAIGN_UPDATED,
         {"campaign_id": campaign_id, "before": before, "after": campaign_rules.snapshot(campaign)},
     )
     return campaign
@@ -93,7 +94,7 @@ async def delete_campaign(
     snapshot = campaign_rules.snapshot(campaign)
     if not await repository.delete_one(campaign_id):
         raise _not_found()
-    await AuditTrail(session, merchant_id, actor_id).record("campaign_deleted", snapshot)
+    await AuditTrail(session, merchant_id, actor_id).record(AuditAction.CAMPAIGN_DELETED, snapshot)
 
 
 def campaign_position(campaign: BonusCampaign) -> tuple[str, str]:

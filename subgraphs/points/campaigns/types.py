@@ -10,13 +10,21 @@ import strawberry
 
 from db.models import BonusCampaign as BonusCampaignRow
 from db.models import CampaignKind as CampaignKindValue
+from subgraphs.kit.graphql.domain import domain_enum
 from subgraphs.points.campaigns.rules import CampaignChanges, CampaignDraft
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.money import Money, shop_money
 from subgraphs.points.user_errors import PointsUserError, user_errors_field
 
-CampaignKind = strawberry.enum(
-    CampaignKindValue, name="CampaignKind", description="What a campaign does."
+CampaignKind = domain_enum(
+    CampaignKindValue,
+    name="CampaignKind",
+    description="What a campaign does.",
+    values={
+        "DOUBLE_POINTS": "Multiplies the points orders earn by `multiplier`.",
+        "GOAL_SPEND": "Gives `bonusPoints` for an order whose subtotal reaches `goalAmount`.",
+        "DISCOUNT": "Takes `discountPercent` off rewards' points cost.",
+    },
 )
 
 

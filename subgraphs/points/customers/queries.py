@@ -34,7 +34,10 @@ CustomerSearchArgument = Annotated[
 
 
 @strawberry.field(description="One of the viewer's customers; null if there is no such customer.")
-async def customer(info: PointsInfo, id: strawberry.ID) -> Customer | None:
+async def customer(
+    info: PointsInfo,
+    id: Annotated[strawberry.ID, strawberry.argument(description="The customer's LoyalNest id.")],
+) -> Customer | None:
     require_customer_access(info.context.viewer, str(id))
     row = await info.context.loaders.customer_by_id.load(str(id))
     return None if row is None else Customer.from_row(row)

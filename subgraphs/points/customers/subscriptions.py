@@ -5,6 +5,7 @@ context outlives every request, and with it the request loaders)."""
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from typing import Annotated
 
 import strawberry
 
@@ -23,7 +24,11 @@ class Subscription:
         "Ends at once if there is no such customer."
     )
     async def customer_points_updated(
-        self, info: PointsInfo, customer_id: strawberry.ID
+        self,
+        info: PointsInfo,
+        customer_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The customer to follow.")
+        ],
     ) -> AsyncGenerator[Customer, None]:
         resources = info.context.resources
         merchant_id = info.context.viewer.merchant_id

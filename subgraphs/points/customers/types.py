@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 
@@ -116,7 +117,14 @@ class Customer:
         description="Points that expire within the window (default 30 days), soonest first."
     )
     async def expiring_points(
-        self, info: PointsInfo, within_days: int = 30
+        self,
+        info: PointsInfo,
+        within_days: Annotated[
+            int,
+            strawberry.argument(
+                description="The window, in days from now (1 to 366; other values are clamped)."
+            ),
+        ] = 30,
     ) -> list[ExpiringPoints]:
         days = max(1, min(within_days, MAX_EXPIRY_WINDOW_DAYS))
         lots = await info.context.loaders.expiring_points_by_customer.load((str(self.id), days))

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.crypto import FieldCipher
 from db.encryption_contexts import PROGRAM_SETTINGS_NOTIFICATION_API_KEY
 from db.models import PointsTransactionKind
+from subgraphs.kit.audit import AuditAction
 from subgraphs.kit.integrations.http_retries import DEFAULT_RETRY_POLICY, RetryPolicy
 from subgraphs.kit.integrations.notifications import (
     KlaviyoClient,
@@ -345,7 +346,9 @@ async def record_delivery(
         now=now,
     )
     await AuditTrail(session, merchant_id).record(
-        "expiry_notification_sent" if delivery.error is None else "expiry_notification_failed",
+        AuditAction.EXPIRY_NOTIFICATION_SENT
+        if delivery.error is None
+        else AuditAction.EXPIRY_NOTIFICATION_FAILED,
         {
             "customer_id": reminder.customer_id,
             "reminder_id": reminder.id,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated, TypeVar
+
 import strawberry
 from strawberry.tools import create_type
 
@@ -11,16 +13,22 @@ from subgraphs.points.customers.service import customer_by_id
 from subgraphs.points.customers.types import Customer
 from subgraphs.points.ledger import service as ledger
 from subgraphs.points.ledger.types import (
+    LedgerPayload,
     PointsAdjustInput,
+    PointsAdjustPayload,
     PointsEarnInput,
+    PointsEarnPayload,
     PointsTransaction,
-    PointsTransactionPayload,
 )
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.user_errors import points_mutation
 
+LedgerPayloadT = TypeVar("LedgerPayloadT", bound=LedgerPayload)
 
-async def entry_payload(info: PointsInfo, entry: ledger.LedgerEntry) -> PointsTransactionPayload:
+
+async def entry_payload(
+    info: PointsInfo, entry: ledger.LedgerEntry, payload: type[LedgerPayloadT]
+) -> LedgerPayloadT:
     """After the commit of a ledger change: publish it, then answer with the customer as
     committed (the request's loader may hold the row read before the change)."""
     context = info.context
@@ -36,7 +44,7 @@ async def entry_payload(info: PointsInfo, entry: ledger.LedgerEntry) -> PointsTr
         customer = await customer_by_id(session, merchant_id, entry.customer_id)
     if customer is not None:
         context.loaders.customer_by_id.prime(customer.id, customer, force=True)
-    return PointsTransactionPayload(
+    return payload(
         transaction=PointsTransaction.from_row(entry.transaction),
         customer=None if customer is None else Customer.from_row(customer),
     )
@@ -46,27 +54,41 @@ async def entry_payload(info: PointsInfo, entry: ledger.LedgerEntry) -> PointsTr
     description="Award points for an order or an action by the program's rules, once per "
     "idempotencyKey (and once per order). The entry keeps the decision trace."
 )
-async def points_earn(info: PointsInfo, input: PointsEarnInput) -> PointsTransactionPayload:
+async def points_earn(
+    info: PointsInfo,
+    input: Annotated[
+        PointsEarnInput,
+        strawberry.argument(description="Who earns, for what, and the idempotency key."),
+    ],
+) -> PointsEarnPayload:
     return await points_mutation(
         info,
-        PointsTransactionPayload,
+        PointsEarnPayload,
         lambda scope: ledger.earn(
             scope.session, scope.merchant_id, input.to_command(), now=scope.now
         ),
-        lambda entry: entry_payload(info, entry),
+        lambda entry: entry_payload(info, entry, PointsEarnPayload),
         capability=Capability.WRITE_POINTS,
     )
 
 
 @strawberry.mutation(description="Correct a customer's points by hand; audited with who and why.")
-async def points_adjust(info: PointsInfo, input: PointsAdjustInput) -> PointsTransactionPayload:
+async def points_adjust(
+    info: PointsInfo,
+    input: Annotated[
+        PointsAdjustInput,
+        strawberry.argument(
+            description="Whose points, the signed change, why, and the idempotency key."
+        ),
+    ],
+) -> PointsAdjustPayload:
     return await points_mutation(
         info,
-        PointsTransactionPayload,
+        PointsAdjustPayload,
         lambda scope: ledger.adjust(
             scope.session, scope.merchant_id, input.to_command(scope.actor_id), now=scope.now
         ),
-        lambda entry: entry_payload(info, entry),
+        lambda entry: entry_payload(info, entry, PointsAdjustPayload),
         capability=Capability.WRITE_POINTS,
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
 import strawberry
 from strawberry.tools import create_type
@@ -23,7 +24,12 @@ from subgraphs.points.user_errors import PointsUserError
     description="What an order or action would earn now, with the decision trace. "
     "Writes nothing; pointsEarn runs the same calculation."
 )
-async def points_calculate(info: PointsInfo, input: PointsCalculateInput) -> PointsCalculatePayload:
+async def points_calculate(
+    info: PointsInfo,
+    input: Annotated[
+        PointsCalculateInput, strawberry.argument(description="Who would earn, and for what.")
+    ],
+) -> PointsCalculatePayload:
     # A simulation of the program's rules over one customer's facts: both are read.
     context = info.context
     require(context.viewer, Capability.READ_PROGRAM)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from db.models import PointsTransaction as PointsTransactionRow
+from subgraphs.kit.graphql.domain import domain_enum
 from subgraphs.points.ledger.service import AdjustCommand, EarnCommand
 from subgraphs.points.program import calculation
 from subgraphs.points.program.service import Channel
@@ -41,18 +42,27 @@ class PointsTransactionKind(enum.Enum):
 @strawberry.type(description="One rule, campaign or multiplier a decision considered.")
 class DecisionStep:
     rule: str = strawberry.field(
-        description="Which rule: e.g. purchase, rfm_multiplier, campaign:<name>, clawback."
+        description="Which rule: e.g. purchase, rfm_multiplier, campaign:<name> (see "
+        "campaignName), line:<line id>, clawback."
     )
     applied: bool = strawberry.field(description="Whether it changed the result.")
     detail: str = strawberry.field(description="Why it applied or was skipped, for people.")
     points: int | None = strawberry.field(description="Points it contributed, if any.")
     multiplier: Decimal | None = strawberry.field(description="Multiplier it applied, if any.")
+    campaign_name: str | None = strawberry.field(
+        default=None,
+        description="The campaign a campaign step considered (its name when the decision was "
+        "made; `rule` is then campaign:<name>); null for other steps.",
+    )
 
     @classmethod
     def from_json(cls, step: dict[str, Any]) -> DecisionStep:
         multiplier = step.get("multiplier")
+        rule = str(step["rule"])
+        prefix, separator, campaign = rule.partition(":")
         return cls(
-            rule=str(step["rule"]),
+            campaign_name=campaign if separator and prefix == "campaign" else None,
+            rule=rule,
             applied=bool(step["applied"]),
             detail=str(step["detail"]),
             points=step.get("points"),
@@ -73,7 +83,10 @@ class PointsTransaction:
     )
     reason: str = strawberry.field(description="Why, in the merchant's words or the system's.")
     source: str | None = strawberry.field(
-        description="What produced it: purchase, signup, staff, redemption, refund, expiry..."
+        description="What produced it, as free text: purchase, signup, staff, redemption, "
+        "refund, expiry...",
+        deprecation_reason="Use `kind` (an enum): `source` repeats it as free text and will "
+        "be removed.",
     )
     order_id: str | None = strawberry.field(description="The Shopify order, when there is one.")
     expires_at: datetime | None = strawberry.field(
@@ -104,7 +117,20 @@ def transaction_position(row: PointsTransactionRow) -> tuple[str, str]:
     return (row.created_at.isoformat(), row.id)
 
 
-EarnAction = strawberry.enum(calculation.EarnAction, description="What the customer did.")
+EarnAction = domain_enum(
+    calculation.EarnAction,
+    name="EarnAction",
+    description="What the customer did.",
+    values={
+        "PURCHASE": "Placed an order: points per unit spent, by the program's rules; needs "
+        "the order.",
+        "SIGNUP": "Created an account.",
+        "NEWSLETTER": "Signed up for the newsletter.",
+        "REVIEW": "Wrote a product review.",
+        "BIRTHDAY": "Has a birthday.",
+        "SOCIAL_FOLLOW": "Followed the shop on social media.",
+    },
+)
 
 
 @strawberry.input(description="One line of an order.")
@@ -217,7 +243,11 @@ class PointsEarnInput:
 
 
 @strawberry.type(description="Result of a ledger mutation.")
-class PointsTransactionPayload:
+class LedgerPayload:
+    """The fields every ledger mutation's payload has; each mutation has its own subclass, so
+    a payload can grow a field for one mutation without changing the others. Never exposed
+    itself (no field returns it)."""
+
     transaction: PointsTransaction | None = strawberry.field(
         default=None,
         description="The ledger entry (the original one when the key was already used).",
@@ -226,6 +256,16 @@ class PointsTransactionPayload:
         strawberry.field(default=None, description="The customer, with the new balance.")
     )
     user_errors: list[PointsUserError] = user_errors_field()
+
+
+@strawberry.type(description="Result of pointsEarn.")
+class PointsEarnPayload(LedgerPayload):
+    pass
+
+
+@strawberry.type(description="Result of pointsAdjust.")
+class PointsAdjustPayload(LedgerPayload):
+    pass
 
 
 @strawberry.input(description="A staff correction of a customer's points.")

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.ids import new_id
 from db.models import Customer, PointsTransaction, PointsTransactionKind
+from subgraphs.kit.audit import AuditAction
 from subgraphs.kit.repository import AuditTrail
 from subgraphs.points.customers.repository import CustomerChange, CustomerRepository
 from subgraphs.points.errors import (
@@ -45,12 +46,12 @@ MAX_REASON_LENGTH = 200
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 
 _AUDIT_ACTIONS = {
-    PointsTransactionKind.EARN: "points_earned",
-    PointsTransactionKind.REDEEM: "points_redeemed",
-    PointsTransactionKind.ADJUST: "points_adjusted",
-    PointsTransactionKind.REVERSE: "points_reversed",
-    PointsTransactionKind.EXPIRE: "points_expired",
-    PointsTransactionKind.REFUND: "points_refunded",
+    PointsTransactionKind.EARN: AuditAction.POINTS_EARNED,
+    PointsTransactionKind.REDEEM: AuditAction.POINTS_REDEEMED,
+    PointsTransactionKind.ADJUST: AuditAction.POINTS_ADJUSTED,
+    PointsTransactionKind.REVERSE: AuditAction.POINTS_REVERSED,
+    PointsTransactionKind.EXPIRE: AuditAction.POINTS_EXPIRED,
+    PointsTransactionKind.REFUND: AuditAction.POINTS_REFUNDED,
 }
 
 # Whether a ledger row found under a request's idempotency key is that same request.

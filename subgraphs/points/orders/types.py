@@ -1,4 +1,4 @@
-"""Order reversals as GraphQL: what pointsReverse takes back."""
+"""Order reversals as GraphQL: what pointsReverse takes back, and what it answers."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import strawberry
 
+from subgraphs.points.ledger.types import LedgerPayload
 from subgraphs.points.orders.reversal import RefundLine, ReverseCommand
 
 
@@ -42,3 +43,8 @@ class PointsReverseInput:
             lines=lines,
             reason=self.reason,
         )
+
+
+@strawberry.type(description="Result of pointsReverse.")
+class PointsReversePayload(LedgerPayload):
+    pass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.tools import create_type
 
@@ -19,7 +21,13 @@ from subgraphs.points.user_errors import points_mutation
     description="Change the program; omitted fields keep their value. Validated as a whole."
 )
 async def program_settings_update(
-    info: PointsInfo, input: ProgramSettingsUpdateInput
+    info: PointsInfo,
+    input: Annotated[
+        ProgramSettingsUpdateInput,
+        strawberry.argument(
+            description="The changes to make, and optionally the version they are based on."
+        ),
+    ],
 ) -> ProgramSettingsUpdatePayload:
     async def respond(saved: tuple[ProgramConfig, int]) -> ProgramSettingsUpdatePayload:
         # Cached reads derived from the rules (e.g. metrics) must not outlive them.

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from subgraphs.kit.audit import AuditAction
 from subgraphs.kit.repository import AuditTrail
 from subgraphs.points.errors import PointsError, PointsErrorCode
 from subgraphs.points.program.repository import ProgramRepository
@@ -229,6 +230,6 @@ async def update_program_config(
     config = validate_config(merge_changes(base, changes))
     new_version = await repository.save(config.model_dump(mode="json"))
     await AuditTrail(session, merchant_id, actor_id).record(
-        "points_config_updated", {"changed": sorted(changes), "version": new_version}
+        AuditAction.POINTS_CONFIG_UPDATED, {"changed": sorted(changes), "version": new_version}
     )
     return config, new_version

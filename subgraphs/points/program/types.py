@@ -9,18 +9,60 @@ from typing import Any
 
 import strawberry
 
+from subgraphs.kit.graphql.domain import domain_enum
 from subgraphs.kit.integrations.shopify_admin import ThrottleStatus
 from subgraphs.points.program import service as program
 from subgraphs.points.user_errors import PointsUserError, user_errors_field
 
-Rounding = strawberry.enum(program.Rounding, description="How fractional points round.")
-SalesChannel = strawberry.enum(
-    program.Channel, name="SalesChannel", description="Where an order was placed."
+Rounding = domain_enum(
+    program.Rounding,
+    name="Rounding",
+    description="How fractional points round.",
+    values={
+        "DOWN": "Drop the fraction: 12.9 points are 12.",
+        "NEAREST": "To the nearest whole point, halves up: 12.5 points are 13.",
+        "UP": "Any fraction counts as a point: 12.1 points are 13.",
+    },
 )
-ExpiryKind = strawberry.enum(program.ExpiryKind, description="When points expire.")
-AwardOn = strawberry.enum(program.AwardOn, description="Which order event awards purchase points.")
-NotificationProvider = strawberry.enum(
-    program.NotificationProvider, description="Who sends expiry reminders."
+SalesChannel = domain_enum(
+    program.Channel,
+    name="SalesChannel",
+    description="Where an order was placed.",
+    values={
+        "ONLINE": "The online store (and other online channels).",
+        "POS": "Shopify POS, in a physical store.",
+    },
+)
+ExpiryKind = domain_enum(
+    program.ExpiryKind,
+    name="ExpiryKind",
+    description="When points expire.",
+    values={
+        "NONE": "Points never expire.",
+        "AFTER_EARNING": "Each credit expires `days` after it was earned; spending uses the "
+        "soonest-expiring points first.",
+        "INACTIVITY": "The whole balance expires after `days` without any earning or spending.",
+    },
+)
+AwardOn = domain_enum(
+    program.AwardOn,
+    name="AwardOn",
+    description="Which order event awards purchase points.",
+    values={
+        "ORDER_CREATED": "When the order is placed (orders/create); the paid event is then "
+        "ignored.",
+        "ORDER_PAID": "When the order is paid (orders/paid); the created event is then ignored.",
+    },
+)
+NotificationProvider = domain_enum(
+    program.NotificationProvider,
+    name="NotificationProvider",
+    description="Who sends expiry reminders.",
+    values={
+        "NONE": "No reminders are sent.",
+        "KLAVIYO": "Klaviyo sends them, from the events LoyalNest posts.",
+        "POSTSCRIPT": "Postscript sends them, by SMS.",
+    },
 )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.tools import create_type
 
@@ -27,7 +29,13 @@ from subgraphs.points.user_errors import PointsUserError, points_mutation
 
 
 @strawberry.mutation(description="Add a reward to the catalog.")
-async def reward_create(info: PointsInfo, input: RewardCreateInput) -> RewardCreatePayload:
+async def reward_create(
+    info: PointsInfo,
+    input: Annotated[
+        RewardCreateInput,
+        strawberry.argument(description="The new reward's kind, title, cost and terms."),
+    ],
+) -> RewardCreatePayload:
     return await points_mutation(
         info,
         RewardCreatePayload,
@@ -41,7 +49,12 @@ async def reward_create(info: PointsInfo, input: RewardCreateInput) -> RewardCre
 @strawberry.mutation(
     description="Change a reward; validated as a whole. Past redemptions keep their terms."
 )
-async def reward_update(info: PointsInfo, input: RewardUpdateInput) -> RewardUpdatePayload:
+async def reward_update(
+    info: PointsInfo,
+    input: Annotated[
+        RewardUpdateInput, strawberry.argument(description="The reward and the changes to make.")
+    ],
+) -> RewardUpdatePayload:
     return await points_mutation(
         info,
         RewardUpdatePayload,
@@ -59,7 +72,10 @@ async def reward_update(info: PointsInfo, input: RewardUpdateInput) -> RewardUpd
 @strawberry.mutation(
     description="Remove a reward from the catalog; customers' redemptions of it are kept."
 )
-async def reward_delete(info: PointsInfo, input: RewardDeleteInput) -> RewardDeletePayload:
+async def reward_delete(
+    info: PointsInfo,
+    input: Annotated[RewardDeleteInput, strawberry.argument(description="The reward to remove.")],
+) -> RewardDeletePayload:
     return await points_mutation(
         info,
         RewardDeletePayload,
@@ -78,7 +94,13 @@ async def reward_delete(info: PointsInfo, input: RewardDeleteInput) -> RewardDel
     description="Spend a customer's points on a reward and get its discount code, once per "
     "idempotencyKey. If Shopify cannot create the discount, the points are returned."
 )
-async def reward_redeem(info: PointsInfo, input: RewardRedeemInput) -> RewardRedeemPayload:
+async def reward_redeem(
+    info: PointsInfo,
+    input: Annotated[
+        RewardRedeemInput,
+        strawberry.argument(description="Who redeems which reward, and the idempotency key."),
+    ],
+) -> RewardRedeemPayload:
     async def respond(outcome: RedemptionOutcome) -> RewardRedeemPayload:
         customer = await info.context.loaders.customer_by_id.load(outcome.redemption.customer_id)
         return RewardRedeemPayload(

@@ -62,7 +62,10 @@ async def rewards(
 
 
 @strawberry.field(description="One reward of the catalog; null if there is none (or deleted).")
-async def reward(info: PointsInfo, id: strawberry.ID) -> Reward | None:
+async def reward(
+    info: PointsInfo,
+    id: Annotated[strawberry.ID, strawberry.argument(description="The reward's LoyalNest id.")],
+) -> Reward | None:
     require_catalog_read(info.context.viewer)
     async with info.context.unit_of_work() as session:
         row = await reward_service.reward_by_id(session, info.context.viewer.merchant_id, str(id))

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.ids import new_id
 from db.models import Reward, RewardKind
+from subgraphs.kit.audit import AuditAction
 from subgraphs.kit.pagination import Page, PageRequest
 from subgraphs.kit.repository import AuditTrail
 from subgraphs.points.errors import PointsError, PointsErrorCode, is_short_text
@@ -164,7 +165,7 @@ async def create_reward(
 ) -> Reward:
     valid = validate_terms(terms)
     reward = await RewardRepository(session, merchant_id).insert_reward(new_id(), valid.to_values())
-    await _audit(session, merchant_id, "reward_created", reward, actor_id)
+    await _audit(session, merchant_id, AuditAction.REWARD_CREATED, reward, actor_id)
     return reward
 
 
@@ -191,7 +192,9 @@ async def update_reward(
     valid = validate_terms(dataclasses.replace(RewardTerms.of(current), **changes))
     reward = await repository.update_reward(reward_id, valid.to_values())
     assert reward is not None, "the reward is locked by this transaction"
-    await _audit(session, merchant_id, "reward_updated", reward, actor_id, sorted(changes))
+    await _audit(
+        session, merchant_id, AuditAction.REWARD_UPDATED, reward, actor_id, sorted(changes)
+    )
     return reward
 
 
@@ -209,14 +212,14 @@ async def delete_reward(
     )
     if reward is None:
         raise _not_found()
-    await _audit(session, merchant_id, "reward_deleted", reward, actor_id)
+    await _audit(session, merchant_id, AuditAction.REWARD_DELETED, reward, actor_id)
     return reward.id
 
 
 async def _audit(
     session: AsyncSession,
     merchant_id: str,
-    action: str,
+    action: AuditAction,
     reward: Reward,
     actor_id: str | None,
     changed: list[str] | None = None,

@@ -11,6 +11,7 @@ import strawberry
 from db.models import RedemptionStatus, RewardKind
 from db.models import Reward as RewardRow
 from db.models import RewardRedemption as RedemptionRow
+from subgraphs.kit.graphql.domain import domain_enum
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.money import Money, shop_money
 from subgraphs.points.rewards.redemption import RedeemCommand, redemption_code
@@ -21,12 +22,28 @@ from subgraphs.points.user_errors import PointsUserError, bad_user_input, user_e
 if TYPE_CHECKING:
     from subgraphs.points.customers.types import Customer
 
-RewardKindEnum = strawberry.enum(RewardKind, name="RewardKind", description="What a reward gives.")
-RewardRedemptionStatus = strawberry.enum(
+RewardKindEnum = domain_enum(
+    RewardKind,
+    name="RewardKind",
+    description="What a reward gives.",
+    values={
+        "FIXED_AMOUNT": "An amount off the order, in the shop currency (or the presentment "
+        "currency at the program's rates).",
+        "PERCENTAGE": "A percentage off the order.",
+        "FREE_SHIPPING": "Free shipping on the order.",
+        "FREE_PRODUCT": "One product, free.",
+    },
+)
+RewardRedemptionStatus = domain_enum(
     RedemptionStatus,
     name="RewardRedemptionStatus",
     description="PENDING while the discount is being created, then ISSUED, or REFUNDED when it "
     "could not be created and the points were returned.",
+    values={
+        "PENDING": "The points are spent and the discount code is being created.",
+        "ISSUED": "The discount code exists: `code` can be used at checkout.",
+        "REFUNDED": "The discount could not be created; the points were returned.",
+    },
 )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 import strawberry
 from strawberry.tools import create_type
@@ -45,7 +45,13 @@ def _after_write(
 
 
 @strawberry.mutation(description="Add a VIP tier and move the customers who now qualify.")
-async def vip_tier_create(info: PointsInfo, input: VipTierCreateInput) -> VipTierCreatePayload:
+async def vip_tier_create(
+    info: PointsInfo,
+    input: Annotated[
+        VipTierCreateInput,
+        strawberry.argument(description="The new tier's names, rank, rules and benefits."),
+    ],
+) -> VipTierCreatePayload:
     return await points_mutation(
         info,
         VipTierCreatePayload,
@@ -59,7 +65,12 @@ async def vip_tier_create(info: PointsInfo, input: VipTierCreateInput) -> VipTie
 @strawberry.mutation(
     description="Change a VIP tier; changed rules or rank move customers accordingly."
 )
-async def vip_tier_update(info: PointsInfo, input: VipTierUpdateInput) -> VipTierUpdatePayload:
+async def vip_tier_update(
+    info: PointsInfo,
+    input: Annotated[
+        VipTierUpdateInput, strawberry.argument(description="The tier and the changes to make.")
+    ],
+) -> VipTierUpdatePayload:
     return await points_mutation(
         info,
         VipTierUpdatePayload,
@@ -77,7 +88,10 @@ async def vip_tier_update(info: PointsInfo, input: VipTierUpdateInput) -> VipTie
 @strawberry.mutation(
     description="Delete a VIP tier; its customers move to the next tier they qualify for."
 )
-async def vip_tier_delete(info: PointsInfo, input: VipTierDeleteInput) -> VipTierDeletePayload:
+async def vip_tier_delete(
+    info: PointsInfo,
+    input: Annotated[VipTierDeleteInput, strawberry.argument(description="The tier to delete.")],
+) -> VipTierDeletePayload:
     async def respond(recalculation: Recalculation) -> VipTierDeletePayload:
         reassigned = await _reassigned(info, recalculation)
         return VipTierDeletePayload(deleted_vip_tier_id=input.id, reassigned_customers=reassigned)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from subgraphs.kit.audit import AuditAction
 from subgraphs.kit.repository import AuditTrail
 from subgraphs.points.customers.repository import CustomerRepository, CustomerTierFacts
 from subgraphs.points.errors import PointsError, PointsErrorCode
@@ -175,7 +176,7 @@ async def preview_tiers(
         ],
     )
     await AuditTrail(session, merchant_id, actor_id).record(
-        "preview_simulated",
+        AuditAction.PREVIEW_SIMULATED,
         {
             "draft": drafts is not None,
             "customer_count": preview.customers,

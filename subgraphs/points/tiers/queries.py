@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.tools import create_type
 
@@ -28,7 +30,15 @@ async def vip_tiers(info: PointsInfo) -> list[VipTier]:
     description="Simulate tiers (draft or current) over real customers before launching "
     "them: customers per tier and a sample. Saves nothing but an audit entry."
 )
-async def vip_tier_preview(info: PointsInfo, input: VipTierPreviewInput) -> VipTierPreviewPayload:
+async def vip_tier_preview(
+    info: PointsInfo,
+    input: Annotated[
+        VipTierPreviewInput,
+        strawberry.argument(
+            description="The tiers to simulate (the current ones by default) and over whom."
+        ),
+    ],
+) -> VipTierPreviewPayload:
     context = info.context
     require(context.viewer, Capability.MANAGE_PROGRAM)
     try:

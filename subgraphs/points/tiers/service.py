@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from db.ids import new_id
 from db.models import Customer, VipTier
 from db.session import tenant_unit_of_work
+from subgraphs.kit.audit import AuditAction
 from subgraphs.kit.jobs import for_each_merchant
 from subgraphs.kit.repository import AuditTrail
 from subgraphs.points.customers.repository import CustomerRepository
@@ -208,7 +209,9 @@ async def create_tier(
         rules=rules.to_json(),
         benefits=benefits.to_json(),
     )
-    await AuditTrail(session, merchant_id, actor_id).record("tier_created", _snapshot(tier))
+    await AuditTrail(session, merchant_id, actor_id).record(
+        AuditAction.TIER_CREATED, _snapshot(tier)
+    )
     recalculation = await recalculate_tiers(session, merchant_id, batch=batch, actor_id=actor_id)
     return TierWrite(tier, recalculation)
 
@@ -245,7 +248,7 @@ async def update_tier(
     tier = await repository.update_one(tier_id, values)
     assert tier is not None, "the tier is locked against deletion by the advisory lock"
     await AuditTrail(session, merchant_id, actor_id).record(
-        "tier_updated", {"tier_id": tier_id, "before": before, "after": _snapshot(tier)}
+        AuditAction.TIER_UPDATED, {"tier_id": tier_id, "before": before, "after": _snapshot(tier)}
     )
     # Names and benefits do not decide who is in the tier.
     if "rank" in values or "rules" in values:
@@ -272,7 +275,9 @@ async def delete_tier(
     if tier is None:
         raise _tier_not_found()
     await repository.delete_one(tier_id)
-    await AuditTrail(session, merchant_id, actor_id).record("tier_deleted", _snapshot(tier))
+    await AuditTrail(session, merchant_id, actor_id).record(
+        AuditAction.TIER_DELETED, _snapshot(tier)
+    )
     return await recalculate_tiers(session, merchant_id, batch=batch, actor_id=actor_id)
 
 
@@ -303,7 +308,9 @@ async def recalculate_tiers(
                 changes[customer.customer_id] = tier_id
                 audits.append(_assignment_audit(customer.customer_id, customer.tier_id, tier_id))
         await customers.assign_tiers(changes)
-        await AuditTrail(session, merchant_id, actor_id).record_many("tier_assigned", audits)
+        await AuditTrail(session, merchant_id, actor_id).record_many(
+            AuditAction.TIER_ASSIGNED, audits
+        )
         checked += len(found)
         reassigned += len(changes)
         if len(found) < batch:
@@ -332,7 +339,7 @@ async def reassign_customer_tier(
         return
     await CustomerRepository(session, merchant_id).set_tier(customer.id, tier_id)
     await AuditTrail(session, merchant_id).record(
-        "tier_assigned", _assignment_audit(customer.id, previous, tier_id)
+        AuditAction.TIER_ASSIGNED, _assignment_audit(customer.id, previous, tier_id)
     )
 
 

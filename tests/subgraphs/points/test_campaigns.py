@@ -496,3 +496,28 @@ async def test_other_merchants_cannot_see_change_or_feel_campaigns(
         True,
         "x2.00 points",
     )
+
+
+def test_a_stored_campaign_step_names_its_campaign_in_graphql() -> None:
+    from subgraphs.points.ledger.types import DecisionStep
+
+    # As the ledger stores trace steps (see the earn above), before and after campaignName.
+    stored = {
+        "rule": "campaign:Black Friday: EU",
+        "applied": True,
+        "detail": "x2.00 points",
+        "points": None,
+        "multiplier": "2.00",
+    }
+    campaign = DecisionStep.from_json(stored)
+    others = [
+        DecisionStep.from_json(stored | {"rule": rule})
+        for rule in ("purchase", "rfm_multiplier", "line:L1", "clawback")
+    ]
+
+    assert (campaign.rule, campaign.campaign_name) == (
+        "campaign:Black Friday: EU",
+        "Black Friday: EU",
+    )
+    assert campaign.multiplier == Decimal("2.00")
+    assert [step.campaign_name for step in others] == [None, None, None, None]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import pytest_asyncio
@@ -23,6 +23,7 @@ from subgraphs.admin.audit.service import (
 )
 from subgraphs.admin.loaders import build_admin_loaders
 from subgraphs.admin.schema import schema
+from subgraphs.kit.audit import AuditAction
 from subgraphs.kit.graphql.app import create_subgraph_app
 from subgraphs.kit.pubsub import webhook_channel
 from subgraphs.kit.repository import insert_audit_log
@@ -30,7 +31,7 @@ from subgraphs.kit.resources import Resources
 from tests.conftest import Tenant
 
 SUBSCRIPTION = """
-subscription($actions: [String!]) {
+subscription($actions: [AuditAction!]) {
   auditLogAppended(actions: $actions) { id action actorId metadata createdAt }
 }
 """
@@ -111,7 +112,7 @@ async def next_event(socket: ClientConnection) -> dict[str, Any]:
 
 
 async def audit(
-    resources: Resources, tenant: Tenant, action: str, actor_id: str | None = None
+    resources: Resources, tenant: Tenant, action: AuditAction, actor_id: str | None = None
 ) -> None:
     """Committed by a session of its own, as any writer would."""
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
@@ -141,16 +142,16 @@ async def test_streams_the_merchants_audit_entries_and_webhook_events(
         resources,
         listener,
         tenant,
-        actions=["points_adjusted", "webhook_done"],
+        actions=["POINTS_ADJUSTED", "WEBHOOK_DONE"],
     )
     try:
         # NOTIFYs arrive in commit order and Redis messages in publish order: when the wanted
         # one arrives, the unwanted ones before it have been passed over.
-        await audit(resources, other_tenant, "points_adjusted")
-        await audit(resources, tenant, "reward_created")
-        await audit(resources, tenant, "points_adjusted", actor_id="42")
+        await audit(resources, other_tenant, AuditAction.POINTS_ADJUSTED)
+        await audit(resources, tenant, AuditAction.REWARD_CREATED)
+        await audit(resources, tenant, AuditAction.POINTS_ADJUSTED, actor_id="42")
         entry = await next_event(socket)
-        assert entry["action"] == "points_adjusted"
+        assert entry["action"] == "POINTS_ADJUSTED"
         assert entry["actorId"] == "42"
         assert entry["metadata"] == {"note": "points_adjusted"}
 
@@ -175,7 +176,7 @@ async def test_streams_the_merchants_audit_entries_and_webhook_events(
             },
         )
         done = await next_event(socket)
-        assert done["action"] == "webhook_done"
+        assert done["action"] == "WEBHOOK_DONE"
         assert done["actorId"] is None
         assert done["metadata"] == {
             "deliveryId": "d-1",
@@ -200,12 +201,14 @@ async def test_without_actions_everything_of_the_merchant_streams(
             {"event": "failed", "deliveryId": "d-2", "status": "failed", "error": "boom"},
         )
         failed = await next_event(socket)
-        await audit(resources, tenant, "reward_created")
+        # A stored action the API does not know (an old row) is passed over, not an error.
+        await audit(resources, tenant, cast(AuditAction, "retired_action"))
+        await audit(resources, tenant, AuditAction.REWARD_CREATED)
         created = await next_event(socket)
 
-        assert failed["action"] == "webhook_failed"
+        assert failed["action"] == "WEBHOOK_FAILED"
         assert failed["metadata"]["error"] == "boom"
-        assert created["action"] == "reward_created"
+        assert created["action"] == "REWARD_CREATED"
     finally:
         await socket.close()
 
@@ -246,8 +249,8 @@ async def test_the_listener_reconnects_when_its_connection_drops(
             return len(pids) == 1 and pids[0] != old_pid and listener.connected
 
         await eventually(replaced)
-        await audit(resources, tenant, "after_reconnect")
-        assert (await next_event(socket))["action"] == "after_reconnect"
+        await audit(resources, tenant, AuditAction.REWARD_UPDATED)
+        assert (await next_event(socket))["action"] == "REWARD_UPDATED"
     finally:
         await socket.close()
 

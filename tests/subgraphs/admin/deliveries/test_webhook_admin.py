@@ -17,9 +17,10 @@ from tests.conftest import StatementCounter, SubgraphClient, Tenant
 from tests.subgraphs.admin.inbox_helpers import add_delivery, add_gdpr_request
 
 DELIVERIES = """
-query($status: WebhookDeliveryStatus, $topic: String, $first: Int, $after: String) {
+query($status: WebhookDeliveryStatus, $topic: WebhookTopic, $first: Int, $after: String) {
   webhookDeliveries(status: $status, topic: $topic, first: $first, after: $after) {
-    edges { cursor node { id topic status attempts lastError payloadBytes receivedAt } }
+    edges { cursor node { id topic status attempts lastError payloadBytes receivedAt
+                          nextAttemptAt } }
     pageInfo { hasNextPage endCursor }
   }
 }
@@ -116,15 +117,21 @@ async def test_deliveries_filter_by_status_and_topic(
 
     failed, _ = await delivery_ids(admin_client, tenant, status="FAILED")
     failed_orders, _ = await delivery_ids(
-        admin_client, tenant, status="FAILED", topic="orders/create"
+        admin_client, tenant, status="FAILED", topic="ORDERS_CREATE"
+    )
+    failed_customers, _ = await delivery_ids(
+        admin_client, tenant, status="FAILED", topic="CUSTOMERS_UPDATE"
     )
     result = await admin_client.execute(
-        DELIVERIES, {"status": "FAILED", "topic": "orders/create"}, tenant=tenant
+        DELIVERIES, {"status": "FAILED", "topic": "ORDERS_CREATE"}, tenant=tenant
     )
 
     assert failed == [failed_customer, failed_order]
     assert failed_orders == [failed_order]
+    assert failed_customers == [failed_customer]
     node = result["data"]["webhookDeliveries"]["edges"][0]["node"]
+    # Topics are the WebhookTopic enum (Shopify's ORDERS_CREATE style), no longer orders/create.
+    assert node["topic"] == "ORDERS_CREATE"
     assert node["status"] == "FAILED"
     assert node["attempts"] == 3
     assert node["lastError"] == "KeyError: 'line_items'"
@@ -173,6 +180,7 @@ async def test_retrying_a_failed_delivery_reopens_it_audits_and_enqueues(
     assert payload["delivery"]["attempts"] == 0
     assert payload["delivery"]["lastError"] == "TimeoutError"
     row = await delivery_row(resources, delivery_id)
+    assert payload["delivery"]["nextAttemptAt"] == row.next_attempt_at.isoformat()
     assert (row.status, row.attempts) == ("pending", 0)
     assert row.next_attempt_at <= datetime.now(UTC)
     assert row.payload_encrypted is not None
@@ -315,3 +323,28 @@ async def test_a_data_requests_export_is_readable_and_other_requests_have_none(
         {"type": "CUSTOMER_REDACT", "export": None},
         {"type": "DATA_REQUEST", "export": None},  # erased by a later redact
     ]
+
+
+async def test_the_next_attempt_is_null_once_a_delivery_is_done_or_failed_for_good(
+    admin_client: SubgraphClient, resources: Resources, tenant: Tenant
+) -> None:
+    pending = await add_delivery(resources, tenant, status="pending", attempts=1)
+    done = await add_delivery(resources, tenant, status="done", attempts=1)
+    failed = await add_delivery(resources, tenant, status="failed", attempts=3)
+
+    result = await admin_client.execute(DELIVERIES, {}, tenant=tenant)
+
+    assert "errors" not in result, result
+    due = {
+        edge["node"]["id"]: edge["node"]["nextAttemptAt"]
+        for edge in result["data"]["webhookDeliveries"]["edges"]
+    }
+    pending_row = await delivery_row(resources, pending)
+    assert due == {pending: pending_row.next_attempt_at.isoformat(), done: None, failed: None}
+
+
+async def test_every_topic_the_worker_handles_is_a_webhook_topic() -> None:
+    from subgraphs.admin.deliveries.service import WebhookTopic
+    from worker.webhooks.topics import SUPPORTED_TOPICS
+
+    assert {topic.value for topic in WebhookTopic} == SUPPORTED_TOPICS

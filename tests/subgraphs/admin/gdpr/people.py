@@ -17,6 +17,7 @@ from db.ids import new_id
 from db.models import Customer, GdprRequest, RewardKind
 from db.session import tenant_unit_of_work
 from subgraphs.admin.deliveries.repository import WebhookDeliveriesRepository
+from subgraphs.kit.audit import AuditAction
 from subgraphs.kit.repository import insert_audit_log
 from subgraphs.kit.resources import Resources
 from subgraphs.points.customers.service import register_customer
@@ -219,7 +220,7 @@ async def tell_story(resources: Resources, tenant: Tenant, person: Person) -> St
         await insert_audit_log(
             session,
             merchant_id=merchant_id,
-            action="support_note",
+            action=AuditAction.TIER_ASSIGNED,
             actor_id="staff-1",
             metadata={"customer_id": customer_id, "note": f"{person.name} called"},
         )
@@ -227,7 +228,7 @@ async def tell_story(resources: Resources, tenant: Tenant, person: Person) -> St
         await insert_audit_log(
             session,
             merchant_id=merchant_id,
-            action="newsletter_bounce",
+            action=AuditAction.EXPIRY_NOTIFICATION_FAILED,
             metadata={"recipient": person.email.upper(), "sms": f"({person.dashed_phone})"},
         )
     outcome = await redeem_reward(

@@ -51,7 +51,12 @@ async def test_a_data_request_exports_everything_held_about_the_customer(
     assert [reminder["channel"] for reminder in profile["expiry_reminders"]] == ["klaviyo"]
     assert [link["code"] for link in profile["referral_links"]] == [story.referral_code]
     actions = {entry["action"] for entry in export["audit_log"]}
-    assert {"support_note", "newsletter_bounce", "points_adjusted", "referral_created"} <= actions
+    assert {
+        "tier_assigned",
+        "expiry_notification_failed",
+        "points_adjusted",
+        "referral_created",
+    } <= actions
     assert {delivery["id"] for delivery in export["webhook_deliveries"]} == {
         story.pending_delivery,
         story.failed_delivery,

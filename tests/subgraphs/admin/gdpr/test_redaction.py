@@ -19,6 +19,7 @@ from subgraphs.admin.gdpr.service import (
     ShopStillInstalledError,
 )
 from subgraphs.admin.merchants.service import record_uninstall
+from subgraphs.kit.audit import AuditAction
 from subgraphs.kit.domain import DomainError
 from subgraphs.kit.repository import insert_audit_log
 from subgraphs.kit.resources import Resources
@@ -248,7 +249,7 @@ async def test_the_scan_reports_what_it_cannot_decrypt(
         await insert_audit_log(
             session,
             merchant_id=tenant.merchant_id,
-            action="test_blob",
+            action=AuditAction.REFERRAL_CREATED,
             metadata={"blob": resources.cipher.encrypt("x", context="nobody.knows")},
         )
 

@@ -1,0 +1,47 @@
+"""The vocabulary of the audit trail: every action LoyalNest writes to ``audit_logs`` (through
+``kit.repository.insert_audit_log`` or ``AuditTrail``), and the webhook inbox events the live
+admin stream adds. Writers take an ``AuditAction``, so an action no one declared cannot be
+written; GraphQL exposes the same enum (``AuditAction`` in the admin subgraph)."""
+
+from __future__ import annotations
+
+import enum
+
+
+class AuditAction(enum.StrEnum):
+    # points: the ledger (one per kind of ledger write that is audited)
+    POINTS_EARNED = "points_earned"
+    POINTS_REDEEMED = "points_redeemed"
+    POINTS_ADJUSTED = "points_adjusted"
+    POINTS_REVERSED = "points_reversed"
+    POINTS_EXPIRED = "points_expired"
+    POINTS_REFUNDED = "points_refunded"
+    # points: the program
+    POINTS_CONFIG_UPDATED = "points_config_updated"
+    TIER_CREATED = "tier_created"
+    TIER_UPDATED = "tier_updated"
+    TIER_DELETED = "tier_deleted"
+    TIER_ASSIGNED = "tier_assigned"
+    PREVIEW_SIMULATED = "preview_simulated"
+    CAMPAIGN_CREATED = "campaign_created"
+    CAMPAIGN_UPDATED = "campaign_updated"
+    CAMPAIGN_DELETED = "campaign_deleted"
+    REWARD_CREATED = "reward_created"
+    REWARD_UPDATED = "reward_updated"
+    REWARD_DELETED = "reward_deleted"
+    EXPIRY_NOTIFICATION_SENT = "expiry_notification_sent"
+    EXPIRY_NOTIFICATION_FAILED = "expiry_notification_failed"
+    # referrals
+    REFERRAL_CREATED = "referral_created"
+    # admin: merchants, GDPR, the webhook inbox
+    MERCHANT_ADDED = "merchant_added"
+    APP_INSTALLED = "app_installed"
+    MERCHANT_UNINSTALLED = "merchant_uninstalled"
+    GDPR_DATA_REQUEST = "gdpr_data_request"
+    GDPR_CUSTOMER_REDACTED = "gdpr_customer_redacted"
+    WEBHOOK_RETRY = "webhook_retry"
+    # Webhook inbox events: published live (never stored in the audit trail).
+    WEBHOOK_RECEIVED = "webhook_received"
+    WEBHOOK_RETRYING = "webhook_retrying"
+    WEBHOOK_DONE = "webhook_done"
+    WEBHOOK_FAILED = "webhook_failed"
