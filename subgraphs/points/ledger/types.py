@@ -69,7 +69,8 @@ class PointsTransaction:
     id: strawberry.ID = strawberry.field(description="Time-ordered identifier.")
     kind: PointsTransactionKind = strawberry.field(description="What caused this change.")
     points: int = strawberry.field(
-        description="Signed change of the balance: positive credits, negative debits."
+        description="Signed change of the balance: positive credits, negative debits. One "
+        "entry moves at most MAX_POINTS_PER_TRANSACTION (1,000,000) points either way."
     )
     reason: str = strawberry.field(description="Why, in the merchant's words or the system's.")
     source: str | None = strawberry.field(
@@ -231,7 +232,10 @@ class PointsTransactionPayload:
 @strawberry.input(description="A staff correction of a customer's points.")
 class PointsAdjustInput:
     customer_id: strawberry.ID = strawberry.field(description="Whose points.")
-    points: int = strawberry.field(description="Signed change; the balance never goes below 0.")
+    points: int = strawberry.field(
+        description="Signed change, between -1,000,000 and 1,000,000 and not 0; the balance "
+        "never goes below 0."
+    )
     reason: str = strawberry.field(description="Why; kept in the ledger and the audit log.")
     idempotency_key: str = strawberry.field(description="Retrying with it never adjusts twice.")
 
