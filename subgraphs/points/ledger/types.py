@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from db.models import PointsTransaction as PointsTransactionRow
+from subgraphs.kit.graphql.codes import CountryCode, CurrencyCode, code_of, currency
 from subgraphs.points.ledger.service import AdjustCommand, EarnCommand
 from subgraphs.points.program import calculation
 from subgraphs.points.program.service import Channel
@@ -120,7 +121,9 @@ class OrderLineInput:
 @strawberry.input(description="An order, as far as points are concerned.")
 class OrderInput:
     id: str = strawberry.field(description="Shopify order id; an order earns once.")
-    currency_code: str = strawberry.field(description="Presentment currency of the amounts.")
+    currency_code: CurrencyCode = strawberry.field(
+        description="Presentment currency of the amounts."
+    )
     lines: list[OrderLineInput] = strawberry.field(description="The order's lines.")
     channel: SalesChannel = strawberry.field(  # type: ignore[valid-type]
         default=Channel.ONLINE, description="Where it was placed."
@@ -128,20 +131,20 @@ class OrderInput:
     placed_at: datetime | None = strawberry.field(
         default=None, description="When it was placed; defaults to now."
     )
-    country_code: str | None = strawberry.field(
+    country_code: CountryCode | None = strawberry.field(
         default=None, description="Shipping country (ISO 3166-1 alpha-2), for regional campaigns."
     )
 
     def to_order(self) -> calculation.Order:
         return calculation.Order(
             order_id=self.id,
-            currency=self.currency_code.upper(),
+            currency=self.currency_code.value,
             lines=tuple(
                 calculation.OrderLine(line.id, line.quantity, line.amount) for line in self.lines
             ),
             channel=Channel(self.channel),
             placed_at=self.placed_at or datetime.now(UTC),
-            country_code=self.country_code.upper() if self.country_code else None,
+            country_code=code_of(self.country_code),
         )
 
 
@@ -166,7 +169,7 @@ class LinePoints:
 class PointsCalculation:
     points: int = strawberry.field(description="Total points.")
     multiplier: Decimal = strawberry.field(description="Combined multiplier applied.")
-    currency_code: str = strawberry.field(description="Currency of the order's amounts.")
+    currency_code: CurrencyCode = strawberry.field(description="Currency of the order's amounts.")
     bonus_points: int = strawberry.field(description="Goal-spend bonus included in points.")
     lines: list[LinePoints] = strawberry.field(description="Points per order line.")
     explanation: list[DecisionStep] = strawberry.field(
@@ -178,7 +181,7 @@ class PointsCalculation:
         return cls(
             points=result.points,
             multiplier=result.multiplier,
-            currency_code=result.currency,
+            currency_code=currency(result.currency),
             bonus_points=result.bonus_points,
             lines=[LinePoints(line_id=line.line_id, points=line.points) for line in result.lines],
             explanation=[DecisionStep.from_json(step.to_json()) for step in result.trace],

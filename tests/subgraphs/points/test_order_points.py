@@ -35,7 +35,9 @@ SETTINGS = """
 mutation($input: ProgramSettingsUpdateInput!) {
   programSettingsUpdate(input: $input) {
     programSettings {
-      version pointsName earning { purchasePointsPerUnit goalSpend { threshold points } }
+      version pointsName earning {
+        purchasePointsPerUnit goalSpend { threshold { amount currencyCode } points }
+      }
     }
     userErrors { field message code }
   }
