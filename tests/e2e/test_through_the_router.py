@@ -15,6 +15,7 @@ from cli.compose import persisted_operations
 from subgraphs.kit.resources import Resources
 from tests.conftest import Tenant, add_customer
 from tests.e2e.conftest import Router
+from tests.subgraphs.points.test_wide_counters import BALANCE, EARNED, big_ledger
 
 EARN = """
 mutation Earn($input: PointsAdjustInput!) {
@@ -179,3 +180,24 @@ async def test_persisted_operation_by_document_id(
 
     assert response.status_code == 200
     assert response.json()["data"]["customer"]["pointsBalance"] == "42"
+
+
+async def test_a_balance_past_32_bits_crosses_the_router_exactly(
+    http: httpx.AsyncClient, resources: Resources, tenant: Tenant
+) -> None:
+    customer_id = await add_customer(resources, tenant)
+    await big_ledger(resources, tenant, customer_id)  # 4,500,000,000 points, invariants kept
+
+    body = await graphql(
+        http,
+        tenant,
+        "query($id: ID!) { customer(id: $id) { pointsBalance totalPointsEarned } }",
+        {"id": customer_id},
+    )
+
+    assert "errors" not in body, body
+    assert body["data"]["customer"] == {
+        "pointsBalance": str(BALANCE),
+        "totalPointsEarned": str(EARNED),
+    }
+    assert BALANCE > 2**32

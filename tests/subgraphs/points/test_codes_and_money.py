@@ -7,6 +7,7 @@ import pycountry
 from graphql import GraphQLEnumType
 
 from subgraphs.kit.resources import Resources
+from subgraphs.points.program.calculation import REGIONS
 from subgraphs.points.schema import schema
 from tests.conftest import SubgraphClient, Tenant, add_customer
 from tests.subgraphs.points.test_order_points import EARN, SETTINGS, order
@@ -74,3 +75,11 @@ async def test_codes_that_are_not_iso_are_bad_user_input_and_earn_nothing(
     assert rates["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
     assert await ledger_state(resources, tenant, customer_id) == (0, 0, 0)
+
+
+def test_regions_are_the_calculations_regions_and_no_country() -> None:
+    regions = enum_values("Region")
+
+    assert set(regions) == set(REGIONS)
+    assert all(regions.values())
+    assert not set(regions) & set(enum_values("CountryCode"))
