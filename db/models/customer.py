@@ -5,9 +5,9 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     DateTime,
-    Integer,
     Numeric,
     Text,
     UniqueConstraint,
@@ -38,14 +38,16 @@ class Customer(Base):
     locale: Mapped[str] = mapped_column(Text, server_default="en")
     country_code: Mapped[str | None]
     # Projection of the ledger, updated in the same transaction as every ledger row.
-    points_balance: Mapped[int] = mapped_column(Integer, server_default="0")
-    total_points_earned: Mapped[int] = mapped_column(Integer, server_default="0")
+    points_balance: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    total_points_earned: Mapped[int] = mapped_column(BigInteger, server_default="0")
     # Order facts the earning rules and tier rules read, kept with the ledger (shop currency).
     total_spent: Mapped[Decimal] = mapped_column(Numeric(14, 2), server_default="0")
-    orders_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    orders_count: Mapped[int] = mapped_column(BigInteger, server_default="0")
     first_order_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_activity_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     rfm_score: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     rfm_segment: Mapped[str | None]
     vip_tier_id: Mapped[str | None]
     created_at: Mapped[datetime] = created_at_column()
+    # Set by a GDPR erasure (customers/redact): personal fields read as null from then on.
+    redacted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

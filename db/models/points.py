@@ -5,10 +5,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     DateTime,
     Index,
-    Integer,
     UniqueConstraint,
     text,
 )
@@ -93,7 +93,7 @@ class PointsTransaction(Base):
     id: Mapped[TextKey]
     customer_id: Mapped[str]
     kind: Mapped[str]
-    points: Mapped[int] = mapped_column(Integer)
+    points: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str]
     order_id: Mapped[str | None]
     idempotency_key: Mapped[str]
@@ -103,7 +103,7 @@ class PointsTransaction(Base):
     explanation: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     # Credits only: points of this credit not yet spent or expired ("lot"). Debits consume lots
     # oldest-expiring first; the sum over a customer's lots always equals the balance.
-    remaining_points: Mapped[int | None] = mapped_column(Integer)
+    remaining_points: Mapped[int | None] = mapped_column(BigInteger)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     actor_id: Mapped[str | None]
     created_at: Mapped[datetime] = created_at_column()

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Integer, UniqueConstraint
+from sqlalchemy import BigInteger, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.models.base import Base, TextKey, created_at_column, customer_foreign_key
@@ -21,5 +21,5 @@ class ReferralLink(Base):
     id: Mapped[TextKey]
     advocate_customer_id: Mapped[str]
     code: Mapped[str]
-    click_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    click_count: Mapped[int] = mapped_column(BigInteger, server_default="0")
     created_at: Mapped[datetime] = created_at_column()

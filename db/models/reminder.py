@@ -3,10 +3,10 @@
 from datetime import date, datetime
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Date,
     DateTime,
-    Integer,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -27,7 +27,7 @@ class ExpiryReminder(Base):
     id: Mapped[TextKey]
     customer_id: Mapped[str]
     expires_on: Mapped[date] = mapped_column(Date)
-    points: Mapped[int] = mapped_column(Integer)
+    points: Mapped[int] = mapped_column(BigInteger)
     channel: Mapped[str]
     status: Mapped[str]
     error: Mapped[str | None]

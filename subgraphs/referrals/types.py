@@ -6,6 +6,7 @@ import strawberry
 
 from db.models import ReferralLink as ReferralLinkRow
 from subgraphs.kit.graphql.domain import DisplayableError, domain_enum
+from subgraphs.kit.graphql.scalars import UnsignedInt64
 from subgraphs.kit.permissions import require_customer_access
 from subgraphs.referrals import service
 from subgraphs.referrals.loaders import ReferralsInfo
@@ -16,7 +17,7 @@ from subgraphs.referrals.service import referral_url
 class ReferralLink:
     code: str = strawberry.field(description="The code friends enter or follow.")
     url: str = strawberry.field(description="Storefront URL carrying the code.")
-    clicks: int = strawberry.field(description="How many times the link was followed.")
+    clicks: UnsignedInt64 = strawberry.field(description="How many times the link was followed.")
 
     @classmethod
     def from_row(cls, row: ReferralLinkRow, info: ReferralsInfo) -> ReferralLink:
@@ -28,7 +29,7 @@ class ReferralLink:
                 shop_domain=context.viewer.shop_domain,
                 code=row.code,
             ),
-            clicks=row.click_count,
+            clicks=UnsignedInt64(row.click_count),
         )
 
 

@@ -76,7 +76,7 @@ async def test_a_merchant_configures_calculates_earns_and_refunds(
              userErrors { code } } }""",
         {"input": {"customerId": customer_id, "order": ORDER, "idempotencyKey": "order:e2e-1"}},
     )
-    assert earned["pointsEarn"]["customer"]["pointsBalance"] == 250
+    assert earned["pointsEarn"]["customer"]["pointsBalance"] == "250"
     assert [s["rule"] for s in earned["pointsEarn"]["transaction"]["explanation"]] == [
         s["rule"] for s in preview["pointsCalculate"]["calculation"]["explanation"]
     ]
@@ -96,7 +96,7 @@ async def test_a_merchant_configures_calculates_earns_and_refunds(
         },
     )
     assert refunded["pointsReverse"]["transaction"]["points"] == -75
-    assert refunded["pointsReverse"]["customer"]["pointsBalance"] == 175
+    assert refunded["pointsReverse"]["customer"]["pointsBalance"] == "175"
 
 
 async def test_the_storefront_widget_sees_its_customers_points_live(
@@ -125,7 +125,7 @@ async def test_the_storefront_widget_sees_its_customers_points_live(
             )
         )
         current = json.loads(await asyncio.wait_for(socket.recv(), 10))
-        assert current["payload"]["data"]["customerPointsUpdated"]["pointsBalance"] == 10
+        assert current["payload"]["data"]["customerPointsUpdated"]["pointsBalance"] == "10"
 
         adjust = """mutation($input: PointsAdjustInput!) { pointsAdjust(input: $input) {
                       userErrors { code } } }"""
@@ -160,7 +160,7 @@ async def test_the_storefront_widget_sees_its_customers_points_live(
         update = json.loads(await asyncio.wait_for(socket.recv(), 10))
         assert update["payload"]["data"]["customerPointsUpdated"] == {
             "id": customer_id,
-            "pointsBalance": 15,
+            "pointsBalance": "15",
         }
 
 
@@ -203,4 +203,4 @@ async def test_a_shopper_reaches_a_tier_and_redeems_a_sandbox_reward(
     assert payload["redemption"]["status"] == "ISSUED"
     assert payload["redemption"]["sandbox"] is True
     assert payload["redemption"]["code"].startswith("LN-")
-    assert customer["customer"] == {"pointsBalance": 100, "vipTier": {"name": "Gold"}}
+    assert customer["customer"] == {"pointsBalance": "100", "vipTier": {"name": "Gold"}}

@@ -15,6 +15,7 @@ from cli.compose import persisted_operations
 from subgraphs.kit.resources import Resources
 from tests.conftest import Tenant, add_customer
 from tests.e2e.conftest import Router
+from tests.subgraphs.points.test_wide_counters import BALANCE, EARNED, big_ledger
 
 EARN = """
 mutation Earn($input: PointsAdjustInput!) {
@@ -87,7 +88,7 @@ async def test_one_request_is_answered_by_four_subgraphs(
     assert merchant["shopDomain"] == tenant.shop_domain  # admin
     assert merchant["loyaltyMetrics"] == {"membersCount": "1", "pointsIssued": "300"}  # analytics
     [edge] = body["data"]["customers"]["edges"]  # points
-    assert edge["node"]["pointsBalance"] == 300
+    assert edge["node"]["pointsBalance"] == "300"
     link = edge["node"]["referralLink"]  # referrals
     assert link["url"].startswith(f"https://{tenant.shop_domain}/")
     assert link["code"] in link["url"]
@@ -104,11 +105,11 @@ async def test_points_earn_through_the_router_is_idempotent(
         http, tenant, "query($id: ID!) { customer(id: $id) { pointsBalance } }", {"id": customer_id}
     )
 
-    assert first["data"]["pointsAdjust"]["customer"]["pointsBalance"] == 70
+    assert first["data"]["pointsAdjust"]["customer"]["pointsBalance"] == "70"
     assert (
         retry["data"]["pointsAdjust"]["transaction"] == first["data"]["pointsAdjust"]["transaction"]
     )
-    assert balance["data"]["customer"]["pointsBalance"] == 70
+    assert balance["data"]["customer"]["pointsBalance"] == "70"
 
 
 async def test_every_subgraphs_user_errors_read_as_one_displayable_error(
@@ -224,7 +225,7 @@ async def test_persisted_operation_by_document_id(
     )
 
     assert response.status_code == 200
-    assert response.json()["data"]["customer"]["pointsBalance"] == 42
+    assert response.json()["data"]["customer"]["pointsBalance"] == "42"
 
 
 async def test_persisted_customer_points_pages_through_the_ledger(
@@ -296,3 +297,24 @@ async def test_a_page_above_the_maximum_is_bad_user_input_through_the_router(
     [error] = body["errors"]
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert "at most 100" in error["message"]
+
+
+async def test_a_balance_past_32_bits_crosses_the_router_exactly(
+    http: httpx.AsyncClient, resources: Resources, tenant: Tenant
+) -> None:
+    customer_id = await add_customer(resources, tenant)
+    await big_ledger(resources, tenant, customer_id)  # 4,500,000,000 points, invariants kept
+
+    body = await graphql(
+        http,
+        tenant,
+        "query($id: ID!) { customer(id: $id) { pointsBalance totalPointsEarned } }",
+        {"id": customer_id},
+    )
+
+    assert "errors" not in body, body
+    assert body["data"]["customer"] == {
+        "pointsBalance": str(BALANCE),
+        "totalPointsEarned": str(EARNED),
+    }
+    assert BALANCE > 2**32

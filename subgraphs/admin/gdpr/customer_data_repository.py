@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -48,6 +49,7 @@ class AnonymisedCustomer:
     customer_id: str
     email_encrypted: str
     email_blind_index: str
+    redacted_at: datetime
 
 
 class CustomerDataRepository(TenantRepository[Customer]):
@@ -158,6 +160,8 @@ class CustomerDataRepository(TenantRepository[Customer]):
                     phone_encrypted=None,
                     country_code=None,
                     shopify_customer_id=None,
+                    # The first erasure's time stays: a second run changes nothing.
+                    redacted_at=func.coalesce(Customer.redacted_at, customer.redacted_at),
                 )
             )
 

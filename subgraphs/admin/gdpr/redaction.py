@@ -11,6 +11,7 @@ import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -223,12 +224,14 @@ async def handle_customer_redact(delivery: GdprDelivery, payload: Mapping[str, A
     contact = Needles(texts=Needles.of(emails, phones).texts)
 
     if customers:
+        now = datetime.now(UTC)
         await repository.anonymise_customers(
             [
                 AnonymisedCustomer(
                     customer_id=customer.id,
                     email_encrypted=cipher.encrypt(REDACTED_EMAIL, context=CUSTOMERS_EMAIL),
                     email_blind_index=REDACTED_BLIND_INDEX_PREFIX + secrets.token_hex(32),
+                    redacted_at=now,
                 )
                 for customer in customers
             ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -10,6 +11,7 @@ import strawberry
 
 from db.models import BonusCampaign as BonusCampaignRow
 from db.models import CampaignKind as CampaignKindValue
+from subgraphs.kit.graphql.codes import CountryCode
 from subgraphs.kit.graphql.domain import domain_enum
 from subgraphs.points.campaigns.rules import CampaignChanges, CampaignDraft
 from subgraphs.points.loaders import PointsInfo
@@ -28,13 +30,40 @@ CampaignKind = domain_enum(
 )
 
 
+@strawberry.enum(
+    description="A group of countries a campaign can target by one name (not a country: "
+    "regions have no ISO 3166-1 code)."
+)
+class Region(enum.Enum):
+    EU = strawberry.enum_value(
+        "EU", description="The European Union: its 27 member states' shipping countries."
+    )
+
+
+_REGION_CODES = frozenset(str(region.value) for region in Region)
+
+
+def _area(countries: list[CountryCode] | None, regions: list[Region] | None) -> list[str] | None:
+    """Countries and regions as campaigns store them: one list of codes."""
+    if countries is None and regions is None:
+        return None
+    return [country.value for country in countries or []] + [
+        str(region.value) for region in regions or []
+    ]
+
+
 @strawberry.type(description="Who a campaign is for; every condition set must hold.")
 class CampaignConditions:
     rfm_segments: list[str] = strawberry.field(
         description="Only customers in these RFM segments; empty: every segment."
     )
-    regions: list[str] = strawberry.field(
-        description="Only orders from these ISO countries or regions (EU, NA); empty: anywhere."
+    countries: list[CountryCode] = strawberry.field(
+        description="Only orders shipped to these countries (or to the regions); with regions "
+        "empty too: anywhere."
+    )
+    regions: list[Region] = strawberry.field(
+        description="Only orders shipped to these regions (or to the countries); with countries "
+        "empty too: anywhere."
     )
 
 
@@ -78,7 +107,16 @@ class BonusCampaign:
             ends_at=row.ends_at,
             conditions=CampaignConditions(
                 rfm_segments=list(conditions.get("rfm_segments") or []),
-                regions=list(conditions.get("regions") or []),
+                countries=[
+                    CountryCode(code)
+                    for code in conditions.get("regions") or []
+                    if code not in _REGION_CODES
+                ],
+                regions=[
+                    Region(code)
+                    for code in conditions.get("regions") or []
+                    if code in _REGION_CODES
+                ],
             ),
             active=row.active,
             created_at=row.created_at,
@@ -95,8 +133,13 @@ class CampaignConditionsInput:
     rfm_segments: list[str] | None = strawberry.field(
         default=None, description="RFM segment names, e.g. Champions."
     )
-    regions: list[str] | None = strawberry.field(
-        default=None, description="ISO country codes (GB, CA) or regions: EU, NA."
+    countries: list[CountryCode] | None = strawberry.field(
+        default=None,
+        description="Shipping countries, e.g. GB, CA. With regions, the area of the campaign: "
+        "given together they replace it as one, omitted together they keep it.",
+    )
+    regions: list[Region] | None = strawberry.field(
+        default=None, description="Regions, e.g. EU; see countries."
     )
 
 
@@ -146,7 +189,7 @@ class CampaignCreateInput:
         return CampaignDraft(
             **_campaign_fields(self),
             rfm_segments=conditions.rfm_segments or [],
-            regions=conditions.regions or [],
+            regions=_area(conditions.countries, conditions.regions) or [],
         )
 
 
@@ -176,7 +219,7 @@ class CampaignUpdateInput:
         return CampaignChanges(
             **_campaign_fields(self),
             rfm_segments=conditions.rfm_segments,
-            regions=conditions.regions,
+            regions=_area(conditions.countries, conditions.regions),
         )
 
 

@@ -19,6 +19,7 @@ from subgraphs.kit.graphql.relay import (
     page_request,
     to_connection,
 )
+from subgraphs.kit.graphql.scalars import UnsignedInt64
 from subgraphs.kit.permissions import require_customer_access
 from subgraphs.points.customers.service import customer_email
 from subgraphs.points.ledger.types import PointsTransaction, transaction_position
@@ -32,18 +33,26 @@ MAX_EXPIRY_WINDOW_DAYS = 366
 
 @strawberry.type(description="Points that will expire on a date unless spent first.")
 class ExpiringPoints:
-    points: int = strawberry.field(description="How many points expire then.")
+    points: UnsignedInt64 = strawberry.field(
+        description="How many points expire then (a sum of lots, so it is unbounded)."
+    )
     expires_at: datetime = strawberry.field(description="When they expire.")
 
 
 @strawberry.federation.type(keys=["id"], description="A shopper enrolled in the loyalty program.")
 class Customer:
     id: strawberry.ID = strawberry.field(description="LoyalNest customer id.")
-    points_balance: int = strawberry.field(description="Points available to spend now.")
-    total_points_earned: int = strawberry.field(
+    points_balance: UnsignedInt64 = strawberry.field(description="Points available to spend now.")
+    total_points_earned: UnsignedInt64 = strawberry.field(
         description="Points earned over the customer's lifetime, less reversed ones."
     )
-    orders_count: int = strawberry.field(description="Orders that earned (or were scored).")
+    orders_count: UnsignedInt64 = strawberry.field(
+        description="Orders that earned (or were scored)."
+    )
+    redacted_at: datetime | None = strawberry.field(
+        description="When the customer's personal data was erased (a GDPR customers/redact "
+        "request); from then on their personal fields, such as email, are null."
+    )
     rfm_segment: str | None = strawberry.field(
         description="The customer's RFM segment (e.g. Champions), once analytics scored them."
     )
@@ -54,9 +63,10 @@ class Customer:
     def from_row(cls, row: CustomerRow) -> Customer:
         return cls(
             id=strawberry.ID(row.id),
-            points_balance=row.points_balance,
-            total_points_earned=row.total_points_earned,
-            orders_count=row.orders_count,
+            points_balance=UnsignedInt64(row.points_balance),
+            total_points_earned=UnsignedInt64(row.total_points_earned),
+            orders_count=UnsignedInt64(row.orders_count),
+            redacted_at=row.redacted_at,
             rfm_segment=row.rfm_segment,
             locale=row.locale,
             row=row,
@@ -68,8 +78,13 @@ class Customer:
         row = await info.context.loaders.customer_by_id.load(str(id))
         return None if row is None else cls.from_row(row)
 
-    @strawberry.field(description="The customer's email address.")
-    def email(self, info: PointsInfo) -> str:
+    @strawberry.field(
+        description="The customer's email address; null once their data was erased "
+        "(see redactedAt)."
+    )
+    def email(self, info: PointsInfo) -> str | None:
+        if self.row.redacted_at is not None:
+            return None
         return customer_email(self.row, info.context.resources.cipher)
 
     @strawberry.field(description="The VIP tier the customer is in; null when in none.")
@@ -128,7 +143,7 @@ class Customer:
     ) -> list[ExpiringPoints]:
         days = max(1, min(within_days, MAX_EXPIRY_WINDOW_DAYS))
         lots = await info.context.loaders.expiring_points_by_customer.load((str(self.id), days))
-        return [ExpiringPoints(points=points, expires_at=at) for at, points in lots]
+        return [ExpiringPoints(points=UnsignedInt64(points), expires_at=at) for at, points in lots]
 
 
 @strawberry.enum(description="The orders of the customers list (ties broken by id).")

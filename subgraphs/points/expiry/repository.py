@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, Subquery, exists, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from db.ids import new_id
-from db.models import ExpiryReminder
+from db.models import Customer, ExpiryReminder
 from subgraphs.kit.repository import TenantRepository
 
 QUEUED = "queued"
@@ -62,10 +62,19 @@ class ReminderRepository(TenantRepository[ExpiryReminder]):
 
     async def not_reminded(self, candidates: Subquery, *, limit: int) -> list[DueReminder]:
         """The ``candidates`` (customer_id, expires_on, points) whose customer and day have no
-        reminder yet, by customer and day."""
+        reminder yet, by customer and day. Customers whose data was erased (GDPR) hear nothing:
+        there is no one left to write to."""
+        redacted = exists().where(
+            Customer.merchant_id == self._merchant_id,
+            Customer.id == candidates.c.customer_id,
+            Customer.redacted_at.is_not(None),
+        )
         result = await self._session.execute(
             select(candidates.c.customer_id, candidates.c.expires_on, candidates.c.points)
-            .where(self._not_reminded(candidates.c.customer_id, candidates.c.expires_on))
+            .where(
+                self._not_reminded(candidates.c.customer_id, candidates.c.expires_on),
+                ~redacted,
+            )
             .order_by(candidates.c.customer_id, candidates.c.expires_on)
             .limit(limit)
         )

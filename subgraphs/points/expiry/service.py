@@ -265,6 +265,8 @@ async def recipients(
             external_id=customer.id,
         )
         for customer in customers
+        # A reminder queued before an erasure (and reclaimed after a crash) is not sent.
+        if customer.redacted_at is None
     }
 
 
@@ -305,7 +307,7 @@ async def deliver(
     async def send(reminder: QueuedReminder) -> Delivery:
         recipient = recipients_by_customer.get(reminder.customer_id)
         if recipient is None:
-            return Delivery(reminder, None, "customer not found")
+            return Delivery(reminder, None, "customer not found or redacted")
         message: RenderedMessage = render_expiry_reminder(
             recipient.locale,
             points=reminder.points,

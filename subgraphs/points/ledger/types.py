@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from db.models import PointsTransaction as PointsTransactionRow
+from subgraphs.kit.graphql.codes import CountryCode, CurrencyCode, code_of, currency
 from subgraphs.kit.graphql.domain import domain_enum
 from subgraphs.points.ledger.service import AdjustCommand, EarnCommand
 from subgraphs.points.program import calculation
@@ -79,7 +80,8 @@ class PointsTransaction:
     id: strawberry.ID = strawberry.field(description="Time-ordered identifier.")
     kind: PointsTransactionKind = strawberry.field(description="What caused this change.")
     points: int = strawberry.field(
-        description="Signed change of the balance: positive credits, negative debits."
+        description="Signed change of the balance: positive credits, negative debits. One "
+        "entry moves at most MAX_POINTS_PER_TRANSACTION (1,000,000) points either way."
     )
     reason: str = strawberry.field(description="Why, in the merchant's words or the system's.")
     source: str | None = strawberry.field(
@@ -145,7 +147,9 @@ class OrderLineInput:
 @strawberry.input(description="An order, as far as points are concerned.")
 class OrderInput:
     id: str = strawberry.field(description="Shopify order id; an order earns once.")
-    currency_code: str = strawberry.field(description="Presentment currency of the amounts.")
+    currency_code: CurrencyCode = strawberry.field(
+        description="Presentment currency of the amounts."
+    )
     lines: list[OrderLineInput] = strawberry.field(description="The order's lines.")
     channel: SalesChannel = strawberry.field(  # type: ignore[valid-type]
         default=Channel.ONLINE, description="Where it was placed."
@@ -153,20 +157,20 @@ class OrderInput:
     placed_at: datetime | None = strawberry.field(
         default=None, description="When it was placed; defaults to now."
     )
-    country_code: str | None = strawberry.field(
+    country_code: CountryCode | None = strawberry.field(
         default=None, description="Shipping country (ISO 3166-1 alpha-2), for regional campaigns."
     )
 
     def to_order(self) -> calculation.Order:
         return calculation.Order(
             order_id=self.id,
-            currency=self.currency_code.upper(),
+            currency=self.currency_code.value,
             lines=tuple(
                 calculation.OrderLine(line.id, line.quantity, line.amount) for line in self.lines
             ),
             channel=Channel(self.channel),
             placed_at=self.placed_at or datetime.now(UTC),
-            country_code=self.country_code.upper() if self.country_code else None,
+            country_code=code_of(self.country_code),
         )
 
 
@@ -191,7 +195,7 @@ class LinePoints:
 class PointsCalculation:
     points: int = strawberry.field(description="Total points.")
     multiplier: Decimal = strawberry.field(description="Combined multiplier applied.")
-    currency_code: str = strawberry.field(description="Currency of the order's amounts.")
+    currency_code: CurrencyCode = strawberry.field(description="Currency of the order's amounts.")
     bonus_points: int = strawberry.field(description="Goal-spend bonus included in points.")
     lines: list[LinePoints] = strawberry.field(description="Points per order line.")
     explanation: list[DecisionStep] = strawberry.field(
@@ -203,7 +207,7 @@ class PointsCalculation:
         return cls(
             points=result.points,
             multiplier=result.multiplier,
-            currency_code=result.currency,
+            currency_code=currency(result.currency),
             bonus_points=result.bonus_points,
             lines=[LinePoints(line_id=line.line_id, points=line.points) for line in result.lines],
             explanation=[DecisionStep.from_json(step.to_json()) for step in result.trace],
@@ -271,7 +275,10 @@ class PointsAdjustPayload(LedgerPayload):
 @strawberry.input(description="A staff correction of a customer's points.")
 class PointsAdjustInput:
     customer_id: strawberry.ID = strawberry.field(description="Whose points.")
-    points: int = strawberry.field(description="Signed change; the balance never goes below 0.")
+    points: int = strawberry.field(
+        description="Signed change, between -1,000,000 and 1,000,000 and not 0; the balance "
+        "never goes below 0."
+    )
     reason: str = strawberry.field(description="Why; kept in the ledger and the audit log.")
     idempotency_key: str = strawberry.field(description="Retrying with it never adjusts twice.")
 

@@ -9,8 +9,10 @@ from typing import Any
 
 import strawberry
 
+from subgraphs.kit.graphql.codes import CurrencyCode, currency
 from subgraphs.kit.graphql.domain import domain_enum
 from subgraphs.kit.integrations.shopify_admin import ThrottleStatus
+from subgraphs.points.money import Money
 from subgraphs.points.program import service as program
 from subgraphs.points.user_errors import PointsUserError, user_errors_field
 
@@ -68,7 +70,7 @@ NotificationProvider = domain_enum(
 
 @strawberry.type(description="Spend at least the threshold in one order, earn bonus points.")
 class GoalSpend:
-    threshold: Decimal = strawberry.field(description="Order subtotal, in the shop currency.")
+    threshold: Money = strawberry.field(description="Order subtotal, in the shop currency.")
     points: int = strawberry.field(description="Bonus points, not multiplied.")
 
 
@@ -105,7 +107,7 @@ class ExpiryPolicy:
 
 @strawberry.type(description="A presentment currency and its rate.")
 class CurrencyRate:
-    currency_code: str = strawberry.field(description="ISO 4217 code.")
+    currency_code: CurrencyCode = strawberry.field(description="ISO 4217 code.")
     rate: Decimal = strawberry.field(description="Units of this currency per shop-currency unit.")
 
 
@@ -125,7 +127,7 @@ class ProgramSettings:
     channels: list[SalesChannel] = strawberry.field(description="Channels whose orders earn.")  # type: ignore[valid-type]
     award_on: AwardOn = strawberry.field(description="Order event that awards points.")  # type: ignore[valid-type]
     expiry: ExpiryPolicy = strawberry.field(description="Expiry policy.")
-    shop_currency: str = strawberry.field(description="The shop currency of all rules.")
+    shop_currency: CurrencyCode = strawberry.field(description="The shop currency of all rules.")
     currency_rates: list[CurrencyRate] = strawberry.field(
         description="Presentment currencies accepted, with their rates."
     )
@@ -149,7 +151,11 @@ class ProgramSettings:
                 goal_spend=None
                 if earning.goal_spend is None
                 else GoalSpend(
-                    threshold=earning.goal_spend.threshold, points=earning.goal_spend.points
+                    threshold=Money(
+                        amount=earning.goal_spend.threshold,
+                        currency_code=currency(config.currencies.base),
+                    ),
+                    points=earning.goal_spend.points,
                 ),
             ),
             rounding=config.rounding,
@@ -167,9 +173,9 @@ class ProgramSettings:
             channels=sorted(config.channels),
             award_on=config.award_on,
             expiry=ExpiryPolicy(kind=config.expiry.kind, days=config.expiry.days),
-            shop_currency=config.currencies.base,
+            shop_currency=currency(config.currencies.base),
             currency_rates=[
-                CurrencyRate(currency_code=code, rate=rate)
+                CurrencyRate(currency_code=currency(code), rate=rate)
                 for code, rate in sorted(config.currencies.rates.items())
             ],
             notifications=config.notifications,
@@ -217,7 +223,7 @@ class ExpiryPolicyInput:
 
 @strawberry.input(description="A presentment currency and its rate.")
 class CurrencyRateInput:
-    currency_code: str = strawberry.field(description="ISO 4217 code.")
+    currency_code: CurrencyCode = strawberry.field(description="ISO 4217 code.")
     rate: Decimal = strawberry.field(description="Units per shop-currency unit.")
 
 
@@ -239,7 +245,9 @@ class ProgramSettingsUpdateInput:
     channels: list[SalesChannel] | None = strawberry.field(default=None, description="Channels.")  # type: ignore[valid-type]
     award_on: AwardOn | None = strawberry.field(default=None, description="Order event.")  # type: ignore[valid-type]
     expiry: ExpiryPolicyInput | None = strawberry.field(default=None, description="Expiry.")
-    shop_currency: str | None = strawberry.field(default=None, description="Shop currency.")
+    shop_currency: CurrencyCode | None = strawberry.field(
+        default=None, description="Shop currency."
+    )
     currency_rates: list[CurrencyRateInput] | None = strawberry.field(
         default=None, description="Replaces all presentment currencies."
     )
@@ -300,9 +308,11 @@ class ProgramSettingsUpdateInput:
         if self.shop_currency is not None or self.currency_rates is not None:
             currencies: dict[str, Any] = {}
             if self.shop_currency is not None:
-                currencies["base"] = self.shop_currency
+                currencies["base"] = self.shop_currency.value
             if self.currency_rates is not None:
-                currencies["rates"] = {r.currency_code: str(r.rate) for r in self.currency_rates}
+                currencies["rates"] = {
+                    r.currency_code.value: str(r.rate) for r in self.currency_rates
+                }
             changes["currencies"] = currencies
         if self.notifications is not None:
             changes["notifications"] = self.notifications.value

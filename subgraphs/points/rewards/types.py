@@ -11,6 +11,7 @@ import strawberry
 from db.models import RedemptionStatus, RewardKind
 from db.models import Reward as RewardRow
 from db.models import RewardRedemption as RedemptionRow
+from subgraphs.kit.graphql.codes import CurrencyCode, code_of, currency
 from subgraphs.kit.graphql.domain import domain_enum
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.money import Money, shop_money
@@ -48,7 +49,7 @@ RewardRedemptionStatus = domain_enum(
 
 
 CurrencyCodeArgument = Annotated[
-    str | None,
+    CurrencyCode | None,
     strawberry.argument(description="ISO 4217 code of a program currency; the shop's if omitted."),
 ]
 
@@ -99,10 +100,10 @@ class Reward:
         self, info: PointsInfo, currency_code: CurrencyCodeArgument = None
     ) -> Money | None:
         config = await info.context.loaders.program_config.load(info.context.viewer.merchant_id)
-        code = (currency_code or config.currencies.base).strip().upper()
+        code = code_of(currency_code) or config.currencies.base.strip().upper()
         with bad_user_input():
             amount = reward_value(self.row, config, code)
-        return None if amount is None else Money(amount=amount, currency_code=code)
+        return None if amount is None else Money(amount=amount, currency_code=currency(code))
 
     @strawberry.field(description="Minimum order subtotal to use the code, in the shop currency.")
     async def min_order_amount(self, info: PointsInfo) -> Money | None:
@@ -135,7 +136,7 @@ class RewardRedemption:
             points_spent=row.points_spent,
             sandbox=row.sandbox,
             value=(
-                Money(amount=row.value_amount, currency_code=row.currency_code)
+                Money(amount=row.value_amount, currency_code=currency(row.currency_code))
                 if row.value_amount is not None and row.currency_code
                 else None
             ),
@@ -246,7 +247,7 @@ class RewardRedeemInput:
         description="Your unique key for this redemption: retrying with it returns the same "
         "redemption and never spends twice."
     )
-    currency_code: str | None = strawberry.field(
+    currency_code: CurrencyCode | None = strawberry.field(
         default=None,
         description="The shopper's presentment currency (ISO 4217) for the redemption's value; "
         "the shop currency when omitted.",
@@ -257,7 +258,7 @@ class RewardRedeemInput:
             customer_id=str(self.customer_id),
             reward_id=str(self.reward_id),
             idempotency_key=self.idempotency_key,
-            currency_code=self.currency_code,
+            currency_code=code_of(self.currency_code),
         )
 
 

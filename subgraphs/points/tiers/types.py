@@ -34,7 +34,8 @@ def _localized_names(names: dict[str, str]) -> list[LocalizedName]:
 @strawberry.type(description="What a customer must reach to be in the tier; all set thresholds.")
 class VipTierRules:
     min_points_earned: int | None = strawberry.field(
-        description="Lifetime points earned (less reversed ones), at least."
+        description="Lifetime points earned (less reversed ones), at least; at most "
+        "1,000,000,000 (MAX_POINTS_THRESHOLD), so it fits an Int."
     )
     min_rfm_score: Decimal | None = strawberry.field(description="RFM score, at least.")
     spent: strawberry.Private[Decimal | None]
@@ -105,7 +106,8 @@ def _name_pairs(names: list[LocalizedNameInput]) -> list[tuple[str, str]]:
 @strawberry.input(description="Thresholds a customer must all reach; omit a threshold to skip it.")
 class VipTierRulesInput:
     min_points_earned: int | None = strawberry.field(
-        default=None, description="Lifetime points earned, at least."
+        default=None,
+        description="Lifetime points earned, at least: 0 to 1,000,000,000.",
     )
     min_total_spent: Decimal | None = strawberry.field(
         default=None, description="Lifetime spend in the shop currency, at least."

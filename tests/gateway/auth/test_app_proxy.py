@@ -78,7 +78,7 @@ async def test_a_logged_in_customer_gets_a_token_for_themselves(
     headers = {"authorization": f"Bearer {body['token']}"}
     mine = await points_client.execute(CUSTOMER, {"id": customer_id}, headers=headers)
     theirs = await points_client.execute(CUSTOMER, {"id": neighbour}, headers=headers)
-    assert mine == {"data": {"customer": {"id": customer_id, "pointsBalance": 0}}}
+    assert mine == {"data": {"customer": {"id": customer_id, "pointsBalance": "0"}}}
     assert theirs["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 

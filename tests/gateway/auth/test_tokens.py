@@ -329,7 +329,7 @@ async def test_a_customer_reads_themselves_but_not_another_customer(
     mine = await points_client.execute(CUSTOMER, {"id": me}, headers=headers)
     theirs = await points_client.execute(CUSTOMER, {"id": neighbour}, headers=headers)
 
-    assert mine == {"data": {"customer": {"id": me, "pointsBalance": 40}}}
+    assert mine == {"data": {"customer": {"id": me, "pointsBalance": "40"}}}
     assert_forbidden(theirs)
     assert theirs["data"] == {"customer": None}
     assert "900" not in json.dumps(theirs)
@@ -348,7 +348,7 @@ async def test_a_customer_cannot_list_customers_or_adjust_points(
     assert_forbidden(listed)
     assert_forbidden(adjusted)
     again = await points_client.execute(CUSTOMER, {"id": me}, headers=headers)
-    assert again["data"]["customer"]["pointsBalance"] == 10
+    assert again["data"]["customer"]["pointsBalance"] == "10"
 
 
 async def test_a_customer_reads_the_catalog_but_not_the_program(
@@ -385,11 +385,11 @@ async def test_a_customer_redeems_for_themselves_only(
         REDEEM, {"input": redeem(neighbour, "r2")}, headers=headers
     )
 
-    assert mine["data"]["rewardRedeem"]["customer"] == {"id": me, "pointsBalance": 150}
+    assert mine["data"]["rewardRedeem"]["customer"] == {"id": me, "pointsBalance": "150"}
     assert mine["data"]["rewardRedeem"]["redemption"]["pointsSpent"] == 100
     assert_forbidden(theirs)
     untouched = await points_client.execute(CUSTOMER, {"id": neighbour}, tenant=tenant)
-    assert untouched["data"]["customer"]["pointsBalance"] == 250
+    assert untouched["data"]["customer"]["pointsBalance"] == "250"
 
 
 async def test_a_customer_gets_their_own_referral_link_only(
@@ -418,7 +418,7 @@ async def test_a_customer_gets_their_own_referral_link_only(
         REFERRAL_BY_CODE, {"code": "NO-SUCH-CODE"}, headers=headers
     )
 
-    assert read_mine == {"data": {"referralLink": {"code": my_code, "clicks": 0}}}
+    assert read_mine == {"data": {"referralLink": {"code": my_code, "clicks": "0"}}}
     assert_forbidden(for_them)
     # Another's code and a code that does not exist are refused alike: nothing to probe.
     assert_forbidden(read_theirs)
@@ -479,7 +479,7 @@ async def test_a_customer_follows_their_own_points_live_only(
     metrics = await first_event(resources, token, "analytics", METRICS_LIVE)
 
     assert mine.errors is None
-    assert mine.data == {"customerPointsUpdated": {"id": me, "pointsBalance": 7}}
+    assert mine.data == {"customerPointsUpdated": {"id": me, "pointsBalance": "7"}}
     assert [error.extensions["code"] for error in theirs.errors] == ["FORBIDDEN"]
     assert [error.extensions["code"] for error in metrics.errors] == ["FORBIDDEN"]
 

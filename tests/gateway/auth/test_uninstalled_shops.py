@@ -83,7 +83,7 @@ async def test_no_token_of_an_uninstalled_shop_authenticates(
 
     for name, headers in callers.items():
         result = await points_client.execute(CUSTOMER, {"id": customer_id}, headers=headers)
-        assert result["data"]["customer"]["pointsBalance"] == 40, (name, result)
+        assert result["data"]["customer"]["pointsBalance"] == "40", (name, result)
 
 
 async def test_the_storefront_gets_no_token_for_an_uninstalled_shop(

@@ -26,7 +26,7 @@ from tests.subgraphs.points.ledger_helpers import set_customer_facts
 
 CAMPAIGN_FIELDS = """
 id name kind multiplier bonusPoints discountPercent startsAt endsAt active
-goalAmount { amount currencyCode } conditions { rfmSegments regions }
+goalAmount { amount currencyCode } conditions { rfmSegments countries regions }
 """
 CREATE = f"""
 mutation($input: CampaignCreateInput!) {{ campaignCreate(input: $input) {{
@@ -181,14 +181,22 @@ async def test_campaign_terms_come_back_as_saved(
         multiplier=None,
         goalAmount="100",
         bonusPoints=200,
-        conditions={"rfmSegments": ["Champions", "Champions"], "regions": ["eu", "CA"]},
+        conditions={
+            "rfmSegments": ["Champions", "Champions"],
+            "countries": ["CA", "CA"],
+            "regions": ["EU"],
+        },
     )
 
     assert goal["kind"] == "GOAL_SPEND"
     assert goal["multiplier"] is None
     assert goal["goalAmount"] == {"amount": "100.00", "currencyCode": "USD"}
     assert goal["bonusPoints"] == 200
-    assert goal["conditions"] == {"rfmSegments": ["Champions"], "regions": ["EU", "CA"]}
+    assert goal["conditions"] == {
+        "rfmSegments": ["Champions"],
+        "countries": ["CA"],
+        "regions": ["EU"],
+    }
 
 
 @pytest.mark.parametrize(
@@ -219,7 +227,6 @@ async def test_campaign_terms_come_back_as_saved(
             {"kind": "DISCOUNT", "multiplier": None, "discountPercent": "NaN"},
             ["input", "discountPercent"],
         ),
-        ({"conditions": {"regions": ["UK"]}}, ["input", "conditions", "regions"]),
         ({"conditions": {"rfmSegments": [""]}}, ["input", "conditions", "rfmSegments"]),
     ],
 )
@@ -231,6 +238,27 @@ async def test_invalid_campaigns_are_user_errors_and_save_nothing(
     payload = result["campaignCreate"]
     assert payload["campaign"] is None
     assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [(field, "INVALID_CAMPAIGN")]
+    assert await campaign_names(points_client, tenant) == []
+
+
+@pytest.mark.parametrize(
+    "conditions",
+    [
+        {"countries": ["UK"]},  # the United Kingdom is GB
+        {"countries": ["EU"]},  # a region, not a country
+        {"regions": ["NA"]},  # Namibia's code, not a region
+        {"countries": ["ca"]},
+    ],
+)
+async def test_areas_that_are_not_iso_countries_or_known_regions_are_bad_user_input(
+    points_client: SubgraphClient, tenant: Tenant, conditions: dict[str, Any]
+) -> None:
+    result = await points_client.execute(
+        CREATE, {"input": campaign_input(conditions=conditions)}, tenant=tenant
+    )
+
+    assert result["data"] is None
+    assert [error["extensions"]["code"] for error in result["errors"]] == ["BAD_USER_INPUT"]
     assert await campaign_names(points_client, tenant) == []
 
 
@@ -422,7 +450,7 @@ async def test_reward_discount_is_the_best_running_campaign_for_the_customer(
         tenant,
         name="NA 15",
         discountPercent="15",
-        conditions={"regions": ["US", "CA", "MX"]},
+        conditions={"countries": ["US", "CA", "MX"]},
         **discount,
     )
     await create_campaign(

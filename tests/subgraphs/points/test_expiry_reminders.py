@@ -471,3 +471,44 @@ async def test_the_arq_job_reminds_on_the_clock(
     assert klaviyo_properties(request)["rtl"] is True
     [reminder] = await reminders(resources, tenant)
     assert (reminder.customer_id, reminder.status) == (soon, "sent")
+
+
+async def test_a_redacted_customer_is_not_reminded(
+    resources: Resources,
+    tenant: Tenant,
+    http: httpx.AsyncClient,
+    mock_http: respx.MockRouter,
+    api_key: str,
+    t0: datetime,
+) -> None:
+    route = klaviyo_accepts(mock_http)
+    await notify_through(resources, tenant, "klaviyo", api_key)
+    erased = await add_recipient(resources, tenant)
+    erased_later = await add_recipient(resources, tenant)
+    kept = await add_recipient(resources, tenant)
+    for customer_id in (erased, erased_later, kept):
+        await earn_purchase(resources, tenant, customer_id, "10.00", at=t0)
+    expires_on: date = (t0 + 30 * DAY).date()
+    crashed_at = t0 + DAY
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        # Queued by a run that crashed before sending, then the customer's data was erased.
+        await ReminderRepository(session, tenant.merchant_id).queue(
+            [DueReminder(erased_later, expires_on, 100)], channel="klaviyo", now=crashed_at
+        )
+        # What customers/redact records (tests/subgraphs/admin/gdpr covers the whole path).
+        await session.execute(
+            update(Customer)
+            .where(
+                Customer.merchant_id == tenant.merchant_id,
+                Customer.id.in_([erased, erased_later]),
+            )
+            .values(redacted_at=crashed_at)
+        )
+
+    await remind(resources, http, crashed_at + timedelta(hours=2))
+
+    assert len(requests_with(route, api_key)) == 1
+    by_customer = {row.customer_id: row for row in await reminders(resources, tenant)}
+    assert set(by_customer) == {erased_later, kept}  # none was ever queued for `erased`
+    assert by_customer[kept].status == "sent"
+    assert by_customer[erased_later].status == "failed"

@@ -70,7 +70,7 @@ async def test_earn_credits_the_ledger_and_the_balance(
     assert payload["userErrors"] == []
     assert payload["transaction"]["kind"] == "ADJUST"
     assert payload["transaction"]["points"] == 150
-    assert payload["customer"] == {"id": customer_id, "pointsBalance": 150}
+    assert payload["customer"] == {"id": customer_id, "pointsBalance": "150"}
     assert await ledger_state(resources, tenant, customer_id) == (150, 150, 1)
 
 
@@ -87,7 +87,7 @@ async def test_same_idempotency_key_changes_the_ledger_once(
         again["data"]["pointsAdjust"]["transaction"]["id"]
         == first["data"]["pointsAdjust"]["transaction"]["id"]
     )
-    assert again["data"]["pointsAdjust"]["customer"]["pointsBalance"] == 40
+    assert again["data"]["pointsAdjust"]["customer"]["pointsBalance"] == "40"
     assert await ledger_state(resources, tenant, customer_id) == (40, 40, 1)
 
 

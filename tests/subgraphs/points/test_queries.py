@@ -81,7 +81,7 @@ async def test_ledger_is_newest_first_and_pages(
         )
     )["data"]["customer"]["pointsTransactions"]
 
-    assert page_one["customer"]["pointsBalance"] == 6
+    assert page_one["customer"]["pointsBalance"] == "6"
     assert [e["node"]["reason"] for e in history["edges"]] == ["third", "second"]
     assert history["pageInfo"]["hasNextPage"] is True
     assert [e["node"]["reason"] for e in page_two["edges"]] == ["first"]

@@ -229,7 +229,7 @@ async def test_sandbox_redemption_spends_points_and_issues_a_local_code(
     assert len(redemption["code"]) == 15
     assert redemption["value"] == {"amount": "5.00", "currencyCode": "USD"}
     assert redemption["reward"] == {"id": reward_id, "title": "$5 off"}
-    assert payload["customer"] == {"id": customer_id, "pointsBalance": 500}
+    assert payload["customer"] == {"id": customer_id, "pointsBalance": "500"}
     assert await ledger_of(resources, tenant, customer_id) == [("adjust", 1000), ("redeem", -500)]
     assert (await ledger_state(resources, tenant, customer_id)).consistent
     [row] = await redemptions_of(resources, tenant, customer_id)
@@ -277,7 +277,7 @@ async def test_replaying_a_key_returns_the_same_redemption_and_spends_once(
     for replay in (again, *concurrent):
         assert replay["redemption"]["id"] == first["redemption"]["id"]
         assert replay["redemption"]["code"] == first["redemption"]["code"]
-        assert replay["customer"]["pointsBalance"] == 900
+        assert replay["customer"]["pointsBalance"] == "900"
     assert await ledger_of(resources, tenant, customer_id) == [("adjust", 1000), ("redeem", -100)]
     assert len(await redemptions_of(resources, tenant, customer_id)) == 1
 
@@ -522,7 +522,7 @@ async def test_shopify_discount_is_created_with_the_rewards_terms(
         assert "minimumRequirement" not in discount
     [row] = await redemptions_of(resources, tenant, customer_id)
     assert row.shopify_discount_id == response[mutation]["codeDiscountNode"]["id"]
-    assert payload["customer"]["pointsBalance"] == 900
+    assert payload["customer"]["pointsBalance"] == "900"
     # The budget reading reached the monitor.
     reading = await RateLimitMonitor(resources.redis).latest(tenant.merchant_id)
     assert reading is not None
@@ -597,7 +597,7 @@ async def test_shopify_down_refunds_the_points(
     redemption = payload["redemption"]
     assert redemption["status"] == "REFUNDED"
     assert redemption["code"] is None  # never shown: it must not be usable
-    assert payload["customer"]["pointsBalance"] == 1000
+    assert payload["customer"]["pointsBalance"] == "1000"
     assert await ledger_of(resources, tenant, customer_id) == [
         ("adjust", 1000),
         ("redeem", -100),
@@ -646,7 +646,7 @@ async def test_shopify_refusal_refunds_the_points(
 
     assert route.call_count == 1  # a refusal is not retried
     assert error_codes(payload) == ["DISCOUNT_NOT_CREATED"]
-    assert payload["customer"]["pointsBalance"] == 100
+    assert payload["customer"]["pointsBalance"] == "100"
     [row] = await redemptions_of(resources, tenant, customer_id)
     assert row.status == "refunded"
     assert "Bad product" in (row.failure or "")
@@ -795,4 +795,4 @@ async def test_a_code_taken_by_our_own_lost_attempt_is_issued_not_refunded(
     assert sent(route, 1)["variables"] == {"code": payload["redemption"]["code"]}
     [row] = await redemptions_of(resources, tenant, customer_id)
     assert row.shopify_discount_id == "gid://shopify/DiscountCodeNode/77"
-    assert payload["customer"]["pointsBalance"] == 0
+    assert payload["customer"]["pointsBalance"] == "0"

@@ -52,7 +52,7 @@ query($first: Int, $after: String, $includeInactive: Boolean) {
 }
 """
 VALUE_IN = """
-query($id: ID!, $currency: String) {
+query($id: ID!, $currency: CurrencyCode) {
   reward(id: $id) { value(currencyCode: $currency) { amount currencyCode } }
 }
 """
@@ -324,10 +324,16 @@ async def test_value_in_the_shoppers_currency_at_the_programs_rates(
         "amount": "4.60",
         "currencyCode": "EUR",
     }
-    assert (await value_in("jpy"))["data"]["reward"]["value"] == {
+    assert (await value_in("JPY"))["data"]["reward"]["value"] == {
         "amount": "757.50",
         "currencyCode": "JPY",
     }
+    # Codes are CurrencyCode values: not ISO 4217 (or not upper case) is refused by GraphQL.
+    for not_a_code in ("XYZ", "jpy"):
+        refused = await value_in(not_a_code)
+        assert refused["data"] is None
+        assert refused["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+        assert "CurrencyCode" in refused["errors"][0]["message"]
     unknown = await value_in("GBP")
     assert unknown["data"]["reward"] == {"value": None}
     assert unknown["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
