@@ -8,6 +8,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     DateTime,
+    Index,
     Numeric,
     Text,
     UniqueConstraint,
@@ -25,6 +26,9 @@ class Customer(Base):
         UniqueConstraint("merchant_id", "shopify_customer_id"),
         CheckConstraint("points_balance >= 0", name="points_balance_not_negative"),
         CheckConstraint("total_spent >= 0", name="total_spent_not_negative"),
+        # The customer list's sort keys (id breaks ties, as in the cursors).
+        Index("ix_customers_created_at", "merchant_id", "created_at", "id"),
+        Index("ix_customers_points_balance", "merchant_id", "points_balance", "id"),
         {"postgresql_partition_by": "HASH (merchant_id)"},
     )
 

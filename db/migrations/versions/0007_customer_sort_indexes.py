@@ -1,0 +1,33 @@
+"""Indexes for the customer list's sort keys (``customers(sortKey: CREATED_AT |
+POINTS_BALANCE)``): keyset pages in either direction read one merchant's slice of an index
+instead of sorting the merchant's whole partition. ``id`` breaks ties, as the cursors do.
+
+An index on a partitioned parent is created on every partition. On a large live database,
+create each partition's index CONCURRENTLY first and attach it; Alembic here is for fresh
+and small databases.
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-12-01
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0007"
+down_revision: str | None = "0006"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_index("ix_customers_created_at", "customers", ["merchant_id", "created_at", "id"])
+    op.create_index(
+        "ix_customers_points_balance", "customers", ["merchant_id", "points_balance", "id"]
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_customers_points_balance", table_name="customers")
+    op.drop_index("ix_customers_created_at", table_name="customers")
