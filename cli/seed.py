@@ -52,9 +52,12 @@ async def _seed_catalog(session: AsyncSession, merchant_id: str) -> None:
             tiers.TierDraft(
                 names=[("en", name)], rank=rank, rules=TierRules(min_points_earned=min_points)
             ),
+            idempotency_key=f"seed:tier:{rank}",
         )
     for terms in DEMO_REWARDS:
-        await rewards.create_reward(session, merchant_id, terms)
+        await rewards.create_reward(
+            session, merchant_id, terms, idempotency_key=f"seed:reward:{terms.title}"
+        )
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,16 @@ repeats in every tenant table (DESIGN.md, "Data")."""
 from datetime import datetime
 from typing import Annotated
 
-from sqlalchemy import DateTime, ForeignKey, ForeignKeyConstraint, MetaData, Text, func
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    MetaData,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -49,4 +58,16 @@ def customer_foreign_key(column: str = "customer_id") -> ForeignKeyConstraint:
     """(merchant_id, ``column``) references a customer, and goes with them."""
     return ForeignKeyConstraint(
         ["merchant_id", column], ["customers.merchant_id", "customers.id"], ondelete="CASCADE"
+    )
+
+
+def idempotent_create_constraints() -> tuple[UniqueConstraint, CheckConstraint]:
+    """A table whose rows are made by a create that is safe to retry (migration 0008): one row
+    per ``(merchant_id, idempotency_key)``, and the request's fingerprint beside every key."""
+    return (
+        UniqueConstraint("merchant_id", "idempotency_key"),
+        CheckConstraint(
+            "(idempotency_key IS NULL) = (idempotency_fingerprint IS NULL)",
+            name="idempotency_fingerprint_with_key",
+        ),
     )

@@ -12,12 +12,20 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.models.base import Base, MerchantKey, TextKey, created_at_column, updated_at_column
+from db.models.base import (
+    Base,
+    MerchantKey,
+    TextKey,
+    created_at_column,
+    idempotent_create_constraints,
+    updated_at_column,
+)
 
 
 class CampaignKind(enum.StrEnum):
@@ -39,6 +47,9 @@ class BonusCampaign(Base):
             name="terms_match_kind",
         ),
         Index("ix_bonus_campaigns_window", "merchant_id", "kind", "ends_at"),
+        # Ledger traces name campaigns (campaign:<name>): one name, one campaign.
+        UniqueConstraint("merchant_id", "name"),
+        *idempotent_create_constraints(),
         {"postgresql_partition_by": "HASH (merchant_id)"},
     )
 
@@ -56,5 +67,8 @@ class BonusCampaign(Base):
     # {"rfm_segments": ["Champions"], "regions": ["EU", "CA"]}: all listed conditions must hold.
     conditions: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    # The create request's key and input fingerprint (None for rows made before 0008).
+    idempotency_key: Mapped[str | None]
+    idempotency_fingerprint: Mapped[str | None]
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()

@@ -23,6 +23,7 @@ from db.models.base import (
     TextKey,
     created_at_column,
     customer_foreign_key,
+    idempotent_create_constraints,
     updated_at_column,
 )
 
@@ -63,6 +64,7 @@ class Reward(Base):
         CheckConstraint(
             "ends_at IS NULL OR starts_at IS NULL OR ends_at > starts_at", name="window"
         ),
+        *idempotent_create_constraints(),
         {"postgresql_partition_by": "HASH (merchant_id)"},
     )
 
@@ -81,6 +83,9 @@ class Reward(Base):
     active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     # Soft delete: redemptions keep pointing at the reward they were made from.
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The create request's key and input fingerprint (None for rows made before 0008).
+    idempotency_key: Mapped[str | None]
+    idempotency_fingerprint: Mapped[str | None]
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
 

@@ -7,7 +7,14 @@ from sqlalchemy import CheckConstraint, Integer, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.models.base import Base, MerchantKey, TextKey, created_at_column, updated_at_column
+from db.models.base import (
+    Base,
+    MerchantKey,
+    TextKey,
+    created_at_column,
+    idempotent_create_constraints,
+    updated_at_column,
+)
 
 
 class VipTier(Base):
@@ -15,6 +22,7 @@ class VipTier(Base):
     __table_args__ = (
         UniqueConstraint("merchant_id", "rank"),
         CheckConstraint("name ? 'en'", name="name_has_english"),
+        *idempotent_create_constraints(),
         {"postgresql_partition_by": "HASH (merchant_id)"},
     )
 
@@ -26,5 +34,8 @@ class VipTier(Base):
     rank: Mapped[int] = mapped_column(Integer)
     rules: Mapped[dict[str, Any]] = mapped_column(JSONB)
     benefits: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    # The create request's key and input fingerprint (None for rows made before 0008).
+    idempotency_key: Mapped[str | None]
+    idempotency_fingerprint: Mapped[str | None]
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()

@@ -4,6 +4,9 @@ turn a ``PointsError`` into a userError (``user_errors.PointsUserError``)."""
 from __future__ import annotations
 
 import enum
+import hashlib
+import json
+from collections.abc import Mapping
 
 from subgraphs.kit.domain import DomainError
 
@@ -68,3 +71,21 @@ def check_text(value: str, field: str, code: PointsErrorCode, limit: int) -> Non
 
 def check_idempotency_key(key: str, limit: int) -> None:
     check_text(key, "idempotencyKey", PointsErrorCode.INVALID_IDEMPOTENCY_KEY, limit)
+
+
+# Keys of the creates that are safe to retry (rewardCreate, campaignCreate, vipTierCreate).
+MAX_CREATE_KEY_LENGTH = 255
+
+
+def input_fingerprint(values: Mapping[str, object]) -> str:
+    """What a create request asked for (its validated input), as a SHA-256 stored beside its
+    idempotency key: a retry carries the same input, a different request under the key does not."""
+    canonical = json.dumps(values, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def check_replay(stored_fingerprint: str | None, fingerprint: str) -> None:
+    """The row found under a create's idempotency key answers this request only if the request
+    is the same one; otherwise the key is being reused (IDEMPOTENCY_KEY_REUSED)."""
+    if stored_fingerprint != fingerprint:
+        raise idempotency_key_reused()

@@ -171,14 +171,16 @@ async def test_a_shopper_reaches_a_tier_and_redeems_a_sandbox_reward(
         http,
         tenant,
         """mutation { vipTierCreate(input: {names: [{locale: "en", value: "Gold"}], rank: 1,
-             rules: {minPointsEarned: 500}}) { vipTier { id } userErrors { code } } }""",
+             rules: {minPointsEarned: 500}, idempotencyKey: "tier:gold"}) {
+             vipTier { id } userErrors { code } } }""",
     )
     assert tier["vipTierCreate"]["userErrors"] == []
     reward = await graphql(
         http,
         tenant,
         """mutation { rewardCreate(input: {kind: FIXED_AMOUNT, title: "$5 off", pointsCost: 500,
-             value: "5"}) { reward { id } userErrors { code } } }""",
+             value: "5", idempotencyKey: "reward:5-off"}) {
+             reward { id } userErrors { code } } }""",
     )
     reward_id = reward["rewardCreate"]["reward"]["id"]
     customer_id = await add_customer(resources, tenant, points=600)

@@ -28,7 +28,8 @@ AuditAction = domain_enum(
         "TIER_UPDATED": "A VIP tier was changed.",
         "TIER_DELETED": "A VIP tier was deleted.",
         "TIER_ASSIGNED": "A customer moved into (or out of) a VIP tier.",
-        "PREVIEW_SIMULATED": "Tiers were simulated over the customers (vipTierPreview).",
+        "PREVIEW_SIMULATED": "Tiers were simulated over the customers (vipTierPreview). No "
+        "longer recorded (queries write nothing); kept for older entries.",
         "CAMPAIGN_CREATED": "A bonus campaign was created.",
         "CAMPAIGN_UPDATED": "A bonus campaign was changed, paused or resumed.",
         "CAMPAIGN_DELETED": "A bonus campaign was deleted.",

@@ -22,7 +22,10 @@ from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.user_errors import points_mutation
 
 
-@strawberry.mutation(description="Create a bonus campaign; validated against its kind.")
+@strawberry.mutation(
+    description="Create a bonus campaign, validated against its kind, once per "
+    "idempotencyKey: a retry returns the same campaign."
+)
 async def campaign_create(
     info: PointsInfo,
     input: Annotated[
@@ -36,7 +39,11 @@ async def campaign_create(
         info,
         CampaignCreatePayload,
         lambda scope: campaign_service.create_campaign(
-            scope.session, scope.merchant_id, input.to_draft(), actor_id=scope.actor_id
+            scope.session,
+            scope.merchant_id,
+            input.to_draft(),
+            idempotency_key=input.idempotency_key,
+            actor_id=scope.actor_id,
         ),
         lambda row: CampaignCreatePayload(campaign=BonusCampaign.from_row(row)),
     )

@@ -2,13 +2,37 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, select
+from sqlalchemy.exc import IntegrityError
 
 from db.models import BonusCampaign
 from subgraphs.kit.pagination import Page, PageRequest
 from subgraphs.kit.repository import TenantRepository
+
+
+class CampaignNameTaken(Exception):
+    """An update ran into ``uq_bonus_campaigns_merchant_id_name``: another campaign has the name.
+    The statement failed, so the transaction is lost; the caller refuses the request."""
+
+
+# The parent's key, or (as Postgres reports it) the index it made on the partition the row
+# hashed to: bonus_campaigns_p07_merchant_id_name_key.
+_NAME_KEY = "uq_bonus_campaigns_merchant_id_name"
+_NAME_KEY_ON_PARTITION = re.compile(r"^bonus_campaigns_p\d+_merchant_id_name_key$")
+_UNIQUE_VIOLATION = "23505"
+
+
+def _violates_name_key(error: IntegrityError) -> bool:
+    # The driver's error (asyncpg's, behind SQLAlchemy's DBAPI adapter) names the constraint.
+    cause = getattr(error.orig, "__cause__", None) or error.orig
+    if getattr(cause, "sqlstate", None) != _UNIQUE_VIOLATION:
+        return False
+    constraint = str(getattr(cause, "constraint_name", "") or "")
+    return constraint == _NAME_KEY or bool(_NAME_KEY_ON_PARTITION.match(constraint))
 
 
 def _running_at(at: datetime) -> list[ColumnElement[bool]]:
@@ -40,6 +64,21 @@ class CampaignRepository(TenantRepository[BonusCampaign]):
             keyset=(BonusCampaign.starts_at, BonusCampaign.id),
             descending=True,
         )
+
+    async def campaign_by_idempotency_key(self, key: str) -> BonusCampaign | None:
+        return await self.get_one_or_none(BonusCampaign.idempotency_key == key)
+
+    async def update_campaign(
+        self, campaign_id: str, values: dict[str, Any]
+    ) -> BonusCampaign | None:
+        """The campaign as updated (None: no such campaign); CampaignNameTaken when the new
+        name is another campaign's."""
+        try:
+            return await self.update_one(campaign_id, values)
+        except IntegrityError as error:
+            if _violates_name_key(error):
+                raise CampaignNameTaken from error
+            raise
 
     async def campaign(self, campaign_id: str) -> BonusCampaign | None:
         return await self.get_one_or_none(BonusCampaign.id == campaign_id)

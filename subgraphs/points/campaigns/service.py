@@ -23,10 +23,17 @@ from subgraphs.kit.audit import AuditAction
 from subgraphs.kit.pagination import Page, PageRequest
 from subgraphs.kit.repository import AuditTrail
 from subgraphs.points.campaigns import rules as campaign_rules
-from subgraphs.points.campaigns.repository import CampaignRepository
+from subgraphs.points.campaigns.repository import CampaignNameTaken, CampaignRepository
 from subgraphs.points.campaigns.rules import CampaignChanges, CampaignDraft
 from subgraphs.points.customers.service import customer_facts
-from subgraphs.points.errors import PointsError, PointsErrorCode
+from subgraphs.points.errors import (
+    MAX_CREATE_KEY_LENGTH,
+    PointsError,
+    PointsErrorCode,
+    check_idempotency_key,
+    check_replay,
+    input_fingerprint,
+)
 from subgraphs.points.program.calculation import CampaignTerms, campaign_skip_reason
 
 
@@ -35,16 +42,44 @@ async def _check_name_free(
 ) -> None:
     # Traces name campaigns (campaign:<name>): two campaigns with one name would be ambiguous.
     if await repository.name_taken(name, except_id=except_id):
-        raise campaign_rules.invalid_campaign("name", f"another campaign is named {name!r}")
+        raise _name_taken(name)
+
+
+def _name_taken(name: str) -> PointsError:
+    return campaign_rules.invalid_campaign("name", f"another campaign is named {name!r}")
 
 
 async def create_campaign(
-    session: AsyncSession, merchant_id: str, draft: CampaignDraft, *, actor_id: str | None = None
+    session: AsyncSession,
+    merchant_id: str,
+    draft: CampaignDraft,
+    *,
+    idempotency_key: str,
+    actor_id: str | None = None,
 ) -> BonusCampaign:
+    """Once per idempotency key: a retry of the same request returns the campaign the first
+    one made, with no second row or audit entry; a different request under the key is
+    IDEMPOTENCY_KEY_REUSED. Postgres keeps names unique (uq_bonus_campaigns_merchant_id_name),
+    so concurrent creates of one name cannot both succeed."""
+    check_idempotency_key(idempotency_key, MAX_CREATE_KEY_LENGTH)
     columns = campaign_rules.columns(draft)
+    fingerprint = input_fingerprint(columns)
     repository = CampaignRepository(session, merchant_id)
-    await _check_name_free(repository, columns["name"])
-    campaign = await repository.insert_one({"id": new_id(), **columns})
+    campaign = await repository.insert_new(
+        {
+            "id": new_id(),
+            **columns,
+            "idempotency_key": idempotency_key,
+            "idempotency_fingerprint": fingerprint,
+        }
+    )
+    if campaign is None:
+        # The key is taken (an earlier or concurrent attempt), or else the name is.
+        existing = await repository.campaign_by_idempotency_key(idempotency_key)
+        if existing is None:
+            raise _name_taken(columns["name"])
+        check_replay(existing.idempotency_fingerprint, fingerprint)
+        return existing
     await AuditTrail(session, merchant_id, actor_id).record(
         AuditAction.CAMPAIGN_CREATED, campaign_rules.snapshot(campaign)
     )
@@ -76,7 +111,10 @@ async def update_campaign(
     columns = campaign_rules.columns(campaign_rules.merged(current, changes))
     if columns["name"] != current.name:
         await _check_name_free(repository, columns["name"], campaign_id)
-    campaign = await repository.update_one(campaign_id, columns)
+    try:
+        campaign = await repository.update_campaign(campaign_id, columns)
+    except CampaignNameTaken:  # a concurrent create or rename took it since the check
+        raise _name_taken(columns["name"]) from None
     if campaign is None:  # deleted by a concurrent request since we read it
         raise _not_found()
     await AuditTrail(session, merchant_id, actor_id).record(

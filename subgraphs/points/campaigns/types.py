@@ -167,6 +167,11 @@ class CampaignCreateInput:
     kind: CampaignKind = strawberry.field(description="What the campaign does.")  # type: ignore[valid-type]
     starts_at: datetime = strawberry.field(description="Start, with a UTC offset.")
     ends_at: datetime = strawberry.field(description="End (exclusive), after the start.")
+    idempotency_key: str = strawberry.field(
+        description="Your unique key for this campaign, 1 to 255 characters: retrying with it "
+        "returns the same campaign and never creates a second one; another input under the "
+        "same key is IDEMPOTENCY_KEY_REUSED."
+    )
     multiplier: Decimal | None = strawberry.field(
         default=None, description="DOUBLE_POINTS: above 1 and at most 10."
     )
@@ -230,7 +235,10 @@ class CampaignDeleteInput:
 
 @strawberry.type(description="The result of campaignCreate.")
 class CampaignCreatePayload:
-    campaign: BonusCampaign | None = strawberry.field(default=None, description="The new campaign.")
+    campaign: BonusCampaign | None = strawberry.field(
+        default=None,
+        description="The new campaign (the original one when the key was already used).",
+    )
     user_errors: list[PointsUserError] = user_errors_field()
 
 

@@ -28,7 +28,10 @@ from subgraphs.points.shopify import ShopifyConnector
 from subgraphs.points.user_errors import PointsUserError, points_mutation
 
 
-@strawberry.mutation(description="Add a reward to the catalog.")
+@strawberry.mutation(
+    description="Add a reward to the catalog, once per idempotencyKey: a retry returns the "
+    "same reward."
+)
 async def reward_create(
     info: PointsInfo,
     input: Annotated[
@@ -40,7 +43,11 @@ async def reward_create(
         info,
         RewardCreatePayload,
         lambda scope: rewards.create_reward(
-            scope.session, scope.merchant_id, input.to_terms(), actor_id=scope.actor_id
+            scope.session,
+            scope.merchant_id,
+            input.to_terms(),
+            idempotency_key=input.idempotency_key,
+            actor_id=scope.actor_id,
         ),
         lambda row: RewardCreatePayload(reward=Reward.from_row(row)),
     )

@@ -32,8 +32,23 @@ class StaleRedemption:
 class RewardRepository(TenantRepository[Reward]):
     model = Reward
 
-    async def insert_reward(self, reward_id: str, values: dict[str, Any]) -> Reward:
-        return await self.insert_one({"id": reward_id, **values})
+    async def insert_new_reward(
+        self, reward_id: str, values: dict[str, Any], idempotency_key: str, fingerprint: str
+    ) -> Reward | None:
+        """The new reward; None when ``idempotency_key`` already holds one (waiting, if a
+        concurrent transaction holds it uncommitted, for that one to end)."""
+        return await self.insert_new(
+            {
+                "id": reward_id,
+                **values,
+                "idempotency_key": idempotency_key,
+                "idempotency_fingerprint": fingerprint,
+            }
+        )
+
+    async def reward_by_idempotency_key(self, key: str) -> Reward | None:
+        """Deleted rewards too: the key stays theirs."""
+        return await self.get_one_or_none(Reward.idempotency_key == key)
 
     async def reward_by_id(
         self, reward_id: str, *, for_update: bool = False, include_deleted: bool = False

@@ -22,7 +22,15 @@ from db.models import Reward, RewardKind
 from subgraphs.kit.audit import AuditAction
 from subgraphs.kit.pagination import Page, PageRequest
 from subgraphs.kit.repository import AuditTrail
-from subgraphs.points.errors import PointsError, PointsErrorCode, is_short_text
+from subgraphs.points.errors import (
+    MAX_CREATE_KEY_LENGTH,
+    PointsError,
+    PointsErrorCode,
+    check_idempotency_key,
+    check_replay,
+    input_fingerprint,
+    is_short_text,
+)
 from subgraphs.points.ledger.write_path import MAX_POINTS_PER_TRANSACTION
 from subgraphs.points.program.service import ProgramConfig
 from subgraphs.points.rewards.repository import RewardRepository
@@ -161,10 +169,27 @@ def _not_found() -> PointsError:
 
 
 async def create_reward(
-    session: AsyncSession, merchant_id: str, terms: RewardTerms, *, actor_id: str | None = None
+    session: AsyncSession,
+    merchant_id: str,
+    terms: RewardTerms,
+    *,
+    idempotency_key: str,
+    actor_id: str | None = None,
 ) -> Reward:
-    valid = validate_terms(terms)
-    reward = await RewardRepository(session, merchant_id).insert_reward(new_id(), valid.to_values())
+    """Once per idempotency key: a retry of the same request returns the reward the first one
+    made (deleted since, if it was), with no second row or audit entry; a different request
+    under the key is IDEMPOTENCY_KEY_REUSED."""
+    check_idempotency_key(idempotency_key, MAX_CREATE_KEY_LENGTH)
+    values = validate_terms(terms).to_values()
+    fingerprint = input_fingerprint(values)
+    repository = RewardRepository(session, merchant_id)
+    reward = await repository.insert_new_reward(new_id(), values, idempotency_key, fingerprint)
+    if reward is None:
+        # The key is taken: by an earlier attempt, or a concurrent one that committed first.
+        existing = await repository.reward_by_idempotency_key(idempotency_key)
+        assert existing is not None, "the only unique keys of rewards are the id and the key"
+        check_replay(existing.idempotency_fingerprint, fingerprint)
+        return existing
     await _audit(session, merchant_id, AuditAction.REWARD_CREATED, reward, actor_id)
     return reward
 

@@ -168,6 +168,11 @@ class RewardCreateInput:
     kind: RewardKindEnum = strawberry.field(description="What the reward gives.")  # type: ignore[valid-type]
     title: str = strawberry.field(description="Shown to customers, e.g. '$5 off'.")
     points_cost: int = strawberry.field(description="Points a redemption spends.")
+    idempotency_key: str = strawberry.field(
+        description="Your unique key for this reward, 1 to 255 characters: retrying with it "
+        "returns the same reward and never creates a second one; another input under the same "
+        "key is IDEMPOTENCY_KEY_REUSED."
+    )
     value: Decimal | None = strawberry.field(
         default=None,
         description="Amount off in the shop currency (FIXED_AMOUNT) or percent 0-100 "
@@ -264,7 +269,10 @@ class RewardRedeemInput:
 
 @strawberry.type(description="Result of rewardCreate.")
 class RewardCreatePayload:
-    reward: Reward | None = strawberry.field(default=None, description="The new reward.")
+    reward: Reward | None = strawberry.field(
+        default=None,
+        description="The new reward (the original one when the key was already used).",
+    )
     user_errors: list[PointsUserError] = user_errors_field()
 
 

@@ -44,7 +44,10 @@ def _after_write(
     return respond
 
 
-@strawberry.mutation(description="Add a VIP tier and move the customers who now qualify.")
+@strawberry.mutation(
+    description="Add a VIP tier and move the customers who now qualify, once per "
+    "idempotencyKey: a retry returns the same tier."
+)
 async def vip_tier_create(
     info: PointsInfo,
     input: Annotated[
@@ -56,7 +59,11 @@ async def vip_tier_create(
         info,
         VipTierCreatePayload,
         lambda scope: tier_service.create_tier(
-            scope.session, scope.merchant_id, input.to_draft(), actor_id=scope.actor_id
+            scope.session,
+            scope.merchant_id,
+            input.to_draft(),
+            idempotency_key=input.idempotency_key,
+            actor_id=scope.actor_id,
         ),
         _after_write(info, VipTierCreatePayload),
     )

@@ -1,6 +1,6 @@
 """Previewing VIP tiers: which tier every customer (or the chosen ones) would be in under draft
-tiers, or under the current ones, before the merchant launches them. Nothing is saved but the
-``preview_simulated`` audit entry."""
+tiers, or under the current ones, before the merchant launches them. A query: it reads and
+writes nothing (no audit entry either)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from subgraphs.kit.audit import AuditAction
-from subgraphs.kit.repository import AuditTrail
 from subgraphs.points.customers.repository import CustomerRepository, CustomerTierFacts
 from subgraphs.points.errors import PointsError, PointsErrorCode
 from subgraphs.points.tiers.repository import TierRepository
@@ -141,10 +139,9 @@ async def preview_tiers(
     drafts: Sequence[TierDraft] | None = None,
     customer_ids: Sequence[str] | None = None,
     sample_size: int = DEFAULT_SAMPLE_SIZE,
-    actor_id: str | None = None,
 ) -> TierPreview:
     """Which tier each customer would be in under ``drafts`` (default: the current tiers), over
-    all customers or the given ones. Writes nothing but the ``preview_simulated`` audit entry."""
+    all customers or the given ones. Writes nothing."""
     if not 0 <= sample_size <= MAX_SAMPLE_SIZE:
         raise _preview_error("sampleSize", f"sampleSize must be between 0 and {MAX_SAMPLE_SIZE}")
     customers = CustomerRepository(session, merchant_id)
@@ -159,7 +156,7 @@ async def preview_tiers(
     else:
         counts, sample = await _simulate_chosen(customers, ranked, customer_ids, sample_size)
     names = {tier.tier_id: name for tier, name in tiers}
-    preview = TierPreview(
+    return TierPreview(
         tiers=[
             PreviewTier(
                 tier_id=None if drafts is not None else tier.tier_id,
@@ -175,17 +172,3 @@ async def preview_tiers(
             _assignment(ranked, names, customer, draft=drafts is not None) for customer in sample
         ],
     )
-    await AuditTrail(session, merchant_id, actor_id).record(
-        AuditAction.PREVIEW_SIMULATED,
-        {
-            "draft": drafts is not None,
-            "customer_count": preview.customers,
-            "sampled": customer_ids is not None,
-            "distribution": [
-                {"tier_id": tier.tier_id, "name": tier.names, "customers": tier.customers}
-                for tier in preview.tiers
-            ],
-            "no_tier_count": preview.no_tier_count,
-        },
-    )
-    return preview

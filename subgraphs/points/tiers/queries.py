@@ -28,7 +28,7 @@ async def vip_tiers(info: PointsInfo) -> list[VipTier]:
 
 @strawberry.field(
     description="Simulate tiers (draft or current) over real customers before launching "
-    "them: customers per tier and a sample. Saves nothing but an audit entry."
+    "them: customers per tier and a sample. Writes nothing."
 )
 async def vip_tier_preview(
     info: PointsInfo,
@@ -49,7 +49,6 @@ async def vip_tier_preview(
                 drafts=input.to_drafts(),
                 customer_ids=input.to_customer_ids(),
                 sample_size=input.sample_size,
-                actor_id=context.viewer.user_id,
             )
     except PointsError as error:
         return VipTierPreviewPayload(user_errors=[PointsUserError.from_error(error)])

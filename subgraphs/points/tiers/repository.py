@@ -53,7 +53,20 @@ class TierRepository(TenantRepository[VipTier]):
         rank: int,
         rules: dict[str, Any],
         benefits: dict[str, Any],
+        idempotency_key: str,
+        idempotency_fingerprint: str,
     ) -> VipTier:
         return await self.insert_one(
-            {"id": tier_id, "name": name, "rank": rank, "rules": rules, "benefits": benefits}
+            {
+                "id": tier_id,
+                "name": name,
+                "rank": rank,
+                "rules": rules,
+                "benefits": benefits,
+                "idempotency_key": idempotency_key,
+                "idempotency_fingerprint": idempotency_fingerprint,
+            }
         )
+
+    async def tier_by_idempotency_key(self, key: str) -> VipTier | None:
+        return await self.get_one_or_none(VipTier.idempotency_key == key)

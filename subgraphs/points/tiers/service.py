@@ -21,7 +21,15 @@ from subgraphs.kit.audit import AuditAction
 from subgraphs.kit.jobs import for_each_merchant
 from subgraphs.kit.repository import AuditTrail
 from subgraphs.points.customers.repository import CustomerRepository
-from subgraphs.points.errors import PointsError, PointsErrorCode, is_short_text
+from subgraphs.points.errors import (
+    MAX_CREATE_KEY_LENGTH,
+    PointsError,
+    PointsErrorCode,
+    check_idempotency_key,
+    check_replay,
+    input_fingerprint,
+    is_short_text,
+)
 from subgraphs.points.tiers.repository import TierRepository, merchant_ids_with_tiers
 from subgraphs.points.tiers.rules import (
     FALLBACK_LOCALE,
@@ -189,15 +197,27 @@ async def create_tier(
     merchant_id: str,
     draft: TierDraft,
     *,
+    idempotency_key: str,
     actor_id: str | None = None,
     batch: int = DEFAULT_BATCH,
 ) -> TierWrite:
+    """Once per idempotency key: a retry of the same request returns the tier the first one
+    made and moves no one (0 reassigned); a different request under the key is
+    IDEMPOTENCY_KEY_REUSED. The merchant's tier lock orders concurrent retries."""
+    check_idempotency_key(idempotency_key, MAX_CREATE_KEY_LENGTH)
     names = validated_names(draft.names, "names")
     rank = validated_rank(draft.rank, "rank")
     rules = validated_rules(draft.rules, "rules.")
     benefits = validated_benefits(draft.benefits, "benefits.")
+    fingerprint = input_fingerprint(
+        {"name": names, "rank": rank, "rules": rules.to_json(), "benefits": benefits.to_json()}
+    )
     repository = TierRepository(session, merchant_id)
     await repository.lock()
+    existing = await repository.tier_by_idempotency_key(idempotency_key)
+    if existing is not None:
+        check_replay(existing.idempotency_fingerprint, fingerprint)
+        return TierWrite(existing, Recalculation(0, 0))
     tiers = await repository.tiers()
     if len(tiers) >= MAX_TIERS:
         raise invalid_tier("rank", f"a program has at most {MAX_TIERS} tiers")
@@ -208,6 +228,8 @@ async def create_tier(
         rank=rank,
         rules=rules.to_json(),
         benefits=benefits.to_json(),
+        idempotency_key=idempotency_key,
+        idempotency_fingerprint=fingerprint,
     )
     await AuditTrail(session, merchant_id, actor_id).record(
         AuditAction.TIER_CREATED, _snapshot(tier)

@@ -144,6 +144,11 @@ class VipTierCreateInput:
     )
     rank: int = strawberry.field(description="Unique among the tiers; higher ranks win.")
     rules: VipTierRulesInput = strawberry.field(description="Who belongs to the tier.")
+    idempotency_key: str = strawberry.field(
+        description="Your unique key for this tier, 1 to 255 characters: retrying with it "
+        "returns the same tier and never creates a second one; another input under the same "
+        "key is IDEMPOTENCY_KEY_REUSED."
+    )
     benefits: VipTierBenefitsInput | None = strawberry.field(
         default=None, description="What members get; none by default."
     )
@@ -187,9 +192,12 @@ class VipTierDeleteInput:
 
 @strawberry.type(description="The result of vipTierCreate.")
 class VipTierCreatePayload:
-    vip_tier: VipTier | None = strawberry.field(default=None, description="The new tier.")
+    vip_tier: VipTier | None = strawberry.field(
+        default=None, description="The new tier (the original one when the key was already used)."
+    )
     reassigned_customers: int = strawberry.field(
-        default=0, description="Customers whose tier changed as a result."
+        default=0,
+        description="Customers whose tier changed as a result (0 when the key was already used).",
     )
     user_errors: list[PointsUserError] = user_errors_field()
 

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import select
 from starlette.requests import Request
 
+from db.ids import new_id
 from db.models import MerchantApiKey, RewardKind
 from db.session import tenant_unit_of_work
 from gateway.edge.auth.tokens import mint_customer_token, mint_staff_token
@@ -146,6 +147,7 @@ async def new_reward(resources: Resources, tenant: Tenant) -> str:
             RewardTerms(
                 kind=RewardKind.FIXED_AMOUNT, title="$5 off", points_cost=100, value=Decimal(5)
             ),
+            idempotency_key=f"test:reward:{new_id()}",
         )
     return reward.id
 

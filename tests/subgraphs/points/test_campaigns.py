@@ -65,6 +65,7 @@ def campaign_input(name: str = "Black Friday", **overrides: Any) -> dict[str, An
         "multiplier": "2",
         "startsAt": iso(NOW - HOUR),
         "endsAt": iso(NOW + HOUR),
+        "idempotencyKey": f"test:campaign:{uuid.uuid4()}",
         **overrides,
     }
 

@@ -206,7 +206,8 @@ async def test_a_cancellation_after_a_redemption_leaves_zero_and_says_why(
     await earn(points_client, tenant, customer_id, order("3001", "50.00"), "e:3001")  # 500
     reward = await points_client.execute(
         """mutation { rewardCreate(input: {kind: FIXED_AMOUNT, title: "$4.50 off",
-             pointsCost: 450, value: "4.5"}) { reward { id } userErrors { code } } }""",
+             pointsCost: 450, value: "4.5", idempotencyKey: "reward:4.50"}) {
+             reward { id } userErrors { code } } }""",
         tenant=tenant,
     )
     redeemed = await points_client.execute(

@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 
 from db.crypto import DecryptionError
 from db.encryption_contexts import CUSTOMERS_EMAIL, MERCHANTS_API_TOKEN, REWARD_REDEMPTIONS_CODE
+from db.ids import new_id
 from db.models import Merchant, PointsTransaction, RewardKind, RewardRedemption
 from db.session import system_unit_of_work, tenant_unit_of_work
 from subgraphs.kit.integrations.shopify_rate_limits import RateLimitMonitor
@@ -87,7 +88,10 @@ async def new_reward(resources: Resources, tenant: Tenant, **terms: Any) -> str:
     }
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         reward = await create_reward(
-            session, tenant.merchant_id, RewardTerms(**{**defaults, **terms})
+            session,
+            tenant.merchant_id,
+            RewardTerms(**{**defaults, **terms}),
+            idempotency_key=f"test:reward:{new_id()}",
         )
     return reward.id
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from db.ids import new_id
 from db.models import AuditLog, Reward, RewardKind
 from db.session import tenant_unit_of_work
 from subgraphs.kit.resources import Resources
@@ -64,6 +65,7 @@ def five_off(**overrides: Any) -> dict[str, Any]:
         "title": "$5 off",
         "pointsCost": 500,
         "value": "5.00",
+        "idempotencyKey": f"test:reward:{new_id()}",
         **overrides,
     }
 

@@ -206,6 +206,7 @@ async def tell_story(resources: Resources, tenant: Tenant, person: Person) -> St
             RewardTerms(
                 kind=RewardKind.FIXED_AMOUNT, title="$5 off", points_cost=100, value=Decimal("5.00")
             ),
+            idempotency_key=f"test:reward:{new_id()}",
         )
         reminders = ReminderRepository(session, merchant_id)
         (queued,) = await reminders.queue(
