@@ -41,6 +41,15 @@ DEMO_REWARDS = (
 )
 
 
+def tier_key(rank: int) -> str:
+    """The demo tier's idempotency key: seeding again creates it once (ranks are unique)."""
+    return f"seed:tier:{rank}"
+
+
+def reward_key(terms: RewardTerms) -> str:
+    return f"seed:reward:{terms.title}"
+
+
 async def _seed_catalog(session: AsyncSession, merchant_id: str) -> None:
     """Tiers and rewards, once: a demo shop that has tiers already has its catalog."""
     if await tiers.list_tiers(session, merchant_id):
@@ -52,12 +61,10 @@ async def _seed_catalog(session: AsyncSession, merchant_id: str) -> None:
             tiers.TierDraft(
                 names=[("en", name)], rank=rank, rules=TierRules(min_points_earned=min_points)
             ),
-            idempotency_key=f"seed:tier:{rank}",
+            idempotency_key=tier_key(rank),
         )
     for terms in DEMO_REWARDS:
-        await rewards.create_reward(
-            session, merchant_id, terms, idempotency_key=f"seed:reward:{terms.title}"
-        )
+        await rewards.create_reward(session, merchant_id, terms, idempotency_key=reward_key(terms))
 
 
 @dataclass(frozen=True)
