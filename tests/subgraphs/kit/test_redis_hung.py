@@ -1,7 +1,7 @@
 """Redis hung (the process stopped with SIGSTOP: connections open, nothing answers): a
 mutation that committed answers at once, cached reads fall back to Postgres quickly, and
-nothing is lost. The bounds are the product's promises (issue: "Redis never stalls a
-request"), generous for a loaded machine: 1 s for the mutation, 200 ms for a read."""
+nothing is lost. The bounds are the product's promises (1 s for the mutation, 200 ms for a
+read), counted on top of the same work timed with Redis answering, in the same run."""
 
 from __future__ import annotations
 
@@ -37,6 +37,17 @@ METRICS = """
 query($r: [_Any!]!) { _entities(representations: $r) {
   ... on Merchant { loyaltyMetrics { pointsIssued } } } }
 """
+
+
+def adjustment(customer_id: str, points: int, key: str) -> dict[str, object]:
+    return {
+        "input": {
+            "customerId": customer_id,
+            "points": points,
+            "reason": "goodwill",
+            "idempotencyKey": key,
+        }
+    }
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -76,8 +87,19 @@ async def test_a_hung_redis_neither_stalls_a_write_nor_a_cached_read(
     representations = {"r": [{"__typename": "Merchant", "id": tenant.merchant_id}]}
     async with client(resources, "points") as points, client(resources, "analytics") as analytics:
         points_client, analytics_client = SubgraphClient(points), SubgraphClient(analytics)
+        # The same work with Redis answering, timed in the same run: the bounds below are on
+        # top of it, so a loaded machine does not fail the test, and a stall still does.
+        started = time.monotonic()
+        baseline = await points_client.execute(
+            ADJUST, adjustment(customer_id, 1, f"baseline:{customer_id}"), tenant=tenant
+        )
+        baseline_mutation_seconds = time.monotonic() - started
+        assert baseline["data"]["pointsAdjust"]["userErrors"] == [], baseline
         warm = await analytics_client.execute(METRICS, representations, tenant=tenant)
-        assert warm["data"]["_entities"][0]["loyaltyMetrics"]["pointsIssued"] == "10"
+        started = time.monotonic()
+        warm = await analytics_client.execute(METRICS, representations, tenant=tenant)
+        baseline_read_seconds = time.monotonic() - started
+        assert warm["data"]["_entities"][0]["loyaltyMetrics"]["pointsIssued"] == "11"
 
         os.kill(own_redis.process.pid, signal.SIGSTOP)
         try:
@@ -86,16 +108,7 @@ async def test_a_hung_redis_neither_stalls_a_write_nor_a_cached_read(
             # rather than hang the suite.
             async with asyncio.timeout(10):
                 adjusted = await points_client.execute(
-                    ADJUST,
-                    {
-                        "input": {
-                            "customerId": customer_id,
-                            "points": 5,
-                            "reason": "goodwill",
-                            "idempotencyKey": f"hung:{customer_id}",
-                        }
-                    },
-                    tenant=tenant,
+                    ADJUST, adjustment(customer_id, 5, f"hung:{customer_id}"), tenant=tenant
                 )
             mutation_seconds = time.monotonic() - started
 
@@ -107,15 +120,15 @@ async def test_a_hung_redis_neither_stalls_a_write_nor_a_cached_read(
             os.kill(own_redis.process.pid, signal.SIGCONT)
 
     assert adjusted["data"]["pointsAdjust"] == {
-        "customer": {"pointsBalance": "15"},
+        "customer": {"pointsBalance": "16"},
         "userErrors": [],
     }, adjusted
-    assert mutation_seconds < 1.0, mutation_seconds
+    assert mutation_seconds < baseline_mutation_seconds + 1.0, mutation_seconds
     # The read skips the cache it cannot reach and answers from Postgres: the new total.
-    assert read["data"]["_entities"][0]["loyaltyMetrics"]["pointsIssued"] == "15", read
-    assert read_seconds < 0.2, read_seconds
+    assert read["data"]["_entities"][0]["loyaltyMetrics"]["pointsIssued"] == "16", read
+    assert read_seconds < baseline_read_seconds + 0.2, read_seconds
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         rows = await session.scalar(
             select(func.count()).where(PointsTransaction.customer_id == customer_id)
         )
-    assert rows == 2  # the opening balance and the adjustment, committed once
+    assert rows == 3  # the opening balance and the two adjustments, each committed once
