@@ -1,5 +1,5 @@
-"""Live metrics for dashboards (``kit.graphql.subscriptions``: a fresh read per event, in its
-own unit of work)."""
+"""Live metrics for dashboards (``kit.graphql.subscriptions``: one fresh read per event per
+merchant, in its own unit of work, shared by every dashboard of the shop in this process)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,9 @@ class Subscription:
             totals = await service.fresh_loyalty_totals(session, merchant_id)
             return LoyaltyMetrics.from_totals(totals)
 
-        snapshots = live_snapshots(info, channel=ledger_channel(merchant_id), read=current)
+        snapshots = live_snapshots(
+            info, channel=ledger_channel(merchant_id), kind="loyalty_metrics", read=current
+        )
         async with aclosing(snapshots):  # unsubscribes at once when the client does
             async for metrics in snapshots:
                 yield metrics

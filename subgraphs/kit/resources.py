@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from db.crypto import FieldCipher
 from db.session import create_engine, create_session_factory, system_unit_of_work
 from subgraphs.kit.cache import TenantCache
+from subgraphs.kit.fanout import SnapshotFanout
 from subgraphs.kit.pubsub import PubSub
 from subgraphs.kit.redis_calls import RedisCalls
 from subgraphs.kit.repository import merchant_for_shop
@@ -66,6 +67,8 @@ class Resources:
     cache: TenantCache
     cipher: FieldCipher
     merchants: MerchantDirectory
+    # Live snapshots: one channel subscription and one read per event per key (kit.fanout).
+    fanout: SnapshotFanout = field(default_factory=SnapshotFanout)
 
 
 def _require(value: str | None, name: str) -> str:

@@ -1,15 +1,19 @@
 """Live points for the storefront widget: one customer's balance, pushed on every change of
 their ledger. A push reads the committed row in a unit of work of its own (the socket's
-context outlives every request, and with it the request loaders)."""
+context outlives every request, and with it the request loaders), once per change for every
+subscriber of that customer in this process (``kit.graphql.subscriptions``, keyed by the
+customer)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-from typing import Annotated
+from collections.abc import AsyncGenerator, Mapping
+from contextlib import aclosing
+from typing import Annotated, Any
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.session import tenant_unit_of_work
+from subgraphs.kit.graphql.subscriptions import live_snapshots
 from subgraphs.kit.permissions import require_customer_access
 from subgraphs.kit.pubsub import ledger_channel
 from subgraphs.points.customers.service import customer_by_id
@@ -30,25 +34,25 @@ class Subscription:
             strawberry.ID, strawberry.argument(description="The customer to follow.")
         ],
     ) -> AsyncGenerator[Customer, None]:
-        resources = info.context.resources
         merchant_id = info.context.viewer.merchant_id
         wanted = str(customer_id)
         require_customer_access(info.context.viewer, wanted)
 
-        async def current() -> Customer | None:
-            async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
-                row = await customer_by_id(session, merchant_id, wanted)
+        async def current(session: AsyncSession) -> Customer | None:
+            row = await customer_by_id(session, merchant_id, wanted)
             return None if row is None else Customer.from_row(row)
 
-        async with resources.pubsub.subscribe(ledger_channel(merchant_id)) as events:
-            # Subscribed before the first read, so no change can slip between the two.
-            snapshot = await current()
-            if snapshot is None:
-                return
-            yield snapshot
-            async for event in events:
-                if event.get("customer_id") != wanted:
-                    continue
-                snapshot = await current()
-                if snapshot is not None:
-                    yield snapshot
+        def theirs(event: Mapping[str, Any]) -> bool:
+            return event.get("customer_id") == wanted
+
+        snapshots = live_snapshots(
+            info,
+            channel=ledger_channel(merchant_id),
+            kind="customer_points",
+            key=(wanted,),
+            read=current,
+            relevant=theirs,
+        )
+        async with aclosing(snapshots):  # unsubscribes at once when the client does
+            async for customer in snapshots:
+                yield customer
