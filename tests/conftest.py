@@ -7,19 +7,23 @@ makes every other test's rows invisible to it, exactly as it does for real tenan
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
 import pytest_asyncio
+import uvicorn
 from sqlalchemy import event
 
+from cli.embedded import free_port
 from cli.stack import StackEnvironment, resolve_environment
 from db.crypto import generate_key
 from db.migrate import upgrade
@@ -118,6 +122,43 @@ async def add_customer(
                 now=datetime.now(UTC),
             )
     return customer_id
+
+
+@asynccontextmanager
+async def served_over_http(
+    app: Any, *, lifespan: Literal["auto", "on", "off"] = "off"
+) -> AsyncIterator[str]:
+    """``app`` served by a real uvicorn on a free port (for WebSockets and real HTTP), as
+    ``http://127.0.0.1:<port>``; stopped on exit."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan)
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()  # it failed to start: raise why
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@asynccontextmanager
+async def served_subgraph(name: str, resources: Resources) -> AsyncIterator[str]:
+    """One subgraph app over real uvicorn, as its WebSocket URL ``ws://…/graphql``."""
+    schema_module = importlib.import_module(f"subgraphs.{name}.schema")
+    loaders_module = importlib.import_module(f"subgraphs.{name}.loaders")
+    app = create_subgraph_app(
+        name=name,
+        schema=schema_module.schema,
+        loaders_factory=getattr(loaders_module, f"build_{name}_loaders"),
+        resources=resources,
+    )
+    async with served_over_http(app) as url:
+        yield url.replace("http://", "ws://", 1) + "/graphql"
 
 
 class SubgraphClient:

@@ -2,38 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest_asyncio
-import uvicorn
 
-from cli.embedded import free_port
 from gateway.edge.app import create_edge_app
 from subgraphs.kit.resources import Resources
+from tests.conftest import served_over_http
 
 
 async def serve_edge(resources: Resources) -> AsyncIterator[str]:
-    port = free_port()
-    config = uvicorn.Config(
-        create_edge_app(resources=resources),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="on",
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+    async with served_over_http(create_edge_app(resources=resources), lifespan="on") as url:
+        yield url
 
 
 @pytest_asyncio.fixture(loop_scope="session", scope="session")

@@ -9,16 +9,11 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from cli.embedded import free_port
-from subgraphs.analytics.loaders import build_analytics_loaders
-from subgraphs.analytics.schema import schema
-from subgraphs.kit.graphql.app import create_subgraph_app
 from subgraphs.kit.resources import Resources
-from tests.conftest import SubgraphClient, Tenant, add_customer
+from tests.conftest import SubgraphClient, Tenant, add_customer, served_subgraph
 
 SUBSCRIPTION = "subscription { loyaltyMetricsUpdated { membersCount pointsIssued pointsRedeemed } }"
 EARN = """
@@ -28,22 +23,8 @@ mutation($input: PointsAdjustInput!) { pointsAdjust(input: $input) { userErrors 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def analytics_url(resources: Resources) -> AsyncIterator[str]:
-    app = create_subgraph_app(
-        name="analytics",
-        schema=schema,
-        loaders_factory=build_analytics_loaders,
-        resources=resources,
-    )
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    yield f"ws://127.0.0.1:{port}/graphql"
-    server.should_exit = True
-    await task
+    async with served_subgraph("analytics", resources) as url:
+        yield url
 
 
 async def open_socket(url: str, payload: dict[str, Any]) -> ClientConnection:

@@ -9,17 +9,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-import uvicorn
 from websockets.asyncio.client import ClientConnection
 
-from cli.embedded import free_port
-from subgraphs.kit.graphql.app import create_subgraph_app
 from subgraphs.kit.graphql.subscriptions import snapshot_key
 from subgraphs.kit.pubsub import ledger_channel
 from subgraphs.kit.resources import Resources
-from subgraphs.points.loaders import build_points_loaders
-from subgraphs.points.schema import schema
-from tests.conftest import SubgraphClient, Tenant, add_customer
+from tests.conftest import SubgraphClient, Tenant, add_customer, served_subgraph
 from tests.subgraphs.analytics.test_live_fanout import earn
 from tests.subgraphs.analytics.test_live_metrics import next_message, open_socket
 
@@ -29,19 +24,8 @@ PER_CUSTOMER = 10
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def points_url(resources: Resources) -> AsyncIterator[str]:
-    app = create_subgraph_app(
-        name="points", schema=schema, loaders_factory=build_points_loaders, resources=resources
-    )
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    yield f"ws://127.0.0.1:{port}/graphql"
-    server.should_exit = True
-    await task
+    async with served_subgraph("points", resources) as url:
+        yield url
 
 
 async def widgets(url: str, tenant: Tenant, customer_id: str) -> ClientConnection:

@@ -10,25 +10,20 @@ from typing import Any, cast
 
 import pytest
 import pytest_asyncio
-import uvicorn
 from sqlalchemy import text
 from websockets.asyncio.client import ClientConnection, connect
 
-from cli.embedded import free_port
 from db.session import system_unit_of_work, tenant_unit_of_work
 from subgraphs.admin.audit.service import (
     LISTENER_APPLICATION_NAME,
     AuditLogListener,
     audit_log_listener,
 )
-from subgraphs.admin.loaders import build_admin_loaders
-from subgraphs.admin.schema import schema
 from subgraphs.kit.audit import AuditAction
-from subgraphs.kit.graphql.app import create_subgraph_app
 from subgraphs.kit.pubsub import webhook_channel
 from subgraphs.kit.repository import insert_audit_log
 from subgraphs.kit.resources import Resources
-from tests.conftest import Tenant
+from tests.conftest import Tenant, served_subgraph
 
 SUBSCRIPTION = """
 subscription($actions: [AuditAction!]) {
@@ -39,19 +34,8 @@ subscription($actions: [AuditAction!]) {
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def admin_ws_url(resources: Resources) -> AsyncIterator[str]:
-    app = create_subgraph_app(
-        name="admin", schema=schema, loaders_factory=build_admin_loaders, resources=resources
-    )
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    yield f"ws://127.0.0.1:{port}/graphql"
-    server.should_exit = True
-    await task
+    async with served_subgraph("admin", resources) as url:
+        yield url
 
 
 @pytest_asyncio.fixture(loop_scope="session")
