@@ -1,11 +1,4 @@
-"""Merchants, customers, the points ledger, audit and API logs.
-
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-23
-"""
-
-from collections.abc import Sequence
+"""Merchants, customers, the points ledger, audit and API logs."""
 
 import sqlalchemy as sa
 from alembic import op
@@ -18,10 +11,8 @@ from db.partitions import (
 )
 from db.session import APP_ROLE
 
-revision: str = "0001"
-down_revision: str | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0001"
+down_revision = None
 
 
 def _now() -> sa.TextClause:

@@ -1,12 +1,6 @@
 """The points program: settings, explained ledger with expiring lots, rewards and redemptions,
 VIP tiers, bonus campaigns, expiry reminders.
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-23
 """
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
@@ -15,10 +9,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from db.partitions import hash_partitions, tenant_isolation
 from db.session import APP_ROLE
 
-revision: str = "0003"
-down_revision: str | None = "0002"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0003"
+down_revision = "0002"
 
 _CREDIT_KINDS = "('import', 'referral', 'campaign', 'refund')"
 _DEBIT_KINDS = "('redeem', 'expire')"

@@ -1,13 +1,7 @@
 """The Shopify edge: api_logs becomes the durable webhook inbox, webhook receipts deduplicate
 deliveries, gdpr_requests records every data request and erasure, merchants remember an
 uninstall.
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-11-24
 """
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
@@ -15,10 +9,8 @@ from alembic import op
 from db.partitions import hash_partitions, tenant_isolation
 from db.session import APP_ROLE
 
-revision: str = "0004"
-down_revision: str | None = "0003"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0004"
+down_revision = "0003"
 
 
 def _now() -> sa.TextClause:

@@ -3,13 +3,7 @@
 Keys look like ``lnk_<merchant id>_<secret>``, so a key is checked inside its merchant's
 tenant transaction by (merchant_id, key_hash): hash-partitioned and row-level secured like
 every tenant table (see db/models/api_key.py).
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-11-26
 """
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
@@ -18,10 +12,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from db.partitions import hash_partitions, tenant_isolation
 from db.session import APP_ROLE
 
-revision: str = "0005"
-down_revision: str | None = "0004"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0005"
+down_revision = "0004"
 
 
 def upgrade() -> None:

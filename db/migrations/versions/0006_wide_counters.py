@@ -9,21 +9,13 @@ arithmetic and a future cap never needs a rewrite of the ledger.
 
 ``customers.redacted_at`` records a GDPR erasure (customers/redact): the API shows the
 customer's personal fields as null from then on, and no reminder is sent to them.
-
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-12-01
 """
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006"
-down_revision: str | None = "0005"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0006"
+down_revision = "0005"
 
 # (table, column): every one is a balance, a sum or a count that can pass 2^31 - 1.
 WIDE_COLUMNS: tuple[tuple[str, str], ...] = (

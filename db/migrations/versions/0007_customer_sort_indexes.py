@@ -5,20 +5,12 @@ instead of sorting the merchant's whole partition. ``id`` breaks ties, as the cu
 An index on a partitioned parent is created on every partition. On a large live database,
 create each partition's index CONCURRENTLY first and attach it; Alembic here is for fresh
 and small databases.
-
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-12-01
 """
-
-from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0007"
-down_revision: str | None = "0006"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0007"
+down_revision = "0006"
 
 
 def upgrade() -> None:

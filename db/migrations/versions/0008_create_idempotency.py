@@ -11,21 +11,13 @@ Campaign names were unique per merchant only in application code, so two concurr
 could both pass the check: ``uq_bonus_campaigns_merchant_id_name`` makes Postgres decide.
 Duplicates that race left behind are renamed first (the oldest keeps the name, the others get
 `` (<id>)`` appended; ledger traces keep the name they recorded).
-
-Revision ID: 0008
-Revises: 0007
-Create Date: 2026-12-01
 """
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008"
-down_revision: str | None = "0007"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0008"
+down_revision = "0007"
 
 TABLES = ("rewards", "bonus_campaigns", "vip_tiers")
 
