@@ -8,16 +8,8 @@ import strawberry
 
 from subgraphs.admin.gdpr.types import GdprRequest, GdprRequestType
 from subgraphs.admin.loaders import AdminInfo
-from subgraphs.kit.graphql.relay import (
-    AfterArgument,
-    BeforeArgument,
-    Connection,
-    FirstArgument,
-    LastArgument,
-    ReverseArgument,
-    to_connection,
-)
-from subgraphs.kit.pagination import time_ordered_page, time_ordered_position
+from subgraphs.kit.graphql.relay import Connection, paged, to_connection
+from subgraphs.kit.pagination import PageRequest, time_ordered_page, time_ordered_position
 from subgraphs.kit.permissions import Capability, require
 
 GdprTypeArgument = Annotated[
@@ -32,21 +24,19 @@ class Query:
         description="The GDPR requests Shopify sent for the merchant, newest first. Needs the "
         "read_gdpr capability."
     )
+    @paged(time_ordered_page)
     async def gdpr_requests(
         self,
         info: AdminInfo,
         request_type: GdprTypeArgument = None,
-        first: FirstArgument = None,
-        after: AfterArgument = None,
-        last: LastArgument = None,
-        before: BeforeArgument = None,
-        reverse: ReverseArgument = False,
+        *,
+        paging: PageRequest,
     ) -> Connection[GdprRequest]:
         require(info.context.viewer, Capability.READ_GDPR)
         page = await info.context.loaders.gdpr.gdpr_requests_page.load(
             (
                 None if request_type is None else request_type.value,
-                time_ordered_page(first, after, last, before, reverse=reverse),
+                paging,
             )
         )
         return to_connection(page, position=time_ordered_position, node=GdprRequest.from_row)

@@ -4,7 +4,9 @@ with opaque keyset cursors (``kit.pagination``). Every connection field is built
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import functools
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
@@ -35,6 +37,7 @@ __all__ = [
     "decode_cursor",
     "encode_cursor",
     "page_request",
+    "paged",
     "to_connection",
 ]
 
@@ -62,6 +65,71 @@ ReverseArgument = Annotated[bool, strawberry.argument(description="Flip the list
 
 NodeT = TypeVar("NodeT")
 RowT = TypeVar("RowT")
+ResultT = TypeVar("ResultT")
+
+# Relay's four paging arguments and the order flip, as every connection field declares them.
+PAGING_PARAMETERS = (
+    inspect.Parameter(
+        "first", inspect.Parameter.KEYWORD_ONLY, annotation=FirstArgument, default=None
+    ),
+    inspect.Parameter(
+        "after", inspect.Parameter.KEYWORD_ONLY, annotation=AfterArgument, default=None
+    ),
+    inspect.Parameter(
+        "last", inspect.Parameter.KEYWORD_ONLY, annotation=LastArgument, default=None
+    ),
+    inspect.Parameter(
+        "before", inspect.Parameter.KEYWORD_ONLY, annotation=BeforeArgument, default=None
+    ),
+    inspect.Parameter(
+        "reverse", inspect.Parameter.KEYWORD_ONLY, annotation=ReverseArgument, default=False
+    ),
+)
+
+
+def paged(
+    build: Callable[..., PageRequest] = page_request,
+) -> Callable[[Callable[..., Awaitable[ResultT]]], Callable[..., Awaitable[ResultT]]]:
+    """Give a connection resolver Relay's paging arguments: the field declares ``first`` /
+    ``after`` / ``last`` / ``before`` / ``reverse`` where the resolver has its ``paging``
+    parameter, and the resolver gets them as one ``PageRequest`` made by ``build``
+    (``page_request``, or ``time_ordered_page`` for a list ordered by creation time), which
+    refuses sizes and cursors that are the client's mistake before the resolver runs.
+
+    Strawberry reads a resolver's arguments from its signature, so the wrapper's
+    ``__signature__`` is the resolver's with ``paging`` replaced by the five arguments; the
+    other parameters keep their (string) annotations, resolved in the resolver's module."""
+
+    def decorate(
+        resolver: Callable[..., Awaitable[ResultT]],
+    ) -> Callable[..., Awaitable[ResultT]]:
+        signature = inspect.signature(resolver)
+        if "paging" not in signature.parameters:
+            raise TypeError(f"{resolver.__qualname__} needs a `paging` parameter to be paged")
+        parameters = list(signature.parameters.values())
+        at = list(signature.parameters).index("paging")
+        # Keyword-only from `paging` on: the five come with defaults, whatever follows them.
+        after_page = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in parameters[at + 1 :]]
+
+        @functools.wraps(resolver)
+        async def with_page(
+            *args: Any,
+            first: int | None = None,
+            after: str | None = None,
+            last: int | None = None,
+            before: str | None = None,
+            reverse: bool = False,
+            **kwargs: Any,
+        ) -> ResultT:
+            paging = build(first, after, last, before, reverse=reverse)
+            return await resolver(*args, paging=paging, **kwargs)
+
+        with_page.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[*parameters[:at], *PAGING_PARAMETERS, *after_page]
+        )
+        return with_page
+
+    return decorate
 
 
 @strawberry.federation.type(shareable=True, description="Where a page sits in its list.")

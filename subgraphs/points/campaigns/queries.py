@@ -8,16 +8,8 @@ from typing import Annotated
 import strawberry
 from strawberry.tools import create_type
 
-from subgraphs.kit.graphql.relay import (
-    AfterArgument,
-    BeforeArgument,
-    Connection,
-    FirstArgument,
-    LastArgument,
-    ReverseArgument,
-    page_request,
-    to_connection,
-)
+from subgraphs.kit.graphql.relay import Connection, paged, to_connection
+from subgraphs.kit.pagination import PageRequest
 from subgraphs.kit.permissions import Capability, require
 from subgraphs.points.campaigns import service as campaign_service
 from subgraphs.points.campaigns.types import BonusCampaign
@@ -31,21 +23,17 @@ ActiveAtArgument = Annotated[
 
 
 @strawberry.field(description="The program's bonus campaigns, latest start first.")
+@paged()
 async def campaigns(
     info: PointsInfo,
-    first: FirstArgument = None,
-    after: AfterArgument = None,
-    last: LastArgument = None,
-    before: BeforeArgument = None,
-    reverse: ReverseArgument = False,
+    paging: PageRequest,
     active_at: ActiveAtArgument = None,
 ) -> Connection[BonusCampaign]:
     require(info.context.viewer, Capability.READ_PROGRAM)
-    request = page_request(first, after, last, before, reverse=reverse)
     with bad_user_input():
         async with info.context.unit_of_work() as session:
             page = await campaign_service.campaigns_page(
-                session, info.context.viewer.merchant_id, request, active_at=active_at
+                session, info.context.viewer.merchant_id, paging, active_at=active_at
             )
     return to_connection(
         page, position=campaign_service.campaign_position, node=BonusCampaign.from_row

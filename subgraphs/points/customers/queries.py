@@ -7,16 +7,8 @@ from typing import Annotated
 import strawberry
 from strawberry.tools import create_type
 
-from subgraphs.kit.graphql.relay import (
-    AfterArgument,
-    BeforeArgument,
-    Connection,
-    FirstArgument,
-    LastArgument,
-    ReverseArgument,
-    page_request,
-    to_connection,
-)
+from subgraphs.kit.graphql.relay import Connection, paged, to_connection
+from subgraphs.kit.pagination import PageRequest
 from subgraphs.kit.permissions import Capability, require, require_customer_access
 from subgraphs.points.customers.repository import customer_position
 from subgraphs.points.customers.service import parse_customer_query
@@ -53,22 +45,18 @@ CustomerSortKeyArgument = Annotated[
     description="The viewer's customers in `sortKey` order, ascending unless `reverse` (by "
     "default by id: oldest first)."
 )
+@paged()
 async def customers(
     info: PointsInfo,
-    first: FirstArgument = None,
-    after: AfterArgument = None,
-    last: LastArgument = None,
-    before: BeforeArgument = None,
-    reverse: ReverseArgument = False,
+    paging: PageRequest,
     sort_key: CustomerSortKeyArgument = CustomerSortKey.ID,
     query: CustomerSearchArgument = "",
 ) -> Connection[Customer]:
     require(info.context.viewer, Capability.READ_CUSTOMERS)
     with bad_user_input():
         parse_customer_query(query, info.context.resources.cipher)
-    request = page_request(first, after, last, before, reverse=reverse)
     sort = str(sort_key.value)
-    page = await info.context.loaders.customers_page.load((request, query, sort))
+    page = await info.context.loaders.customers_page.load((paging, query, sort))
     return to_connection(
         page, position=lambda row: customer_position(row, sort), node=Customer.from_row
     )

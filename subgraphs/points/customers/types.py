@@ -9,17 +9,9 @@ from typing import Annotated
 import strawberry
 
 from db.models import Customer as CustomerRow
-from subgraphs.kit.graphql.relay import (
-    AfterArgument,
-    BeforeArgument,
-    Connection,
-    FirstArgument,
-    LastArgument,
-    ReverseArgument,
-    page_request,
-    to_connection,
-)
+from subgraphs.kit.graphql.relay import Connection, paged, to_connection
 from subgraphs.kit.graphql.scalars import UnsignedInt64
+from subgraphs.kit.pagination import PageRequest
 from subgraphs.kit.permissions import require_customer_access
 from subgraphs.points.customers.service import customer_email
 from subgraphs.points.ledger.types import PointsTransaction, transaction_position
@@ -99,33 +91,23 @@ class Customer:
         return await shop_money(info, self.row.total_spent)
 
     @strawberry.field(description="The customer's ledger, newest first.")
+    @paged()
     async def points_transactions(
         self,
         info: PointsInfo,
-        first: FirstArgument = None,
-        after: AfterArgument = None,
-        last: LastArgument = None,
-        before: BeforeArgument = None,
-        reverse: ReverseArgument = False,
+        paging: PageRequest,
     ) -> Connection[PointsTransaction]:
-        page = await info.context.loaders.transactions_page_by_customer.load(
-            (str(self.id), page_request(first, after, last, before, reverse=reverse))
-        )
+        page = await info.context.loaders.transactions_page_by_customer.load((str(self.id), paging))
         return to_connection(page, position=transaction_position, node=PointsTransaction.from_row)
 
     @strawberry.field(description="Rewards the customer redeemed, newest first.")
+    @paged()
     async def redemptions(
         self,
         info: PointsInfo,
-        first: FirstArgument = None,
-        after: AfterArgument = None,
-        last: LastArgument = None,
-        before: BeforeArgument = None,
-        reverse: ReverseArgument = False,
+        paging: PageRequest,
     ) -> Connection[RewardRedemption]:
-        page = await info.context.loaders.redemptions_page_by_customer.load(
-            (str(self.id), page_request(first, after, last, before, reverse=reverse))
-        )
+        page = await info.context.loaders.redemptions_page_by_customer.load((str(self.id), paging))
         return to_connection(page, position=redemption_position, node=RewardRedemption.from_view)
 
     @strawberry.field(

@@ -8,16 +8,8 @@ from typing import Annotated
 import strawberry
 from strawberry.tools import create_type
 
-from subgraphs.kit.graphql.relay import (
-    AfterArgument,
-    BeforeArgument,
-    Connection,
-    FirstArgument,
-    LastArgument,
-    ReverseArgument,
-    page_request,
-    to_connection,
-)
+from subgraphs.kit.graphql.relay import Connection, paged, to_connection
+from subgraphs.kit.pagination import PageRequest
 from subgraphs.kit.permissions import Capability, require, require_catalog_read
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.rewards import service as reward_service
@@ -35,13 +27,10 @@ IncludeInactiveArgument = Annotated[
 @strawberry.field(
     description="The rewards catalog, oldest first: by default only what can be redeemed now."
 )
+@paged()
 async def rewards(
     info: PointsInfo,
-    first: FirstArgument = None,
-    after: AfterArgument = None,
-    last: LastArgument = None,
-    before: BeforeArgument = None,
-    reverse: ReverseArgument = False,
+    paging: PageRequest,
     include_inactive: IncludeInactiveArgument = False,
 ) -> Connection[Reward]:
     # The storefront sees what can be redeemed now; the full catalog is the merchant's.
@@ -49,12 +38,11 @@ async def rewards(
         require(info.context.viewer, Capability.READ_PROGRAM)
     else:
         require_catalog_read(info.context.viewer)
-    request = page_request(first, after, last, before, reverse=reverse)
     async with info.context.unit_of_work() as session:
         page = await reward_service.rewards_page(
             session,
             info.context.viewer.merchant_id,
-            request,
+            paging,
             include_inactive=include_inactive,
             now=datetime.now(UTC),
         )
