@@ -4,6 +4,7 @@ from db.models.api_key import MerchantApiKey
 from db.models.base import Base
 from db.models.campaign import BonusCampaign, CampaignKind
 from db.models.customer import Customer
+from db.models.deletion import Deletion
 from db.models.gdpr import GdprRequest
 from db.models.logs import ApiLog, AuditLog, WebhookReceipt
 from db.models.merchant import Merchant
@@ -21,6 +22,7 @@ __all__ = [
     "BonusCampaign",
     "CampaignKind",
     "Customer",
+    "Deletion",
     "ExpiryReminder",
     "GdprRequest",
     "Merchant",

@@ -87,6 +87,8 @@ class Reward(Base):
     idempotency_key: Mapped[str | None]
     idempotency_fingerprint: Mapped[str | None]
     created_at: Mapped[datetime] = created_at_column()
+    # Bumped by every update; an update may name the version it read (expectedVersion).
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
     updated_at: Mapped[datetime] = updated_at_column()
 
 

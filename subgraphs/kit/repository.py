@@ -1,7 +1,7 @@
 """Queries every subgraph needs (which merchant a shop is, the audit trail), and the base of
 a tenant repository (``TenantRepository``, after Polar's): the statement shapes every
 repository would otherwise write again — one row, all rows, a keyset page, pages per owner,
-insert, idempotent insert, update, delete — each scoped to one merchant."""
+insert, idempotent insert, update, versioned update, delete — each scoped to one merchant."""
 
 from __future__ import annotations
 
@@ -45,6 +45,14 @@ RowT = TypeVar("RowT")
 # populate_existing: a row read again in the same session (after a lock, an update) must show
 # what the database holds now, not what the identity map kept.
 FRESH: Mapping[str, Any] = {"populate_existing": True}
+
+
+class StaleVersion(Exception):
+    """An update named the version it was based on, and the row has moved on since."""
+
+    def __init__(self, current_version: int) -> None:
+        super().__init__(f"the row is at version {current_version}")
+        self.current_version = current_version
 
 
 async def merchant_for_shop(session: AsyncSession, shop_domain: str) -> tuple[str, bool] | None:
@@ -297,6 +305,30 @@ class TenantRepository(Generic[ModelT]):
             execution_options=FRESH,
         )
         return result.one_or_none()
+
+    async def update_versioned(
+        self,
+        row_id: str,
+        values: Mapping[str, Any],
+        *conditions: ColumnExpressionArgument[bool],
+        expected_version: int | None,
+    ) -> ModelT | None:
+        """``update_one`` for a table with a ``version`` column: the update bumps it, and with
+        ``expected_version`` it applies only to that version, in the UPDATE itself, so of two
+        updates based on one version exactly one lands; the other raises ``StaleVersion``.
+        None when no row has that id (and meets ``conditions``)."""
+        version = self.model.__table__.c.version
+        guard = () if expected_version is None else (version == expected_version,)
+        updated = await self.update_one(
+            row_id, {**values, "version": version + 1}, *conditions, *guard
+        )
+        if updated is None and expected_version is not None:
+            current = await self._session.scalar(
+                select(version).where(self._mine, self._id_is(row_id), *conditions)
+            )
+            if current is not None:
+                raise StaleVersion(current)
+        return updated
 
     async def delete_one(self, row_id: str) -> bool:
         """False when there was no such row (deletes are idempotent)."""

@@ -6,9 +6,11 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 from subgraphs.kit.domain import DomainError
+from subgraphs.kit.repository import StaleVersion
 
 
 class PointsErrorCode(enum.Enum):
@@ -28,6 +30,7 @@ class PointsErrorCode(enum.Enum):
     INSUFFICIENT_POINTS = "insufficient_points"
     INVALID_SETTINGS = "invalid_settings"
     SETTINGS_VERSION_CONFLICT = "settings_version_conflict"
+    VERSION_CONFLICT = "version_conflict"
     REWARD_NOT_FOUND = "reward_not_found"
     REWARD_UNAVAILABLE = "reward_unavailable"
     REWARD_LIMIT_REACHED = "reward_limit_reached"
@@ -57,6 +60,21 @@ def idempotency_key_reused() -> PointsError:
         "idempotencyKey",
         "this idempotencyKey was already used for a different request",
     )
+
+
+@contextmanager
+def version_checked(entity: str, expected_version: int | None) -> Iterator[None]:
+    """A versioned update that found the row moved on (``StaleVersion``) is the client's
+    VERSION_CONFLICT: someone else changed it since the client read ``expected_version``."""
+    try:
+        yield
+    except StaleVersion as stale:
+        raise PointsError(
+            PointsErrorCode.VERSION_CONFLICT,
+            "expectedVersion",
+            f"the {entity} changed since version {expected_version} (it is at version "
+            f"{stale.current_version} now); reload it and apply the change again",
+        ) from None
 
 
 def is_short_text(value: str, limit: int) -> bool:

@@ -59,6 +59,9 @@ PointsErrorCode = domain_enum(
         "the first problem. Correct it and send the change again.",
         "SETTINGS_VERSION_CONFLICT": "The settings changed since `expectedVersion`. Reload "
         "them, reapply the change and send it with the new version.",
+        "VERSION_CONFLICT": "The object changed since the `expectedVersion` the update named "
+        "(someone else saved first). Reload it, reapply the change and send it with the new "
+        "version; nothing was changed.",
         "REWARD_NOT_FOUND": "The catalog has no such reward (or it was deleted). Check the id.",
         "REWARD_UNAVAILABLE": "The reward cannot be redeemed now: switched off, not started "
         "or ended. Offer another reward.",

@@ -67,6 +67,7 @@ async def campaign_update(
             scope.merchant_id,
             str(input.id),
             input.to_changes(),
+            expected_version=input.expected_version,
             actor_id=scope.actor_id,
         ),
         lambda row: CampaignUpdatePayload(campaign=BonusCampaign.from_row(row)),
@@ -75,7 +76,8 @@ async def campaign_update(
 
 @strawberry.mutation(
     description="Delete a campaign for good (to stop it for a while, pause it instead). "
-    "Points it already gave stay, and their explanations still name it."
+    "Points it already gave stay, and their explanations still name it. Safe to retry: "
+    "deleting it again answers the same deletedCampaignId."
 )
 async def campaign_delete(
     info: PointsInfo,

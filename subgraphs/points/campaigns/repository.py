@@ -69,12 +69,15 @@ class CampaignRepository(TenantRepository[BonusCampaign]):
         return await self.get_one_or_none(BonusCampaign.idempotency_key == key)
 
     async def update_campaign(
-        self, campaign_id: str, values: dict[str, Any]
+        self, campaign_id: str, values: dict[str, Any], *, expected_version: int | None = None
     ) -> BonusCampaign | None:
-        """The campaign as updated (None: no such campaign); CampaignNameTaken when the new
-        name is another campaign's."""
+        """The campaign as updated, its version bumped (None: no such campaign);
+        CampaignNameTaken when the new name is another campaign's; StaleVersion when it is no
+        longer at ``expected_version``."""
         try:
-            return await self.update_one(campaign_id, values)
+            return await self.update_versioned(
+                campaign_id, values, expected_version=expected_version
+            )
         except IntegrityError as error:
             if _violates_name_key(error):
                 raise CampaignNameTaken from error

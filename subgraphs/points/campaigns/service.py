@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.ids import new_id
 from db.models import BonusCampaign, CampaignKind, Customer
 from subgraphs.kit.audit import AuditAction
+from subgraphs.kit.deletions import Deletions
 from subgraphs.kit.pagination import Page, PageRequest
 from subgraphs.kit.repository import AuditTrail
 from subgraphs.points.campaigns import rules as campaign_rules
@@ -33,6 +34,7 @@ from subgraphs.points.errors import (
     check_idempotency_key,
     check_replay,
     input_fingerprint,
+    version_checked,
 )
 from subgraphs.points.program.calculation import CampaignTerms, campaign_skip_reason
 
@@ -47,6 +49,10 @@ async def _check_name_free(
 
 def _name_taken(name: str) -> PointsError:
     return campaign_rules.invalid_campaign("name", f"another campaign is named {name!r}")
+
+
+# The entity name of deleted campaigns in ``deletions``.
+DELETED_CAMPAIGN = "BonusCampaign"
 
 
 async def create_campaign(
@@ -103,8 +109,11 @@ async def update_campaign(
     campaign_id: str,
     changes: CampaignChanges,
     *,
+    expected_version: int | None = None,
     actor_id: str | None = None,
 ) -> BonusCampaign:
+    """Merge ``changes`` over the campaign and validate the result as a whole; only over
+    ``expected_version`` when given (decided by the UPDATE, as campaigns are not locked)."""
     repository = CampaignRepository(session, merchant_id)
     current = await _campaign_or_error(repository, campaign_id)
     before = campaign_rules.snapshot(current)
@@ -112,7 +121,10 @@ async def update_campaign(
     if columns["name"] != current.name:
         await _check_name_free(repository, columns["name"], campaign_id)
     try:
-        campaign = await repository.update_campaign(campaign_id, columns)
+        with version_checked("campaign", expected_version):
+            campaign = await repository.update_campaign(
+                campaign_id, columns, expected_version=expected_version
+            )
     except CampaignNameTaken:  # a concurrent create or rename took it since the check
         raise _name_taken(columns["name"]) from None
     if campaign is None:  # deleted by a concurrent request since we read it
@@ -127,12 +139,19 @@ async def update_campaign(
 async def delete_campaign(
     session: AsyncSession, merchant_id: str, campaign_id: str, *, actor_id: str | None = None
 ) -> None:
+    """Delete for good, safe to retry: a campaign this merchant deleted already is deleted
+    (the record in ``deletions`` says so); an id that never was theirs is CAMPAIGN_NOT_FOUND."""
     repository = CampaignRepository(session, merchant_id)
-    campaign = await _campaign_or_error(repository, campaign_id)
-    snapshot = campaign_rules.snapshot(campaign)
-    if not await repository.delete_one(campaign_id):
+    deletions = Deletions(session, merchant_id, DELETED_CAMPAIGN)
+    campaign = await repository.campaign(campaign_id)
+    if campaign is None or not await repository.delete_one(campaign_id):
+        if await deletions.deleted(campaign_id):
+            return
         raise _not_found()
-    await AuditTrail(session, merchant_id, actor_id).record(AuditAction.CAMPAIGN_DELETED, snapshot)
+    await deletions.record(campaign_id)
+    await AuditTrail(session, merchant_id, actor_id).record(
+        AuditAction.CAMPAIGN_DELETED, campaign_rules.snapshot(campaign)
+    )
 
 
 def campaign_position(campaign: BonusCampaign) -> tuple[str, str]:

@@ -13,6 +13,7 @@ from db.models import BonusCampaign as BonusCampaignRow
 from db.models import CampaignKind as CampaignKindValue
 from subgraphs.kit.graphql.codes import CountryCode
 from subgraphs.kit.graphql.domain import domain_enum
+from subgraphs.kit.graphql.mutations import expected_version_field, version_field
 from subgraphs.points.campaigns.rules import CampaignChanges, CampaignDraft
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.money import Money, shop_money
@@ -90,6 +91,7 @@ class BonusCampaign:
     conditions: CampaignConditions = strawberry.field(description="Who it is for.")
     active: bool = strawberry.field(description="False while paused.")
     created_at: datetime = strawberry.field(description="When it was created.")
+    version: int = version_field("campaign")
     goal: strawberry.Private[Decimal | None]
 
     @classmethod
@@ -120,6 +122,7 @@ class BonusCampaign:
             ),
             active=row.active,
             created_at=row.created_at,
+            version=row.version,
             goal=row.goal_amount,
         )
 
@@ -204,6 +207,7 @@ class CampaignCreateInput:
 )
 class CampaignUpdateInput:
     id: strawberry.ID = strawberry.field(description="The campaign to change.")
+    expected_version: int | None = expected_version_field("campaign")
     name: str | None = strawberry.field(default=None, description="New unique name.")
     kind: CampaignKind | None = strawberry.field(  # type: ignore[valid-type]
         default=None, description="New kind; give its terms too."

@@ -70,6 +70,7 @@ async def reward_update(
             scope.merchant_id,
             str(input.id),
             input.to_changes(),
+            expected_version=input.expected_version,
             actor_id=scope.actor_id,
         ),
         lambda row: RewardUpdatePayload(reward=Reward.from_row(row)),
@@ -77,7 +78,8 @@ async def reward_update(
 
 
 @strawberry.mutation(
-    description="Remove a reward from the catalog; customers' redemptions of it are kept."
+    description="Remove a reward from the catalog; customers' redemptions of it are kept. "
+    "Safe to retry: removing it again answers the same deletedRewardId."
 )
 async def reward_delete(
     info: PointsInfo,

@@ -58,9 +58,14 @@ class RewardRepository(TenantRepository[Reward]):
             conditions.append(Reward.deleted_at.is_(None))
         return await self.get_one_or_none(*conditions, for_update=for_update)
 
-    async def update_reward(self, reward_id: str, values: dict[str, Any]) -> Reward | None:
-        """The reward as updated; None when there is no such reward (or it was deleted)."""
-        return await self.update_one(reward_id, values, Reward.deleted_at.is_(None))
+    async def update_reward(
+        self, reward_id: str, values: dict[str, Any], *, expected_version: int | None = None
+    ) -> Reward | None:
+        """The reward as updated (its version bumped); None when there is no such reward (or
+        it was deleted); StaleVersion when it is no longer at ``expected_version``."""
+        return await self.update_versioned(
+            reward_id, values, Reward.deleted_at.is_(None), expected_version=expected_version
+        )
 
     async def rewards_page(
         self, page: PageRequest, *, available_at: datetime | None

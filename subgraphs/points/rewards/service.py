@@ -30,6 +30,7 @@ from subgraphs.points.errors import (
     check_replay,
     input_fingerprint,
     is_short_text,
+    version_checked,
 )
 from subgraphs.points.ledger.write_path import MAX_POINTS_PER_TRANSACTION
 from subgraphs.points.program.service import ProgramConfig
@@ -200,10 +201,11 @@ async def update_reward(
     reward_id: str,
     changes: dict[str, Any],
     *,
+    expected_version: int | None = None,
     actor_id: str | None = None,
 ) -> Reward:
     """Merge ``changes`` (terms fields; an explicit None clears an optional one) over the
-    reward and validate the result as a whole."""
+    reward and validate the result as a whole; only over ``expected_version`` when given."""
     unknown = set(changes) - UPDATABLE_FIELDS
     if unknown:
         raise ValueError(f"not updatable: {', '.join(sorted(unknown))}")
@@ -215,7 +217,10 @@ async def update_reward(
     if current is None:
         raise _not_found()
     valid = validate_terms(dataclasses.replace(RewardTerms.of(current), **changes))
-    reward = await repository.update_reward(reward_id, valid.to_values())
+    with version_checked("reward", expected_version):
+        reward = await repository.update_reward(
+            reward_id, valid.to_values(), expected_version=expected_version
+        )
     assert reward is not None, "the reward is locked by this transaction"
     await _audit(
         session, merchant_id, AuditAction.REWARD_UPDATED, reward, actor_id, sorted(changes)
@@ -231,11 +236,13 @@ async def delete_reward(
     now: datetime,
     actor_id: str | None = None,
 ) -> str:
-    """Soft delete: the reward leaves the catalog, its redemptions keep pointing at it."""
-    reward = await RewardRepository(session, merchant_id).update_reward(
-        reward_id, {"deleted_at": now, "active": False}
-    )
+    """Soft delete: the reward leaves the catalog, its redemptions keep pointing at it. Safe
+    to retry: deleting a reward deleted already answers its id again (and changes nothing)."""
+    repository = RewardRepository(session, merchant_id)
+    reward = await repository.update_reward(reward_id, {"deleted_at": now, "active": False})
     if reward is None:
+        if await repository.reward_by_id(reward_id, include_deleted=True) is not None:
+            return reward_id
         raise _not_found()
     await _audit(session, merchant_id, AuditAction.REWARD_DELETED, reward, actor_id)
     return reward.id

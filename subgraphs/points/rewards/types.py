@@ -13,6 +13,7 @@ from db.models import Reward as RewardRow
 from db.models import RewardRedemption as RedemptionRow
 from subgraphs.kit.graphql.codes import CurrencyCode, code_of, currency
 from subgraphs.kit.graphql.domain import domain_enum
+from subgraphs.kit.graphql.mutations import expected_version_field, version_field
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.money import Money, shop_money
 from subgraphs.points.rewards.redemption import RedeemCommand, redemption_code
@@ -73,6 +74,7 @@ class Reward:
     ends_at: datetime | None = strawberry.field(description="Redeemable until then.")
     active: bool = strawberry.field(description="The merchant's on/off switch.")
     created_at: datetime = strawberry.field(description="When the reward was created.")
+    version: int = version_field("reward")
     row: strawberry.Private[RewardRow]
 
     @classmethod
@@ -89,6 +91,7 @@ class Reward:
             ends_at=row.ends_at,
             active=row.active,
             created_at=row.created_at,
+            version=row.version,
             row=row,
         )
 
@@ -201,6 +204,7 @@ class RewardCreateInput:
 )
 class RewardUpdateInput:
     id: strawberry.ID = strawberry.field(description="The reward to change.")
+    expected_version: int | None = expected_version_field("reward")
     title: str | None = strawberry.field(default=strawberry.UNSET, description="Title.")
     points_cost: int | None = strawberry.field(default=strawberry.UNSET, description="Cost.")
     value: Decimal | None = strawberry.field(

@@ -86,6 +86,7 @@ async def vip_tier_update(
             scope.merchant_id,
             str(input.id),
             input.to_changes(),
+            expected_version=input.expected_version,
             actor_id=scope.actor_id,
         ),
         _after_write(info, VipTierUpdatePayload),
@@ -93,7 +94,8 @@ async def vip_tier_update(
 
 
 @strawberry.mutation(
-    description="Delete a VIP tier; its customers move to the next tier they qualify for."
+    description="Delete a VIP tier; its customers move to the next tier they qualify for. "
+    "Safe to retry: deleting it again answers the same deletedVipTierId (0 reassigned)."
 )
 async def vip_tier_delete(
     info: PointsInfo,

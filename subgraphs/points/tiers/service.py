@@ -18,8 +18,9 @@ from db.ids import new_id
 from db.models import Customer, VipTier
 from db.session import tenant_unit_of_work
 from subgraphs.kit.audit import AuditAction
+from subgraphs.kit.deletions import Deletions
 from subgraphs.kit.jobs import for_each_merchant
-from subgraphs.kit.repository import AuditTrail
+from subgraphs.kit.repository import AuditTrail, StaleVersion
 from subgraphs.points.customers.repository import CustomerRepository
 from subgraphs.points.errors import (
     MAX_CREATE_KEY_LENGTH,
@@ -29,6 +30,7 @@ from subgraphs.points.errors import (
     check_replay,
     input_fingerprint,
     is_short_text,
+    version_checked,
 )
 from subgraphs.points.tiers.repository import TierRepository, merchant_ids_with_tiers
 from subgraphs.points.tiers.rules import (
@@ -49,6 +51,8 @@ MAX_AMOUNT = Decimal(10) ** 12
 CENT = Decimal("0.01")
 # Customers per statement: small enough that one batch's row locks and updates stay short.
 DEFAULT_BATCH = 500
+# The entity name of deleted tiers in ``deletions``.
+DELETED_TIER = "VipTier"
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,9 +248,12 @@ async def update_tier(
     tier_id: str,
     changes: TierChanges,
     *,
+    expected_version: int | None = None,
     actor_id: str | None = None,
     batch: int = DEFAULT_BATCH,
 ) -> TierWrite:
+    """Apply ``changes`` (only over ``expected_version`` when given) and move the customers
+    whose tier that changes."""
     values: dict[str, Any] = {}
     if changes.names is not None:
         values["name"] = validated_names(changes.names, "names")
@@ -264,10 +271,13 @@ async def update_tier(
         raise _tier_not_found()
     if changes.rank is not None:
         _check_rank_free(tiers, changes.rank, tier_id=tier_id)
-    if not values:
-        return TierWrite(current, Recalculation(0, 0))
-    before = _snapshot(current)
-    tier = await repository.update_one(tier_id, values)
+    with version_checked("tier", expected_version):
+        if expected_version is not None and current.version != expected_version:
+            raise StaleVersion(current.version)  # an empty change is checked too
+        if not values:
+            return TierWrite(current, Recalculation(0, 0))
+        before = _snapshot(current)
+        tier = await repository.update_versioned(tier_id, values, expected_version=expected_version)
     assert tier is not None, "the tier is locked against deletion by the advisory lock"
     await AuditTrail(session, merchant_id, actor_id).record(
         AuditAction.TIER_UPDATED, {"tier_id": tier_id, "before": before, "after": _snapshot(tier)}
@@ -290,13 +300,19 @@ async def delete_tier(
     actor_id: str | None = None,
     batch: int = DEFAULT_BATCH,
 ) -> Recalculation:
-    """Delete the tier; its customers move to the next tier they qualify for (or none)."""
+    """Delete the tier; its customers move to the next tier they qualify for (or none). Safe
+    to retry: a tier this merchant deleted already is deleted (0 customers move); an id that
+    never was theirs is TIER_NOT_FOUND."""
     repository = TierRepository(session, merchant_id)
+    deletions = Deletions(session, merchant_id, DELETED_TIER)
     await repository.lock()
     tier = await repository.tier(tier_id)
     if tier is None:
+        if await deletions.deleted(tier_id):
+            return Recalculation(0, 0)
         raise _tier_not_found()
     await repository.delete_one(tier_id)
+    await deletions.record(tier_id)
     await AuditTrail(session, merchant_id, actor_id).record(
         AuditAction.TIER_DELETED, _snapshot(tier)
     )

@@ -9,6 +9,7 @@ from typing import Annotated
 import strawberry
 
 from db.models import VipTier as VipTierRow
+from subgraphs.kit.graphql.mutations import expected_version_field, version_field
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.money import Money, shop_money
 from subgraphs.points.tiers import preview
@@ -71,6 +72,7 @@ class VipTier:
     rules: VipTierRules = strawberry.field(description="Who belongs to the tier.")
     benefits: VipTierBenefits = strawberry.field(description="What members get.")
     updated_at: datetime = strawberry.field(description="When the tier was last changed.")
+    version: int = version_field("tier")
     name_by_locale: strawberry.Private[dict[str, str]]
 
     @classmethod
@@ -85,6 +87,7 @@ class VipTier:
                 discount_percent=benefits.discount_percent, free_shipping=benefits.free_shipping
             ),
             updated_at=row.updated_at,
+            version=row.version,
             name_by_locale=row.name,
         )
 
@@ -165,6 +168,7 @@ class VipTierCreateInput:
 @strawberry.input(description="Changes to a tier: omitted fields keep their value.")
 class VipTierUpdateInput:
     id: strawberry.ID = strawberry.field(description="The tier to change.")
+    expected_version: int | None = expected_version_field("tier")
     names: list[LocalizedNameInput] | None = strawberry.field(
         default=None, description="Replaces all the names; English is required."
     )

@@ -1,0 +1,58 @@
+"""Updates that cannot overwrite a newer change, and deletes that are safe to retry.
+
+``version`` on ``rewards``, ``bonus_campaigns`` and ``vip_tiers`` (as ``program_settings``
+has): every update bumps it, and an update that names the version it read
+(``expectedVersion``) is refused with VERSION_CONFLICT when the row has moved on, decided in
+the UPDATE itself (compare-and-set), so of two edits based on one version exactly one lands.
+Existing rows start at 1.
+
+``deletions`` records which campaigns and tiers a merchant deleted for good (rewards are
+soft-deleted and need no record), so that a retried delete answers success with the same id
+instead of NOT_FOUND. Hash-partitioned and row-level secured like every tenant table.
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from db.partitions import hash_partitions, tenant_isolation
+from db.session import APP_ROLE
+
+revision = "0009"
+down_revision = "0008"
+
+VERSIONED_TABLES = ("rewards", "bonus_campaigns", "vip_tiers")
+
+
+def upgrade() -> None:
+    for table in VERSIONED_TABLES:
+        op.add_column(table, sa.Column("version", sa.Integer, nullable=False, server_default="1"))
+    op.create_table(
+        "deletions",
+        sa.Column("merchant_id", sa.Text, nullable=False),
+        sa.Column("entity", sa.Text, nullable=False),
+        sa.Column("entity_id", sa.Text, nullable=False),
+        sa.Column(
+            "deleted_at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.text("now()"),
+        ),
+        sa.PrimaryKeyConstraint("merchant_id", "entity", "entity_id", name="pk_deletions"),
+        sa.ForeignKeyConstraint(
+            ["merchant_id"],
+            ["merchants.id"],
+            ondelete="CASCADE",
+            name="fk_deletions_merchant_id_merchants",
+        ),
+        postgresql_partition_by="HASH (merchant_id)",
+    )
+    for statement in hash_partitions("deletions") + tenant_isolation("deletions"):
+        op.execute(statement)
+    # Append-only: the record of a deletion is never changed or removed by the app.
+    op.execute(f"GRANT SELECT, INSERT ON deletions TO {APP_ROLE}")
+
+
+def downgrade() -> None:
+    op.drop_table("deletions")
+    for table in reversed(VERSIONED_TABLES):
+        op.drop_column(table, "version")
