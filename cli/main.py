@@ -21,6 +21,7 @@ from cli.stack import (
     DEMO_SHOP,
     EDGE_APP,
     EDGE_PORT,
+    GENERATED_SHOP,
     REPO_ROOT,
     ROUTER_DIR,
     SUBGRAPHS,
@@ -97,17 +98,86 @@ def psql(context: typer.Context) -> None:
 
 @app.command()
 def seed(
-    shop: Annotated[str, typer.Option(help="Shop domain of the demo merchant.")] = DEMO_SHOP,
+    shop: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Shop domain (default: {DEMO_SHOP}, or {GENERATED_SHOP} with --customers)."
+        ),
+    ] = None,
+    customers: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Generate a shop of this many customers (for benchmarks and demos)."
+        ),
+    ] = None,
+    orders: Annotated[
+        int, typer.Option(min=0, help="With --customers: orders over the two years.")
+    ] = 0,
+    random_seed: Annotated[
+        int, typer.Option("--seed", help="With --customers: the RNG seed (same seed, same shop).")
+    ] = 1,
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="With --customers: the day the history ends (YYYY-MM-DD; today)."),
+    ] = None,
 ) -> None:
-    """Create the demo merchant and customers (idempotent)."""
-    from cli.seed import seed_demo
-
+    """Create the demo merchant and customers (idempotent), or with --customers generate a
+    realistic shop: order histories over two years, tiers, rewards, redemptions, referral
+    links, all consistent with the ledger, loaded with COPY. Migrates the database first."""
     resolved = _environment()
     try:
-        result = asyncio.run(seed_demo(resolved.settings, shop))
-        console.print(f"seeded {shop} (merchant {result.merchant_id})")
+        assert resolved.settings.database_url
+        upgrade(resolved.settings.database_url)
+        if customers is None:
+            from cli.seed import seed_demo
+
+            result = asyncio.run(seed_demo(resolved.settings, shop or DEMO_SHOP))
+            console.print(f"seeded {shop or DEMO_SHOP} (merchant {result.merchant_id})")
+        else:
+            _generate_shop(
+                resolved.settings, shop or GENERATED_SHOP, customers, orders, random_seed, as_of
+            )
     finally:
         resolved.stop()
+
+
+def _generate_shop(
+    settings: Settings, shop: str, customers: int, orders: int, seed: int, as_of: str | None
+) -> None:
+    from datetime import UTC, datetime
+
+    from rich.progress import Progress
+
+    from cli.generated_shop import ShopNotEmpty, ShopShape, generate_shop
+
+    shape = ShopShape(customers=customers, orders=orders, seed=seed)
+    if as_of is not None:
+        try:
+            day = datetime.strptime(as_of, "%Y-%m-%d").replace(tzinfo=UTC)
+        except ValueError:
+            raise typer.BadParameter("give the day as YYYY-MM-DD", param_hint="--as-of") from None
+        shape = ShopShape(customers=customers, orders=orders, seed=seed, as_of=day)
+    started = time.monotonic()
+    with Progress(console=console, transient=True) as progress:
+        building = progress.add_task("building customers and their ledgers", total=customers)
+        phases: dict[str, str] = {"ledger": "loading with COPY", "tiers": "assigning tiers"}
+
+        def report(phase: str, done: int) -> None:
+            if phase == "customers":
+                progress.advance(building, done)
+            else:
+                progress.update(building, description=phases[phase])
+
+        try:
+            made = asyncio.run(generate_shop(settings, shop, shape, report))
+        except ShopNotEmpty as error:
+            console.print(f"[red]{error}[/red]: generate into a new --shop")
+            raise typer.Exit(1) from None
+    console.print(
+        f"generated {shop} (merchant {made.merchant_id}) in {time.monotonic() - started:.1f} s: "
+        f"{made.customers} customers, {made.orders} orders, {made.transactions} ledger rows, "
+        f"{made.redemptions} redemptions, {made.referral_links} referral links"
+    )
 
 
 @app.command()

@@ -25,6 +25,8 @@ SUPERGRAPH_CONFIG = REPO_ROOT / "supergraph" / "supergraph.yaml"
 SCHEMA_DIR = REPO_ROOT / "schema"
 OPERATIONS_DIR = SCHEMA_DIR / "operations"
 DEMO_SHOP = "demo.myshopify.com"
+# Where `loyalnest seed --customers N` generates a shop unless told otherwise.
+GENERATED_SHOP = "generated.myshopify.com"
 # The edge app (gateway/edge/app.py): Shopify webhooks, OAuth, the app-proxy token exchange.
 EDGE_APP = "gateway.edge.app:app"
 EDGE_PORT = 4105

@@ -37,6 +37,7 @@ from db.ids import new_id
 from db.models import AuditLog, Merchant
 from db.models.base import Base
 from subgraphs.kit.audit import AuditAction
+from subgraphs.kit.bulk import copy_rows
 from subgraphs.kit.errors import BadUserInputError
 from subgraphs.kit.pagination import Page, PageRequest
 
@@ -329,6 +330,11 @@ class TenantRepository(Generic[ModelT]):
             if current is not None:
                 raise StaleVersion(current)
         return updated
+
+    async def copy_in(self, columns: Sequence[str], records: Iterable[Sequence[Any]]) -> int:
+        """Insert many of the merchant's rows at COPY speed (``kit.bulk``); every record's
+        ``merchant_id`` must be this merchant's (row-level security checks it)."""
+        return await copy_rows(self._session, self.model.__table__, columns, records)
 
     async def delete_one(self, row_id: str) -> bool:
         """False when there was no such row (deletes are idempotent)."""
