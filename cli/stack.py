@@ -153,10 +153,16 @@ def ensure_router_installed() -> None:
     needed (and the one found) otherwise."""
     requirement = router_node_requirement()
     check_node(requirement)
-    if (ROUTER_DIR / "node_modules" / ".bin" / "hive-gateway").exists():
+    # npm ci writes node_modules/.package-lock.json: older than the lockfile means the lockfile
+    # changed since (a package added or bumped), so install again.
+    installed = ROUTER_DIR / "node_modules" / ".package-lock.json"
+    if (ROUTER_DIR / "node_modules" / ".bin" / "hive-gateway").exists() and (
+        installed.exists()
+        and installed.stat().st_mtime >= (ROUTER_DIR / "package-lock.json").stat().st_mtime
+    ):
         return
     npm = shutil.which("npm")
     if npm is None:
         raise NodeUnavailable(f"the router needs npm with Node {requirement} (no `npm` on PATH)")
-    print("installing router packages (npm ci, first run only)...", flush=True)
+    print("installing router packages (npm ci: first run, or the lockfile changed)...", flush=True)
     subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=ROUTER_DIR, check=True)  # noqa: S603

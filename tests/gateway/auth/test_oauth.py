@@ -9,7 +9,6 @@ import hashlib
 import hmac
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -56,12 +55,6 @@ def callback_params(shop: str, state: str, code: str = "auth-code-1") -> dict[st
             "host": "YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvdGVzdA",
         }
     )
-
-
-@pytest.fixture
-def shopify() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_called=False) as router:
-        yield router
 
 
 def token_endpoint(router: respx.MockRouter, shop: str, **response: Any) -> respx.Route:
