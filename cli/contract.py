@@ -15,6 +15,9 @@ Rules (``contract_report``):
   ``Enum.VALUE``, ``Type``) appears in backticks under ``### Breaking`` in that section: the
   section is the integrators' migration guide, so "recorded" means they can find it there.
 - Dangerous changes (a new enum value, a changed default) are warnings, never failures.
+- Every shipped persisted operation (``schema/operations/``) is valid against the current API
+  schema: tools call them by id, so a change that invalidates one breaks them whatever the
+  CHANGELOG says.
 """
 
 from __future__ import annotations
@@ -30,10 +33,19 @@ from graphql import (
     build_schema,
     find_breaking_changes,
     find_dangerous_changes,
+    parse,
+    validate,
 )
 from rich.console import Console
 
-from cli.stack import REPO_ROOT, ROUTER_DIR, SUPERGRAPH_FILE, ensure_router_installed
+from cli.compose import PersistedOperation, persisted_operations
+from cli.stack import (
+    OPERATIONS_DIR,
+    REPO_ROOT,
+    ROUTER_DIR,
+    SUPERGRAPH_FILE,
+    ensure_router_installed,
+)
 
 RELEASED_DIR = REPO_ROOT / "schema" / "released"
 RELEASED_SCHEMA = RELEASED_DIR / "api.graphql"
@@ -150,6 +162,16 @@ def schema_changes(old_sdl: str, new_sdl: str) -> tuple[list[SchemaChange], list
     return breaking, dangerous
 
 
+def operation_problems(api_sdl: str, operations: list[PersistedOperation]) -> list[str]:
+    """What makes each operation invalid against the API schema ``api_sdl`` (none: valid)."""
+    schema = build_schema(api_sdl)
+    return [
+        f"persisted operation {operation.name} is invalid: {error.message}"
+        for operation in operations
+        for error in validate(schema, parse(operation.body))
+    ]
+
+
 def top_release(changelog: str) -> ChangelogRelease:
     """The first ``## [...]`` section of a Keep a Changelog file, and its ``### Breaking`` text."""
     lines = changelog.splitlines()
@@ -182,7 +204,12 @@ def recorded(coordinate: str, breaking_text: str) -> bool:
 
 
 def contract_report(
-    *, released_sdl: str, released_version: str, current_sdl: str, changelog: str
+    *,
+    released_sdl: str,
+    released_version: str,
+    current_sdl: str,
+    changelog: str,
+    operations: list[PersistedOperation] | None = None,
 ) -> ContractReport:
     released = parse_version(released_version)
     if released is None:
@@ -214,6 +241,7 @@ def contract_report(
             f"breaking change not in CHANGELOG ### Breaking: `{change.coordinate}`: "
             f"{change.description}"
         )
+    problems += operation_problems(current_sdl, operations or [])
     return ContractReport(
         released_version=released,
         release=release,
@@ -235,12 +263,14 @@ def check_contract(
     supergraph: Path = SUPERGRAPH_FILE,
     released_dir: Path = RELEASED_DIR,
     changelog: Path = CHANGELOG,
+    operations_dir: Path = OPERATIONS_DIR,
 ) -> ContractReport:
     return contract_report(
         released_sdl=(released_dir / RELEASED_SCHEMA.name).read_text(),
         released_version=(released_dir / RELEASED_VERSION.name).read_text(),
         current_sdl=public_schema_sdl(supergraph),
         changelog=changelog.read_text(),
+        operations=persisted_operations(operations_dir),
     )
 
 
@@ -289,7 +319,7 @@ def run_contract_command(
             f"dangerous: {change.description}", style="yellow", markup=False, soft_wrap=True
         )
     for problem in report.problems:
-        console.print(f"breaking: {problem}", style="red", markup=False, soft_wrap=True)
+        console.print(f"error: {problem}", style="red", markup=False, soft_wrap=True)
     console.print(
         f"{len(report.breaking)} breaking and {len(report.dangerous)} dangerous change(s) since "
         f"{format_version(report.released_version)}; CHANGELOG top section: "
