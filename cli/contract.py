@@ -18,10 +18,14 @@ Rules (``contract_report``):
 - Every shipped persisted operation (``schema/operations/``) is valid against the current API
   schema: tools call them by id, so a change that invalidates one breaks them whatever the
   CHANGELOG says.
+- Every operation released (``schema/released/operations.json``) is still in the manifest
+  under its id, or its name is in backticks under ``### Breaking``: an operation's id is the
+  hash of its text, so editing or deleting one makes the router refuse the id tools saved.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from dataclasses import dataclass
@@ -50,6 +54,7 @@ from cli.stack import (
 RELEASED_DIR = REPO_ROOT / "schema" / "released"
 RELEASED_SCHEMA = RELEASED_DIR / "api.graphql"
 RELEASED_VERSION = RELEASED_DIR / "VERSION"
+RELEASED_OPERATIONS = RELEASED_DIR / "operations.json"
 CHANGELOG = REPO_ROOT / "CHANGELOG.md"
 
 Version = tuple[int, int, int]
@@ -172,6 +177,36 @@ def operation_problems(api_sdl: str, operations: list[PersistedOperation]) -> li
     ]
 
 
+def released_operations_text(operations: list[PersistedOperation]) -> str:
+    """What ``schema/released/operations.json`` holds: each released operation's name and id."""
+    listed = [{"name": operation.name, "id": operation.id} for operation in operations]
+    return json.dumps({"operations": listed}, indent=2) + "\n"
+
+
+def read_released_operations(text: str) -> dict[str, str]:
+    """Released operation ids to their names."""
+    try:
+        return {entry["id"]: entry["name"] for entry in json.loads(text)["operations"]}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ContractError(
+            f"{RELEASED_OPERATIONS.name}: expected {{'operations': [{{name, id}}]}}"
+        ) from exc
+
+
+def withdrawn_operation_problems(
+    released: dict[str, str], current: list[PersistedOperation], breaking_text: str
+) -> list[str]:
+    """Released operations whose id the router no longer knows, unless the CHANGELOG says so."""
+    shipped = {operation.id for operation in current}
+    return [
+        f"persisted operation {name} (id {operation_id[:12]}...) was changed or removed, so the "
+        f"router now refuses that id (PERSISTED_QUERY_NOT_IN_LIST): name `{name}` under "
+        "### Breaking with what tools should call instead"
+        for operation_id, name in released.items()
+        if operation_id not in shipped and not recorded(name, breaking_text)
+    ]
+
+
 def top_release(changelog: str) -> ChangelogRelease:
     """The first ``## [...]`` section of a Keep a Changelog file, and its ``### Breaking`` text."""
     lines = changelog.splitlines()
@@ -210,6 +245,7 @@ def contract_report(
     current_sdl: str,
     changelog: str,
     operations: list[PersistedOperation] | None = None,
+    released_operations: dict[str, str] | None = None,
 ) -> ContractReport:
     released = parse_version(released_version)
     if released is None:
@@ -242,6 +278,9 @@ def contract_report(
             f"{change.description}"
         )
     problems += operation_problems(current_sdl, operations or [])
+    problems += withdrawn_operation_problems(
+        released_operations or {}, operations or [], release.breaking_text
+    )
     return ContractReport(
         released_version=released,
         release=release,
@@ -271,6 +310,9 @@ def check_contract(
         current_sdl=public_schema_sdl(supergraph),
         changelog=changelog.read_text(),
         operations=persisted_operations(operations_dir),
+        released_operations=read_released_operations(
+            (released_dir / RELEASED_OPERATIONS.name).read_text()
+        ),
     )
 
 
@@ -279,6 +321,7 @@ def release_schema(
     supergraph: Path = SUPERGRAPH_FILE,
     released_dir: Path = RELEASED_DIR,
     changelog: Path = CHANGELOG,
+    operations_dir: Path = OPERATIONS_DIR,
 ) -> Version:
     """Make the current API schema the released one, at the top CHANGELOG section's version."""
     version = top_release(changelog.read_text()).version
@@ -287,6 +330,9 @@ def release_schema(
     released_dir.mkdir(parents=True, exist_ok=True)
     (released_dir / RELEASED_SCHEMA.name).write_text(public_schema_sdl(supergraph))
     (released_dir / RELEASED_VERSION.name).write_text(format_version(version) + "\n")
+    (released_dir / RELEASED_OPERATIONS.name).write_text(
+        released_operations_text(persisted_operations(operations_dir))
+    )
     return version
 
 

@@ -12,18 +12,24 @@ from pathlib import Path
 import pytest
 from graphql import BreakingChangeType, DangerousChangeType
 
+from cli.compose import PersistedOperation, persisted_operations
 from cli.contract import (
     CHANGELOG,
     RELEASED_DIR,
     change_coordinate,
     check_contract,
     contract_report,
+    read_released_operations,
     schema_changes,
     top_release,
 )
 from cli.stack import REPO_ROOT, SUPERGRAPH_FILE
 
-# Customer.locale is in the released schema and untouched since: removing it is a new break.
+# Both in the released schema and untouched since: removing one is a new break. CustomersSearch
+# reads Customer.locale; no shipped operation reads Customer.rfmSegment.
+SEGMENT_FIELD = re.compile(
+    r'  """\n  The customer\'s RFM segment[^\n]*\n  """\n  rfmSegment: [^\n]*\n'
+)
 LOCALE_FIELD = re.compile(r'  """\n  Preferred language[^\n]*\n  """\n  locale: [^\n]*\n')
 
 
@@ -60,11 +66,11 @@ def run_check(
 
 @pytest.fixture
 def contract_copy(tmp_path: Path) -> tuple[Path, Path, Path]:
-    """A supergraph without Customer.locale, the released contract and the CHANGELOG, copied."""
+    """A supergraph without Customer.rfmSegment, the released contract and the CHANGELOG."""
     text = SUPERGRAPH_FILE.read_text()
-    assert len(LOCALE_FIELD.findall(text)) == 1
+    assert len(SEGMENT_FIELD.findall(text)) == 1
     supergraph = tmp_path / "supergraph.graphql"
-    supergraph.write_text(LOCALE_FIELD.sub("", text))
+    supergraph.write_text(SEGMENT_FIELD.sub("", text))
     released = tmp_path / "released"
     shutil.copytree(RELEASED_DIR, released)
     changelog = tmp_path / "CHANGELOG.md"
@@ -82,17 +88,39 @@ def test_a_removed_field_fails_until_the_changelog_records_it(
     changelog.write_text(
         text.replace(
             "### Breaking\n\n",
-            "### Breaking\n\n- `Customer.locale` is gone: read the storefront's locale.\n",
+            "### Breaking\n\n- `Customer.rfmSegment` is gone: read the analytics segments.\n",
             1,
         )
     )
     recorded = run_check(supergraph, released, changelog)
 
     assert unrecorded.returncode == 1, unrecorded.stdout + unrecorded.stderr
-    assert "`Customer.locale`: Field Customer.locale was removed." in unrecorded.stderr
+    assert "`Customer.rfmSegment`: Field Customer.rfmSegment was removed." in unrecorded.stderr
     # Only the new break is reported: the others are in the 1.0.0 section already.
     assert unrecorded.stderr.count("breaking change not in CHANGELOG") == 1
     assert recorded.returncode == 0, recorded.stdout + recorded.stderr
+
+
+def test_a_removal_a_shipped_operation_reads_fails_even_when_recorded(
+    contract_copy: tuple[Path, Path, Path],
+) -> None:
+    _, released, changelog = contract_copy
+    supergraph = released.parent / "without-locale.graphql"
+    supergraph.write_text(LOCALE_FIELD.sub("", SUPERGRAPH_FILE.read_text()))
+    changelog.write_text(
+        changelog.read_text().replace(
+            "### Breaking\n\n", "### Breaking\n\n- `Customer.locale` is gone.\n", 1
+        )
+    )
+
+    result = run_check(supergraph, released, changelog)
+
+    assert result.returncode == 1
+    assert "breaking change not in CHANGELOG" not in result.stderr
+    assert (
+        "persisted operation CustomersSearch is invalid: "
+        "Cannot query field 'locale' on type 'Customer'."
+    ) in result.stderr
 
 
 def test_a_changelog_without_a_version_bump_fails(contract_copy: tuple[Path, Path, Path]) -> None:
@@ -131,6 +159,9 @@ def test_release_makes_the_current_schema_the_baseline(
     after_release = run_check(supergraph, released, changelog)
 
     assert (released / "VERSION").read_text() == "1.0.0\n"
+    assert read_released_operations((released / "operations.json").read_text()) == {
+        operation.id: operation.name for operation in persisted_operations()
+    }
     # Released and current are now the same schema, so only the version rule is left.
     assert after_release.returncode == 1
     assert "1.0.0 is not greater than the released 1.0.0" in after_release.stderr
@@ -245,3 +276,24 @@ def test_a_coordinate_counts_only_in_backticks_under_breaking() -> None:
     assert [problem.split(": ", 1)[1] for problem in report.problems] == [
         "`Shop.owner`: Field Shop.owner was removed."
     ]
+
+
+def test_a_released_operation_whose_id_is_gone_fails_until_recorded() -> None:
+    body = "query ShopName { shop { name } }\n"
+    edited = PersistedOperation(id="e" * 64, name="ShopName", type="query", body=body)
+    kept = PersistedOperation(id="k" * 64, name="ShopPlan", type="query", body="{ shop { plan } }")
+    released = {"0" * 64: "ShopName", "k" * 64: "ShopPlan"}
+
+    def problems(breaking: str) -> list[str]:
+        return contract_report(
+            released_sdl=OLD,
+            released_version="1.0.0",
+            current_sdl=OLD,
+            changelog=_changelog("1.1.0", breaking),
+            operations=[edited, kept],
+            released_operations=released,
+        ).problems
+
+    [unrecorded] = problems("")
+    assert unrecorded.startswith("persisted operation ShopName (id 000000000000...) was changed")
+    assert problems("- `ShopName` has a new id: call it instead.") == []
