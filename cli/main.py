@@ -276,11 +276,46 @@ def token(
 @app.command()
 def compose(
     check: Annotated[bool, typer.Option(help="Fail if generated files are out of date.")] = False,
+    check_breaking: Annotated[
+        bool,
+        typer.Option(
+            help="Fail on breaking changes since schema/released/ that the top CHANGELOG.md "
+            "section does not list under ### Breaking, or when that section is no version bump."
+        ),
+    ] = False,
+    release: Annotated[
+        bool,
+        typer.Option(
+            help="Release the API: copy its schema into schema/released/ at the top CHANGELOG "
+            "section's version."
+        ),
+    ] = False,
+    supergraph: Annotated[
+        Path | None, typer.Option(help="Supergraph to check or release (default: the committed).")
+    ] = None,
+    released: Annotated[
+        Path | None, typer.Option(help="Released contract folder (default: schema/released).")
+    ] = None,
+    changelog: Annotated[
+        Path | None, typer.Option(help="Changelog (default: CHANGELOG.md).")
+    ] = None,
 ) -> None:
     """Export each subgraph's SDL to schema/, compose supergraph/, build the PQ manifest."""
     from cli.compose import compose_supergraph, expected_files, write_generated_files
 
     _require_router()
+    if check_breaking or release:
+        from cli.contract import run_contract_command
+
+        raise typer.Exit(
+            run_contract_command(
+                console,
+                release=release,
+                supergraph=supergraph,
+                released_dir=released,
+                changelog=changelog,
+            )
+        )
     if check:
         stale = [
             p for p, text in expected_files().items() if not p.exists() or p.read_text() != text

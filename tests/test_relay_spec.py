@@ -3,8 +3,9 @@ has ``edges: [XEdge!]!``, ``nodes: [X!]!`` and ``pageInfo: PageInfo!``; each edg
 and ``cursor: String!``; ``PageInfo`` has its four fields; every field returning a connection
 takes ``first: Int, after: String, last: Int, before: String`` and ``reverse``.
 
-(graphql-schema-linter's relay rules pass on supergraph/supergraph.graphql too, but its
-arguments rule accepts either direction alone, so it would not miss ``last`` / ``before``.)"""
+graphql-schema-linter's relay rules run over the API schema too (tests/test_schema_linter.py),
+but its arguments rule accepts either direction alone, so it would not miss ``last`` /
+``before``: this check stays."""
 
 from __future__ import annotations
 

@@ -5,12 +5,19 @@
   (``_Service``, ``_Any``, ``_Entity``, ``_entities``, ``_service``) is not ours and is skipped.
 - One error contract: every payload's ``userErrors`` is a list of a concrete type that
   implements ``DisplayableError`` and has its own ``...ErrorCode`` enum as ``code``.
-- Each mutation returns its own payload type."""
+- Each mutation returns its own payload type.
+- Whatever is ``@deprecated`` says why in its reason and names its replacement in backticks
+  (a sibling such as `` `kind` ``, or a coordinate such as `` `Customer.email` ``) that exists
+  and is not deprecated itself: the reason is all a client's IDE shows when it strikes through
+  a field, so it must say what to use instead."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from graphql import (
+    DEFAULT_DEPRECATION_REASON,
     GraphQLEnumType,
     GraphQLInputObjectType,
     GraphQLInterfaceType,
@@ -171,3 +178,100 @@ def test_points_transaction_source_is_deprecated_in_favour_of_kind() -> None:
     assert reason is not None
     assert "`kind`" in reason
     assert transaction.fields["kind"].deprecation_reason is None
+
+
+_BACKTICKED = re.compile(r"`([^`]+)`")
+
+
+def deprecation_problems(schema: GraphQLSchema) -> list[str]:
+    """Deprecated elements whose reason is missing or names no existing replacement."""
+    problems: list[str] = []
+
+    def resolves(name: str, siblings: dict[str, str | None]) -> bool:
+        """``name`` is a live sibling, a type, or a ``Type.member`` coordinate of the schema."""
+        if name in siblings:
+            return siblings[name] is None
+        type_name, _, member = name.partition(".")
+        type_ = schema.type_map.get(type_name)
+        if type_ is None or not member:
+            return type_ is not None
+        if isinstance(type_, GraphQLObjectType | GraphQLInterfaceType | GraphQLInputObjectType):
+            found = type_.fields.get(member)
+        elif isinstance(type_, GraphQLEnumType):
+            found = type_.values.get(member)
+        else:
+            return False
+        return found is not None and found.deprecation_reason is None
+
+    def check(
+        coordinate: str, own: str, reason: str | None, siblings: dict[str, str | None]
+    ) -> None:
+        if reason is None:
+            return
+        if not reason.strip() or reason == DEFAULT_DEPRECATION_REASON:
+            problems.append(f"{coordinate}: say why in @deprecated(reason:)")
+            return
+        named = [name for name in _BACKTICKED.findall(reason) if name != own]
+        if not any(resolves(name, siblings) for name in named):
+            problems.append(f"{coordinate}: name the replacement in backticks in the reason")
+
+    for name, type_ in sorted(schema.type_map.items()):
+        if name.startswith("__"):
+            continue
+        if isinstance(type_, GraphQLObjectType | GraphQLInterfaceType):
+            fields = {f: field.deprecation_reason for f, field in type_.fields.items()}
+            for field_name, field in type_.fields.items():
+                check(f"{name}.{field_name}", field_name, field.deprecation_reason, fields)
+                args = {a: arg.deprecation_reason for a, arg in field.args.items()}
+                for arg_name, arg in field.args.items():
+                    check(
+                        f"{name}.{field_name}({arg_name}:)", arg_name, arg.deprecation_reason, args
+                    )
+        elif isinstance(type_, GraphQLInputObjectType):
+            inputs = {f: field.deprecation_reason for f, field in type_.fields.items()}
+            for field_name, input_field in type_.fields.items():
+                check(f"{name}.{field_name}", field_name, input_field.deprecation_reason, inputs)
+        elif isinstance(type_, GraphQLEnumType):
+            values = {v: value.deprecation_reason for v, value in type_.values.items()}
+            for value_name, value in type_.values.items():
+                check(f"{name}.{value_name}", value_name, value.deprecation_reason, values)
+    return problems
+
+
+@pytest.mark.parametrize("subgraph", list(SUBGRAPHS))
+def test_every_deprecation_says_why_and_names_its_replacement(subgraph: str) -> None:
+    assert deprecation_problems(subgraph_schema(subgraph)) == []
+
+
+def test_the_deprecation_lint_catches_each_kind_of_bad_reason() -> None:
+    schema = build_schema(
+        """
+        type Query {
+          shop: Shop
+          old(first: Int @deprecated(reason: "Use `limit`."), limit: Int): Int
+        }
+        type Shop {
+          name: String
+          title: String @deprecated(reason: "Use `name`: same text.")
+          coordinate: String @deprecated(reason: "Moved to `Query.shop`.")
+          bare: String @deprecated
+          empty: String @deprecated(reason: "")
+          vague: String @deprecated(reason: "Going away soon.")
+          self: String @deprecated(reason: "`self` is going away.")
+          missing: String @deprecated(reason: "Use `nowhere`.")
+          chained: String @deprecated(reason: "Use `title`.")
+        }
+        enum Plan { FREE, BASIC @deprecated(reason: "Use `FREE`."), GOLD @deprecated(reason: "x") }
+        input ShopInput { name: String, title: String @deprecated(reason: "Use `Shop`.") }
+        """
+    )
+
+    assert deprecation_problems(schema) == [
+        "Plan.GOLD: name the replacement in backticks in the reason",
+        "Shop.bare: say why in @deprecated(reason:)",
+        "Shop.empty: say why in @deprecated(reason:)",
+        "Shop.vague: name the replacement in backticks in the reason",
+        "Shop.self: name the replacement in backticks in the reason",
+        "Shop.missing: name the replacement in backticks in the reason",
+        "Shop.chained: name the replacement in backticks in the reason",
+    ]

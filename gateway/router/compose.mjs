@@ -5,13 +5,22 @@
 //
 // --config and --out resolve against the current working directory; schema paths inside the
 // config resolve against the config file's directory. `--out -` prints to stdout.
+//
+//   node gateway/router/compose.mjs --public supergraph/supergraph.graphql
+//
+// prints the API schema a supergraph serves (no join__/link__ machinery, @inaccessible parts
+// removed), transformed by the same library the router uses, for the breaking-change check.
 // Exit codes: 0 composed, 1 composition errors, 2 usage / input errors.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { composeServices, compositionHasErrors } from '@theguild/federation-composition';
-import { GraphQLError, parse } from 'graphql';
+import {
+  composeServices,
+  compositionHasErrors,
+  transformSupergraphToPublicSchema,
+} from '@theguild/federation-composition';
+import { GraphQLError, parse, print } from 'graphql';
 import YAML from 'yaml';
 
 class InputError extends Error {}
@@ -22,16 +31,19 @@ function parseCli(argv) {
     options: {
       config: { type: 'string', short: 'c' },
       out: { type: 'string', short: 'o' },
+      public: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
   if (values.help) {
     process.stdout.write(
-      'usage: node compose.mjs --config <supergraph.yaml> --out <supergraph.graphql | ->\n',
+      'usage: node compose.mjs --config <supergraph.yaml> --out <supergraph.graphql | ->\n' +
+        '       node compose.mjs --public <supergraph.graphql>\n',
     );
     process.exit(0);
   }
+  if (values.public) return { publicOf: resolve(values.public) };
   if (!values.config || !values.out) {
     throw new InputError('both --config and --out are required (use "--out -" for stdout)');
   }
@@ -90,11 +102,26 @@ function formatCompositionError(error) {
   return `  - ${code}${error.message}`;
 }
 
+function printPublicSchema(supergraphPath) {
+  const text = readText(supergraphPath, 'supergraph');
+  let document;
+  try {
+    document = parse(text);
+  } catch (err) {
+    throw new InputError(`${supergraphPath}: GraphQL syntax error: ${err.message}`);
+  }
+  process.stdout.write(`${print(transformSupergraphToPublicSchema(document))}\n`);
+}
+
 function main() {
   let args;
   let services;
   try {
     args = parseCli(process.argv.slice(2));
+    if (args.publicOf) {
+      printPublicSchema(args.publicOf);
+      return;
+    }
     services = loadServices(args.configPath);
   } catch (err) {
     process.stderr.write(`compose: ${err.message}\n`);
