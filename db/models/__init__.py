@@ -10,7 +10,16 @@ from db.models.logs import ApiLog, AuditLog, WebhookReceipt
 from db.models.merchant import Merchant
 from db.models.points import PointsTransaction, PointsTransactionKind
 from db.models.program import ProgramSettings
-from db.models.referral import ReferralLink
+from db.models.referral import (
+    Referral,
+    ReferralEvent,
+    ReferralEventKind,
+    ReferralLink,
+    ReferralProgram,
+    ReferralReward,
+    ReferralRewardStatus,
+    ReferralStatus,
+)
 from db.models.reminder import ExpiryReminder
 from db.models.reward import RedemptionStatus, Reward, RewardKind, RewardRedemption
 from db.models.tier import VipTier
@@ -31,7 +40,14 @@ __all__ = [
     "PointsTransactionKind",
     "ProgramSettings",
     "RedemptionStatus",
+    "Referral",
+    "ReferralEvent",
+    "ReferralEventKind",
     "ReferralLink",
+    "ReferralProgram",
+    "ReferralReward",
+    "ReferralRewardStatus",
+    "ReferralStatus",
     "Reward",
     "RewardKind",
     "RewardRedemption",

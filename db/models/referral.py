@@ -1,11 +1,34 @@
-"""Referral links: one shareable code per advocate customer."""
+"""The referral program: links (one shareable code per advocate), their clicks and shares,
+the referrals they bring (friends attributed, then converted), and the rewards of both sides."""
 
-from datetime import datetime
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import BigInteger, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    Numeric,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.models.base import Base, TextKey, created_at_column, customer_foreign_key
+from db.models.base import (
+    Base,
+    MerchantKey,
+    TextKey,
+    created_at_column,
+    customer_foreign_key,
+    updated_at_column,
+)
 
 
 class ReferralLink(Base):
@@ -23,3 +46,160 @@ class ReferralLink(Base):
     code: Mapped[str]
     click_count: Mapped[int] = mapped_column(BigInteger, server_default="0")
     created_at: Mapped[datetime] = created_at_column()
+
+
+class ReferralProgram(Base):
+    """A merchant's referral program: one validated JSON document (the referrals service
+    validates it before writing, and reads it back through the same model)."""
+
+    __tablename__ = "referral_programs"
+    __table_args__ = ({"postgresql_partition_by": "HASH (merchant_id)"},)
+
+    merchant_id: Mapped[MerchantKey]
+    config: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # Bumped on every update (expectedVersion), as program_settings.version is.
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = updated_at_column()
+
+
+class ReferralEventKind(enum.StrEnum):
+    CLICK = "click"
+    SHARE = "share"
+
+
+class ReferralEvent(Base):
+    """A click on (or a share of) a referral link. The visitor, IP and user agent are kept
+    only as keyed hashes (HMAC with the app's blind-index key): enough to count a visitor
+    once a day and to match an advocate's own device, never enough to recover either."""
+
+    __tablename__ = "referral_events"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["merchant_id", "link_id"],
+            ["referral_links.merchant_id", "referral_links.id"],
+            ondelete="CASCADE",
+        ),
+        CheckConstraint("kind IN ('click', 'share')", name="kind_known"),
+        # A visitor's clicks on one link count once a day.
+        Index(
+            "uq_referral_events_daily_click",
+            "merchant_id",
+            "link_id",
+            "visitor_hash",
+            "day",
+            unique=True,
+            postgresql_where=text("kind = 'click'"),
+        ),
+        Index("ix_referral_events_merchant_day", "merchant_id", "day"),
+        {"postgresql_partition_by": "HASH (merchant_id)"},
+    )
+
+    merchant_id: Mapped[TextKey]
+    id: Mapped[TextKey]
+    link_id: Mapped[str]
+    kind: Mapped[str]
+    visitor_hash: Mapped[str]
+    ip_hash: Mapped[str | None]
+    user_agent_hash: Mapped[str | None]
+    # The UTC day of the event: the dedupe window of clicks.
+    day: Mapped[date] = mapped_column(Date)
+    channel: Mapped[str | None]
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class ReferralStatus(enum.StrEnum):
+    PENDING = "pending"
+    COMPLETED = "completed"
+    EXPIRED = "expired"
+    REJECTED = "rejected"
+
+
+class Referral(Base):
+    """A friend attributed to an advocate's link: pending until the friend's first qualifying
+    order completes it. A friend is referred once."""
+
+    __tablename__ = "referrals"
+    __table_args__ = (
+        customer_foreign_key("advocate_customer_id"),
+        customer_foreign_key("friend_customer_id"),
+        ForeignKeyConstraint(
+            ["merchant_id", "link_id"],
+            ["referral_links.merchant_id", "referral_links.id"],
+            ondelete="CASCADE",
+        ),
+        UniqueConstraint("merchant_id", "friend_customer_id"),
+        CheckConstraint(
+            "status IN ('pending', 'completed', 'expired', 'rejected')", name="status_known"
+        ),
+        CheckConstraint("advocate_customer_id <> friend_customer_id", name="not_self"),
+        CheckConstraint("fraud_score BETWEEN 0 AND 1", name="fraud_score_range"),
+        Index("ix_referrals_advocate", "merchant_id", "advocate_customer_id", "status"),
+        {"postgresql_partition_by": "HASH (merchant_id)"},
+    )
+
+    merchant_id: Mapped[TextKey]
+    id: Mapped[TextKey]
+    link_id: Mapped[str]
+    advocate_customer_id: Mapped[str]
+    friend_customer_id: Mapped[str]
+    status: Mapped[str]
+    # How the friend was attributed: customer_create, order, discount_code, claim.
+    source: Mapped[str]
+    fraud_score: Mapped[Decimal] = mapped_column(Numeric(4, 3), server_default="0")
+    # [{"reason": "same_ip", "weight": "0.6", "detail": "..."}]: the score, explained.
+    fraud_reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default="[]")
+    qualifying_order_id: Mapped[str | None]
+    created_at: Mapped[datetime] = created_at_column()
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = updated_at_column()
+
+
+class ReferralRewardStatus(enum.StrEnum):
+    PENDING = "pending"  # waiting for its release time (the advocate's hold period)
+    HELD = "held"  # the referral scored as suspicious: waiting for the merchant's review
+    ISSUED = "issued"
+    CANCELLED = "cancelled"  # the qualifying order was refunded or cancelled in time
+
+
+class ReferralReward(Base):
+    """What one side of a completed referral gets, issued once (its ledger key is
+    ``referral:{referral_id}:{side}``)."""
+
+    __tablename__ = "referral_rewards"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["merchant_id", "referral_id"],
+            ["referrals.merchant_id", "referrals.id"],
+            ondelete="CASCADE",
+        ),
+        UniqueConstraint("merchant_id", "referral_id", "side"),
+        CheckConstraint("side IN ('advocate', 'friend')", name="side_known"),
+        CheckConstraint(
+            "status IN ('pending', 'held', 'issued', 'cancelled')", name="status_known"
+        ),
+        CheckConstraint(
+            "(kind = 'points' AND points > 0) OR (kind <> 'points' AND points IS NULL)",
+            name="points_match_kind",
+        ),
+        Index(
+            "ix_referral_rewards_due",
+            "release_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        {"postgresql_partition_by": "HASH (merchant_id)"},
+    )
+
+    merchant_id: Mapped[TextKey]
+    id: Mapped[TextKey]
+    referral_id: Mapped[str]
+    side: Mapped[str]
+    # points, percentage, fixed_amount, free_shipping
+    kind: Mapped[str]
+    points: Mapped[int | None] = mapped_column(BigInteger)
+    value: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    status: Mapped[str]
+    release_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = updated_at_column()

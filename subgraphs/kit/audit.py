@@ -33,6 +33,13 @@ class AuditAction(enum.StrEnum):
     EXPIRY_NOTIFICATION_FAILED = "expiry_notification_failed"
     # referrals
     REFERRAL_CREATED = "referral_created"
+    REFERRAL_PROGRAM_UPDATED = "referral_program_updated"
+    REFERRAL_ATTRIBUTED = "referral_attributed"
+    REFERRAL_COMPLETED = "referral_completed"
+    SPOOF_DETECTED = "spoof_detected"
+    REFERRAL_REVIEWED = "referral_reviewed"
+    REFERRAL_REWARD_ISSUED = "referral_reward_issued"
+    REFERRAL_REWARD_CANCELLED = "referral_reward_cancelled"
     # admin: merchants, GDPR, the webhook inbox
     MERCHANT_ADDED = "merchant_added"
     APP_INSTALLED = "app_installed"

@@ -23,6 +23,12 @@ _MAX_CODE_ATTEMPTS = 5
 
 class ReferralErrorCode(enum.StrEnum):
     CUSTOMER_NOT_FOUND = enum.auto()
+    INVALID_PROGRAM = enum.auto()
+    VERSION_CONFLICT = enum.auto()
+    CODE_NOT_FOUND = enum.auto()
+    SELF_REFERRAL = enum.auto()
+    REFERRAL_NOT_FOUND = enum.auto()
+    NOT_HELD = enum.auto()
 
 
 class ReferralError(DomainError):

@@ -55,6 +55,15 @@ ReferralErrorCode = domain_enum(
     values={
         "CUSTOMER_NOT_FOUND": "The merchant has no such customer (or it is another "
         "merchant's). Check the id.",
+        "INVALID_PROGRAM": "The referral program's settings do not validate; the field and "
+        "message name the first problem. Correct it and send the change again.",
+        "VERSION_CONFLICT": "The program changed since the `expectedVersion` sent. Reload it, "
+        "reapply the change and send it with the new version.",
+        "CODE_NOT_FOUND": "No referral link of this shop has this code. Check the code.",
+        "SELF_REFERRAL": "A customer cannot be referred by their own link.",
+        "REFERRAL_NOT_FOUND": "The shop has no such referral. Check the id.",
+        "NOT_HELD": "The referral is not waiting for review: only held referrals are approved "
+        "or rejected.",
     },
 )
 

@@ -39,6 +39,15 @@ AuditAction = domain_enum(
         "EXPIRY_NOTIFICATION_SENT": "A points expiry reminder was sent to a customer.",
         "EXPIRY_NOTIFICATION_FAILED": "A points expiry reminder could not be sent.",
         "REFERRAL_CREATED": "A customer got a referral link.",
+        "REFERRAL_PROGRAM_UPDATED": "The referral program's settings were changed.",
+        "REFERRAL_ATTRIBUTED": "A friend was attributed to an advocate's link (pending).",
+        "REFERRAL_COMPLETED": "A referred friend's qualifying order completed a referral.",
+        "SPOOF_DETECTED": "A referral scored above the fraud threshold; its rewards wait for "
+        "review.",
+        "REFERRAL_REVIEWED": "Staff approved or rejected a held referral.",
+        "REFERRAL_REWARD_ISSUED": "A referral reward was issued (points credited).",
+        "REFERRAL_REWARD_CANCELLED": "A referral reward was cancelled (its qualifying order was "
+        "refunded or cancelled in time, or the referral was rejected).",
         "MERCHANT_ADDED": "The shop was added to LoyalNest.",
         "APP_INSTALLED": "The app was installed (or reinstalled) on the shop.",
         "MERCHANT_UNINSTALLED": "The app was uninstalled from the shop.",

@@ -256,3 +256,31 @@ async def credit_back(
     matches = same_entry(PointsTransactionKind.REFUND, command.points)
     writer = LedgerWriter(session, merchant_id)
     return await writer.write(command.customer_id, command.idempotency_key, matches, credit)
+
+
+async def credit_referral(
+    session: AsyncSession, merchant_id: str, command: PointsChange, *, now: datetime
+) -> LedgerEntry:
+    """A referral reward (the referrals program's, carried here by a worker job under the key
+    ``referral:{referral_id}:{side}``): earned points like any other, so they count towards
+    tiers and expire under the program's policy. Once per key."""
+    check_key(command.idempotency_key)
+    check_points(command.points)
+    _check_reason(command.reason)
+
+    async def credit(customer: Customer) -> LedgerDraft:
+        expires_at = credit_expiry(await program_config(session, merchant_id), now)
+        return LedgerDraft(
+            kind=PointsTransactionKind.REFERRAL,
+            points=command.points,
+            reason=command.reason,
+            idempotency_key=command.idempotency_key,
+            source="referral",
+            explanation=trace(applied("referral", command.reason, command.points)),
+            change=CustomerChange(points=command.points, earned=command.points, activity_at=now),
+            expires_at=expires_at,
+        )
+
+    matches = same_entry(PointsTransactionKind.REFERRAL, command.points)
+    writer = LedgerWriter(session, merchant_id)
+    return await writer.write(command.customer_id, command.idempotency_key, matches, credit)

@@ -52,6 +52,8 @@ _AUDIT_ACTIONS = {
     PointsTransactionKind.REVERSE: AuditAction.POINTS_REVERSED,
     PointsTransactionKind.EXPIRE: AuditAction.POINTS_EXPIRED,
     PointsTransactionKind.REFUND: AuditAction.POINTS_REFUNDED,
+    # Referral rewards are earned points; the referrals program audits the reward itself.
+    PointsTransactionKind.REFERRAL: AuditAction.POINTS_EARNED,
 }
 
 # Whether a ledger row found under a request's idempotency key is that same request.

@@ -1,0 +1,144 @@
+"""Every SQL statement on ``referrals`` and ``referral_rewards``, scoped to one merchant."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Referral, ReferralReward, ReferralRewardStatus, ReferralStatus
+from subgraphs.kit.repository import TenantRepository
+
+
+class ConversionRepository(TenantRepository[Referral]):
+    model = Referral
+
+    async def by_friend(
+        self, friend_customer_id: str, *, for_update: bool = False
+    ) -> Referral | None:
+        return await self.get_one_or_none(
+            Referral.friend_customer_id == friend_customer_id, for_update=for_update
+        )
+
+    async def by_id(self, referral_id: str, *, for_update: bool = False) -> Referral | None:
+        return await self.get_one_or_none(Referral.id == referral_id, for_update=for_update)
+
+    async def by_qualifying_order(self, order_id: str) -> Referral | None:
+        return await self.get_one_or_none(Referral.qualifying_order_id == order_id)
+
+    async def insert_new_referral(self, values: Mapping[str, Any]) -> Referral | None:
+        """None when the friend was referred already (one referral per friend)."""
+        return await self.insert_new(values)
+
+    async def complete(self, referral_id: str, order_id: str, at: datetime) -> Referral | None:
+        return await self.update_one(
+            referral_id,
+            {
+                "status": ReferralStatus.COMPLETED.value,
+                "qualifying_order_id": order_id,
+                "completed_at": at,
+            },
+            Referral.status == ReferralStatus.PENDING.value,
+        )
+
+    async def set_status(self, referral_id: str, status: ReferralStatus) -> None:
+        await self.update_one(referral_id, {"status": status.value})
+
+    async def completed_count(self, advocate_customer_id: str) -> int:
+        """The advocate's completed referrals (the one being completed included)."""
+        count = await self._session.scalar(
+            select(func.count()).where(
+                self._mine,
+                Referral.advocate_customer_id == advocate_customer_id,
+                Referral.status == ReferralStatus.COMPLETED.value,
+            )
+        )
+        return int(count or 0)
+
+    async def attributed_since(self, advocate_customer_id: str, since: datetime) -> int:
+        count = await self._session.scalar(
+            select(func.count()).where(
+                self._mine,
+                Referral.advocate_customer_id == advocate_customer_id,
+                Referral.created_at >= since,
+            )
+        )
+        return int(count or 0)
+
+
+class ReferralRewardRepository(TenantRepository[ReferralReward]):
+    model = ReferralReward
+
+    async def insert_rewards(self, rows: Sequence[Mapping[str, Any]]) -> list[ReferralReward]:
+        """Each side's reward once: a side rewarded already keeps its row."""
+        made = [await self.insert_new(row) for row in rows]
+        return [reward for reward in made if reward is not None]
+
+    async def of_referral(self, referral_id: str) -> list[ReferralReward]:
+        return await self.get_all(
+            ReferralReward.referral_id == referral_id, order_by=(ReferralReward.side,)
+        )
+
+    async def move(
+        self,
+        referral_id: str,
+        side: str | None,
+        from_status: Sequence[ReferralRewardStatus],
+        to_status: ReferralRewardStatus,
+    ) -> list[ReferralReward]:
+        """Rewards of the referral (one side, or both) in ``from_status`` moved to
+        ``to_status``; the rewards moved."""
+        conditions = [
+            self._mine,
+            ReferralReward.referral_id == referral_id,
+            ReferralReward.status.in_([status.value for status in from_status]),
+        ]
+        if side is not None:
+            conditions.append(ReferralReward.side == side)
+        result = await self._session.scalars(
+            select(ReferralReward).from_statement(
+                update(ReferralReward)
+                .where(*conditions)
+                .values(status=to_status.value, updated_at=func.now())
+                .returning(ReferralReward)
+            ),
+            execution_options={"populate_existing": True},
+        )
+        return list(result)
+
+    async def due(self, now: datetime, limit: int) -> list[ReferralReward]:
+        """Pending rewards whose release time has come, locked for this transaction; rows
+        another worker holds are skipped, so two workers never issue one reward."""
+        result = await self._session.scalars(
+            select(ReferralReward)
+            .where(
+                self._mine,
+                ReferralReward.status == ReferralRewardStatus.PENDING.value,
+                ReferralReward.release_at <= now,
+            )
+            .order_by(ReferralReward.release_at, ReferralReward.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list(result)
+
+    async def mark_issued(self, reward_id: str, at: datetime) -> None:
+        await self.update_one(
+            reward_id, {"status": ReferralRewardStatus.ISSUED.value, "issued_at": at}
+        )
+
+
+async def merchants_with_due_rewards(session: AsyncSession, now: datetime) -> list[str]:
+    """Merchants with a reward to release (as the table owner: the sweep spans tenants)."""
+    result = await session.scalars(
+        select(ReferralReward.merchant_id)
+        .where(
+            ReferralReward.status == ReferralRewardStatus.PENDING.value,
+            ReferralReward.release_at <= now,
+        )
+        .distinct()
+    )
+    return list(result)
