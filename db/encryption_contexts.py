@@ -17,3 +17,5 @@ GDPR_REQUESTS_EXPORT: Final = "gdpr_requests.export"
 MERCHANTS_API_TOKEN: Final = "merchants.api_token"  # noqa: S105 - a context, not a secret
 PROGRAM_SETTINGS_NOTIFICATION_API_KEY: Final = "program_settings.notification_api_key"
 REWARD_REDEMPTIONS_CODE: Final = "reward_redemptions.code"
+# Keyed hashes (blind indexes) of a referral link visitor: IP, user agent, and the two together.
+REFERRAL_EVENTS_VISITOR: Final = "referral_events.visitor"

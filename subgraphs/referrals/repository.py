@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from db.models import Customer, ReferralLink
@@ -58,3 +58,11 @@ class ReferralsRepository(TenantRepository[ReferralLink]):
         )
         result = await self._session.scalars(select(ReferralLink).from_statement(statement))
         return result.one_or_none()
+
+    async def count_click(self, link_id: str) -> None:
+        """One more visitor on the link (the click was recorded in the same transaction)."""
+        await self._session.execute(
+            update(ReferralLink)
+            .where(self._mine, ReferralLink.id == link_id)
+            .values(click_count=ReferralLink.click_count + 1)
+        )

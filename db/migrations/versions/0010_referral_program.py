@@ -128,9 +128,7 @@ def upgrade() -> None:
             "status IN ('pending', 'completed', 'expired', 'rejected')",
             name="status_known",
         ),
-        sa.CheckConstraint(
-            "advocate_customer_id <> friend_customer_id", name="not_self"
-        ),
+        sa.CheckConstraint("advocate_customer_id <> friend_customer_id", name="not_self"),
         sa.CheckConstraint("fraud_score BETWEEN 0 AND 1", name="fraud_score_range"),
         postgresql_partition_by="HASH (merchant_id)",
     )
