@@ -18,6 +18,7 @@ from subgraphs.admin.gdpr import export, redaction
 from subgraphs.admin.gdpr.service import GdprDelivery
 from subgraphs.admin.merchants.service import record_uninstall
 from subgraphs.kit.resources import Resources
+from subgraphs.kit.validation import string_refusal
 from subgraphs.points.orders import service as order_events
 from subgraphs.points.orders.service import EventResult, OrderTrigger, Outcome
 from subgraphs.points.orders.shopify_payloads import ShopifyOrderPayload, parse
@@ -121,11 +122,24 @@ SUPPORTED_TOPICS = frozenset(HANDLERS)
 ERASURE_TOPICS = frozenset({"customers/redact", "shop/redact"})
 
 
+# A Shopify customer id as the inbox column keeps it: a number, or a gid. Bounded, so the
+# shim never writes into Postgres what it cannot hold (a NUL made it answer 500).
+_MAX_CUSTOMER_ID_CHARS = 100
+
+
 def customer_of(topic: str, payload: Mapping[str, Any]) -> str | None:
-    """The Shopify customer a delivery is about, so customers/redact can find it."""
+    """The Shopify customer a delivery is about, so customers/redact can find it; None when
+    there is none, or when what the payload says is no id at all (then the delivery is still
+    stored, and the worker refuses the payload with its reason)."""
     subject: object = payload if topic.startswith("customers/") else payload.get("customer")
     if topic in ("customers/data_request", "customers/redact"):
         subject = payload.get("customer")
-    if isinstance(subject, Mapping) and subject.get("id") is not None:
-        return str(subject["id"])
-    return None
+    if not isinstance(subject, Mapping):
+        return None
+    value = subject.get("id")
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    text = str(value)
+    if not 0 < len(text) <= _MAX_CUSTOMER_ID_CHARS or string_refusal(text) is not None:
+        return None
+    return text

@@ -169,3 +169,55 @@ async def test_a_malformed_payload_fails_at_once_with_its_reason(
     assert failed["status"] == "failed"
     assert failed["attempts"] == 1
     assert "ShopifyOrderPayload" in failed["last_error"]
+
+
+async def test_a_signed_delivery_with_a_nul_is_stored_and_fails_once_with_its_reason(
+    edge: httpx.AsyncClient, resources: Resources, tenant: Tenant
+) -> None:
+    payload = order_payload(1007, lines=[(1, 1, "5.00")], customer_id="77\x00", email="n@x.io")
+
+    response = await deliver(edge, "orders/create", payload, shop=tenant.shop_domain)
+
+    # Stored, as it came (Shopify retries a 5xx, then drops the subscription).
+    assert response.status_code == 200, response.text
+    [row] = await inbox(resources, tenant.merchant_id)
+    assert row["shopify_customer_id"] is None
+    stored = resources.cipher.decrypt(row["payload_encrypted"], context=API_LOGS_PAYLOAD)
+    assert orjson.loads(stored) == payload
+
+    outcome = await process_delivery(resources, tenant.merchant_id, row["id"])
+
+    assert outcome is DeliveryOutcome.FAILED
+    [failed] = await inbox(resources, tenant.merchant_id)
+    assert (failed["status"], failed["attempts"]) == ("failed", 1)
+    assert "customer.id" in failed["last_error"]
+    assert "NUL" in failed["last_error"]
+
+
+async def test_a_signed_delivery_with_a_nul_in_a_header_or_odd_shop_is_a_clear_400(
+    edge: httpx.AsyncClient, resources: Resources, tenant: Tenant
+) -> None:
+    delivery = signed("orders/create", order_payload(1008, lines=[(1, 1, "5.00")]), shop="x")
+
+    odd_shop = await edge.post("/webhooks/shopify", content=delivery.body, headers=delivery.headers)
+
+    assert odd_shop.status_code == 400
+    assert "myshopify.com" in odd_shop.json()["error"]
+
+
+async def test_an_amount_postgres_cannot_hold_fails_once_not_as_transient(
+    edge: httpx.AsyncClient, resources: Resources, tenant: Tenant
+) -> None:
+    # A valid number, beyond NUMERIC(14, 2) of the customer's total spent: Postgres refuses
+    # it (numeric field overflow), and will refuse it again on every retry.
+    payload = order_payload(1009, lines=[(1, 1, "1e20")], customer_id=79, email="big@example.com")
+    response = await deliver(edge, "orders/paid", payload, shop=tenant.shop_domain)
+    assert response.status_code == 200
+    [row] = await inbox(resources, tenant.merchant_id)
+
+    outcome = await process_delivery(resources, tenant.merchant_id, row["id"])
+
+    assert outcome is DeliveryOutcome.FAILED
+    [failed] = await inbox(resources, tenant.merchant_id)
+    assert (failed["status"], failed["attempts"]) == ("failed", 1)
+    assert failed["last_error"]
