@@ -1,0 +1,79 @@
+"""connection_init over graphql-transport-ws, against a subgraph on real uvicorn with a real
+WebSocket client: a missing or bad token is closed with 4401, a valid token that may not
+open a live socket with 4403, both within a second; a good token is acknowledged."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from gateway.edge.auth.tokens import mint_staff_token
+from subgraphs.kit.resources import Resources
+from tests.conftest import Tenant, served_subgraph
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def points_ws(resources: Resources) -> AsyncIterator[str]:
+    async with served_subgraph("points", resources) as url:
+        yield url
+
+
+async def first_answer(url: str, payload: dict[str, Any]) -> tuple[dict[str, Any] | int, float]:
+    """The first thing the server answers to connection_init (a message, or the close code),
+    and after how many seconds."""
+    async with connect(url, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[list-item]
+        started = time.monotonic()
+        await socket.send(json.dumps({"type": "connection_init", "payload": payload}))
+        try:
+            message: dict[str, Any] = json.loads(await asyncio.wait_for(socket.recv(), 5))
+        except ConnectionClosed as closed:
+            code = closed.rcvd.code if closed.rcvd is not None else -1
+            return code, time.monotonic() - started
+        return message, time.monotonic() - started
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{}, {"Authorization": "Bearer not-a-jwt"}, {"Authorization": "Basic abc"}],
+    ids=["missing", "not-a-token", "not-bearer"],
+)
+async def test_a_missing_or_bad_token_is_closed_with_4401_at_once(
+    points_ws: str, payload: dict[str, Any]
+) -> None:
+    answer, seconds = await first_answer(points_ws, payload)
+
+    assert answer == 4401
+    assert seconds < 1
+
+
+async def test_a_valid_token_that_may_not_subscribe_is_closed_with_4403(
+    points_ws: str, resources: Resources, tenant: Tenant
+) -> None:
+    # Staff without MFA hold no capability at all.
+    token = mint_staff_token(
+        shop_domain=tenant.shop_domain,
+        staff_id="s-1",
+        roles=["admin:full"],
+        secret=resources.settings.staff_token_secret,
+        mfa=False,
+    )
+
+    answer, seconds = await first_answer(points_ws, {"Authorization": f"Bearer {token}"})
+
+    assert answer == 4403
+    assert seconds < 1
+
+
+async def test_a_good_token_is_acknowledged(points_ws: str, tenant: Tenant) -> None:
+    answer, _ = await first_answer(points_ws, {"Authorization": f"Bearer {tenant.token}"})
+
+    assert isinstance(answer, dict)
+    assert answer["type"] == "connection_ack"
