@@ -29,6 +29,9 @@ from subgraphs.kit.errors import (
 
 log = structlog.get_logger(__name__)
 
+# The token limit every subgraph schema parses with (kit.graphql.schema).
+MAX_TOKENS = 2000
+
 REQUEST_ID = "requestId"
 
 
@@ -58,27 +61,29 @@ def is_client_error(error: GraphQLError) -> bool:
 
 
 class ErrorCodes(SchemaExtension):
-    """Codes the errors of the parse and validation steps (graphql-core gives them none)."""
-
-    def __init__(self, *, max_tokens: int) -> None:
-        # graphql-core reports the token limit as a syntax error; this is the one message it
-        # can have, built from our own limit, so an exact comparison is a check of the kind.
-        self._token_limit_message = (
-            f"Syntax Error: Document contains more than {max_tokens} tokens. Parsing aborted."
-        )
-
-    def on_parse(self) -> Iterator[None]:
-        yield
-        for error in self.execution_context.pre_execution_errors or ():
-            too_many_tokens = (
-                isinstance(error, GraphQLSyntaxError) and error.message == self._token_limit_message
-            )
-            with_code(error, QUERY_TOO_COMPLEX if too_many_tokens else GRAPHQL_PARSE_FAILED)
+    """Codes the errors of the validation step (graphql-core gives them none); rules that
+    know better (a wrong value, the depth limit) coded theirs already."""
 
     def on_validate(self) -> Iterator[None]:
         yield
         for error in self.execution_context.pre_execution_errors or ():
             with_code(error, GRAPHQL_VALIDATION_FAILED)
+
+
+def code_syntax_errors(errors: list[GraphQLError]) -> None:
+    """Codes parse errors, by their type. Here and not in an ``on_parse`` hook: the parser
+    cache parses inside its own hook, so a syntax error skips every later one. The token
+    limit is reported by graphql-core as a syntax error too; its message is the one thing
+    telling them apart, and it is built from our own limit."""
+    for error in errors:
+        if isinstance(error, GraphQLSyntaxError):
+            too_many_tokens = error.message == _TOKEN_LIMIT_MESSAGE
+            with_code(error, QUERY_TOO_COMPLEX if too_many_tokens else GRAPHQL_PARSE_FAILED)
+
+
+_TOKEN_LIMIT_MESSAGE = (
+    f"Syntax Error: Document contains more than {MAX_TOKENS} tokens. Parsing aborted."
+)
 
 
 def request_id_of(context: Any) -> str:

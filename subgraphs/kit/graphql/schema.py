@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, cast
 
 import strawberry
 from graphql import GraphQLError, ValuesOfCorrectTypeRule, specified_rules
-from graphql.validation import ASTValidationRule
+from graphql.validation import ASTValidationRule, ValidationContext, ValidationRule
 from strawberry.extensions import (
     MaxTokensLimiter,
     ParserCache,
@@ -19,8 +19,10 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from subgraphs.kit.errors import BAD_USER_INPUT, QUERY_TOO_COMPLEX
+from subgraphs.kit.graphql.errors import MAX_TOKENS as MAX_TOKENS  # the limit, re-exported
 from subgraphs.kit.graphql.errors import (
     ErrorCodes,
+    code_syntax_errors,
     is_client_error,
     log_unexpected,
     mask_unexpected_errors,
@@ -34,19 +36,35 @@ FEDERATION_VERSION: Final[Literal["2.9"]] = (
     "2.9"  # the composer's maximum; Strawberry's default (2.11) is rejected
 )
 MAX_DEPTH = 12
-MAX_TOKENS = 2000
 
 # Built once. QueryDepthLimiter makes a new rule class each time it is constructed, and the
 # validation cache is keyed by the rules: one built per request made every request a cache
 # miss (59 % of a subgraph's CPU went to validating the same documents again).
-_DEPTH_LIMIT: Any = create_validator(MAX_DEPTH, None, None)
+_DEPTH_LIMIT = create_validator(MAX_DEPTH, None, None)
 
 
-class _DepthLimitRule(_DEPTH_LIMIT):  # type: ignore[misc]  # a class made by a factory
-    """Too deep a document is well-formed, only too big to run: QUERY_TOO_COMPLEX."""
+class _CodedReports:
+    """A validation context whose reported errors get ``code`` (the rest is the context's)."""
+
+    def __init__(self, context: ValidationContext, code: str) -> None:
+        self._context = context
+        self._code = code
 
     def report_error(self, error: GraphQLError) -> None:
-        super().report_error(with_code(error, QUERY_TOO_COMPLEX))
+        self._context.report_error(with_code(error, self._code))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+
+class _DepthLimitRule(ValidationRule):
+    """Too deep a document is well-formed, only too big to run: QUERY_TOO_COMPLEX. Strawberry's
+    rule does its work in ``__init__`` and reports to the context directly, so it is given a
+    context that codes what it reports."""
+
+    def __init__(self, context: ValidationContext) -> None:
+        super().__init__(context)
+        _DEPTH_LIMIT(cast(ValidationContext, _CodedReports(context, QUERY_TOO_COMPLEX)))
 
 
 class _ValuesOfCorrectTypeRule(ValuesOfCorrectTypeRule):
@@ -80,6 +98,7 @@ class SubgraphSchema(strawberry.federation.Schema):
     ) -> None:
         # Errors the client caused (no token, bad cursor) are answers, not incidents: only the
         # rest reach the error log, once each and compactly (kit.graphql.errors).
+        code_syntax_errors(errors)
         unexpected = [error for error in errors if not is_client_error(error)]
         if unexpected:
             log_unexpected(unexpected, execution_context.context if execution_context else None)
@@ -103,7 +122,7 @@ def build_schema(
         # VariableChecks its variables: every operation's input is checked once, here.
         _ValidationRules,
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        lambda: ErrorCodes(max_tokens=MAX_TOKENS),
+        ErrorCodes,
         VariableChecks,
         mask_unexpected_errors,
         metrics_extension(name),
