@@ -12,9 +12,10 @@ from typing import ClassVar
 UNAUTHENTICATED = "UNAUTHENTICATED"
 FORBIDDEN = "FORBIDDEN"
 BAD_USER_INPUT = "BAD_USER_INPUT"
-# The document itself: it does not parse, it does not fit the schema, or it is beyond the
-# depth or token limits (QUERY_TOO_COMPLEX, as the cost limit answers: the document is
-# well-formed, only too big to run). The names are Apollo's, which the router uses too.
+# The document itself: it does not parse (or is past the token limit, where the parser stops:
+# the router says GRAPHQL_PARSE_FAILED for it too), it does not fit the schema, or it is past
+# the depth limit (QUERY_TOO_COMPLEX, as the cost limit answers: the document is well-formed,
+# only too big to run). The names are Apollo's, which the router (Hive Gateway) uses too.
 GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"

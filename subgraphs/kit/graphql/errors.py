@@ -1,7 +1,7 @@
 """Every error a subgraph answers carries ``extensions.code``; unexpected ones are masked.
 
 Codes are given by where an error arises, never by its message: parse errors are
-GRAPHQL_PARSE_FAILED (the token limit QUERY_TOO_COMPLEX), validation errors
+GRAPHQL_PARSE_FAILED (the token limit too: it stops the parser), validation errors
 GRAPHQL_VALIDATION_FAILED unless their rule coded them (a value of the wrong type is
 BAD_USER_INPUT, the depth limit QUERY_TOO_COMPLEX), and errors a resolver raises keep the
 code of their ``ClientError``. Anything else is unexpected: logged once, compactly (one
@@ -23,14 +23,10 @@ from subgraphs.kit.errors import (
     GRAPHQL_PARSE_FAILED,
     GRAPHQL_VALIDATION_FAILED,
     INTERNAL_SERVER_ERROR,
-    QUERY_TOO_COMPLEX,
     ClientError,
 )
 
 log = structlog.get_logger(__name__)
-
-# The token limit every subgraph schema parses with (kit.graphql.schema).
-MAX_TOKENS = 2000
 
 REQUEST_ID = "requestId"
 
@@ -73,17 +69,11 @@ class ErrorCodes(SchemaExtension):
 def code_syntax_errors(errors: list[GraphQLError]) -> None:
     """Codes parse errors, by their type. Here and not in an ``on_parse`` hook: the parser
     cache parses inside its own hook, so a syntax error skips every later one. The token
-    limit is reported by graphql-core as a syntax error too; its message is the one thing
-    telling them apart, and it is built from our own limit."""
+    limit is one of them: the parser stops reading, and the router (Hive Gateway) answers it
+    as GRAPHQL_PARSE_FAILED too, so a client sees one code wherever the limit is met."""
     for error in errors:
         if isinstance(error, GraphQLSyntaxError):
-            too_many_tokens = error.message == _TOKEN_LIMIT_MESSAGE
-            with_code(error, QUERY_TOO_COMPLEX if too_many_tokens else GRAPHQL_PARSE_FAILED)
-
-
-_TOKEN_LIMIT_MESSAGE = (
-    f"Syntax Error: Document contains more than {MAX_TOKENS} tokens. Parsing aborted."
-)
+            with_code(error, GRAPHQL_PARSE_FAILED)
 
 
 def request_id_of(context: Any) -> str:

@@ -36,11 +36,14 @@ from graphql import (
     ObjectFieldNode,
     OperationDefinitionNode,
     StringValueNode,
+    Undefined,
     ValidationRule,
     VariableDefinitionNode,
+    coerce_input_value,
     get_named_type,
-    get_variable_values,
+    is_input_type,
     type_from_ast,
+    validate_input_value,
 )
 from graphql.language import FloatValueNode, IntValueNode
 from strawberry.extensions import SchemaExtension
@@ -156,24 +159,40 @@ def _digits_refusal(
 def check_variables(
     schema: Any, operation: OperationDefinitionNode, variables: Mapping[str, Any] | None
 ) -> list[GraphQLError]:
-    """The refusals of one operation's variables: unstorable strings and undeclared digits
-    first (with their paths), then whatever graphql-core's own coercion refuses, coded too
-    (without this, its errors reached clients without a code)."""
+    """The refusals of one operation's variables, each with the path of its value:
+    unstorable strings and undeclared digits first, then what the types refuse (a Decimal
+    that is not a finite number, an unknown enum value), and required variables not given.
+    graphql-core's own coercion reported those without a code or a structured path."""
     inputs = dict(variables or {})
     refusals: list[GraphQLError] = []
+    typed: list[tuple[VariableDefinitionNode, str, GraphQLInputType]] = []
     for definition in operation.variable_definitions or ():
         name = definition.variable.name.value
         type_ = type_from_ast(schema, definition.type)
-        if name in inputs and type_ is not None:
-            refusals.extend(_variable_refusals(inputs[name], type_, [name]))  # type: ignore[arg-type]
+        if not is_input_type(type_):
+            continue  # validation refused the document already
+        typed.append((definition, name, type_))
+        if name in inputs:
+            refusals.extend(_variable_refusals(inputs[name], type_, [name]))
     if refusals:
         return refusals
-    coerced = get_variable_values(schema, operation.variable_definitions or (), inputs)
-    if isinstance(coerced, list):
-        for error in coerced:
-            error.extensions = {**(error.extensions or {}), "code": BAD_USER_INPUT}
-        return coerced
-    return []
+    for definition, name, type_ in typed:
+        if name not in inputs:
+            if isinstance(type_, GraphQLNonNull) and definition.default_value is None:
+                refusals.append(bad_input(f"required ({type_}) but not given", [name], definition))
+            continue
+        if coerce_input_value(inputs[name], type_) is Undefined:
+
+            def refused(
+                error: GraphQLError,
+                path: Sequence[str | int],
+                name: str = name,
+                node: VariableDefinitionNode = definition,
+            ) -> None:
+                refusals.append(bad_input(error.message, [name, *path], node))
+
+            validate_input_value(inputs[name], type_, refused)
+    return refusals
 
 
 def _literal_path(node: Node, parent: Any, ancestors: Sequence[Any]) -> FieldPath:

@@ -19,7 +19,6 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from subgraphs.kit.errors import BAD_USER_INPUT, QUERY_TOO_COMPLEX
-from subgraphs.kit.graphql.errors import MAX_TOKENS as MAX_TOKENS  # the limit, re-exported
 from subgraphs.kit.graphql.errors import (
     ErrorCodes,
     code_syntax_errors,
@@ -36,6 +35,7 @@ FEDERATION_VERSION: Final[Literal["2.9"]] = (
     "2.9"  # the composer's maximum; Strawberry's default (2.11) is rejected
 )
 MAX_DEPTH = 12
+MAX_TOKENS = 2000
 
 # Built once. QueryDepthLimiter makes a new rule class each time it is constructed, and the
 # validation cache is keyed by the rules: one built per request made every request a cache

@@ -108,6 +108,50 @@ async def test_a_decimal_that_is_not_a_finite_number_is_bad_user_input(
 
 
 @pytest.mark.parametrize(
+    ("mutation", "input_type", "value", "field"),
+    [
+        (
+            "campaignCreate",
+            "CampaignCreateInput!",
+            {
+                "name": "n",
+                "kind": "DISCOUNT",
+                "startsAt": "2030-01-01T00:00:00+00:00",
+                "endsAt": "2030-02-01T00:00:00+00:00",
+                "idempotencyKey": "k",
+                "discountPercent": "NaN",
+            },
+            ["input", "discountPercent"],
+        ),
+        (
+            "vipTierCreate",
+            "VipTierCreateInput!",
+            {
+                "names": [{"locale": "en", "value": "Gold"}],
+                "rank": 1,
+                "idempotencyKey": "k",
+                "rules": {"minRfmScore": "Infinity"},
+            },
+            ["input", "rules", "minRfmScore"],
+        ),
+    ],
+)
+async def test_a_non_finite_decimal_in_a_variable_names_its_field(
+    points_client: SubgraphClient,
+    tenant: Tenant,
+    mutation: str,
+    input_type: str,
+    value: dict[str, Any],
+    field: list[str | int],
+) -> None:
+    query = f"mutation($input: {input_type}) {{ {mutation}(input: $input) {{ __typename }} }}"
+
+    body = await points_client.execute(query, {"input": value}, tenant=tenant)
+
+    assert "finite" in bad_input(body, field)["message"]
+
+
+@pytest.mark.parametrize(
     ("amount", "why"),
     [("12.3456", "after the decimal point"), ("1000000000000", "before the decimal point")],
 )
