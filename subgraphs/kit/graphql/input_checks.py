@@ -227,10 +227,10 @@ class LiteralInputRule(ValidationRule):
     def enter_object_field(
         self, node: ObjectFieldNode, _key: Any, parent: Any, _path: Any, ancestors: Any
     ) -> None:
-        parent = get_named_type(self.context.get_parent_input_type())
-        if not isinstance(parent, GraphQLInputObjectType):
+        input_object = get_named_type(self.context.get_parent_input_type())
+        if not isinstance(input_object, GraphQLInputObjectType):
             return
-        field = parent.fields.get(node.name.value)
+        field = input_object.fields.get(node.name.value)
         digits = None if field is None else _digits_of(field)
         if digits is not None and isinstance(
             node.value, IntValueNode | FloatValueNode | StringValueNode
@@ -249,7 +249,11 @@ class VariableChecks(SchemaExtension):
         document = context.graphql_document
         operation = _selected_operation(document, context.operation_name)
         if operation is not None and operation.variable_definitions:
-            refusals = check_variables(context.schema._schema, operation, context.variables)
+            try:
+                refusals = check_variables(context.schema._schema, operation, context.variables)
+            except RecursionError:
+                # graphql-core would refuse it too, uncoded: the client's input, not a fault.
+                refusals = [bad_input("variables are nested too deeply", [])]
             if refusals:
                 # Raised from on_execute, an error ends the operation with data null, for
                 # queries, mutations and subscriptions alike.

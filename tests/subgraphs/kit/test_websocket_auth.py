@@ -77,3 +77,20 @@ async def test_a_good_token_is_acknowledged(points_ws: str, tenant: Tenant) -> N
 
     assert isinstance(answer, dict)
     assert answer["type"] == "connection_ack"
+
+
+async def test_a_subscription_variable_with_a_nul_is_bad_user_input(
+    points_ws: str, tenant: Tenant
+) -> None:
+    query = "subscription($id: ID!) { customerPointsUpdated(customerId: $id) { id } }"
+    async with connect(points_ws, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[list-item]
+        init = {"Authorization": f"Bearer {tenant.token}"}
+        await socket.send(json.dumps({"type": "connection_init", "payload": init}))
+        assert json.loads(await asyncio.wait_for(socket.recv(), 5))["type"] == "connection_ack"
+        subscribe = {"query": query, "variables": {"id": "c\x00"}}
+        await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": subscribe}))
+        answer = json.loads(await asyncio.wait_for(socket.recv(), 5))
+
+    errors = answer["payload"] if answer["type"] == "error" else answer["payload"]["errors"]
+    assert [error["extensions"]["code"] for error in errors] == ["BAD_USER_INPUT"]
+    assert errors[0]["extensions"]["field"] == ["id"]
