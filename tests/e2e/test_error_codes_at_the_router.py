@@ -173,3 +173,20 @@ async def test_a_websocket_with_a_bad_token_gets_no_data_through_the_router(
             answer = closed.rcvd.code if closed.rcvd is not None else None
     print("router answer to a subscribe with a bad token:", answer)
     assert not (isinstance(answer, dict) and (answer.get("payload") or {}).get("data")), answer
+
+
+async def test_an_unknown_persisted_query_has_a_code(
+    http: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    unknown = "0" * 64
+    apq = await http.post(
+        "",
+        json={"extensions": {"persistedQuery": {"version": 1, "sha256Hash": unknown}}},
+        headers=tenant.headers,
+    )
+    by_id = await http.post("", json={"documentId": unknown}, headers=tenant.headers)
+
+    # Via extensions.persistedQuery: Apollo's code, on which Apollo-style clients retry with the
+    # document; by documentId: the document is not in the trusted list.
+    assert codes(apq.json()) == ["PERSISTED_QUERY_NOT_FOUND"]
+    assert codes(by_id.json()) == ["PERSISTED_QUERY_NOT_IN_LIST"]
