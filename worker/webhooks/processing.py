@@ -77,7 +77,9 @@ def is_permanent(exc: BaseException) -> bool:
 def _unusable_strings(payload: dict[str, object]) -> None:
     """Refuse, before any handler, a payload holding text Postgres cannot store: it would
     fail deep inside a handler, after part of its work."""
-    for path, reason in unstorable_strings(payload):
+    found = next(unstorable_strings(payload), None)
+    if found is not None:
+        path, reason = found
         raise UnusablePayloadError(f"the payload cannot be used: {path or 'a key'} {reason}")
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import orjson
+import pytest
 from sqlalchemy import func, select
 
 from db.encryption_contexts import API_LOGS_PAYLOAD
@@ -221,3 +223,47 @@ async def test_an_amount_postgres_cannot_hold_fails_once_not_as_transient(
     [failed] = await inbox(resources, tenant.merchant_id)
     assert (failed["status"], failed["attempts"]) == ("failed", 1)
     assert failed["last_error"]
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload"),
+    [
+        (
+            "refunds/create",
+            {
+                "id": 1,
+                "order_id": 5,
+                "refund_line_items": [{"line_item_id": 1, "quantity": "x", "subtotal": {}}],
+            },
+        ),
+        ("refunds/create", {"id": 2, "order_id": 5, "refund_line_items": "nope"}),
+        ("orders/cancelled", {"id": {"nested": True}}),
+        ("customers/create", {"id": 5, "email": ["not", "a", "string"]}),
+        ("customers/redact", {"customer": "not an object"}),
+    ],
+    ids=[
+        "refund-line-types",
+        "refund-lines-not-a-list",
+        "order-id-object",
+        "email-list",
+        "redact-customer-string",
+    ],
+)
+async def test_a_payload_of_the_wrong_types_fails_once(
+    edge: httpx.AsyncClient,
+    resources: Resources,
+    tenant: Tenant,
+    topic: str,
+    payload: dict[str, Any],
+) -> None:
+    response = await deliver(edge, topic, payload, shop=tenant.shop_domain)
+    assert response.status_code == 200, response.text
+    [row] = await inbox(resources, tenant.merchant_id)
+
+    outcome = await process_delivery(resources, tenant.merchant_id, row["id"])
+
+    [after] = await inbox(resources, tenant.merchant_id)
+    # Done (nothing to apply) or failed for good: never retried as if it were transient.
+    # (These held before issue 11's fix too; they guard is_permanent's classification.)
+    assert outcome in (DeliveryOutcome.FAILED, DeliveryOutcome.DONE), after["last_error"]
+    assert after["attempts"] == 1
