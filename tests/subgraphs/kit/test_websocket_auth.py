@@ -16,8 +16,12 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from gateway.edge.auth.tokens import mint_staff_token
+from subgraphs.kit.auth import API_KEY_PREFIX
 from subgraphs.kit.resources import Resources
 from tests.conftest import Tenant, served_subgraph
+
+# An API key's form (kit.api_keys): prefix, merchant id, then a secret of 40+ characters.
+API_KEY_SHAPE = f"{API_KEY_PREFIX}0190a0b4-0000-7000-8000-000000000000_"
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -42,8 +46,14 @@ async def first_answer(url: str, payload: dict[str, Any]) -> tuple[dict[str, Any
 
 @pytest.mark.parametrize(
     "payload",
-    [{}, {"Authorization": "Bearer not-a-jwt"}, {"Authorization": "Basic abc"}],
-    ids=["missing", "not-a-token", "not-bearer"],
+    [
+        {},
+        {"Authorization": "Bearer not-a-jwt"},
+        {"Authorization": "Basic abc"},
+        {"Authorization": f"Bearer {API_KEY_SHAPE}\ud800{'x' * 40}"},
+        {"Authorization": f"Bearer {API_KEY_SHAPE}\u0000{'x' * 40}"},
+    ],
+    ids=["missing", "not-a-token", "not-bearer", "api-key-lone-surrogate", "api-key-nul"],
 )
 async def test_a_missing_or_bad_token_is_closed_with_4401_at_once(
     points_ws: str, payload: dict[str, Any]
