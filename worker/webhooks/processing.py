@@ -12,7 +12,6 @@ import enum
 import time
 from datetime import UTC, datetime, timedelta
 
-import orjson
 import structlog
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
@@ -27,7 +26,7 @@ from subgraphs.kit.pubsub import webhook_channel
 from subgraphs.kit.resources import Resources
 from subgraphs.kit.validation import unstorable_strings
 from subgraphs.points.orders.service import OrderNotEarnedYetError
-from worker.webhooks.topics import HANDLERS, HandlerContext
+from worker.webhooks.topics import HANDLERS, HandlerContext, payload_from_json
 
 log = structlog.get_logger(__name__)
 
@@ -119,7 +118,7 @@ async def process_delivery(
             claimed = (row.topic, row.attempts)
             if row.payload_encrypted is None:
                 raise ValueError("the payload is gone (redacted); nothing to process")
-            payload = orjson.loads(
+            payload = payload_from_json(
                 resources.cipher.decrypt(row.payload_encrypted, context=API_LOGS_PAYLOAD)
             )
             if not isinstance(payload, dict):

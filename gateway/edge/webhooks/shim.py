@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import orjson
 import structlog
 from starlette.background import BackgroundTask
 from starlette.requests import Request
@@ -27,7 +26,12 @@ from subgraphs.admin.merchants.service import InvalidShopDomainError, normalize_
 from subgraphs.kit.jobs import delivery_job_id, enqueue_webhook_delivery, job_queue
 from subgraphs.kit.resources import Resources
 from subgraphs.kit.validation import string_refusal
-from worker.webhooks.topics import ERASURE_TOPICS, SUPPORTED_TOPICS, customer_of
+from worker.webhooks.topics import (
+    ERASURE_TOPICS,
+    SUPPORTED_TOPICS,
+    customer_of,
+    payload_from_json,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -101,8 +105,8 @@ async def receive_shopify_webhook(request: Request) -> JSONResponse:
     if topic not in SUPPORTED_TOPICS:
         return _error(400, f"unsupported topic {topic!r}", shop=shop)
     try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError:
+        payload = payload_from_json(body)
+    except ValueError:
         return _error(400, "body is not JSON", shop=shop, topic=topic)
     if not isinstance(payload, dict):
         return _error(400, "body is not a JSON object", shop=shop, topic=topic)

@@ -15,9 +15,10 @@ from sqlalchemy import func, select
 from db.encryption_contexts import API_LOGS_PAYLOAD
 from db.models import Customer, PointsTransaction
 from db.session import tenant_unit_of_work
+from gateway.edge.webhooks.verification import webhook_signature
 from subgraphs.kit.jobs import job_queue
 from subgraphs.kit.resources import Resources
-from tests.conftest import Tenant
+from tests.conftest import TEST_APP_SECRET, Tenant
 from tests.gateway.webhooks.shopify import deliver, inbox, order_payload, signed
 from worker.webhooks.processing import DeliveryOutcome, process_delivery
 
@@ -267,3 +268,26 @@ async def test_a_payload_of_the_wrong_types_fails_once(
     # (These held before issue 11's fix too; they guard is_permanent's classification.)
     assert outcome in (DeliveryOutcome.FAILED, DeliveryOutcome.DONE), after["last_error"]
     assert after["attempts"] == 1
+
+
+async def test_a_signed_delivery_with_a_lone_surrogate_is_stored_and_fails_once(
+    edge: httpx.AsyncClient, resources: Resources, tenant: Tenant
+) -> None:
+    # Valid JSON (an escaped lone surrogate is in its grammar) that no text column can hold.
+    body = b'{"id": 1010, "email": "x\\ud800@example.com", "customer": {"id": 80}}'
+    delivery = signed("orders/create", {}, shop=tenant.shop_domain)
+    headers = {
+        **delivery.headers,
+        "x-shopify-hmac-sha256": webhook_signature(body, TEST_APP_SECRET),
+    }
+
+    response = await edge.post("/webhooks/shopify", content=body, headers=headers)
+
+    assert response.status_code == 200, response.text
+    [row] = await inbox(resources, tenant.merchant_id)
+    outcome = await process_delivery(resources, tenant.merchant_id, row["id"])
+    assert outcome is DeliveryOutcome.FAILED
+    [failed] = await inbox(resources, tenant.merchant_id)
+    assert (failed["status"], failed["attempts"]) == ("failed", 1)
+    assert "email" in failed["last_error"]
+    assert "surrogate" in failed["last_error"]
