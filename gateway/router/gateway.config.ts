@@ -422,7 +422,8 @@ function useHideUpstreamDetails() {
  * validation instead of reporting it, so Yoga's own coding of validation errors never sees
  * it and clients got an error without `extensions.code`. Nothing else throws out of
  * validation: what does is a limit, and gets QUERY_TOO_COMPLEX, the code a subgraph gives its
- * own depth and token limits (subgraphs/kit/graphql/errors.py). */
+ * own depth limit (subgraphs/kit/graphql/schema.py). The token limit throws out of parsing,
+ * which Yoga codes GRAPHQL_PARSE_FAILED, as a subgraph does. */
 function useLimitErrorCodes() {
   const coded = (err: unknown): unknown => {
     const error = err as { extensions?: Record<string, unknown> } | null;
