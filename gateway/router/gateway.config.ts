@@ -418,6 +418,33 @@ function useHideUpstreamDetails() {
   };
 }
 
+/** The depth limit (graphql-armor, enabled by `maxDepth` below) throws its refusal out of
+ * validation instead of reporting it, so Yoga's own coding of validation errors never sees
+ * it and clients got an error without `extensions.code`. Nothing else throws out of
+ * validation: what does is a limit, and gets QUERY_TOO_COMPLEX, the code a subgraph gives its
+ * own depth limit (subgraphs/kit/graphql/schema.py). The token limit throws out of parsing,
+ * which Yoga codes GRAPHQL_PARSE_FAILED, as a subgraph does. */
+function useLimitErrorCodes() {
+  const coded = (err: unknown): unknown => {
+    const error = err as { extensions?: Record<string, unknown> } | null;
+    if (error && typeof error === 'object' && error.extensions && !error.extensions.code) {
+      error.extensions.code = 'QUERY_TOO_COMPLEX';
+    }
+    return err;
+  };
+  return {
+    onValidate({ validateFn, setValidationFn }: any) {
+      setValidationFn((...args: unknown[]) => {
+        try {
+          return validateFn(...args);
+        } catch (err) {
+          throw coded(err);
+        }
+      });
+    },
+  };
+}
+
 function isSubscription(executionRequest: any): boolean {
   if (executionRequest?.operationType) return executionRequest.operationType === 'subscription';
   const document: DocumentNode | undefined = executionRequest?.document;
@@ -529,6 +556,7 @@ export const gatewayConfig = defineConfig({
     return [
       useAuthorizationContext(),
       useHeaderPropagation(settings.propagateHeaders),
+      useLimitErrorCodes(),
       ...(settings.maxBodyBytes > 0 ? [useBodyLimit(settings.maxBodyBytes)] : []),
       ...(settings.exposeSubgraphErrorDetails ? [] : [useHideUpstreamDetails()]),
     ] as any[];

@@ -42,6 +42,7 @@ with warnings.catch_warnings():
     from authlib.jose.errors import JoseError
 
 from subgraphs.kit.errors import UnauthenticatedError
+from subgraphs.kit.validation import string_refusal
 
 # Every JWT we accept is HS256; refusing other algorithms (``none`` above all) blocks
 # algorithm confusion. Shopify signs session tokens with HS256 only.
@@ -176,6 +177,10 @@ def bearer_token(authorization: str | None) -> str | None:
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise UnauthenticatedError("Authorization must be 'Bearer <token>'")
+    # Over a WebSocket the token comes in JSON, which can carry a NUL or a lone surrogate:
+    # no token of ours holds one, and hashing or a lookup would fail on it, unexpectedly.
+    if string_refusal(token) is not None:
+        raise UnauthenticatedError("invalid token: it holds a character that is not text")
     return token.strip()
 
 

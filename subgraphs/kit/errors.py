@@ -12,6 +12,16 @@ from typing import ClassVar
 UNAUTHENTICATED = "UNAUTHENTICATED"
 FORBIDDEN = "FORBIDDEN"
 BAD_USER_INPUT = "BAD_USER_INPUT"
+# The document itself: it does not parse (or is past the token limit, where the parser stops:
+# the router says GRAPHQL_PARSE_FAILED for it too), it does not fit the schema, or it is past
+# the depth limit (QUERY_TOO_COMPLEX, as the cost limit answers: the document is well-formed,
+# only too big to run). The names are Apollo's, which the router (Hive Gateway) uses too.
+GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+# Not the client's fault: masked as "Unexpected error.", logged once with the request id
+# the client also gets (extensions.requestId).
+INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 
 
 class ClientError(Exception):

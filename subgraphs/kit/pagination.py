@@ -11,11 +11,13 @@ import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any, Generic, Protocol, TypeVar
 
 import orjson
 
 from subgraphs.kit.errors import BadUserInputError
+from subgraphs.kit.validation import string_refusal
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -36,18 +38,84 @@ class PageRequest:
     reverse: bool = False
 
 
+# The one cursor codec. A cursor is unpadded URL-safe base64 of a JSON array of at most
+# MAX_POSITION_VALUES scalars (strings and 64-bit integers: what positions hold). Anything a
+# client sends is decoded twice: ``decode_cursor`` checks that shape (so nothing unhashable,
+# nested or unstorable reaches a loader key or Postgres), ``typed_position`` that each value
+# is of the kind its list's order needs. Either way a refusal is BAD_USER_INPUT "invalid
+# cursor", never an error inside a repository.
+MAX_CURSOR_CHARS = 1024
+MAX_POSITION_VALUES = 8
+_INT64 = 2**63
+
+
+def invalid_cursor(why: str) -> BadUserInputError:
+    return BadUserInputError(f"invalid cursor: {why}")
+
+
 def encode_cursor(position: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(list(position))).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[Any, ...]:
+def decode_cursor(cursor: str) -> tuple[str | int, ...]:
+    if len(cursor) > MAX_CURSOR_CHARS:
+        raise invalid_cursor("too long")
     try:
-        position = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, orjson.JSONDecodeError) as exc:
-        raise BadUserInputError("invalid cursor") from exc
-    if not isinstance(position, list):
-        raise BadUserInputError("invalid cursor")
+        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
+        position = orjson.loads(raw)
+    except (ValueError, orjson.JSONDecodeError):
+        raise invalid_cursor("not one this API made") from None
+    if not isinstance(position, list) or not 0 < len(position) <= MAX_POSITION_VALUES:
+        raise invalid_cursor("not one this API made")
+    for value in position:
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise invalid_cursor("not one this API made")
+        if isinstance(value, int) and not -_INT64 <= value < _INT64:
+            raise invalid_cursor("a number out of range")
+        if isinstance(value, str) and string_refusal(value) is not None:
+            raise invalid_cursor("it holds a character that is not text")
     return tuple(position)
+
+
+def typed_value(kind: type, value: object) -> Any:
+    """One position value as the Python type of its column: a datetime from an ISO string
+    with a zone, an int from an int, a str from a str, a Decimal from a finite number. Raises
+    ``invalid cursor`` for anything else, never coerces (``str(["x"])`` is not an id). A
+    value already of its type is itself."""
+    if kind is datetime:
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            return value  # typed already (``time_ordered_page``)
+        if isinstance(value, str):
+            try:
+                parsed = datetime.fromisoformat(value)
+            except ValueError:
+                parsed = None
+            if parsed is not None and parsed.tzinfo is not None:
+                return parsed
+    elif kind is str:
+        if isinstance(value, str):
+            return value
+    elif kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif kind is Decimal and isinstance(value, Decimal) and value.is_finite():
+        return value
+    elif kind is Decimal and isinstance(value, str | int) and not isinstance(value, bool):
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            number = None
+        if number is not None and number.is_finite():
+            return number
+    raise invalid_cursor("it does not fit this list's order")
+
+
+def typed_position(kinds: Sequence[type], position: Sequence[Any]) -> tuple[Any, ...]:
+    """A decoded cursor checked against its list's order: as many values as ``kinds``, each
+    of its kind (``typed_value``)."""
+    if len(position) != len(kinds):
+        raise invalid_cursor("it does not fit this list's order")
+    return tuple(typed_value(kind, value) for kind, value in zip(kinds, position, strict=True))
 
 
 def _checked_size(name: str, value: int | None) -> None:
@@ -122,13 +190,7 @@ def time_ordered_page(
     request = page_request(first, after, last, before, reverse=reverse)
     if request.cursor is None:
         return request
-    try:
-        created_at, row_id = request.cursor
-        position = (datetime.fromisoformat(created_at), row_id)
-    except (TypeError, ValueError):
-        raise BadUserInputError("invalid cursor") from None
-    if position[0].tzinfo is None or not isinstance(row_id, str):
-        raise BadUserInputError("invalid cursor")
+    position = typed_position((datetime, str), request.cursor)
     return PageRequest(
         limit=request.limit, cursor=position, backward=request.backward, reverse=reverse
     )

@@ -80,6 +80,13 @@ def require(viewer: Viewer, capability: Capability) -> Viewer:
     raise ForbiddenError(f"this {viewer.kind.value} token does not allow {capability.value}")
 
 
+def may_subscribe(viewer: Viewer) -> bool:
+    """Whether a viewer may open a live socket at all (each subscription still checks its
+    own capability): customers follow their own points; anyone else needs some capability
+    (staff without MFA, or an API key granted nothing, have none)."""
+    return viewer.kind is ViewerKind.CUSTOMER or bool(capabilities_of(viewer))
+
+
 def require_customer_access(
     viewer: Viewer, customer_id: str | None, capability: Capability = Capability.READ_CUSTOMERS
 ) -> Viewer:

@@ -38,8 +38,7 @@ from db.models import AuditLog, Merchant
 from db.models.base import Base
 from subgraphs.kit.audit import AuditAction
 from subgraphs.kit.bulk import copy_rows
-from subgraphs.kit.errors import BadUserInputError
-from subgraphs.kit.pagination import Page, PageRequest
+from subgraphs.kit.pagination import Page, PageRequest, invalid_cursor, typed_position
 
 ModelT = TypeVar("ModelT", bound=Base)
 RowT = TypeVar("RowT")
@@ -112,13 +111,6 @@ async def insert_audit_logs(
 Keyset = Sequence[ColumnElement[Any] | QueryableAttribute[Any]]
 
 
-def _decoded(column: ColumnElement[Any] | QueryableAttribute[Any], value: Any) -> Any:
-    # Cursors are JSON: timestamps travel as ISO strings (``position`` of the connection).
-    if column.type.python_type is datetime:
-        return datetime.fromisoformat(str(value))
-    return column.type.python_type(value)
-
-
 def keyset_after(
     columns: Keyset, position: Sequence[Any], *, descending: bool = False
 ) -> ColumnElement[bool]:
@@ -127,10 +119,8 @@ def keyset_after(
     comparison, plus the same bound on the leading column alone, which lets Postgres skip
     partitions (the monthly logs) and enter an index. A cursor that does not fit is the
     client's mistake, like one that does not decode (``kit.pagination``)."""
-    try:
-        decoded = [_decoded(column, value) for column, value in zip(columns, position, strict=True)]
-    except (TypeError, ValueError):
-        raise BadUserInputError("invalid cursor") from None
+    # Cursors are JSON: timestamps travel as ISO strings (``keyset_position``).
+    decoded = typed_position([column.type.python_type for column in columns], position)
     keys, values = tuple_(*columns), tuple_(*decoded)
     lead, bound = columns[0], decoded[0]
     if descending:
@@ -144,7 +134,7 @@ def untagged(request: PageRequest, tag: str | None) -> PageRequest:
     if tag is None or request.cursor is None:
         return request
     if not request.cursor or request.cursor[0] != tag:
-        raise BadUserInputError("invalid cursor: it was made for another sort key")
+        raise invalid_cursor("it was made for another sort key")
     return replace(request, cursor=request.cursor[1:])
 
 

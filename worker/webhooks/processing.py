@@ -12,7 +12,6 @@ import enum
 import time
 from datetime import UTC, datetime, timedelta
 
-import orjson
 import structlog
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
@@ -25,8 +24,9 @@ from subgraphs.kit.events import ledger_changed
 from subgraphs.kit.jobs import delivery_job_id, enqueue_webhook_delivery, job_queue
 from subgraphs.kit.pubsub import webhook_channel
 from subgraphs.kit.resources import Resources
+from subgraphs.kit.validation import unstorable_strings
 from subgraphs.points.orders.service import OrderNotEarnedYetError
-from worker.webhooks.topics import HANDLERS, HandlerContext
+from worker.webhooks.topics import HANDLERS, HandlerContext, payload_from_json
 
 log = structlog.get_logger(__name__)
 
@@ -48,14 +48,47 @@ class DeliveryOutcome(enum.Enum):
     SKIPPED = "skipped"
 
 
+class UnusablePayloadError(ValueError):
+    """The stored payload cannot be used as it is (what the shim stores as it came)."""
+
+
+# Postgres refused the values themselves (SQLSTATE class 22, "data exception": a numeric
+# field overflow, a NUL in text, an invalid datetime): the same payload is refused again.
+_DATA_EXCEPTION_CLASS = "22"
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """The payload or the business rules say no, and a retry would say no again: fail once,
+    with the reason. Everything else (a connection lost, a timeout, a deadlock) is retried."""
+    if isinstance(
+        exc,
+        ValueError | TypeError | KeyError | ArithmeticError | DomainError | ValidationError,
+    ):
+        # ArithmeticError: decimal.Overflow and InvalidOperation from amounts like 1e400.
+        # TypeError, KeyError: a field of the wrong type, or missing, in the payload.
+        return True
+    if isinstance(exc, DBAPIError):
+        sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        return isinstance(sqlstate, str) and sqlstate.startswith(_DATA_EXCEPTION_CLASS)
+    return False
+
+
+def _unusable_strings(payload: dict[str, object]) -> None:
+    """Refuse, before any handler, a payload holding text Postgres cannot store: it would
+    fail deep inside a handler, after part of its work."""
+    found = next(unstorable_strings(payload), None)
+    if found is not None:
+        path, reason = found
+        raise UnusablePayloadError(f"the payload cannot be used: {path or 'a key'} {reason}")
+
+
 def _retry_delay(exc: BaseException, attempts_so_far: int) -> float | None:
     """Seconds until the next try, or None to give up now."""
     if isinstance(exc, OrderNotEarnedYetError):
         if attempts_so_far < len(NOT_YET_DELAYS_SECONDS):
             return NOT_YET_DELAYS_SECONDS[attempts_so_far]
         return None
-    # The payload or the business rules say no: a retry would say no again.
-    if isinstance(exc, ValueError | DomainError | ValidationError | KeyError):
+    if is_permanent(exc):
         return None
     if attempts_so_far + 1 >= MAX_ATTEMPTS:
         return None
@@ -85,11 +118,12 @@ async def process_delivery(
             claimed = (row.topic, row.attempts)
             if row.payload_encrypted is None:
                 raise ValueError("the payload is gone (redacted); nothing to process")
-            payload = orjson.loads(
+            payload = payload_from_json(
                 resources.cipher.decrypt(row.payload_encrypted, context=API_LOGS_PAYLOAD)
             )
             if not isinstance(payload, dict):
-                raise ValueError("the payload is not a JSON object")
+                raise UnusablePayloadError("the payload is not a JSON object")
+            _unusable_strings(payload)
             handler = HANDLERS.get(row.topic)
             if handler is None:
                 raise ValueError(f"no handler for topic {row.topic}")

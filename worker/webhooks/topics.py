@@ -7,17 +7,20 @@ key, which makes a redelivery (or a delivery processed again after a crash) harm
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from subgraphs.admin.gdpr import export, redaction
 from subgraphs.admin.gdpr.service import GdprDelivery
 from subgraphs.admin.merchants.service import record_uninstall
 from subgraphs.kit.resources import Resources
+from subgraphs.kit.validation import string_refusal
 from subgraphs.points.orders import service as order_events
 from subgraphs.points.orders.service import EventResult, OrderTrigger, Outcome
 from subgraphs.points.orders.shopify_payloads import ShopifyOrderPayload, parse
@@ -121,11 +124,36 @@ SUPPORTED_TOPICS = frozenset(HANDLERS)
 ERASURE_TOPICS = frozenset({"customers/redact", "shop/redact"})
 
 
+def payload_from_json(body: bytes | str) -> Any:
+    """A webhook body as JSON. orjson refuses an escaped lone surrogate ("\\ud800"), which
+    JSON's grammar allows: such a body is still JSON, so it is read by the standard library
+    instead, stored like any other, and refused by the worker with its reason. Raises
+    ValueError only for what is not JSON at all (or not UTF-8)."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+        return json.loads(text)
+
+
+# A Shopify customer id as the inbox column keeps it: a number, or a gid. Bounded, so the
+# shim never writes into Postgres what it cannot hold (a NUL made it answer 500).
+_MAX_CUSTOMER_ID_CHARS = 100
+
+
 def customer_of(topic: str, payload: Mapping[str, Any]) -> str | None:
-    """The Shopify customer a delivery is about, so customers/redact can find it."""
+    """The Shopify customer a delivery is about, so customers/redact can find it; None when
+    there is none, or when what the payload says is no id at all (then the delivery is still
+    stored, and the worker refuses the payload with its reason)."""
     subject: object = payload if topic.startswith("customers/") else payload.get("customer")
     if topic in ("customers/data_request", "customers/redact"):
         subject = payload.get("customer")
-    if isinstance(subject, Mapping) and subject.get("id") is not None:
-        return str(subject["id"])
-    return None
+    if not isinstance(subject, Mapping):
+        return None
+    value = subject.get("id")
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    text = str(value)
+    if not 0 < len(text) <= _MAX_CUSTOMER_ID_CHARS or string_refusal(text) is not None:
+        return None
+    return text

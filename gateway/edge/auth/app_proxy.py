@@ -9,6 +9,7 @@ the timestamp keeps a leaked URL from being replayed later.
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime
 
@@ -25,6 +26,8 @@ from subgraphs.kit.resources import Resources
 
 # Shopify signs as it forwards, so a genuine request is seconds old; allow for clock drift.
 MAX_SIGNATURE_AGE_SECONDS = 90
+# Shopify customer ids are 64-bit integers, sent as decimal digits.
+_SHOPIFY_CUSTOMER_ID = re.compile(r"[0-9]{1,20}")
 # A token in a response must never be cached by the storefront's CDN or the browser.
 _NO_STORE = {"cache-control": "no-store"}
 
@@ -47,6 +50,9 @@ async def proxy_token(request: Request) -> Response:
     shopify_customer_id = params.get("logged_in_customer_id", "")
     if not shopify_customer_id:
         return _error(401, "no customer is logged in to the storefront")
+    if not _SHOPIFY_CUSTOMER_ID.fullmatch(shopify_customer_id):
+        # Signed, yet no id Shopify makes (a NUL reached Postgres here and answered 500).
+        return _error(400, "logged_in_customer_id must be a Shopify customer id (digits)")
     async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
         customer_id = await customer_id_for_shopify_customer(
             session, merchant_id, shopify_customer_id

@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import orjson
 import structlog
 from starlette.background import BackgroundTask
 from starlette.requests import Request
@@ -23,11 +22,22 @@ from db.ids import new_id
 from db.session import tenant_unit_of_work
 from gateway.edge.webhooks.verification import signature_is_valid
 from subgraphs.admin.deliveries.repository import NewDelivery, WebhookDeliveriesRepository
+from subgraphs.admin.merchants.service import InvalidShopDomainError, normalize_shop_domain
 from subgraphs.kit.jobs import delivery_job_id, enqueue_webhook_delivery, job_queue
 from subgraphs.kit.resources import Resources
-from worker.webhooks.topics import ERASURE_TOPICS, SUPPORTED_TOPICS, customer_of
+from subgraphs.kit.validation import string_refusal
+from worker.webhooks.topics import (
+    ERASURE_TOPICS,
+    SUPPORTED_TOPICS,
+    customer_of,
+    payload_from_json,
+)
 
 log = structlog.get_logger(__name__)
+
+
+# Headers copied into the inbox's columns: Shopify's are short; anything longer is not theirs.
+_MAX_HEADER_CHARS = 255
 
 
 class _BodyTooLargeError(Exception):
@@ -49,6 +59,14 @@ async def _read_body(request: Request, limit: int) -> bytes:
         if len(body) > limit:
             raise _BodyTooLargeError
     return bytes(body)
+
+
+def _header_text(value: str | None) -> str | None:
+    """An informational header as its column keeps it; one that cannot be stored is dropped,
+    never a reason to refuse (and so lose) a signed delivery."""
+    if value is None or len(value) > _MAX_HEADER_CHARS or string_refusal(value) is not None:
+        return None
+    return value
 
 
 def _triggered_at(value: str | None) -> datetime | None:
@@ -75,15 +93,20 @@ async def receive_shopify_webhook(request: Request) -> JSONResponse:
             401, "invalid X-Shopify-Hmac-Sha256", shop=headers.get("x-shopify-shop-domain")
         )
     topic = headers.get("x-shopify-topic", "")
-    shop = headers.get("x-shopify-shop-domain", "").strip().lower()
     webhook_id = headers.get("x-shopify-webhook-id", "").strip()
-    if not shop or not webhook_id:
+    if not headers.get("x-shopify-shop-domain") or not webhook_id:
         return _error(400, "X-Shopify-Shop-Domain and X-Shopify-Webhook-Id are required")
+    try:
+        shop = normalize_shop_domain(headers.get("x-shopify-shop-domain", ""))
+    except InvalidShopDomainError:
+        return _error(400, "X-Shopify-Shop-Domain must be a *.myshopify.com domain")
+    if len(webhook_id) > _MAX_HEADER_CHARS or string_refusal(webhook_id) is not None:
+        return _error(400, "X-Shopify-Webhook-Id is not an id", shop=shop)
     if topic not in SUPPORTED_TOPICS:
         return _error(400, f"unsupported topic {topic!r}", shop=shop)
     try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError:
+        payload = payload_from_json(body)
+    except ValueError:
         return _error(400, "body is not JSON", shop=shop, topic=topic)
     if not isinstance(payload, dict):
         return _error(400, "body is not a JSON object", shop=shop, topic=topic)
@@ -99,9 +122,9 @@ async def receive_shopify_webhook(request: Request) -> JSONResponse:
         id=new_id(),
         topic=topic,
         webhook_id=webhook_id,
-        event_id=headers.get("x-shopify-event-id"),
+        event_id=_header_text(headers.get("x-shopify-event-id")),
         triggered_at=_triggered_at(headers.get("x-shopify-triggered-at")),
-        api_version=headers.get("x-shopify-api-version"),
+        api_version=_header_text(headers.get("x-shopify-api-version")),
         payload_encrypted=resources.cipher.encrypt(body.decode(), context=API_LOGS_PAYLOAD),
         payload_bytes=len(body),
         shopify_customer_id=customer_of(topic, payload),
@@ -110,7 +133,9 @@ async def receive_shopify_webhook(request: Request) -> JSONResponse:
         stored = await WebhookDeliveriesRepository(session, merchant_id).insert_delivery(delivery)
     if not stored:
         return JSONResponse({"status": "duplicate"})
-    # After the response: the 200 waits only for Postgres.
+    # After the response: the 200 waits only for Postgres. Whatever the payload holds (a NUL,
+    # a number too big for a column), it is stored as it came, encrypted: what the worker
+    # cannot use, it refuses once with its reason (worker.webhooks.processing).
     nudge = BackgroundTask(
         enqueue_webhook_delivery,
         job_queue(resources.redis),

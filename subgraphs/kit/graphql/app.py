@@ -17,12 +17,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
 from strawberry.federation import Schema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 from strawberry.types.unset import UnsetType
 
+from subgraphs.kit.errors import UnauthenticatedError
 from subgraphs.kit.graphql.context import Context, LoadersFactory
+from subgraphs.kit.permissions import may_subscribe
 from subgraphs.kit.resources import Resources, open_resources
 from subgraphs.kit.settings import Settings, get_settings
 
@@ -35,6 +40,30 @@ log = structlog.get_logger(__name__)
 SUBSCRIPTIONS_PER_CONNECTION = 10_000
 
 
+# graphql-transport-ws close codes for a refused connection_init, as HTTP's 401 and 403:
+# a client can tell "get a token" from "this token may not". Strawberry closes every refusal
+# with 4403; the handler below lets the refusal choose.
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+
+
+class _ConnectionRefusedError(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class _TransportWSHandler(BaseGraphQLTransportWSHandler[Context[Any], None]):
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        # Refused at once, well within the connection-init timeout: the socket is closed
+        # with the refusal's code, and nothing was acknowledged.
+        try:
+            await super().handle_connection_init(message)
+        except _ConnectionRefusedError as refusal:
+            await self.websocket.close(code=refusal.code, reason=refusal.reason)
+
+
 class _SubgraphView(GraphQL[Context[Any], None]):
     def __init__(self, schema: Schema, loaders_factory: LoadersFactory[Any]) -> None:
         super().__init__(
@@ -45,6 +74,8 @@ class _SubgraphView(GraphQL[Context[Any], None]):
         )
         self._loaders_factory = loaders_factory
         self.resources: Resources | None = None
+
+    graphql_transport_ws_handler_class = _TransportWSHandler
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -66,9 +97,11 @@ class _SubgraphView(GraphQL[Context[Any], None]):
         authorization = params.get("Authorization") or params.get("authorization")
         await context.authenticate(authorization if isinstance(authorization, str) else None)
         try:
-            context.viewer  # noqa: B018 - raises when the token is missing or bad
-        except Exception as exc:
-            raise ConnectionRejectionError({"message": str(exc)}) from exc
+            viewer = context.viewer
+        except UnauthenticatedError as exc:
+            raise _ConnectionRefusedError(CLOSE_UNAUTHENTICATED, "Unauthorized") from exc
+        if not may_subscribe(viewer):
+            raise _ConnectionRefusedError(CLOSE_FORBIDDEN, "Forbidden")
         return None
 
 

@@ -6,6 +6,8 @@ subscription resolvers must open their own unit of work per event and never use 
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Generic, TypeVar
@@ -24,6 +26,16 @@ from subgraphs.kit.resources import Resources
 LoadersT = TypeVar("LoadersT")
 LoadersFactory = Callable[[Resources, Viewer], LoadersT]
 
+# A request id the router (or a load balancer) sent is kept, so one id follows a request
+# through every log; anything else (missing, too long, odd characters) gets a fresh one.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def request_id_from(header: str | None) -> str:
+    if header is not None and _REQUEST_ID.fullmatch(header):
+        return header
+    return uuid.uuid4().hex
+
 
 class Context(Generic[LoadersT]):
     def __init__(
@@ -38,6 +50,8 @@ class Context(Generic[LoadersT]):
         self.request = request
         self.response = response
         self.connection_params: dict[str, Any] | None = None
+        # Logged with every unexpected error and returned to the client beside it.
+        self.request_id = request_id_from(request.headers.get("x-request-id"))
         self._loaders_factory = loaders_factory
         self._loaders: LoadersT | None = None
         self._viewer: Viewer | None = None

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, Final, Literal
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Final, Literal, cast
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, ValuesOfCorrectTypeRule, specified_rules
+from graphql.validation import ASTValidationRule, ValidationContext, ValidationRule
 from strawberry.extensions import (
-    AddValidationRules,
     MaxTokensLimiter,
     ParserCache,
     SchemaExtension,
@@ -18,7 +18,16 @@ from strawberry.extensions.query_depth_limiter import create_validator
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from subgraphs.kit.graphql.errors import is_client_error, mask_unexpected_errors
+from subgraphs.kit.errors import BAD_USER_INPUT, QUERY_TOO_COMPLEX
+from subgraphs.kit.graphql.errors import (
+    ErrorCodes,
+    code_syntax_errors,
+    is_client_error,
+    log_unexpected,
+    mask_unexpected_errors,
+    with_code,
+)
+from subgraphs.kit.graphql.input_checks import LiteralInputRule, VariableChecks
 from subgraphs.kit.graphql.metrics import metrics_extension
 from subgraphs.kit.graphql.scalars import SCALAR_MAP
 
@@ -31,7 +40,56 @@ MAX_TOKENS = 2000
 # Built once. QueryDepthLimiter makes a new rule class each time it is constructed, and the
 # validation cache is keyed by the rules: one built per request made every request a cache
 # miss (59 % of a subgraph's CPU went to validating the same documents again).
-_DEPTH_LIMIT_RULE = create_validator(MAX_DEPTH, None, None)
+_DEPTH_LIMIT = create_validator(MAX_DEPTH, None, None)
+
+
+class _CodedReports:
+    """A validation context whose reported errors get ``code`` (the rest is the context's)."""
+
+    def __init__(self, context: ValidationContext, code: str) -> None:
+        self._context = context
+        self._code = code
+
+    def report_error(self, error: GraphQLError) -> None:
+        self._context.report_error(with_code(error, self._code))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+
+class _DepthLimitRule(ValidationRule):
+    """Too deep a document is well-formed, only too big to run: QUERY_TOO_COMPLEX. Strawberry's
+    rule does its work in ``__init__`` and reports to the context directly, so it is given a
+    context that codes what it reports."""
+
+    def __init__(self, context: ValidationContext) -> None:
+        super().__init__(context)
+        _DEPTH_LIMIT(cast(ValidationContext, _CodedReports(context, QUERY_TOO_COMPLEX)))
+
+
+class _ValuesOfCorrectTypeRule(ValuesOfCorrectTypeRule):
+    """A literal its type refuses (an unknown currency, a Decimal such as NaN) is a bad value,
+    not a bad document: BAD_USER_INPUT, as the same value in a variable."""
+
+    def report_error(self, error: GraphQLError) -> None:
+        super().report_error(with_code(error, BAD_USER_INPUT))
+
+
+# The same tuple for every request (the validation cache is keyed by it).
+VALIDATION_RULES: tuple[type[ASTValidationRule], ...] = (
+    *(
+        _ValuesOfCorrectTypeRule if rule is ValuesOfCorrectTypeRule else rule
+        for rule in specified_rules
+    ),
+    _DepthLimitRule,
+    LiteralInputRule,
+)
+
+
+class _ValidationRules(SchemaExtension):
+    def on_operation(self) -> Iterator[None]:
+        self.execution_context.validation_rules = VALIDATION_RULES
+        yield
 
 
 class SubgraphSchema(strawberry.federation.Schema):
@@ -39,10 +97,11 @@ class SubgraphSchema(strawberry.federation.Schema):
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         # Errors the client caused (no token, bad cursor) are answers, not incidents: only the
-        # rest reach the error log.
+        # rest reach the error log, once each and compactly (kit.graphql.errors).
+        code_syntax_errors(errors)
         unexpected = [error for error in errors if not is_client_error(error)]
         if unexpected:
-            super().process_errors(unexpected, execution_context)
+            log_unexpected(unexpected, execution_context.context if execution_context else None)
 
 
 def build_schema(
@@ -59,8 +118,12 @@ def build_schema(
     extensions: list[Callable[[], SchemaExtension]] = [
         lambda: ParserCache(maxsize=1024),
         lambda: ValidationCache(maxsize=1024),
-        lambda: AddValidationRules([_DEPTH_LIMIT_RULE]),
+        # Validation checks the literals of the document (kit.graphql.input_checks), and
+        # VariableChecks its variables: every operation's input is checked once, here.
+        _ValidationRules,
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        ErrorCodes,
+        VariableChecks,
         mask_unexpected_errors,
         metrics_extension(name),
     ]

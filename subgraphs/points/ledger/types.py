@@ -13,6 +13,7 @@ import strawberry
 from db.models import PointsTransaction as PointsTransactionRow
 from subgraphs.kit.graphql.codes import CountryCode, CurrencyCode, code_of, currency
 from subgraphs.kit.graphql.domain import domain_enum
+from subgraphs.kit.graphql.input_checks import decimal_digits
 from subgraphs.points.ledger.service import AdjustCommand, EarnCommand
 from subgraphs.points.program import calculation
 from subgraphs.points.program.service import Channel
@@ -140,7 +141,10 @@ class OrderLineInput:
     id: str = strawberry.field(description="Shopify line item id.")
     quantity: int = strawberry.field(description="Units bought.")
     amount: Decimal = strawberry.field(
-        description="What the shopper paid for the line after discounts, in the order currency."
+        description="What the shopper paid for the line after discounts, in the order currency: "
+        "at most 11 digits before the point and 3 after.",
+        # Order amounts: cents, or mils in the three-decimal currencies (KWD, BHD...).
+        metadata=decimal_digits(14, 3),
     )
 
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import strawberry
 
+from subgraphs.kit.graphql.input_checks import decimal_digits
 from subgraphs.points.ledger.types import LedgerPayload
 from subgraphs.points.orders.reversal import RefundLine, ReverseCommand
 
@@ -15,7 +16,10 @@ class RefundLineInput:
     line_id: str = strawberry.field(description="Shopify line item id.")
     quantity: int | None = strawberry.field(default=None, description="Units refunded.")
     amount: Decimal | None = strawberry.field(
-        default=None, description="Amount refunded, order currency (exact for partial refunds)."
+        default=None,
+        description="Amount refunded, order currency (exact for partial refunds): at most 11 "
+        "digits before the point and 3 after.",
+        metadata=decimal_digits(14, 3),
     )
 
 

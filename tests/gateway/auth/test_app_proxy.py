@@ -167,3 +167,16 @@ async def test_a_request_not_signed_by_shopify_is_refused(
 
         assert response.status_code == 401, name
         assert "token" not in response.json(), name
+
+
+@pytest.mark.parametrize("customer_id", ["12\x0034", "\x00", "gid://shopify/Customer/1", "1" * 21])
+async def test_a_signed_request_with_no_customer_id_shopify_makes_is_400_not_500(
+    auth_http: httpx.AsyncClient, tenant: Tenant, customer_id: str
+) -> None:
+    params = proxy_signed(proxy_params(tenant.shop_domain, customer_id))
+
+    response = await auth_http.get("/proxy/token", params=params)
+
+    assert response.status_code == 400, response.text
+    assert "logged_in_customer_id" in response.json()["error"]
+    assert "token" not in response.json()

@@ -5,17 +5,20 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import orjson
+import pytest
 from sqlalchemy import func, select
 
 from db.encryption_contexts import API_LOGS_PAYLOAD
 from db.models import Customer, PointsTransaction
 from db.session import tenant_unit_of_work
+from gateway.edge.webhooks.verification import webhook_signature
 from subgraphs.kit.jobs import job_queue
 from subgraphs.kit.resources import Resources
-from tests.conftest import Tenant
+from tests.conftest import TEST_APP_SECRET, Tenant
 from tests.gateway.webhooks.shopify import deliver, inbox, order_payload, signed
 from worker.webhooks.processing import DeliveryOutcome, process_delivery
 
@@ -169,3 +172,122 @@ async def test_a_malformed_payload_fails_at_once_with_its_reason(
     assert failed["status"] == "failed"
     assert failed["attempts"] == 1
     assert "ShopifyOrderPayload" in failed["last_error"]
+
+
+async def test_a_signed_delivery_with_a_nul_is_stored_and_fails_once_with_its_reason(
+    edge: httpx.AsyncClient, resources: Resources, tenant: Tenant
+) -> None:
+    payload = order_payload(1007, lines=[(1, 1, "5.00")], customer_id="77\x00", email="n@x.io")
+
+    response = await deliver(edge, "orders/create", payload, shop=tenant.shop_domain)
+
+    # Stored, as it came (Shopify retries a 5xx, then drops the subscription).
+    assert response.status_code == 200, response.text
+    [row] = await inbox(resources, tenant.merchant_id)
+    assert row["shopify_customer_id"] is None
+    stored = resources.cipher.decrypt(row["payload_encrypted"], context=API_LOGS_PAYLOAD)
+    assert orjson.loads(stored) == payload
+
+    outcome = await process_delivery(resources, tenant.merchant_id, row["id"])
+
+    assert outcome is DeliveryOutcome.FAILED
+    [failed] = await inbox(resources, tenant.merchant_id)
+    assert (failed["status"], failed["attempts"]) == ("failed", 1)
+    assert "customer.id" in failed["last_error"]
+    assert "NUL" in failed["last_error"]
+
+
+async def test_a_signed_delivery_with_a_nul_in_a_header_or_odd_shop_is_a_clear_400(
+    edge: httpx.AsyncClient, resources: Resources, tenant: Tenant
+) -> None:
+    delivery = signed("orders/create", order_payload(1008, lines=[(1, 1, "5.00")]), shop="x")
+
+    odd_shop = await edge.post("/webhooks/shopify", content=delivery.body, headers=delivery.headers)
+
+    assert odd_shop.status_code == 400
+    assert "myshopify.com" in odd_shop.json()["error"]
+
+
+async def test_an_amount_postgres_cannot_hold_fails_once_not_as_transient(
+    edge: httpx.AsyncClient, resources: Resources, tenant: Tenant
+) -> None:
+    # A valid number, beyond NUMERIC(14, 2) of the customer's total spent: Postgres refuses
+    # it (numeric field overflow), and will refuse it again on every retry.
+    payload = order_payload(1009, lines=[(1, 1, "1e20")], customer_id=79, email="big@example.com")
+    response = await deliver(edge, "orders/paid", payload, shop=tenant.shop_domain)
+    assert response.status_code == 200
+    [row] = await inbox(resources, tenant.merchant_id)
+
+    outcome = await process_delivery(resources, tenant.merchant_id, row["id"])
+
+    assert outcome is DeliveryOutcome.FAILED
+    [failed] = await inbox(resources, tenant.merchant_id)
+    assert (failed["status"], failed["attempts"]) == ("failed", 1)
+    assert failed["last_error"]
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload"),
+    [
+        (
+            "refunds/create",
+            {
+                "id": 1,
+                "order_id": 5,
+                "refund_line_items": [{"line_item_id": 1, "quantity": "x", "subtotal": {}}],
+            },
+        ),
+        ("refunds/create", {"id": 2, "order_id": 5, "refund_line_items": "nope"}),
+        ("orders/cancelled", {"id": {"nested": True}}),
+        ("customers/create", {"id": 5, "email": ["not", "a", "string"]}),
+        ("customers/redact", {"customer": "not an object"}),
+    ],
+    ids=[
+        "refund-line-types",
+        "refund-lines-not-a-list",
+        "order-id-object",
+        "email-list",
+        "redact-customer-string",
+    ],
+)
+async def test_a_payload_of_the_wrong_types_fails_once(
+    edge: httpx.AsyncClient,
+    resources: Resources,
+    tenant: Tenant,
+    topic: str,
+    payload: dict[str, Any],
+) -> None:
+    response = await deliver(edge, topic, payload, shop=tenant.shop_domain)
+    assert response.status_code == 200, response.text
+    [row] = await inbox(resources, tenant.merchant_id)
+
+    outcome = await process_delivery(resources, tenant.merchant_id, row["id"])
+
+    [after] = await inbox(resources, tenant.merchant_id)
+    # Done (nothing to apply) or failed for good: never retried as if it were transient.
+    # (These held before issue 11's fix too; they guard is_permanent's classification.)
+    assert outcome in (DeliveryOutcome.FAILED, DeliveryOutcome.DONE), after["last_error"]
+    assert after["attempts"] == 1
+
+
+async def test_a_signed_delivery_with_a_lone_surrogate_is_stored_and_fails_once(
+    edge: httpx.AsyncClient, resources: Resources, tenant: Tenant
+) -> None:
+    # Valid JSON (an escaped lone surrogate is in its grammar) that no text column can hold.
+    body = b'{"id": 1010, "email": "x\\ud800@example.com", "customer": {"id": 80}}'
+    delivery = signed("orders/create", {}, shop=tenant.shop_domain)
+    headers = {
+        **delivery.headers,
+        "x-shopify-hmac-sha256": webhook_signature(body, TEST_APP_SECRET),
+    }
+
+    response = await edge.post("/webhooks/shopify", content=body, headers=headers)
+
+    assert response.status_code == 200, response.text
+    [row] = await inbox(resources, tenant.merchant_id)
+    outcome = await process_delivery(resources, tenant.merchant_id, row["id"])
+    assert outcome is DeliveryOutcome.FAILED
+    [failed] = await inbox(resources, tenant.merchant_id)
+    assert (failed["status"], failed["attempts"]) == ("failed", 1)
+    assert "email" in failed["last_error"]
+    assert "surrogate" in failed["last_error"]

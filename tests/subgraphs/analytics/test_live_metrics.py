@@ -117,7 +117,7 @@ async def test_a_socket_without_a_valid_token_is_refused(
     with pytest.raises(ConnectionClosed) as closed:
         await next_message(socket)
     assert closed.value.rcvd is not None
-    assert closed.value.rcvd.code == 4403
+    assert closed.value.rcvd.code == 4401
 
 
 async def test_one_socket_carries_more_than_a_hundred_subscriptions(

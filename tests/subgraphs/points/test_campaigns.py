@@ -224,10 +224,8 @@ async def test_campaign_terms_come_back_as_saved(
             {"kind": "DISCOUNT", "multiplier": None, "discountPercent": "0"},
             ["input", "discountPercent"],
         ),
-        (
-            {"kind": "DISCOUNT", "multiplier": None, "discountPercent": "NaN"},
-            ["input", "discountPercent"],
-        ),
+        # discountPercent "NaN" never gets here: the Decimal scalar refuses it, BAD_USER_INPUT
+        # (tests/subgraphs/kit/test_input_boundary.py).
         ({"conditions": {"rfmSegments": [""]}}, ["input", "conditions", "rfmSegments"]),
     ],
 )

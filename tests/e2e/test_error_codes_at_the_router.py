@@ -1,0 +1,192 @@
+"""Issue 11's reproducers through the real router: every bad input is a coded client error a
+client can switch on, with the same code a subgraph gives, and a WebSocket without a valid
+token is refused at connection_init."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from subgraphs.kit.graphql.schema import MAX_TOKENS
+from subgraphs.kit.resources import Resources
+from tests.conftest import Tenant, add_customer
+from tests.e2e.conftest import Router
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def http(router: Router) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=router.url, timeout=15) as client:
+        yield client
+
+
+async def post(
+    http: httpx.AsyncClient, tenant: Tenant, query: str, variables: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    response = await http.post(
+        "",
+        content=json.dumps({"query": query, "variables": variables or {}}),
+        headers={**tenant.headers, "content-type": "application/json"},
+    )
+    assert response.status_code < 500, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def codes(body: dict[str, Any]) -> list[str | None]:
+    assert body.get("errors"), body
+    return [(error.get("extensions") or {}).get("code") for error in body["errors"]]
+
+
+async def test_parse_errors_are_graphql_parse_failed(
+    http: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    body = await post(http, tenant, "{ customers(first: ")
+
+    assert codes(body) == ["GRAPHQL_PARSE_FAILED"]
+
+
+async def test_validation_errors_are_graphql_validation_failed(
+    http: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    body = await post(http, tenant, "{ noSuchField }")
+
+    assert set(codes(body)) == {"GRAPHQL_VALIDATION_FAILED"}
+
+
+async def test_a_nul_in_an_id_is_bad_user_input(http: httpx.AsyncClient, tenant: Tenant) -> None:
+    literal = await post(http, tenant, '{ customer(id: "c\\u0000") { id } }')
+    variable = await post(
+        http, tenant, "query($id: ID!) { customer(id: $id) { id } }", {"id": "c\x00"}
+    )
+    surrogate = await post(
+        http, tenant, "query($id: ID!) { customer(id: $id) { id } }", {"id": "c\ud800"}
+    )
+
+    assert codes(literal) == ["BAD_USER_INPUT"]
+    assert codes(variable) == ["BAD_USER_INPUT"]
+    assert codes(surrogate) == ["BAD_USER_INPUT"]
+
+
+@pytest.mark.parametrize("amount", ["NaN", "Infinity", "1e400"])
+async def test_a_decimal_literal_that_is_no_number_is_bad_user_input(
+    http: httpx.AsyncClient, tenant: Tenant, amount: str
+) -> None:
+    query = f"""{{ pointsCalculate(input: {{customerId: "c", order: {{id: "1",
+        currencyCode: USD, lines: [{{id: "l", quantity: 1, amount: "{amount}"}}]}}}})
+        {{ userErrors {{ message }} }} }}"""
+
+    body = await post(http, tenant, query)
+
+    # Was DOWNSTREAM_SERVICE_ERROR: the subgraph's refusal carried no code.
+    assert set(codes(body)) == {"BAD_USER_INPUT"}
+
+
+@pytest.mark.parametrize(
+    "cursor", ["W10", "WyJ4Il0", base64.b64encode(b"\x00\x01garbage").decode()]
+)
+async def test_a_crafted_cursor_is_bad_user_input(
+    http: httpx.AsyncClient, resources: Resources, tenant: Tenant, cursor: str
+) -> None:
+    customer_id = await add_customer(resources, tenant, points=5)
+
+    customers = await post(
+        http, tenant, "query($a: String) { customers(after: $a) { nodes { id } } }", {"a": cursor}
+    )
+    transactions = await post(
+        http,
+        tenant,
+        """query($id: ID!, $a: String) {
+          customer(id: $id) { pointsTransactions(after: $a) { nodes { id } } } }""",
+        {"id": customer_id, "a": cursor},
+    )
+
+    assert codes(customers) == ["BAD_USER_INPUT"]
+    assert codes(transactions) == ["BAD_USER_INPUT"]
+    assert customers["errors"][0]["message"].startswith("invalid cursor")
+
+
+async def test_too_deep_a_document_is_refused_with_a_code(
+    http: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    fields = "id"
+    for _ in range(12):
+        fields = f"edges {{ node {{ {fields} }} }}"
+
+    body = await post(http, tenant, f"{{ customers(first: 1) {{ {fields} }} }}")
+
+    # The router's own limit answers first, with the code a subgraph gives its limit.
+    assert codes(body) == ["QUERY_TOO_COMPLEX"]
+
+
+async def test_too_many_tokens_are_a_parse_failure_as_at_a_subgraph(
+    http: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    aliases = " ".join(f"a{i}: __typename" for i in range(MAX_TOKENS))
+
+    body = await post(http, tenant, f"{{ {aliases} }}")
+
+    assert codes(body) == ["GRAPHQL_PARSE_FAILED"]
+
+
+async def close_code_at_connection_init(url: str, payload: dict[str, Any]) -> tuple[Any, float]:
+    async with connect(url, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[list-item]
+        started = time.monotonic()
+        await socket.send(json.dumps({"type": "connection_init", "payload": payload}))
+        try:
+            answer: Any = json.loads(await asyncio.wait_for(socket.recv(), 3))
+        except ConnectionClosed as closed:
+            answer = closed.rcvd.code if closed.rcvd is not None else None
+        except TimeoutError:
+            answer = "silent"
+        return answer, time.monotonic() - started
+
+
+async def test_a_websocket_with_a_bad_token_gets_no_data_through_the_router(
+    router: Router,
+) -> None:
+    """Hive Gateway 2.15 acknowledges every connection_init (its graphql-ws server is given no
+    onConnect: see the report of issue 11); the subgraph refuses the router's upstream socket
+    with 4401 at the first subscribe, and the client gets a coded error, never data."""
+    async with connect(router.ws_url, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[list-item]
+        await socket.send(
+            json.dumps(
+                {"type": "connection_init", "payload": {"Authorization": "Bearer not-a-jwt"}}
+            )
+        )
+        ack = json.loads(await asyncio.wait_for(socket.recv(), 3))
+        assert ack["type"] == "connection_ack"
+        query = "subscription { loyaltyMetricsUpdated { membersCount } }"
+        await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
+        try:
+            answer: Any = json.loads(await asyncio.wait_for(socket.recv(), 5))
+        except ConnectionClosed as closed:
+            answer = closed.rcvd.code if closed.rcvd is not None else None
+    print("router answer to a subscribe with a bad token:", answer)
+    assert not (isinstance(answer, dict) and (answer.get("payload") or {}).get("data")), answer
+
+
+async def test_an_unknown_persisted_query_has_a_code(
+    http: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    unknown = "0" * 64
+    apq = await http.post(
+        "",
+        json={"extensions": {"persistedQuery": {"version": 1, "sha256Hash": unknown}}},
+        headers=tenant.headers,
+    )
+    by_id = await http.post("", json={"documentId": unknown}, headers=tenant.headers)
+
+    # Via extensions.persistedQuery: Apollo's code, on which Apollo-style clients retry with the
+    # document; by documentId: the document is not in the trusted list.
+    assert codes(apq.json()) == ["PERSISTED_QUERY_NOT_FOUND"]
+    assert codes(by_id.json()) == ["PERSISTED_QUERY_NOT_IN_LIST"]
