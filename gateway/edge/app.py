@@ -2,6 +2,7 @@
 
 - POST /webhooks/shopify — the webhook shim (gateway/webhooks)
 - /auth/* and /proxy/* — OAuth install and the app-proxy token exchange (gateway/auth)
+- /proxy/r/{code} and /r/{shop}/{code} — referral link clicks (gateway/referrals)
 - GET /health
 
 It opens its resources without live pub/sub, so it starts and keeps accepting webhooks
@@ -19,6 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from gateway.edge.auth.routes import auth_routes
+from gateway.edge.referrals.clicks import referral_click_routes
 from gateway.edge.webhooks.shim import webhook_routes
 from subgraphs.kit.observability import configure_logging
 from subgraphs.kit.resources import Resources, open_resources
@@ -30,7 +32,12 @@ async def health(request: Request) -> JSONResponse:
 
 
 def _routes() -> list[BaseRoute]:
-    return [Route("/health", health), *webhook_routes(), *auth_routes()]
+    return [
+        Route("/health", health),
+        *webhook_routes(),
+        *auth_routes(),
+        *referral_click_routes(),
+    ]
 
 
 def create_edge_app(

@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", alias="LOYALNEST_HOST")
     db_pool_size: int = Field(10, alias="LOYALNEST_DB_POOL_SIZE")
     storefront_url_template: str = Field(
-        "https://{shop}/?ref={code}", alias="LOYALNEST_REFERRAL_URL_TEMPLATE"
+        "https://{shop}/apps/loyalnest/r/{code}", alias="LOYALNEST_REFERRAL_URL_TEMPLATE"
     )
     log_level: str = Field("INFO", alias="LOYALNEST_LOG_LEVEL")
     # Incoming webhook for operational alerts (e.g. a shop's Shopify API budget nearly spent).

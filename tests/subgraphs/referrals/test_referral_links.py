@@ -68,7 +68,7 @@ async def test_create_returns_a_readable_code_and_a_storefront_url(
     assert payload["userErrors"] == []
     link = payload["referralLink"]
     assert UNAMBIGUOUS_CODE.match(link["code"]), link["code"]
-    assert link["url"] == f"https://{tenant.shop_domain}/?ref={link['code']}"
+    assert link["url"] == f"https://{tenant.shop_domain}/apps/loyalnest/r/{link['code']}"
     assert link["clicks"] == "0"
     assert await links_in_database(resources, tenant.merchant_id) == 1
 
