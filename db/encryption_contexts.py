@@ -19,3 +19,5 @@ PROGRAM_SETTINGS_NOTIFICATION_API_KEY: Final = "program_settings.notification_ap
 REWARD_REDEMPTIONS_CODE: Final = "reward_redemptions.code"
 # Keyed hashes (blind indexes) of a referral link visitor: IP, user agent, and the two together.
 REFERRAL_EVENTS_VISITOR: Final = "referral_events.visitor"
+# Keyed hashes of the shipping address and phone a referral is scored with (never stored).
+REFERRALS_PARTY: Final = "referrals.party"

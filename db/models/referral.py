@@ -150,6 +150,10 @@ class Referral(Base):
     # [{"reason": "same_ip", "weight": "0.6", "detail": "..."}]: the score, explained.
     fraud_reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default="[]")
     qualifying_order_id: Mapped[str | None]
+    # The qualifying order's subtotal (shop currency), and what refunds have taken off it:
+    # below the program's minimum again, the advocate's unreleased reward is cancelled.
+    qualifying_subtotal: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    refunded_amount: Mapped[Decimal] = mapped_column(Numeric(14, 2), server_default="0")
     created_at: Mapped[datetime] = created_at_column()
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = updated_at_column()

@@ -75,3 +75,9 @@ async def create_referral_link(
             return ReferralLinkResult(link=existing[0], created=False)
         # Otherwise the random code collided with another customer's: draw again.
     raise RuntimeError("could not draw an unused referral code")
+
+
+async def advocate_of(session: AsyncSession, merchant_id: str, code: str) -> str | None:
+    """The customer whose link has ``code``; None when no link has it."""
+    links = await ReferralsRepository(session, merchant_id).links_by_codes([code.strip().upper()])
+    return links[0].advocate_customer_id if links else None

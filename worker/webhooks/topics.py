@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +24,8 @@ from subgraphs.kit.validation import string_refusal
 from subgraphs.points.orders import service as order_events
 from subgraphs.points.orders.service import EventResult, OrderTrigger, Outcome
 from subgraphs.points.orders.shopify_payloads import ShopifyOrderPayload, parse
+from worker.referrals import webhooks as referrals
+from worker.referrals.webhooks import ReferralContext
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,12 +109,32 @@ async def _shop_redact(context: HandlerContext, payload: Mapping[str, Any]) -> E
     return EventResult(Outcome.APPLIED, "shop data erased", ledger_changed=True)
 
 
+ReferralHook = Callable[[ReferralContext, Mapping[str, Any]], Awaitable[str | None]]
+
+
+def _and_referrals(handler: Handler, hook: ReferralHook) -> Handler:
+    """``handler``, then the referral program's part of the same delivery, in the same
+    transaction; what the referral step did is added to the delivery's outcome."""
+
+    async def handle(context: HandlerContext, payload: Mapping[str, Any]) -> EventResult:
+        result = await handler(context, payload)
+        referral = ReferralContext(
+            context.session, context.resources.cipher, context.merchant_id, context.now
+        )
+        note = await hook(referral, payload)
+        if note is None:
+            return result
+        return replace(result, detail=f"{result.detail}; {note}")
+
+    return handle
+
+
 HANDLERS: dict[str, Handler] = {
     "orders/create": _order_placed(OrderTrigger.CREATED),
-    "orders/paid": _order_placed(OrderTrigger.PAID),
-    "orders/cancelled": _order_cancelled,
-    "refunds/create": _refund_created,
-    "customers/create": _customer_created,
+    "orders/paid": _and_referrals(_order_placed(OrderTrigger.PAID), referrals.after_order_paid),
+    "orders/cancelled": _and_referrals(_order_cancelled, referrals.after_order_cancelled),
+    "refunds/create": _and_referrals(_refund_created, referrals.after_refund),
+    "customers/create": _and_referrals(_customer_created, referrals.after_signup),
     "customers/update": _customer_updated,
     "app/uninstalled": _app_uninstalled,
     "customers/data_request": _data_request,

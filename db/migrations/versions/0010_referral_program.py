@@ -99,6 +99,8 @@ def upgrade() -> None:
         sa.Column("fraud_score", sa.Numeric(4, 3), nullable=False, server_default="0"),
         sa.Column("fraud_reasons", JSONB, nullable=False, server_default="[]"),
         sa.Column("qualifying_order_id", sa.Text),
+        sa.Column("qualifying_subtotal", sa.Numeric(14, 2)),
+        sa.Column("refunded_amount", sa.Numeric(14, 2), nullable=False, server_default="0"),
         _now("created_at"),
         sa.Column("completed_at", sa.DateTime(timezone=True)),
         _now("updated_at"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -26,19 +27,31 @@ class ConversionRepository(TenantRepository[Referral]):
     async def by_id(self, referral_id: str, *, for_update: bool = False) -> Referral | None:
         return await self.get_one_or_none(Referral.id == referral_id, for_update=for_update)
 
-    async def by_qualifying_order(self, order_id: str) -> Referral | None:
-        return await self.get_one_or_none(Referral.qualifying_order_id == order_id)
+    async def by_qualifying_order(
+        self, order_id: str, *, for_update: bool = False
+    ) -> Referral | None:
+        return await self.get_one_or_none(
+            Referral.qualifying_order_id == order_id, for_update=for_update
+        )
+
+    async def add_refund(self, referral_id: str, amount: Decimal) -> Referral | None:
+        return await self.update_one(
+            referral_id, {"refunded_amount": Referral.refunded_amount + amount}
+        )
 
     async def insert_new_referral(self, values: Mapping[str, Any]) -> Referral | None:
         """None when the friend was referred already (one referral per friend)."""
         return await self.insert_new(values)
 
-    async def complete(self, referral_id: str, order_id: str, at: datetime) -> Referral | None:
+    async def complete(
+        self, referral_id: str, order_id: str, subtotal: Decimal, at: datetime
+    ) -> Referral | None:
         return await self.update_one(
             referral_id,
             {
                 "status": ReferralStatus.COMPLETED.value,
                 "qualifying_order_id": order_id,
+                "qualifying_subtotal": subtotal,
                 "completed_at": at,
             },
             Referral.status == ReferralStatus.PENDING.value,

@@ -146,7 +146,7 @@ async def complete(
     program, _ = await referral_program(session, merchant_id)
     if order.subtotal < program.min_order_amount:
         return Completion.BELOW_MINIMUM
-    completed = await referrals.complete(referral.id, order.order_id, now)
+    completed = await referrals.complete(referral.id, order.order_id, order.subtotal, now)
     assert completed is not None, "the referral is locked by this transaction"
     advocate_count = await referrals.completed_count(referral.advocate_customer_id)
     held = Decimal(referral.fraud_score) >= program.fraud_threshold
@@ -206,12 +206,31 @@ def _reward(
     }
 
 
+async def refund_qualifying_order(
+    session: AsyncSession, merchant_id: str, order_id: str, amount: Decimal
+) -> list[ReferralReward]:
+    """A refund of ``amount`` (shop currency) on an order: if it is a referral's qualifying
+    order and what is left of it falls below the program's minimum, the advocate's reward
+    is cancelled as for a cancelled order (a small partial refund leaves it standing)."""
+    referrals = ConversionRepository(session, merchant_id)
+    referral = await referrals.by_qualifying_order(order_id, for_update=True)
+    if referral is None or amount <= 0:
+        return []
+    refunded = await referrals.add_refund(referral.id, amount)
+    assert refunded is not None, "the referral is locked by this transaction"
+    program, _ = await referral_program(session, merchant_id)
+    left = (refunded.qualifying_subtotal or Decimal(0)) - refunded.refunded_amount
+    if left > 0 and left >= program.min_order_amount:
+        return []
+    return await cancel_for_order(session, merchant_id, order_id, reason="refunded")
+
+
 async def cancel_for_order(
     session: AsyncSession, merchant_id: str, order_id: str, *, reason: str
 ) -> list[ReferralReward]:
-    """The qualifying order was refunded or cancelled: the advocate's reward, if not released
-    yet (pending or held), is cancelled. The friend's reward stands (it paid for an order the
-    friend really placed, and was released at once)."""
+    """The qualifying order was cancelled (or refunded below the minimum): the advocate's
+    reward, if not released yet (pending or held), is cancelled. The friend's reward stands
+    (it paid for an order the friend really placed, and was released at once)."""
     referral = await ConversionRepository(session, merchant_id).by_qualifying_order(order_id)
     if referral is None:
         return []

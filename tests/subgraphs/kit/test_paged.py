@@ -54,7 +54,7 @@ async def test_a_bad_page_is_refused_before_the_resolver_runs() -> None:
     assert f"at most {MAX_PAGE_SIZE}" in result.errors[0].message
     result = await SCHEMA.execute('{ events(after: "W10") }')  # a cursor of another list
     assert result.errors is not None
-    assert result.errors[0].message == "invalid cursor"
+    assert result.errors[0].message.startswith("invalid cursor")
     assert seen == []
 
 
