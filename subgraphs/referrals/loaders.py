@@ -9,11 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import Info
 from strawberry.dataloader import DataLoader
 
-from db.models import ReferralLink
+from db.models import ReferralLink, ReferralReward
 from subgraphs.kit.auth import Viewer
 from subgraphs.kit.graphql.context import Context
 from subgraphs.kit.graphql.loaders import in_key_order, tenant_loader
 from subgraphs.kit.resources import Resources
+from subgraphs.referrals.conversions import service as conversions
 from subgraphs.referrals.repository import ReferralsRepository
 
 
@@ -21,6 +22,7 @@ from subgraphs.referrals.repository import ReferralsRepository
 class ReferralsLoaders:
     referral_link_by_advocate: DataLoader[str, ReferralLink | None]
     referral_link_by_code: DataLoader[str, ReferralLink | None]
+    rewards_by_referral: DataLoader[str, list[ReferralReward]]
 
 
 def build_referrals_loaders(resources: Resources, viewer: Viewer) -> ReferralsLoaders:
@@ -38,9 +40,19 @@ def build_referrals_loaders(resources: Resources, viewer: Viewer) -> ReferralsLo
         links = await ReferralsRepository(session, merchant_id).links_by_codes(codes)
         return in_key_order(links, codes, key=lambda link: link.code)
 
+    async def load_rewards(
+        session: AsyncSession, referral_ids: Sequence[str]
+    ) -> list[list[ReferralReward]]:
+        rewards = await conversions.rewards_of(session, merchant_id, referral_ids)
+        grouped: dict[str, list[ReferralReward]] = {referral_id: [] for referral_id in referral_ids}
+        for reward in rewards:
+            grouped[reward.referral_id].append(reward)
+        return [grouped[referral_id] for referral_id in referral_ids]
+
     return ReferralsLoaders(
         referral_link_by_advocate=tenant_loader(resources, merchant_id, load_by_advocate),
         referral_link_by_code=tenant_loader(resources, merchant_id, load_by_code),
+        rewards_by_referral=tenant_loader(resources, merchant_id, load_rewards),
     )
 
 

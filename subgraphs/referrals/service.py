@@ -29,6 +29,7 @@ class ReferralErrorCode(enum.StrEnum):
     SELF_REFERRAL = enum.auto()
     REFERRAL_NOT_FOUND = enum.auto()
     NOT_HELD = enum.auto()
+    NOT_A_SHOPPER = enum.auto()
 
 
 class ReferralError(DomainError):

@@ -64,6 +64,8 @@ ReferralErrorCode = domain_enum(
         "REFERRAL_NOT_FOUND": "The shop has no such referral. Check the id.",
         "NOT_HELD": "The referral is not waiting for review: only held referrals are approved "
         "or rejected.",
+        "NOT_A_SHOPPER": "Only a shopper signed in to the storefront (a customer token) can "
+        "claim a referral code.",
     },
 )
 

@@ -11,6 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Referral, ReferralReward, ReferralRewardStatus, ReferralStatus
+from subgraphs.kit.pagination import Page, PageRequest
 from subgraphs.kit.repository import TenantRepository
 
 
@@ -32,6 +33,15 @@ class ConversionRepository(TenantRepository[Referral]):
     ) -> Referral | None:
         return await self.get_one_or_none(
             Referral.qualifying_order_id == order_id, for_update=for_update
+        )
+
+    async def referrals_page(
+        self, request: PageRequest, *, status: ReferralStatus | None = None
+    ) -> Page[Referral]:
+        """Newest first."""
+        conditions = [] if status is None else [Referral.status == status.value]
+        return await self.paginate(
+            request, *conditions, keyset=(Referral.created_at, Referral.id), descending=True
         )
 
     async def add_refund(self, referral_id: str, amount: Decimal) -> Referral | None:
@@ -89,6 +99,12 @@ class ReferralRewardRepository(TenantRepository[ReferralReward]):
         """Each side's reward once: a side rewarded already keeps its row."""
         made = [await self.insert_new(row) for row in rows]
         return [reward for reward in made if reward is not None]
+
+    async def of_referrals(self, referral_ids: Sequence[str]) -> list[ReferralReward]:
+        return await self.get_all(
+            ReferralReward.referral_id.in_(referral_ids),
+            order_by=(ReferralReward.referral_id, ReferralReward.side),
+        )
 
     async def of_referral(self, referral_id: str) -> list[ReferralReward]:
         return await self.get_all(

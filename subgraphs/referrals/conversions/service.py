@@ -12,6 +12,7 @@ ledger under ``referral:{id}:{side}``: the points subgraph is never imported fro
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.ids import new_id
 from db.models import Referral, ReferralReward, ReferralRewardStatus, ReferralStatus
 from subgraphs.kit.audit import AuditAction
+from subgraphs.kit.pagination import Page, PageRequest
 from subgraphs.kit.repository import AuditTrail
 from subgraphs.referrals.conversions.fraud import PartyFacts, score_referral
 from subgraphs.referrals.conversions.repository import (
@@ -330,3 +332,19 @@ async def mark_issued(
             "points": due.reward.points,
         },
     )
+
+
+async def referrals_page(
+    session: AsyncSession,
+    merchant_id: str,
+    request: PageRequest,
+    *,
+    status: ReferralStatus | None = None,
+) -> Page[Referral]:
+    return await ConversionRepository(session, merchant_id).referrals_page(request, status=status)
+
+
+async def rewards_of(
+    session: AsyncSession, merchant_id: str, referral_ids: Sequence[str]
+) -> list[ReferralReward]:
+    return await ReferralRewardRepository(session, merchant_id).of_referrals(referral_ids)

@@ -1,0 +1,185 @@
+"""GraphQL types of referrals: a friend brought by an advocate, its fraud score explained, and
+what each side gets."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import strawberry
+
+from db.models import Referral as ReferralRow
+from db.models import ReferralReward as RewardRow
+from db.models import ReferralRewardStatus, ReferralStatus
+from subgraphs.kit.graphql.domain import domain_enum
+from subgraphs.referrals.conversions import service
+from subgraphs.referrals.conversions.fraud import FraudReason
+from subgraphs.referrals.loaders import ReferralsInfo
+from subgraphs.referrals.program.types import ReferralRewardKind
+from subgraphs.referrals.types import Customer, ReferralUserError
+
+ReferralStatusEnum = domain_enum(
+    ReferralStatus,
+    name="ReferralStatus",
+    description="Where a referral stands.",
+    values={
+        "PENDING": "The friend was attributed; their first qualifying order is awaited.",
+        "COMPLETED": "The friend's qualifying order completed it; rewards follow.",
+        "EXPIRED": "The link had expired before the friend ordered.",
+        "REJECTED": "Staff rejected it after review; no reward is paid.",
+    },
+)
+ReferralSourceEnum = domain_enum(
+    service.AttributionSource,
+    name="ReferralSource",
+    description="How the friend was attributed to the advocate.",
+    values={
+        "CUSTOMER_CREATE": "The code came with the friend's signup.",
+        "ORDER": "The code came with the friend's first order (cart attribute or landing page).",
+        "DISCOUNT_CODE": "The friend used their referral discount code.",
+        "CLAIM": "The friend entered the code in the storefront (referralClaim).",
+    },
+)
+FraudReasonEnum = domain_enum(
+    FraudReason,
+    name="ReferralFraudReason",
+    description="A signal that a referral may not be what it seems.",
+    values={
+        "SAME_IP": "The friend ordered from the advocate's IP address.",
+        "SAME_DEVICE": "The friend used the advocate's browser.",
+        "SAME_MAILBOX": "The friend's email delivers to the advocate's mailbox (a +tag or "
+        "Gmail dots).",
+        "SIMILAR_EMAIL": "The friend's email is a near copy of the advocate's.",
+        "DISPOSABLE_EMAIL": "The friend's email is on a throw-away domain.",
+        "SAME_ADDRESS": "The friend ships to the advocate's address.",
+        "SAME_PHONE": "The friend has the advocate's phone number.",
+        "REFERRAL_BURST": "The advocate brought many friends within a day.",
+    },
+)
+RewardStatusEnum = domain_enum(
+    ReferralRewardStatus,
+    name="ReferralRewardStatus",
+    description="Where one side's reward stands.",
+    values={
+        "PENDING": "Waiting for its release time (the advocate's hold period).",
+        "HELD": "The referral looks suspicious: waiting for staff review.",
+        "ISSUED": "Paid.",
+        "CANCELLED": "Will not be paid (the order was cancelled or refunded in time, or the "
+        "referral was rejected).",
+    },
+)
+DecisionEnum = domain_enum(
+    service.Decision,
+    name="ReferralDecision",
+    description="Staff's decision on a held referral.",
+    values={"APPROVE": "Release its rewards.", "REJECT": "Cancel its rewards and reject it."},
+)
+
+
+@strawberry.type(description="One reason a referral's fraud score is what it is.")
+class ReferralFraudSignal:
+    reason: FraudReasonEnum = strawberry.field(description="The signal.")  # type: ignore[valid-type]
+    weight: Decimal = strawberry.field(description="How much it counts, 0 to 1.")
+    detail: str = strawberry.field(description="What matched, in words.")
+
+
+@strawberry.type(description="What one side of a referral gets, and when.")
+class ReferralRewardGrant:
+    side: str = strawberry.field(description="advocate or friend.")
+    kind: ReferralRewardKind = strawberry.field(description="Points or a discount.")  # type: ignore[valid-type]
+    points: int | None = strawberry.field(description="Points (POINTS).")
+    status: RewardStatusEnum = strawberry.field(description="Where it stands.")  # type: ignore[valid-type]
+    release_at: datetime = strawberry.field(description="When it is (or was) due.")
+    issued_at: datetime | None = strawberry.field(description="When it was paid.")
+
+    @classmethod
+    def from_row(cls, row: RewardRow) -> ReferralRewardGrant:
+        return cls(
+            side=row.side,
+            kind=ReferralRewardKind(row.kind),
+            points=row.points,
+            status=ReferralRewardStatus(row.status),
+            release_at=row.release_at,
+            issued_at=row.issued_at,
+        )
+
+
+@strawberry.type(description="A friend an advocate brought to the shop.")
+class Referral:
+    id: strawberry.ID = strawberry.field(description="Referral id.")
+    status: ReferralStatusEnum = strawberry.field(description="Where it stands.")  # type: ignore[valid-type]
+    source: ReferralSourceEnum = strawberry.field(description="How it was attributed.")  # type: ignore[valid-type]
+    advocate: Customer = strawberry.field(description="Who shared the link.")
+    friend: Customer = strawberry.field(description="Who came through it.")
+    fraud_score: Decimal = strawberry.field(
+        description="0 (nothing suspicious) to 1; at or above the program's threshold the "
+        "rewards wait for review."
+    )
+    fraud_signals: list[ReferralFraudSignal] = strawberry.field(
+        description="Why the score is what it is."
+    )
+    qualifying_order_id: str | None = strawberry.field(
+        description="The Shopify order that completed it."
+    )
+    created_at: datetime = strawberry.field(description="When the friend was attributed.")
+    completed_at: datetime | None = strawberry.field(description="When it completed.")
+
+    @classmethod
+    def from_row(cls, row: ReferralRow) -> Referral:
+        return cls(
+            id=strawberry.ID(row.id),
+            status=ReferralStatus(row.status),
+            source=service.AttributionSource(row.source),
+            advocate=Customer(id=strawberry.ID(row.advocate_customer_id)),
+            friend=Customer(id=strawberry.ID(row.friend_customer_id)),
+            fraud_score=Decimal(row.fraud_score),
+            fraud_signals=[_signal(signal) for signal in row.fraud_reasons],
+            qualifying_order_id=row.qualifying_order_id,
+            created_at=row.created_at,
+            completed_at=row.completed_at,
+        )
+
+    @strawberry.field(description="What each side gets (empty until it completes).")
+    async def rewards(self, info: ReferralsInfo) -> list[ReferralRewardGrant]:
+        rows = await info.context.loaders.rewards_by_referral.load(str(self.id))
+        return [ReferralRewardGrant.from_row(row) for row in rows]
+
+
+def _signal(stored: dict[str, Any]) -> ReferralFraudSignal:
+    return ReferralFraudSignal(
+        reason=FraudReason(stored["reason"]),
+        weight=Decimal(stored["weight"]),
+        detail=str(stored["detail"]),
+    )
+
+
+@strawberry.input(description="Staff's decision on a held referral.")
+class ReferralReviewInput:
+    id: strawberry.ID = strawberry.field(description="The held referral.")
+    decision: DecisionEnum = strawberry.field(description="Approve or reject.")  # type: ignore[valid-type]
+
+
+@strawberry.type(description="The result of referralReview.")
+class ReferralReviewPayload:
+    rewards: list[ReferralRewardGrant] = strawberry.field(
+        default_factory=list, description="The rewards the decision moved."
+    )
+    user_errors: list[ReferralUserError] = strawberry.field(
+        default_factory=list, description="Why nothing changed."
+    )
+
+
+@strawberry.input(description="A code the shopper entered in the storefront.")
+class ReferralClaimInput:
+    code: str = strawberry.field(description="The advocate's referral code.")
+
+
+@strawberry.type(description="The result of referralClaim.")
+class ReferralClaimPayload:
+    referral: Referral | None = strawberry.field(
+        default=None, description="The shopper's referral (the first one, if referred already)."
+    )
+    user_errors: list[ReferralUserError] = strawberry.field(
+        default_factory=list, description="Why nothing changed."
+    )

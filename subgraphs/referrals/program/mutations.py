@@ -1,0 +1,45 @@
+"""Editing the referral program."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from strawberry.tools import create_type
+
+from subgraphs.referrals.loaders import ReferralsInfo
+from subgraphs.referrals.program.service import update_referral_program
+from subgraphs.referrals.program.types import (
+    ReferralProgram,
+    ReferralProgramUpdateInput,
+    ReferralProgramUpdatePayload,
+)
+from subgraphs.referrals.user_errors import referral_mutation
+
+
+@strawberry.mutation(
+    description="Change the referral program; omitted fields keep their value. Validated as a "
+    "whole; with expectedVersion, refused (VERSION_CONFLICT) if it changed since."
+)
+async def referral_program_update(
+    info: ReferralsInfo,
+    input: Annotated[
+        ReferralProgramUpdateInput,
+        strawberry.argument(description="The changes, and optionally the version they are on."),
+    ],
+) -> ReferralProgramUpdatePayload:
+    return await referral_mutation(
+        info,
+        ReferralProgramUpdatePayload,
+        lambda scope: update_referral_program(
+            scope.session,
+            scope.merchant_id,
+            input.to_changes(),
+            expected_version=input.expected_version,
+            actor_id=scope.actor_id,
+        ),
+        lambda saved: ReferralProgramUpdatePayload(referral_program=ReferralProgram.of(*saved)),
+    )
+
+
+ReferralProgramMutation = create_type("ReferralProgramMutation", [referral_program_update])
