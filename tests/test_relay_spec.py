@@ -27,6 +27,7 @@ CONNECTION_FIELDS = {
     ("Query", "campaigns"),
     ("Query", "webhookDeliveries"),
     ("Query", "gdprRequests"),
+    ("Query", "referrals"),
     ("Customer", "pointsTransactions"),
     ("Customer", "redemptions"),
 }
