@@ -86,8 +86,11 @@ class Settings(BaseSettings):
     oauth_rate_limit: str = Field("60/minute", alias="LOYALNEST_OAUTH_RATE_LIMIT")
 
     # Largest static cost of one GraphQL operation a subgraph runs (kit/graphql/cost.py): each
-    # list costs its page size, multiplied through nesting. The router reads the same variable.
-    query_cost_budget: int = Field(1000, alias="LOYALNEST_QUERY_COST_BUDGET", ge=1)
+    # list costs its page size, multiplied through nesting, so this is about the most rows one
+    # request may ask for. A dashboard's 50 customers with 50 transactions each (5,050) fits;
+    # a full page of 100 inside a full page of 100 (10,100) does not. The router reads the
+    # same variable for its own check (router.yaml limits.maxCost).
+    query_cost_budget: int = Field(10_000, alias="LOYALNEST_QUERY_COST_BUDGET", ge=1)
 
     @field_validator(
         "webhook_rate_limit",

@@ -18,6 +18,7 @@ from strawberry.extensions.query_depth_limiter import create_validator
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from subgraphs.kit.graphql.cost import QueryCostLimiter
 from subgraphs.kit.graphql.errors import is_client_error, mask_unexpected_errors
 from subgraphs.kit.graphql.metrics import metrics_extension
 from subgraphs.kit.graphql.scalars import SCALAR_MAP
@@ -61,6 +62,7 @@ def build_schema(
         lambda: ValidationCache(maxsize=1024),
         lambda: AddValidationRules([_DEPTH_LIMIT_RULE]),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        QueryCostLimiter,
         mask_unexpected_errors,
         metrics_extension(name),
     ]
