@@ -26,6 +26,7 @@ from tests.e2e.conftest import Router, another_router
 GRAPHQL_TRANSPORT_WS = Subprotocol("graphql-transport-ws")
 SESSION_LIMIT = 8
 ANONYMOUS_LIMIT = 5
+ROUTER_BUDGET = 150  # of the limited router, below the subgraphs' (10,000)
 CUSTOMERS = "{ customers(first: 1) { nodes { id } } }"
 THIRTY_ALIASES = (
     "{ "
@@ -44,6 +45,7 @@ def limited(router: Router) -> Iterator[Router]:
         router,
         LOYALNEST_ROUTER_RATE_LIMIT_SESSION=str(SESSION_LIMIT),
         LOYALNEST_ROUTER_RATE_LIMIT_ANONYMOUS=str(ANONYMOUS_LIMIT),
+        LOYALNEST_QUERY_COST_BUDGET=str(ROUTER_BUDGET),
     ) as started:
         yield started
 
@@ -192,6 +194,22 @@ async def test_thirty_aliases_of_nested_pages_are_refused_with_their_cost(
     assert error["extensions"]["cost"] == 30 * (100 + 100 * 100)
     assert error["extensions"]["maxCost"] == 10_000
     assert "303000" in error["message"]
+
+
+async def test_the_router_refuses_by_its_own_budget_before_any_subgraph_runs(
+    limited: Router, resources: Resources
+) -> None:
+    tenant = await new_tenant(resources)
+    # 100 + 100 * 1: within the subgraphs' budget, over this router's.
+    query = (
+        "{ customers(first: 100) { edges { node { "
+        "pointsTransactions(first: 1) { nodes { id } } } } } }"
+    )
+    async with httpx.AsyncClient(base_url=limited.url, timeout=15) as client:
+        body = (await post(client, query, tenant.headers)).json()
+
+    [error] = body["errors"]
+    assert error["extensions"] == {"code": "QUERY_TOO_COMPLEX", "cost": 200, "maxCost": 150}
 
 
 async def test_a_page_of_ten_customers_shows_its_cost(
