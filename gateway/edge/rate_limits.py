@@ -1,7 +1,7 @@
 """The edge app's rate limits as HTTP: a 429 with ``Retry-After`` and ``RateLimit-*`` headers,
 and a wrapper that limits an endpoint per client IP (OAuth, the app-proxy token exchange).
 
-The counting itself is kit's (``subgraphs.kit.rate_limits``): sliding window on Redis, failing
+The counting itself is kit's (``subgraphs.kit.rate_limits``): moving window on Redis, failing
 open. The client IP is Starlette's ``request.client``: behind a load balancer, uvicorn's
 ``--forwarded-allow-ips`` makes it the caller's rather than the balancer's.
 """

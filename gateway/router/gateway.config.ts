@@ -584,13 +584,20 @@ export const gatewayConfig = defineConfig({
       ...(settings.maxBodyBytes > 0 ? [useBodyLimit(settings.maxBodyBytes)] : []),
       ...(settings.exposeSubgraphErrorDetails ? [] : [useHideUpstreamDetails()]),
       // Limits: rate (per credential or IP, before parsing), then cost (before planning).
-      ...(settings.rateLimits.enabled ? [useRateLimits(settings.rateLimits, () => log)] : []),
+      ...(settings.rateLimits.enabled ? [rateLimitsPlugin()] : []),
       ...(settings.maxCost > 0 ? [useQueryCost(settings.maxCost)] : []),
     ] as any[];
   },
 });
 
 let started = false;
+
+// One limiter (one Redis client) per process, however often the runtime asks for plugins.
+let rateLimits: ReturnType<typeof useRateLimits> | undefined;
+function rateLimitsPlugin() {
+  rateLimits ??= useRateLimits(settings.rateLimits, () => log);
+  return rateLimits;
+}
 
 function startup(): void {
   refreshManifest(true);

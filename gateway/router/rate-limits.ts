@@ -5,10 +5,11 @@
 // with Retry-After and RateLimit-* headers, and a GraphQL error with extensions.code
 // RATE_LIMITED and the seconds to wait (over a WebSocket, the error alone).
 //
-// Counters live in Redis (the same server as everything else), as a sliding-window counter: a
-// fixed-window count for this window and the last one, the last one weighted by how much of it
-// still overlaps the window ending now (the algorithm of the Python side, which uses the
-// `limits` library's). It is one Lua script, so concurrent routers count atomically.
+// Counters live in Redis (the same server as everything else) as a moving window, the
+// algorithm the Python side takes from the `limits` library: per caller, a list of the times of
+// its last `limit` operations, newest first; one more is allowed when the oldest of them has
+// left the window. Exact (no burst across a window boundary, no estimate) and bounded by the
+// limit itself. It is one Lua script, so concurrent routers count atomically.
 //
 // Hive Gateway's own `rateLimiting` was not used: it limits resolver calls of configured
 // fields (Type.field), keys on the raw Authorization header, and answers neither 429 nor
@@ -59,20 +60,35 @@ const STAFF_AUDIENCE = 'loyalnest:staff';
 const API_KEY_PREFIX = 'lnk_';
 const KEY_PREFIX = 'loyalnest:router-ratelimit';
 
-// KEYS[1]: this window's counter, KEYS[2]: the previous window's. ARGV: limit, window (ms),
-// time already elapsed in this window (ms). Returns {allowed (0/1), current, previous}.
-const SLIDING_WINDOW = `
-local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-local elapsed = tonumber(ARGV[3])
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
-if math.floor(previous * (window - elapsed) / window) + current >= limit then
-  return {0, current, previous}
+// KEYS[1]: the caller's list of operation times (ms), newest first. ARGV: now (ms), limit,
+// window (ms). Returns {allowed (0/1), operations in the window (this one included),
+// time of the oldest of them (ms)}.
+const MOVING_WINDOW = `
+local now = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local window = tonumber(ARGV[3])
+local allowed = 1
+local limitth = redis.call('LINDEX', KEYS[1], limit - 1)
+if limitth and tonumber(limitth) > now - window then
+  allowed = 0
+else
+  redis.call('LPUSH', KEYS[1], now)
+  redis.call('LTRIM', KEYS[1], 0, limit - 1)
+  redis.call('PEXPIRE', KEYS[1], window)
 end
-current = redis.call('INCR', KEYS[1])
-if current == 1 then redis.call('PEXPIRE', KEYS[1], window * 2) end
-return {1, current, previous}
+-- the oldest entry still in the window (the list is sorted, newest first): binary search
+local low, high, found = 0, redis.call('LLEN', KEYS[1]) - 1, -1
+while low <= high do
+  local mid = math.floor((low + high) / 2)
+  if tonumber(redis.call('LINDEX', KEYS[1], mid)) > now - window then
+    found = mid
+    low = mid + 1
+  else
+    high = mid - 1
+  end
+end
+if found < 0 then return {allowed, 0, now} end
+return {allowed, found + 1, tonumber(redis.call('LINDEX', KEYS[1], found))}
 `;
 
 function sha256(text: string): string {
@@ -108,7 +124,7 @@ export function createRateLimiter(settings: RateLimitSettings, log: () => Log) {
     });
     // Reconnection attempts are ioredis' business; the outage is logged once, in `hit`.
     redis.on('error', () => {});
-    redis.defineCommand('loyalnestSlidingWindow', { numberOfKeys: 2, lua: SLIDING_WINDOW });
+    redis.defineCommand('loyalnestMovingWindow', { numberOfKeys: 1, lua: MOVING_WINDOW });
     return redis;
   }
 
@@ -153,15 +169,12 @@ export function createRateLimiter(settings: RateLimitSettings, log: () => Log) {
   async function hit(identity: Identity): Promise<Decision> {
     const limit = limitFor(identity);
     const windowMs = settings.windowSeconds * 1000;
-    const now = Date.now();
-    const index = Math.floor(now / windowMs);
-    const elapsed = now - index * windowMs;
-    // The braces are a Redis Cluster hash tag: both windows of a key land in one slot.
-    const base = `${KEY_PREFIX}:{${identity.kind}:${identity.id}}:${limit}/${settings.windowSeconds}`;
+    const key = `${KEY_PREFIX}:${identity.kind}:${limit}/${settings.windowSeconds}:${identity.id}`;
     const open: Decision = { allowed: true, limit, remaining: limit, resetSeconds: 0, windowSeconds: settings.windowSeconds };
+    const now = Date.now();
     let reply: [number, number, number];
     try {
-      reply = await (client() as any).loyalnestSlidingWindow(`${base}:${index}`, `${base}:${index - 1}`, limit, windowMs, elapsed);
+      reply = await (client() as any).loyalnestMovingWindow(key, now, limit, windowMs);
     } catch (err) {
       if (!failingOpen) {
         failingOpen = true;
@@ -173,20 +186,14 @@ export function createRateLimiter(settings: RateLimitSettings, log: () => Log) {
       failingOpen = false;
       log().info('rate limits restored: Redis answers again');
     }
-    const [allowed, current, previous] = reply.map(Number);
-    const weighted = Math.floor((previous * (windowMs - elapsed)) / windowMs) + current;
-    const untilWindowEnds = windowMs - elapsed;
-    let resetMs = untilWindowEnds;
-    if (!allowed && current < limit && previous > 0) {
-      // Room comes back as the previous window slides out: when previous * weight + current
-      // drops below the limit.
-      resetMs = Math.max(0, untilWindowEnds - ((limit - current) * windowMs) / previous);
-    }
+    const [allowed, inWindow, oldest] = reply.map(Number);
+    // Refused: room comes back when the oldest operation in the window leaves it.
+    const resetSeconds = Math.ceil(Math.max(0, oldest + windowMs - now) / 1000);
     return {
       allowed: allowed === 1,
       limit,
-      remaining: Math.max(0, limit - weighted),
-      resetSeconds: Math.max(allowed ? 0 : 1, Math.ceil(resetMs / 1000)),
+      remaining: Math.max(0, limit - inWindow),
+      resetSeconds: allowed === 1 ? resetSeconds : Math.max(1, resetSeconds),
       windowSeconds: settings.windowSeconds,
     };
   }

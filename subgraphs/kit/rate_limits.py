@@ -1,8 +1,8 @@
-"""Rate limits on Redis counters, with the ``limits`` library's sliding-window counter: two
-fixed-window counters per key, the previous one weighted by how much of it still overlaps the
-window ending now, so a burst at a window boundary cannot pass twice the limit (a fixed
-window's flaw) and each key costs two integers in Redis (a moving window's sorted set costs one
-entry per request).
+"""Rate limits on Redis, with the ``limits`` library's moving window: per key, the times of
+the last ``limit`` requests (a Redis list, so at most ``limit`` entries); a request is allowed
+when the oldest of them has left the window. Exact, unlike a fixed window (twice the limit in a
+burst across a boundary) or the sliding-window counter (an estimate that lets a request or two
+through right after a boundary), and bounded in memory by the limit itself.
 
 A limiter never fails a request: if Redis is down, slow or its breaker is open, the request
 is allowed, and one log line says so for the whole outage (the next success logs the end).
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import structlog
 from limits import RateLimitItem, parse
 from limits.aio.storage import RedisStorage
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import Redis
 
 from subgraphs.kit.redis_calls import RedisCalls, RedisUnavailable
@@ -76,7 +76,7 @@ class RateLimiter:
             # limits types its options as scalars, yet hands connection_pool to redis-py as is.
             connection_pool=redis.connection_pool,  # type: ignore[arg-type]
         )
-        self._strategy = SlidingWindowCounterRateLimiter(storage)
+        self._strategy = MovingWindowRateLimiter(storage)
         # Its own breaker and timeout: a check adds at most one short wait to a request, and
         # none once Redis is known to be away. The breaker's own per-failure lines are left out:
         # this class logs the outage once.

@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     webhook_job_timeout_seconds: int = Field(60, alias="LOYALNEST_WEBHOOK_JOB_TIMEOUT_SECONDS")
 
     # Rate limits of the edge app, in the `limits` notation ("<n>/<second|minute|hour>"),
-    # counted in Redis over a sliding window (kit/rate_limits.py); the router's own limits are
+    # counted in Redis over a moving window (kit/rate_limits.py); the router's own limits are
     # in router.yaml. Sized for a real shop: Shopify bursts webhooks (a bulk order import) and
     # retries a 429 later, so the per-shop limit is generous; the storefront's app proxy comes
     # from Shopify's own servers, so many customers share an IP. Behind a load balancer, run
