@@ -214,8 +214,11 @@ function readRateLimits(root: Record<string, any>): RateLimitSettings {
   const rl = section(root, 'rateLimits', [
     'enabled', 'redisUrl', 'timeoutMs', 'windowSeconds', 'perWindow', 'sessionAudience', 'secrets',
   ]);
-  const per = section(rl, 'perWindow', ['session', 'customer', 'staff', 'apiKey', 'anonymous']);
-  const secrets = section(rl, 'secrets', ['session', 'customer', 'staff']);
+  // Keyed by their full path, so a typo is reported as rateLimits.perWindow.<key>.
+  const per = section({ 'rateLimits.perWindow': rl.perWindow }, 'rateLimits.perWindow', [
+    'session', 'customer', 'staff', 'apiKey', 'anonymous',
+  ]);
+  const secrets = section({ 'rateLimits.secrets': rl.secrets }, 'rateLimits.secrets', ['session', 'customer', 'staff']);
   const result: RateLimitSettings = {
     enabled: bool(rl.enabled, 'rateLimits.enabled', true),
     redisUrl: str(rl.redisUrl, 'rateLimits.redisUrl', 'redis://127.0.0.1:6379/0'),
