@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
 from redis.asyncio import Redis
 from structlog.testing import capture_logs
 
-from cli.embedded import free_port
+from cli.embedded import free_port, start_redis
 from gateway.edge.app import create_edge_app
 from subgraphs.kit.rate_limits import RateLimiter
 from subgraphs.kit.resources import Resources
@@ -178,3 +181,35 @@ async def test_with_redis_down_the_limits_fail_open_with_one_log_line(
     assert len(await inbox(resources, tenant.merchant_id)) == 6
     failing_open = [entry for entry in logs if entry["event"] == "rate_limits_failing_open"]
     assert len(failing_open) == 1, logs
+
+
+async def test_with_redis_hung_mid_flood_the_limits_fail_open(
+    resources: Resources, tmp_path: Path
+) -> None:
+    own = start_redis(tmp_path)
+    client = Redis.from_url(own.url)
+    limited = dataclasses.replace(resources, rate_limiter=RateLimiter(client))
+    tenant = await new_tenant(resources)
+    try:
+        with capture_logs() as logs:
+            async with edge_with(limited, webhook_rate_limit="3/minute") as edge:
+
+                async def send(n: int) -> int:
+                    payload = order_payload(7500 + n, lines=[(1, 1, "5.00")])
+                    response = await deliver(
+                        edge, "orders/create", payload, shop=tenant.shop_domain
+                    )
+                    return response.status_code
+
+                before = [await send(n) for n in range(4)]
+                # Hung, not gone: connections stay open and nothing answers.
+                os.kill(own.process.pid, signal.SIGSTOP)
+                during = [await send(n) for n in range(4, 10)]
+    finally:
+        os.kill(own.process.pid, signal.SIGCONT)
+        await client.aclose()
+        own.stop()
+
+    assert before == [200, 200, 200, 429]
+    assert during == [200] * 6
+    assert len([e for e in logs if e["event"] == "rate_limits_failing_open"]) == 1
