@@ -11,6 +11,9 @@ import { defineConfig } from '@graphql-hive/gateway';
 import { GraphQLError, Kind, type DocumentNode } from 'graphql';
 import YAML from 'yaml';
 
+import { useQueryCost } from './cost.ts';
+import { useRateLimits, type RateLimitSettings } from './rate-limits.ts';
+
 type Log = {
   info: (...args: unknown[]) => void;
   warn: (...args: unknown[]) => void;
@@ -132,6 +135,7 @@ function readSettings() {
   const root = loadRouterYaml();
   const knownSections = [
     'listen', 'subgraphs', 'persistedDocuments', 'limits', 'cors', 'headers', 'security', 'logging',
+    'rateLimits',
   ];
   for (const key of Object.keys(root)) {
     if (!knownSections.includes(key)) log.warn(`router.yaml: unknown section ${key} (ignored)`);
@@ -154,6 +158,7 @@ function readSettings() {
   const pd = section(root, 'persistedDocuments', ['manifest', 'allowArbitraryDocuments']);
   const limits = section(root, 'limits', [
     'maxDepth', 'maxTokens', 'maxBodyBytes', 'maxHeaderBytes', 'subgraphTimeoutMs', 'subgraphKeepAliveMs',
+    'maxCost',
   ]);
   const cors = section(root, 'cors', ['origins', 'credentials', 'maxAgeSeconds']);
   const headers = section(root, 'headers', ['propagate']);
@@ -187,7 +192,57 @@ function readSettings() {
     blockFieldSuggestions: bool(security.blockFieldSuggestions, 'security.blockFieldSuggestions', false),
     exposeSubgraphErrorDetails: bool(security.exposeSubgraphErrorDetails, 'security.exposeSubgraphErrorDetails', false),
     logLevel: level as 'error' | 'warn' | 'info' | 'debug',
+    // Rate limits and the cost limit (gateway/router/rate-limits.ts, cost.ts).
+    maxCost: int(limits.maxCost, 'limits.maxCost', 10000),
+    rateLimits: readRateLimits(root),
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// router.yaml: rateLimits
+// ---------------------------------------------------------------------------------------------
+
+// The development secrets of subgraphs/kit/settings.py: a dev stack works without any set.
+const DEV_SECRETS = {
+  sessionAudience: 'loyalnest-dev-api-key',
+  session: 'loyalnest-dev-app-secret',
+  customer: 'loyalnest-dev-customer-token-secret',
+  staff: 'loyalnest-dev-staff-token-secret',
+};
+
+function readRateLimits(root: Record<string, any>): RateLimitSettings {
+  const rl = section(root, 'rateLimits', [
+    'enabled', 'redisUrl', 'timeoutMs', 'windowSeconds', 'perWindow', 'sessionAudience', 'secrets',
+  ]);
+  // Keyed by their full path, so a typo is reported as rateLimits.perWindow.<key>.
+  const per = section({ 'rateLimits.perWindow': rl.perWindow }, 'rateLimits.perWindow', [
+    'session', 'customer', 'staff', 'apiKey', 'anonymous',
+  ]);
+  const secrets = section({ 'rateLimits.secrets': rl.secrets }, 'rateLimits.secrets', ['session', 'customer', 'staff']);
+  const result: RateLimitSettings = {
+    enabled: bool(rl.enabled, 'rateLimits.enabled', true),
+    redisUrl: str(rl.redisUrl, 'rateLimits.redisUrl', 'redis://127.0.0.1:6379/0'),
+    timeoutMs: int(rl.timeoutMs, 'rateLimits.timeoutMs', 100, 1),
+    windowSeconds: int(rl.windowSeconds, 'rateLimits.windowSeconds', 60, 1),
+    perWindow: {
+      session: int(per.session, 'rateLimits.perWindow.session', 600, 1),
+      customer: int(per.customer, 'rateLimits.perWindow.customer', 120, 1),
+      staff: int(per.staff, 'rateLimits.perWindow.staff', 600, 1),
+      apiKey: int(per.apiKey, 'rateLimits.perWindow.apiKey', 1200, 1),
+      anonymous: int(per.anonymous, 'rateLimits.perWindow.anonymous', 120, 1),
+    },
+    sessionAudience: str(rl.sessionAudience, 'rateLimits.sessionAudience', DEV_SECRETS.sessionAudience),
+    secrets: {
+      session: str(secrets.session, 'rateLimits.secrets.session', DEV_SECRETS.session),
+      customer: str(secrets.customer, 'rateLimits.secrets.customer', DEV_SECRETS.customer),
+      staff: str(secrets.staff, 'rateLimits.secrets.staff', DEV_SECRETS.staff),
+    },
+  };
+  if (process.env.LOYALNEST_ENV === 'production' && result.enabled) {
+    const dev = (['session', 'customer', 'staff'] as const).filter((k) => result.secrets[k] === DEV_SECRETS[k]);
+    if (dev.length > 0) throw new RouterConfigError(`rateLimits.secrets: production needs real secrets (${dev.join(', ')})`);
+  }
+  return result;
 }
 
 let settings: ReturnType<typeof readSettings>;
@@ -559,11 +614,21 @@ export const gatewayConfig = defineConfig({
       useLimitErrorCodes(),
       ...(settings.maxBodyBytes > 0 ? [useBodyLimit(settings.maxBodyBytes)] : []),
       ...(settings.exposeSubgraphErrorDetails ? [] : [useHideUpstreamDetails()]),
+      // Limits: rate (per credential or IP, before parsing), then cost (before planning).
+      ...(settings.rateLimits.enabled ? [rateLimitsPlugin()] : []),
+      ...(settings.maxCost > 0 ? [useQueryCost(settings.maxCost)] : []),
     ] as any[];
   },
 });
 
 let started = false;
+
+// One limiter (one Redis client) per process, however often the runtime asks for plugins.
+let rateLimits: ReturnType<typeof useRateLimits> | undefined;
+function rateLimitsPlugin() {
+  rateLimits ??= useRateLimits(settings.rateLimits, () => log);
+  return rateLimits;
+}
 
 function startup(): void {
   refreshManifest(true);

@@ -40,8 +40,11 @@ class RedisCalls:
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
         failures_to_open: int = FAILURES_TO_OPEN,
         open_seconds: float = OPEN_SECONDS,
+        log_failures: bool = True,
     ) -> None:
         self._timeout = timeout_seconds
+        # False: the caller reports outages itself (the rate limiter logs one line each).
+        self._log_failures = log_failures
         self._breakers = AsyncCircuitBreakerFactory(
             default_threshold=failures_to_open, default_ttl=open_seconds
         )
@@ -56,5 +59,6 @@ class RedisCalls:
         except OpenedState:
             raise RedisUnavailable(f"{operation}: Redis circuit open") from None
         except (TimeoutError, RedisError, OSError) as exc:
-            log.warning("redis_unavailable", op=operation, error=repr(exc))
+            if self._log_failures:
+                log.warning("redis_unavailable", op=operation, error=repr(exc))
             raise RedisUnavailable(f"{operation}: {exc!r}") from exc

@@ -16,6 +16,7 @@ from db.session import create_engine, create_session_factory, system_unit_of_wor
 from subgraphs.kit.cache import TenantCache
 from subgraphs.kit.fanout import SnapshotFanout
 from subgraphs.kit.pubsub import PubSub
+from subgraphs.kit.rate_limits import RateLimiter
 from subgraphs.kit.redis_calls import RedisCalls
 from subgraphs.kit.repository import merchant_for_shop
 from subgraphs.kit.settings import Settings
@@ -67,6 +68,8 @@ class Resources:
     cache: TenantCache
     cipher: FieldCipher
     merchants: MerchantDirectory
+    # Request counters of the edge app (kit.rate_limits); the router keeps its own.
+    rate_limiter: RateLimiter
     # Live snapshots: one channel subscription and one read per event per key (kit.fanout).
     fanout: SnapshotFanout = field(default_factory=SnapshotFanout)
 
@@ -109,6 +112,11 @@ async def open_resources(settings: Settings, *, live: bool = True) -> AsyncItera
             cache=TenantCache(redis, redis_calls),
             cipher=cipher,
             merchants=MerchantDirectory(sessions),
+            rate_limiter=RateLimiter(
+                redis,
+                enabled=settings.rate_limits_enabled,
+                timeout_seconds=settings.redis_call_timeout_seconds,
+            ),
         )
     finally:
         if broadcast is not None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from limits import parse
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Development-only secrets. `loyalnest dev` replaces the encryption keys with ones generated
@@ -64,6 +65,43 @@ class Settings(BaseSettings):
     inbox_sweep_every_seconds: int = Field(30, alias="LOYALNEST_INBOX_SWEEP_EVERY_SECONDS")
     inbox_sweep_grace_seconds: float = Field(60.0, alias="LOYALNEST_INBOX_SWEEP_GRACE_SECONDS")
     webhook_job_timeout_seconds: int = Field(60, alias="LOYALNEST_WEBHOOK_JOB_TIMEOUT_SECONDS")
+
+    # Rate limits of the edge app, in the `limits` notation ("<n>/<second|minute|hour>"),
+    # counted in Redis over a moving window (kit/rate_limits.py); the router's own limits are
+    # in router.yaml. Sized for a real shop: Shopify bursts webhooks (a bulk order import) and
+    # retries a 429 later, so the per-shop limit is generous; the storefront's app proxy comes
+    # from Shopify's own servers, so many customers share an IP. Behind a load balancer, run
+    # uvicorn with --forwarded-allow-ips so the client's IP is the one counted.
+    # Off (LOYALNEST_RATE_LIMITS_ENABLED=false) for benchmarks that flood on purpose.
+    rate_limits_enabled: bool = Field(True, alias="LOYALNEST_RATE_LIMITS_ENABLED")
+    # Signed webhook deliveries per shop; past it, 429 and nothing is stored (Shopify retries).
+    webhook_rate_limit: str = Field("1200/minute", alias="LOYALNEST_WEBHOOK_RATE_LIMIT")
+    # Wrongly signed webhook posts per IP; past it, that IP is answered 429 instead of 401.
+    webhook_bad_signature_rate_limit: str = Field(
+        "100/minute", alias="LOYALNEST_WEBHOOK_BAD_SIGNATURE_RATE_LIMIT"
+    )
+    # App-proxy token exchanges (GET /proxy/token) per IP.
+    proxy_token_rate_limit: str = Field("300/minute", alias="LOYALNEST_PROXY_TOKEN_RATE_LIMIT")
+    # OAuth install and callback requests (/auth/*) per IP.
+    oauth_rate_limit: str = Field("60/minute", alias="LOYALNEST_OAUTH_RATE_LIMIT")
+
+    # Largest static cost of one GraphQL operation a subgraph runs (kit/graphql/cost.py): each
+    # list costs its page size, multiplied through nesting, so this is about the most rows one
+    # request may ask for. A dashboard's 50 customers with 50 transactions each (5,050) fits;
+    # a full page of 100 inside a full page of 100 (10,100) does not. The router reads the
+    # same variable for its own check (router.yaml limits.maxCost).
+    query_cost_budget: int = Field(10_000, alias="LOYALNEST_QUERY_COST_BUDGET", ge=1)
+
+    @field_validator(
+        "webhook_rate_limit",
+        "webhook_bad_signature_rate_limit",
+        "proxy_token_rate_limit",
+        "oauth_rate_limit",
+    )
+    @classmethod
+    def _is_a_rate_limit(cls, value: str) -> str:
+        parse(value)  # a typo fails at startup, not at the first request
+        return value
 
     def check_production(self) -> None:
         if self.environment != "production":

@@ -20,6 +20,7 @@ from starlette.routing import Route
 from db.encryption_contexts import API_LOGS_PAYLOAD
 from db.ids import new_id
 from db.session import tenant_unit_of_work
+from gateway.edge.rate_limits import client_ip, over_limit
 from gateway.edge.webhooks.verification import signature_is_valid
 from subgraphs.admin.deliveries.repository import NewDelivery, WebhookDeliveriesRepository
 from subgraphs.admin.merchants.service import InvalidShopDomainError, normalize_shop_domain
@@ -89,6 +90,15 @@ async def receive_shopify_webhook(request: Request) -> JSONResponse:
     if not signature_is_valid(
         body, headers.get("x-shopify-hmac-sha256"), (settings.shopify_api_secret,)
     ):
+        # Shopify never sends a wrong signature: a flood of them is an attack, slowed per IP.
+        refused = await over_limit(
+            resources,
+            settings.webhook_bad_signature_rate_limit,
+            "webhook_bad_signature",
+            client_ip(request),
+        )
+        if refused is not None:
+            return refused
         return _error(
             401, "invalid X-Shopify-Hmac-Sha256", shop=headers.get("x-shopify-shop-domain")
         )
@@ -102,6 +112,11 @@ async def receive_shopify_webhook(request: Request) -> JSONResponse:
         return _error(400, "X-Shopify-Shop-Domain must be a *.myshopify.com domain")
     if len(webhook_id) > _MAX_HEADER_CHARS or string_refusal(webhook_id) is not None:
         return _error(400, "X-Shopify-Webhook-Id is not an id", shop=shop)
+    # Per shop, before anything is stored: a refused delivery leaves no row, and Shopify retries
+    # any non-2xx answer later, so a 429 delays a delivery and never loses it.
+    refused = await over_limit(resources, settings.webhook_rate_limit, "webhook", shop)
+    if refused is not None:
+        return refused
     if topic not in SUPPORTED_TOPICS:
         return _error(400, f"unsupported topic {topic!r}", shop=shop)
     try:

@@ -19,6 +19,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from subgraphs.kit.errors import BAD_USER_INPUT, QUERY_TOO_COMPLEX
+from subgraphs.kit.graphql.cost import QueryCostLimiter
 from subgraphs.kit.graphql.errors import (
     ErrorCodes,
     code_syntax_errors,
@@ -124,6 +125,7 @@ def build_schema(
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         ErrorCodes,
         VariableChecks,
+        QueryCostLimiter,
         mask_unexpected_errors,
         metrics_extension(name),
     ]
