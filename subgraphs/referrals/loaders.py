@@ -12,7 +12,7 @@ from strawberry.dataloader import DataLoader
 from db.models import ReferralLink
 from subgraphs.kit.auth import Viewer
 from subgraphs.kit.graphql.context import Context
-from subgraphs.kit.graphql.loaders import in_key_order, tenant_loader
+from subgraphs.kit.graphql.loaders import by_id_loader, in_key_order, tenant_loader
 from subgraphs.kit.resources import Resources
 from subgraphs.referrals.repository import ReferralsRepository
 
@@ -21,6 +21,7 @@ from subgraphs.referrals.repository import ReferralsRepository
 class ReferralsLoaders:
     referral_link_by_advocate: DataLoader[str, ReferralLink | None]
     referral_link_by_code: DataLoader[str, ReferralLink | None]
+    referral_link_by_id: DataLoader[str, ReferralLink | None]
 
 
 def build_referrals_loaders(resources: Resources, viewer: Viewer) -> ReferralsLoaders:
@@ -41,6 +42,11 @@ def build_referrals_loaders(resources: Resources, viewer: Viewer) -> ReferralsLo
     return ReferralsLoaders(
         referral_link_by_advocate=tenant_loader(resources, merchant_id, load_by_advocate),
         referral_link_by_code=tenant_loader(resources, merchant_id, load_by_code),
+        referral_link_by_id=by_id_loader(
+            resources,
+            merchant_id,
+            lambda session, ids: ReferralsRepository(session, merchant_id).get_by_ids(ids),
+        ),
     )
 
 

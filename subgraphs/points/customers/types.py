@@ -9,6 +9,7 @@ from typing import Annotated
 import strawberry
 
 from db.models import Customer as CustomerRow
+from subgraphs.kit.graphql.node import NODE_ID_DESCRIPTION, global_id, local_id
 from subgraphs.kit.graphql.relay import (
     AfterArgument,
     BeforeArgument,
@@ -41,7 +42,7 @@ class ExpiringPoints:
 
 @strawberry.federation.type(keys=["id"], description="A shopper enrolled in the loyalty program.")
 class Customer:
-    id: strawberry.ID = strawberry.field(description="LoyalNest customer id.")
+    id: strawberry.ID = strawberry.field(description=NODE_ID_DESCRIPTION)
     points_balance: UnsignedInt64 = strawberry.field(description="Points available to spend now.")
     total_points_earned: UnsignedInt64 = strawberry.field(
         description="Points earned over the customer's lifetime, less reversed ones."
@@ -62,7 +63,7 @@ class Customer:
     @classmethod
     def from_row(cls, row: CustomerRow) -> Customer:
         return cls(
-            id=strawberry.ID(row.id),
+            id=global_id("Customer", row.id),
             points_balance=UnsignedInt64(row.points_balance),
             total_points_earned=UnsignedInt64(row.total_points_earned),
             orders_count=UnsignedInt64(row.orders_count),
@@ -74,8 +75,9 @@ class Customer:
 
     @classmethod
     async def resolve_reference(cls, info: PointsInfo, id: strawberry.ID) -> Customer | None:
-        require_customer_access(info.context.viewer, str(id))
-        row = await info.context.loaders.customer_by_id.load(str(id))
+        customer_id = local_id(id, "Customer")
+        require_customer_access(info.context.viewer, customer_id)
+        row = await info.context.loaders.customer_by_id.load(customer_id)
         return None if row is None else cls.from_row(row)
 
     @strawberry.field(
@@ -109,7 +111,7 @@ class Customer:
         reverse: ReverseArgument = False,
     ) -> Connection[PointsTransaction]:
         page = await info.context.loaders.transactions_page_by_customer.load(
-            (str(self.id), page_request(first, after, last, before, reverse=reverse))
+            (self.row.id, page_request(first, after, last, before, reverse=reverse))
         )
         return to_connection(page, position=transaction_position, node=PointsTransaction.from_row)
 
@@ -124,7 +126,7 @@ class Customer:
         reverse: ReverseArgument = False,
     ) -> Connection[RewardRedemption]:
         page = await info.context.loaders.redemptions_page_by_customer.load(
-            (str(self.id), page_request(first, after, last, before, reverse=reverse))
+            (self.row.id, page_request(first, after, last, before, reverse=reverse))
         )
         return to_connection(page, position=redemption_position, node=RewardRedemption.from_view)
 
@@ -142,7 +144,7 @@ class Customer:
         ] = 30,
     ) -> list[ExpiringPoints]:
         days = max(1, min(within_days, MAX_EXPIRY_WINDOW_DAYS))
-        lots = await info.context.loaders.expiring_points_by_customer.load((str(self.id), days))
+        lots = await info.context.loaders.expiring_points_by_customer.load((self.row.id, days))
         return [ExpiringPoints(points=UnsignedInt64(points), expires_at=at) for at, points in lots]
 
 

@@ -1,0 +1,10 @@
+"""Global IDs for tests: what the API calls a row that a test made in the database."""
+
+from __future__ import annotations
+
+from subgraphs.kit.graphql.node import global_id
+
+
+def gid(type_name: str, row_id: str) -> str:
+    """The API's ID of the row ``row_id`` of ``type_name`` (e.g. ``gid("Customer", id)``)."""
+    return str(global_id(type_name, row_id))
