@@ -8,3 +8,7 @@ from subgraphs.kit.graphql.node import global_id
 def gid(type_name: str, row_id: str) -> str:
     """The API's ID of the row ``row_id`` of ``type_name`` (e.g. ``gid("Customer", id)``)."""
     return str(global_id(type_name, row_id))
+
+
+def gid_or_none(type_name: str, row_id: str | None) -> str | None:
+    return None if row_id is None else gid(type_name, row_id)

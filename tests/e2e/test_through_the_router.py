@@ -15,6 +15,7 @@ from cli.compose import persisted_operations
 from subgraphs.kit.resources import Resources
 from tests.conftest import Tenant, add_customer
 from tests.e2e.conftest import Router
+from tests.ids import gid
 from tests.subgraphs.points.test_wide_counters import BALANCE, EARNED, big_ledger
 
 EARN = """
@@ -53,7 +54,7 @@ async def graphql(
 def earn(customer_id: str, points: int, key: str) -> dict[str, Any]:
     return {
         "input": {
-            "customerId": customer_id,
+            "customerId": gid("Customer", customer_id),
             "points": points,
             "reason": "order",
             "idempotencyKey": key,
@@ -71,7 +72,7 @@ async def test_one_request_is_answered_by_four_subgraphs(
         """mutation($id: ID!) {
           referralLinkCreate(input: {customerId: $id}) { userErrors { code } }
         }""",
-        {"id": customer_id},
+        {"id": gid("Customer", customer_id)},
     )
 
     body = await graphql(
@@ -102,7 +103,10 @@ async def test_points_earn_through_the_router_is_idempotent(
     first = await graphql(http, tenant, EARN, earn(customer_id, 70, "order-1001"))
     retry = await graphql(http, tenant, EARN, earn(customer_id, 70, "order-1001"))
     balance = await graphql(
-        http, tenant, "query($id: ID!) { customer(id: $id) { pointsBalance } }", {"id": customer_id}
+        http,
+        tenant,
+        "query($id: ID!) { customer(id: $id) { pointsBalance } }",
+        {"id": gid("Customer", customer_id)},
     )
 
     assert first["data"]["pointsAdjust"]["customer"]["pointsBalance"] == "70"
@@ -220,7 +224,7 @@ async def test_persisted_operation_by_document_id(
 
     response = await http.post(
         "",
-        json={"documentId": operation.id, "variables": {"id": customer_id}},
+        json={"documentId": operation.id, "variables": {"id": gid("Customer", customer_id)}},
         headers=tenant.headers,
     )
 
@@ -309,7 +313,7 @@ async def test_a_balance_past_32_bits_crosses_the_router_exactly(
         http,
         tenant,
         "query($id: ID!) { customer(id: $id) { pointsBalance totalPointsEarned } }",
-        {"id": customer_id},
+        {"id": gid("Customer", customer_id)},
     )
 
     assert "errors" not in body, body

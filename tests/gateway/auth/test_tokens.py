@@ -29,6 +29,7 @@ from subgraphs.kit.permissions import Capability
 from subgraphs.kit.resources import Resources
 from subgraphs.points.rewards.service import RewardTerms, create_reward
 from tests.conftest import SubgraphClient, Tenant, add_customer, token_for
+from tests.ids import gid
 
 CUSTOMER = "query($id: ID!) { customer(id: $id) { id pointsBalance } }"
 CUSTOMERS = "{ customers(first: 5) { edges { node { id } } } }"
@@ -168,7 +169,9 @@ async def test_an_expired_customer_token_is_unauthenticated(
     an_hour_ago = int(time.time()) - 3600
     headers = customer_token(resources, tenant.shop_domain, customer_id, now=an_hour_ago)
 
-    result = await points_client.execute(CUSTOMER, {"id": customer_id}, headers=headers)
+    result = await points_client.execute(
+        CUSTOMER, {"id": gid("Customer", customer_id)}, headers=headers
+    )
 
     assert_unauthenticated(result, "expired")
     assert result["data"] == {"customer": None}
@@ -192,7 +195,9 @@ async def test_a_customer_token_not_valid_yet_is_unauthenticated(
         resources.settings.token_secret,
     )
 
-    result = await points_client.execute(CUSTOMER, {"id": customer_id}, headers=bearer(token))
+    result = await points_client.execute(
+        CUSTOMER, {"id": gid("Customer", customer_id)}, headers=bearer(token)
+    )
 
     assert_unauthenticated(result, "not valid yet")
 
@@ -207,7 +212,9 @@ async def test_a_token_for_an_audience_we_do_not_serve_is_unauthenticated(
     claims = customer_claims(tenant.shop_domain, customer_id, aud=audience)
     token = signed(claims, resources.settings.token_secret)
 
-    result = await points_client.execute(CUSTOMER, {"id": customer_id}, headers=bearer(token))
+    result = await points_client.execute(
+        CUSTOMER, {"id": gid("Customer", customer_id)}, headers=bearer(token)
+    )
 
     assert_unauthenticated(result, "audience")
 
@@ -221,7 +228,9 @@ async def test_a_customer_token_signed_with_another_secret_is_unauthenticated(
     for secret in ("guess", resources.settings.staff_token_secret, "test-app-secret"):
         token = signed(claims, secret)
 
-        result = await points_client.execute(CUSTOMER, {"id": customer_id}, headers=bearer(token))
+        result = await points_client.execute(
+            CUSTOMER, {"id": gid("Customer", customer_id)}, headers=bearer(token)
+        )
 
         assert_unauthenticated(result, "bad_signature")
 
@@ -270,7 +279,7 @@ async def test_an_unsigned_alg_none_token_is_unauthenticated(
     }[kind]
 
     result = await points_client.execute(
-        CUSTOMER, {"id": customer_id}, headers=bearer(unsigned(claims))
+        CUSTOMER, {"id": gid("Customer", customer_id)}, headers=bearer(unsigned(claims))
     )
 
     assert_unauthenticated(result)
@@ -380,7 +389,11 @@ async def test_a_customer_redeems_for_themselves_only(
     headers = customer_token(resources, tenant.shop_domain, me)
 
     def redeem(customer_id: str, key: str) -> dict[str, Any]:
-        return {"customerId": customer_id, "rewardId": reward_id, "idempotencyKey": key}
+        return {
+            "customerId": gid("Customer", customer_id),
+            "rewardId": gid("Reward", reward_id),
+            "idempotencyKey": key,
+        }
 
     mine = await points_client.execute(REDEEM, {"input": redeem(me, "r1")}, headers=headers)
     theirs = await points_client.execute(
@@ -567,7 +580,12 @@ async def test_an_api_key_may_do_what_its_scopes_allow(
 ) -> None:
     customer_id = await add_customer(resources, tenant)
     key_id, key = await new_api_key(resources, tenant, Capability.READ_CUSTOMERS)
-    adjust = {"customerId": customer_id, "points": 5, "reason": "zap", "idempotencyKey": "z1"}
+    adjust = {
+        "customerId": gid("Customer", customer_id),
+        "points": 5,
+        "reason": "zap",
+        "idempotencyKey": "z1",
+    }
 
     listed = await points_client.execute(CUSTOMERS, headers=bearer(key))
     adjusted = await points_client.execute(ADJUST, {"input": adjust}, headers=bearer(key))

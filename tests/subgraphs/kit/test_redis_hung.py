@@ -27,6 +27,7 @@ from subgraphs.kit.settings import Settings
 from subgraphs.points.loaders import build_points_loaders
 from subgraphs.points.schema import schema as points_schema
 from tests.conftest import SubgraphClient, Tenant, add_customer
+from tests.ids import gid
 
 ADJUST = """
 mutation($input: PointsAdjustInput!) {
@@ -42,7 +43,7 @@ query($r: [_Any!]!) { _entities(representations: $r) {
 def adjustment(customer_id: str, points: int, key: str) -> dict[str, object]:
     return {
         "input": {
-            "customerId": customer_id,
+            "customerId": gid("Customer", customer_id),
             "points": points,
             "reason": "goodwill",
             "idempotencyKey": key,

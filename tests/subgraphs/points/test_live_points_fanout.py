@@ -15,6 +15,7 @@ from subgraphs.kit.graphql.subscriptions import snapshot_key
 from subgraphs.kit.pubsub import ledger_channel
 from subgraphs.kit.resources import Resources
 from tests.conftest import SubgraphClient, Tenant, add_customer, served_subgraph
+from tests.ids import gid
 from tests.subgraphs.analytics.test_live_fanout import earn
 from tests.subgraphs.analytics.test_live_metrics import next_message, open_socket
 
@@ -32,7 +33,7 @@ async def widgets(url: str, tenant: Tenant, customer_id: str) -> ClientConnectio
     socket = await open_socket(url, {"Authorization": f"Bearer {tenant.token}"})
     assert (await next_message(socket))["type"] == "connection_ack"
     for number in range(PER_CUSTOMER):
-        payload = {"query": WIDGET, "variables": {"id": customer_id}}
+        payload = {"query": WIDGET, "variables": {"id": gid("Customer", customer_id)}}
         await socket.send(json.dumps({"id": str(number), "type": "subscribe", "payload": payload}))
     return socket
 

@@ -12,6 +12,7 @@ from db.session import system_unit_of_work
 from subgraphs.kit.resources import Resources
 from subgraphs.referrals.service import CODE_ALPHABET, CODE_LENGTH
 from tests.conftest import StatementCounter, SubgraphClient, Tenant, add_customer
+from tests.ids import gid
 
 CREATE = """
 mutation Create($input: ReferralLinkCreateInput!) {
@@ -36,7 +37,9 @@ UNAMBIGUOUS_CODE = re.compile(f"^[{CODE_ALPHABET}]{{{CODE_LENGTH}}}$")
 
 
 async def create_link(client: SubgraphClient, tenant: Tenant, customer_id: str) -> dict[str, Any]:
-    result = await client.execute(CREATE, {"input": {"customerId": customer_id}}, tenant=tenant)
+    result = await client.execute(
+        CREATE, {"input": {"customerId": gid("Customer", customer_id)}}, tenant=tenant
+    )
     payload: dict[str, Any] = result["data"]["referralLinkCreate"]
     return payload
 
@@ -128,7 +131,9 @@ async def test_create_without_a_token_is_unauthenticated(
 ) -> None:
     customer_id = await add_customer(resources, tenant)
 
-    result = await referrals_client.execute(CREATE, {"input": {"customerId": customer_id}})
+    result = await referrals_client.execute(
+        CREATE, {"input": {"customerId": gid("Customer", customer_id)}}
+    )
 
     assert result["data"] is None
     assert [e["extensions"]["code"] for e in result["errors"]] == ["UNAUTHENTICATED"]
