@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from subgraphs.kit.graphql.node import global_id
+from subgraphs.kit.graphql.node import decode_global_id, global_id
 
 
 def gid(type_name: str, row_id: str) -> str:
@@ -12,3 +12,8 @@ def gid(type_name: str, row_id: str) -> str:
 
 def gid_or_none(type_name: str, row_id: str | None) -> str | None:
     return None if row_id is None else gid(type_name, row_id)
+
+
+def row_id(global_id: str) -> str:
+    """The database id inside an ID the API returned (to compare it with rows)."""
+    return decode_global_id(global_id).local_id

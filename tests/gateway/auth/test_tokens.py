@@ -301,7 +301,7 @@ async def test_a_customer_token_naming_another_merchants_customer_is_unauthentic
     # Validly signed, for our shop, but the customer is the other merchant's.
     headers = customer_token(resources, tenant.shop_domain, theirs)
 
-    result = await points_client.execute(CUSTOMER, {"id": theirs}, headers=headers)
+    result = await points_client.execute(CUSTOMER, {"id": gid("Customer", theirs)}, headers=headers)
 
     assert_unauthenticated(result, "no such customer")
 
@@ -312,7 +312,7 @@ async def test_a_customer_token_for_another_shop_gives_nothing_of_ours(
     ours = await add_customer(resources, tenant)
     headers = customer_token(resources, other_tenant.shop_domain, ours)
 
-    result = await points_client.execute(CUSTOMER, {"id": ours}, headers=headers)
+    result = await points_client.execute(CUSTOMER, {"id": gid("Customer", ours)}, headers=headers)
 
     assert_unauthenticated(result)
 
@@ -337,10 +337,12 @@ async def test_a_customer_reads_themselves_but_not_another_customer(
     neighbour = await add_customer(resources, tenant, points=900)
     headers = customer_token(resources, tenant.shop_domain, me)
 
-    mine = await points_client.execute(CUSTOMER, {"id": me}, headers=headers)
-    theirs = await points_client.execute(CUSTOMER, {"id": neighbour}, headers=headers)
+    mine = await points_client.execute(CUSTOMER, {"id": gid("Customer", me)}, headers=headers)
+    theirs = await points_client.execute(
+        CUSTOMER, {"id": gid("Customer", neighbour)}, headers=headers
+    )
 
-    assert mine == {"data": {"customer": {"id": me, "pointsBalance": "40"}}}
+    assert mine == {"data": {"customer": {"id": gid("Customer", me), "pointsBalance": "40"}}}
     assert_forbidden(theirs)
     assert theirs["data"] == {"customer": None}
     assert "900" not in json.dumps(theirs)
@@ -351,14 +353,19 @@ async def test_a_customer_cannot_list_customers_or_adjust_points(
 ) -> None:
     me = await add_customer(resources, tenant, points=10)
     headers = customer_token(resources, tenant.shop_domain, me)
-    adjust = {"customerId": me, "points": 1000, "reason": "self-service", "idempotencyKey": "k1"}
+    adjust = {
+        "customerId": gid("Customer", me),
+        "points": 1000,
+        "reason": "self-service",
+        "idempotencyKey": "k1",
+    }
 
     listed = await points_client.execute(CUSTOMERS, headers=headers)
     adjusted = await points_client.execute(ADJUST, {"input": adjust}, headers=headers)
 
     assert_forbidden(listed)
     assert_forbidden(adjusted)
-    again = await points_client.execute(CUSTOMER, {"id": me}, headers=headers)
+    again = await points_client.execute(CUSTOMER, {"id": gid("Customer", me)}, headers=headers)
     assert again["data"]["customer"]["pointsBalance"] == "10"
 
 
@@ -375,7 +382,9 @@ async def test_a_customer_reads_the_catalog_but_not_the_program(
     program = await points_client.execute("{ programSettings { version } }", headers=headers)
 
     assert "errors" not in catalog
-    assert [edge["node"]["id"] for edge in catalog["data"]["rewards"]["edges"]] == [reward_id]
+    assert [e["node"]["id"] for e in catalog["data"]["rewards"]["edges"]] == [
+        gid("Reward", reward_id)
+    ]
     assert_forbidden(everything)
     assert_forbidden(program)
 
@@ -400,10 +409,15 @@ async def test_a_customer_redeems_for_themselves_only(
         REDEEM, {"input": redeem(neighbour, "r2")}, headers=headers
     )
 
-    assert mine["data"]["rewardRedeem"]["customer"] == {"id": me, "pointsBalance": "150"}
+    assert mine["data"]["rewardRedeem"]["customer"] == {
+        "id": gid("Customer", me),
+        "pointsBalance": "150",
+    }
     assert mine["data"]["rewardRedeem"]["redemption"]["pointsSpent"] == 100
     assert_forbidden(theirs)
-    untouched = await points_client.execute(CUSTOMER, {"id": neighbour}, tenant=tenant)
+    untouched = await points_client.execute(
+        CUSTOMER, {"id": gid("Customer", neighbour)}, tenant=tenant
+    )
     assert untouched["data"]["customer"]["pointsBalance"] == "250"
 
 
@@ -414,15 +428,15 @@ async def test_a_customer_gets_their_own_referral_link_only(
     neighbour = await add_customer(resources, tenant)
     headers = customer_token(resources, tenant.shop_domain, me)
     theirs = await referrals_client.execute(
-        REFERRAL_CREATE, {"input": {"customerId": neighbour}}, tenant=tenant
+        REFERRAL_CREATE, {"input": {"customerId": gid("Customer", neighbour)}}, tenant=tenant
     )
     their_code = theirs["data"]["referralLinkCreate"]["referralLink"]["code"]
 
     mine = await referrals_client.execute(
-        REFERRAL_CREATE, {"input": {"customerId": me}}, headers=headers
+        REFERRAL_CREATE, {"input": {"customerId": gid("Customer", me)}}, headers=headers
     )
     for_them = await referrals_client.execute(
-        REFERRAL_CREATE, {"input": {"customerId": neighbour}}, headers=headers
+        REFERRAL_CREATE, {"input": {"customerId": gid("Customer", neighbour)}}, headers=headers
     )
     my_code = mine["data"]["referralLinkCreate"]["referralLink"]["code"]
     read_mine = await referrals_client.execute(REFERRAL_BY_CODE, {"code": my_code}, headers=headers)
@@ -489,12 +503,14 @@ async def test_a_customer_follows_their_own_points_live_only(
         shop_domain=tenant.shop_domain, customer_id=me, secret=resources.settings.token_secret
     )
 
-    mine = await first_event(resources, token, "points", POINTS_LIVE, id=me)
-    theirs = await first_event(resources, token, "points", POINTS_LIVE, id=neighbour)
+    mine = await first_event(resources, token, "points", POINTS_LIVE, id=gid("Customer", me))
+    theirs = await first_event(
+        resources, token, "points", POINTS_LIVE, id=gid("Customer", neighbour)
+    )
     metrics = await first_event(resources, token, "analytics", METRICS_LIVE)
 
     assert mine.errors is None
-    assert mine.data == {"customerPointsUpdated": {"id": me, "pointsBalance": "7"}}
+    assert mine.data == {"customerPointsUpdated": {"id": gid("Customer", me), "pointsBalance": "7"}}
     assert [error.extensions["code"] for error in theirs.errors] == ["FORBIDDEN"]
     assert [error.extensions["code"] for error in metrics.errors] == ["FORBIDDEN"]
 
@@ -547,7 +563,9 @@ async def test_analytics_staff_read_customers_but_cannot_change_the_program(
     refused = await points_client.execute(SETTINGS_UPDATE, change, headers=analyst)
     accepted = await points_client.execute(SETTINGS_UPDATE, change, headers=full)
 
-    assert [edge["node"]["id"] for edge in listed["data"]["customers"]["edges"]] == [customer_id]
+    assert [edge["node"]["id"] for edge in listed["data"]["customers"]["edges"]] == [
+        gid("Customer", customer_id)
+    ]
     assert_forbidden(refused)
     assert accepted["data"]["programSettingsUpdate"]["userErrors"] == []
 
@@ -560,7 +578,12 @@ async def test_full_staff_act_on_the_shop_in_their_token(
     )
 
     assert result == {
-        "data": {"merchant": {"id": tenant.merchant_id, "shopDomain": tenant.shop_domain}}
+        "data": {
+            "merchant": {
+                "id": gid("Merchant", tenant.merchant_id),
+                "shopDomain": tenant.shop_domain,
+            }
+        }
     }
 
 
@@ -590,7 +613,9 @@ async def test_an_api_key_may_do_what_its_scopes_allow(
     listed = await points_client.execute(CUSTOMERS, headers=bearer(key))
     adjusted = await points_client.execute(ADJUST, {"input": adjust}, headers=bearer(key))
 
-    assert [edge["node"]["id"] for edge in listed["data"]["customers"]["edges"]] == [customer_id]
+    assert [edge["node"]["id"] for edge in listed["data"]["customers"]["edges"]] == [
+        gid("Customer", customer_id)
+    ]
     assert_forbidden(adjusted)
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         row = (

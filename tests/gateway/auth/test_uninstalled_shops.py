@@ -69,7 +69,7 @@ async def test_no_token_of_an_uninstalled_shop_authenticates(
         result = await points_client.execute(
             CUSTOMER, {"id": gid("Customer", customer_id)}, headers=headers
         )
-        assert result["data"]["customer"]["id"] == customer_id, (name, result)
+        assert result["data"]["customer"]["id"] == gid("Customer", customer_id), (name, result)
 
     await uninstall(resources, tenant)
 

@@ -31,7 +31,11 @@ mutation Earn($input: PointsAdjustInput!) {
 
 
 def merchant_refs(*merchant_ids: str) -> dict[str, Any]:
-    return {"representations": [{"__typename": "Merchant", "id": mid} for mid in merchant_ids]}
+    return {
+        "representations": [
+            {"__typename": "Merchant", "id": gid("Merchant", mid)} for mid in merchant_ids
+        ]
+    }
 
 
 async def metrics(client: SubgraphClient, tenant: Tenant) -> dict[str, int]:

@@ -85,7 +85,7 @@ async def test_a_hung_redis_neither_stalls_a_write_nor_a_cached_read(
 ) -> None:
     resources = hung_redis_resources
     customer_id = await add_customer(resources, tenant, points=10)
-    representations = {"r": [{"__typename": "Merchant", "id": tenant.merchant_id}]}
+    representations = {"r": [{"__typename": "Merchant", "id": gid("Merchant", tenant.merchant_id)}]}
     async with client(resources, "points") as points, client(resources, "analytics") as analytics:
         points_client, analytics_client = SubgraphClient(points), SubgraphClient(analytics)
         # The same work with Redis answering, timed in the same run: the bounds below are on

@@ -15,6 +15,7 @@ from gateway.edge.auth.session_tokens import mint_session_token
 from subgraphs.kit.auth import session_token_jwt, shop_domain_from_token
 from subgraphs.kit.errors import UnauthenticatedError
 from tests.conftest import TEST_API_KEY, TEST_APP_SECRET, SubgraphClient, Tenant, token_for
+from tests.ids import gid
 
 SHOP = "cool-socks.myshopify.com"
 MERCHANT = "{ merchant { id shopDomain } }"
@@ -176,7 +177,12 @@ async def test_over_http_a_valid_token_resolves_the_viewer(
     result = await admin_client.execute(MERCHANT, tenant=tenant)
 
     assert result == {
-        "data": {"merchant": {"id": tenant.merchant_id, "shopDomain": tenant.shop_domain}}
+        "data": {
+            "merchant": {
+                "id": gid("Merchant", tenant.merchant_id),
+                "shopDomain": tenant.shop_domain,
+            }
+        }
     }
 
 
@@ -206,7 +212,7 @@ async def test_over_http_the_bearer_scheme_is_case_insensitive(
         MERCHANT, headers={"authorization": f"bearer {tenant.token}"}
     )
 
-    assert result["data"]["merchant"]["id"] == tenant.merchant_id
+    assert result["data"]["merchant"]["id"] == gid("Merchant", tenant.merchant_id)
 
 
 async def test_over_http_a_bad_token_is_unauthenticated_and_reveals_nothing(
@@ -234,7 +240,6 @@ async def test_over_http_a_valid_token_for_a_shop_that_never_installed_is_unauth
     "representation",
     [
         pytest.param('{__typename: "Merchant"}', id="representation-without-id"),
-        pytest.param('{__typename: "Merchant", id: "m\\u0000"}', id="nul-byte-reaches-postgres"),
     ],
 )
 async def test_over_http_unexpected_errors_are_masked(
@@ -247,3 +252,19 @@ async def test_over_http_unexpected_errors_are_masked(
     assert result["data"] == {"_entities": [None]}
     assert [e["message"] for e in result["errors"]] == ["Unexpected error."]
     assert "extensions" not in result["errors"][0]
+
+
+async def test_over_http_a_malformed_id_in_a_representation_is_bad_user_input(
+    admin_client: SubgraphClient, tenant: Tenant
+) -> None:
+    # A NUL byte once reached Postgres from here; the global ID codec now refuses it first.
+    query = '{ _entities(representations: [{__typename: "Merchant", id: "m\\u0000"}]) ' + (
+        "{ ... on Merchant { id } } }"
+    )
+
+    result = await admin_client.execute(query, tenant=tenant)
+
+    assert result["data"] == {"_entities": [None]}
+    [error] = result["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "is not a LoyalNest ID" in error["message"]

@@ -49,15 +49,21 @@ async def test_a_change_is_read_once_and_reaches_only_that_customers_widgets(
     alices, bobs = await widgets(points_url, tenant, alice), await widgets(points_url, tenant, bob)
     try:
         first = [await next_message(alices) for _ in range(PER_CUSTOMER)]
-        assert {m["payload"]["data"]["customerPointsUpdated"]["id"] for m in first} == {alice}
+        assert {m["payload"]["data"]["customerPointsUpdated"]["id"] for m in first} == {
+            gid("Customer", alice)
+        }
         first = [await next_message(bobs) for _ in range(PER_CUSTOMER)]
-        assert {m["payload"]["data"]["customerPointsUpdated"]["id"] for m in first} == {bob}
+        assert {m["payload"]["data"]["customerPointsUpdated"]["id"] for m in first} == {
+            gid("Customer", bob)
+        }
         alice_reads = resources.fanout.computations(alice_key)
         bob_reads = resources.fanout.computations(bob_key)
 
         await earn(points_client, tenant, bob, 5)
         updates = [await next_message(bobs) for _ in range(PER_CUSTOMER)]
-        assert {(m["payload"]["data"]["customerPointsUpdated"]["id"]) for m in updates} == {bob}
+        assert {(m["payload"]["data"]["customerPointsUpdated"]["id"]) for m in updates} == {
+            gid("Customer", bob)
+        }
         assert {
             m["payload"]["data"]["customerPointsUpdated"]["pointsBalance"] for m in updates
         } == {"25"}
