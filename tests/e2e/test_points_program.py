@@ -166,7 +166,7 @@ async def test_the_storefront_widget_sees_its_customers_points_live(
 
         update = json.loads(await asyncio.wait_for(socket.recv(), 10))
         assert update["payload"]["data"]["customerPointsUpdated"] == {
-            "id": customer_id,
+            "id": gid("Customer", customer_id),
             "pointsBalance": "15",
         }
 
@@ -201,7 +201,7 @@ async def test_a_shopper_reaches_a_tier_and_redeems_a_sandbox_reward(
         {
             "input": {
                 "customerId": gid("Customer", customer_id),
-                "rewardId": gid("Reward", reward_id),
+                "rewardId": reward_id,
                 "idempotencyKey": "r-1",
             }
         },

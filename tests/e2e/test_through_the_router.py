@@ -126,16 +126,20 @@ async def test_every_subgraphs_user_errors_read_as_one_displayable_error(
         http,
         tenant,
         """fragment Shown on DisplayableError { __typename field message }
-        mutation($customer: ID!, $nobody: ID!) {
+        mutation($customer: ID!, $nobody: ID!, $noDelivery: ID!) {
           pointsAdjust(input: {customerId: $customer, points: -50, reason: "typo",
                                idempotencyKey: "e2e-displayable"}) {
             transaction { id }
             userErrors { ...Shown code }
           }
           referralLinkCreate(input: {customerId: $nobody}) { userErrors { ...Shown code } }
-          webhookRetry(input: {id: $nobody}) { userErrors { ...Shown code } }
+          webhookRetry(input: {id: $noDelivery}) { userErrors { ...Shown code } }
         }""",
-        {"customer": customer_id, "nobody": nobody},
+        {
+            "customer": gid("Customer", customer_id),
+            "nobody": gid("Customer", nobody),
+            "noDelivery": gid("WebhookDelivery", nobody),
+        },
     )
 
     assert "errors" not in body, body
@@ -202,12 +206,14 @@ async def test_another_merchants_data_reads_as_nothing(
         http,
         tenant,
         "query($id: ID!) { customer(id: $id) { id pointsBalance referralLink { code } } }",
-        {"id": victim},
+        {"id": gid("Customer", victim)},
     )
     listing = await graphql(http, tenant, "{ customers(first: 100) { edges { node { id } } } }")
 
     assert body == {"data": {"customer": None}}
-    assert victim not in {e["node"]["id"] for e in listing["data"]["customers"]["edges"]}
+    assert gid("Customer", victim) not in {
+        e["node"]["id"] for e in listing["data"]["customers"]["edges"]
+    }
 
 
 async def test_a_request_without_a_token_is_unauthenticated(http: httpx.AsyncClient) -> None:
@@ -248,7 +254,7 @@ async def test_persisted_customer_points_pages_through_the_ledger(
             "",
             json={
                 "documentId": operation.id,
-                "variables": {"id": customer_id, "first": 2, "after": after},
+                "variables": {"id": gid("Customer", customer_id), "first": 2, "after": after},
             },
             headers=tenant.headers,
         )
@@ -287,9 +293,12 @@ async def test_customers_page_backwards_across_subgraphs(
     assert "errors" not in before, before
     rest = before["data"]["customers"]
 
-    assert [node["id"] for node in page["nodes"]] == [created[20], created[30]]
+    assert [node["id"] for node in page["nodes"]] == [
+        gid("Customer", created[20]),
+        gid("Customer", created[30]),
+    ]
     assert (page["pageInfo"]["hasPreviousPage"], page["pageInfo"]["hasNextPage"]) == (True, False)
-    assert [node["id"] for node in rest["nodes"]] == [created[10]]
+    assert [node["id"] for node in rest["nodes"]] == [gid("Customer", created[10])]
     assert (rest["pageInfo"]["hasPreviousPage"], rest["pageInfo"]["hasNextPage"]) == (False, True)
 
 
