@@ -332,3 +332,19 @@ async def test_nodes_takes_at_most_100_ids(http: Http, tenant: Tenant) -> None:
     [error] = body["errors"]
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert "at most 100 ids" in error["message"]
+
+
+async def test_a_deleted_reward_reads_as_null(http: Http, tenant: Tenant) -> None:
+    reward = await _reward(http, tenant, "Gone soon")
+    await _mutate(
+        http,
+        tenant,
+        "mutation($input: RewardDeleteInput!) { rewardDelete(input: $input) "
+        "{ deletedRewardId userErrors { code } } }",
+        "rewardDelete",
+        {"id": reward},
+    )
+
+    body = await graphql(http, tenant, NODE, {"id": reward})
+
+    assert body == {"data": {"node": None}}
