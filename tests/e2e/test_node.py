@@ -348,3 +348,14 @@ async def test_a_deleted_reward_reads_as_null(http: Http, tenant: Tenant) -> Non
     body = await graphql(http, tenant, NODE, {"id": reward})
 
     assert body == {"data": {"node": None}}
+
+
+async def test_a_webhook_inbox_event_is_live_only_and_reads_as_null(
+    http: Http, tenant: Tenant
+) -> None:
+    # Its ID says it is a notification that was never stored, unlike an audit entry's.
+    event = gid("WebhookInboxEvent", str(uuid.uuid4()))
+
+    body = await graphql(http, tenant, NODE, {"id": event})
+
+    assert body == {"data": {"node": None}}

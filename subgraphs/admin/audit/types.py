@@ -86,8 +86,8 @@ class AuditLogEvent(Node):
         description="Who did it (Shopify user or staff id); null for the system and Shopify."
     )
     metadata: JSON = strawberry.field(
-        description="Details of the action; for webhook events: deliveryId, topic, status, "
-        "attempts and error."
+        description="Details of the action; for webhook events: deliveryId (the delivery's "
+        "global ID), topic, status, attempts and error."
     )
     created_at: datetime = strawberry.field(description="When it happened.")
 
@@ -118,10 +118,15 @@ class AuditLogEvent(Node):
 
     @classmethod
     def from_webhook_event(cls, event: WebhookEvent) -> AuditLogEvent:
+        metadata = dict(event.metadata)
+        delivery_id = metadata.get("deliveryId")
+        if isinstance(delivery_id, str):
+            # What a dashboard passes to webhookRetry, which takes the delivery's global ID.
+            metadata["deliveryId"] = global_id("WebhookDelivery", delivery_id)
         return cls(
             id=global_id(WEBHOOK_INBOX_EVENT_TYPE, event.id),
             action=event.action,
             actor_id=None,
-            metadata=JSON(event.metadata),
+            metadata=JSON(metadata),
             created_at=event.received_at,
         )

@@ -30,12 +30,13 @@ class Node:
 
 
 # Stubs of the implementations owned by other subgraphs: only the key, resolved by the owner.
+# Their descriptions are the owners' (composition merges them; they should not disagree).
 @strawberry.federation.type(keys=["id"], description="A shopper enrolled in the loyalty program.")
 class Customer(Node):
     pass
 
 
-@strawberry.federation.type(keys=["id"], description="One signed change to a customer's points.")
+@strawberry.federation.type(keys=["id"], description="One entry of a customer's points ledger.")
 class PointsTransaction(Node):
     pass
 
@@ -52,12 +53,17 @@ class RewardRedemption(Node):
     pass
 
 
-@strawberry.federation.type(keys=["id"], description="A time-boxed points multiplier or bonus.")
+@strawberry.federation.type(
+    keys=["id"],
+    description="A time-boxed promotion: more points, a spend bonus or cheaper rewards.",
+)
 class BonusCampaign(Node):
     pass
 
 
-@strawberry.federation.type(keys=["id"], description="A VIP tier of the program.")
+@strawberry.federation.type(
+    keys=["id"], description="A VIP tier: customers who meet its rules belong to it."
+)
 class VipTier(Node):
     pass
 
