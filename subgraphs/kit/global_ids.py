@@ -5,13 +5,13 @@ Every entity's ``id`` is a global ID in the Shopify form ``gid://loyalnest/<Type
 the GraphQL type it names, then the row's time-ordered id. Clients must treat it as opaque (store
 it, send it back, never build or parse it); the form is Shopify's so that it reads familiar in
 logs. The type being recoverable from the ID alone is what lets ``node(id:)`` route a refetch to
-the subgraph that owns the type; the tenant is checked there, by the owner, on every resolve.
+the subgraph that owns the type; the ID carries no tenant, which is checked on every resolve.
 
 Arguments keep GraphQL's ``ID`` scalar (as Relay and Shopify do), so the decoding happens here,
 in ``local_id``, called once where an argument or input field enters a resolver (or a service,
-for an ID inside a search query): a malformed ID,
-or an ID of another type than the one expected, is ``BAD_USER_INPUT`` with a message saying
-which type was expected — never a masked error, never a lookup that simply finds nothing.
+for an ID inside a search query): a malformed ID, or an ID of another type than the one
+expected, is ``BAD_USER_INPUT`` with a message saying which type was expected — never a masked
+error, never a lookup that simply finds nothing.
 """
 
 from __future__ import annotations

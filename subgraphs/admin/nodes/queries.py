@@ -43,6 +43,15 @@ OWN_NODE_TYPES: Final[dict[str, OwnNodeLoader]] = {
 }
 
 
+def _decoded(value: object) -> GlobalId:
+    """The global ID ``value`` names, which must be of a type that implements ``Node``."""
+    decoded = decode_global_id(value)
+    if decoded.type_name not in FOREIGN_NODE_TYPES and decoded.type_name not in OWN_NODE_TYPES:
+        # Well formed but naming no type of ours: as malformed as any other foreign string.
+        raise BadUserInputError(f"{str(decoded)[:80]} names no LoyalNest type")
+    return decoded
+
+
 async def _resolve(info: AdminInfo, decoded: GlobalId) -> Node | None:
     stub = FOREIGN_NODE_TYPES.get(decoded.type_name)
     if stub is not None:
@@ -50,10 +59,7 @@ async def _resolve(info: AdminInfo, decoded: GlobalId) -> Node | None:
         if not await info.context.loaders.node_exists.load(key):
             return None
         return stub(id=strawberry.ID(str(decoded)))
-    load = OWN_NODE_TYPES.get(decoded.type_name)
-    if load is None:
-        # Well formed but naming no type of ours: as malformed as any other foreign string.
-        raise BadUserInputError(f"{str(decoded)[:80]} names no LoyalNest type")
+    load = OWN_NODE_TYPES[decoded.type_name]
     return await load(info=info, id=strawberry.ID(str(decoded)))
 
 
@@ -68,7 +74,7 @@ class Query:
         info: AdminInfo,
         id: Annotated[strawberry.ID, strawberry.argument(description="A global ID.")],
     ) -> Node | None:
-        return await _resolve(info, decode_global_id(id))
+        return await _resolve(info, _decoded(id))
 
     @strawberry.field(
         description=f"The objects with these global IDs (at most {MAX_NODES}), in the same "
@@ -85,6 +91,6 @@ class Query:
         if len(ids) > MAX_NODES:
             raise BadUserInputError(f"nodes takes at most {MAX_NODES} ids; {len(ids)} were given")
         # Decoded first: one bad ID refuses the whole list, before anything is loaded.
-        decoded = [decode_global_id(value) for value in ids]
+        decoded = [_decoded(value) for value in ids]
         # Concurrent, so each type's loader batches its IDs into one statement.
         return list(await asyncio.gather(*(_resolve(info, each) for each in decoded)))
