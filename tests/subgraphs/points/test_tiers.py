@@ -20,7 +20,7 @@ from subgraphs.points.ledger.service import EarnCommand, earn
 from subgraphs.points.program.calculation import EarnAction
 from subgraphs.points.tiers.service import recalculate_all_tiers, recalculate_tiers
 from tests.conftest import StatementCounter, SubgraphClient, Tenant, add_customer
-from tests.ids import gid, gid_or_none
+from tests.ids import gid, gid_or_none, row_id
 from tests.subgraphs.points.ledger_helpers import set_customer_facts
 
 TIER_FIELDS = """
@@ -541,3 +541,22 @@ async def test_other_merchants_cannot_see_or_change_tiers(
     mine = (await data(points_client, tenant, TIERS))["vipTiers"]
     assert [(t["id"], t["rules"]["minPointsEarned"]) for t in mine] == [(silver_id, 100)]
     assert await tier_ids(resources, tenant, customer_id) == [silver_id]
+
+
+async def test_customers_search_by_tier_takes_the_tiers_global_id(
+    points_client: SubgraphClient, resources: Resources, tenant: Tenant
+) -> None:
+    await add_customer(resources, tenant, points=0)
+    member = await add_customer(resources, tenant, points=600)
+    silver = (await create_tier(points_client, tenant, "Silver", 1, {"minPointsEarned": 500}))[
+        "vipTier"
+    ]["id"]
+    search = "query($q: String!) { customers(query: $q) { nodes { id } } }"
+
+    found = await data(points_client, tenant, search, {"q": f"tier:{silver}"})
+    bare = await points_client.execute(search, {"q": f"tier:{row_id(silver)}"}, tenant=tenant)
+
+    assert found["customers"]["nodes"] == [{"id": gid("Customer", member)}]
+    [error] = bare["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "is not a LoyalNest ID" in error["message"]
