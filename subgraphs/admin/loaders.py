@@ -14,7 +14,7 @@ from subgraphs.admin.audit.repository import AuditLogRepository
 from subgraphs.admin.deliveries.loaders import DeliveryLoaders, build_delivery_loaders
 from subgraphs.admin.gdpr.loaders import GdprLoaders, build_gdpr_loaders
 from subgraphs.admin.merchants.loaders import MerchantLoaders, build_merchant_loaders
-from subgraphs.kit.auth import Viewer
+from subgraphs.kit.auth import Viewer, ViewerKind
 from subgraphs.kit.graphql.context import Context
 from subgraphs.kit.graphql.loaders import by_id_loader, tenant_loader
 from subgraphs.kit.node_repository import NodeRepository
@@ -38,10 +38,14 @@ def build_admin_loaders(resources: Resources, viewer: Viewer) -> AdminLoaders:
         for type_name, row_id in keys:
             by_type.setdefault(type_name, []).append(row_id)
         repository = NodeRepository(session, viewer.merchant_id)
+        # A storefront (customer) token sees only its own customer's rows.
+        for_customer = viewer.customer_id if viewer.kind is ViewerKind.CUSTOMER else None
         found = {
             (type_name, row_id)
             for type_name, row_ids in by_type.items()
-            for row_id in await repository.existing_ids(type_name, row_ids)
+            for row_id in await repository.existing_ids(
+                type_name, row_ids, for_customer=for_customer
+            )
         }
         return [key in found for key in keys]
 

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from db.models import AuditLog
 from db.session import tenant_unit_of_work
+from gateway.edge.auth.tokens import mint_customer_token
 from subgraphs.kit.resources import Resources
 from tests.conftest import Tenant, add_customer
 from tests.e2e.conftest import Router
@@ -359,3 +360,25 @@ async def test_a_webhook_inbox_event_is_live_only_and_reads_as_null(
     body = await graphql(http, tenant, NODE, {"id": event})
 
     assert body == {"data": {"node": None}}
+
+
+async def test_a_storefront_token_refetches_its_own_customer_only(
+    http: Http, resources: Resources, tenant: Tenant
+) -> None:
+    me = await add_customer(resources, tenant, points=30)
+    neighbour = await add_customer(resources, tenant, points=70)
+    reward = await _reward(http, tenant, "For everyone")
+    token = mint_customer_token(
+        shop_domain=tenant.shop_domain, customer_id=me, secret=resources.settings.token_secret
+    )
+    storefront = Tenant(merchant_id=tenant.merchant_id, shop_domain=tenant.shop_domain, token=token)
+
+    result = await _data(
+        http,
+        storefront,
+        "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+        {"ids": [gid("Customer", me), gid("Customer", neighbour), reward]},
+    )
+
+    # Not even the existence of another customer shows; the catalog is everyone's.
+    assert result["nodes"] == [{"id": gid("Customer", me)}, None, {"id": reward}]
