@@ -188,7 +188,11 @@ def token(
         typer.Option(help="Validity in seconds (default: 1 day, 15 min customer, 1 h staff)."),
     ] = None,
     customer: Annotated[
-        str | None, typer.Option(help="Mint a customer token for this LoyalNest customer id.")
+        str | None,
+        typer.Option(
+            help="Mint a customer token for this customer (its global ID, as the API "
+            "returns it: gid://loyalnest/Customer/...)."
+        ),
     ] = None,
     staff: Annotated[
         str | None, typer.Option(help="Mint a staff token for this staff member id.")
@@ -223,10 +227,17 @@ def token(
         raise typer.BadParameter("choose one of --customer, --staff and --api-key")
     settings = get_settings()
     if customer is not None:
+        from subgraphs.kit.errors import BadUserInputError
+        from subgraphs.kit.global_ids import local_id
+
+        try:
+            customer_id = local_id(customer, "Customer")
+        except BadUserInputError as error:
+            raise typer.BadParameter(error.message, param_hint="--customer") from error
         typer.echo(
             mint_customer_token(
                 shop_domain=shop,
-                customer_id=customer,
+                customer_id=customer_id,
                 secret=settings.token_secret,
                 ttl_seconds=CUSTOMER_TOKEN_TTL_SECONDS if ttl is None else ttl,
             )

@@ -9,12 +9,18 @@ from subgraphs.admin.deliveries.queries import Query as DeliveriesQuery
 from subgraphs.admin.gdpr.queries import Query as GdprQuery
 from subgraphs.admin.merchants.queries import Query as MerchantsQuery
 from subgraphs.admin.merchants.types import Merchant
+from subgraphs.admin.nodes.queries import Query as NodesQuery
+from subgraphs.admin.nodes.types import FOREIGN_NODE_TYPES
 from subgraphs.kit.graphql.schema import build_schema
 
-Query = merge_types("Query", (MerchantsQuery, DeliveriesQuery, GdprQuery))
+Query = merge_types("Query", (NodesQuery, MerchantsQuery, DeliveriesQuery, GdprQuery))
 Mutation = merge_types("Mutation", (DeliveriesMutation,))
 Subscription = merge_types("Subscription", (AuditSubscription,))
 
 schema = build_schema(
-    name="admin", query=Query, mutation=Mutation, subscription=Subscription, types=[Merchant]
+    name="admin",
+    query=Query,
+    mutation=Mutation,
+    subscription=Subscription,
+    types=[Merchant, *FOREIGN_NODE_TYPES.values()],
 )

@@ -6,6 +6,7 @@ import strawberry
 
 from subgraphs.analytics.loaders import AnalyticsInfo
 from subgraphs.analytics.repository import LoyaltyTotals
+from subgraphs.kit.graphql.node import NODE_ID_DESCRIPTION, local_id
 from subgraphs.kit.graphql.scalars import UnsignedInt64
 from subgraphs.kit.permissions import Capability, require
 
@@ -32,15 +33,19 @@ class LoyaltyMetrics:
 
 @strawberry.federation.type(keys=["id"], description="A Shopify shop running LoyalNest.")
 class Merchant:
-    id: strawberry.ID = strawberry.field(description="LoyalNest merchant id.")
+    id: strawberry.ID = strawberry.field(description=NODE_ID_DESCRIPTION)
+    merchant_id: strawberry.Private[str]
 
     @classmethod
     def resolve_reference(cls, info: AnalyticsInfo, id: strawberry.ID) -> Merchant | None:
+        merchant_id = local_id(id, "Merchant")
         # A viewer only ever sees its own merchant's numbers.
-        return cls(id=id) if str(id) == info.context.viewer.merchant_id else None
+        if merchant_id != info.context.viewer.merchant_id:
+            return None
+        return cls(id=id, merchant_id=merchant_id)
 
     @strawberry.field(description="Headline loyalty numbers, current to the last ledger change.")
     async def loyalty_metrics(self, info: AnalyticsInfo) -> LoyaltyMetrics:
         require(info.context.viewer, Capability.READ_ANALYTICS)
-        totals = await info.context.loaders.loyalty_totals_by_merchant.load(str(self.id))
+        totals = await info.context.loaders.loyalty_totals_by_merchant.load(self.merchant_id)
         return LoyaltyMetrics.from_totals(totals)

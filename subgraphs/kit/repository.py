@@ -203,6 +203,16 @@ class TenantRepository(Generic[ModelT]):
         result = await self._session.scalars(query, execution_options=FRESH)
         return result.one_or_none()
 
+    async def get_by_ids(
+        self, row_ids: Collection[str], *conditions: ColumnExpressionArgument[bool]
+    ) -> list[ModelT]:
+        """The rows among ``row_ids`` (and matching ``conditions``), in no order, in one
+        statement: what a DataLoader's batch asks for (``node``/``nodes`` refetches)."""
+        if not row_ids:
+            return []
+        column = self.model.__table__.c.id
+        return await self.get_all(column.in_(list(row_ids)), *conditions)
+
     async def get_all(
         self, *conditions: ColumnExpressionArgument[bool], order_by: Sequence[Any] = ()
     ) -> list[ModelT]:

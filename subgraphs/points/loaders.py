@@ -13,17 +13,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import Info
 from strawberry.dataloader import DataLoader
 
-from db.models import Customer, PointsTransaction, VipTier
+from db.models import BonusCampaign, Customer, PointsTransaction, Reward, VipTier
 from db.session import tenant_unit_of_work
 from subgraphs.kit.auth import Viewer
 from subgraphs.kit.graphql.context import Context
+from subgraphs.kit.graphql.loaders import by_id_loader, in_key_order, tenant_loader
 from subgraphs.kit.pagination import Page, PageRequest
 from subgraphs.kit.resources import Resources
+from subgraphs.points.campaigns.repository import CampaignRepository
 from subgraphs.points.customers.repository import CustomerRepository
 from subgraphs.points.customers.service import parse_customer_query
 from subgraphs.points.ledger.repository import LedgerRepository
 from subgraphs.points.program.service import ProgramConfig, program_config
-from subgraphs.points.rewards.repository import RedemptionRepository, RedemptionWithReward
+from subgraphs.points.rewards.repository import (
+    RedemptionRepository,
+    RedemptionWithReward,
+    RewardRepository,
+)
 from subgraphs.points.tiers.repository import TierRepository
 
 TransactionPageKey = tuple[str, PageRequest]
@@ -45,6 +51,11 @@ class PointsLoaders:
     program_config: DataLoader[str, ProgramConfig]
     # A merchant has a few tiers: any request for one loads them all in one statement.
     vip_tier_by_id: DataLoader[str, VipTier | None]
+    # Refetches by global ID (node/nodes through the router): one statement per batch.
+    reward_by_id: DataLoader[str, Reward | None]
+    redemption_by_id: DataLoader[str, RedemptionWithReward | None]
+    transaction_by_id: DataLoader[str, PointsTransaction | None]
+    campaign_by_id: DataLoader[str, BonusCampaign | None]
 
 
 ArgumentT = TypeVar("ArgumentT")
@@ -127,6 +138,12 @@ def build_points_loaders(resources: Resources, viewer: Viewer) -> PointsLoaders:
             tiers = {tier.id: tier for tier in await TierRepository(session, merchant_id).tiers()}
         return [tiers.get(tier_id) for tier_id in tier_ids]
 
+    async def load_redemptions(
+        session: AsyncSession, ids: Sequence[str]
+    ) -> list[RedemptionWithReward | None]:
+        found = await RedemptionRepository(session, merchant_id).redemptions_by_ids(ids)
+        return in_key_order(found, ids, key=lambda view: view.redemption.id)
+
     customer_by_id = DataLoader(load_fn=load_customers)
     return PointsLoaders(
         customer_by_id=customer_by_id,
@@ -136,6 +153,22 @@ def build_points_loaders(resources: Resources, viewer: Viewer) -> PointsLoaders:
         expiring_points_by_customer=per_customer(expiring_within),
         program_config=DataLoader(load_fn=load_program_config),
         vip_tier_by_id=DataLoader(load_fn=load_vip_tiers),
+        reward_by_id=by_id_loader(
+            resources,
+            merchant_id,
+            lambda session, ids: RewardRepository(session, merchant_id).rewards_by_ids(ids),
+        ),
+        redemption_by_id=tenant_loader(resources, merchant_id, load_redemptions),
+        transaction_by_id=by_id_loader(
+            resources,
+            merchant_id,
+            lambda session, ids: LedgerRepository(session, merchant_id).get_by_ids(ids),
+        ),
+        campaign_by_id=by_id_loader(
+            resources,
+            merchant_id,
+            lambda session, ids: CampaignRepository(session, merchant_id).get_by_ids(ids),
+        ),
     )
 
 

@@ -9,10 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import Info
 from strawberry.dataloader import DataLoader
 
-from db.models import ReferralLink, ReferralReward
+from db.models import Referral, ReferralLink, ReferralReward
 from subgraphs.kit.auth import Viewer
 from subgraphs.kit.graphql.context import Context
-from subgraphs.kit.graphql.loaders import in_key_order, tenant_loader
+from subgraphs.kit.graphql.loaders import by_id_loader, in_key_order, tenant_loader
 from subgraphs.kit.resources import Resources
 from subgraphs.referrals.conversions import service as conversions
 from subgraphs.referrals.repository import ReferralsRepository
@@ -23,6 +23,8 @@ class ReferralsLoaders:
     referral_link_by_advocate: DataLoader[str, ReferralLink | None]
     referral_link_by_code: DataLoader[str, ReferralLink | None]
     rewards_by_referral: DataLoader[str, list[ReferralReward]]
+    referral_link_by_id: DataLoader[str, ReferralLink | None]
+    referral_by_id: DataLoader[str, Referral | None]
 
 
 def build_referrals_loaders(resources: Resources, viewer: Viewer) -> ReferralsLoaders:
@@ -53,6 +55,16 @@ def build_referrals_loaders(resources: Resources, viewer: Viewer) -> ReferralsLo
         referral_link_by_advocate=tenant_loader(resources, merchant_id, load_by_advocate),
         referral_link_by_code=tenant_loader(resources, merchant_id, load_by_code),
         rewards_by_referral=tenant_loader(resources, merchant_id, load_rewards),
+        referral_link_by_id=by_id_loader(
+            resources,
+            merchant_id,
+            lambda session, ids: ReferralsRepository(session, merchant_id).get_by_ids(ids),
+        ),
+        referral_by_id=by_id_loader(
+            resources,
+            merchant_id,
+            lambda session, ids: conversions.referrals_by_ids(session, merchant_id, ids),
+        ),
     )
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 import strawberry
 
 from subgraphs.kit.graphql.mutations import run_mutation
+from subgraphs.kit.graphql.node import local_id
 from subgraphs.kit.permissions import Capability
 from subgraphs.referrals import service
 from subgraphs.referrals.loaders import ReferralsInfo
@@ -30,13 +31,14 @@ class Mutation:
             ReferralLinkCreateInput, strawberry.argument(description="The advocate to give a link.")
         ],
     ) -> ReferralLinkCreatePayload:
+        customer_id = local_id(input.customer_id, "Customer")
         # Customers ask for their own link from the storefront; staff create one for anyone.
         return await run_mutation(
             info,
             capability=Capability.WRITE_POINTS,
-            for_customer=str(input.customer_id),
+            for_customer=customer_id,
             perform=lambda scope: service.create_referral_link(
-                scope.session, scope.merchant_id, str(input.customer_id)
+                scope.session, scope.merchant_id, customer_id
             ),
             respond=lambda result: ReferralLinkCreatePayload(
                 referral_link=ReferralLink.from_row(result.link, info), user_errors=[]

@@ -6,6 +6,7 @@ import strawberry
 
 from db.models import ReferralLink as ReferralLinkRow
 from subgraphs.kit.graphql.domain import DisplayableError, domain_enum
+from subgraphs.kit.graphql.node import NODE_ID_DESCRIPTION, global_id, local_id
 from subgraphs.kit.graphql.scalars import UnsignedInt64
 from subgraphs.kit.permissions import require_customer_access
 from subgraphs.referrals import service
@@ -13,8 +14,9 @@ from subgraphs.referrals.loaders import ReferralsInfo
 from subgraphs.referrals.service import referral_url
 
 
-@strawberry.type(description="A customer's shareable referral link.")
+@strawberry.federation.type(keys=["id"], description="A customer's shareable referral link.")
 class ReferralLink:
+    id: strawberry.ID = strawberry.field(description=NODE_ID_DESCRIPTION)
     code: str = strawberry.field(description="The code friends enter or follow.")
     url: str = strawberry.field(description="Storefront URL carrying the code.")
     clicks: UnsignedInt64 = strawberry.field(description="How many times the link was followed.")
@@ -23,6 +25,7 @@ class ReferralLink:
     def from_row(cls, row: ReferralLinkRow, info: ReferralsInfo) -> ReferralLink:
         context = info.context
         return cls(
+            id=global_id("ReferralLink", row.id),
             code=row.code,
             url=referral_url(
                 context.resources.settings.storefront_url_template,
@@ -32,19 +35,34 @@ class ReferralLink:
             clicks=UnsignedInt64(row.click_count),
         )
 
+    @classmethod
+    async def resolve_reference(cls, info: ReferralsInfo, id: strawberry.ID) -> ReferralLink | None:
+        """A refetch by global ID: the viewer's link, readable as ``referralLink(code:)`` is."""
+        row = await info.context.loaders.referral_link_by_id.load(local_id(id, "ReferralLink"))
+        if row is None:
+            return None
+        require_customer_access(info.context.viewer, row.advocate_customer_id)
+        return cls.from_row(row, info)
+
 
 @strawberry.federation.type(keys=["id"], description="A shopper enrolled in the loyalty program.")
 class Customer:
-    id: strawberry.ID = strawberry.field(description="LoyalNest customer id.")
+    id: strawberry.ID = strawberry.field(description=NODE_ID_DESCRIPTION)
+    # The customer's database id: the points subgraph owns customers, this one only keys by them.
+    customer_id: strawberry.Private[str]
 
     @classmethod
     def resolve_reference(cls, id: strawberry.ID) -> Customer:
-        return cls(id=id)
+        return cls(id=id, customer_id=local_id(id, "Customer"))
+
+    @classmethod
+    def of(cls, customer_id: str) -> Customer:
+        return cls(id=global_id("Customer", customer_id), customer_id=customer_id)
 
     @strawberry.field(description="The customer's referral link, if one was created.")
     async def referral_link(self, info: ReferralsInfo) -> ReferralLink | None:
-        require_customer_access(info.context.viewer, str(self.id))
-        row = await info.context.loaders.referral_link_by_advocate.load(str(self.id))
+        require_customer_access(info.context.viewer, self.customer_id)
+        row = await info.context.loaders.referral_link_by_advocate.load(self.customer_id)
         return None if row is None else ReferralLink.from_row(row, info)
 
 

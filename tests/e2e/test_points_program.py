@@ -15,6 +15,7 @@ from websockets.asyncio.client import connect
 from subgraphs.kit.resources import Resources
 from tests.conftest import Tenant, add_customer
 from tests.e2e.conftest import Router
+from tests.ids import gid
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -64,7 +65,7 @@ async def test_a_merchant_configures_calculates_earns_and_refunds(
         tenant,
         """query($input: PointsCalculateInput!) { pointsCalculate(input: $input) {
              calculation { points explanation { rule applied } } userErrors { code } } }""",
-        {"input": {"customerId": customer_id, "order": ORDER}},
+        {"input": {"customerId": gid("Customer", customer_id), "order": ORDER}},
     )
     assert preview["pointsCalculate"]["calculation"]["points"] == 250
 
@@ -74,7 +75,13 @@ async def test_a_merchant_configures_calculates_earns_and_refunds(
         """mutation($input: PointsEarnInput!) { pointsEarn(input: $input) {
              transaction { points explanation { rule } } customer { pointsBalance }
              userErrors { code } } }""",
-        {"input": {"customerId": customer_id, "order": ORDER, "idempotencyKey": "order:e2e-1"}},
+        {
+            "input": {
+                "customerId": gid("Customer", customer_id),
+                "order": ORDER,
+                "idempotencyKey": "order:e2e-1",
+            }
+        },
     )
     assert earned["pointsEarn"]["customer"]["pointsBalance"] == "250"
     assert [s["rule"] for s in earned["pointsEarn"]["transaction"]["explanation"]] == [
@@ -119,7 +126,7 @@ async def test_the_storefront_widget_sees_its_customers_points_live(
                     "payload": {
                         "query": "subscription($id: ID!) { customerPointsUpdated(customerId: $id)"
                         " { id pointsBalance } }",
-                        "variables": {"id": customer_id},
+                        "variables": {"id": gid("Customer", customer_id)},
                     },
                 }
             )
@@ -136,7 +143,7 @@ async def test_the_storefront_widget_sees_its_customers_points_live(
             adjust,
             {
                 "input": {
-                    "customerId": other_customer,
+                    "customerId": gid("Customer", other_customer),
                     "points": 7,
                     "reason": "x",
                     "idempotencyKey": "w1",
@@ -149,7 +156,7 @@ async def test_the_storefront_widget_sees_its_customers_points_live(
             adjust,
             {
                 "input": {
-                    "customerId": customer_id,
+                    "customerId": gid("Customer", customer_id),
                     "points": 5,
                     "reason": "y",
                     "idempotencyKey": "w2",
@@ -159,7 +166,7 @@ async def test_the_storefront_widget_sees_its_customers_points_live(
 
         update = json.loads(await asyncio.wait_for(socket.recv(), 10))
         assert update["payload"]["data"]["customerPointsUpdated"] == {
-            "id": customer_id,
+            "id": gid("Customer", customer_id),
             "pointsBalance": "15",
         }
 
@@ -191,13 +198,19 @@ async def test_a_shopper_reaches_a_tier_and_redeems_a_sandbox_reward(
         """mutation($input: RewardRedeemInput!) { rewardRedeem(input: $input) {
              redemption { status code sandbox } customer { pointsBalance }
              userErrors { code } } }""",
-        {"input": {"customerId": customer_id, "rewardId": reward_id, "idempotencyKey": "r-1"}},
+        {
+            "input": {
+                "customerId": gid("Customer", customer_id),
+                "rewardId": reward_id,
+                "idempotencyKey": "r-1",
+            }
+        },
     )
     customer = await graphql(
         http,
         tenant,
         "query($id: ID!) { customer(id: $id) { pointsBalance vipTier { name } } }",
-        {"id": customer_id},
+        {"id": gid("Customer", customer_id)},
     )
 
     payload = redeemed["rewardRedeem"]

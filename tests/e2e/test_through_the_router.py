@@ -15,6 +15,7 @@ from cli.compose import persisted_operations
 from subgraphs.kit.resources import Resources
 from tests.conftest import Tenant, add_customer
 from tests.e2e.conftest import Router
+from tests.ids import gid
 from tests.subgraphs.points.test_wide_counters import BALANCE, EARNED, big_ledger
 
 EARN = """
@@ -53,7 +54,7 @@ async def graphql(
 def earn(customer_id: str, points: int, key: str) -> dict[str, Any]:
     return {
         "input": {
-            "customerId": customer_id,
+            "customerId": gid("Customer", customer_id),
             "points": points,
             "reason": "order",
             "idempotencyKey": key,
@@ -71,7 +72,7 @@ async def test_one_request_is_answered_by_four_subgraphs(
         """mutation($id: ID!) {
           referralLinkCreate(input: {customerId: $id}) { userErrors { code } }
         }""",
-        {"id": customer_id},
+        {"id": gid("Customer", customer_id)},
     )
 
     body = await graphql(
@@ -102,7 +103,10 @@ async def test_points_earn_through_the_router_is_idempotent(
     first = await graphql(http, tenant, EARN, earn(customer_id, 70, "order-1001"))
     retry = await graphql(http, tenant, EARN, earn(customer_id, 70, "order-1001"))
     balance = await graphql(
-        http, tenant, "query($id: ID!) { customer(id: $id) { pointsBalance } }", {"id": customer_id}
+        http,
+        tenant,
+        "query($id: ID!) { customer(id: $id) { pointsBalance } }",
+        {"id": gid("Customer", customer_id)},
     )
 
     assert first["data"]["pointsAdjust"]["customer"]["pointsBalance"] == "70"
@@ -122,16 +126,20 @@ async def test_every_subgraphs_user_errors_read_as_one_displayable_error(
         http,
         tenant,
         """fragment Shown on DisplayableError { __typename field message }
-        mutation($customer: ID!, $nobody: ID!) {
+        mutation($customer: ID!, $nobody: ID!, $noDelivery: ID!) {
           pointsAdjust(input: {customerId: $customer, points: -50, reason: "typo",
                                idempotencyKey: "e2e-displayable"}) {
             transaction { id }
             userErrors { ...Shown code }
           }
           referralLinkCreate(input: {customerId: $nobody}) { userErrors { ...Shown code } }
-          webhookRetry(input: {id: $nobody}) { userErrors { ...Shown code } }
+          webhookRetry(input: {id: $noDelivery}) { userErrors { ...Shown code } }
         }""",
-        {"customer": customer_id, "nobody": nobody},
+        {
+            "customer": gid("Customer", customer_id),
+            "nobody": gid("Customer", nobody),
+            "noDelivery": gid("WebhookDelivery", nobody),
+        },
     )
 
     assert "errors" not in body, body
@@ -198,13 +206,15 @@ async def test_another_merchants_data_reads_as_nothing(
         http,
         tenant,
         "query($id: ID!) { customer(id: $id) { id pointsBalance referralLink { code } } }",
-        {"id": victim},
+        {"id": gid("Customer", victim)},
     )
     listing = await graphql(http, tenant, "{ customers(first: 100) { edges { node { id } } } }")
 
     # No errors either: `extensions` carries only the request's cost.
     assert {key: body[key] for key in body if key != "extensions"} == {"data": {"customer": None}}
-    assert victim not in {e["node"]["id"] for e in listing["data"]["customers"]["edges"]}
+    assert gid("Customer", victim) not in {
+        e["node"]["id"] for e in listing["data"]["customers"]["edges"]
+    }
 
 
 async def test_a_request_without_a_token_is_unauthenticated(http: httpx.AsyncClient) -> None:
@@ -221,7 +231,7 @@ async def test_persisted_operation_by_document_id(
 
     response = await http.post(
         "",
-        json={"documentId": operation.id, "variables": {"id": customer_id}},
+        json={"documentId": operation.id, "variables": {"id": gid("Customer", customer_id)}},
         headers=tenant.headers,
     )
 
@@ -245,7 +255,7 @@ async def test_persisted_customer_points_pages_through_the_ledger(
             "",
             json={
                 "documentId": operation.id,
-                "variables": {"id": customer_id, "first": 2, "after": after},
+                "variables": {"id": gid("Customer", customer_id), "first": 2, "after": after},
             },
             headers=tenant.headers,
         )
@@ -284,9 +294,12 @@ async def test_customers_page_backwards_across_subgraphs(
     assert "errors" not in before, before
     rest = before["data"]["customers"]
 
-    assert [node["id"] for node in page["nodes"]] == [created[20], created[30]]
+    assert [node["id"] for node in page["nodes"]] == [
+        gid("Customer", created[20]),
+        gid("Customer", created[30]),
+    ]
     assert (page["pageInfo"]["hasPreviousPage"], page["pageInfo"]["hasNextPage"]) == (True, False)
-    assert [node["id"] for node in rest["nodes"]] == [created[10]]
+    assert [node["id"] for node in rest["nodes"]] == [gid("Customer", created[10])]
     assert (rest["pageInfo"]["hasPreviousPage"], rest["pageInfo"]["hasNextPage"]) == (False, True)
 
 
@@ -310,7 +323,7 @@ async def test_a_balance_past_32_bits_crosses_the_router_exactly(
         http,
         tenant,
         "query($id: ID!) { customer(id: $id) { pointsBalance totalPointsEarned } }",
-        {"id": customer_id},
+        {"id": gid("Customer", customer_id)},
     )
 
     assert "errors" not in body, body

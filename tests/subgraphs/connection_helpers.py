@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from subgraphs.kit.pagination import MAX_PAGE_SIZE
+from tests.ids import row_id
 
 # The variables every connection of these tests takes, and what each page selects.
 ARGUMENTS_DECLARED = "$first: Int, $after: String, $last: Int, $before: String, $reverse: Boolean"
@@ -31,7 +32,8 @@ def connection_of(body: dict[str, Any], path: Sequence[str]) -> dict[str, Any]:
 
 
 def page_ids(connection: dict[str, Any]) -> list[str]:
-    """The page's ids, after checking nodes mirror edges and the cursors bound the page."""
+    """The page's row ids (from the global IDs), after checking nodes mirror edges and the
+    cursors bound the page."""
     edges = connection["edges"]
     cursors = [edge["cursor"] for edge in edges]
     assert all(isinstance(cursor, str) and cursor for cursor in cursors)
@@ -40,7 +42,7 @@ def page_ids(connection: dict[str, Any]) -> list[str]:
     info = connection["pageInfo"]
     assert info["startCursor"] == (cursors[0] if cursors else None)
     assert info["endCursor"] == (cursors[-1] if cursors else None)
-    return [edge["node"]["id"] for edge in edges]
+    return [row_id(edge["node"]["id"]) for edge in edges]
 
 
 def _given(**variables: Any) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from gateway.edge.auth.tokens import mint_customer_token
 from subgraphs.admin.merchants.service import InvalidShopDomainError, normalize_shop_domain
 from subgraphs.kit.auth import CUSTOMER_TOKEN_TTL_SECONDS
 from subgraphs.kit.auth_repository import customer_id_for_shopify_customer
+from subgraphs.kit.global_ids import encode_global_id
 from subgraphs.kit.resources import Resources
 
 # Shopify signs as it forwards, so a genuine request is seconds old; allow for clock drift.
@@ -65,7 +66,12 @@ async def proxy_token(request: Request) -> Response:
     )
     expires_at = datetime.fromtimestamp(now + CUSTOMER_TOKEN_TTL_SECONDS, UTC)
     return JSONResponse(
-        {"token": token, "expiresAt": expires_at.isoformat(), "customerId": customer_id},
+        {
+            "token": token,
+            "expiresAt": expires_at.isoformat(),
+            # The API's ID of the customer: what the widget passes to customer(id:).
+            "customerId": encode_global_id("Customer", customer_id),
+        },
         headers=_NO_STORE,
     )
 

@@ -31,6 +31,11 @@ class AuditLogRepository(TenantRepository[AuditLog]):
         result = await self._session.scalars(query)
         return result.one_or_none()
 
+    async def entries_by_ids(self, entry_ids: Sequence[str]) -> list[AuditLog]:
+        """The merchant's entries among ``entry_ids``, in no order (every monthly partition is
+        searched: a refetch by ID does not know the month)."""
+        return await self.get_by_ids(entry_ids)
+
     async def entries_mentioning(self, needles: Collection[str]) -> list[AuditLog]:
         """Entries whose metadata quotes any needle (customer ids, email, phone, codes...).
         A scan of the merchant's audit rows: these requests are rare and the log keeps 90 days."""

@@ -9,8 +9,12 @@ from strawberry.scalars import JSON
 
 from db.models import AuditLog
 from subgraphs.admin.audit.service import WebhookEvent
+from subgraphs.admin.loaders import AdminInfo
+from subgraphs.admin.nodes.types import Node
 from subgraphs.kit import audit
 from subgraphs.kit.graphql.domain import domain_enum
+from subgraphs.kit.graphql.node import decode_global_id, global_id, local_id
+from subgraphs.kit.permissions import Capability, require
 
 AuditAction = domain_enum(
     audit.AuditAction,
@@ -64,14 +68,25 @@ AuditAction = domain_enum(
 )
 
 
-@strawberry.type(
+# The two kinds of AuditLogEvent, told apart by their global ID's type name: an entry of the
+# audit trail (a row, refetchable with node(id:)), and a webhook inbox event, which is a
+# notification published live and never stored, so node(id:) answers null for it as for any
+# object that no longer exists. Before global IDs both were bare UUIDs, indistinguishable.
+AUDIT_ENTRY_TYPE = "AuditLogEvent"
+WEBHOOK_INBOX_EVENT_TYPE = "WebhookInboxEvent"
+
+
+@strawberry.federation.type(
+    keys=["id"],
     description="An entry of the merchant's audit trail, or a webhook inbox event (actions "
-    "WEBHOOK_RECEIVED, WEBHOOK_RETRYING, WEBHOOK_DONE, WEBHOOK_FAILED)."
+    "WEBHOOK_RECEIVED, WEBHOOK_RETRYING, WEBHOOK_DONE, WEBHOOK_FAILED).",
 )
-class AuditLogEvent:
+class AuditLogEvent(Node):
     id: strawberry.ID = strawberry.field(
-        description="The audit entry's id; for webhook inbox events, an id of the "
-        "notification itself (those are not stored in the audit trail)."
+        description="Global ID. An audit entry's (gid://loyalnest/AuditLogEvent/...) can be "
+        "refetched with `node(id:)`; a webhook inbox event's "
+        "(gid://loyalnest/WebhookInboxEvent/...) names a live notification that is not "
+        "stored, so `node(id:)` answers null for it."
     )
     action: AuditAction = strawberry.field(  # type: ignore[valid-type]
         description="What happened, such as WEBHOOK_RETRY."
@@ -80,8 +95,8 @@ class AuditLogEvent:
         description="Who did it (Shopify user or staff id); null for the system and Shopify."
     )
     metadata: JSON = strawberry.field(
-        description="Details of the action; for webhook events: deliveryId, topic, status, "
-        "attempts and error."
+        description="Details of the action; for webhook events: deliveryId (the delivery's "
+        "global ID), topic, status, attempts and error."
     )
     created_at: datetime = strawberry.field(description="When it happened.")
 
@@ -93,7 +108,7 @@ class AuditLogEvent:
         except ValueError:
             return None
         return cls(
-            id=strawberry.ID(row.id),
+            id=global_id(AUDIT_ENTRY_TYPE, row.id),
             action=action,
             actor_id=row.actor_id,
             metadata=JSON(row.metadata_),
@@ -101,11 +116,26 @@ class AuditLogEvent:
         )
 
     @classmethod
+    async def resolve_reference(cls, info: AdminInfo, id: strawberry.ID) -> AuditLogEvent | None:
+        """A refetch by global ID: an audit entry, readable as the audit stream is
+        (READ_AUDIT_LOG); None for a webhook inbox event (never stored)."""
+        require(info.context.viewer, Capability.READ_AUDIT_LOG)
+        if decode_global_id(id).type_name == WEBHOOK_INBOX_EVENT_TYPE:
+            return None
+        row = await info.context.loaders.audit_entry_by_id.load(local_id(id, AUDIT_ENTRY_TYPE))
+        return None if row is None else cls.from_row(row)
+
+    @classmethod
     def from_webhook_event(cls, event: WebhookEvent) -> AuditLogEvent:
+        metadata = dict(event.metadata)
+        delivery_id = metadata.get("deliveryId")
+        if isinstance(delivery_id, str):
+            # What a dashboard passes to webhookRetry, which takes the delivery's global ID.
+            metadata["deliveryId"] = global_id("WebhookDelivery", delivery_id)
         return cls(
-            id=strawberry.ID(event.id),
+            id=global_id(WEBHOOK_INBOX_EVENT_TYPE, event.id),
             action=event.action,
             actor_id=None,
-            metadata=JSON(event.metadata),
+            metadata=JSON(metadata),
             created_at=event.received_at,
         )

@@ -11,7 +11,7 @@ from strawberry.dataloader import DataLoader
 from db.models import ApiLog
 from subgraphs.admin.deliveries.repository import WebhookDeliveriesRepository
 from subgraphs.kit.auth import Viewer
-from subgraphs.kit.graphql.loaders import tenant_loader
+from subgraphs.kit.graphql.loaders import by_id_loader, tenant_loader
 from subgraphs.kit.pagination import Page, PageRequest
 from subgraphs.kit.resources import Resources
 
@@ -22,6 +22,7 @@ DeliveryPageKey = tuple[str | None, str | None, PageRequest]
 @dataclass(frozen=True)
 class DeliveryLoaders:
     webhook_deliveries_page: DataLoader[DeliveryPageKey, Page[ApiLog]]
+    delivery_by_id: DataLoader[str, ApiLog | None]
 
 
 def build_delivery_loaders(resources: Resources, viewer: Viewer) -> DeliveryLoaders:
@@ -37,5 +38,12 @@ def build_delivery_loaders(resources: Resources, viewer: Viewer) -> DeliveryLoad
         ]
 
     return DeliveryLoaders(
-        webhook_deliveries_page=tenant_loader(resources, merchant_id, load_pages)
+        webhook_deliveries_page=tenant_loader(resources, merchant_id, load_pages),
+        delivery_by_id=by_id_loader(
+            resources,
+            merchant_id,
+            lambda session, ids: WebhookDeliveriesRepository(
+                session, merchant_id
+            ).deliveries_by_ids(ids),
+        ),
     )

@@ -16,6 +16,7 @@ from subgraphs.admin.deliveries.types import (
 )
 from subgraphs.admin.loaders import AdminInfo
 from subgraphs.kit.graphql.mutations import run_mutation
+from subgraphs.kit.graphql.node import local_id
 from subgraphs.kit.permissions import Capability
 
 
@@ -43,7 +44,10 @@ class Mutation:
             info,
             capability=Capability.RETRY_WEBHOOKS,
             perform=lambda scope: service.retry_delivery(
-                scope.session, scope.merchant_id, str(input.id), actor_id=scope.actor_id
+                scope.session,
+                scope.merchant_id,
+                local_id(input.id, "WebhookDelivery"),
+                actor_id=scope.actor_id,
             ),
             respond=respond,
             payload=WebhookRetryPayload,

@@ -10,7 +10,7 @@ merchant, so none depends on row-level security alone to be right.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
@@ -190,6 +190,13 @@ class WebhookDeliveriesRepository(TenantRepository[ApiLog]):
             descending=True,
             options=(_WITHOUT_PAYLOAD,),
         )
+
+    async def deliveries_by_ids(self, delivery_ids: Sequence[str]) -> list[ApiLog]:
+        """The merchant's deliveries among ``delivery_ids`` (without payloads), in no order."""
+        result = await self._session.scalars(
+            self._select(ApiLog.id.in_(list(delivery_ids))).options(_WITHOUT_PAYLOAD)
+        )
+        return list(result)
 
     async def delivery_for_update(self, delivery_id: str) -> tuple[ApiLog, bool] | None:
         """The delivery, locked until commit, and whether its payload is still stored."""

@@ -8,7 +8,11 @@ import strawberry
 
 from db.models import ApiLog
 from subgraphs.admin.deliveries import service
+from subgraphs.admin.loaders import AdminInfo
+from subgraphs.admin.nodes.types import Node
 from subgraphs.kit.graphql.domain import DisplayableError, domain_enum
+from subgraphs.kit.graphql.node import global_id, local_id
+from subgraphs.kit.permissions import Capability, require
 
 WebhookDeliveryStatus = domain_enum(
     service.DeliveryStatus,
@@ -45,12 +49,12 @@ WebhookTopic = domain_enum(
 )
 
 
-@strawberry.type(
+@strawberry.federation.type(
+    keys=["id"],
     description="One Shopify webhook delivery in the durable inbox. Its payload (customer "
-    "data) is never exposed."
+    "data) is never exposed.",
 )
-class WebhookDelivery:
-    id: strawberry.ID = strawberry.field(description="LoyalNest delivery id.")
+class WebhookDelivery(Node):
     topic: WebhookTopic = strawberry.field(  # type: ignore[valid-type]
         description="The Shopify topic, such as ORDERS_CREATE."
     )
@@ -85,7 +89,7 @@ class WebhookDelivery:
     @classmethod
     def from_row(cls, row: ApiLog) -> WebhookDelivery:
         return cls(
-            id=strawberry.ID(row.id),
+            id=global_id("WebhookDelivery", row.id),
             topic=WebhookTopic(row.topic),
             status=WebhookDeliveryStatus(row.status),
             webhook_id=row.webhook_id,
@@ -101,6 +105,15 @@ class WebhookDelivery:
             duration_ms=row.duration_ms,
             payload_bytes=row.payload_bytes,
         )
+
+    @classmethod
+    async def resolve_reference(cls, info: AdminInfo, id: strawberry.ID) -> WebhookDelivery | None:
+        """A refetch by global ID: readable as ``webhookDeliveries`` is (READ_WEBHOOKS)."""
+        require(info.context.viewer, Capability.READ_WEBHOOKS)
+        row = await info.context.loaders.deliveries.delivery_by_id.load(
+            local_id(id, "WebhookDelivery")
+        )
+        return None if row is None else cls.from_row(row)
 
 
 @strawberry.input(description="Which failed delivery to queue again.")

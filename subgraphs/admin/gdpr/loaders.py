@@ -13,7 +13,7 @@ from db.models import GdprRequest
 from subgraphs.admin.gdpr.export import read_export
 from subgraphs.admin.gdpr.repository import GdprRequestsRepository
 from subgraphs.kit.auth import Viewer
-from subgraphs.kit.graphql.loaders import tenant_loader
+from subgraphs.kit.graphql.loaders import by_id_loader, tenant_loader
 from subgraphs.kit.pagination import Page, PageRequest
 from subgraphs.kit.resources import Resources
 
@@ -27,6 +27,7 @@ class GdprLoaders:
     # Decrypted data_request exports; one transaction per batch, one statement per export
     # (export.read_export reads one request), so select them only on short pages.
     gdpr_export_by_id: DataLoader[str, dict[str, Any] | None]
+    gdpr_request_by_id: DataLoader[str, GdprRequest | None]
 
 
 def build_gdpr_loaders(resources: Resources, viewer: Viewer) -> GdprLoaders:
@@ -52,4 +53,9 @@ def build_gdpr_loaders(resources: Resources, viewer: Viewer) -> GdprLoaders:
     return GdprLoaders(
         gdpr_requests_page=tenant_loader(resources, merchant_id, load_pages),
         gdpr_export_by_id=tenant_loader(resources, merchant_id, load_exports),
+        gdpr_request_by_id=by_id_loader(
+            resources,
+            merchant_id,
+            lambda session, ids: GdprRequestsRepository(session, merchant_id).requests_by_ids(ids),
+        ),
     )

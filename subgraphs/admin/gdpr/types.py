@@ -10,7 +10,9 @@ from strawberry.scalars import JSON
 from db.models import GdprRequest as GdprRequestRow
 from subgraphs.admin.gdpr import service
 from subgraphs.admin.loaders import AdminInfo
+from subgraphs.admin.nodes.types import Node
 from subgraphs.kit.graphql.domain import domain_enum
+from subgraphs.kit.graphql.node import global_id, local_id
 from subgraphs.kit.permissions import Capability, require
 
 GdprRequestType = domain_enum(
@@ -35,11 +37,12 @@ GdprRequestStatus = domain_enum(
 )
 
 
-@strawberry.type(
-    description="A GDPR request from Shopify, kept as the record that it was carried out."
+@strawberry.federation.type(
+    keys=["id"],
+    description="A GDPR request from Shopify, kept as the record that it was carried out.",
 )
-class GdprRequest:
-    id: strawberry.ID = strawberry.field(description="LoyalNest request id.")
+class GdprRequest(Node):
+    request_id: strawberry.Private[str]
     type: GdprRequestType = strawberry.field(description="What was asked for.")  # type: ignore[valid-type]
     status: GdprRequestStatus = strawberry.field(description="Where the request stands.")  # type: ignore[valid-type]
     shopify_customer_id: str | None = strawberry.field(
@@ -61,13 +64,14 @@ class GdprRequest:
         require(info.context.viewer, Capability.READ_GDPR)
         if self.type is not GdprRequestType.DATA_REQUEST:
             return None
-        export = await info.context.loaders.gdpr.gdpr_export_by_id.load(str(self.id))
+        export = await info.context.loaders.gdpr.gdpr_export_by_id.load(self.request_id)
         return None if export is None else JSON(export)
 
     @classmethod
     def from_row(cls, row: GdprRequestRow) -> GdprRequest:
         return cls(
-            id=strawberry.ID(row.id),
+            id=global_id("GdprRequest", row.id),
+            request_id=row.id,
             type=GdprRequestType(row.request_type),
             status=GdprRequestStatus(row.status),
             shopify_customer_id=row.shopify_customer_id,
@@ -76,3 +80,10 @@ class GdprRequest:
             retention_expires_at=row.retention_expires_at,
             error=row.error,
         )
+
+    @classmethod
+    async def resolve_reference(cls, info: AdminInfo, id: strawberry.ID) -> GdprRequest | None:
+        """A refetch by global ID: readable as ``gdprRequests`` is (READ_GDPR)."""
+        require(info.context.viewer, Capability.READ_GDPR)
+        row = await info.context.loaders.gdpr.gdpr_request_by_id.load(local_id(id, "GdprRequest"))
+        return None if row is None else cls.from_row(row)

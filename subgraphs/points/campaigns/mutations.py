@@ -8,6 +8,7 @@ from typing import Annotated
 import strawberry
 from strawberry.tools import create_type
 
+from subgraphs.kit.graphql.node import local_id
 from subgraphs.points.campaigns import service as campaign_service
 from subgraphs.points.campaigns.types import (
     BonusCampaign,
@@ -65,7 +66,7 @@ async def campaign_update(
         lambda scope: campaign_service.update_campaign(
             scope.session,
             scope.merchant_id,
-            str(input.id),
+            local_id(input.id, "BonusCampaign"),
             input.to_changes(),
             expected_version=input.expected_version,
             actor_id=scope.actor_id,
@@ -89,7 +90,10 @@ async def campaign_delete(
         info,
         CampaignDeletePayload,
         lambda scope: campaign_service.delete_campaign(
-            scope.session, scope.merchant_id, str(input.id), actor_id=scope.actor_id
+            scope.session,
+            scope.merchant_id,
+            local_id(input.id, "BonusCampaign"),
+            actor_id=scope.actor_id,
         ),
         lambda _: CampaignDeletePayload(deleted_campaign_id=input.id),
     )

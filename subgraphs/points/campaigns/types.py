@@ -14,6 +14,8 @@ from db.models import CampaignKind as CampaignKindValue
 from subgraphs.kit.graphql.codes import CountryCode
 from subgraphs.kit.graphql.domain import domain_enum
 from subgraphs.kit.graphql.mutations import expected_version_field, version_field
+from subgraphs.kit.graphql.node import NODE_ID_DESCRIPTION, global_id, local_id
+from subgraphs.kit.permissions import Capability, require
 from subgraphs.points.campaigns.rules import CampaignChanges, CampaignDraft
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.money import Money, shop_money
@@ -68,11 +70,12 @@ class CampaignConditions:
     )
 
 
-@strawberry.type(
-    description="A time-boxed promotion: more points, a spend bonus or cheaper rewards."
+@strawberry.federation.type(
+    keys=["id"],
+    description="A time-boxed promotion: more points, a spend bonus or cheaper rewards.",
 )
 class BonusCampaign:
-    id: strawberry.ID = strawberry.field(description="Campaign id.")
+    id: strawberry.ID = strawberry.field(description=NODE_ID_DESCRIPTION)
     name: str = strawberry.field(
         description="Unique; points explanations name the campaign as campaign:<name>."
     )
@@ -99,7 +102,7 @@ class BonusCampaign:
         conditions = row.conditions or {}
         kind = CampaignKindValue(row.kind)
         return cls(
-            id=strawberry.ID(row.id),
+            id=global_id("BonusCampaign", row.id),
             name=row.name,
             kind=kind,
             multiplier=row.multiplier if kind is CampaignKindValue.DOUBLE_POINTS else None,
@@ -125,6 +128,13 @@ class BonusCampaign:
             version=row.version,
             goal=row.goal_amount,
         )
+
+    @classmethod
+    async def resolve_reference(cls, info: PointsInfo, id: strawberry.ID) -> BonusCampaign | None:
+        """A refetch by global ID: readable as ``campaigns`` is (READ_PROGRAM)."""
+        require(info.context.viewer, Capability.READ_PROGRAM)
+        row = await info.context.loaders.campaign_by_id.load(local_id(id, "BonusCampaign"))
+        return None if row is None else cls.from_row(row)
 
     @strawberry.field(description="Order subtotal a GOAL_SPEND campaign rewards, shop currency.")
     async def goal_amount(self, info: PointsInfo) -> Money | None:

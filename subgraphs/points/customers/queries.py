@@ -7,6 +7,7 @@ from typing import Annotated
 import strawberry
 from strawberry.tools import create_type
 
+from subgraphs.kit.graphql.node import local_id
 from subgraphs.kit.graphql.relay import Connection, paged, to_connection
 from subgraphs.kit.pagination import PageRequest
 from subgraphs.kit.permissions import Capability, require, require_customer_access
@@ -20,7 +21,7 @@ CustomerSearchArgument = Annotated[
     str,
     strawberry.argument(
         description="Filter, Shopify style: email:ann@example.com points_balance:>=500 "
-        "total_spent:>=100 tier:<id> segment:Champions (terms combine with AND)."
+        "total_spent:>=100 tier:<VipTier id> segment:Champions (terms combine with AND)."
     ),
 ]
 
@@ -28,10 +29,11 @@ CustomerSearchArgument = Annotated[
 @strawberry.field(description="One of the viewer's customers; null if there is no such customer.")
 async def customer(
     info: PointsInfo,
-    id: Annotated[strawberry.ID, strawberry.argument(description="The customer's LoyalNest id.")],
+    id: Annotated[strawberry.ID, strawberry.argument(description="The customer's global ID.")],
 ) -> Customer | None:
-    require_customer_access(info.context.viewer, str(id))
-    row = await info.context.loaders.customer_by_id.load(str(id))
+    customer_id = local_id(id, "Customer")
+    require_customer_access(info.context.viewer, customer_id)
+    row = await info.context.loaders.customer_by_id.load(customer_id)
     return None if row is None else Customer.from_row(row)
 
 

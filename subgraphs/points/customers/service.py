@@ -15,6 +15,7 @@ from db.crypto import FieldCipher
 from db.encryption_contexts import CUSTOMERS_EMAIL, CUSTOMERS_PHONE
 from db.ids import new_id
 from db.models import Customer
+from subgraphs.kit.global_ids import local_id
 from subgraphs.points.customers import repository as customer_filters
 from subgraphs.points.customers.repository import CustomerRepository
 from subgraphs.points.errors import PointsError, PointsErrorCode
@@ -106,7 +107,8 @@ def _invalid_query(message: str) -> PointsError:
 
 def parse_customer_query(query: str, cipher: FieldCipher) -> Sequence[ColumnElement[bool]]:
     """Shopify-style search: ``email:ann@example.com``, ``points_balance:>=500``,
-    ``total_spent:>=100``, ``tier:<id>``, ``segment:Champions``; terms combine with AND."""
+    ``total_spent:>=100``, ``tier:<VipTier global ID>``, ``segment:Champions``; terms combine
+    with AND."""
     if len(query) > MAX_QUERY_LENGTH:
         raise _invalid_query(f"query is longer than {MAX_QUERY_LENGTH} characters")
     terms = _TERM.findall(query)
@@ -119,7 +121,7 @@ def parse_customer_query(query: str, cipher: FieldCipher) -> Sequence[ColumnElem
             blind = email_index(normalize_email(value), cipher)
             filters.append(customer_filters.email_index_is(blind))
         elif name == "tier":
-            filters.append(customer_filters.in_tier(value))
+            filters.append(customer_filters.in_tier(local_id(value, "VipTier")))
         elif name == "segment":
             filters.append(customer_filters.in_segment(value))
         elif name in ("points_balance", "total_spent"):

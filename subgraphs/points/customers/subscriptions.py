@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from subgraphs.kit.graphql.node import local_id
 from subgraphs.kit.graphql.subscriptions import live_snapshots
 from subgraphs.kit.permissions import require_customer_access
 from subgraphs.kit.pubsub import ledger_channel
@@ -35,7 +36,7 @@ class Subscription:
         ],
     ) -> AsyncGenerator[Customer, None]:
         merchant_id = info.context.viewer.merchant_id
-        wanted = str(customer_id)
+        wanted = local_id(customer_id, "Customer")
         require_customer_access(info.context.viewer, wanted)
 
         async def current(session: AsyncSession) -> Customer | None:

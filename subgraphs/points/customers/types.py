@@ -9,6 +9,7 @@ from typing import Annotated
 import strawberry
 
 from db.models import Customer as CustomerRow
+from subgraphs.kit.graphql.node import NODE_ID_DESCRIPTION, global_id, local_id
 from subgraphs.kit.graphql.relay import Connection, paged, to_connection
 from subgraphs.kit.graphql.scalars import UnsignedInt64
 from subgraphs.kit.pagination import PageRequest
@@ -33,7 +34,7 @@ class ExpiringPoints:
 
 @strawberry.federation.type(keys=["id"], description="A shopper enrolled in the loyalty program.")
 class Customer:
-    id: strawberry.ID = strawberry.field(description="LoyalNest customer id.")
+    id: strawberry.ID = strawberry.field(description=NODE_ID_DESCRIPTION)
     points_balance: UnsignedInt64 = strawberry.field(description="Points available to spend now.")
     total_points_earned: UnsignedInt64 = strawberry.field(
         description="Points earned over the customer's lifetime, less reversed ones."
@@ -54,7 +55,7 @@ class Customer:
     @classmethod
     def from_row(cls, row: CustomerRow) -> Customer:
         return cls(
-            id=strawberry.ID(row.id),
+            id=global_id("Customer", row.id),
             points_balance=UnsignedInt64(row.points_balance),
             total_points_earned=UnsignedInt64(row.total_points_earned),
             orders_count=UnsignedInt64(row.orders_count),
@@ -66,8 +67,9 @@ class Customer:
 
     @classmethod
     async def resolve_reference(cls, info: PointsInfo, id: strawberry.ID) -> Customer | None:
-        require_customer_access(info.context.viewer, str(id))
-        row = await info.context.loaders.customer_by_id.load(str(id))
+        customer_id = local_id(id, "Customer")
+        require_customer_access(info.context.viewer, customer_id)
+        row = await info.context.loaders.customer_by_id.load(customer_id)
         return None if row is None else cls.from_row(row)
 
     @strawberry.field(
@@ -97,7 +99,7 @@ class Customer:
         info: PointsInfo,
         paging: PageRequest,
     ) -> Connection[PointsTransaction]:
-        page = await info.context.loaders.transactions_page_by_customer.load((str(self.id), paging))
+        page = await info.context.loaders.transactions_page_by_customer.load((self.row.id, paging))
         return to_connection(page, position=transaction_position, node=PointsTransaction.from_row)
 
     @strawberry.field(description="Rewards the customer redeemed, newest first.")
@@ -107,7 +109,7 @@ class Customer:
         info: PointsInfo,
         paging: PageRequest,
     ) -> Connection[RewardRedemption]:
-        page = await info.context.loaders.redemptions_page_by_customer.load((str(self.id), paging))
+        page = await info.context.loaders.redemptions_page_by_customer.load((self.row.id, paging))
         return to_connection(page, position=redemption_position, node=RewardRedemption.from_view)
 
     @strawberry.field(
@@ -124,7 +126,7 @@ class Customer:
         ] = 30,
     ) -> list[ExpiringPoints]:
         days = max(1, min(within_days, MAX_EXPIRY_WINDOW_DAYS))
-        lots = await info.context.loaders.expiring_points_by_customer.load((str(self.id), days))
+        lots = await info.context.loaders.expiring_points_by_customer.load((self.row.id, days))
         return [ExpiringPoints(points=UnsignedInt64(points), expires_at=at) for at, points in lots]
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import strawberry
 from strawberry.tools import create_type
 
+from subgraphs.kit.graphql.node import local_id
 from subgraphs.kit.permissions import Capability, require
 from subgraphs.points.errors import PointsError, customer_not_found
 from subgraphs.points.ledger import service as ledger
@@ -34,7 +35,7 @@ async def points_calculate(
     context = info.context
     require(context.viewer, Capability.READ_PROGRAM)
     require(context.viewer, Capability.READ_CUSTOMERS)
-    customer = await context.loaders.customer_by_id.load(str(input.customer_id))
+    customer = await context.loaders.customer_by_id.load(local_id(input.customer_id, "Customer"))
     try:
         if customer is None:
             raise customer_not_found()

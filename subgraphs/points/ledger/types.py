@@ -14,7 +14,10 @@ from db.models import PointsTransaction as PointsTransactionRow
 from subgraphs.kit.graphql.codes import CountryCode, CurrencyCode, code_of, currency
 from subgraphs.kit.graphql.domain import domain_enum
 from subgraphs.kit.graphql.input_checks import decimal_digits
+from subgraphs.kit.graphql.node import NODE_ID_DESCRIPTION, global_id, local_id
+from subgraphs.kit.permissions import require_customer_access
 from subgraphs.points.ledger.service import AdjustCommand, EarnCommand
+from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.program import calculation
 from subgraphs.points.program.service import Channel
 from subgraphs.points.program.types import SalesChannel
@@ -76,9 +79,9 @@ def decision_steps(explanation: dict[str, Any]) -> list[DecisionStep]:
     return [DecisionStep.from_json(step) for step in explanation.get("trace", [])]
 
 
-@strawberry.type(description="One entry of a customer's points ledger.")
+@strawberry.federation.type(keys=["id"], description="One entry of a customer's points ledger.")
 class PointsTransaction:
-    id: strawberry.ID = strawberry.field(description="Time-ordered identifier.")
+    id: strawberry.ID = strawberry.field(description=NODE_ID_DESCRIPTION)
     kind: PointsTransactionKind = strawberry.field(description="What caused this change.")
     points: int = strawberry.field(
         description="Signed change of the balance: positive credits, negative debits. One "
@@ -104,7 +107,7 @@ class PointsTransaction:
     @classmethod
     def from_row(cls, row: PointsTransactionRow) -> PointsTransaction:
         return cls(
-            id=strawberry.ID(row.id),
+            id=global_id("PointsTransaction", row.id),
             kind=PointsTransactionKind(row.kind),
             points=row.points,
             reason=row.reason,
@@ -114,6 +117,17 @@ class PointsTransaction:
             created_at=row.created_at,
             explanation=decision_steps(row.explanation),
         )
+
+    @classmethod
+    async def resolve_reference(
+        cls, info: PointsInfo, id: strawberry.ID
+    ) -> PointsTransaction | None:
+        """A refetch by global ID: readable by whoever may read the customer's ledger."""
+        row = await info.context.loaders.transaction_by_id.load(local_id(id, "PointsTransaction"))
+        if row is None:
+            return None
+        require_customer_access(info.context.viewer, row.customer_id)
+        return cls.from_row(row)
 
 
 def transaction_position(row: PointsTransactionRow) -> tuple[str, str]:
@@ -242,7 +256,7 @@ class PointsEarnInput:
 
     def to_command(self) -> EarnCommand:
         return EarnCommand(
-            customer_id=str(self.customer_id),
+            customer_id=local_id(self.customer_id, "Customer"),
             action=self.action,
             idempotency_key=self.idempotency_key,
             order=self.order.to_order() if self.order else None,
@@ -288,7 +302,7 @@ class PointsAdjustInput:
 
     def to_command(self, actor_id: str | None) -> AdjustCommand:
         return AdjustCommand(
-            customer_id=str(self.customer_id),
+            customer_id=local_id(self.customer_id, "Customer"),
             points=self.points,
             reason=self.reason,
             idempotency_key=self.idempotency_key,

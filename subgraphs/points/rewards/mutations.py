@@ -7,6 +7,7 @@ from typing import Annotated
 import strawberry
 from strawberry.tools import create_type
 
+from subgraphs.kit.graphql.node import global_id, local_id
 from subgraphs.kit.permissions import Capability
 from subgraphs.points.customers.types import Customer
 from subgraphs.points.loaders import PointsInfo
@@ -68,7 +69,7 @@ async def reward_update(
         lambda scope: rewards.update_reward(
             scope.session,
             scope.merchant_id,
-            str(input.id),
+            local_id(input.id, "Reward"),
             input.to_changes(),
             expected_version=input.expected_version,
             actor_id=scope.actor_id,
@@ -91,11 +92,11 @@ async def reward_delete(
         lambda scope: rewards.delete_reward(
             scope.session,
             scope.merchant_id,
-            str(input.id),
+            local_id(input.id, "Reward"),
             now=scope.now,
             actor_id=scope.actor_id,
         ),
-        lambda deleted: RewardDeletePayload(deleted_reward_id=strawberry.ID(deleted)),
+        lambda deleted: RewardDeletePayload(deleted_reward_id=global_id("Reward", deleted)),
     )
 
 
@@ -132,7 +133,7 @@ async def reward_redeem(
         ),
         respond,
         capability=Capability.WRITE_POINTS,
-        for_customer=str(input.customer_id),
+        for_customer=local_id(input.customer_id, "Customer"),
         transaction=False,
     )
 

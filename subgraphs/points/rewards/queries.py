@@ -8,6 +8,7 @@ from typing import Annotated
 import strawberry
 from strawberry.tools import create_type
 
+from subgraphs.kit.graphql.node import local_id
 from subgraphs.kit.graphql.relay import Connection, paged, to_connection
 from subgraphs.kit.pagination import PageRequest
 from subgraphs.kit.permissions import Capability, require, require_catalog_read
@@ -52,11 +53,13 @@ async def rewards(
 @strawberry.field(description="One reward of the catalog; null if there is none (or deleted).")
 async def reward(
     info: PointsInfo,
-    id: Annotated[strawberry.ID, strawberry.argument(description="The reward's LoyalNest id.")],
+    id: Annotated[strawberry.ID, strawberry.argument(description="The reward's global ID.")],
 ) -> Reward | None:
     require_catalog_read(info.context.viewer)
     async with info.context.unit_of_work() as session:
-        row = await reward_service.reward_by_id(session, info.context.viewer.merchant_id, str(id))
+        row = await reward_service.reward_by_id(
+            session, info.context.viewer.merchant_id, local_id(id, "Reward")
+        )
     return None if row is None else Reward.from_row(row)
 
 

@@ -58,6 +58,10 @@ class RewardRepository(TenantRepository[Reward]):
             conditions.append(Reward.deleted_at.is_(None))
         return await self.get_one_or_none(*conditions, for_update=for_update)
 
+    async def rewards_by_ids(self, reward_ids: Sequence[str]) -> list[Reward]:
+        """The merchant's rewards among ``reward_ids`` (not deleted ones), in no order."""
+        return await self.get_by_ids(reward_ids, Reward.deleted_at.is_(None))
+
     async def update_reward(
         self, reward_id: str, values: dict[str, Any], *, expected_version: int | None = None
     ) -> Reward | None:
@@ -95,6 +99,25 @@ class RedemptionRepository(TenantRepository[RewardRedemption]):
         return await self.get_one_or_none(
             RewardRedemption.id == redemption_id, for_update=for_update
         )
+
+    async def redemptions_by_ids(self, redemption_ids: Sequence[str]) -> list[RedemptionWithReward]:
+        """The merchant's redemptions among ``redemption_ids``, each with its reward (deleted
+        ones too, as in a customer's history), in no order, in one statement."""
+        statement = (
+            self._select(RewardRedemption.id.in_(list(redemption_ids)))
+            .add_columns(Reward)
+            .join(
+                Reward,
+                and_(
+                    Reward.merchant_id == RewardRedemption.merchant_id,
+                    Reward.id == RewardRedemption.reward_id,
+                ),
+            )
+        )
+        return [
+            RedemptionWithReward(row, reward)
+            for row, reward in await self._session.execute(statement)
+        ]
 
     async def count_unrefunded(self, customer_id: str, reward_id: str) -> int:
         count = await self._session.scalar(

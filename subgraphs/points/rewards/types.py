@@ -14,6 +14,8 @@ from db.models import RewardRedemption as RedemptionRow
 from subgraphs.kit.graphql.codes import CurrencyCode, code_of, currency
 from subgraphs.kit.graphql.domain import domain_enum
 from subgraphs.kit.graphql.mutations import expected_version_field, version_field
+from subgraphs.kit.graphql.node import NODE_ID_DESCRIPTION, global_id, local_id
+from subgraphs.kit.permissions import require_catalog_read, require_customer_access
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.money import Money, shop_money
 from subgraphs.points.rewards.redemption import RedeemCommand, redemption_code
@@ -55,9 +57,9 @@ CurrencyCodeArgument = Annotated[
 ]
 
 
-@strawberry.type(description="Something customers can spend points on.")
+@strawberry.federation.type(keys=["id"], description="Something customers can spend points on.")
 class Reward:
-    id: strawberry.ID = strawberry.field(description="LoyalNest reward id.")
+    id: strawberry.ID = strawberry.field(description=NODE_ID_DESCRIPTION)
     kind: RewardKindEnum = strawberry.field(description="What the reward gives.")  # type: ignore[valid-type]
     title: str = strawberry.field(description="Shown to customers and as the discount's title.")
     points_cost: int = strawberry.field(description="Points a redemption spends.")
@@ -80,7 +82,7 @@ class Reward:
     @classmethod
     def from_row(cls, row: RewardRow) -> Reward:
         return cls(
-            id=strawberry.ID(row.id),
+            id=global_id("Reward", row.id),
             kind=RewardKind(row.kind),
             title=row.title,
             points_cost=row.points_cost,
@@ -94,6 +96,13 @@ class Reward:
             version=row.version,
             row=row,
         )
+
+    @classmethod
+    async def resolve_reference(cls, info: PointsInfo, id: strawberry.ID) -> Reward | None:
+        """A refetch by global ID (``node``): the viewer's reward, as ``reward(id:)`` answers."""
+        require_catalog_read(info.context.viewer)
+        row = await info.context.loaders.reward_by_id.load(local_id(id, "Reward"))
+        return None if row is None else cls.from_row(row)
 
     @strawberry.field(
         description="Amount off (FIXED_AMOUNT rewards) in the currency asked for, at the "
@@ -114,9 +123,11 @@ class Reward:
         return None if amount is None else await shop_money(info, amount)
 
 
-@strawberry.type(description="A reward a customer redeemed, and the discount code it gave.")
+@strawberry.federation.type(
+    keys=["id"], description="A reward a customer redeemed, and the discount code it gave."
+)
 class RewardRedemption:
-    id: strawberry.ID = strawberry.field(description="LoyalNest redemption id.")
+    id: strawberry.ID = strawberry.field(description=NODE_ID_DESCRIPTION)
     reward: Reward = strawberry.field(description="The reward redeemed.")
     status: RewardRedemptionStatus = strawberry.field(description="Where the redemption is.")  # type: ignore[valid-type]
     points_spent: int = strawberry.field(description="Points the redemption took.")
@@ -133,7 +144,7 @@ class RewardRedemption:
     @classmethod
     def from_rows(cls, row: RedemptionRow, reward: RewardRow) -> RewardRedemption:
         return cls(
-            id=strawberry.ID(row.id),
+            id=global_id("RewardRedemption", row.id),
             reward=Reward.from_row(reward),
             status=RedemptionStatus(row.status),
             points_spent=row.points_spent,
@@ -150,6 +161,17 @@ class RewardRedemption:
     @classmethod
     def from_view(cls, view: RedemptionWithReward) -> RewardRedemption:
         return cls.from_rows(view.redemption, view.reward)
+
+    @classmethod
+    async def resolve_reference(
+        cls, info: PointsInfo, id: strawberry.ID
+    ) -> RewardRedemption | None:
+        """A refetch by global ID: readable by whoever may read the customer's redemptions."""
+        view = await info.context.loaders.redemption_by_id.load(local_id(id, "RewardRedemption"))
+        if view is None:
+            return None
+        require_customer_access(info.context.viewer, view.redemption.customer_id)
+        return cls.from_view(view)
 
     @strawberry.field(description="The discount code to enter at checkout, once ISSUED.")
     def code(self, info: PointsInfo) -> str | None:
@@ -264,8 +286,8 @@ class RewardRedeemInput:
 
     def to_command(self) -> RedeemCommand:
         return RedeemCommand(
-            customer_id=str(self.customer_id),
-            reward_id=str(self.reward_id),
+            customer_id=local_id(self.customer_id, "Customer"),
+            reward_id=local_id(self.reward_id, "Reward"),
             idempotency_key=self.idempotency_key,
             currency_code=code_of(self.currency_code),
         )

@@ -8,6 +8,7 @@ from typing import Annotated, TypeVar
 import strawberry
 from strawberry.tools import create_type
 
+from subgraphs.kit.graphql.node import local_id
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.tiers import service as tier_service
 from subgraphs.points.tiers.service import Recalculation, TierWrite
@@ -84,7 +85,7 @@ async def vip_tier_update(
         lambda scope: tier_service.update_tier(
             scope.session,
             scope.merchant_id,
-            str(input.id),
+            local_id(input.id, "VipTier"),
             input.to_changes(),
             expected_version=input.expected_version,
             actor_id=scope.actor_id,
@@ -109,7 +110,7 @@ async def vip_tier_delete(
         info,
         VipTierDeletePayload,
         lambda scope: tier_service.delete_tier(
-            scope.session, scope.merchant_id, str(input.id), actor_id=scope.actor_id
+            scope.session, scope.merchant_id, local_id(input.id, "VipTier"), actor_id=scope.actor_id
         ),
         respond,
     )

@@ -10,6 +10,8 @@ import strawberry
 
 from db.models import VipTier as VipTierRow
 from subgraphs.kit.graphql.mutations import expected_version_field, version_field
+from subgraphs.kit.graphql.node import NODE_ID_DESCRIPTION, global_id, local_id, local_ids
+from subgraphs.kit.permissions import require_catalog_read
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.money import Money, shop_money
 from subgraphs.points.tiers import preview
@@ -62,9 +64,11 @@ class VipTierBenefits:
     free_shipping: bool = strawberry.field(description="Whether their shipping is free.")
 
 
-@strawberry.type(description="A VIP tier: customers who meet its rules belong to it.")
+@strawberry.federation.type(
+    keys=["id"], description="A VIP tier: customers who meet its rules belong to it."
+)
 class VipTier:
-    id: strawberry.ID = strawberry.field(description="Tier id.")
+    id: strawberry.ID = strawberry.field(description=NODE_ID_DESCRIPTION)
     names: list[LocalizedName] = strawberry.field(description="The name in every locale set.")
     rank: int = strawberry.field(
         description="Order of the tiers: a customer meeting several belongs to the highest."
@@ -79,7 +83,7 @@ class VipTier:
     def from_row(cls, row: VipTierRow) -> VipTier:
         benefits = TierBenefits.from_json(row.benefits)
         return cls(
-            id=strawberry.ID(row.id),
+            id=global_id("VipTier", row.id),
             names=_localized_names(row.name),
             rank=row.rank,
             rules=VipTierRules.from_rules(TierRules.from_json(row.rules)),
@@ -90,6 +94,13 @@ class VipTier:
             version=row.version,
             name_by_locale=row.name,
         )
+
+    @classmethod
+    async def resolve_reference(cls, info: PointsInfo, id: strawberry.ID) -> VipTier | None:
+        """A refetch by global ID: readable as ``vipTiers`` is (the storefront too)."""
+        require_catalog_read(info.context.viewer)
+        row = await info.context.loaders.vip_tier_by_id.load(local_id(id, "VipTier"))
+        return None if row is None else cls.from_row(row)
 
     @strawberry.field(description="The name in one locale (English if it has none there).")
     def name(self, locale: Annotated[str, LocaleArgument] = "en") -> str:
@@ -258,7 +269,7 @@ class VipTierPreviewInput:
         return None if self.tiers is None else [tier.to_draft() for tier in self.tiers]
 
     def to_customer_ids(self) -> list[str] | None:
-        return None if self.customer_ids is None else [str(id_) for id_ in self.customer_ids]
+        return None if self.customer_ids is None else local_ids(self.customer_ids, "Customer")
 
 
 @strawberry.type(description="How many customers a tier would hold.")
@@ -303,7 +314,7 @@ class VipTierPreviewPayload:
         return cls(
             distribution=[
                 VipTierPreviewCount(
-                    tier_id=None if tier.tier_id is None else strawberry.ID(tier.tier_id),
+                    tier_id=None if tier.tier_id is None else global_id("VipTier", tier.tier_id),
                     rank=tier.rank,
                     customers=tier.customers,
                     names=tier.names,
@@ -314,10 +325,10 @@ class VipTierPreviewPayload:
             customer_count=preview.customers,
             sample=[
                 VipTierPreviewAssignment(
-                    customer_id=strawberry.ID(assignment.customer_id),
+                    customer_id=global_id("Customer", assignment.customer_id),
                     tier_id=None
                     if assignment.tier_id is None
-                    else strawberry.ID(assignment.tier_id),
+                    else global_id("VipTier", assignment.tier_id),
                     names=assignment.names,
                 )
                 for assignment in preview.sample

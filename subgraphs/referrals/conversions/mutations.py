@@ -8,6 +8,7 @@ import strawberry
 from strawberry.tools import create_type
 
 from subgraphs.kit.graphql.mutations import MutationScope
+from subgraphs.kit.graphql.node import local_id
 from subgraphs.kit.permissions import Capability
 from subgraphs.referrals.conversions import service
 from subgraphs.referrals.conversions.fraud import PartyFacts
@@ -39,7 +40,7 @@ async def referral_review(
         lambda scope: service.review(
             scope.session,
             scope.merchant_id,
-            str(input.id),
+            local_id(input.id, "Referral"),
             Decision(input.decision),
             actor_id=scope.actor_id,
         ),

@@ -348,3 +348,9 @@ async def rewards_of(
     session: AsyncSession, merchant_id: str, referral_ids: Sequence[str]
 ) -> list[ReferralReward]:
     return await ReferralRewardRepository(session, merchant_id).of_referrals(referral_ids)
+
+
+async def referrals_by_ids(
+    session: AsyncSession, merchant_id: str, referral_ids: Sequence[str]
+) -> list[Referral]:
+    return await ConversionRepository(session, merchant_id).get_by_ids(referral_ids)

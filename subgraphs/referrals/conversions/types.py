@@ -13,6 +13,8 @@ from db.models import Referral as ReferralRow
 from db.models import ReferralReward as RewardRow
 from db.models import ReferralRewardStatus, ReferralStatus
 from subgraphs.kit.graphql.domain import domain_enum
+from subgraphs.kit.graphql.node import NODE_ID_DESCRIPTION, global_id, local_id
+from subgraphs.kit.permissions import Capability, require, require_customer_access
 from subgraphs.referrals.conversions import service
 from subgraphs.referrals.conversions.fraud import FraudReason
 from subgraphs.referrals.loaders import ReferralsInfo
@@ -105,9 +107,9 @@ class ReferralRewardGrant:
         )
 
 
-@strawberry.type(description="A friend an advocate brought to the shop.")
+@strawberry.federation.type(keys=["id"], description="A friend an advocate brought to the shop.")
 class Referral:
-    id: strawberry.ID = strawberry.field(description="Referral id.")
+    id: strawberry.ID = strawberry.field(description=NODE_ID_DESCRIPTION)
     status: ReferralStatusEnum = strawberry.field(description="Where it stands.")  # type: ignore[valid-type]
     source: ReferralSourceEnum = strawberry.field(description="How it was attributed.")  # type: ignore[valid-type]
     advocate: Customer = strawberry.field(description="Who shared the link.")
@@ -128,11 +130,11 @@ class Referral:
     @classmethod
     def from_row(cls, row: ReferralRow) -> Referral:
         return cls(
-            id=strawberry.ID(row.id),
+            id=global_id("Referral", row.id),
             status=ReferralStatus(row.status),
             source=service.AttributionSource(row.source),
-            advocate=Customer(id=strawberry.ID(row.advocate_customer_id)),
-            friend=Customer(id=strawberry.ID(row.friend_customer_id)),
+            advocate=Customer.of(row.advocate_customer_id),
+            friend=Customer.of(row.friend_customer_id),
             fraud_score=Decimal(row.fraud_score),
             fraud_signals=[_signal(signal) for signal in row.fraud_reasons],
             qualifying_order_id=row.qualifying_order_id,
@@ -140,9 +142,22 @@ class Referral:
             completed_at=row.completed_at,
         )
 
+    @classmethod
+    async def resolve_reference(cls, info: ReferralsInfo, id: strawberry.ID) -> Referral | None:
+        """A refetch by global ID: staff who read customers, or the friend themselves."""
+        row = await info.context.loaders.referral_by_id.load(local_id(id, "Referral"))
+        if row is None:
+            return None
+        viewer = info.context.viewer
+        if viewer.customer_id is not None:
+            require_customer_access(viewer, row.friend_customer_id)
+        else:
+            require(viewer, Capability.READ_CUSTOMERS)
+        return cls.from_row(row)
+
     @strawberry.field(description="What each side gets (empty until it completes).")
     async def rewards(self, info: ReferralsInfo) -> list[ReferralRewardGrant]:
-        rows = await info.context.loaders.rewards_by_referral.load(str(self.id))
+        rows = await info.context.loaders.rewards_by_referral.load(local_id(self.id, "Referral"))
         return [ReferralRewardGrant.from_row(row) for row in rows]
 
 
@@ -156,7 +171,7 @@ def _signal(stored: dict[str, Any]) -> ReferralFraudSignal:
 
 @strawberry.input(description="Staff's decision on a held referral.")
 class ReferralReviewInput:
-    id: strawberry.ID = strawberry.field(description="The held referral.")
+    id: strawberry.ID = strawberry.field(description="The held referral (its global ID).")
     decision: DecisionEnum = strawberry.field(description="Approve or reject.")  # type: ignore[valid-type]
 
 

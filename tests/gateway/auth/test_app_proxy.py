@@ -17,6 +17,7 @@ from db.session import tenant_unit_of_work
 from subgraphs.kit.resources import Resources
 from subgraphs.points.customers.service import register_customer
 from tests.conftest import TEST_APP_SECRET, SubgraphClient, Tenant, add_customer
+from tests.ids import gid
 
 CUSTOMER = "query($id: ID!) { customer(id: $id) { id pointsBalance } }"
 Params = list[tuple[str, str]]
@@ -72,13 +73,19 @@ async def test_a_logged_in_customer_gets_a_token_for_themselves(
     assert response.status_code == 200, response.text
     assert response.headers["cache-control"] == "no-store"
     body = response.json()
-    assert body["customerId"] == customer_id
+    assert body["customerId"] == gid("Customer", customer_id)
     expires_at = datetime.fromisoformat(body["expiresAt"])
     assert timedelta(minutes=14) < expires_at - datetime.now(UTC) <= timedelta(minutes=15)
     headers = {"authorization": f"Bearer {body['token']}"}
-    mine = await points_client.execute(CUSTOMER, {"id": customer_id}, headers=headers)
-    theirs = await points_client.execute(CUSTOMER, {"id": neighbour}, headers=headers)
-    assert mine == {"data": {"customer": {"id": customer_id, "pointsBalance": "0"}}}
+    mine = await points_client.execute(
+        CUSTOMER, {"id": gid("Customer", customer_id)}, headers=headers
+    )
+    theirs = await points_client.execute(
+        CUSTOMER, {"id": gid("Customer", neighbour)}, headers=headers
+    )
+    assert mine == {
+        "data": {"customer": {"id": gid("Customer", customer_id), "pointsBalance": "0"}}
+    }
     assert theirs["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 

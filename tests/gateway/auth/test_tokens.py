@@ -29,6 +29,7 @@ from subgraphs.kit.permissions import Capability
 from subgraphs.kit.resources import Resources
 from subgraphs.points.rewards.service import RewardTerms, create_reward
 from tests.conftest import SubgraphClient, Tenant, add_customer, token_for
+from tests.ids import gid
 
 CUSTOMER = "query($id: ID!) { customer(id: $id) { id pointsBalance } }"
 CUSTOMERS = "{ customers(first: 5) { edges { node { id } } } }"
@@ -168,7 +169,9 @@ async def test_an_expired_customer_token_is_unauthenticated(
     an_hour_ago = int(time.time()) - 3600
     headers = customer_token(resources, tenant.shop_domain, customer_id, now=an_hour_ago)
 
-    result = await points_client.execute(CUSTOMER, {"id": customer_id}, headers=headers)
+    result = await points_client.execute(
+        CUSTOMER, {"id": gid("Customer", customer_id)}, headers=headers
+    )
 
     assert_unauthenticated(result, "expired")
     assert result["data"] == {"customer": None}
@@ -192,7 +195,9 @@ async def test_a_customer_token_not_valid_yet_is_unauthenticated(
         resources.settings.token_secret,
     )
 
-    result = await points_client.execute(CUSTOMER, {"id": customer_id}, headers=bearer(token))
+    result = await points_client.execute(
+        CUSTOMER, {"id": gid("Customer", customer_id)}, headers=bearer(token)
+    )
 
     assert_unauthenticated(result, "not valid yet")
 
@@ -207,7 +212,9 @@ async def test_a_token_for_an_audience_we_do_not_serve_is_unauthenticated(
     claims = customer_claims(tenant.shop_domain, customer_id, aud=audience)
     token = signed(claims, resources.settings.token_secret)
 
-    result = await points_client.execute(CUSTOMER, {"id": customer_id}, headers=bearer(token))
+    result = await points_client.execute(
+        CUSTOMER, {"id": gid("Customer", customer_id)}, headers=bearer(token)
+    )
 
     assert_unauthenticated(result, "audience")
 
@@ -221,7 +228,9 @@ async def test_a_customer_token_signed_with_another_secret_is_unauthenticated(
     for secret in ("guess", resources.settings.staff_token_secret, "test-app-secret"):
         token = signed(claims, secret)
 
-        result = await points_client.execute(CUSTOMER, {"id": customer_id}, headers=bearer(token))
+        result = await points_client.execute(
+            CUSTOMER, {"id": gid("Customer", customer_id)}, headers=bearer(token)
+        )
 
         assert_unauthenticated(result, "bad_signature")
 
@@ -270,7 +279,7 @@ async def test_an_unsigned_alg_none_token_is_unauthenticated(
     }[kind]
 
     result = await points_client.execute(
-        CUSTOMER, {"id": customer_id}, headers=bearer(unsigned(claims))
+        CUSTOMER, {"id": gid("Customer", customer_id)}, headers=bearer(unsigned(claims))
     )
 
     assert_unauthenticated(result)
@@ -292,7 +301,7 @@ async def test_a_customer_token_naming_another_merchants_customer_is_unauthentic
     # Validly signed, for our shop, but the customer is the other merchant's.
     headers = customer_token(resources, tenant.shop_domain, theirs)
 
-    result = await points_client.execute(CUSTOMER, {"id": theirs}, headers=headers)
+    result = await points_client.execute(CUSTOMER, {"id": gid("Customer", theirs)}, headers=headers)
 
     assert_unauthenticated(result, "no such customer")
 
@@ -303,7 +312,7 @@ async def test_a_customer_token_for_another_shop_gives_nothing_of_ours(
     ours = await add_customer(resources, tenant)
     headers = customer_token(resources, other_tenant.shop_domain, ours)
 
-    result = await points_client.execute(CUSTOMER, {"id": ours}, headers=headers)
+    result = await points_client.execute(CUSTOMER, {"id": gid("Customer", ours)}, headers=headers)
 
     assert_unauthenticated(result)
 
@@ -328,10 +337,12 @@ async def test_a_customer_reads_themselves_but_not_another_customer(
     neighbour = await add_customer(resources, tenant, points=900)
     headers = customer_token(resources, tenant.shop_domain, me)
 
-    mine = await points_client.execute(CUSTOMER, {"id": me}, headers=headers)
-    theirs = await points_client.execute(CUSTOMER, {"id": neighbour}, headers=headers)
+    mine = await points_client.execute(CUSTOMER, {"id": gid("Customer", me)}, headers=headers)
+    theirs = await points_client.execute(
+        CUSTOMER, {"id": gid("Customer", neighbour)}, headers=headers
+    )
 
-    assert mine == {"data": {"customer": {"id": me, "pointsBalance": "40"}}}
+    assert mine == {"data": {"customer": {"id": gid("Customer", me), "pointsBalance": "40"}}}
     assert_forbidden(theirs)
     assert theirs["data"] == {"customer": None}
     assert "900" not in json.dumps(theirs)
@@ -342,14 +353,19 @@ async def test_a_customer_cannot_list_customers_or_adjust_points(
 ) -> None:
     me = await add_customer(resources, tenant, points=10)
     headers = customer_token(resources, tenant.shop_domain, me)
-    adjust = {"customerId": me, "points": 1000, "reason": "self-service", "idempotencyKey": "k1"}
+    adjust = {
+        "customerId": gid("Customer", me),
+        "points": 1000,
+        "reason": "self-service",
+        "idempotencyKey": "k1",
+    }
 
     listed = await points_client.execute(CUSTOMERS, headers=headers)
     adjusted = await points_client.execute(ADJUST, {"input": adjust}, headers=headers)
 
     assert_forbidden(listed)
     assert_forbidden(adjusted)
-    again = await points_client.execute(CUSTOMER, {"id": me}, headers=headers)
+    again = await points_client.execute(CUSTOMER, {"id": gid("Customer", me)}, headers=headers)
     assert again["data"]["customer"]["pointsBalance"] == "10"
 
 
@@ -366,7 +382,9 @@ async def test_a_customer_reads_the_catalog_but_not_the_program(
     program = await points_client.execute("{ programSettings { version } }", headers=headers)
 
     assert "errors" not in catalog
-    assert [edge["node"]["id"] for edge in catalog["data"]["rewards"]["edges"]] == [reward_id]
+    assert [e["node"]["id"] for e in catalog["data"]["rewards"]["edges"]] == [
+        gid("Reward", reward_id)
+    ]
     assert_forbidden(everything)
     assert_forbidden(program)
 
@@ -380,17 +398,26 @@ async def test_a_customer_redeems_for_themselves_only(
     headers = customer_token(resources, tenant.shop_domain, me)
 
     def redeem(customer_id: str, key: str) -> dict[str, Any]:
-        return {"customerId": customer_id, "rewardId": reward_id, "idempotencyKey": key}
+        return {
+            "customerId": gid("Customer", customer_id),
+            "rewardId": gid("Reward", reward_id),
+            "idempotencyKey": key,
+        }
 
     mine = await points_client.execute(REDEEM, {"input": redeem(me, "r1")}, headers=headers)
     theirs = await points_client.execute(
         REDEEM, {"input": redeem(neighbour, "r2")}, headers=headers
     )
 
-    assert mine["data"]["rewardRedeem"]["customer"] == {"id": me, "pointsBalance": "150"}
+    assert mine["data"]["rewardRedeem"]["customer"] == {
+        "id": gid("Customer", me),
+        "pointsBalance": "150",
+    }
     assert mine["data"]["rewardRedeem"]["redemption"]["pointsSpent"] == 100
     assert_forbidden(theirs)
-    untouched = await points_client.execute(CUSTOMER, {"id": neighbour}, tenant=tenant)
+    untouched = await points_client.execute(
+        CUSTOMER, {"id": gid("Customer", neighbour)}, tenant=tenant
+    )
     assert untouched["data"]["customer"]["pointsBalance"] == "250"
 
 
@@ -401,15 +428,15 @@ async def test_a_customer_gets_their_own_referral_link_only(
     neighbour = await add_customer(resources, tenant)
     headers = customer_token(resources, tenant.shop_domain, me)
     theirs = await referrals_client.execute(
-        REFERRAL_CREATE, {"input": {"customerId": neighbour}}, tenant=tenant
+        REFERRAL_CREATE, {"input": {"customerId": gid("Customer", neighbour)}}, tenant=tenant
     )
     their_code = theirs["data"]["referralLinkCreate"]["referralLink"]["code"]
 
     mine = await referrals_client.execute(
-        REFERRAL_CREATE, {"input": {"customerId": me}}, headers=headers
+        REFERRAL_CREATE, {"input": {"customerId": gid("Customer", me)}}, headers=headers
     )
     for_them = await referrals_client.execute(
-        REFERRAL_CREATE, {"input": {"customerId": neighbour}}, headers=headers
+        REFERRAL_CREATE, {"input": {"customerId": gid("Customer", neighbour)}}, headers=headers
     )
     my_code = mine["data"]["referralLinkCreate"]["referralLink"]["code"]
     read_mine = await referrals_client.execute(REFERRAL_BY_CODE, {"code": my_code}, headers=headers)
@@ -476,12 +503,14 @@ async def test_a_customer_follows_their_own_points_live_only(
         shop_domain=tenant.shop_domain, customer_id=me, secret=resources.settings.token_secret
     )
 
-    mine = await first_event(resources, token, "points", POINTS_LIVE, id=me)
-    theirs = await first_event(resources, token, "points", POINTS_LIVE, id=neighbour)
+    mine = await first_event(resources, token, "points", POINTS_LIVE, id=gid("Customer", me))
+    theirs = await first_event(
+        resources, token, "points", POINTS_LIVE, id=gid("Customer", neighbour)
+    )
     metrics = await first_event(resources, token, "analytics", METRICS_LIVE)
 
     assert mine.errors is None
-    assert mine.data == {"customerPointsUpdated": {"id": me, "pointsBalance": "7"}}
+    assert mine.data == {"customerPointsUpdated": {"id": gid("Customer", me), "pointsBalance": "7"}}
     assert [error.extensions["code"] for error in theirs.errors] == ["FORBIDDEN"]
     assert [error.extensions["code"] for error in metrics.errors] == ["FORBIDDEN"]
 
@@ -534,7 +563,9 @@ async def test_analytics_staff_read_customers_but_cannot_change_the_program(
     refused = await points_client.execute(SETTINGS_UPDATE, change, headers=analyst)
     accepted = await points_client.execute(SETTINGS_UPDATE, change, headers=full)
 
-    assert [edge["node"]["id"] for edge in listed["data"]["customers"]["edges"]] == [customer_id]
+    assert [edge["node"]["id"] for edge in listed["data"]["customers"]["edges"]] == [
+        gid("Customer", customer_id)
+    ]
     assert_forbidden(refused)
     assert accepted["data"]["programSettingsUpdate"]["userErrors"] == []
 
@@ -547,7 +578,12 @@ async def test_full_staff_act_on_the_shop_in_their_token(
     )
 
     assert result == {
-        "data": {"merchant": {"id": tenant.merchant_id, "shopDomain": tenant.shop_domain}}
+        "data": {
+            "merchant": {
+                "id": gid("Merchant", tenant.merchant_id),
+                "shopDomain": tenant.shop_domain,
+            }
+        }
     }
 
 
@@ -567,12 +603,19 @@ async def test_an_api_key_may_do_what_its_scopes_allow(
 ) -> None:
     customer_id = await add_customer(resources, tenant)
     key_id, key = await new_api_key(resources, tenant, Capability.READ_CUSTOMERS)
-    adjust = {"customerId": customer_id, "points": 5, "reason": "zap", "idempotencyKey": "z1"}
+    adjust = {
+        "customerId": gid("Customer", customer_id),
+        "points": 5,
+        "reason": "zap",
+        "idempotencyKey": "z1",
+    }
 
     listed = await points_client.execute(CUSTOMERS, headers=bearer(key))
     adjusted = await points_client.execute(ADJUST, {"input": adjust}, headers=bearer(key))
 
-    assert [edge["node"]["id"] for edge in listed["data"]["customers"]["edges"]] == [customer_id]
+    assert [edge["node"]["id"] for edge in listed["data"]["customers"]["edges"]] == [
+        gid("Customer", customer_id)
+    ]
     assert_forbidden(adjusted)
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         row = (

@@ -21,6 +21,7 @@ from tests.gateway.auth.test_tokens import (
     customer_token,
     staff_token,
 )
+from tests.ids import gid
 
 CUSTOMER = "query($id: ID!) { customer(id: $id) { id pointsBalance } }"
 MERCHANT = "{ merchant { id shopDomain } }"
@@ -65,13 +66,17 @@ async def test_no_token_of_an_uninstalled_shop_authenticates(
         "api key": bearer(key.key),
     }
     for name, headers in callers.items():
-        result = await points_client.execute(CUSTOMER, {"id": customer_id}, headers=headers)
-        assert result["data"]["customer"]["id"] == customer_id, (name, result)
+        result = await points_client.execute(
+            CUSTOMER, {"id": gid("Customer", customer_id)}, headers=headers
+        )
+        assert result["data"]["customer"]["id"] == gid("Customer", customer_id), (name, result)
 
     await uninstall(resources, tenant)
 
     for name, headers in callers.items():
-        result = await points_client.execute(CUSTOMER, {"id": customer_id}, headers=headers)
+        result = await points_client.execute(
+            CUSTOMER, {"id": gid("Customer", customer_id)}, headers=headers
+        )
         assert result.get("data") in (None, {"customer": None}), (name, result)
         reason = "uninstalled" if name == "api key" else "has not installed LoyalNest"
         assert_unauthenticated(result, reason)
@@ -82,7 +87,9 @@ async def test_no_token_of_an_uninstalled_shop_authenticates(
     await reinstall(resources, tenant)
 
     for name, headers in callers.items():
-        result = await points_client.execute(CUSTOMER, {"id": customer_id}, headers=headers)
+        result = await points_client.execute(
+            CUSTOMER, {"id": gid("Customer", customer_id)}, headers=headers
+        )
         assert result["data"]["customer"]["pointsBalance"] == "40", (name, result)
 
 

@@ -12,6 +12,7 @@ from websockets.asyncio.client import connect
 from gateway.edge.auth.tokens import mint_customer_token, mint_staff_token
 from subgraphs.kit.resources import Resources
 from tests.conftest import SubgraphClient, Tenant, add_customer
+from tests.ids import gid
 from tests.subgraphs.admin.audit.test_audit_stream import SUBSCRIPTION, admin_ws_url, next_message
 from tests.subgraphs.admin.deliveries.test_webhook_admin import (
     DELIVERIES,
@@ -92,10 +93,13 @@ async def test_support_staff_read_and_retry_in_the_shop_they_act_on(
     support = staff_headers(resources, tenant, "admin:support")
 
     listed = await admin_client.execute(DELIVERIES, headers=support)
-    retried = await admin_client.execute(RETRY, {"input": {"id": failed}}, headers=support)
+    retried = await admin_client.execute(
+        RETRY, {"input": {"id": gid("WebhookDelivery", failed)}}, headers=support
+    )
     gdpr = await admin_client.execute(GDPR_REQUESTS, headers=support)
 
-    assert [edge["node"]["id"] for edge in listed["data"]["webhookDeliveries"]["edges"]] == [failed]
+    listed_ids = [edge["node"]["id"] for edge in listed["data"]["webhookDeliveries"]["edges"]]
+    assert listed_ids == [gid("WebhookDelivery", failed)]
     assert retried["data"]["webhookRetry"]["delivery"]["status"] == "PENDING"
     [entry] = await audit_entries(resources, tenant, "webhook_retry")
     assert entry.actor_id == "staff:s-1"

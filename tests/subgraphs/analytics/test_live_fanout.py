@@ -13,6 +13,7 @@ from subgraphs.kit.graphql.subscriptions import snapshot_key
 from subgraphs.kit.pubsub import ledger_channel
 from subgraphs.kit.resources import Resources
 from tests.conftest import StatementCounter, SubgraphClient, Tenant, add_customer
+from tests.ids import gid
 from tests.subgraphs.analytics.test_live_metrics import (
     EARN,
     SUBSCRIPTION,
@@ -49,7 +50,7 @@ async def earn(client: SubgraphClient, tenant: Tenant, customer_id: str, points:
         EARN,
         {
             "input": {
-                "customerId": customer_id,
+                "customerId": gid("Customer", customer_id),
                 "points": points,
                 "reason": "review",
                 "idempotencyKey": f"fan:{customer_id}:{points}",

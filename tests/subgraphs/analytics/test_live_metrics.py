@@ -14,6 +14,7 @@ from websockets.exceptions import ConnectionClosed
 
 from subgraphs.kit.resources import Resources
 from tests.conftest import SubgraphClient, Tenant, add_customer, served_subgraph
+from tests.ids import gid
 
 SUBSCRIPTION = "subscription { loyaltyMetricsUpdated { membersCount pointsIssued pointsRedeemed } }"
 EARN = """
@@ -59,7 +60,7 @@ async def test_pushes_current_metrics_then_each_ledger_change(
             EARN,
             {
                 "input": {
-                    "customerId": customer_id,
+                    "customerId": gid("Customer", customer_id),
                     "points": 30,
                     "reason": "review",
                     "idempotencyKey": "r-1",
@@ -144,7 +145,7 @@ async def test_one_socket_carries_more_than_a_hundred_subscriptions(
             EARN,
             {
                 "input": {
-                    "customerId": customer_id,
+                    "customerId": gid("Customer", customer_id),
                     "points": 7,
                     "reason": "review",
                     "idempotencyKey": f"many:{customer_id}",

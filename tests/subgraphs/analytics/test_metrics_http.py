@@ -13,6 +13,7 @@ from subgraphs.analytics import service
 from subgraphs.analytics.repository import LoyaltyTotals
 from subgraphs.kit.resources import Resources
 from tests.conftest import StatementCounter, SubgraphClient, Tenant, add_customer
+from tests.ids import gid
 
 METRICS = """
 query Metrics($representations: [_Any!]!) {
@@ -30,7 +31,11 @@ mutation Earn($input: PointsAdjustInput!) {
 
 
 def merchant_refs(*merchant_ids: str) -> dict[str, Any]:
-    return {"representations": [{"__typename": "Merchant", "id": mid} for mid in merchant_ids]}
+    return {
+        "representations": [
+            {"__typename": "Merchant", "id": gid("Merchant", mid)} for mid in merchant_ids
+        ]
+    }
 
 
 async def metrics(client: SubgraphClient, tenant: Tenant) -> dict[str, int]:
@@ -89,7 +94,7 @@ async def earn(client: SubgraphClient, tenant: Tenant, customer_id: str, points:
         EARN,
         {
             "input": {
-                "customerId": customer_id,
+                "customerId": gid("Customer", customer_id),
                 "points": points,
                 "reason": "order",
                 "idempotencyKey": f"order:{uuid.uuid4()}",

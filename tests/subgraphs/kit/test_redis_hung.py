@@ -27,6 +27,7 @@ from subgraphs.kit.settings import Settings
 from subgraphs.points.loaders import build_points_loaders
 from subgraphs.points.schema import schema as points_schema
 from tests.conftest import SubgraphClient, Tenant, add_customer
+from tests.ids import gid
 
 ADJUST = """
 mutation($input: PointsAdjustInput!) {
@@ -42,7 +43,7 @@ query($r: [_Any!]!) { _entities(representations: $r) {
 def adjustment(customer_id: str, points: int, key: str) -> dict[str, object]:
     return {
         "input": {
-            "customerId": customer_id,
+            "customerId": gid("Customer", customer_id),
             "points": points,
             "reason": "goodwill",
             "idempotencyKey": key,
@@ -84,7 +85,7 @@ async def test_a_hung_redis_neither_stalls_a_write_nor_a_cached_read(
 ) -> None:
     resources = hung_redis_resources
     customer_id = await add_customer(resources, tenant, points=10)
-    representations = {"r": [{"__typename": "Merchant", "id": tenant.merchant_id}]}
+    representations = {"r": [{"__typename": "Merchant", "id": gid("Merchant", tenant.merchant_id)}]}
     async with client(resources, "points") as points, client(resources, "analytics") as analytics:
         points_client, analytics_client = SubgraphClient(points), SubgraphClient(analytics)
         # The same work with Redis answering, timed in the same run: the bounds below are on

@@ -15,6 +15,7 @@ from gateway.edge.auth.session_tokens import mint_session_token
 from subgraphs.kit.auth import session_token_jwt, shop_domain_from_token
 from subgraphs.kit.errors import UnauthenticatedError
 from tests.conftest import TEST_API_KEY, TEST_APP_SECRET, SubgraphClient, Tenant, token_for
+from tests.ids import gid
 
 SHOP = "cool-socks.myshopify.com"
 MERCHANT = "{ merchant { id shopDomain } }"
@@ -176,7 +177,12 @@ async def test_over_http_a_valid_token_resolves_the_viewer(
     result = await admin_client.execute(MERCHANT, tenant=tenant)
 
     assert result == {
-        "data": {"merchant": {"id": tenant.merchant_id, "shopDomain": tenant.shop_domain}}
+        "data": {
+            "merchant": {
+                "id": gid("Merchant", tenant.merchant_id),
+                "shopDomain": tenant.shop_domain,
+            }
+        }
     }
 
 
@@ -206,7 +212,7 @@ async def test_over_http_the_bearer_scheme_is_case_insensitive(
         MERCHANT, headers={"authorization": f"bearer {tenant.token}"}
     )
 
-    assert result["data"]["merchant"]["id"] == tenant.merchant_id
+    assert result["data"]["merchant"]["id"] == gid("Merchant", tenant.merchant_id)
 
 
 async def test_over_http_a_bad_token_is_unauthenticated_and_reveals_nothing(

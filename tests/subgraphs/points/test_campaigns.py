@@ -22,6 +22,7 @@ from subgraphs.points.ledger.service import EarnCommand, earn, preview_earn
 from subgraphs.points.program.calculation import Calculation, EarnAction, Order, OrderLine
 from subgraphs.points.program.service import Channel
 from tests.conftest import SubgraphClient, Tenant
+from tests.ids import gid, row_id
 from tests.subgraphs.points.ledger_helpers import set_customer_facts
 
 CAMPAIGN_FIELDS = """
@@ -305,7 +306,12 @@ async def test_update_validates_the_merged_campaign(
     paused = await data(
         points_client, tenant, UPDATE, {"input": {"id": campaign["id"], "active": False}}
     )
-    unknown = await data(points_client, tenant, UPDATE, {"input": {"id": "nope", "active": False}})
+    unknown = await data(
+        points_client,
+        tenant,
+        UPDATE,
+        {"input": {"id": gid("BonusCampaign", str(uuid.uuid4())), "active": False}},
+    )
 
     assert doubled["campaignUpdate"]["campaign"]["multiplier"] == "3.00"
     assert [e["field"] for e in ends_early["campaignUpdate"]["userErrors"]] == [["input", "endsAt"]]
@@ -345,7 +351,7 @@ async def test_delete_removes_the_campaign_and_audits_what_it_was(
             )
         )
     assert [(a["campaign_id"], a["name"], a["multiplier"]) for a in audits] == [
-        (campaign["id"], "Black Friday", "2.00")
+        (row_id(campaign["id"]), "Black Friday", "2.00")
     ]
 
 

@@ -10,6 +10,7 @@ from subgraphs.kit.resources import Resources
 from subgraphs.points.program.calculation import REGIONS
 from subgraphs.points.schema import schema
 from tests.conftest import SubgraphClient, Tenant, add_customer
+from tests.ids import gid
 from tests.subgraphs.points.test_order_points import EARN, SETTINGS, order
 from tests.subgraphs.points.test_points_adjust import ledger_state
 
@@ -62,7 +63,13 @@ async def test_codes_that_are_not_iso_are_bad_user_input_and_earn_nothing(
     for key, attempt in enumerate(attempts):
         result = await points_client.execute(
             EARN,
-            {"input": {"customerId": customer_id, "order": attempt, "idempotencyKey": f"k{key}"}},
+            {
+                "input": {
+                    "customerId": gid("Customer", customer_id),
+                    "order": attempt,
+                    "idempotencyKey": f"k{key}",
+                }
+            },
             tenant=tenant,
         )
         assert result["data"] is None, result

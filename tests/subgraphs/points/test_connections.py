@@ -8,6 +8,7 @@ from typing import Any
 
 from subgraphs.kit.resources import Resources
 from tests.conftest import StatementCounter, SubgraphClient, Tenant, add_customer
+from tests.ids import gid, row_id
 from tests.subgraphs.connection_helpers import (
     ARGUMENTS,
     ARGUMENTS_DECLARED,
@@ -112,7 +113,9 @@ async def test_points_transactions_page_both_ways_newest_first(
     for n in range(5):
         await earn(points_client, tenant, customer_id, 10 + n, f"{customer_id}-{n}")
     everything = connection_of(
-        await points_client.execute(TRANSACTIONS, {"id": customer_id, "first": 10}, tenant=tenant),
+        await points_client.execute(
+            TRANSACTIONS, {"id": gid("Customer", customer_id), "first": 10}, tenant=tenant
+        ),
         ["customer", "pointsTransactions"],
     )
     newest_first = page_ids(everything)
@@ -120,7 +123,7 @@ async def test_points_transactions_page_both_ways_newest_first(
     assert newest_first == sorted(newest_first, reverse=True)  # ids are time-ordered
 
     await check_connection(
-        fetcher(points_client, tenant, TRANSACTIONS, id=customer_id),
+        fetcher(points_client, tenant, TRANSACTIONS, id=gid("Customer", customer_id)),
         ["customer", "pointsTransactions"],
         newest_first,
     )
@@ -135,10 +138,10 @@ async def test_redemptions_page_both_ways_newest_first(
     for n in range(5):
         payload = await redeem(points_client, tenant, customer_id, reward_id, f"{customer_id}-{n}")
         assert payload["userErrors"] == []
-        redeemed.append(payload["redemption"]["id"])
+        redeemed.append(row_id(payload["redemption"]["id"]))
 
     await check_connection(
-        fetcher(points_client, tenant, REDEMPTIONS, id=customer_id),
+        fetcher(points_client, tenant, REDEMPTIONS, id=gid("Customer", customer_id)),
         ["customer", "redemptions"],
         redeemed[::-1],
     )
@@ -207,6 +210,6 @@ async def test_campaigns_page_both_ways_latest_start_first(
         )["id"]
         for n, start in enumerate(starts)
     }
-    latest_first = [created[start] for start in sorted(starts, reverse=True)]
+    latest_first = [row_id(created[start]) for start in sorted(starts, reverse=True)]
 
     await check_connection(fetcher(points_client, tenant, CAMPAIGNS), ["campaigns"], latest_first)

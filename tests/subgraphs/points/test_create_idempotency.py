@@ -19,6 +19,7 @@ from db.session import tenant_unit_of_work
 from subgraphs.kit.resources import Resources
 from subgraphs.points.campaigns.repository import CampaignNameTaken, CampaignRepository
 from tests.conftest import SubgraphClient, Tenant
+from tests.ids import row_id
 from tests.subgraphs.points import test_campaigns, test_rewards, test_tiers
 
 
@@ -207,5 +208,5 @@ async def test_a_rename_racing_into_a_taken_name_is_caught_by_postgres(
     with pytest.raises(CampaignNameTaken):
         async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
             await CampaignRepository(session, tenant.merchant_id).update_campaign(
-                other["id"], {"name": "Black Friday"}
+                row_id(other["id"]), {"name": "Black Friday"}
             )

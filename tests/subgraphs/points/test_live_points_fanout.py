@@ -15,6 +15,7 @@ from subgraphs.kit.graphql.subscriptions import snapshot_key
 from subgraphs.kit.pubsub import ledger_channel
 from subgraphs.kit.resources import Resources
 from tests.conftest import SubgraphClient, Tenant, add_customer, served_subgraph
+from tests.ids import gid
 from tests.subgraphs.analytics.test_live_fanout import earn
 from tests.subgraphs.analytics.test_live_metrics import next_message, open_socket
 
@@ -32,7 +33,7 @@ async def widgets(url: str, tenant: Tenant, customer_id: str) -> ClientConnectio
     socket = await open_socket(url, {"Authorization": f"Bearer {tenant.token}"})
     assert (await next_message(socket))["type"] == "connection_ack"
     for number in range(PER_CUSTOMER):
-        payload = {"query": WIDGET, "variables": {"id": customer_id}}
+        payload = {"query": WIDGET, "variables": {"id": gid("Customer", customer_id)}}
         await socket.send(json.dumps({"id": str(number), "type": "subscribe", "payload": payload}))
     return socket
 
@@ -48,15 +49,21 @@ async def test_a_change_is_read_once_and_reaches_only_that_customers_widgets(
     alices, bobs = await widgets(points_url, tenant, alice), await widgets(points_url, tenant, bob)
     try:
         first = [await next_message(alices) for _ in range(PER_CUSTOMER)]
-        assert {m["payload"]["data"]["customerPointsUpdated"]["id"] for m in first} == {alice}
+        assert {m["payload"]["data"]["customerPointsUpdated"]["id"] for m in first} == {
+            gid("Customer", alice)
+        }
         first = [await next_message(bobs) for _ in range(PER_CUSTOMER)]
-        assert {m["payload"]["data"]["customerPointsUpdated"]["id"] for m in first} == {bob}
+        assert {m["payload"]["data"]["customerPointsUpdated"]["id"] for m in first} == {
+            gid("Customer", bob)
+        }
         alice_reads = resources.fanout.computations(alice_key)
         bob_reads = resources.fanout.computations(bob_key)
 
         await earn(points_client, tenant, bob, 5)
         updates = [await next_message(bobs) for _ in range(PER_CUSTOMER)]
-        assert {(m["payload"]["data"]["customerPointsUpdated"]["id"]) for m in updates} == {bob}
+        assert {(m["payload"]["data"]["customerPointsUpdated"]["id"]) for m in updates} == {
+            gid("Customer", bob)
+        }
         assert {
             m["payload"]["data"]["customerPointsUpdated"]["pointsBalance"] for m in updates
         } == {"25"}

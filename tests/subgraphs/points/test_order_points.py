@@ -13,6 +13,7 @@ from db.models import BonusCampaign
 from db.session import tenant_unit_of_work
 from subgraphs.kit.resources import Resources
 from tests.conftest import SubgraphClient, Tenant, add_customer
+from tests.ids import gid
 from tests.subgraphs.points.ledger_helpers import ledger_state, set_customer_facts
 
 TRANSACTION_FIELDS = """
@@ -87,7 +88,13 @@ async def earn(
 ) -> dict[str, Any]:
     result = await client.execute(
         EARN,
-        {"input": {"customerId": customer_id, "order": order_input, "idempotencyKey": key}},
+        {
+            "input": {
+                "customerId": gid("Customer", customer_id),
+                "order": order_input,
+                "idempotencyKey": key,
+            }
+        },
         tenant=tenant,
     )
     payload: dict[str, Any] = result["data"]["pointsEarn"]
@@ -215,7 +222,7 @@ async def test_a_cancellation_after_a_redemption_leaves_zero_and_says_why(
              redemption { status } userErrors { code } } }""",
         {
             "input": {
-                "customerId": customer_id,
+                "customerId": gid("Customer", customer_id),
                 "rewardId": reward["data"]["rewardCreate"]["reward"]["id"],
                 "idempotencyKey": "redeem:1",
             }
@@ -301,7 +308,9 @@ async def test_calculation_under_a_campaign_and_an_rfm_multiplier_names_every_ru
     the_order = order("4001", "60.00", "60.00")
 
     result = await points_client.execute(
-        CALCULATE, {"input": {"customerId": customer_id, "order": the_order}}, tenant=tenant
+        CALCULATE,
+        {"input": {"customerId": gid("Customer", customer_id), "order": the_order}},
+        tenant=tenant,
     )
 
     calculation = result["data"]["pointsCalculate"]["calculation"]
@@ -324,7 +333,9 @@ async def test_calculation_under_a_campaign_and_an_rfm_multiplier_names_every_ru
 
     earned = await earn(points_client, tenant, customer_id, the_order, "e:4001")
     assert earned["transaction"]["points"] == calculation["points"]
-    history = await points_client.execute(HISTORY, {"id": customer_id}, tenant=tenant)
+    history = await points_client.execute(
+        HISTORY, {"id": gid("Customer", customer_id)}, tenant=tenant
+    )
     stored = history["data"]["customer"]["pointsTransactions"]["edges"][0]["node"]["explanation"]
     assert stored == [
         {"rule": s["rule"], "applied": s["applied"], "detail": s["detail"]}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 from sqlalchemy import func, select
 
@@ -10,6 +11,7 @@ from db.models import Customer, PointsTransaction
 from db.session import tenant_unit_of_work
 from subgraphs.kit.resources import Resources
 from tests.conftest import SubgraphClient, Tenant, add_customer
+from tests.ids import gid
 
 EARN = """
 mutation Earn($input: PointsAdjustInput!) {
@@ -27,7 +29,7 @@ def earn_input(
 ) -> dict[str, object]:
     return {
         "input": {
-            "customerId": customer_id,
+            "customerId": gid("Customer", customer_id),
             "points": points,
             "reason": reason,
             "idempotencyKey": key,
@@ -70,7 +72,7 @@ async def test_earn_credits_the_ledger_and_the_balance(
     assert payload["userErrors"] == []
     assert payload["transaction"]["kind"] == "ADJUST"
     assert payload["transaction"]["points"] == 150
-    assert payload["customer"] == {"id": customer_id, "pointsBalance": "150"}
+    assert payload["customer"] == {"id": gid("Customer", customer_id), "pointsBalance": "150"}
     assert await ledger_state(resources, tenant, customer_id) == (150, 150, 1)
 
 
@@ -153,7 +155,7 @@ async def test_invalid_input_is_a_user_error_and_writes_nothing(
         (earn_input(customer_id, 2_000_000, "k3"), "INVALID_POINTS", "points"),
         (earn_input(customer_id, 5, "k4", reason="  "), "INVALID_REASON", "reason"),
         (earn_input(customer_id, 5, ""), "INVALID_IDEMPOTENCY_KEY", "idempotencyKey"),
-        (earn_input("no-such-customer", 5, "k5"), "CUSTOMER_NOT_FOUND", "customerId"),
+        (earn_input(str(uuid.uuid4()), 5, "k5"), "CUSTOMER_NOT_FOUND", "customerId"),
     ]
     for variables, code, field in cases:
         result = await points_client.execute(EARN, variables, tenant=tenant)

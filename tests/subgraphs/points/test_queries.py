@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from subgraphs.kit.resources import Resources
 from tests.conftest import StatementCounter, SubgraphClient, Tenant, add_customer
+from tests.ids import gid, row_id
 
 EARN = """
 mutation($input: PointsAdjustInput!) { pointsAdjust(input: $input) { userErrors { code } } }
@@ -27,7 +28,7 @@ async def earn(
         EARN,
         {
             "input": {
-                "customerId": customer_id,
+                "customerId": gid("Customer", customer_id),
                 "points": points,
                 "reason": key,
                 "idempotencyKey": key,
@@ -51,7 +52,7 @@ async def test_customers_page_through_in_order(
             CUSTOMERS_WITH_HISTORY, {"first": 2, "after": after}, tenant=tenant
         )
         connection = body["data"]["customers"]
-        seen += [edge["node"]["id"] for edge in connection["edges"]]
+        seen += [row_id(edge["node"]["id"]) for edge in connection["edges"]]
         pages += 1
         if not connection["pageInfo"]["hasNextPage"]:
             break
@@ -73,11 +74,15 @@ async def test_ledger_is_newest_first_and_pages(
         edges { node { reason points kind } } pageInfo { hasNextPage endCursor } } } }
     """
 
-    page_one = (await points_client.execute(query, {"id": customer_id}, tenant=tenant))["data"]
+    page_one = (
+        await points_client.execute(query, {"id": gid("Customer", customer_id)}, tenant=tenant)
+    )["data"]
     history = page_one["customer"]["pointsTransactions"]
     page_two = (
         await points_client.execute(
-            query, {"id": customer_id, "after": history["pageInfo"]["endCursor"]}, tenant=tenant
+            query,
+            {"id": gid("Customer", customer_id), "after": history["pageInfo"]["endCursor"]},
+            tenant=tenant,
         )
     )["data"]["customer"]["pointsTransactions"]
 

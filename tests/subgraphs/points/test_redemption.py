@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -36,6 +37,7 @@ from subgraphs.points.rewards.redemption import (
 from subgraphs.points.rewards.service import RewardTerms, create_reward
 from subgraphs.points.shopify import ShopifyConnector
 from tests.conftest import StatementCounter, SubgraphClient, Tenant, add_customer
+from tests.ids import gid
 from tests.subgraphs.points.ledger_helpers import ledger_state, set_customer_facts
 from tests.subgraphs.points.test_rewards import set_currencies
 
@@ -108,8 +110,8 @@ async def redeem(
         REDEEM,
         {
             "input": {
-                "customerId": customer_id,
-                "rewardId": reward_id,
+                "customerId": gid("Customer", customer_id),
+                "rewardId": gid("Reward", reward_id),
                 "idempotencyKey": key,
                 "currencyCode": currency,
             }
@@ -232,8 +234,8 @@ async def test_sandbox_redemption_spends_points_and_issues_a_local_code(
     assert redemption["code"].startswith("LN-")
     assert len(redemption["code"]) == 15
     assert redemption["value"] == {"amount": "5.00", "currencyCode": "USD"}
-    assert redemption["reward"] == {"id": reward_id, "title": "$5 off"}
-    assert payload["customer"] == {"id": customer_id, "pointsBalance": "500"}
+    assert redemption["reward"] == {"id": gid("Reward", reward_id), "title": "$5 off"}
+    assert payload["customer"] == {"id": gid("Customer", customer_id), "pointsBalance": "500"}
     assert await ledger_of(resources, tenant, customer_id) == [("adjust", 1000), ("redeem", -500)]
     assert (await ledger_state(resources, tenant, customer_id)).consistent
     [row] = await redemptions_of(resources, tenant, customer_id)
@@ -326,7 +328,7 @@ async def test_unavailable_rewards_are_refused_without_spending(
     deleted = await new_reward(resources, tenant)
     await points_client.execute(
         "mutation($id: ID!) { rewardDelete(input: {id: $id}) { userErrors { code } } }",
-        {"id": deleted},
+        {"id": gid("Reward", deleted)},
         tenant=tenant,
     )
 
@@ -335,7 +337,7 @@ async def test_unavailable_rewards_are_refused_without_spending(
         (not_started, "REWARD_UNAVAILABLE"),
         (ended, "REWARD_UNAVAILABLE"),
         (deleted, "REWARD_NOT_FOUND"),
-        ("no-such-reward", "REWARD_NOT_FOUND"),
+        (str(uuid.uuid4()), "REWARD_NOT_FOUND"),
     ]
     for n, (reward_id, code) in enumerate(cases):
         payload = await redeem(points_client, tenant, customer_id, reward_id, f"unavailable-{n}")
@@ -429,11 +431,14 @@ async def test_customer_redemptions_page_without_n_plus_one(
 
     assert one == five
     redemptions = edges[0]["node"]["redemptions"]
-    assert edges[0]["node"]["id"] == newest_first
+    assert edges[0]["node"]["id"] == gid("Customer", newest_first)
     assert len(redemptions["edges"]) == 2
     assert redemptions["pageInfo"]["hasNextPage"] is True
     rows = await redemptions_of(resources, tenant, newest_first)
-    assert [e["node"]["id"] for e in redemptions["edges"]] == [rows[2].id, rows[1].id]
+    assert [e["node"]["id"] for e in redemptions["edges"]] == [
+        gid("RewardRedemption", rows[2].id),
+        gid("RewardRedemption", rows[1].id),
+    ]
     node = redemptions["edges"][0]["node"]
     assert node["status"] == "ISSUED"
     assert node["code"].startswith("LN-")

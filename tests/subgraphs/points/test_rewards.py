@@ -3,6 +3,7 @@ deletes, what the catalog lists, and a reward's value in the shopper's currency.
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -17,6 +18,7 @@ from subgraphs.kit.resources import Resources
 from subgraphs.points.program.service import update_program_config
 from subgraphs.points.rewards.service import RewardTerms, validate_terms
 from tests.conftest import SubgraphClient, Tenant
+from tests.ids import gid
 
 REWARD_FIELDS = """
 id kind title pointsCost percentage productId perCustomerLimit startsAt endsAt active
@@ -216,7 +218,7 @@ async def test_update_merges_over_the_reward_and_validates_the_whole(
         assert payload["reward"] is None
         assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [(code, field)]
     unknown = await points_client.execute(
-        UPDATE, {"input": {"id": "no-such-reward", "title": "x"}}, tenant=tenant
+        UPDATE, {"input": {"id": gid("Reward", str(uuid.uuid4())), "title": "x"}}, tenant=tenant
     )
     assert unknown["data"]["rewardUpdate"]["userErrors"][0]["code"] == "REWARD_NOT_FOUND"
 

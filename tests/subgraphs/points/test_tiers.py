@@ -5,6 +5,7 @@ when the tiers change, the preview over real customers, and tenant isolation."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from subgraphs.points.ledger.service import EarnCommand, earn
 from subgraphs.points.program.calculation import EarnAction
 from subgraphs.points.tiers.service import recalculate_all_tiers, recalculate_tiers
 from tests.conftest import StatementCounter, SubgraphClient, Tenant, add_customer
+from tests.ids import gid, gid_or_none, row_id
 from tests.subgraphs.points.ledger_helpers import set_customer_facts
 
 TIER_FIELDS = """
@@ -90,7 +92,7 @@ async def tier_ids(resources: Resources, tenant: Tenant, *customer_ids: str) -> 
             )
         )
         rows = {customer_id: tier_id for customer_id, tier_id in result}
-    return [rows[customer_id] for customer_id in customer_ids]
+    return [gid_or_none("VipTier", rows[customer_id]) for customer_id in customer_ids]
 
 
 async def audit_entries(resources: Resources, tenant: Tenant, action: str) -> list[dict[str, Any]]:
@@ -231,7 +233,7 @@ async def test_earning_points_moves_a_customer_up(
 ) -> None:
     silver = await create_tier(points_client, tenant, "Silver", 1, {"minPointsEarned": 150})
     customer_id = await add_customer(resources, tenant, points=100)
-    before = await data(points_client, tenant, CUSTOMER_TIER, {"id": customer_id})
+    before = await data(points_client, tenant, CUSTOMER_TIER, {"id": gid("Customer", customer_id)})
 
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         await earn(
@@ -241,11 +243,14 @@ async def test_earning_points_moves_a_customer_up(
             now=datetime.now(UTC),
         )
 
-    after = await data(points_client, tenant, CUSTOMER_TIER, {"id": customer_id})
+    after = await data(points_client, tenant, CUSTOMER_TIER, {"id": gid("Customer", customer_id)})
     assert before["customer"]["vipTier"] is None
     assert after["customer"]["vipTier"] == {"id": silver["vipTier"]["id"], "name": "Silver"}
     [audit] = await audit_entries(resources, tenant, "tier_assigned")
-    assert (audit["customer_id"], audit["tier_id"]) == (customer_id, silver["vipTier"]["id"])
+    assert (audit["customer_id"], gid("VipTier", audit["tier_id"])) == (
+        customer_id,
+        silver["vipTier"]["id"],
+    )
 
 
 async def test_editing_tiers_moves_every_customer(
@@ -290,7 +295,11 @@ async def test_editing_tiers_moves_every_customer(
     assert await tier_ids(resources, tenant, none, some, many) == [None, silver_id, silver_id]
 
     moves = [
-        (entry["customer_id"], entry["from_tier_id"], entry["tier_id"])
+        (
+            entry["customer_id"],
+            gid_or_none("VipTier", entry["from_tier_id"]),
+            gid_or_none("VipTier", entry["tier_id"]),
+        )
         for entry in await audit_entries(resources, tenant, "tier_assigned")
     ]
     assert moves == [
@@ -307,8 +316,9 @@ async def test_editing_tiers_moves_every_customer(
 async def test_unknown_tier_cannot_be_updated_or_deleted(
     points_client: SubgraphClient, tenant: Tenant
 ) -> None:
-    updated = await data(points_client, tenant, UPDATE, {"input": {"id": "nope", "rank": 3}})
-    deleted = await data(points_client, tenant, DELETE, {"input": {"id": "nope"}})
+    nope = gid("VipTier", str(uuid.uuid4()))
+    updated = await data(points_client, tenant, UPDATE, {"input": {"id": nope, "rank": 3}})
+    deleted = await data(points_client, tenant, DELETE, {"input": {"id": nope}})
 
     assert updated["vipTierUpdate"]["userErrors"][0]["code"] == "TIER_NOT_FOUND"
     assert deleted["vipTierDelete"]["deletedVipTierId"] is None
@@ -419,8 +429,8 @@ async def test_preview_of_draft_tiers_counts_real_customers_and_writes_nothing(
     ]
     assert (preview["noTierCount"], preview["customerCount"]) == (0, 3)
     assert preview["sample"] == [
-        {"customerId": customers[0], "tierId": None, "tierName": "Bronze"},
-        {"customerId": customers[1], "tierId": None, "tierName": "Bronze"},
+        {"customerId": gid("Customer", customers[0]), "tierId": None, "tierName": "Bronze"},
+        {"customerId": gid("Customer", customers[1]), "tierId": None, "tierName": "Bronze"},
     ]
     # A query writes nothing: no statement but reads, and no row changed (audit log included).
     assert during
@@ -435,7 +445,12 @@ async def test_preview_of_current_tiers_for_chosen_customers(
     none, _, many = [await add_customer(resources, tenant, points=p) for p in (0, 150, 600)]
     silver = await create_tier(points_client, tenant, "Silver", 1, {"minPointsEarned": 100})
 
-    result = await data(points_client, tenant, PREVIEW, {"input": {"customerIds": [many, none]}})
+    result = await data(
+        points_client,
+        tenant,
+        PREVIEW,
+        {"input": {"customerIds": [gid("Customer", many), gid("Customer", none)]}},
+    )
 
     preview = result["vipTierPreview"]
     silver_id = silver["vipTier"]["id"]
@@ -450,15 +465,19 @@ async def test_preview_of_current_tiers_for_chosen_customers(
     ]
     assert (preview["noTierCount"], preview["customerCount"]) == (1, 2)
     assert preview["sample"] == [
-        {"customerId": many, "tierId": silver_id, "tierName": "Silver"},
-        {"customerId": none, "tierId": None, "tierName": None},
+        {"customerId": gid("Customer", many), "tierId": silver_id, "tierName": "Silver"},
+        {"customerId": gid("Customer", none), "tierId": None, "tierName": None},
     ]
 
 
 @pytest.mark.parametrize(
     ("preview_input", "field", "code"),
     [
-        ({"customerIds": ["not-a-customer"]}, ["input", "customerIds"], "CUSTOMER_NOT_FOUND"),
+        (
+            {"customerIds": [gid("Customer", str(uuid.uuid4()))]},
+            ["input", "customerIds"],
+            "CUSTOMER_NOT_FOUND",
+        ),
         ({"sampleSize": 101}, ["input", "sampleSize"], "INVALID_PREVIEW"),
         (
             {"tiers": [tier_input("A", 1, {}), tier_input("B", 1, {})]},
@@ -506,7 +525,10 @@ async def test_other_merchants_cannot_see_or_change_tiers(
     )
     deleted = await data(points_client, other_tenant, DELETE, {"input": {"id": silver_id}})
     previewed = await data(
-        points_client, other_tenant, PREVIEW, {"input": {"customerIds": [customer_id]}}
+        points_client,
+        other_tenant,
+        PREVIEW,
+        {"input": {"customerIds": [gid("Customer", customer_id)]}},
     )
 
     assert listed["vipTiers"] == []
@@ -516,3 +538,22 @@ async def test_other_merchants_cannot_see_or_change_tiers(
     mine = (await data(points_client, tenant, TIERS))["vipTiers"]
     assert [(t["id"], t["rules"]["minPointsEarned"]) for t in mine] == [(silver_id, 100)]
     assert await tier_ids(resources, tenant, customer_id) == [silver_id]
+
+
+async def test_customers_search_by_tier_takes_the_tiers_global_id(
+    points_client: SubgraphClient, resources: Resources, tenant: Tenant
+) -> None:
+    await add_customer(resources, tenant, points=0)
+    member = await add_customer(resources, tenant, points=600)
+    silver = (await create_tier(points_client, tenant, "Silver", 1, {"minPointsEarned": 500}))[
+        "vipTier"
+    ]["id"]
+    search = "query($q: String!) { customers(query: $q) { nodes { id } } }"
+
+    found = await data(points_client, tenant, search, {"q": f"tier:{silver}"})
+    bare = await points_client.execute(search, {"q": f"tier:{row_id(silver)}"}, tenant=tenant)
+
+    assert found["customers"]["nodes"] == [{"id": gid("Customer", member)}]
+    [error] = bare["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "is not a LoyalNest ID" in error["message"]

@@ -7,6 +7,7 @@ from sqlalchemy import text
 from db.session import tenant_unit_of_work
 from subgraphs.kit.resources import Resources
 from tests.conftest import SubgraphClient, Tenant, add_customer
+from tests.ids import gid
 from tests.subgraphs.points.ledger_helpers import ledger_state
 
 LOT = 1_000_000  # MAX_POINTS_PER_TRANSACTION: every credit and debit stays within the cap
@@ -83,7 +84,9 @@ async def test_a_balance_and_lifetime_earnings_past_32_bits_reach_the_client_exa
     assert state.consistent
     assert state.balance == BALANCE > 2**32
 
-    result = await points_client.execute(CUSTOMER, {"id": customer_id}, tenant=tenant)
+    result = await points_client.execute(
+        CUSTOMER, {"id": gid("Customer", customer_id)}, tenant=tenant
+    )
 
     assert "errors" not in result, result
     customer = result["data"]["customer"]
@@ -104,7 +107,7 @@ async def test_the_write_path_adds_to_a_balance_past_32_bits(
         ADJUST,
         {
             "input": {
-                "customerId": customer_id,
+                "customerId": gid("Customer", customer_id),
                 "points": LOT,
                 "reason": "goodwill",
                 "idempotencyKey": "wide:1",

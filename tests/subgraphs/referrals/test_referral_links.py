@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 from sqlalchemy import func, select
@@ -12,6 +13,7 @@ from db.session import system_unit_of_work
 from subgraphs.kit.resources import Resources
 from subgraphs.referrals.service import CODE_ALPHABET, CODE_LENGTH
 from tests.conftest import StatementCounter, SubgraphClient, Tenant, add_customer
+from tests.ids import gid
 
 CREATE = """
 mutation Create($input: ReferralLinkCreateInput!) {
@@ -36,7 +38,9 @@ UNAMBIGUOUS_CODE = re.compile(f"^[{CODE_ALPHABET}]{{{CODE_LENGTH}}}$")
 
 
 async def create_link(client: SubgraphClient, tenant: Tenant, customer_id: str) -> dict[str, Any]:
-    result = await client.execute(CREATE, {"input": {"customerId": customer_id}}, tenant=tenant)
+    result = await client.execute(
+        CREATE, {"input": {"customerId": gid("Customer", customer_id)}}, tenant=tenant
+    )
     payload: dict[str, Any] = result["data"]["referralLinkCreate"]
     return payload
 
@@ -50,7 +54,11 @@ async def links_in_database(resources: Resources, merchant_id: str) -> int:
 
 
 def customer_refs(*customer_ids: str) -> dict[str, Any]:
-    return {"representations": [{"__typename": "Customer", "id": cid} for cid in customer_ids]}
+    return {
+        "representations": [
+            {"__typename": "Customer", "id": gid("Customer", cid)} for cid in customer_ids
+        ]
+    }
 
 
 def test_codes_avoid_characters_people_confuse() -> None:
@@ -101,7 +109,7 @@ async def test_each_customer_gets_a_distinct_code(
 async def test_an_unknown_customer_is_a_user_error(
     referrals_client: SubgraphClient, resources: Resources, tenant: Tenant
 ) -> None:
-    payload = await create_link(referrals_client, tenant, "no-such-customer")
+    payload = await create_link(referrals_client, tenant, str(uuid.uuid4()))
 
     assert payload["referralLink"] is None
     assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [
@@ -128,7 +136,9 @@ async def test_create_without_a_token_is_unauthenticated(
 ) -> None:
     customer_id = await add_customer(resources, tenant)
 
-    result = await referrals_client.execute(CREATE, {"input": {"customerId": customer_id}})
+    result = await referrals_client.execute(
+        CREATE, {"input": {"customerId": gid("Customer", customer_id)}}
+    )
 
     assert result["data"] is None
     assert [e["extensions"]["code"] for e in result["errors"]] == ["UNAUTHENTICATED"]
@@ -155,10 +165,10 @@ async def test_customer_entities_resolve_their_links_in_one_query(
     assert "errors" not in result
     assert result["data"]["_entities"] == [
         *(
-            {"id": c, "referralLink": {"code": code, "clicks": "0"}}
+            {"id": gid("Customer", c), "referralLink": {"code": code, "clicks": "0"}}
             for c, code in zip(with_links, codes, strict=True)
         ),
-        {"id": without_link, "referralLink": None},
+        {"id": gid("Customer", without_link), "referralLink": None},
     ]
     link_queries = [s for s in count_statements.statements if "referral_links" in s]
     assert len(link_queries) == 1, link_queries
@@ -177,7 +187,7 @@ async def test_another_merchants_customer_entity_has_no_link(
     )
 
     entities = result["data"]["_entities"]
-    assert entities[0] == {"id": theirs, "referralLink": None}
+    assert entities[0] == {"id": gid("Customer", theirs), "referralLink": None}
     assert entities[1]["referralLink"] is not None
 
 

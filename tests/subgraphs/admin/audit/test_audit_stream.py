@@ -163,7 +163,7 @@ async def test_streams_the_merchants_audit_entries_and_webhook_events(
         assert done["action"] == "WEBHOOK_DONE"
         assert done["actorId"] is None
         assert done["metadata"] == {
-            "deliveryId": "d-1",
+            "deliveryId": "gid://loyalnest/WebhookDelivery/d-1",
             "topic": "orders/create",
             "status": "done",
             "attempts": 1,
@@ -193,6 +193,9 @@ async def test_without_actions_everything_of_the_merchant_streams(
         assert failed["action"] == "WEBHOOK_FAILED"
         assert failed["metadata"]["error"] == "boom"
         assert created["action"] == "REWARD_CREATED"
+        # The two kinds of event say which they are: a stored entry, or a live-only notice.
+        assert created["id"].startswith("gid://loyalnest/AuditLogEvent/")
+        assert failed["id"].startswith("gid://loyalnest/WebhookInboxEvent/")
     finally:
         await socket.close()
 

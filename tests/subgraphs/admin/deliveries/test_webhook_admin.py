@@ -14,6 +14,7 @@ from db.session import system_unit_of_work
 from subgraphs.kit.jobs import PROCESS_WEBHOOK_DELIVERY, job_queue
 from subgraphs.kit.resources import Resources
 from tests.conftest import StatementCounter, SubgraphClient, Tenant
+from tests.ids import gid, row_id
 from tests.subgraphs.admin.inbox_helpers import add_delivery, add_gdpr_request
 
 DELIVERIES = """
@@ -50,7 +51,7 @@ async def delivery_ids(
     result = await client.execute(DELIVERIES, variables, tenant=tenant)
     assert "errors" not in result, result
     connection = result["data"]["webhookDeliveries"]
-    return [edge["node"]["id"] for edge in connection["edges"]], connection["pageInfo"]
+    return [row_id(edge["node"]["id"]) for edge in connection["edges"]], connection["pageInfo"]
 
 
 async def delivery_row(resources: Resources, delivery_id: str) -> ApiLog:
@@ -171,11 +172,13 @@ async def test_retrying_a_failed_delivery_reopens_it_audits_and_enqueues(
         resources, tenant, status="failed", attempts=3, last_error="TimeoutError"
     )
 
-    result = await admin_client.execute(RETRY, {"input": {"id": delivery_id}}, tenant=tenant)
+    result = await admin_client.execute(
+        RETRY, {"input": {"id": gid("WebhookDelivery", delivery_id)}}, tenant=tenant
+    )
 
     payload = result["data"]["webhookRetry"]
     assert payload["userErrors"] == []
-    assert payload["delivery"]["id"] == delivery_id
+    assert payload["delivery"]["id"] == gid("WebhookDelivery", delivery_id)
     assert payload["delivery"]["status"] == "PENDING"
     assert payload["delivery"]["attempts"] == 0
     assert payload["delivery"]["lastError"] == "TimeoutError"
@@ -201,7 +204,9 @@ async def test_only_failed_deliveries_can_be_retried(
 ) -> None:
     delivery_id = await add_delivery(resources, tenant, status=status, attempts=1)
 
-    result = await admin_client.execute(RETRY, {"input": {"id": delivery_id}}, tenant=tenant)
+    result = await admin_client.execute(
+        RETRY, {"input": {"id": gid("WebhookDelivery", delivery_id)}}, tenant=tenant
+    )
 
     payload = result["data"]["webhookRetry"]
     assert payload["delivery"] is None
@@ -220,7 +225,9 @@ async def test_a_redacted_delivery_cannot_be_retried(
 ) -> None:
     delivery_id = await add_delivery(resources, tenant, status="failed", redacted=True)
 
-    result = await admin_client.execute(RETRY, {"input": {"id": delivery_id}}, tenant=tenant)
+    result = await admin_client.execute(
+        RETRY, {"input": {"id": gid("WebhookDelivery", delivery_id)}}, tenant=tenant
+    )
 
     [error] = result["data"]["webhookRetry"]["userErrors"]
     assert error["code"] == "NOT_RETRYABLE"
@@ -233,7 +240,9 @@ async def test_another_merchants_delivery_cannot_be_retried(
 ) -> None:
     theirs = await add_delivery(resources, other_tenant, status="failed", attempts=3)
 
-    result = await admin_client.execute(RETRY, {"input": {"id": theirs}}, tenant=tenant)
+    result = await admin_client.execute(
+        RETRY, {"input": {"id": gid("WebhookDelivery", theirs)}}, tenant=tenant
+    )
 
     [error] = result["data"]["webhookRetry"]["userErrors"]
     assert error["code"] == "NOT_FOUND"
@@ -271,11 +280,11 @@ async def test_gdpr_requests_newest_first_filtered_by_type(
     )
 
     first_page = everything["data"]["gdprRequests"]
-    assert [edge["node"]["id"] for edge in first_page["edges"]] == [newest, redact]
+    assert [row_id(edge["node"]["id"]) for edge in first_page["edges"]] == [newest, redact]
     assert first_page["pageInfo"]["hasNextPage"] is True
-    assert [edge["node"]["id"] for edge in rest["data"]["gdprRequests"]["edges"]] == [oldest]
+    assert [row_id(e["node"]["id"]) for e in rest["data"]["gdprRequests"]["edges"]] == [oldest]
     nodes = [edge["node"] for edge in data_requests["data"]["gdprRequests"]["edges"]]
-    assert [node["id"] for node in nodes] == [newest, oldest]
+    assert [row_id(node["id"]) for node in nodes] == [newest, oldest]
     assert nodes[0]["type"] == "DATA_REQUEST"
     assert nodes[0]["status"] == "FAILED"
     assert nodes[0]["shopifyCustomerId"] == "7001"
@@ -336,7 +345,7 @@ async def test_the_next_attempt_is_null_once_a_delivery_is_done_or_failed_for_go
 
     assert "errors" not in result, result
     due = {
-        edge["node"]["id"]: edge["node"]["nextAttemptAt"]
+        row_id(edge["node"]["id"]): edge["node"]["nextAttemptAt"]
         for edge in result["data"]["webhookDeliveries"]["edges"]
     }
     pending_row = await delivery_row(resources, pending)

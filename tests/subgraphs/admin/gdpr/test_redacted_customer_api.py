@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from subgraphs.kit.resources import Resources
 from tests.conftest import SubgraphClient, Tenant, add_customer
+from tests.ids import gid
 from tests.subgraphs.admin.gdpr.people import Person, redact
 
 CUSTOMER = """
@@ -19,7 +20,9 @@ async def test_a_redacted_customer_has_no_email_and_says_when_it_went(
 ) -> None:
     person = Person.new()
     customer_id = await add_customer(resources, tenant, email=person.email, points=40)
-    before = await points_client.execute(CUSTOMER, {"id": customer_id}, tenant=tenant)
+    before = await points_client.execute(
+        CUSTOMER, {"id": gid("Customer", customer_id)}, tenant=tenant
+    )
     assert before["data"]["customer"] == {
         "email": person.email,
         "redactedAt": None,
@@ -29,7 +32,9 @@ async def test_a_redacted_customer_has_no_email_and_says_when_it_went(
 
     started = datetime.now(UTC)
     await redact(resources, tenant, person, [])
-    after = await points_client.execute(CUSTOMER, {"id": customer_id}, tenant=tenant)
+    after = await points_client.execute(
+        CUSTOMER, {"id": gid("Customer", customer_id)}, tenant=tenant
+    )
 
     assert "errors" not in after, after
     customer = after["data"]["customer"]
@@ -40,5 +45,7 @@ async def test_a_redacted_customer_has_no_email_and_says_when_it_went(
 
     # A second customers/redact finds no one and keeps the first erasure's time.
     await redact(resources, tenant, person, [])
-    again = await points_client.execute(CUSTOMER, {"id": customer_id}, tenant=tenant)
+    again = await points_client.execute(
+        CUSTOMER, {"id": gid("Customer", customer_id)}, tenant=tenant
+    )
     assert again["data"]["customer"]["redactedAt"] == customer["redactedAt"]

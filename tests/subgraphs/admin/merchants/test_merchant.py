@@ -12,6 +12,7 @@ from db.session import system_unit_of_work
 from subgraphs.admin.merchants.service import InvalidShopDomainError, MerchantPlan, install_merchant
 from subgraphs.kit.resources import Resources
 from tests.conftest import SubgraphClient, Tenant, token_for
+from tests.ids import gid
 
 MERCHANT = "{ merchant { id shopDomain plan } }"
 MERCHANT_ENTITIES = """
@@ -44,7 +45,11 @@ async def test_merchant_is_the_viewers_own_on_the_free_plan(
 
     assert result == {
         "data": {
-            "merchant": {"id": tenant.merchant_id, "shopDomain": tenant.shop_domain, "plan": "FREE"}
+            "merchant": {
+                "id": gid("Merchant", tenant.merchant_id),
+                "shopDomain": tenant.shop_domain,
+                "plan": "FREE",
+            }
         }
     }
 
@@ -52,14 +57,18 @@ async def test_merchant_is_the_viewers_own_on_the_free_plan(
 async def test_merchant_entity_resolves_the_viewers_merchant(
     admin_client: SubgraphClient, tenant: Tenant
 ) -> None:
-    representations = [{"__typename": "Merchant", "id": tenant.merchant_id}]
+    representations = [{"__typename": "Merchant", "id": gid("Merchant", tenant.merchant_id)}]
 
     result = await admin_client.execute(
         MERCHANT_ENTITIES, {"representations": representations}, tenant=tenant
     )
 
     assert result["data"]["_entities"] == [
-        {"id": tenant.merchant_id, "shopDomain": tenant.shop_domain, "plan": "FREE"}
+        {
+            "id": gid("Merchant", tenant.merchant_id),
+            "shopDomain": tenant.shop_domain,
+            "plan": "FREE",
+        }
     ]
 
 
@@ -67,8 +76,8 @@ async def test_another_merchants_entity_is_null(
     admin_client: SubgraphClient, tenant: Tenant, other_tenant: Tenant
 ) -> None:
     representations = [
-        {"__typename": "Merchant", "id": other_tenant.merchant_id},
-        {"__typename": "Merchant", "id": tenant.merchant_id},
+        {"__typename": "Merchant", "id": gid("Merchant", other_tenant.merchant_id)},
+        {"__typename": "Merchant", "id": gid("Merchant", tenant.merchant_id)},
     ]
 
     result = await admin_client.execute(
@@ -77,7 +86,7 @@ async def test_another_merchants_entity_is_null(
 
     assert "errors" not in result
     assert result["data"]["_entities"][0] is None
-    assert result["data"]["_entities"][1]["id"] == tenant.merchant_id
+    assert result["data"]["_entities"][1]["id"] == gid("Merchant", tenant.merchant_id)
     assert other_tenant.shop_domain not in str(result)
 
 
@@ -98,7 +107,11 @@ async def test_a_newly_installed_shop_can_sign_in_at_once(
         MERCHANT, headers={"authorization": f"Bearer {token_for(shop)}"}
     )
 
-    assert result["data"]["merchant"] == {"id": merchant_id, "shopDomain": shop, "plan": "GROWTH"}
+    assert result["data"]["merchant"] == {
+        "id": gid("Merchant", merchant_id),
+        "shopDomain": shop,
+        "plan": "GROWTH",
+    }
 
 
 async def test_installing_twice_keeps_one_merchant(resources: Resources) -> None:
