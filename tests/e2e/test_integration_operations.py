@@ -19,6 +19,7 @@ from subgraphs.kit.permissions import Capability
 from subgraphs.kit.resources import Resources
 from tests.conftest import Tenant, add_customer
 from tests.e2e.conftest import Router
+from tests.ids import gid
 from tests.subgraphs.admin.inbox_helpers import add_delivery
 
 OPERATIONS = {operation.name: operation for operation in persisted_operations()}
@@ -97,8 +98,13 @@ async def every_page(
 async def test_customers_search_finds_one_by_email_and_pages_through_a_filter(
     http: httpx.AsyncClient, resources: Resources, tenant: Tenant, tool: dict[str, str]
 ) -> None:
-    ann = await add_customer(resources, tenant, email="ann.lee@example.com", points=120)
-    rich = [await add_customer(resources, tenant, points=points) for points in (500, 700, 900)]
+    ann = gid(
+        "Customer", await add_customer(resources, tenant, email="ann.lee@example.com", points=120)
+    )
+    rich = [
+        gid("Customer", await add_customer(resources, tenant, points=points))
+        for points in (500, 700, 900)
+    ]
     await add_customer(resources, tenant, points=10)
 
     by_email = await persisted(
@@ -126,7 +132,7 @@ async def test_customers_search_finds_one_by_email_and_pages_through_a_filter(
 async def test_customer_points_pages_the_ledger_newest_first(
     http: httpx.AsyncClient, resources: Resources, tenant: Tenant, tool: dict[str, str]
 ) -> None:
-    customer_id = await add_customer(resources, tenant, points=42)
+    customer_id = gid("Customer", await add_customer(resources, tenant, points=42))
     for n, points in enumerate((5, 6)):
         adjusted = await persisted(
             http,
@@ -163,7 +169,7 @@ async def test_customer_points_pages_the_ledger_newest_first(
 async def test_points_earn_and_adjust_change_the_ledger_once_per_key(
     http: httpx.AsyncClient, resources: Resources, tenant: Tenant, tool: dict[str, str]
 ) -> None:
-    customer_id = await add_customer(resources, tenant)
+    customer_id = gid("Customer", await add_customer(resources, tenant))
     order = {
         "id": "zap-1",
         "currencyCode": "USD",
@@ -240,7 +246,7 @@ async def test_rewards_pages_the_catalog(
 async def test_reward_redeem_spends_once_per_key(
     http: httpx.AsyncClient, resources: Resources, tenant: Tenant, tool: dict[str, str]
 ) -> None:
-    customer_id = await add_customer(resources, tenant, points=500)
+    customer_id = gid("Customer", await add_customer(resources, tenant, points=500))
     reward_id = await create_reward(http, tenant, "$5 off", 450)
     redeem = {
         "input": {"customerId": customer_id, "rewardId": reward_id, "idempotencyKey": "zap:r1"}
@@ -270,11 +276,18 @@ async def test_reward_redeem_spends_once_per_key(
 async def test_webhook_deliveries_pages_newest_first_and_filters(
     http: httpx.AsyncClient, resources: Resources, tenant: Tenant, tool: dict[str, str]
 ) -> None:
-    oldest = await add_delivery(resources, tenant, topic="orders/paid", status="done")
-    failed = await add_delivery(
-        resources, tenant, topic="orders/create", status="failed", attempts=5, last_error="boom"
+    oldest = gid(
+        "WebhookDelivery", await add_delivery(resources, tenant, topic="orders/paid", status="done")
     )
-    newest = await add_delivery(resources, tenant, topic="orders/paid", status="done")
+    failed = gid(
+        "WebhookDelivery",
+        await add_delivery(
+            resources, tenant, topic="orders/create", status="failed", attempts=5, last_error="boom"
+        ),
+    )
+    newest = gid(
+        "WebhookDelivery", await add_delivery(resources, tenant, topic="orders/paid", status="done")
+    )
 
     pages = await every_page(http, tool, "WebhookDeliveries", {"first": 2}, "webhookDeliveries")
     only_failed = await persisted(http, tool, "WebhookDeliveries", {"status": "FAILED"})

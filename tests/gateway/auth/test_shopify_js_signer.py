@@ -16,6 +16,7 @@ from subgraphs.kit.resources import Resources
 from tests.conftest import TEST_APP_SECRET, Tenant
 from tests.gateway.auth.test_app_proxy import enrolled, proxy_params
 from tests.gateway.auth.test_oauth import merchant_row, new_shop, start_install, token_endpoint
+from tests.ids import gid
 from tests.shopify_js import VALUE_SHAPES, js_signature
 
 SHAPES = pytest.mark.parametrize("value", VALUE_SHAPES.values(), ids=VALUE_SHAPES.keys())
@@ -117,6 +118,6 @@ async def test_an_app_proxy_request_signed_by_the_node_library_gets_a_token(
     refused_order = await auth_http.get("/proxy/token", params=httpx.QueryParams(reordered))
 
     assert response.status_code == 200, response.text
-    assert response.json()["customerId"] == customer_id
+    assert response.json()["customerId"] == gid("Customer", customer_id)
     assert refused.status_code == 401
     assert refused_order.status_code == 401

@@ -14,6 +14,7 @@ import pytest
 
 from subgraphs.kit.resources import Resources
 from tests.conftest import SubgraphClient, Tenant, add_customer
+from tests.ids import gid
 
 
 def only_error(body: dict[str, Any]) -> dict[str, Any]:
@@ -211,7 +212,7 @@ async def test_a_cursor_that_is_not_one_of_its_list_is_invalid(
 
     customers = await points_client.execute(CUSTOMERS, {"after": cursor}, tenant=tenant)
     transactions = await points_client.execute(
-        TRANSACTIONS, {"id": customer_id, "after": cursor}, tenant=tenant
+        TRANSACTIONS, {"id": gid("Customer", customer_id), "after": cursor}, tenant=tenant
     )
     rewards = await points_client.execute(REWARDS, {"after": cursor}, tenant=tenant)
 

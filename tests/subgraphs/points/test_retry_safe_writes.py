@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import SubgraphClient, Tenant
+from tests.ids import gid
 
 NOW = datetime.now(UTC)
 
@@ -28,6 +29,7 @@ class Entity:
     create_input: dict[str, Any]
     rename: str  # an input field that changes nothing else
     read: str  # selection of the object's changeable field
+    type_name: str  # its GraphQL type, as its global IDs name it
 
     def create(self) -> str:
         return f"""mutation($input: {self.input_type("Create")}!) {{
@@ -59,6 +61,7 @@ REWARD = Entity(
     {"kind": "FIXED_AMOUNT", "title": "$5 off", "pointsCost": 500, "value": "5.00"},
     "title",
     "title",
+    "Reward",
 )
 CAMPAIGN = Entity(
     "campaign",
@@ -73,6 +76,7 @@ CAMPAIGN = Entity(
     },
     "name",
     "name",
+    "BonusCampaign",
 )
 TIER = Entity(
     "vipTier",
@@ -81,6 +85,7 @@ TIER = Entity(
     {"names": [{"locale": "en", "value": "Gold"}], "rank": 1, "rules": {"minPointsEarned": 100}},
     "rank",
     "rank",
+    "VipTier",
 )
 ENTITIES = pytest.mark.parametrize("entity", [REWARD, CAMPAIGN, TIER], ids=lambda e: e.name)
 NOT_FOUND = {"reward": "REWARD_NOT_FOUND", "campaign": "CAMPAIGN_NOT_FOUND"}
@@ -125,7 +130,8 @@ async def test_a_repeated_delete_answers_the_same_id(
     again = await payload(points_client, tenant, entity.delete(), {"id": made["id"]})
     # The record of the deletion is the shop's: for another shop the id was never there.
     elsewhere = await payload(points_client, other_tenant, entity.delete(), {"id": made["id"]})
-    unknown = await payload(points_client, tenant, entity.delete(), {"id": str(uuid.uuid4())})
+    never = gid(entity.type_name, str(uuid.uuid4()))
+    unknown = await payload(points_client, tenant, entity.delete(), {"id": never})
 
     assert first == {entity.deleted_id: made["id"], "userErrors": []}
     assert again == first

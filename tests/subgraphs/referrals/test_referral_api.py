@@ -16,6 +16,7 @@ from subgraphs.referrals.conversions.fraud import PartyFacts
 from subgraphs.referrals.conversions.service import AttributionSource, QualifyingOrder
 from subgraphs.referrals.service import create_referral_link
 from tests.conftest import SubgraphClient, Tenant, add_customer
+from tests.ids import gid
 
 PROGRAM = """{ referralProgram { version enabled holdHours minOrderAmount fraudThreshold
   advocateReward { kind points } friendReward { kind points } tiers { fromCount points }
@@ -127,7 +128,10 @@ async def test_a_shopper_claims_a_friends_code_once(
 
     referral = claimed["referral"]
     assert (referral["status"], referral["source"]) == ("PENDING", "CLAIM")
-    assert (referral["advocate"]["id"], referral["friend"]["id"]) == (advocate, friend)
+    assert (referral["advocate"]["id"], referral["friend"]["id"]) == (
+        gid("Customer", advocate),
+        gid("Customer", friend),
+    )
     assert again["referral"]["id"] == referral["id"]
     assert [e["code"] for e in own["userErrors"]] == ["SELF_REFERRAL"]
     assert [e["code"] for e in unknown["userErrors"]] == ["CODE_NOT_FOUND"]
