@@ -9,6 +9,7 @@ import strawberry
 from strawberry.tools import create_type
 
 from subgraphs.kit.graphql.node import local_id
+from subgraphs.kit.graphql.scalars import UnsignedInt64
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.tiers import service as tier_service
 from subgraphs.points.tiers.service import Recalculation, TierWrite
@@ -40,7 +41,9 @@ def _after_write(
 ) -> Callable[[TierWrite], Awaitable[WrittenPayloadT]]:
     async def respond(write: TierWrite) -> WrittenPayloadT:
         reassigned = await _reassigned(info, write.recalculation)
-        return payload(vip_tier=VipTier.from_row(write.tier), reassigned_customers=reassigned)
+        return payload(
+            vip_tier=VipTier.from_row(write.tier), reassigned_customers=UnsignedInt64(reassigned)
+        )
 
     return respond
 
@@ -104,7 +107,9 @@ async def vip_tier_delete(
 ) -> VipTierDeletePayload:
     async def respond(recalculation: Recalculation) -> VipTierDeletePayload:
         reassigned = await _reassigned(info, recalculation)
-        return VipTierDeletePayload(deleted_vip_tier_id=input.id, reassigned_customers=reassigned)
+        return VipTierDeletePayload(
+            deleted_vip_tier_id=input.id, reassigned_customers=UnsignedInt64(reassigned)
+        )
 
     return await points_mutation(
         info,

@@ -11,6 +11,7 @@ import strawberry
 from db.models import VipTier as VipTierRow
 from subgraphs.kit.graphql.mutations import expected_version_field, version_field
 from subgraphs.kit.graphql.node import NODE_ID_DESCRIPTION, global_id, local_id, local_ids
+from subgraphs.kit.graphql.scalars import UnsignedInt64
 from subgraphs.kit.permissions import require_catalog_read
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.money import Money, shop_money
@@ -210,8 +211,8 @@ class VipTierCreatePayload:
     vip_tier: VipTier | None = strawberry.field(
         default=None, description="The new tier (the original one when the key was already used)."
     )
-    reassigned_customers: int = strawberry.field(
-        default=0,
+    reassigned_customers: UnsignedInt64 = strawberry.field(
+        default=UnsignedInt64(0),
         description="Customers whose tier changed as a result (0 when the key was already used).",
     )
     user_errors: list[PointsUserError] = user_errors_field()
@@ -220,8 +221,8 @@ class VipTierCreatePayload:
 @strawberry.type(description="The result of vipTierUpdate.")
 class VipTierUpdatePayload:
     vip_tier: VipTier | None = strawberry.field(default=None, description="The tier as changed.")
-    reassigned_customers: int = strawberry.field(
-        default=0, description="Customers whose tier changed as a result."
+    reassigned_customers: UnsignedInt64 = strawberry.field(
+        default=UnsignedInt64(0), description="Customers whose tier changed as a result."
     )
     user_errors: list[PointsUserError] = user_errors_field()
 
@@ -231,8 +232,8 @@ class VipTierDeletePayload:
     deleted_vip_tier_id: strawberry.ID | None = strawberry.field(
         default=None, description="The deleted tier's id."
     )
-    reassigned_customers: int = strawberry.field(
-        default=0, description="Customers whose tier changed as a result."
+    reassigned_customers: UnsignedInt64 = strawberry.field(
+        default=UnsignedInt64(0), description="Customers whose tier changed as a result."
     )
     user_errors: list[PointsUserError] = user_errors_field()
 
@@ -276,7 +277,7 @@ class VipTierPreviewInput:
 class VipTierPreviewCount:
     tier_id: strawberry.ID | None = strawberry.field(description="The tier; null for a draft.")
     rank: int = strawberry.field(description="The tier's rank.")
-    customers: int = strawberry.field(description="Customers it would hold.")
+    customers: UnsignedInt64 = strawberry.field(description="Customers it would hold.")
     names: strawberry.Private[dict[str, str]]
 
     @strawberry.field(description="The tier's name in a locale (English if it has none there).")
@@ -302,8 +303,12 @@ class VipTierPreviewPayload:
     distribution: list[VipTierPreviewCount] = strawberry.field(
         default_factory=list, description="Customers per tier, lowest rank first (bar chart data)."
     )
-    no_tier_count: int = strawberry.field(default=0, description="Customers in no tier.")
-    customer_count: int = strawberry.field(default=0, description="Customers simulated.")
+    no_tier_count: UnsignedInt64 = strawberry.field(
+        default=UnsignedInt64(0), description="Customers in no tier."
+    )
+    customer_count: UnsignedInt64 = strawberry.field(
+        default=UnsignedInt64(0), description="Customers simulated."
+    )
     sample: list[VipTierPreviewAssignment] = strawberry.field(
         default_factory=list, description="Some of those customers with their tier."
     )
@@ -316,13 +321,13 @@ class VipTierPreviewPayload:
                 VipTierPreviewCount(
                     tier_id=None if tier.tier_id is None else global_id("VipTier", tier.tier_id),
                     rank=tier.rank,
-                    customers=tier.customers,
+                    customers=UnsignedInt64(tier.customers),
                     names=tier.names,
                 )
                 for tier in preview.tiers
             ],
-            no_tier_count=preview.no_tier_count,
-            customer_count=preview.customers,
+            no_tier_count=UnsignedInt64(preview.no_tier_count),
+            customer_count=UnsignedInt64(preview.customers),
             sample=[
                 VipTierPreviewAssignment(
                     customer_id=global_id("Customer", assignment.customer_id),
