@@ -56,7 +56,7 @@ async def register_customer(
     blind_index = email_index(normalized, cipher)
     if await repository.by_email_index(blind_index) is not None:
         raise PointsError(PointsErrorCode.EMAIL_TAKEN, "email", "a customer has this email")
-    customer = await repository.insert_one(
+    customer = await repository.insert_new(
         {
             "id": new_id(),
             "email_encrypted": cipher.encrypt(normalized, context=CUSTOMERS_EMAIL),
@@ -66,6 +66,10 @@ async def register_customer(
             "country_code": country_code.upper() if country_code else None,
         }
     )
+    if customer is None:
+        # A concurrent request enrolled them first (same email or Shopify id): it committed,
+        # and this insert waited for it and did nothing.
+        raise PointsError(PointsErrorCode.EMAIL_TAKEN, "email", "a customer has this email")
     return customer.id
 
 

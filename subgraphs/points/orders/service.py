@@ -110,15 +110,29 @@ async def _find_or_enrol(
         if shopify_customer is not None and by_email.shopify_customer_id is None:
             await repository.claim(by_email.id, shopify_customer.id)
         return by_email.id
-    return await register_customer(
-        session,
-        merchant_id,
-        cipher,
-        email=normalized,
-        shopify_customer_id=shopify_customer.id if shopify_customer else None,
-        locale=_locale(shopify_customer.locale if shopify_customer else None),
-        country_code=shopify_customer.country_code if shopify_customer else None,
-    )
+    try:
+        return await register_customer(
+            session,
+            merchant_id,
+            cipher,
+            email=normalized,
+            shopify_customer_id=shopify_customer.id if shopify_customer else None,
+            locale=_locale(shopify_customer.locale if shopify_customer else None),
+            country_code=shopify_customer.country_code if shopify_customer else None,
+        )
+    except PointsError as exc:
+        if exc.code is not PointsErrorCode.EMAIL_TAKEN:
+            raise
+    # Enrolled by a concurrent delivery of the same customer (Shopify resends, and sends
+    # customers/create and orders/create together): theirs is the one.
+    if shopify_customer is not None:
+        found = await repository.by_shopify_id(shopify_customer.id)
+        if found is not None:
+            return found.id
+    concurrent = await repository.by_email_index(email_index(normalized, cipher))
+    if concurrent is None:
+        raise RuntimeError("a customer conflicted on enrolment and cannot be found")
+    return concurrent.id
 
 
 def _should_award(trigger: OrderTrigger, award_on: AwardOn, order: ShopifyOrderPayload) -> bool:

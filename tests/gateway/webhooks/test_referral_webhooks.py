@@ -84,8 +84,8 @@ async def deliver_copies(
             edge, topic, payload, shop=tenant.shop_domain, webhook_id=str(uuid.uuid4())
         )
         assert response.status_code == 200, response.text
-    # Copies racing to enrol one new customer lose to the first and are retried after the
-    # worker's backoff: process until every copy is done.
+    # Copies racing for one row may wait on each other's locks; process until each is done
+    # (a copy the worker would retry is picked up again here).
     for _ in range(20):
         pending = [
             row["id"]

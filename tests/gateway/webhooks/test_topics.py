@@ -4,10 +4,11 @@ real worker process)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from db.encryption_contexts import CUSTOMERS_EMAIL
 from db.models import Customer, Merchant, PointsTransaction
@@ -23,7 +24,7 @@ from tests.gateway.webhooks.shopify import (
     process_pending,
     refund_payload,
 )
-from worker.webhooks.processing import DeliveryOutcome
+from worker.webhooks.processing import DeliveryOutcome, process_delivery
 
 
 async def _configure(resources: Resources, tenant: Tenant, **changes: Any) -> None:
@@ -280,3 +281,32 @@ async def test_app_uninstalled_forgets_the_access_token_and_keeps_the_program(
     assert merchant.uninstalled_at is not None
     assert merchant.api_token_encrypted is None
     assert await _customer(resources, tenant, "910") is not None
+
+
+async def test_copies_of_one_signup_racing_each_other_all_succeed_at_once(
+    edge: httpx.AsyncClient, resources: Resources, tenant: Tenant
+) -> None:
+    # Shopify resends, and sends customers/create and orders/create for a new customer at
+    # the same moment: the first enrols them, the others find them (no failed attempts).
+    for _ in range(8):
+        await _send(edge, tenant, "customers/create", customer_payload(4242, "race@example.com"))
+    await _send(
+        edge,
+        tenant,
+        "orders/create",
+        order_payload(9100, lines=[(1, 1, "10.00")], customer_id=4242, email="race@example.com"),
+    )
+    pending = [row["id"] for row in await inbox(resources, tenant.merchant_id)]
+
+    outcomes = await asyncio.gather(
+        *(process_delivery(resources, tenant.merchant_id, row_id) for row_id in pending)
+    )
+
+    assert set(outcomes) == {DeliveryOutcome.DONE}
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        customers = list(await session.scalars(select(Customer.id)))
+        signups = await session.scalar(
+            select(func.count()).where(PointsTransaction.idempotency_key.like("customer:%:signup"))
+        )
+    assert len(customers) == 1
+    assert signups == 1
