@@ -9,6 +9,7 @@ server and prints the scenario's rates as ratios to it. Everything it made goes 
     meters     CPU by process (/proc), write transactions, connections, SQL statements
     floor      pgbench TPC-B
     report     latency percentiles, the printed report and its ratios
+    services   the environment our services run with
 """
 
 from .floor import Floor
@@ -17,6 +18,7 @@ from .processes import Processes, Service, free_port
 from .report import Report, latency_line, percentile
 from .runner import Bench, run
 from .servers import autocommit_connection
+from .services import service_env
 
 __all__ = [
     "Bench",
@@ -32,4 +34,5 @@ __all__ = [
     "latency_line",
     "percentile",
     "run",
+    "service_env",
 ]

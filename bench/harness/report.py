@@ -39,6 +39,8 @@ class Report:
     rates: dict[str, float] = field(default_factory=dict)
     # Printed to stderr after the report.
     notes: list[str] = field(default_factory=list)
+    # Ratios between the scenario's own measurements, each next to its goal.
+    goals: list[tuple[str, str, str, bool]] = field(default_factory=list)
     floor: Floor | None = None
 
     def add(self, lines: list[str]) -> None:
@@ -47,6 +49,20 @@ class Report:
 
     def ratio(self, label: str, rate: float) -> None:
         self.rates[label] = rate
+
+    def goal(
+        self,
+        label: str,
+        value: float,
+        *,
+        at_least: float | None = None,
+        at_most: float | None = None,
+        unit: str = "",
+    ) -> None:
+        """A measurement of the run next to its goal (met or not), printed in a table."""
+        met = (at_least is None or value >= at_least) and (at_most is None or value <= at_most)
+        goal = f">= {at_least:g}{unit}" if at_least is not None else f"<= {at_most:g}{unit}"
+        self.goals.append((label, f"{value:.3g}{unit}", goal, met))
 
     def print(self) -> None:
         print(f"{self.title} — PostgreSQL {self.version}, {self.server}")
@@ -63,5 +79,11 @@ class Report:
             width = max(len(label) for label in self.rates)
             for label, rate in self.rates.items():
                 print(f"ratio {label:<{width}} ÷ TPC-B TPS = {self.floor.ratio(rate)}")
+        if self.goals:
+            print()
+            width = max(len(label) for label, *_ in self.goals)
+            for label, value, goal, met in self.goals:
+                verdict = "met" if met else "NOT met"
+                print(f"goal  {label:<{width}} {value:>10}   (goal {goal}: {verdict})")
         for note in self.notes:
             print(note, file=sys.stderr)

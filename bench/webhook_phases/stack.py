@@ -4,19 +4,24 @@ senders, the inbox and the meter that the phases use on them."""
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
-from harness import Bench, Meter, Processes, Service, autocommit_connection, free_port
+from harness import (
+    Bench,
+    Meter,
+    Processes,
+    Service,
+    autocommit_connection,
+    free_port,
+    service_env,
+)
 
 # The project's code: these paths move with it.
 from cli.stack import REPO_ROOT
-from db.crypto import generate_key
 
 from .deliveries import APP_SECRET, Delivery, Senders, order_delivery, senders
 from .inbox import Inbox
@@ -48,32 +53,13 @@ class Stack:
         return service
 
 
-def _service_env(database_url: str, redis_url: str, scratch: Path) -> dict[str, str]:
-    """What `loyalnest serve edge` and `loyalnest worker` need, with defaults for the rest
-    (pool sizes, arq's 10 concurrent jobs, INFO logs into a file)."""
-    return {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "LOYALNEST_ENCRYPTION_KEYS": f"bench:{generate_key()}",
-        "LOYALNEST_BLIND_INDEX_KEY": generate_key(),
-        "SHOPIFY_API_SECRET": APP_SECRET,
-        "SHOPIFY_API_KEY": "bench-api-key",
-        "LOYALNEST_ENV": "development",
-        "LOYALNEST_DATA_DIR": str(scratch),
-        "XDG_RUNTIME_DIR": os.environ.get("XDG_RUNTIME_DIR", str(scratch)),
-        # The bench floods one shop on purpose: its per-shop webhook limit would answer 429.
-        "LOYALNEST_RATE_LIMITS_ENABLED": "false",
-    }
-
-
 @asynccontextmanager
 async def running_stack(
     bench: Bench, shop: str, merchant_id: str, concurrency: int
 ) -> AsyncIterator[Stack]:
     """Redis and the edge app up, answering, and warmed up by one delivery per sender."""
     redis = bench.processes.start_redis()
-    env = _service_env(bench.url, redis.url, bench.scratch)
+    env = service_env(bench.url, redis.url, bench.scratch, app_secret=APP_SECRET)
     port = free_port()
     async with (
         senders(f"http://127.0.0.1:{port}", concurrency) as clients,

@@ -1,0 +1,190 @@
+"""The read path: the points subgraph and the router against the least a server can do for the
+same query (the floor), in the same run, on a generated shop.
+
+    .venv/bin/python bench/api.py [--customers 50000 --orders 250000] [--seconds 8]
+
+One authenticated query, `customers(first: N, query: "points_balance:<=K")
+{ nodes { id pointsBalance } }`, its bound K drawn per request (no cache or deduplication can
+answer it), sent by wrk over --connections keep-alive connections:
+
+(a) the shop: `loyalnest seed --customers --orders`'s generator (cli/generated_shop.py).
+(b) the floor (bench/api_phases/floor_app.py): Starlette + asyncpg doing the same work —
+    verify the session token, one tenant transaction with set_config, the same SELECT, orjson.
+(c) the points subgraph (`loyalnest serve points`), reached directly.
+(d) the router (Hive Gateway) over the four subgraphs.
+Each at N = 3 and N = 100; then pgbench TPC-B (e) on the same server. The goals of issue 12
+are printed next to what was measured: subgraph ÷ floor >= 0.4 (N = 3), router ÷ subgraph
+>= 0.8 (N = 3), and the cost of each extra row of a 100-row page at the subgraph <= 15 µs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import uuid
+from contextlib import suppress
+
+import httpx
+from api_phases.load import Load, run_wrk, wrk_path
+from harness import Bench, Processes, free_port, run, service_env
+
+# The project's code: these paths move with it.
+from cli.generated_shop import ShopShape, generate_shop
+from cli.processes import router_command
+from cli.stack import REPO_ROOT, ROUTER_DIR, SUBGRAPHS, ensure_router_installed
+from gateway.edge.auth.session_tokens import mint_session_token
+from subgraphs.kit.settings import get_settings
+
+APP_SECRET = "bench-app-secret-" + "x" * 32
+GRAPHQL_BODY = (
+    '{"query": "{ customers(first: %(first)d, query: \\"points_balance:<=%%d\\") '
+    '{ nodes { id pointsBalance } } }"}'
+)
+FLOOR_BODY = '{"first": %(first)d, "k": %%d}'
+SIZES = (3, 100)
+
+
+async def _up(processes: Processes, url: str, what: str) -> None:
+    async with httpx.AsyncClient(timeout=2) as client:
+
+        async def ready() -> bool:
+            with suppress(httpx.TransportError):
+                return (await client.get(url)).status_code == 200
+            return False
+
+        await processes.wait(ready, within=90, what=f"{what} did not answer {url}")
+
+
+async def _check(url: str, body: str, token: str, first: int) -> None:
+    """One request by hand: the page must hold ``first`` rows and no error (wrk only sees
+    status codes)."""
+    async with httpx.AsyncClient(timeout=30) as client:
+        response = await client.post(
+            url,
+            content=body.replace("%d", "1000000"),
+            headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
+        )
+    if response.status_code != 200:
+        raise RuntimeError(f"{url} answered {response.status_code}: {response.text[:500]}")
+    answer = response.json()
+    if "errors" in answer or len(answer["data"]["customers"]["nodes"]) != first:
+        raise RuntimeError(f"{url} answered {str(answer)[:500]}")
+
+
+def _start_python(processes: Processes, name: str, argv: list[str], env: dict[str, str]) -> None:
+    processes.start(name, [sys.executable, *argv], env=env, cwd=REPO_ROOT)
+
+
+async def scenario(bench: Bench, args: argparse.Namespace) -> None:
+    wrk_path()
+    ensure_router_installed()
+    report = bench.report
+    redis = bench.processes.start_redis()
+    env = service_env(bench.url, redis.url, bench.scratch, app_secret=APP_SECRET)
+    os.environ.update(env)
+    get_settings.cache_clear()
+    shop = f"bench-{uuid.uuid4().hex[:8]}.myshopify.com"
+    made = await generate_shop(
+        get_settings(), shop, ShopShape(customers=args.customers, orders=args.orders)
+    )
+    report.add(
+        [
+            f"(a) shop: {made.customers} customers, {made.orders} orders, "
+            f"{made.transactions} ledger rows (cli/generated_shop.py)"
+        ]
+    )
+    token = mint_session_token(shop_domain=shop, app_secret=APP_SECRET, api_key="bench-api-key")
+
+    floor_port = free_port()
+    _start_python(
+        bench.processes,
+        "floor",
+        [
+            "-m", "uvicorn", "api_phases.floor_app:app", "--app-dir", str(REPO_ROOT / "bench"),
+            "--port", str(floor_port), "--loop", "uvloop", "--http", "httptools",
+            "--log-level", "warning", "--no-access-log",
+        ],
+        env,
+    )  # fmt: skip
+    router_env = dict(env)
+    for subgraph in SUBGRAPHS.values():
+        port = free_port()
+        _start_python(
+            bench.processes,
+            subgraph.name,
+            ["-m", "cli.main", "serve", subgraph.name, "--port", str(port)],
+            env,
+        )
+        await _up(bench.processes, f"http://127.0.0.1:{port}/health", subgraph.name)
+        router_env[f"LOYALNEST_{subgraph.name.upper()}_URL"] = f"http://127.0.0.1:{port}/graphql"
+    router_port = free_port()
+    router_env["LOYALNEST_ROUTER_PORT"] = str(router_port)
+    bench.processes.start("router", router_command(), env=router_env, cwd=ROUTER_DIR)
+    await _up(bench.processes, f"http://127.0.0.1:{router_port}/healthcheck", "the router")
+    targets = {
+        "floor": (f"http://127.0.0.1:{floor_port}/graphql", FLOOR_BODY),
+        "points subgraph": (router_env["LOYALNEST_POINTS_URL"], GRAPHQL_BODY),
+        "router": (f"http://127.0.0.1:{router_port}/graphql", GRAPHQL_BODY),
+    }
+    loads: dict[tuple[str, int], Load] = {}
+    lines = [
+        f"(b)-(d) wrk, {args.connections} connections, {args.seconds:.0f} s each "
+        f"(after {args.warmup:.0f} s of warm-up)"
+    ]
+    for first in SIZES:
+        for name, (url, template) in targets.items():
+            body = template % {"first": first}
+            # The floor has no health route: its first answer is its readiness.
+            for attempt in range(50):
+                try:
+                    await _check(url, body, token, first)
+                    break
+                except httpx.TransportError:
+                    if attempt == 49:
+                        raise
+                    await asyncio.sleep(0.2)
+            common = {
+                "body": body,
+                "token": token,
+                "max_bound": 5000,
+                "scratch": bench.scratch,
+                "connections": args.connections,
+            }
+            await run_wrk(f"warm-up {name}", url, seconds=args.warmup, **common)
+            load = await run_wrk(f"{name}, {first} rows", url, seconds=args.seconds, **common)
+            loads[(name, first)] = load
+            lines.append(load.line())
+            bench.processes.check()
+    report.add(lines)
+
+    def rate(name: str, first: int) -> float:
+        return loads[(name, first)].requests_per_second
+
+    report.goal(
+        "points subgraph ÷ floor, 3 rows", rate("points subgraph", 3) / rate("floor", 3),
+        at_least=0.4,
+    )  # fmt: skip
+    report.goal(
+        "router ÷ points subgraph, 3 rows", rate("router", 3) / rate("points subgraph", 3),
+        at_least=0.8,
+    )  # fmt: skip
+    per_row = (1 / rate("points subgraph", 100) - 1 / rate("points subgraph", 3)) / 97
+    report.goal("subgraph cost per extra row", per_row * 1e6, at_most=15, unit=" µs")
+    report.ratio("points subgraph req/s (3 rows)", rate("points subgraph", 3))
+    report.ratio("router req/s (3 rows)", rate("router", 3))
+
+
+def parser() -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    options.add_argument("--customers", type=int, default=5000, help="the shop's customers")
+    options.add_argument("--orders", type=int, default=25000, help="the shop's orders")
+    options.add_argument("--seconds", type=float, default=8.0, help="each measurement")
+    options.add_argument("--warmup", type=float, default=2.0, help="before each measurement")
+    options.add_argument("--connections", type=int, default=16, help="wrk connections")
+    return options
+
+
+if __name__ == "__main__":
+    run("api", parser(), scenario, floor="(e)")

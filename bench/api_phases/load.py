@@ -1,0 +1,85 @@
+"""Load with wrk: ``--connections`` keep-alive connections for ``seconds``, every request a POST
+whose balance bound varies (so neither a cache nor the router's deduplication can answer it),
+the throughput and latency percentiles read from wrk's report."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+LUA = """
+wrk.method = "POST"
+wrk.headers["content-type"] = "application/json"
+wrk.headers["authorization"] = "Bearer {token}"
+math.randomseed(7)
+request = function()
+  return wrk.format(nil, nil, nil, string.format([[{body}]], math.random(0, {max_bound})))
+end
+"""
+
+
+@dataclass(frozen=True)
+class Load:
+    label: str
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+    def line(self) -> str:
+        errors = f", {self.errors} non-2xx/socket errors" if self.errors else ""
+        return (
+            f"    {self.label:<34} {self.requests_per_second:8.0f} req/s   "
+            f"p50 {self.p50_ms:6.1f} ms  p99 {self.p99_ms:6.1f} ms{errors}"
+        )
+
+
+def wrk_path() -> str:
+    found = shutil.which("wrk")
+    if found is None:
+        raise SystemExit("bench/api.py needs wrk (Debian: apt-get install wrk)")
+    return found
+
+
+def _ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+async def run_wrk(
+    label: str,
+    url: str,
+    *,
+    body: str,
+    token: str,
+    max_bound: int,
+    scratch: Path,
+    seconds: float,
+    connections: int,
+) -> Load:
+    """``body`` has one ``%d``: the balance bound, drawn from 0..``max_bound`` per request."""
+    script = scratch / f"wrk-{re.sub(r'[^a-z0-9]+', '-', label.lower())}.lua"
+    script.write_text(LUA.format(token=token, body=body, max_bound=max_bound))
+    process = await asyncio.create_subprocess_exec(
+        wrk_path(),
+        f"-t{min(2, connections)}",
+        f"-c{connections}",
+        f"-d{seconds:.0f}s",
+        "--latency",
+        "-s",
+        str(script),
+        url,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output = (await process.communicate())[0].decode()
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    if rate is None:
+        raise RuntimeError(f"wrk said:\n{output}")
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.M))
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", output))
+    errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
+    return Load(label, float(rate.group(1)), _ms(percentiles["50"]), _ms(percentiles["99"]), errors)
