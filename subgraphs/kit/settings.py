@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     proxy_token_rate_limit: str = Field("300/minute", alias="LOYALNEST_PROXY_TOKEN_RATE_LIMIT")
     # OAuth install and callback requests (/auth/*) per IP.
     oauth_rate_limit: str = Field("60/minute", alias="LOYALNEST_OAUTH_RATE_LIMIT")
+    # Referral link clicks counted per visitor IP; past it the visitor still reaches the shop,
+    # the click is only not counted (a flood cannot inflate a link's clicks).
+    referral_click_rate_limit: str = Field("60/minute", alias="LOYALNEST_REFERRAL_CLICK_RATE_LIMIT")
 
     # Largest static cost of one GraphQL operation a subgraph runs (kit/graphql/cost.py): each
     # list costs its page size, multiplied through nesting, so this is about the most rows one
@@ -97,6 +100,7 @@ class Settings(BaseSettings):
         "webhook_bad_signature_rate_limit",
         "proxy_token_rate_limit",
         "oauth_rate_limit",
+        "referral_click_rate_limit",
     )
     @classmethod
     def _is_a_rate_limit(cls, value: str) -> str:

@@ -9,7 +9,7 @@ the visitor goes on to the shop with the code, which the storefront keeps for at
   has not set one up): redirects to ``https://<shop>/?ref=<code>``.
 
 A shopper's click is never refused: an unsigned, stale or unknown one still reaches the shop,
-it is only not counted."""
+it is only not counted; so do clicks from one IP past ``referral_click_rate_limit``."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from db.session import tenant_unit_of_work
 from gateway.edge.auth.app_proxy import MAX_SIGNATURE_AGE_SECONDS
 from gateway.edge.auth.shopify_signatures import app_proxy_query_is_authentic
 from subgraphs.admin.merchants.service import InvalidShopDomainError, normalize_shop_domain
+from subgraphs.kit.rate_limits import parse_limit
 from subgraphs.kit.resources import Resources
 from subgraphs.kit.validation import string_refusal
 from subgraphs.referrals.clicks.service import Visit, record_click
@@ -95,6 +96,11 @@ async def _count(resources: Resources, shop_domain: str, code: str, visit: Visit
     merchant_id = await resources.merchants.installed_merchant_id(shop)
     if merchant_id is None:
         return
+    if visit.ip is not None:
+        limit = parse_limit(resources.settings.referral_click_rate_limit)
+        decision = await resources.rate_limiter.hit(limit, "referral_click", visit.ip)
+        if not decision.allowed:
+            return
     async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
         await record_click(
             session, merchant_id, code, visit, resources.cipher, now=datetime.now(UTC)

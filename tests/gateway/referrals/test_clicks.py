@@ -126,3 +126,23 @@ async def test_the_same_visitor_counts_again_the_next_day(
     # 23:59:00 and 23:59:30 are one UTC day; the next day counts again.
     assert counted == [True, False, True]
     assert await clicks(resources, tenant, code) == 2
+
+
+async def test_a_flood_from_one_ip_reaches_the_shop_but_counts_only_up_to_the_limit(
+    edge: httpx.AsyncClient, resources: Resources, tenant: Tenant
+) -> None:
+    code = await link_code(resources, tenant)
+    limit = int(resources.settings.referral_click_rate_limit.split("/")[0])
+
+    answers = [
+        await edge.get(
+            f"/proxy/r/{code}",
+            params=signed_proxy_query(tenant),
+            # A new browser each time: without the limit, every one would be a new visitor.
+            headers={"x-forwarded-for": "198.51.100.99", "user-agent": f"bot/{n}"},
+        )
+        for n in range(limit + 5)
+    ]
+
+    assert {answer.status_code for answer in answers} == {302}
+    assert await clicks(resources, tenant, code) == limit
