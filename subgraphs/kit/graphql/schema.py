@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final, Literal, cast
 
 import strawberry
 from graphql import GraphQLError, ValuesOfCorrectTypeRule, specified_rules
 from graphql.validation import ASTValidationRule, ValidationContext, ValidationRule
-from strawberry.extensions import (
-    MaxTokensLimiter,
-    ParserCache,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import MaxTokensLimiter, ParserCache, SchemaExtension
 from strawberry.extensions.query_depth_limiter import create_validator
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
@@ -31,6 +26,7 @@ from subgraphs.kit.graphql.errors import (
 from subgraphs.kit.graphql.input_checks import LiteralInputRule, VariableChecks
 from subgraphs.kit.graphql.metrics import metrics_extension
 from subgraphs.kit.graphql.scalars import SCALAR_MAP
+from subgraphs.kit.graphql.validation_cache import ShapeValidation, ShapeValidationCache
 
 FEDERATION_VERSION: Final[Literal["2.9"]] = (
     "2.9"  # the composer's maximum; Strawberry's default (2.11) is rejected
@@ -76,24 +72,20 @@ class _ValuesOfCorrectTypeRule(ValuesOfCorrectTypeRule):
         super().report_error(with_code(error, BAD_USER_INPUT))
 
 
-# The same tuple for every request (the validation cache is keyed by it).
-VALIDATION_RULES: tuple[type[ASTValidationRule], ...] = (
-    *(
-        _ValuesOfCorrectTypeRule if rule is ValuesOfCorrectTypeRule else rule
-        for rule in specified_rules
-    ),
+# The rules that look at literal values (run for every new document), and the rest, which
+# only see the document's shape (run once per shape: kit.graphql.validation_cache).
+VALUE_RULES: tuple[type[ASTValidationRule], ...] = (_ValuesOfCorrectTypeRule, LiteralInputRule)
+SHAPE_RULES: tuple[type[ASTValidationRule], ...] = (
+    *(rule for rule in specified_rules if rule is not ValuesOfCorrectTypeRule),
     _DepthLimitRule,
-    LiteralInputRule,
 )
-
-
-class _ValidationRules(SchemaExtension):
-    def on_operation(self) -> Iterator[None]:
-        self.execution_context.validation_rules = VALIDATION_RULES
-        yield
+VALIDATION_RULES: tuple[type[ASTValidationRule], ...] = (*SHAPE_RULES, *VALUE_RULES)
 
 
 class SubgraphSchema(strawberry.federation.Schema):
+    # Its validation caches (set by build_schema).
+    shape_validation: ShapeValidation
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -113,15 +105,15 @@ def build_schema(
     subscription: type[Any] | None = None,
     types: Sequence[type[Any]] = (),
 ) -> SubgraphSchema:
-    # Factories: a fresh extension per request; the parser and validation caches themselves
-    # live at module level in Strawberry, keyed by size (and the rules), so they are shared
-    # across requests as long as every request brings the same rule objects.
+    # Factories: a fresh extension per request. The parser cache lives at module level in
+    # Strawberry (keyed by size); the validation caches are this schema's, shared by its
+    # requests (a document's validity depends on the schema).
+    validation = ShapeValidation(SHAPE_RULES, VALUE_RULES)
     extensions: list[Callable[[], SchemaExtension]] = [
         lambda: ParserCache(maxsize=1024),
-        lambda: ValidationCache(maxsize=1024),
         # Validation checks the literals of the document (kit.graphql.input_checks), and
         # VariableChecks its variables: every operation's input is checked once, here.
-        _ValidationRules,
+        lambda: ShapeValidationCache(validation),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         ErrorCodes,
         VariableChecks,
@@ -139,6 +131,7 @@ def build_schema(
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
     )
     describe_root_types(schema)
+    schema.shape_validation = validation
     return schema
 
 

@@ -3,28 +3,35 @@ defeat the validation cache (a repeated document is validated once per process).
 
 from __future__ import annotations
 
-from typing import Any
-
-from strawberry.extensions.validation_cache import _get_validate_cache
-
 from subgraphs.kit.graphql.schema import MAX_DEPTH, MAX_TOKENS
 from subgraphs.points.schema import schema as points_schema
 
-# Strawberry's module-level LRU cache behind ValidationCache(maxsize=1024).
-VALIDATION_CACHE: Any = _get_validate_cache(1024)
+VALIDATION = points_schema.shape_validation
 
 
 async def test_a_repeated_document_is_validated_once() -> None:
     query = "query Repeated($n: Int) { customers(first: $n) { edges { node { id } } } }"
     await points_schema.execute(query, variable_values={"n": 1})
-    before = VALIDATION_CACHE.cache_info()
+    before = (VALIDATION.shape_runs, VALIDATION.value_runs)
 
     for n in range(2, 12):
         await points_schema.execute(query, variable_values={"n": n})
 
-    after = VALIDATION_CACHE.cache_info()
-    assert after.misses == before.misses
-    assert after.hits == before.hits + 10
+    assert (VALIDATION.shape_runs, VALIDATION.value_runs) == before
+
+
+async def test_documents_differing_only_in_literals_check_their_shape_once() -> None:
+    def query(bound: int) -> str:
+        return f'{{ customers(first: 3, query: "points_balance:<={bound}") {{ nodes {{ id }} }} }}'
+
+    await points_schema.execute(query(0))
+    shapes, values = VALIDATION.shape_runs, VALIDATION.value_runs
+
+    for bound in range(1, 11):
+        await points_schema.execute(query(bound))  # no viewer: validation is what counts here
+
+    assert VALIDATION.shape_runs == shapes
+    assert VALIDATION.value_runs == values + 10
 
 
 def past_the_depth_limit() -> str:
