@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -39,11 +40,14 @@ def to_async_url(url: str) -> str:
 
 
 def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+    # No pre-ping: a `SELECT 1` round trip on every checkout was 9 % of a subgraph's CPU
+    # (bench/README.md). A pooled connection that died meanwhile (a Postgres restart, a
+    # failover) fails the first statement of its unit of work instead, which starts again on
+    # a fresh connection (``_begun``).
     return create_async_engine(
         to_async_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         echo=echo,
     )
 
@@ -56,8 +60,9 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
 async def tenant_unit_of_work(
     sessions: async_sessionmaker[AsyncSession], merchant_id: str
 ) -> AsyncIterator[AsyncSession]:
-    async with sessions() as session, session.begin():
-        await session.execute(_ENTER_TENANT, {"role": APP_ROLE, "merchant_id": merchant_id})
+    async with _begun(
+        sessions, _ENTER_TENANT, {"role": APP_ROLE, "merchant_id": merchant_id}
+    ) as session:
         yield session
 
 
@@ -65,5 +70,35 @@ async def tenant_unit_of_work(
 async def system_unit_of_work(
     sessions: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[AsyncSession]:
-    async with sessions() as session, session.begin():
+    async with _begun(sessions, _START, {}) as session:
         yield session
+
+
+# What a system unit of work runs first, so that a dead pooled connection fails where
+# starting again is safe (nothing has happened yet).
+_START = text("SELECT 1")
+
+
+@asynccontextmanager
+async def _begun(
+    sessions: async_sessionmaker[AsyncSession], first: TextClause, params: dict[str, str]
+) -> AsyncIterator[AsyncSession]:
+    """A session in a transaction that has run ``first``: on a connection the pool found dead
+    (SQLAlchemy invalidates it), once more on a fresh one. Commits when the block exits
+    cleanly, rolls back on any exception."""
+    async with sessions() as session:
+        for attempt in range(2):
+            await session.begin()
+            try:
+                await session.execute(first, params)
+                break
+            except DBAPIError as error:
+                await session.rollback()
+                if attempt or not error.connection_invalidated:
+                    raise
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
