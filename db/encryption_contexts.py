@@ -21,3 +21,4 @@ REWARD_REDEMPTIONS_CODE: Final = "reward_redemptions.code"
 REFERRAL_EVENTS_VISITOR: Final = "referral_events.visitor"
 # Keyed hashes of the shipping address and phone a referral is scored with (never stored).
 REFERRALS_PARTY: Final = "referrals.party"
+REFERRAL_PROGRAMS_ALERT_WEBHOOK: Final = "referral_programs.alert_webhook"

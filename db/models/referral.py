@@ -57,6 +57,9 @@ class ReferralProgram(Base):
 
     merchant_id: Mapped[MerchantKey]
     config: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # The merchant's Slack incoming webhook for held referrals, AES-256-GCM encrypted
+    # (db.crypto): whoever has the URL can post to their channel.
+    alert_webhook_encrypted: Mapped[str | None]
     # Bumped on every update (expectedVersion), as program_settings.version is.
     version: Mapped[int] = mapped_column(Integer, server_default="1")
     created_at: Mapped[datetime] = created_at_column()

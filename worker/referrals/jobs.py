@@ -1,4 +1,6 @@
-"""Paying referral rewards: the worker is where the referrals program meets the points ledger
+"""Paying referral rewards, and telling merchants of held ones.
+
+Paying: the worker is where the referrals program meets the points ledger
 (subgraphs never import each other). Every minute, each merchant's due rewards are taken
 under row locks, credited to the ledger under ``referral:{referral_id}:{side}`` and marked
 issued, in one transaction: a crash leaves a reward unpaid and pending (paid by the next run),
@@ -7,20 +9,26 @@ never paid twice, and two workers skip each other's rows."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import structlog
+from redis.exceptions import RedisError
 
 from db.models import ReferralRewardStatus
 from db.session import system_unit_of_work, tenant_unit_of_work
 from subgraphs.kit.events import ledger_changed
+from subgraphs.kit.integrations.alerts import AlertDeliveryError, SlackAlerter
 from subgraphs.kit.jobs import Cron, job, job_resources
 from subgraphs.kit.resources import Resources
 from subgraphs.points.ledger.service import PointsChange, credit_referral
-from subgraphs.referrals.conversions.repository import merchants_with_due_rewards
-from subgraphs.referrals.conversions.service import mark_issued, take_due_rewards
-from subgraphs.referrals.program.service import RewardKind
+from subgraphs.referrals.conversions.repository import (
+    merchants_with_due_rewards,
+    merchants_with_held_rewards,
+)
+from subgraphs.referrals.conversions.service import held_referrals, mark_issued, take_due_rewards
+from subgraphs.referrals.program.service import RewardKind, alert_webhook
 
 log = structlog.get_logger(__name__)
 
@@ -86,3 +94,67 @@ async def pay_due_referral_rewards_job(ctx: dict[str, Any]) -> dict[str, int]:
     if report.rewards:
         log.info("referral_rewards_paid", merchants=report.merchants, rewards=report.rewards)
     return {"merchants": report.merchants, "rewards": report.rewards, "points": report.points}
+
+
+# A merchant hears of held referrals at most this often (the alert says how many are new).
+ALERT_WINDOW = timedelta(hours=1)
+
+
+def _alert_keys(merchant_id: str) -> tuple[str, str]:
+    """(the window's lock, the time of the last alert) in Redis."""
+    return f"referrals:held-alert:{merchant_id}:lock", f"referrals:held-alert:{merchant_id}:last"
+
+
+async def alert_held_referrals(
+    resources: Resources,
+    http: httpx.AsyncClient,
+    *,
+    now: datetime | None = None,
+    window: timedelta = ALERT_WINDOW,
+) -> int:
+    """Tell each merchant with newly held referrals, on their Slack, at most once per
+    ``window``: a held referral waits for a decision (``referralReview``) that someone must
+    take. Returns the alerts sent. Redis decides who sends (one worker per window); a failed
+    send gives the window back, so the next run tries again."""
+    now = now or datetime.now(UTC)
+    async with system_unit_of_work(resources.sessions) as session:
+        merchant_ids = await merchants_with_held_rewards(session)
+    sent = 0
+    for merchant_id in merchant_ids:
+        lock, last = _alert_keys(merchant_id)
+        try:
+            window_ms = int(window.total_seconds() * 1000)
+            if not await resources.redis.set(lock, "1", nx=True, px=window_ms):
+                continue
+            previous = await resources.redis.get(last)
+        except RedisError as error:
+            log.warning("referral_alert_skipped", merchant_id=merchant_id, error=str(error))
+            return sent
+        since = None if previous is None else datetime.fromisoformat(previous.decode())
+        async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
+            url = await alert_webhook(session, merchant_id, resources.cipher)
+            fresh = await held_referrals(session, merchant_id, since=since)
+            waiting = await held_referrals(session, merchant_id)
+        if url is None or fresh == 0:
+            await resources.redis.delete(lock)  # nothing to say: the next one may say it
+            continue
+        text = (
+            f"LoyalNest: {fresh} new referral(s) look suspicious and wait for your review "
+            f"({waiting} in all). Their rewards are held until you approve or reject them."
+        )
+        try:
+            await SlackAlerter(http, url).send(text)
+        except AlertDeliveryError as error:
+            await resources.redis.delete(lock)
+            log.warning("referral_alert_failed", merchant_id=merchant_id, error=str(error))
+            continue
+        await resources.redis.set(last, now.isoformat())
+        sent += 1
+    return sent
+
+
+@job(timeout=120, cron=Cron())
+async def alert_held_referrals_job(ctx: dict[str, Any]) -> int:
+    """Every minute: tell merchants of referrals held for review (once an hour at most)."""
+    http: httpx.AsyncClient = ctx["http"]
+    return await alert_held_referrals(job_resources(ctx), http)

@@ -45,6 +45,7 @@ def upgrade() -> None:
         "referral_programs",
         sa.Column("merchant_id", sa.Text, nullable=False),
         sa.Column("config", JSONB, nullable=False),
+        sa.Column("alert_webhook_encrypted", sa.Text),
         sa.Column("version", sa.Integer, nullable=False, server_default="1"),
         _now("created_at"),
         _now("updated_at"),

@@ -154,10 +154,29 @@ class ReferralRewardRepository(TenantRepository[ReferralReward]):
         )
         return list(result)
 
+    async def held_referrals_since(self, since: datetime | None) -> int:
+        """Referrals with a reward held for review, held since ``since`` (None: ever)."""
+        query = select(func.count(func.distinct(ReferralReward.referral_id))).where(
+            self._mine, ReferralReward.status == ReferralRewardStatus.HELD.value
+        )
+        if since is not None:
+            query = query.where(ReferralReward.created_at > since)
+        return int(await self._session.scalar(query) or 0)
+
     async def mark_issued(self, reward_id: str, at: datetime) -> None:
         await self.update_one(
             reward_id, {"status": ReferralRewardStatus.ISSUED.value, "issued_at": at}
         )
+
+
+async def merchants_with_held_rewards(session: AsyncSession) -> list[str]:
+    """Merchants with referrals waiting for review (as the table owner: spans tenants)."""
+    result = await session.scalars(
+        select(ReferralReward.merchant_id)
+        .where(ReferralReward.status == ReferralRewardStatus.HELD.value)
+        .distinct()
+    )
+    return list(result)
 
 
 async def merchants_with_due_rewards(session: AsyncSession, now: datetime) -> list[str]:

@@ -354,3 +354,10 @@ async def referrals_by_ids(
     session: AsyncSession, merchant_id: str, referral_ids: Sequence[str]
 ) -> list[Referral]:
     return await ConversionRepository(session, merchant_id).get_by_ids(referral_ids)
+
+
+async def held_referrals(
+    session: AsyncSession, merchant_id: str, *, since: datetime | None = None
+) -> int:
+    """How many referrals wait for review (held since ``since``, when given)."""
+    return await ReferralRewardRepository(session, merchant_id).held_referrals_since(since)

@@ -7,8 +7,13 @@ from typing import Annotated
 import strawberry
 from strawberry.tools import create_type
 
+from subgraphs.kit.graphql.mutations import MutationScope
 from subgraphs.referrals.loaders import ReferralsInfo
-from subgraphs.referrals.program.service import update_referral_program
+from subgraphs.referrals.program.service import (
+    alerts_configured,
+    set_alert_webhook,
+    update_referral_program,
+)
 from subgraphs.referrals.program.types import (
     ReferralProgram,
     ReferralProgramUpdateInput,
@@ -28,17 +33,30 @@ async def referral_program_update(
         strawberry.argument(description="The changes, and optionally the version they are on."),
     ],
 ) -> ReferralProgramUpdatePayload:
-    return await referral_mutation(
-        info,
-        ReferralProgramUpdatePayload,
-        lambda scope: update_referral_program(
+    async def perform(scope: MutationScope) -> ReferralProgram:
+        if input.alert_slack_webhook_url is not strawberry.UNSET:
+            await set_alert_webhook(
+                scope.session,
+                scope.merchant_id,
+                input.alert_slack_webhook_url,
+                info.context.resources.cipher,
+                actor_id=scope.actor_id,
+            )
+        config, version = await update_referral_program(
             scope.session,
             scope.merchant_id,
             input.to_changes(),
             expected_version=input.expected_version,
             actor_id=scope.actor_id,
-        ),
-        lambda saved: ReferralProgramUpdatePayload(referral_program=ReferralProgram.of(*saved)),
+        )
+        alerts = await alerts_configured(scope.session, scope.merchant_id)
+        return ReferralProgram.of(config, version, alerts_configured=alerts)
+
+    return await referral_mutation(
+        info,
+        ReferralProgramUpdatePayload,
+        perform,
+        lambda program: ReferralProgramUpdatePayload(referral_program=program),
     )
 
 

@@ -22,6 +22,22 @@ class ReferralProgramRepository(TenantRepository[ReferralProgram]):
         row = (await self._session.execute(query)).one_or_none()
         return (None, 0) if row is None else (row.config, row.version)
 
+    async def alert_webhook_encrypted(self) -> str | None:
+        return await self._session.scalar(
+            select(ReferralProgram.alert_webhook_encrypted).where(self._mine)
+        )
+
+    async def save_alert_webhook(self, encrypted: str | None) -> None:
+        """Set (or clear) the encrypted alert webhook, creating the program row if needed."""
+        statement = (
+            pg_insert(ReferralProgram)
+            .values(merchant_id=self._merchant_id, config={}, alert_webhook_encrypted=encrypted)
+            .on_conflict_do_update(
+                index_elements=["merchant_id"], set_={"alert_webhook_encrypted": encrypted}
+            )
+        )
+        await self._session.execute(statement)
+
     async def save(self, config: dict[str, Any]) -> int:
         """Insert or replace the document; returns its new version."""
         statement = (

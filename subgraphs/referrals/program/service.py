@@ -8,18 +8,23 @@ the advocate's N-th completed referral on."""
 from __future__ import annotations
 
 import enum
+import re
 from decimal import Decimal
 from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.crypto import FieldCipher
+from db.encryption_contexts import REFERRAL_PROGRAMS_ALERT_WEBHOOK
 from subgraphs.kit.audit import AuditAction
 from subgraphs.kit.repository import AuditTrail
 from subgraphs.referrals.program.repository import ReferralProgramRepository
 from subgraphs.referrals.service import ReferralError, ReferralErrorCode
 
 LOCALES = ("en", "es", "fr", "ar", "he")
+# Slack's incoming webhooks: the one alert channel so far (held referrals).
+SLACK_WEBHOOK = re.compile(r"^https://hooks\.slack\.com/services/[A-Za-z0-9_/-]{10,200}$")
 RTL_LOCALES = frozenset({"ar", "he"})
 MAX_TEXT_LENGTH = 500
 
@@ -173,3 +178,42 @@ async def update_referral_program(
         AuditAction.REFERRAL_PROGRAM_UPDATED, {"changed": sorted(changes), "version": new_version}
     )
     return program, new_version
+
+
+async def set_alert_webhook(
+    session: AsyncSession,
+    merchant_id: str,
+    url: str | None,
+    cipher: FieldCipher,
+    *,
+    actor_id: str | None = None,
+) -> None:
+    """Where held referrals are announced (a Slack incoming webhook), stored encrypted: the
+    URL is a credential. None stops the alerts."""
+    if url is not None and not SLACK_WEBHOOK.match(url):
+        raise ReferralError(
+            ReferralErrorCode.INVALID_PROGRAM,
+            "alertSlackWebhookUrl",
+            "a Slack incoming webhook URL (https://hooks.slack.com/services/...)",
+        )
+    encrypted = (
+        None if url is None else cipher.encrypt(url, context=REFERRAL_PROGRAMS_ALERT_WEBHOOK)
+    )
+    await ReferralProgramRepository(session, merchant_id).save_alert_webhook(encrypted)
+    await AuditTrail(session, merchant_id, actor_id).record(
+        AuditAction.REFERRAL_PROGRAM_UPDATED,
+        {"changed": ["alert_webhook"], "alerts": url is not None},
+    )
+
+
+async def alert_webhook(session: AsyncSession, merchant_id: str, cipher: FieldCipher) -> str | None:
+    encrypted = await ReferralProgramRepository(session, merchant_id).alert_webhook_encrypted()
+    if encrypted is None:
+        return None
+    return cipher.decrypt(encrypted, context=REFERRAL_PROGRAMS_ALERT_WEBHOOK)
+
+
+async def alerts_configured(session: AsyncSession, merchant_id: str) -> bool:
+    return (
+        await ReferralProgramRepository(session, merchant_id).alert_webhook_encrypted() is not None
+    )

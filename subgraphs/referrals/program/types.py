@@ -86,10 +86,16 @@ class ReferralProgram:
         description="Days a link stays usable; null: it never expires."
     )
     version: int = version_field("referral program")
+    alerts_configured: bool = strawberry.field(
+        description="Whether held referrals are announced to the merchant's Slack (the URL "
+        "itself is never shown)."
+    )
     config: strawberry.Private[ReferralProgramConfig]
 
     @classmethod
-    def of(cls, config: ReferralProgramConfig, version: int) -> ReferralProgram:
+    def of(
+        cls, config: ReferralProgramConfig, version: int, *, alerts_configured: bool
+    ) -> ReferralProgram:
         return cls(
             enabled=config.enabled,
             advocate_reward=RewardTerms.of(config.advocate_reward),
@@ -105,6 +111,7 @@ class ReferralProgram:
             ],
             link_expiry_days=config.link_expiry_days,
             version=version,
+            alerts_configured=alerts_configured,
             config=config,
         )
 
@@ -169,6 +176,12 @@ class ReferralProgramUpdateInput:
     )
     link_expiry_days: int | None = strawberry.field(
         default=strawberry.UNSET, description="Days a link stays usable; null: forever."
+    )
+    alert_slack_webhook_url: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="A Slack incoming webhook (https://hooks.slack.com/services/...) that "
+        "hears when a referral is held for review, at most once an hour; null stops it. "
+        "Stored encrypted, never shown again.",
     )
 
     def to_changes(self) -> dict[str, Any]:
