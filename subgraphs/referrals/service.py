@@ -30,6 +30,8 @@ class ReferralErrorCode(enum.StrEnum):
     REFERRAL_NOT_FOUND = enum.auto()
     NOT_HELD = enum.auto()
     NOT_A_SHOPPER = enum.auto()
+    PROGRAM_DISABLED = enum.auto()
+    LINK_EXPIRED = enum.auto()
 
 
 class ReferralError(DomainError):

@@ -84,6 +84,9 @@ ReferralErrorCode = domain_enum(
         "or rejected.",
         "NOT_A_SHOPPER": "Only a shopper signed in to the storefront (a customer token) can "
         "claim a referral code.",
+        "PROGRAM_DISABLED": "The shop's referral program takes no new referrals now.",
+        "LINK_EXPIRED": "The referral link is older than the program's linkExpiryDays; the "
+        "advocate can share a new one.",
     },
 )
 

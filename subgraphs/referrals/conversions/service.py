@@ -29,7 +29,11 @@ from subgraphs.referrals.conversions.repository import (
     ConversionRepository,
     ReferralRewardRepository,
 )
-from subgraphs.referrals.program.service import RewardSpec, referral_program
+from subgraphs.referrals.program.service import (
+    ReferralProgramConfig,
+    RewardSpec,
+    referral_program,
+)
 from subgraphs.referrals.repository import ReferralsRepository
 from subgraphs.referrals.service import ReferralError, ReferralErrorCode
 
@@ -66,6 +70,7 @@ class Completion(enum.StrEnum):
     COMPLETED = "completed"
     HELD = "held"  # completed, its rewards waiting for review
     ALREADY_COMPLETED = "already_completed"
+    EXPIRED = "expired"  # the link had expired when the friend ordered
     NOT_REFERRED = "not_referred"
     BELOW_MINIMUM = "below_minimum"
 
@@ -87,6 +92,13 @@ async def attribute(
     if not links:
         raise ReferralError(ReferralErrorCode.CODE_NOT_FOUND, "code", "no referral link has it")
     link = links[0]
+    program, _ = await referral_program(session, merchant_id)
+    if not program.enabled:
+        raise ReferralError(
+            ReferralErrorCode.PROGRAM_DISABLED, "code", "the shop takes no new referrals"
+        )
+    if _expired(link.created_at, program, now):
+        raise ReferralError(ReferralErrorCode.LINK_EXPIRED, "code", "this referral link expired")
     if link.advocate_customer_id == friend_customer_id:
         raise ReferralError(
             ReferralErrorCode.SELF_REFERRAL, "code", "a customer cannot refer themselves"
@@ -148,6 +160,10 @@ async def complete(
     program, _ = await referral_program(session, merchant_id)
     if order.subtotal < program.min_order_amount:
         return Completion.BELOW_MINIMUM
+    links = await ReferralsRepository(session, merchant_id).get_by_ids([referral.link_id])
+    if links and _expired(links[0].created_at, program, order.placed_at):
+        await referrals.set_status(referral.id, ReferralStatus.EXPIRED)
+        return Completion.EXPIRED
     completed = await referrals.complete(referral.id, order.order_id, order.subtotal, now)
     assert completed is not None, "the referral is locked by this transaction"
     advocate_count = await referrals.completed_count(referral.advocate_customer_id)
@@ -186,6 +202,12 @@ async def complete(
         )
         return Completion.HELD
     return Completion.COMPLETED
+
+
+def _expired(link_created_at: datetime, program: ReferralProgramConfig, at: datetime) -> bool:
+    if program.link_expiry_days is None:
+        return False
+    return at > link_created_at + timedelta(days=program.link_expiry_days)
 
 
 def _reward(

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from db.models import AuditLog, Customer, PointsTransaction, ReferralReward
+from db.models import AuditLog, Customer, PointsTransaction, ReferralLink, ReferralReward
 from db.session import tenant_unit_of_work
 from subgraphs.kit.resources import Resources
 from subgraphs.referrals.conversions import service as conversions
@@ -285,3 +285,49 @@ async def test_the_program_is_validated_and_versioned(resources: Resources, tena
     assert version == saved == 1
     assert program.text("ar") == "اعط"
     assert program.text("he") == "Give $10"
+
+
+async def test_a_disabled_program_or_an_expired_link_takes_no_new_referral(
+    resources: Resources, tenant: Tenant
+) -> None:
+    shop = await shop_with_advocate(resources, tenant, link_expiry_days=7)
+    early, late, never = [await friend(resources, shop) for _ in range(3)]
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        link = await session.scalar(select(ReferralLink).where(ReferralLink.code == shop.code))
+    assert link is not None
+    created = link.created_at
+
+    async def attribute_at(friend_id: str, at: datetime) -> conversions.Attribution:
+        async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+            return await conversions.attribute(
+                session,
+                tenant.merchant_id,
+                shop.code,
+                friend_customer_id=friend_id,
+                friend=PartyFacts(),
+                advocate=PartyFacts(),
+                source=AttributionSource.CLAIM,
+                now=at,
+            )
+
+    with pytest.raises(ReferralError) as expired:
+        await attribute_at(late, created + timedelta(days=8))
+    # Attributed in time, but the friend orders only after the link expired.
+    await attribute_at(early, created + timedelta(days=1))
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        completion = await conversions.complete(
+            session,
+            tenant.merchant_id,
+            early,
+            QualifyingOrder("late-order", Decimal(99), created + timedelta(days=9)),
+            now=created + timedelta(days=9),
+        )
+        await update_referral_program(session, tenant.merchant_id, {"enabled": False})
+    with pytest.raises(ReferralError) as disabled:
+        await attribute_at(never, created + timedelta(hours=1))
+
+    assert expired.value.code is ReferralErrorCode.LINK_EXPIRED
+    assert completion is Completion.EXPIRED
+    assert disabled.value.code is ReferralErrorCode.PROGRAM_DISABLED
+    await pay_due_referral_rewards(resources, now=created + timedelta(days=30))
+    assert await referral_credits(resources, shop) == {}
