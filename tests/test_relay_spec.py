@@ -30,6 +30,7 @@ CONNECTION_FIELDS = {
     ("Query", "referrals"),
     ("Customer", "pointsTransactions"),
     ("Customer", "redemptions"),
+    ("Customer", "referrals"),
 }
 CONNECTION_ARGUMENTS = {"first": "Int", "after": "String", "last": "Int", "before": "String"}
 PAGE_INFO = {

@@ -3,7 +3,7 @@ unit of work and one statement per distinct argument set, whatever the number of
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Hashable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,7 +17,13 @@ from db.models import BonusCampaign, Customer, PointsTransaction, Reward, VipTie
 from db.session import tenant_unit_of_work
 from subgraphs.kit.auth import Viewer
 from subgraphs.kit.graphql.context import Context
-from subgraphs.kit.graphql.loaders import by_id_loader, in_key_order, tenant_loader
+from subgraphs.kit.graphql.loaders import (
+    PerOwner,
+    by_id_loader,
+    in_key_order,
+    per_owner_loader,
+    tenant_loader,
+)
 from subgraphs.kit.pagination import Page, PageRequest
 from subgraphs.kit.resources import Resources
 from subgraphs.points.campaigns.repository import CampaignRepository
@@ -58,10 +64,8 @@ class PointsLoaders:
     campaign_by_id: DataLoader[str, BonusCampaign | None]
 
 
-ArgumentT = TypeVar("ArgumentT")
+ArgumentT = TypeVar("ArgumentT", bound=Hashable)
 ValueT = TypeVar("ValueT")
-# One statement for many customers sharing an argument: customer id -> value.
-PerCustomer = Callable[[AsyncSession, list[str], ArgumentT], Awaitable[dict[str, ValueT]]]
 
 
 def build_points_loaders(resources: Resources, viewer: Viewer) -> PointsLoaders:
@@ -71,25 +75,9 @@ def build_points_loaders(resources: Resources, viewer: Viewer) -> PointsLoaders:
         return tenant_unit_of_work(resources.sessions, merchant_id)
 
     def per_customer(
-        load: PerCustomer[ArgumentT, ValueT],
+        load: PerOwner[ArgumentT, ValueT],
     ) -> DataLoader[tuple[str, ArgumentT], ValueT]:
-        """Keys (customer id, argument): one ``load`` per distinct argument, in one unit of
-        work."""
-
-        async def load_batch(keys: Sequence[tuple[str, ArgumentT]]) -> list[ValueT]:
-            by_argument: dict[ArgumentT, list[str]] = {}
-            for customer_id, argument in keys:
-                by_argument.setdefault(argument, []).append(customer_id)
-            found: dict[tuple[str, ArgumentT], ValueT] = {}
-            async with unit_of_work() as session:
-                for argument, customer_ids in by_argument.items():
-                    values = await load(session, customer_ids, argument)
-                    found.update(
-                        ((customer_id, argument), value) for customer_id, value in values.items()
-                    )
-            return [found[key] for key in keys]
-
-        return DataLoader(load_fn=load_batch)
+        return per_owner_loader(resources, merchant_id, load)
 
     async def load_customers(ids: Sequence[str]) -> list[Customer | None]:
         async with unit_of_work() as session:

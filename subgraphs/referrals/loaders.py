@@ -12,7 +12,13 @@ from strawberry.dataloader import DataLoader
 from db.models import Referral, ReferralLink, ReferralReward
 from subgraphs.kit.auth import Viewer
 from subgraphs.kit.graphql.context import Context
-from subgraphs.kit.graphql.loaders import by_id_loader, in_key_order, tenant_loader
+from subgraphs.kit.graphql.loaders import (
+    by_id_loader,
+    in_key_order,
+    per_owner_loader,
+    tenant_loader,
+)
+from subgraphs.kit.pagination import Page, PageRequest
 from subgraphs.kit.resources import Resources
 from subgraphs.referrals.conversions import service as conversions
 from subgraphs.referrals.repository import ReferralsRepository
@@ -23,6 +29,7 @@ class ReferralsLoaders:
     referral_link_by_advocate: DataLoader[str, ReferralLink | None]
     referral_link_by_code: DataLoader[str, ReferralLink | None]
     rewards_by_referral: DataLoader[str, list[ReferralReward]]
+    referrals_page_by_advocate: DataLoader[tuple[str, PageRequest], Page[Referral]]
     referral_link_by_id: DataLoader[str, ReferralLink | None]
     referral_by_id: DataLoader[str, Referral | None]
 
@@ -55,6 +62,13 @@ def build_referrals_loaders(resources: Resources, viewer: Viewer) -> ReferralsLo
         referral_link_by_advocate=tenant_loader(resources, merchant_id, load_by_advocate),
         referral_link_by_code=tenant_loader(resources, merchant_id, load_by_code),
         rewards_by_referral=tenant_loader(resources, merchant_id, load_rewards),
+        referrals_page_by_advocate=per_owner_loader(
+            resources,
+            merchant_id,
+            lambda session, ids, request: conversions.referral_pages(
+                session, merchant_id, ids, request
+            ),
+        ),
         referral_link_by_id=by_id_loader(
             resources,
             merchant_id,

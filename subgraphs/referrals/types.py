@@ -45,27 +45,6 @@ class ReferralLink:
         return cls.from_row(row, info)
 
 
-@strawberry.federation.type(keys=["id"], description="A shopper enrolled in the loyalty program.")
-class Customer:
-    id: strawberry.ID = strawberry.field(description=NODE_ID_DESCRIPTION)
-    # The customer's database id: the points subgraph owns customers, this one only keys by them.
-    customer_id: strawberry.Private[str]
-
-    @classmethod
-    def resolve_reference(cls, id: strawberry.ID) -> Customer:
-        return cls(id=id, customer_id=local_id(id, "Customer"))
-
-    @classmethod
-    def of(cls, customer_id: str) -> Customer:
-        return cls(id=global_id("Customer", customer_id), customer_id=customer_id)
-
-    @strawberry.field(description="The customer's referral link, if one was created.")
-    async def referral_link(self, info: ReferralsInfo) -> ReferralLink | None:
-        require_customer_access(info.context.viewer, self.customer_id)
-        row = await info.context.loaders.referral_link_by_advocate.load(self.customer_id)
-        return None if row is None else ReferralLink.from_row(row, info)
-
-
 ReferralErrorCode = domain_enum(
     service.ReferralErrorCode,
     name="ReferralErrorCode",

@@ -14,6 +14,7 @@ from subgraphs.kit.resources import Resources
 
 KeyT = TypeVar("KeyT", bound=Hashable)
 ValueT = TypeVar("ValueT")
+ArgumentT = TypeVar("ArgumentT", bound=Hashable)
 
 
 class _Row(Protocol):
@@ -58,3 +59,28 @@ def by_id_loader(
         return in_key_order(await fetch(session, ids), ids, key=lambda row: row.id)
 
     return tenant_loader(resources, merchant_id, load)
+
+
+# One statement for many owners (customers, say) sharing an argument: owner id -> value.
+PerOwner = Callable[[AsyncSession, list[str], ArgumentT], Awaitable[dict[str, ValueT]]]
+
+
+def per_owner_loader(
+    resources: Resources, merchant_id: str, load: PerOwner[ArgumentT, ValueT]
+) -> DataLoader[tuple[str, ArgumentT], ValueT]:
+    """Keys (owner id, argument), e.g. (customer id, page request): one ``load`` per distinct
+    argument, all in one tenant unit of work, so a page of customers each asking for their
+    first 10 transactions is one statement."""
+
+    async def load_batch(keys: Sequence[tuple[str, ArgumentT]]) -> list[ValueT]:
+        by_argument: dict[ArgumentT, list[str]] = {}
+        for owner_id, argument in keys:
+            by_argument.setdefault(argument, []).append(owner_id)
+        found: dict[tuple[str, ArgumentT], ValueT] = {}
+        async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
+            for argument, owner_ids in by_argument.items():
+                values = await load(session, owner_ids, argument)
+                found.update(((owner_id, argument), value) for owner_id, value in values.items())
+        return [found[key] for key in keys]
+
+    return DataLoader(load_fn=load_batch)

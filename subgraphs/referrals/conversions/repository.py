@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Referral, ReferralReward, ReferralRewardStatus, ReferralStatus
 from subgraphs.kit.pagination import Page, PageRequest
-from subgraphs.kit.repository import TenantRepository
+from subgraphs.kit.repository import TenantRepository, pages_by
 
 
 class ConversionRepository(TenantRepository[Referral]):
@@ -43,6 +43,19 @@ class ConversionRepository(TenantRepository[Referral]):
         return await self.paginate(
             request, *conditions, keyset=(Referral.created_at, Referral.id), descending=True
         )
+
+    async def referral_pages(
+        self, advocate_ids: Sequence[str], request: PageRequest
+    ) -> dict[str, Page[Referral]]:
+        """Newest first, one page per advocate, all in one statement."""
+        _, statement = self._page_per_owner(
+            "advocate_customer_id",
+            advocate_ids,
+            request,
+            keyset=(Referral.created_at, Referral.id),
+        )
+        rows = await self._session.scalars(statement)
+        return pages_by(rows, advocate_ids, lambda row: row.advocate_customer_id, request)
 
     async def add_refund(self, referral_id: str, amount: Decimal) -> Referral | None:
         return await self.update_one(

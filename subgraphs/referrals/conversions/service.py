@@ -383,3 +383,30 @@ async def held_referrals(
 ) -> int:
     """How many referrals wait for review (held since ``since``, when given)."""
     return await ReferralRewardRepository(session, merchant_id).held_referrals_since(since)
+
+
+async def referral_pages(
+    session: AsyncSession, merchant_id: str, advocate_ids: list[str], request: PageRequest
+) -> dict[str, Page[Referral]]:
+    return await ConversionRepository(session, merchant_id).referral_pages(advocate_ids, request)
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Where an advocate stands: completed referrals, and the next tier's threshold."""
+
+    completed: int
+    next_tier_from: int | None
+    next_tier_points: int | None
+
+
+async def progress(session: AsyncSession, merchant_id: str, advocate_id: str) -> Progress:
+    program, _ = await referral_program(session, merchant_id)
+    completed = await ConversionRepository(session, merchant_id).completed_count(advocate_id)
+    ahead = sorted(
+        (tier for tier in program.tiers if tier.from_count > completed),
+        key=lambda tier: tier.from_count,
+    )
+    if not ahead:
+        return Progress(completed, None, None)
+    return Progress(completed, ahead[0].from_count, ahead[0].points)

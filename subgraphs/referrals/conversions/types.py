@@ -14,12 +14,72 @@ from db.models import ReferralReward as RewardRow
 from db.models import ReferralRewardStatus, ReferralStatus
 from subgraphs.kit.graphql.domain import domain_enum
 from subgraphs.kit.graphql.node import NODE_ID_DESCRIPTION, global_id, local_id
+from subgraphs.kit.graphql.relay import Connection, paged, to_connection
+from subgraphs.kit.graphql.scalars import UnsignedInt64
+from subgraphs.kit.pagination import PageRequest, time_ordered_page, time_ordered_position
 from subgraphs.kit.permissions import Capability, require, require_customer_access
 from subgraphs.referrals.conversions import service
 from subgraphs.referrals.conversions.fraud import FraudReason
 from subgraphs.referrals.loaders import ReferralsInfo
 from subgraphs.referrals.program.types import ReferralRewardKind
-from subgraphs.referrals.types import Customer, ReferralUserError
+from subgraphs.referrals.types import ReferralLink, ReferralUserError
+
+
+@strawberry.federation.type(keys=["id"], description="A shopper enrolled in the loyalty program.")
+class Customer:
+    id: strawberry.ID = strawberry.field(description=NODE_ID_DESCRIPTION)
+    # The customer's database id: the points subgraph owns customers, this one only keys by them.
+    customer_id: strawberry.Private[str]
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> Customer:
+        return cls(id=id, customer_id=local_id(id, "Customer"))
+
+    @classmethod
+    def of(cls, customer_id: str) -> Customer:
+        return cls(id=global_id("Customer", customer_id), customer_id=customer_id)
+
+    @strawberry.field(description="The customer's referral link, if one was created.")
+    async def referral_link(self, info: ReferralsInfo) -> ReferralLink | None:
+        require_customer_access(info.context.viewer, self.customer_id)
+        row = await info.context.loaders.referral_link_by_advocate.load(self.customer_id)
+        return None if row is None else ReferralLink.from_row(row, info)
+
+    @strawberry.field(description="The friends this customer referred, newest first.")
+    @paged(time_ordered_page)
+    async def referrals(self, info: ReferralsInfo, *, paging: PageRequest) -> Connection[Referral]:
+        require_customer_access(info.context.viewer, self.customer_id)
+        page = await info.context.loaders.referrals_page_by_advocate.load(
+            (self.customer_id, paging)
+        )
+        return to_connection(page, position=time_ordered_position, node=Referral.from_row)
+
+    @strawberry.field(description="How far the customer is towards the next referral tier.")
+    async def referral_progress(self, info: ReferralsInfo) -> ReferralProgress:
+        require_customer_access(info.context.viewer, self.customer_id)
+        async with info.context.unit_of_work() as session:
+            where = await service.progress(
+                session, info.context.viewer.merchant_id, self.customer_id
+            )
+        return ReferralProgress(
+            completed_referrals=UnsignedInt64(where.completed),
+            next_tier_from_count=where.next_tier_from,
+            next_tier_points=where.next_tier_points,
+        )
+
+
+@strawberry.type(description="An advocate's way to the next referral tier.")
+class ReferralProgress:
+    completed_referrals: UnsignedInt64 = strawberry.field(
+        description="Referrals of theirs that completed."
+    )
+    next_tier_from_count: int | None = strawberry.field(
+        description="The completed referral from which the next tier pays; null past the last."
+    )
+    next_tier_points: int | None = strawberry.field(
+        description="What each referral pays from then on; null past the last tier."
+    )
+
 
 ReferralStatusEnum = domain_enum(
     ReferralStatus,

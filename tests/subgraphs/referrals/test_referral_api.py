@@ -180,3 +180,62 @@ async def test_staff_list_referrals_with_their_signals_and_review_a_held_one(
         ("friend", "PENDING"),
     }
     assert customers_view["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+MINE = """query($reps: [_Any!]!) { _entities(representations: $reps) { ... on Customer {
+  referrals(first: 10) { nodes { status friend { id } } pageInfo { hasNextPage } }
+  referralProgress { completedReferrals nextTierFromCount nextTierPoints } } } }"""
+
+
+async def test_an_advocate_sees_their_referrals_and_progress_to_the_next_tier(
+    referrals_client: SubgraphClient, resources: Resources, tenant: Tenant
+) -> None:
+    await data(
+        referrals_client,
+        UPDATE,
+        {"input": {"tiers": [{"fromCount": 3, "points": 900}]}},
+        tenant=tenant,
+    )
+    advocate, code = await advocate_code(resources, tenant)
+    friends = [await add_customer(resources, tenant) for _ in range(3)]
+    now = datetime.now(UTC)
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        for friend in friends:
+            await conversions.attribute(
+                session,
+                tenant.merchant_id,
+                code,
+                friend_customer_id=friend,
+                friend=PartyFacts(),
+                advocate=PartyFacts(),
+                source=AttributionSource.CLAIM,
+                now=now,
+            )
+        for friend in friends[:2]:
+            await conversions.complete(
+                session,
+                tenant.merchant_id,
+                friend,
+                QualifyingOrder(friend, Decimal(80), now),
+                now=now,
+            )
+    reps = {"reps": [{"__typename": "Customer", "id": gid("Customer", advocate)}]}
+
+    (mine,) = (
+        await data(referrals_client, MINE, reps, headers=shopper(resources, tenant, advocate))
+    )["_entities"]
+    someone_else = await referrals_client.execute(
+        MINE, reps, headers=shopper(resources, tenant, friends[0])
+    )
+
+    assert [node["status"] for node in mine["referrals"]["nodes"]] == [
+        "PENDING",
+        "COMPLETED",
+        "COMPLETED",
+    ]
+    assert mine["referralProgress"] == {
+        "completedReferrals": "2",
+        "nextTierFromCount": 3,
+        "nextTierPoints": 900,
+    }
+    assert someone_else["errors"][0]["extensions"]["code"] == "FORBIDDEN"
