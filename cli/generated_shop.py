@@ -1,4 +1,5 @@
-"""A generated shop to measure and demo with: ``loyalnest seed --customers 50000 --orders 250000``.
+"""A generated shop to measure and demo with (long: one place holds every rule that keeps a
+generated shop realistic and consistent with the ledger), ``loyalnest seed --customers N``.
 
 - **Deterministic**: one seeded RNG draws everything (ids included, as UUIDv7s of the moment
   they stand for), so a seed and an ``as_of`` day always make the same shop.

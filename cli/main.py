@@ -1,4 +1,5 @@
-"""`loyalnest`: run the stack, migrate, compose, seed, mint local tokens, serve one part."""
+"""`loyalnest`: run the stack, migrate, compose, seed, mint local tokens, serve one part (long
+because each command's options and help stand with it, as typer wants)."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from subgraphs.kit.graphql.loaders import (
 )
 from subgraphs.kit.pagination import Page, PageRequest
 from subgraphs.kit.resources import Resources
-from subgraphs.referrals.conversions import service as conversions
+from subgraphs.referrals.conversions import reads as conversions
 from subgraphs.referrals.repository import ReferralsRepository
 
 

@@ -23,11 +23,12 @@ from subgraphs.kit.integrations.alerts import AlertDeliveryError, SlackAlerter
 from subgraphs.kit.jobs import Cron, job, job_resources
 from subgraphs.kit.resources import Resources
 from subgraphs.points.ledger.service import PointsChange, credit_referral
+from subgraphs.referrals.conversions.payouts import mark_issued, take_due_rewards
+from subgraphs.referrals.conversions.reads import held_referrals
 from subgraphs.referrals.conversions.repository import (
     merchants_with_due_rewards,
     merchants_with_held_rewards,
 )
-from subgraphs.referrals.conversions.service import held_referrals, mark_issued, take_due_rewards
 from subgraphs.referrals.program.service import RewardKind, alert_webhook
 
 log = structlog.get_logger(__name__)

@@ -86,10 +86,13 @@ class CustomerRepository(TenantRepository[Customer]):
         *,
         sort_key: str = "ID",
     ) -> Page[Customer]:
-        """Ascending by ``sort_key`` (``CUSTOMER_SORT_KEYS``), whose name leads every cursor."""
-        return await self.paginate(
+        """Ascending by ``sort_key`` (``CUSTOMER_SORT_KEYS``), whose name leads every cursor.
+        The rows are read-only records with the model's attribute names, not ORM entities: a
+        list page is only read, and building entities was most of its cost per row."""
+        records: Page[Customer] = await self.paginate_records(
             page, *filters, keyset=CUSTOMER_SORT_KEYS[sort_key], tag=sort_key
         )
+        return records
 
     async def by_shopify_id(self, shopify_customer_id: str) -> Customer | None:
         return await self.get_one_or_none(Customer.shopify_customer_id == shopify_customer_id)

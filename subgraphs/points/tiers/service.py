@@ -51,8 +51,7 @@ MAX_AMOUNT = Decimal(10) ** 12
 CENT = Decimal("0.01")
 # Customers per statement: small enough that one batch's row locks and updates stay short.
 DEFAULT_BATCH = 500
-# The entity name of deleted tiers in ``deletions``.
-DELETED_TIER = "VipTier"
+DELETED_TIER = "VipTier"  # the entity name of deleted tiers in ``deletions``
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,9 +204,8 @@ async def create_tier(
     actor_id: str | None = None,
     batch: int = DEFAULT_BATCH,
 ) -> TierWrite:
-    """Once per idempotency key: a retry of the same request returns the tier the first one
-    made and moves no one (0 reassigned); a different request under the key is
-    IDEMPOTENCY_KEY_REUSED. The merchant's tier lock orders concurrent retries."""
+    """Once per idempotency key (the merchant's tier lock orders concurrent retries): a retry
+    returns the first tier, moving no one; another request under it: IDEMPOTENCY_KEY_REUSED."""
     check_idempotency_key(idempotency_key, MAX_CREATE_KEY_LENGTH)
     names = validated_names(draft.names, "names")
     rank = validated_rank(draft.rank, "rank")
@@ -252,8 +250,7 @@ async def update_tier(
     actor_id: str | None = None,
     batch: int = DEFAULT_BATCH,
 ) -> TierWrite:
-    """Apply ``changes`` (only over ``expected_version`` when given) and move the customers
-    whose tier that changes."""
+    """Apply ``changes`` (over ``expected_version`` only, if given); move whom it concerns."""
     values: dict[str, Any] = {}
     if changes.names is not None:
         values["name"] = validated_names(changes.names, "names")
@@ -300,9 +297,8 @@ async def delete_tier(
     actor_id: str | None = None,
     batch: int = DEFAULT_BATCH,
 ) -> Recalculation:
-    """Delete the tier; its customers move to the next tier they qualify for (or none). Safe
-    to retry: a tier this merchant deleted already is deleted (0 customers move); an id that
-    never was theirs is TIER_NOT_FOUND."""
+    """Delete the tier; its customers move to the next tier they qualify for (or none). A tier
+    this merchant deleted already stays deleted (0 move); one never theirs is TIER_NOT_FOUND."""
     repository = TierRepository(session, merchant_id)
     deletions = Deletions(session, merchant_id, DELETED_TIER)
     await repository.lock()

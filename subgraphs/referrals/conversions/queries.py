@@ -11,7 +11,7 @@ from db.models import ReferralStatus
 from subgraphs.kit.graphql.relay import Connection, paged, to_connection
 from subgraphs.kit.pagination import PageRequest, time_ordered_page, time_ordered_position
 from subgraphs.kit.permissions import Capability, require
-from subgraphs.referrals.conversions import service
+from subgraphs.referrals.conversions import reads
 from subgraphs.referrals.conversions.types import Referral, ReferralStatusEnum
 from subgraphs.referrals.loaders import ReferralsInfo
 
@@ -28,7 +28,7 @@ async def referrals(
 ) -> Connection[Referral]:
     require(info.context.viewer, Capability.READ_CUSTOMERS)
     async with info.context.unit_of_work() as session:
-        page = await service.referrals_page(
+        page = await reads.referrals_page(
             session,
             info.context.viewer.merchant_id,
             paging,

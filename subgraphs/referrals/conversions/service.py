@@ -12,7 +12,6 @@ ledger under ``referral:{id}:{side}``: the points subgraph is never imported fro
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -22,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.ids import new_id
 from db.models import Referral, ReferralReward, ReferralRewardStatus, ReferralStatus
 from subgraphs.kit.audit import AuditAction
-from subgraphs.kit.pagination import Page, PageRequest
 from subgraphs.kit.repository import AuditTrail
 from subgraphs.referrals.conversions.fraud import PartyFacts, score_referral
 from subgraphs.referrals.conversions.repository import (
@@ -306,107 +304,3 @@ async def review(
         AuditAction.REFERRAL_REVIEWED, {"referral_id": referral_id, "decision": decision.value}
     )
     return moved
-
-
-@dataclass(frozen=True, slots=True)
-class DueReward:
-    reward: ReferralReward
-    customer_id: str  # who receives it
-    idempotency_key: str  # the ledger key: referral:{referral_id}:{side}
-    reason: str
-
-
-async def take_due_rewards(
-    session: AsyncSession, merchant_id: str, *, now: datetime, limit: int = 100
-) -> list[DueReward]:
-    """Rewards to pay now, locked until the caller's transaction ends (the caller credits each
-    and calls ``mark_issued`` in the same transaction: paid and marked, or neither)."""
-    rewards = await ReferralRewardRepository(session, merchant_id).due(now, limit)
-    referrals = ConversionRepository(session, merchant_id)
-    due = []
-    for reward in rewards:
-        referral = await referrals.by_id(reward.referral_id)
-        assert referral is not None, "rewards go with their referral"
-        customer_id = (
-            referral.advocate_customer_id
-            if reward.side == ADVOCATE
-            else referral.friend_customer_id
-        )
-        reason = (
-            "referral: your friend's first order"
-            if reward.side == ADVOCATE
-            else ("referral: welcome, friend")
-        )
-        due.append(DueReward(reward, customer_id, f"referral:{referral.id}:{reward.side}", reason))
-    return due
-
-
-async def mark_issued(
-    session: AsyncSession, merchant_id: str, due: DueReward, *, now: datetime
-) -> None:
-    await ReferralRewardRepository(session, merchant_id).mark_issued(due.reward.id, now)
-    await AuditTrail(session, merchant_id).record(
-        AuditAction.REFERRAL_REWARD_ISSUED,
-        {
-            "referral_id": due.reward.referral_id,
-            "side": due.reward.side,
-            "kind": due.reward.kind,
-            "points": due.reward.points,
-        },
-    )
-
-
-async def referrals_page(
-    session: AsyncSession,
-    merchant_id: str,
-    request: PageRequest,
-    *,
-    status: ReferralStatus | None = None,
-) -> Page[Referral]:
-    return await ConversionRepository(session, merchant_id).referrals_page(request, status=status)
-
-
-async def rewards_of(
-    session: AsyncSession, merchant_id: str, referral_ids: Sequence[str]
-) -> list[ReferralReward]:
-    return await ReferralRewardRepository(session, merchant_id).of_referrals(referral_ids)
-
-
-async def referrals_by_ids(
-    session: AsyncSession, merchant_id: str, referral_ids: Sequence[str]
-) -> list[Referral]:
-    return await ConversionRepository(session, merchant_id).get_by_ids(referral_ids)
-
-
-async def held_referrals(
-    session: AsyncSession, merchant_id: str, *, since: datetime | None = None
-) -> int:
-    """How many referrals wait for review (held since ``since``, when given)."""
-    return await ReferralRewardRepository(session, merchant_id).held_referrals_since(since)
-
-
-async def referral_pages(
-    session: AsyncSession, merchant_id: str, advocate_ids: list[str], request: PageRequest
-) -> dict[str, Page[Referral]]:
-    return await ConversionRepository(session, merchant_id).referral_pages(advocate_ids, request)
-
-
-@dataclass(frozen=True, slots=True)
-class Progress:
-    """Where an advocate stands: completed referrals, and the next tier's threshold."""
-
-    completed: int
-    next_tier_from: int | None
-    next_tier_points: int | None
-
-
-async def progress(session: AsyncSession, merchant_id: str, advocate_id: str) -> Progress:
-    program, _ = await referral_program(session, merchant_id)
-    completed = await ConversionRepository(session, merchant_id).completed_count(advocate_id)
-    ahead = sorted(
-        (tier for tier in program.tiers if tier.from_count > completed),
-        key=lambda tier: tier.from_count,
-    )
-    if not ahead:
-        return Progress(completed, None, None)
-    return Progress(completed, ahead[0].from_count, ahead[0].points)

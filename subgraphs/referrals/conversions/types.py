@@ -18,7 +18,7 @@ from subgraphs.kit.graphql.relay import Connection, paged, to_connection
 from subgraphs.kit.graphql.scalars import UnsignedInt64
 from subgraphs.kit.pagination import PageRequest, time_ordered_page, time_ordered_position
 from subgraphs.kit.permissions import Capability, require, require_customer_access
-from subgraphs.referrals.conversions import service
+from subgraphs.referrals.conversions import reads, service
 from subgraphs.referrals.conversions.fraud import FraudReason
 from subgraphs.referrals.loaders import ReferralsInfo
 from subgraphs.referrals.program.types import ReferralRewardKind
@@ -58,9 +58,7 @@ class Customer:
     async def referral_progress(self, info: ReferralsInfo) -> ReferralProgress:
         require_customer_access(info.context.viewer, self.customer_id)
         async with info.context.unit_of_work() as session:
-            where = await service.progress(
-                session, info.context.viewer.merchant_id, self.customer_id
-            )
+            where = await reads.progress(session, info.context.viewer.merchant_id, self.customer_id)
         return ReferralProgress(
             completed_referrals=UnsignedInt64(where.completed),
             next_tier_from_count=where.next_tier_from,
