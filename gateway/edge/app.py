@@ -3,6 +3,7 @@
 - POST /webhooks/shopify — the webhook shim (gateway/webhooks)
 - /auth/* and /proxy/* — OAuth install and the app-proxy token exchange (gateway/auth)
 - /proxy/r/{code} and /r/{shop}/{code} — referral link clicks (gateway/referrals)
+- /gdpr/exports/... — a data request's export, behind a short-lived signed link (gateway/gdpr)
 - GET /health
 
 It opens its resources without live pub/sub, so it starts and keeps accepting webhooks
@@ -20,6 +21,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from gateway.edge.auth.routes import auth_routes
+from gateway.edge.gdpr.downloads import gdpr_download_routes
 from gateway.edge.referrals.clicks import referral_click_routes
 from gateway.edge.webhooks.shim import webhook_routes
 from subgraphs.kit.observability import configure_logging
@@ -37,6 +39,7 @@ def _routes() -> list[BaseRoute]:
         *webhook_routes(),
         *auth_routes(),
         *referral_click_routes(),
+        *gdpr_download_routes(),
     ]
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import strawberry
 from strawberry.scalars import JSON
 
 from db.models import GdprRequest as GdprRequestRow
 from subgraphs.admin.gdpr import service
+from subgraphs.admin.gdpr.downloads import signed_download
 from subgraphs.admin.loaders import AdminInfo
 from subgraphs.admin.nodes.types import Node
 from subgraphs.kit.graphql.domain import domain_enum
@@ -37,6 +38,12 @@ GdprRequestStatus = domain_enum(
 )
 
 
+@strawberry.type(description="A short-lived link to a data request's export.")
+class GdprExportDownload:
+    url: str = strawberry.field(description="GET it for the export, a JSON file.")
+    expires_at: datetime = strawberry.field(description="When the link stops working.")
+
+
 @strawberry.federation.type(
     keys=["id"],
     description="A GDPR request from Shopify, kept as the record that it was carried out.",
@@ -58,7 +65,9 @@ class GdprRequest(Node):
     @strawberry.field(
         description="A data request's export: everything LoyalNest holds about the customer, "
         "to hand over to them. Null for other types and once a later redact erased it. Needs "
-        "the read_gdpr capability."
+        "the read_gdpr capability.",
+        deprecation_reason="Use `exportDownload`: the export grows with the customer's "
+        "ledger, so it is handed out as a short-lived download link.",
     )
     async def export(self, info: AdminInfo) -> JSON | None:
         require(info.context.viewer, Capability.READ_GDPR)
@@ -66,6 +75,27 @@ class GdprRequest(Node):
             return None
         export = await info.context.loaders.gdpr.gdpr_export_by_id.load(self.request_id)
         return None if export is None else JSON(export)
+
+    @strawberry.field(
+        description="A link to download a data request's export as a JSON file, valid for 15 "
+        "minutes: ask again for a fresh one. Null for other types and once a later redact "
+        "erased the export. Needs the read_gdpr capability."
+    )
+    async def export_download(self, info: AdminInfo) -> GdprExportDownload | None:
+        require(info.context.viewer, Capability.READ_GDPR)
+        if self.type is not GdprRequestType.DATA_REQUEST:
+            return None
+        if await info.context.loaders.gdpr.gdpr_export_by_id.load(self.request_id) is None:
+            return None
+        settings = info.context.resources.settings
+        download = signed_download(
+            settings.app_url,
+            settings.token_secret,
+            info.context.viewer.merchant_id,
+            self.request_id,
+            now=datetime.now(UTC),
+        )
+        return GdprExportDownload(url=download.url, expires_at=download.expires_at)
 
     @classmethod
     def from_row(cls, row: GdprRequestRow) -> GdprRequest:
