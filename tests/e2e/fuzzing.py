@@ -357,6 +357,7 @@ def scalar_strategies(schema: GraphQLSchema, seeds: Seeds) -> dict[str, st.Searc
         "UnsignedInt64": st.one_of(
             st.integers(min_value=0, max_value=2**64 + 5).map(str).map(_string),
             st.integers(min_value=-5, max_value=2**31 - 1).map(_int),
+            st.sampled_from((2**63 - 1, 2**63, 2**64, 10**30)).map(_int),
             st.sampled_from(("-1", "1.0", "1e3", "", "١٢", "0" * 30)).map(_string),
             unstorable.map(_string),
         ),

@@ -112,6 +112,16 @@ async def test_a_missing_required_variable_is_bad_user_input(
     assert codes(body) == ["BAD_USER_INPUT"]
 
 
+async def test_every_variable_that_does_not_coerce_is_bad_user_input(
+    http: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    query = "query($a: Int, $b: Int) { customers(first: $a, last: $b) { nodes { id } } }"
+
+    body = await post(http, tenant, query, {"a": 2**31, "b": "x"})
+
+    assert codes(body) == ["BAD_USER_INPUT", "BAD_USER_INPUT"]
+
+
 @pytest.mark.parametrize("literal", [str(2**63), str(-(2**63) - 1), "1" + "0" * 40])
 async def test_an_integer_literal_past_64_bits_is_bad_user_input_not_a_500(
     http: httpx.AsyncClient, tenant: Tenant, literal: str

@@ -35,9 +35,9 @@ from tests.conftest import Tenant, add_customer, new_tenant
 from tests.e2e.conftest import Router, another_router
 from tests.e2e.fuzzing import Operation, Seeds, lift_arguments, scalar_strategies
 
-pytestmark = pytest.mark.e2e
-
-# Examples per root field and pass: about 40 fields x (20 + 8) requests in well under a minute.
+# Examples per root field and pass: 37 root fields today x (40 + 12), about 2,000 requests in
+# ~40 s on two cores. A failure is shrunk to one short operation first, which costs a few
+# hundred requests more.
 EXAMPLES = {"merchant": 40, "customer": 12}
 MASKED_CODES = frozenset({"INTERNAL_SERVER_ERROR", "DOWNSTREAM_SERVICE_ERROR"})
 MASKED_MESSAGE = "Unexpected error."
@@ -239,5 +239,9 @@ def test_no_input_gets_a_5xx_or_a_masked_error(
     print(f"fuzz ({viewer}): {sum(c.total() for c in codes.values())} answers: {summary}")
     assert not failures, "\n\n".join(f"== {n}\n{f}" for n, f in failures.items())
     assert all(codes[name] for name, _ in roots), summary
-    # The token worked: a pass where every answer was UNAUTHENTICATED fuzzed nothing.
-    assert not any(set(c) == {"UNAUTHENTICATED"} for c in codes.values()), summary
+    # The token worked all along, and enough operations ran their resolvers to the end: a
+    # pass refused at the door, or by every input, fuzzed nothing.
+    assert not any("UNAUTHENTICATED" in c for c in codes.values()), summary
+    if viewer == "merchant":
+        answered = [name for name, c in codes.items() if c["ok"]]
+        assert len(answered) > len(roots) / 2, summary
