@@ -236,6 +236,38 @@ async def test_a_websocket_with_a_bad_token_gets_no_data_through_the_router(
     assert not (isinstance(answer, dict) and (answer.get("payload") or {}).get("data")), answer
 
 
+async def test_a_subscription_variable_that_does_not_coerce_is_bad_user_input(
+    router: Router, tenant: Tenant
+) -> None:
+    async with connect(router.ws_url, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[list-item]
+        await socket.send(
+            json.dumps(
+                {
+                    "type": "connection_init",
+                    "payload": {"Authorization": tenant.headers["authorization"]},
+                }
+            )
+        )
+        ack = json.loads(await asyncio.wait_for(socket.recv(), 3))
+        assert ack["type"] == "connection_ack"
+        query = "subscription($id: ID!) { customerPointsUpdated(customerId: $id) { id } }"
+        await socket.send(
+            json.dumps(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {"query": query, "variables": {"id": {"not": "an id"}}},
+                }
+            )
+        )
+        answer = json.loads(await asyncio.wait_for(socket.recv(), 5))
+
+    # The router answers the refusal as a result (`next` with errors, no data), as over HTTP.
+    assert answer["type"] == "next", answer
+    assert "data" not in answer["payload"], answer
+    assert codes(answer["payload"]) == ["BAD_USER_INPUT"]
+
+
 async def test_an_unknown_persisted_query_has_a_code(
     http: httpx.AsyncClient, tenant: Tenant
 ) -> None:
