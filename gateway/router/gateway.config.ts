@@ -12,6 +12,7 @@ import { GraphQLError, Kind, type DocumentNode } from 'graphql';
 import YAML from 'yaml';
 
 import { useQueryCost } from './cost.ts';
+import { useInputErrorCodes } from './input-errors.ts';
 import { useRateLimits, type RateLimitSettings } from './rate-limits.ts';
 
 type Log = {
@@ -612,6 +613,7 @@ export const gatewayConfig = defineConfig({
       useAuthorizationContext(),
       useHeaderPropagation(settings.propagateHeaders),
       useLimitErrorCodes(),
+      useInputErrorCodes(),
       ...(settings.maxBodyBytes > 0 ? [useBodyLimit(settings.maxBodyBytes)] : []),
       ...(settings.exposeSubgraphErrorDetails ? [] : [useHideUpstreamDetails()]),
       // Limits: rate (per credential or IP, before parsing), then cost (before planning).

@@ -91,6 +91,67 @@ async def test_a_decimal_literal_that_is_no_number_is_bad_user_input(
     assert set(codes(body)) == {"BAD_USER_INPUT"}
 
 
+@pytest.mark.parametrize("first", [2**31, -(2**31) - 1, "ten", None])
+async def test_a_variable_that_does_not_coerce_is_bad_user_input_as_at_a_subgraph(
+    http: httpx.AsyncClient, tenant: Tenant, first: object
+) -> None:
+    # Found by tests/e2e/test_fuzz.py: the router's executor refused these with no code.
+    query = "query($first: Int!) { customers(first: $first) { nodes { id } } }"
+
+    body = await post(http, tenant, query, {"first": first})
+
+    assert codes(body) == ["BAD_USER_INPUT"]
+    assert body["errors"][0]["message"].startswith('Variable "$first"')
+
+
+async def test_a_missing_required_variable_is_bad_user_input(
+    http: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    body = await post(http, tenant, "query($id: ID!) { customer(id: $id) { id } }")
+
+    assert codes(body) == ["BAD_USER_INPUT"]
+
+
+async def test_every_variable_that_does_not_coerce_is_bad_user_input(
+    http: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    query = "query($a: Int, $b: Int) { customers(first: $a, last: $b) { nodes { id } } }"
+
+    body = await post(http, tenant, query, {"a": 2**31, "b": "x"})
+
+    assert codes(body) == ["BAD_USER_INPUT", "BAD_USER_INPUT"]
+
+
+@pytest.mark.parametrize("literal", [str(2**63), str(-(2**63) - 1), "1" + "0" * 40])
+async def test_an_integer_literal_past_64_bits_is_bad_user_input_not_a_500(
+    http: httpx.AsyncClient, tenant: Tenant, literal: str
+) -> None:
+    # Found by tests/e2e/test_fuzz.py: legal GraphQL where a Decimal goes, and the query
+    # planner (64-bit integers) failed to parse it: HTTP 500 "Unexpected error.".
+    query = f"""mutation {{ campaignCreate(input: {{name: "x", kind: DOUBLE_POINTS,
+        startsAt: "2026-01-01T00:00:00Z", endsAt: "2026-02-01T00:00:00Z",
+        idempotencyKey: "k", multiplier: {literal}}}) {{ campaign {{ id }} }} }}"""
+
+    body = await post(http, tenant, query)
+
+    assert codes(body) == ["BAD_USER_INPUT"]
+    assert "64-bit" in body["errors"][0]["message"]
+
+
+async def test_an_integer_literal_within_64_bits_reaches_the_subgraph(
+    http: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    query = f"""mutation {{ campaignCreate(input: {{name: "x", kind: DOUBLE_POINTS,
+        startsAt: "2026-01-01T00:00:00Z", endsAt: "2026-02-01T00:00:00Z",
+        idempotencyKey: "k", multiplier: {2**63 - 1}}}) {{ campaign {{ id }} }} }}"""
+
+    body = await post(http, tenant, query)
+
+    # The subgraph's own Decimal refuses it, with its message (too many digits).
+    assert codes(body) == ["BAD_USER_INPUT"]
+    assert body["errors"][0]["extensions"]["serviceName"] == "points"
+
+
 @pytest.mark.parametrize(
     "cursor", ["W10", "WyJ4Il0", base64.b64encode(b"\x00\x01garbage").decode()]
 )
@@ -173,6 +234,38 @@ async def test_a_websocket_with_a_bad_token_gets_no_data_through_the_router(
             answer = closed.rcvd.code if closed.rcvd is not None else None
     print("router answer to a subscribe with a bad token:", answer)
     assert not (isinstance(answer, dict) and (answer.get("payload") or {}).get("data")), answer
+
+
+async def test_a_subscription_variable_that_does_not_coerce_is_bad_user_input(
+    router: Router, tenant: Tenant
+) -> None:
+    async with connect(router.ws_url, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[list-item]
+        await socket.send(
+            json.dumps(
+                {
+                    "type": "connection_init",
+                    "payload": {"Authorization": tenant.headers["authorization"]},
+                }
+            )
+        )
+        ack = json.loads(await asyncio.wait_for(socket.recv(), 3))
+        assert ack["type"] == "connection_ack"
+        query = "subscription($id: ID!) { customerPointsUpdated(customerId: $id) { id } }"
+        await socket.send(
+            json.dumps(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {"query": query, "variables": {"id": {"not": "an id"}}},
+                }
+            )
+        )
+        answer = json.loads(await asyncio.wait_for(socket.recv(), 5))
+
+    # The router answers the refusal as a result (`next` with errors, no data), as over HTTP.
+    assert answer["type"] == "next", answer
+    assert "data" not in answer["payload"], answer
+    assert codes(answer["payload"]) == ["BAD_USER_INPUT"]
 
 
 async def test_an_unknown_persisted_query_has_a_code(
