@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, literal, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Referral, ReferralReward, ReferralRewardStatus, ReferralStatus
 from subgraphs.kit.pagination import Page, PageRequest
-from subgraphs.kit.repository import TenantRepository, pages_by
+from subgraphs.kit.repository import TenantRepository, pages_by, utc_date
 
 
 class ConversionRepository(TenantRepository[Referral]):
@@ -56,6 +56,66 @@ class ConversionRepository(TenantRepository[Referral]):
         )
         rows = await self._session.scalars(statement)
         return pages_by(rows, advocate_ids, lambda row: row.advocate_customer_id, request)
+
+    async def daily_counts(
+        self, first: datetime, end: datetime
+    ) -> dict[date, tuple[int, int, Decimal]]:
+        """Per UTC day in [first, end): (referrals attributed, referrals completed, revenue of
+        their qualifying orders). One statement."""
+        attributed = select(
+            utc_date(Referral.created_at).label("day"),
+            literal(1).label("attributed"),
+            literal(0).label("completed"),
+            literal(0).label("revenue"),
+        ).where(self._mine, Referral.created_at >= first, Referral.created_at < end)
+        completed = select(
+            utc_date(Referral.completed_at).label("day"),
+            literal(0),
+            literal(1),
+            func.coalesce(Referral.qualifying_subtotal, 0),
+        ).where(
+            self._mine,
+            Referral.status == ReferralStatus.COMPLETED.value,
+            Referral.completed_at >= first,
+            Referral.completed_at < end,
+        )
+        both = union_all(attributed, completed).subquery()
+        statement = select(
+            both.c.day, func.sum(both.c.attributed), func.sum(both.c.completed),
+            func.sum(both.c.revenue),
+        ).group_by(both.c.day)  # fmt: skip
+        return {
+            day: (int(attributed_count), int(completed_count), Decimal(revenue))
+            for day, attributed_count, completed_count, revenue in await self._session.execute(
+                statement
+            )
+        }
+
+    async def top_advocates(
+        self, first: datetime, end: datetime, limit: int
+    ) -> list[tuple[str, int, Decimal]]:
+        """(advocate, completed referrals, their revenue) in [first, end), most first."""
+        completions = func.count()
+        statement = (
+            select(
+                Referral.advocate_customer_id,
+                completions,
+                func.coalesce(func.sum(Referral.qualifying_subtotal), 0),
+            )
+            .where(
+                self._mine,
+                Referral.status == ReferralStatus.COMPLETED.value,
+                Referral.completed_at >= first,
+                Referral.completed_at < end,
+            )
+            .group_by(Referral.advocate_customer_id)
+            .order_by(completions.desc(), Referral.advocate_customer_id)
+            .limit(limit)
+        )
+        return [
+            (advocate, int(count), Decimal(revenue or 0))
+            for advocate, count, revenue in await self._session.execute(statement)
+        ]
 
     async def add_refund(self, referral_id: str, amount: Decimal) -> Referral | None:
         return await self.update_one(
@@ -175,6 +235,18 @@ class ReferralRewardRepository(TenantRepository[ReferralReward]):
         if since is not None:
             query = query.where(ReferralReward.created_at > since)
         return int(await self._session.scalar(query) or 0)
+
+    async def issued_points(self, first: datetime, end: datetime) -> int:
+        """Points of the rewards issued in [first, end): what the program cost."""
+        total = await self._session.scalar(
+            select(func.coalesce(func.sum(ReferralReward.points), 0)).where(
+                self._mine,
+                ReferralReward.status == ReferralRewardStatus.ISSUED.value,
+                ReferralReward.issued_at >= first,
+                ReferralReward.issued_at < end,
+            )
+        )
+        return int(total or 0)
 
     async def mark_issued(self, reward_id: str, at: datetime) -> None:
         await self.update_one(

@@ -3,7 +3,7 @@ what each side gets."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -256,3 +256,86 @@ class ReferralClaimPayload:
     user_errors: list[ReferralUserError] = strawberry.field(
         default_factory=list, description="Why nothing changed."
     )
+
+
+@strawberry.type(description="One UTC day of the referral program.")
+class ReferralAnalyticsDay:
+    day: date = strawberry.field(description="The UTC day.")
+    clicks: UnsignedInt64 = strawberry.field(description="Link clicks (one per visitor a day).")
+    unique_visitors: UnsignedInt64 = strawberry.field(description="Distinct visitors.")
+    referrals: UnsignedInt64 = strawberry.field(description="Friends attributed.")
+    conversions: UnsignedInt64 = strawberry.field(description="Referrals completed.")
+    revenue: Decimal = strawberry.field(
+        description="Subtotal of the completing orders, in the shop currency."
+    )
+
+    @classmethod
+    def of(cls, day: reads.ReferralDay) -> ReferralAnalyticsDay:
+        return cls(
+            day=day.day,
+            clicks=UnsignedInt64(day.clicks),
+            unique_visitors=UnsignedInt64(day.unique_visitors),
+            referrals=UnsignedInt64(day.referrals),
+            conversions=UnsignedInt64(day.conversions),
+            revenue=day.revenue,
+        )
+
+
+@strawberry.type(description="An advocate and what their referrals brought in the range.")
+class ReferralTopAdvocate:
+    advocate: Customer = strawberry.field(description="The advocate.")
+    conversions: UnsignedInt64 = strawberry.field(description="Their completed referrals.")
+    revenue: Decimal = strawberry.field(description="Their friends' qualifying orders' subtotal.")
+
+
+@strawberry.type(description="How the referral program did over a range of days.")
+class ReferralAnalytics:
+    first_day: date = strawberry.field(description="The first UTC day of the range.")
+    last_day: date = strawberry.field(description="The last UTC day of the range.")
+    clicks: UnsignedInt64 = strawberry.field(description="Link clicks in the range.")
+    unique_visitors: UnsignedInt64 = strawberry.field(
+        description="Distinct visitors over the whole range (not the sum of the days')."
+    )
+    referrals: UnsignedInt64 = strawberry.field(description="Friends attributed.")
+    conversions: UnsignedInt64 = strawberry.field(description="Referrals completed.")
+    conversion_rate: Decimal | None = strawberry.field(
+        description="Conversions per unique visitor, 0 to 1; null without visitors."
+    )
+    revenue: Decimal = strawberry.field(
+        description="Subtotal of the orders that completed referrals, in the shop currency."
+    )
+    rewarded_points: UnsignedInt64 = strawberry.field(
+        description="Points paid to advocates and friends in the range: what it cost."
+    )
+    days: list[ReferralAnalyticsDay] = strawberry.field(description="Day by day, oldest first.")
+    top_advocates: list[ReferralTopAdvocate] = strawberry.field(
+        description="The 10 advocates with the most conversions in the range."
+    )
+
+    @classmethod
+    def of(cls, report: reads.ReferralReport) -> ReferralAnalytics:
+        visitors = report.unique_visitors
+        return cls(
+            first_day=report.first,
+            last_day=report.last,
+            clicks=UnsignedInt64(report.clicks),
+            unique_visitors=UnsignedInt64(visitors),
+            referrals=UnsignedInt64(report.referrals),
+            conversions=UnsignedInt64(report.conversions),
+            conversion_rate=(
+                None
+                if visitors == 0
+                else (Decimal(report.conversions) / visitors).quantize(Decimal("0.0001"))
+            ),
+            revenue=report.revenue,
+            rewarded_points=UnsignedInt64(report.rewarded_points),
+            days=[ReferralAnalyticsDay.of(day) for day in report.days],
+            top_advocates=[
+                ReferralTopAdvocate(
+                    advocate=Customer.of(top.customer_id),
+                    conversions=UnsignedInt64(top.conversions),
+                    revenue=top.revenue,
+                )
+                for top in report.top_advocates
+            ],
+        )
