@@ -15,7 +15,7 @@ import json
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from random import Random
 from typing import Any
 
@@ -362,6 +362,23 @@ def scalar_strategies(schema: GraphQLSchema, seeds: Seeds) -> dict[str, st.Searc
             unstorable.map(_string),
         ),
         "DateTime": datetime_text.map(_string),
+        # Days: real ones (the range queries bound their span), edges, and not-days.
+        "Date": st.one_of(
+            st.dates().map(date.isoformat),
+            st.sampled_from(
+                (
+                    "2026-11-20",
+                    "2026-12-01",
+                    "0001-01-01",
+                    "9999-12-31",
+                    "2026-02-30",
+                    "20261201",
+                    "2026-12-01T00:00:00",
+                    "",
+                )
+            ),
+            unstorable,
+        ).map(_string),
         "JSON": json_names.map(_literal) | json_like.map(_json_literal),
     }
     unknown = set(_scalar_names(schema)) - set(strategies)

@@ -59,6 +59,8 @@ async def referral_analytics(
     require(info.context.viewer, Capability.READ_ANALYTICS)
     if last_day < first_day:
         raise BadUserInputError("lastDay is before firstDay")
+    if last_day == date.max:  # the range ends at the next midnight, past the calendar's end
+        raise BadUserInputError(f"lastDay must be before {date.max.isoformat()}")
     if (last_day - first_day).days + 1 > reads.MAX_REPORT_DAYS:
         raise BadUserInputError(f"a report covers at most {reads.MAX_REPORT_DAYS} days")
     merchant_id = info.context.viewer.merchant_id

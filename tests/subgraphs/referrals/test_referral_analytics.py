@@ -161,5 +161,9 @@ async def test_a_range_is_bounded(referrals_client: SubgraphClient, tenant: Tena
         REPORT, {"first": "2025-01-01", "last": "2026-11-19"}, tenant=tenant
     )
 
-    for body in (backwards, too_long):
+    calendar_end = await referrals_client.execute(
+        REPORT, {"first": "9999-12-30", "last": "9999-12-31"}, tenant=tenant
+    )
+
+    for body in (backwards, too_long, calendar_end):
         assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
