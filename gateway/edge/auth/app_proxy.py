@@ -39,7 +39,7 @@ async def proxy_token(request: Request) -> Response:
     params = request.query_params
     if not app_proxy_query_is_authentic(params.multi_items(), settings.shopify_api_secret):
         return _error(401, "the request is not signed by Shopify's app proxy")
-    if not _is_fresh(params.get("timestamp")):
+    if not signature_is_fresh(params.get("timestamp")):
         return _error(401, "the app proxy signature is too old (or from the future)")
     try:
         shop = normalize_shop_domain(params.get("shop", ""))
@@ -76,7 +76,8 @@ async def proxy_token(request: Request) -> Response:
     )
 
 
-def _is_fresh(timestamp: str | None) -> bool:
+def signature_is_fresh(timestamp: str | None) -> bool:
+    """An app-proxy request's ``timestamp`` is within ``MAX_SIGNATURE_AGE_SECONDS`` of now."""
     try:
         signed_at = int(timestamp or "")
     except ValueError:

@@ -13,7 +13,6 @@ it is only not counted; so do clicks from one IP past ``referral_click_rate_limi
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from urllib.parse import quote
 
@@ -22,7 +21,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from db.session import tenant_unit_of_work
-from gateway.edge.auth.app_proxy import MAX_SIGNATURE_AGE_SECONDS
+from gateway.edge.auth.app_proxy import signature_is_fresh
 from gateway.edge.auth.shopify_signatures import app_proxy_query_is_authentic
 from subgraphs.admin.merchants.service import InvalidShopDomainError, normalize_shop_domain
 from subgraphs.kit.rate_limits import parse_limit
@@ -48,7 +47,7 @@ async def proxied_click(request: Request) -> Response:
     params = request.query_params
     signed = app_proxy_query_is_authentic(
         params.multi_items(), resources.settings.shopify_api_secret
-    ) and _is_fresh(params.get("timestamp"))
+    ) and signature_is_fresh(params.get("timestamp"))
     landing = "/" if code is None else f"/?ref={quote(code)}"
     if signed and code is not None:
         forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip() or None
@@ -105,11 +104,3 @@ async def _count(resources: Resources, shop_domain: str, code: str, visit: Visit
         await record_click(
             session, merchant_id, code, visit, resources.cipher, now=datetime.now(UTC)
         )
-
-
-def _is_fresh(timestamp: str | None) -> bool:
-    try:
-        signed_at = int(timestamp or "")
-    except ValueError:
-        return False
-    return abs(time.time() - signed_at) <= MAX_SIGNATURE_AGE_SECONDS
