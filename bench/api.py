@@ -22,18 +22,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sys
 import uuid
-from contextlib import suppress
 
 import httpx
+from api_phases.federation import start_federation, start_python
 from api_phases.load import Load, run_wrk, wrk_path
-from harness import Bench, Processes, free_port, run, service_env
+from harness import Bench, free_port, run, service_env
 
 # The project's code: these paths move with it.
 from cli.generated_shop import ShopShape, generate_shop
-from cli.processes import router_command
-from cli.stack import REPO_ROOT, ROUTER_DIR, SUBGRAPHS, ensure_router_installed
+from cli.stack import REPO_ROOT
 from gateway.edge.auth.session_tokens import mint_session_token
 from subgraphs.kit.settings import get_settings
 
@@ -44,17 +42,6 @@ GRAPHQL_BODY = (
 )
 FLOOR_BODY = '{"first": %(first)d, "k": %%d}'
 SIZES = (3, 100)
-
-
-async def _up(processes: Processes, url: str, what: str) -> None:
-    async with httpx.AsyncClient(timeout=2) as client:
-
-        async def ready() -> bool:
-            with suppress(httpx.TransportError):
-                return (await client.get(url)).status_code == 200
-            return False
-
-        await processes.wait(ready, within=90, what=f"{what} did not answer {url}")
 
 
 async def _check(url: str, body: str, token: str, first: int) -> None:
@@ -73,13 +60,8 @@ async def _check(url: str, body: str, token: str, first: int) -> None:
         raise RuntimeError(f"{url} answered {str(answer)[:500]}")
 
 
-def _start_python(processes: Processes, name: str, argv: list[str], env: dict[str, str]) -> None:
-    processes.start(name, [sys.executable, *argv], env=env, cwd=REPO_ROOT)
-
-
 async def scenario(bench: Bench, args: argparse.Namespace) -> None:
     wrk_path()
-    ensure_router_installed()
     report = bench.report
     redis = bench.processes.start_redis()
     env = service_env(bench.url, redis.url, bench.scratch, app_secret=APP_SECRET)
@@ -98,7 +80,7 @@ async def scenario(bench: Bench, args: argparse.Namespace) -> None:
     token = mint_session_token(shop_domain=shop, app_secret=APP_SECRET, api_key="bench-api-key")
 
     floor_port = free_port()
-    _start_python(
+    start_python(
         bench.processes,
         "floor",
         [
@@ -108,25 +90,11 @@ async def scenario(bench: Bench, args: argparse.Namespace) -> None:
         ],
         env,
     )  # fmt: skip
-    router_env = dict(env)
-    for subgraph in SUBGRAPHS.values():
-        port = free_port()
-        _start_python(
-            bench.processes,
-            subgraph.name,
-            ["-m", "cli.main", "serve", subgraph.name, "--port", str(port)],
-            env,
-        )
-        await _up(bench.processes, f"http://127.0.0.1:{port}/health", subgraph.name)
-        router_env[f"LOYALNEST_{subgraph.name.upper()}_URL"] = f"http://127.0.0.1:{port}/graphql"
-    router_port = free_port()
-    router_env["LOYALNEST_ROUTER_PORT"] = str(router_port)
-    bench.processes.start("router", router_command(), env=router_env, cwd=ROUTER_DIR)
-    await _up(bench.processes, f"http://127.0.0.1:{router_port}/healthcheck", "the router")
+    federation = await start_federation(bench.processes, env)
     targets = {
         "floor": (f"http://127.0.0.1:{floor_port}/graphql", FLOOR_BODY),
-        "points subgraph": (router_env["LOYALNEST_POINTS_URL"], GRAPHQL_BODY),
-        "router": (f"http://127.0.0.1:{router_port}/graphql", GRAPHQL_BODY),
+        "points subgraph": (federation.subgraph_urls["points"], GRAPHQL_BODY),
+        "router": (federation.router_url, GRAPHQL_BODY),
     }
     loads: dict[tuple[str, int], Load] = {}
     lines = [

@@ -372,6 +372,9 @@ def serve(
             http="httptools",
             log_level="warning",
             ws_max_size=1 << 20,
+            # Only the router opens sockets here, on the same host or network: compressing
+            # every frame cost both sides more CPU than the bytes it saved (bench/realtime.py).
+            ws_per_message_deflate=False,
             # Longer than the router's pooled-connection idle time (router.yaml
             # subgraphKeepAliveMs), so the router never reuses a socket we are closing.
             timeout_keep_alive=30,

@@ -19,14 +19,12 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.federation import Schema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
-    BaseGraphQLTransportWSHandler,
-)
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 from strawberry.types.unset import UnsetType
 
 from subgraphs.kit.errors import UnauthenticatedError
 from subgraphs.kit.graphql.context import Context, LoadersFactory
+from subgraphs.kit.graphql.shared_subscriptions import SharedSubscriptionsHandler
 from subgraphs.kit.permissions import may_subscribe
 from subgraphs.kit.resources import Resources, open_resources
 from subgraphs.kit.settings import Settings, get_settings
@@ -54,7 +52,7 @@ class _ConnectionRefusedError(Exception):
         self.reason = reason
 
 
-class _TransportWSHandler(BaseGraphQLTransportWSHandler[Context[Any], None]):
+class _TransportWSHandler(SharedSubscriptionsHandler):
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         # Refused at once, well within the connection-init timeout: the socket is closed
         # with the refusal's code, and nothing was acknowledged.
