@@ -191,7 +191,11 @@ async def scenario(bench: Bench, args: argparse.Namespace) -> None:
             latencies, missed = await _collect(subscribers, str(issued), answered, args.timeout)
             all_latencies += latencies
             all_missed += len(missed)
-            lines.append(f"    round {round_number}: {len(latencies)}/{len(subscribers)} received")
+            first_ms = min(latencies, default=0.0) * 1000
+            lines.append(
+                f"    round {round_number}: {len(latencies)}/{len(subscribers)} received, "
+                f"the first after {first_ms:.1f} ms"
+            )
             lines.append("    " + latency_line(latencies))
             if missed:
                 lines.append(f"    missed {len(missed)}, e.g. {missed[0]}")

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from subgraphs.analytics.repository import AnalyticsRepository, LoyaltyTotals
 from subgraphs.kit.cache import TenantCache
 
-METRICS_CACHE_NAME = "analytics:loyalty-metrics"
+METRICS_CACHE_NAME = "loyalty-metrics"
 # Writers bump the merchant's cache generation, so the TTL only bounds memory, not staleness.
 METRICS_CACHE_TTL_SECONDS = 600
 

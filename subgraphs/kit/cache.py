@@ -14,6 +14,7 @@ import orjson
 import structlog
 from redis.asyncio import Redis
 
+from subgraphs.kit.observability import CACHE_LOOKUPS
 from subgraphs.kit.redis_calls import RedisCalls, RedisUnavailable
 
 log = structlog.get_logger(__name__)
@@ -45,18 +46,25 @@ class TenantCache:
         decode: Callable[[Any], T],
         ttl_seconds: int,
     ) -> T:
+        """``name`` is the cache's name, then its parameters after a colon
+        (``referral-report:2026-11-01:2026-11-30``); metrics count lookups by the name."""
         async def read() -> tuple[str, Any]:
             # The generation is read once, before loading: if a write bumps it while we load,
             # what we store lands under the retired generation and is never served.
             key = await self._key(merchant_id, name)
             return key, await self._redis.get(key)
 
+        # Labelled by the name without its parameters, so the label's values stay few.
+        cache = name.split(":", 1)[0]
         try:
             key, raw = await self._calls.run("cache_get", read)
         except RedisUnavailable:
+            CACHE_LOOKUPS.labels(cache, "unavailable").inc()
             return await load()
         if raw is not None:
+            CACHE_LOOKUPS.labels(cache, "hit").inc()
             return decode(orjson.loads(raw))
+        CACHE_LOOKUPS.labels(cache, "miss").inc()
         value = await load()
         encoded = orjson.dumps(encode(value))
         # A value Redis cannot take now is simply not cached.

@@ -18,11 +18,14 @@ GraphQL side is ``kit.graphql.subscriptions.live_snapshots``.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from typing import Any, Generic, TypeVar
 
 import structlog
+
+from subgraphs.kit.observability import FANOUT_SECONDS
 
 log = structlog.get_logger(__name__)
 
@@ -103,6 +106,7 @@ class _Hub(Generic[T]):
                     if self._relevant is not None and not self._relevant(event):
                         continue
                     seq = self.next_seq()
+                    started = time.perf_counter()
                     result: T | BaseException | None
                     try:
                         result = await self.compute()
@@ -113,6 +117,7 @@ class _Hub(Generic[T]):
                         continue
                     for slot in list(self.slots):
                         slot.offer(seq, result)
+                    FANOUT_SECONDS.observe(time.perf_counter() - started)
         except Exception as exc:
             if not self.ready.done():
                 self.ready.set_exception(exc)  # the subscriber sees it, as it would have

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import structlog
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 OPERATION_SECONDS = Histogram(
     "loyalnest_graphql_operation_seconds",
@@ -16,6 +16,38 @@ OPERATION_ERRORS = Counter(
     "loyalnest_graphql_operation_errors_total",
     "GraphQL operations answered with errors",
     ["subgraph"],
+)
+
+# Every cache, by name and outcome (hit, miss, or unavailable: Redis did not answer in time,
+# the value was loaded from Postgres), so a cache that stopped hitting shows on a dashboard.
+CACHE_LOOKUPS = Counter(
+    "loyalnest_cache_lookups_total",
+    "Cache lookups by cache and outcome (hit, miss, unavailable)",
+    ["cache", "outcome"],
+)
+LIVE_SUBSCRIBERS = Gauge(
+    "loyalnest_live_subscribers",
+    "Subscriptions open on this subgraph's sockets",
+    ["subgraph"],
+)
+LIVE_STREAMS = Gauge(
+    "loyalnest_live_streams",
+    "Executions serving those subscriptions (identical ones on one socket share one)",
+    ["subgraph"],
+)
+# From an event reaching a hub to its snapshot offered to every local subscriber: the read
+# that one event costs, whatever the number of subscribers.
+FANOUT_SECONDS = Histogram(
+    "loyalnest_fanout_seconds",
+    "From an event on the bus to its snapshot computed and offered to every subscriber",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+# From a shared stream's result to its last subscriber's message written to the socket.
+LIVE_SEND_SECONDS = Histogram(
+    "loyalnest_live_send_seconds",
+    "From one subscription result to its message sent to every subscriber of it",
+    ["subgraph"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
 )
 
 

@@ -63,7 +63,8 @@ class _TransportWSHandler(SharedSubscriptionsHandler):
 
 
 class _SubgraphView(GraphQL[Context[Any], None]):
-    def __init__(self, schema: Schema, loaders_factory: LoadersFactory[Any]) -> None:
+    def __init__(self, name: str, schema: Schema, loaders_factory: LoadersFactory[Any]) -> None:
+        self.subgraph_name = name
         super().__init__(
             schema,
             graphql_ide=None,
@@ -112,7 +113,7 @@ def create_subgraph_app(
     resources: Resources | None = None,
 ) -> Starlette:
     """``resources`` lets tests share one pool across apps; otherwise the lifespan opens them."""
-    view = _SubgraphView(schema, loaders_factory)
+    view = _SubgraphView(name, schema, loaders_factory)
     view.resources = resources
 
     @asynccontextmanager

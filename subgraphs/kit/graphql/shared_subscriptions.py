@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,7 @@ from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.utils.aio import aclosing
 
 from subgraphs.kit.graphql.context import Context
+from subgraphs.kit.observability import LIVE_SEND_SECONDS, LIVE_STREAMS, LIVE_SUBSCRIBERS
 
 StreamKey = tuple[str, str | None, str]
 
@@ -84,6 +86,8 @@ class SharedSubscriptionsHandler(BaseGraphQLTransportWSHandler[Context[Any], Non
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._streams: dict[StreamKey, _SharedStream] = {}
+        # The metrics' label: the view of a subgraph app names its subgraph.
+        self._subgraph: str = getattr(self.view, "subgraph_name", "unknown")
 
     async def run_operation(self, operation: Operation[Context[Any], None]) -> None:
         key = shared_stream_key(operation.query, operation.operation_name, operation.variables)
@@ -91,26 +95,34 @@ class SharedSubscriptionsHandler(BaseGraphQLTransportWSHandler[Context[Any], Non
             await super().run_operation(operation)
             return
         stream = self._streams.get(key)
-        if stream is None or stream.finished.is_set():
+        if stream is None or stream.finished.is_set() or (stream.task and stream.task.done()):
             stream = self._streams[key] = _SharedStream(key)
             stream.task = asyncio.create_task(self._run_shared(stream, operation))
             stream.task.add_done_callback(self._task_done)
-        async with stream.sending:
-            if stream.latest is not None:
-                await operation.send_next(stream.latest)
-            stream.members[operation.id] = operation
+        subscribers = LIVE_SUBSCRIBERS.labels(self._subgraph)
+        subscribers.inc()
         try:
+            async with stream.sending:
+                if stream.latest is not None:
+                    await operation.send_next(stream.latest)
+                stream.members[operation.id] = operation
             # This task is the member's: cancelled when the client completes it or the
             # socket closes (cleanup_operation), it leaves the stream to the others.
             await stream.finished.wait()
         finally:
+            subscribers.dec()
             stream.members.pop(operation.id, None)
             if not stream.members and not stream.finished.is_set() and stream.task is not None:
+                # A task cancelled before it ran never reaches its finally: forget it here.
                 stream.task.cancel()
+                if self._streams.get(key) is stream:
+                    del self._streams[key]
 
     async def _run_shared(
         self, stream: _SharedStream, first: Operation[Context[Any], None]
     ) -> None:
+        streams = LIVE_STREAMS.labels(self._subgraph)
+        streams.inc()
         try:
             source = await self.schema.stream(
                 first.query,
@@ -133,8 +145,12 @@ class SharedSubscriptionsHandler(BaseGraphQLTransportWSHandler[Context[Any], Non
                                 await self._reject_incremental_delivery(member)
                             return
                         stream.latest = result
+                        started = time.perf_counter()
                         for member in members:
                             await member.send_next(result)
+                        LIVE_SEND_SECONDS.labels(self._subgraph).observe(
+                            time.perf_counter() - started
+                        )
                     is_first_result = False
             async with stream.sending:
                 for member in list(stream.members.values()):
@@ -148,6 +164,7 @@ class SharedSubscriptionsHandler(BaseGraphQLTransportWSHandler[Context[Any], Non
                     await member.send_operation_message({"id": member.id, "type": "complete"})
                 self.operations.pop(member.id, None)
         finally:
+            streams.dec()
             stream.finished.set()
             if self._streams.get(stream.key) is stream:
                 del self._streams[stream.key]

@@ -39,6 +39,8 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
+from subgraphs.kit.observability import CACHE_LOOKUPS
+
 # Strawberry adds these two to every validation it runs itself; run here, they are ours to add.
 STRAWBERRY_RULES: Final = (MaybeNullValidationRule, OneOfInputValidationRule)
 _LITERALS: Final[dict[type[Node], str]] = {
@@ -124,10 +126,14 @@ class ShapeValidation:
     def validate(self, schema: GraphQLSchema, document: DocumentNode) -> list[GraphQLError]:
         exact = self._exact.recall(document)
         if exact is not None:
+            CACHE_LOOKUPS.labels("validation_document", "hit").inc()
             return list(exact)
+        CACHE_LOOKUPS.labels("validation_document", "miss").inc()
         shape = document_shape(document)
         errors: list[GraphQLError] = []
-        if self._valid_shapes.recall(shape) is None:
+        known_shape = self._valid_shapes.recall(shape) is not None
+        CACHE_LOOKUPS.labels("validation_shape", "hit" if known_shape else "miss").inc()
+        if not known_shape:
             errors = validate(schema, document, self.shape_rules)
             self.shape_runs += 1
             if not errors:
