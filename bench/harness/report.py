@@ -3,12 +3,17 @@ scenario names as a ratio to the floor measured in the same run."""
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .floor import Floor
+
+# Where a run also writes its goals and ratios as JSON (set by bench/all.py).
+RESULTS_ENV = "LOYALNEST_BENCH_RESULTS"
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -87,3 +92,23 @@ class Report:
                 print(f"goal  {label:<{width}} {value:>10}   (goal {goal}: {verdict})")
         for note in self.notes:
             print(note, file=sys.stderr)
+        if results := os.environ.get(RESULTS_ENV):
+            self.save(Path(results))
+
+    def save(self, path: Path) -> None:
+        """The goals and ratios as JSON, for bench/all.py's one table."""
+        floor = self.floor
+        path.write_text(
+            json.dumps(
+                {
+                    "title": self.title,
+                    "goals": [
+                        {"label": label, "value": value, "goal": goal, "met": met}
+                        for label, value, goal, met in self.goals
+                    ],
+                    "ratios": {label: floor.ratio(rate) for label, rate in self.rates.items()}
+                    if floor is not None
+                    else {},
+                }
+            )
+        )
