@@ -77,9 +77,10 @@ async def run_wrk(
     )
     output = (await process.communicate())[0].decode()
     rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    if rate is None:
+    # wrk pads a value in seconds with a trailing space ("1.92s ").
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", output, re.M))
+    if rate is None or set(percentiles) != {"50", "99"}:
         raise RuntimeError(f"wrk said:\n{output}")
-    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.M))
     errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", output))
     errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
     return Load(label, float(rate.group(1)), _ms(percentiles["50"]), _ms(percentiles["99"]), errors)
