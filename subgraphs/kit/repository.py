@@ -154,10 +154,24 @@ def keyset_position(keyset: Keyset, row: object, *, tag: str | None = None) -> t
     """The cursor position of ``row`` in a list ordered by ``keyset`` (what ``keyset_after``
     decodes), led by the sort key ``tag`` when the list has several orders (``untagged``)."""
     values: list[Any] = [] if tag is None else [tag]
-    for column in keyset:
-        value = getattr(row, str(column.key))
+    for name in _attribute_names(keyset):
+        value = getattr(row, name)
         values.append(value.isoformat() if isinstance(value, datetime) else value)
     return tuple(values)
+
+
+def _attribute_names(keyset: Keyset) -> tuple[str, ...]:
+    # Asked for every row of every page: a column's key is a property walk each time. Keyed
+    # by the columns' identities: comparing SQL columns with == builds an expression.
+    key = tuple(map(id, keyset))
+    names = _ATTRIBUTE_NAMES.get(key)
+    if names is None:
+        names = _ATTRIBUTE_NAMES[key] = tuple(str(column.key) for column in keyset)
+    return names
+
+
+# Keyed by mapped classes' attributes, which live as long as the process: a handful per list.
+_ATTRIBUTE_NAMES: dict[tuple[int, ...], tuple[str, ...]] = {}
 
 
 def pages_by(

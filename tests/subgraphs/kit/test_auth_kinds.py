@@ -178,3 +178,22 @@ def test_production_refuses_the_development_token_secrets() -> None:
 
     for name in ("LOYALNEST_TOKEN_SECRET", "LOYALNEST_STAFF_TOKEN_SECRET", "LOYALNEST_APP_URL"):
         assert name in str(refused.value)
+
+
+def test_a_token_accepted_once_is_refused_once_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A token's signature is checked once and remembered (kit.auth._signed_claims); its time
+    # claims must still be checked on every use.
+    token = signed(staff_claims(exp=int(time.time()) + 60))
+    assert verify_staff_token(token, secret=SECRET).staff_id == "ops-1"
+
+    later = time.time() + 61 + 120  # past exp and the clock-skew leeway
+    monkeypatch.setattr("subgraphs.kit.auth.time.time", lambda: later)
+    with pytest.raises(UnauthenticatedError, match="expired"):
+        verify_staff_token(token, secret=SECRET)
+
+
+def test_a_remembered_signature_does_not_vouch_for_another_secret() -> None:
+    token = signed(staff_claims())
+    assert verify_staff_token(token, secret=SECRET).staff_id == "ops-1"
+    with pytest.raises(UnauthenticatedError):
+        verify_staff_token(token, secret="another-secret")
