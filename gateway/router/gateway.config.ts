@@ -631,8 +631,23 @@ let started = false;
 
 const credentials = createCredentialVerifier(settings.credentials);
 
-// graphql-ws server options for the router's WebSocket server (server.ts): who may keep a socket.
-export const graphqlWsOptions = socketAuthentication(credentials, () => log);
+/** graphql-ws server options for the router's WebSocket server (server.ts): who may keep a
+ * socket (socket-auth.ts). What only the database knows is asked of the admin subgraph (any
+ * would do: every subgraph applies kit's one rule), at its router.yaml URL or the supergraph's. */
+export function graphqlWsOptions({ supergraphPath }: { supergraphPath: string }) {
+  const url = settings.subgraphUrls.admin ?? routingUrl(supergraphPath, 'admin');
+  if (!url) log.warn('no URL for the admin subgraph: WebSocket admission checks tokens only');
+  return socketAuthentication(credentials, url && url.replace(/^http/, 'ws'), () => log);
+}
+
+/** A subgraph's routing URL as composed into the supergraph (`@join__graph(name:, url:)`). */
+function routingUrl(supergraphPath: string, name: string): string | undefined {
+  const sdl = readFileSync(supergraphPath, 'utf8');
+  for (const match of sdl.matchAll(/@join__graph\(name: "([^"]+)", url: "([^"]+)"\)/g)) {
+    if (match[1] === name) return match[2];
+  }
+  return undefined;
+}
 
 // One limiter (one Redis client) per process, however often the runtime asks for plugins.
 let rateLimits: ReturnType<typeof useRateLimits> | undefined;

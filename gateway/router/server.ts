@@ -9,8 +9,8 @@
 // when the subgraph refused the upstream socket. The runtime's documented programmatic use
 // (`createGatewayRuntime` + a Node server + graphql-ws `useServer`,
 // https://the-guild.dev/graphql/hive/docs/gateway/deployment/runtimes/nodejs) lets the config
-// module add graphql-ws server options: gateway.config.ts exports `graphqlWsOptions`
-// (socket-auth.ts: 4401 at connection_init, 4401 "token expired").
+// module add graphql-ws server options: gateway.config.ts exports `graphqlWsOptions(
+// { supergraphPath })` (socket-auth.ts: 4401/4403 at connection_init, 4401 "token expired").
 //
 // Kept from the CLI, by calling the same exported functions: the config module's
 // `gatewayConfig`, the built-in plugins it enables (depth and token limits, field-suggestion
@@ -123,7 +123,7 @@ async function main(): Promise<void> {
         socket: ctx.extra.socket,
         request: normalizeNodeRequest(ctx.extra.request, runtime.fetchAPI),
       })),
-      ...(configModule.graphqlWsOptions ?? {}),
+      ...(configModule.graphqlWsOptions?.({ supergraphPath: args.supergraphPath }) ?? {}),
     },
     webSockets,
   );

@@ -11,7 +11,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +24,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from gateway.edge.auth.tokens import mint_staff_token
+from subgraphs.kit.auth import API_KEY_PREFIX
 from subgraphs.kit.resources import Resources
 from tests.conftest import Tenant, token_for
 from tests.e2e.conftest import Router, another_router
@@ -37,13 +38,24 @@ class Closed:
     reason: str
 
 
-async def answer_of(socket: ClientConnection, timeout: float = 5) -> dict[str, Any] | Closed:
+async def answer_of(socket: ClientConnection) -> dict[str, Any] | Closed:
+    """The router's next message, or how it closed the socket (code and reason)."""
     try:
-        message: dict[str, Any] = json.loads(await asyncio.wait_for(socket.recv(), timeout))
+        message: dict[str, Any] = json.loads(await asyncio.wait_for(socket.recv(), 5))
     except ConnectionClosed as closed:
-        assert closed.rcvd is not None, "closed without a close frame"
+        if closed.rcvd is None:
+            return Closed(-1, "closed without a close frame")
         return Closed(closed.rcvd.code, closed.rcvd.reason)
     return message
+
+
+async def subscribe_to_metrics(socket: ClientConnection) -> dict[str, Any]:
+    """Subscribes to the live metrics; their current values come at once."""
+    await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": METRICS}}))
+    current = await answer_of(socket)
+    assert isinstance(current, dict), current
+    assert current["type"] == "next", current
+    return current
 
 
 async def init(socket: ClientConnection, payload: dict[str, Any]) -> None:
@@ -64,8 +76,8 @@ def open_socket(router: Router) -> Any:
         ({}, "a bearer token is required"),
         (bearer("not-a-jwt"), "invalid token: neither a JWT nor a LoyalNest API key"),
         ({"Authorization": "Basic abc"}, "Authorization must be 'Bearer <token>'"),
-        # Signed with another secret than the app's.
-        (bearer(token_for("forged.myshopify.com").rsplit(".", 1)[0] + ".c2ln"), "invalid session token"),
+        # A session token whose signature is not the app's.
+        (bearer(f"{token_for('forged.myshopify.com').rsplit('.', 1)[0]}.c2ln"), "invalid session"),
         # Expired a minute ago, past the clock-skew leeway.
         (
             bearer(token_for("late.myshopify.com", now=int(time.time()) - 120, ttl_seconds=60)),
@@ -93,13 +105,9 @@ async def test_a_good_token_is_acknowledged_and_served(router: Router, tenant: T
     async with open_socket(router) as socket:
         await init(socket, bearer(tenant.token))
         ack = await answer_of(socket)
-        await socket.send(
-            json.dumps({"id": "1", "type": "subscribe", "payload": {"query": METRICS}})
-        )
-        current = await answer_of(socket)
+        current = await subscribe_to_metrics(socket)
 
     assert ack == {"type": "connection_ack"}
-    assert isinstance(current, dict) and current["type"] == "next", current
     assert current["payload"]["data"]["loyaltyMetricsUpdated"]["membersCount"] == "0"
 
 
@@ -110,39 +118,53 @@ async def test_a_socket_is_closed_with_4401_when_its_token_expires(
     async with open_socket(router) as socket:
         await init(socket, bearer(token))
         assert await answer_of(socket) == {"type": "connection_ack"}
-        await socket.send(
-            json.dumps({"id": "1", "type": "subscribe", "payload": {"query": METRICS}})
-        )
-        current = await answer_of(socket)
-        assert isinstance(current, dict) and current["type"] == "next", current
+        await subscribe_to_metrics(socket)
 
-        ended = await answer_of(socket, timeout=5)
+        ended = await answer_of(socket)
 
     assert ended == Closed(4401, "token expired")
 
 
-async def test_a_token_the_subgraphs_do_not_let_subscribe_closes_the_socket_with_4403(
-    router: Router, resources: Resources, tenant: Tenant
-) -> None:
-    # A well-signed staff token without MFA: the router cannot tell it holds no capability
-    # (that is the subgraphs' rule, kit/permissions.py), the subgraph refuses the upstream
-    # socket with 4403, and the client's socket is closed the same way.
-    token = mint_staff_token(
+def staff_without_mfa(resources: Resources, tenant: Tenant) -> str:
+    return mint_staff_token(
         shop_domain=tenant.shop_domain,
         staff_id="s-1",
         roles=["admin:full"],
         secret=resources.settings.staff_token_secret,
         mfa=False,
     )
-    async with open_socket(router) as socket:
-        await init(socket, bearer(token))
-        assert await answer_of(socket) == {"type": "connection_ack"}
-        await socket.send(
-            json.dumps({"id": "1", "type": "subscribe", "payload": {"query": METRICS}})
-        )
-        answer = await answer_of(socket)
 
-    assert answer == Closed(4403, "Forbidden")
+
+# Tokens that verify at the router, refused by what only the subgraphs know (the database,
+# kit/permissions.py): the router passes on the subgraph's refusal, at connection_init.
+@pytest.mark.parametrize(
+    ("credential", "code"),
+    [
+        # A staff token without MFA holds no capability at all.
+        (staff_without_mfa, 4403),
+        # Well signed, for a shop that never installed LoyalNest.
+        (lambda resources, tenant: token_for("never-installed.myshopify.com"), 4401),
+        # An API key's form (kit.api_keys), but no such key.
+        (lambda resources, tenant: f"{API_KEY_PREFIX}{tenant.merchant_id}_{'x' * 43}", 4401),
+    ],
+    ids=["staff-without-mfa", "shop-not-installed", "unknown-api-key"],
+)
+async def test_what_the_subgraphs_refuse_is_refused_at_connection_init(
+    router: Router,
+    resources: Resources,
+    tenant: Tenant,
+    credential: Callable[[Resources, Tenant], str],
+    code: int,
+) -> None:
+    async with open_socket(router) as socket:
+        started = time.monotonic()
+        await init(socket, bearer(credential(resources, tenant)))
+        answer = await answer_of(socket)
+        seconds = time.monotonic() - started
+
+    assert isinstance(answer, Closed), answer
+    assert answer.code == code
+    assert seconds < 1
 
 
 # -- one request id per request, router and subgraphs ---------------------------------------
@@ -162,7 +184,7 @@ def wiretap(upstream: str) -> Iterator[Wiretap]:
     client = httpx.Client(timeout=15)
 
     class Forward(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", 0)))
             tap.request_ids.append(self.headers.get("x-request-id"))
             headers = {
@@ -177,7 +199,7 @@ def wiretap(upstream: str) -> Iterator[Wiretap]:
             self.end_headers()
             self.wfile.write(answer.content)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Forward)
@@ -188,6 +210,7 @@ def wiretap(upstream: str) -> Iterator[Wiretap]:
         yield tap
     finally:
         server.shutdown()
+        server.server_close()
         client.close()
 
 
@@ -225,10 +248,12 @@ async def test_a_request_without_an_id_gets_one_shared_with_the_subgraph(
     tapped: tuple[Router, Wiretap], tenant: Tenant
 ) -> None:
     tapped_router, tap = tapped
-    async with httpx.AsyncClient(timeout=15) as http:
-        first = await http.post(tapped_router.url, json={"query": MERCHANT}, headers=tenant.headers)
-        second = await http.post(tapped_router.url, json={"query": MERCHANT}, headers=tenant.headers)
+    async with httpx.AsyncClient(base_url=tapped_router.url, timeout=15) as http:
+        answers = [
+            await http.post("", json={"query": MERCHANT}, headers=tenant.headers) for _ in range(2)
+        ]
 
-    ids = [first.headers.get("x-request-id"), second.headers.get("x-request-id")]
-    assert all(ids) and ids[0] != ids[1], ids
+    ids = [answer.headers.get("x-request-id") for answer in answers]
+    assert None not in ids
+    assert ids[0] != ids[1]
     assert set(ids) <= set(tap.request_ids), (ids, tap.request_ids)
