@@ -5,8 +5,7 @@
 //   (credentials.ts): close 4401 with the reason; no subgraph is bothered with it;
 // - what only the database knows — an API key that is not live, a shop that uninstalled, a
 //   token without the capability to subscribe — the router asks a subgraph: it opens a socket
-//   to one with the client's connection_init payload and passes on the refusal (4401 or 4403,
-//   with its reason). The rule stays in one place (kit/permissions.py `may_subscribe`, the same
+//   to one with the client's token and passes on the refusal (4401 or 4403, with its reason). The rule stays in one place (kit/permissions.py `may_subscribe`, the same
 //   in every subgraph). Without this, a 4403 from a subgraph reached the client as silence:
 //   the router's upstream graphql-ws client retries 4403 (five times, with backoff) before it
 //   fails the subscription with DOWNSTREAM_SERVICE_ERROR.
@@ -26,9 +25,9 @@ import { WebSocket } from 'ws';
 import { CredentialRefused, headerFromConnectionParams, type CredentialVerifier } from './credentials.ts';
 
 // graphql-transport-ws close codes, as HTTP's 401 (get a token) and 403 (this token may not).
-export const CLOSE_UNAUTHENTICATED = 4401;
-export const CLOSE_FORBIDDEN = 4403;
-export const TOKEN_EXPIRED = 'token expired';
+const CLOSE_UNAUTHENTICATED = 4401;
+const CLOSE_FORBIDDEN = 4403;
+const TOKEN_EXPIRED = 'token expired';
 
 // setTimeout's longest delay (~24.8 days); a later expiry is waited for in steps.
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -140,6 +139,8 @@ export function socketAuthentication(credentials: CredentialVerifier, subgraphUr
         socket.close(refusal.code, refusal.reason);
         return false;
       }
+      // The client may have gone while we asked; its socket needs no expiry.
+      if (socket.readyState !== WebSocket.OPEN) return false;
       if (expiresAtMs !== null) closeAtExpiry(socket, expiresAtMs);
       return true;
     },
