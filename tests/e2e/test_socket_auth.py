@@ -23,8 +23,11 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from db.session import tenant_unit_of_work
 from gateway.edge.auth.tokens import mint_staff_token
+from subgraphs.kit.api_keys import create_api_key
 from subgraphs.kit.auth import API_KEY_PREFIX
+from subgraphs.kit.permissions import Capability
 from subgraphs.kit.resources import Resources
 from tests.conftest import Tenant, token_for
 from tests.e2e.conftest import Router, another_router
@@ -109,6 +112,23 @@ async def test_a_good_token_is_acknowledged_and_served(router: Router, tenant: T
 
     assert ack == {"type": "connection_ack"}
     assert current["payload"]["data"]["loyaltyMetricsUpdated"]["membersCount"] == "0"
+
+
+async def test_a_live_api_key_is_acknowledged_and_served(
+    router: Router, resources: Resources, tenant: Tenant
+) -> None:
+    # The router cannot verify an API key itself: the subgraph it asks finds it live.
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        created = await create_api_key(
+            session, tenant.merchant_id, label="dashboard", scopes=[Capability.READ_ANALYTICS]
+        )
+    async with open_socket(router) as socket:
+        await init(socket, bearer(created.key))
+        ack = await answer_of(socket)
+        current = await subscribe_to_metrics(socket)
+
+    assert ack == {"type": "connection_ack"}
+    assert "errors" not in current["payload"], current
 
 
 async def test_a_socket_is_closed_with_4401_when_its_token_expires(
