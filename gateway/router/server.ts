@@ -16,12 +16,13 @@
 // `gatewayConfig`, the built-in plugins it enables (depth and token limits, field-suggestion
 // blocking, ...), the cache, the Laboratory page, the Rust query planner (--hive-router-runtime),
 // the hot reload of the supergraph file, /healthcheck and /readiness (the runtime's), graceful
-// shutdown on SIGINT/SIGTERM. The command line is the CLI's subset that we use:
+// shutdown on SIGINT/SIGTERM. Added: a client's X-Request-Id the subgraphs would not keep is
+// replaced (dropUnusableRequestId). The command line is the CLI's subset that we use:
 //   server.ts supergraph <file> [-c <config>] [-p <port>] [-h <host>] [--hive-router-runtime]
 // PORT / HOST in the environment stand in for -p / -h, as with the CLI. Not kept: --fork, the
 // Hive/Apollo registry and reporting flags (none is used here).
 import { watch } from 'node:fs/promises';
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -113,7 +114,10 @@ async function main(): Promise<void> {
       requestTimeout: config.requestTimeout,
       keepAliveTimeout: config.keepAliveTimeout,
     },
-    runtime,
+    (request, response) => {
+      dropUnusableRequestId(request);
+      return runtime(request, response);
+    },
   );
   const webSockets = new WebSocketServer({ path: runtime.graphqlEndpoint, server });
   const webSocketServer = useServer(
@@ -159,6 +163,17 @@ async function main(): Promise<void> {
     server.listen(port, host, () => listening());
   });
   log.info(`Listening on http://${host}:${port}`);
+}
+
+// The request ids a subgraph keeps as its own (subgraphs/kit/graphql/context.py). The runtime's
+// built-in `requestId` passes on whatever the client sent, and a subgraph would log another id
+// in place of one it refuses: such a client value is dropped here, so the runtime makes one
+// (a UUID) that the router, the subgraphs and the response all carry.
+const USABLE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+function dropUnusableRequestId(request: IncomingMessage): void {
+  const id = request.headers['x-request-id'];
+  if (id !== undefined && !USABLE_REQUEST_ID.test(id as string)) delete request.headers['x-request-id'];
 }
 
 /** The CLI's hot reload: the supergraph file is watched and the unified graph invalidated when

@@ -277,3 +277,24 @@ async def test_a_request_without_an_id_gets_one_shared_with_the_subgraph(
     assert None not in ids
     assert ids[0] != ids[1]
     assert set(ids) <= set(tap.request_ids), (ids, tap.request_ids)
+
+
+async def test_a_request_id_the_subgraphs_would_not_keep_is_replaced_by_one_they_share(
+    tapped: tuple[Router, Wiretap], tenant: Tenant
+) -> None:
+    # Subgraphs keep ids of [A-Za-z0-9._:-]{1,64} (kit/graphql/context.py) and log their own
+    # in place of any other: the router replaces it, so both logs still share one id.
+    tapped_router, tap = tapped
+    unusable = "x" * 65
+    async with httpx.AsyncClient(timeout=15) as http:
+        response = await http.post(
+            tapped_router.url,
+            json={"query": MERCHANT},
+            headers={**tenant.headers, "x-request-id": unusable},
+        )
+
+    assert response.status_code == 200, response.text
+    request_id = response.headers["x-request-id"]
+    assert request_id != unusable
+    assert request_id in tap.request_ids
+    assert unusable not in tap.request_ids
