@@ -246,20 +246,26 @@ def tapped(router: Router) -> Iterator[tuple[Router, Wiretap]]:
 MERCHANT = "{ merchant { shopDomain } }"
 
 
+async def merchant_query(
+    router: Router, tenant: Tenant, request_id: str | None = None
+) -> httpx.Response:
+    """One query the tapped (admin) subgraph answers, with the client's request id if given."""
+    headers = {**tenant.headers, **({"x-request-id": request_id} if request_id else {})}
+    async with httpx.AsyncClient(timeout=15) as http:
+        response = await http.post(router.url, json={"query": MERCHANT}, headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["merchant"]["shopDomain"] == tenant.shop_domain
+    return response
+
+
 async def test_the_clients_request_id_reaches_the_subgraph_and_comes_back(
     tapped: tuple[Router, Wiretap], tenant: Tenant
 ) -> None:
     tapped_router, tap = tapped
     request_id = f"req-{uuid.uuid4().hex}"
-    async with httpx.AsyncClient(timeout=15) as http:
-        response = await http.post(
-            tapped_router.url,
-            json={"query": MERCHANT},
-            headers={**tenant.headers, "x-request-id": request_id},
-        )
 
-    assert response.status_code == 200, response.text
-    assert response.json()["data"]["merchant"]["shopDomain"] == tenant.shop_domain
+    response = await merchant_query(tapped_router, tenant, request_id)
+
     assert response.headers["x-request-id"] == request_id
     assert request_id in tap.request_ids
 
@@ -268,10 +274,8 @@ async def test_a_request_without_an_id_gets_one_shared_with_the_subgraph(
     tapped: tuple[Router, Wiretap], tenant: Tenant
 ) -> None:
     tapped_router, tap = tapped
-    async with httpx.AsyncClient(base_url=tapped_router.url, timeout=15) as http:
-        answers = [
-            await http.post("", json={"query": MERCHANT}, headers=tenant.headers) for _ in range(2)
-        ]
+
+    answers = [await merchant_query(tapped_router, tenant) for _ in range(2)]
 
     ids = [answer.headers.get("x-request-id") for answer in answers]
     assert None not in ids
@@ -286,14 +290,9 @@ async def test_a_request_id_the_subgraphs_would_not_keep_is_replaced_by_one_they
     # in place of any other: the router replaces it, so both logs still share one id.
     tapped_router, tap = tapped
     unusable = "x" * 65
-    async with httpx.AsyncClient(timeout=15) as http:
-        response = await http.post(
-            tapped_router.url,
-            json={"query": MERCHANT},
-            headers={**tenant.headers, "x-request-id": unusable},
-        )
 
-    assert response.status_code == 200, response.text
+    response = await merchant_query(tapped_router, tenant, unusable)
+
     request_id = response.headers["x-request-id"]
     assert request_id != unusable
     assert request_id in tap.request_ids
