@@ -13,8 +13,11 @@ from cli.stack import ROUTER_DIR, SUPERGRAPH_FILE
 
 
 def router_command() -> list[str]:
+    # The hive-gateway CLI's command line, served by our own entry point (it adds the WebSocket
+    # connection_init check the CLI has no hook for; gateway/router/server.ts says why).
     return [
-        str(ROUTER_DIR / "node_modules" / ".bin" / "hive-gateway"),
+        "node",
+        str(ROUTER_DIR / "server.mjs"),
         "supergraph",
         str(SUPERGRAPH_FILE),
         "-c",

@@ -12,8 +12,10 @@ import { GraphQLError, Kind, type DocumentNode } from 'graphql';
 import YAML from 'yaml';
 
 import { useQueryCost } from './cost.ts';
+import { createCredentialVerifier, headerFromConnectionParams, type CredentialSettings } from './credentials.ts';
 import { useInputErrorCodes } from './input-errors.ts';
 import { useRateLimits, type RateLimitSettings } from './rate-limits.ts';
+import { socketAuthentication } from './socket-auth.ts';
 
 type Log = {
   info: (...args: unknown[]) => void;
@@ -136,7 +138,7 @@ function readSettings() {
   const root = loadRouterYaml();
   const knownSections = [
     'listen', 'subgraphs', 'persistedDocuments', 'limits', 'cors', 'headers', 'security', 'logging',
-    'rateLimits',
+    'rateLimits', 'auth',
   ];
   for (const key of Object.keys(root)) {
     if (!knownSections.includes(key)) log.warn(`router.yaml: unknown section ${key} (ignored)`);
@@ -196,6 +198,8 @@ function readSettings() {
     // Rate limits and the cost limit (gateway/router/rate-limits.ts, cost.ts).
     maxCost: int(limits.maxCost, 'limits.maxCost', 10000),
     rateLimits: readRateLimits(root),
+    // Token verification for the rate limits and WebSocket connection_init (credentials.ts).
+    credentials: readCredentialSettings(root),
   };
 }
 
@@ -203,24 +207,13 @@ function readSettings() {
 // router.yaml: rateLimits
 // ---------------------------------------------------------------------------------------------
 
-// The development secrets of subgraphs/kit/settings.py: a dev stack works without any set.
-const DEV_SECRETS = {
-  sessionAudience: 'loyalnest-dev-api-key',
-  session: 'loyalnest-dev-app-secret',
-  customer: 'loyalnest-dev-customer-token-secret',
-  staff: 'loyalnest-dev-staff-token-secret',
-};
-
 function readRateLimits(root: Record<string, any>): RateLimitSettings {
-  const rl = section(root, 'rateLimits', [
-    'enabled', 'redisUrl', 'timeoutMs', 'windowSeconds', 'perWindow', 'sessionAudience', 'secrets',
-  ]);
+  const rl = section(root, 'rateLimits', ['enabled', 'redisUrl', 'timeoutMs', 'windowSeconds', 'perWindow']);
   // Keyed by their full path, so a typo is reported as rateLimits.perWindow.<key>.
   const per = section({ 'rateLimits.perWindow': rl.perWindow }, 'rateLimits.perWindow', [
     'session', 'customer', 'staff', 'apiKey', 'anonymous',
   ]);
-  const secrets = section({ 'rateLimits.secrets': rl.secrets }, 'rateLimits.secrets', ['session', 'customer', 'staff']);
-  const result: RateLimitSettings = {
+  return {
     enabled: bool(rl.enabled, 'rateLimits.enabled', true),
     redisUrl: str(rl.redisUrl, 'rateLimits.redisUrl', 'redis://127.0.0.1:6379/0'),
     timeoutMs: int(rl.timeoutMs, 'rateLimits.timeoutMs', 100, 1),
@@ -232,16 +225,35 @@ function readRateLimits(root: Record<string, any>): RateLimitSettings {
       apiKey: int(per.apiKey, 'rateLimits.perWindow.apiKey', 1200, 1),
       anonymous: int(per.anonymous, 'rateLimits.perWindow.anonymous', 120, 1),
     },
-    sessionAudience: str(rl.sessionAudience, 'rateLimits.sessionAudience', DEV_SECRETS.sessionAudience),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// router.yaml: auth
+// ---------------------------------------------------------------------------------------------
+
+// The development secrets of subgraphs/kit/settings.py: a dev stack works without any set.
+const DEV_SECRETS = {
+  sessionAudience: 'loyalnest-dev-api-key',
+  session: 'loyalnest-dev-app-secret',
+  customer: 'loyalnest-dev-customer-token-secret',
+  staff: 'loyalnest-dev-staff-token-secret',
+};
+
+function readCredentialSettings(root: Record<string, any>): CredentialSettings {
+  const auth = section(root, 'auth', ['sessionAudience', 'secrets']);
+  const secrets = section({ 'auth.secrets': auth.secrets }, 'auth.secrets', ['session', 'customer', 'staff']);
+  const result: CredentialSettings = {
+    sessionAudience: str(auth.sessionAudience, 'auth.sessionAudience', DEV_SECRETS.sessionAudience),
     secrets: {
-      session: str(secrets.session, 'rateLimits.secrets.session', DEV_SECRETS.session),
-      customer: str(secrets.customer, 'rateLimits.secrets.customer', DEV_SECRETS.customer),
-      staff: str(secrets.staff, 'rateLimits.secrets.staff', DEV_SECRETS.staff),
+      session: str(secrets.session, 'auth.secrets.session', DEV_SECRETS.session),
+      customer: str(secrets.customer, 'auth.secrets.customer', DEV_SECRETS.customer),
+      staff: str(secrets.staff, 'auth.secrets.staff', DEV_SECRETS.staff),
     },
   };
-  if (process.env.LOYALNEST_ENV === 'production' && result.enabled) {
+  if (process.env.LOYALNEST_ENV === 'production') {
     const dev = (['session', 'customer', 'staff'] as const).filter((k) => result.secrets[k] === DEV_SECRETS[k]);
-    if (dev.length > 0) throw new RouterConfigError(`rateLimits.secrets: production needs real secrets (${dev.join(', ')})`);
+    if (dev.length > 0) throw new RouterConfigError(`auth.secrets: production needs real secrets (${dev.join(', ')})`);
   }
   return result;
 }
@@ -335,14 +347,6 @@ function requestedDocumentId(params: any): string | undefined {
 // ---------------------------------------------------------------------------------------------
 // Plugins
 // ---------------------------------------------------------------------------------------------
-
-function headerFromConnectionParams(params: unknown, name: string): string | undefined {
-  if (!params || typeof params !== 'object') return undefined;
-  for (const [key, value] of Object.entries(params)) {
-    if (key.toLowerCase() === name && typeof value === 'string') return value;
-  }
-  return undefined;
-}
 
 /**
  * Puts the caller's credentials on the context as `loyalnestAuthorization`, whatever the
@@ -625,10 +629,30 @@ export const gatewayConfig = defineConfig({
 
 let started = false;
 
+const credentials = createCredentialVerifier(settings.credentials);
+
+/** graphql-ws server options for the router's WebSocket server (server.ts): who may keep a
+ * socket (socket-auth.ts). What only the database knows is asked of the admin subgraph (any
+ * would do: every subgraph applies kit's one rule), at its router.yaml URL or the supergraph's. */
+export function graphqlWsOptions({ supergraphPath }: { supergraphPath: string }) {
+  const url = settings.subgraphUrls.admin ?? routingUrl(supergraphPath, 'admin');
+  if (!url) log.warn('no URL for the admin subgraph: WebSocket admission checks tokens only');
+  return socketAuthentication(credentials, url && url.replace(/^http/, 'ws'), () => log);
+}
+
+/** A subgraph's routing URL as composed into the supergraph (`@join__graph(name:, url:)`). */
+function routingUrl(supergraphPath: string, name: string): string | undefined {
+  const sdl = readFileSync(supergraphPath, 'utf8');
+  for (const match of sdl.matchAll(/@join__graph\(name: "([^"]+)", url: "([^"]+)"\)/g)) {
+    if (match[1] === name) return match[2];
+  }
+  return undefined;
+}
+
 // One limiter (one Redis client) per process, however often the runtime asks for plugins.
 let rateLimits: ReturnType<typeof useRateLimits> | undefined;
 function rateLimitsPlugin() {
-  rateLimits ??= useRateLimits(settings.rateLimits, () => log);
+  rateLimits ??= useRateLimits(settings.rateLimits, credentials, () => log);
   return rateLimits;
 }
 

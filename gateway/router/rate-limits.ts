@@ -15,37 +15,39 @@
 // fields (Type.field), keys on the raw Authorization header, and answers neither 429 nor
 // Retry-After.
 //
-// JWTs are verified here before their shop counts (HS256 with the secret of their audience):
-// otherwise anyone could spend a victim shop's budget with made-up tokens. A token that does
-// not verify counts against its IP, and the subgraph refuses it anyway. API keys can only be
-// checked against the database, so each distinct key has its own counter.
+// JWTs are verified (credentials.ts) before their shop counts: otherwise anyone could spend a
+// victim shop's budget with made-up tokens. A token that does not verify counts against its IP,
+// and the subgraph refuses it anyway. API keys can only be checked against the database, so
+// each distinct key has its own counter.
 //
 // If Redis is down or slow the limiter lets every request through (fail open) and logs one
 // line for the outage: limits protect the service, they must not become its single point of
 // failure.
-import { createHash } from 'node:crypto';
-
 import { GraphQLError } from 'graphql';
 import { Redis } from 'ioredis';
-import { decodeJwt, jwtVerify } from 'jose';
 
-export type CredentialKind = 'session' | 'customer' | 'staff' | 'apiKey' | 'anonymous';
+import {
+  CredentialRefused,
+  headerFromConnectionParams,
+  type CredentialKind,
+  type CredentialVerifier,
+} from './credentials.ts';
+
+type CallerKind = CredentialKind | 'anonymous';
 
 export type RateLimitSettings = {
   enabled: boolean;
   redisUrl: string;
   timeoutMs: number;
   windowSeconds: number;
-  // Operations per window, by kind of credential. A per-plan limit later is one more lookup in
+  // Operations per window, by kind of caller. A per-plan limit later is one more lookup in
   // `limitFor` (the shop is known for every kind but an API key and an anonymous caller).
-  perWindow: Record<CredentialKind, number>;
-  sessionAudience: string;
-  secrets: { session: string; customer: string; staff: string };
+  perWindow: Record<CallerKind, number>;
 };
 
 type Log = { info: (...args: unknown[]) => void; warn: (...args: unknown[]) => void };
 
-type Identity = { kind: CredentialKind; id: string };
+type Identity = { kind: CallerKind; id: string };
 
 type Decision = {
   allowed: boolean;
@@ -55,9 +57,6 @@ type Decision = {
   windowSeconds: number;
 };
 
-const CUSTOMER_AUDIENCE = 'loyalnest:storefront';
-const STAFF_AUDIENCE = 'loyalnest:staff';
-const API_KEY_PREFIX = 'lnk_';
 const KEY_PREFIX = 'loyalnest:router-ratelimit';
 
 // KEYS[1]: the caller's list of operation times (ms), newest first. ARGV: now (ms), limit,
@@ -91,25 +90,7 @@ if found < 0 then return {allowed, 0, now} end
 return {allowed, found + 1, tonumber(redis.call('LINDEX', KEYS[1], found))}
 `;
 
-function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}
-
-function shopOf(dest: unknown): string | null {
-  try {
-    const host = new URL(String(dest)).hostname;
-    return host.endsWith('.myshopify.com') ? host : null;
-  } catch {
-    return null;
-  }
-}
-
-export function createRateLimiter(settings: RateLimitSettings, log: () => Log) {
-  const secrets = {
-    session: new TextEncoder().encode(settings.secrets.session),
-    customer: new TextEncoder().encode(settings.secrets.customer),
-    staff: new TextEncoder().encode(settings.secrets.staff),
-  };
+export function createRateLimiter(settings: RateLimitSettings, credentials: CredentialVerifier, log: () => Log) {
   let redis: Redis | null = null;
   let failingOpen = false;
 
@@ -129,36 +110,12 @@ export function createRateLimiter(settings: RateLimitSettings, log: () => Log) {
   }
 
   async function identify(authorization: string | undefined, ip: string): Promise<Identity> {
-    const anonymous: Identity = { kind: 'anonymous', id: ip };
-    const match = /^bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
-    if (!match) return anonymous;
-    const token = match[1];
-    if (token.startsWith(API_KEY_PREFIX)) return { kind: 'apiKey', id: sha256(token) };
-    let audience: unknown;
     try {
-      audience = decodeJwt(token).aud; // routing only: verified below with that kind's secret
-    } catch {
-      return anonymous;
-    }
-    const kind: CredentialKind | null =
-      audience === settings.sessionAudience ? 'session'
-      : audience === CUSTOMER_AUDIENCE ? 'customer'
-      : audience === STAFF_AUDIENCE ? 'staff'
-      : null;
-    if (kind === null || kind === 'apiKey' || kind === 'anonymous') return anonymous;
-    try {
-      const { payload } = await jwtVerify(token, secrets[kind], {
-        algorithms: ['HS256'],
-        audience: String(audience),
-        clockTolerance: 10,
-      });
-      const shop = shopOf(payload.dest);
-      if (!shop) return anonymous;
-      if (kind === 'session') return { kind, id: shop };
-      if (typeof payload.sub !== 'string' || !payload.sub) return anonymous;
-      return { kind, id: `${shop}/${payload.sub}` };
-    } catch {
-      return anonymous;
+      const { kind, id } = await credentials.verify(authorization);
+      return { kind, id };
+    } catch (err) {
+      if (err instanceof CredentialRefused) return { kind: 'anonymous', id: ip };
+      throw err;
     }
   }
 
@@ -219,24 +176,16 @@ function headersOf(decision: Decision): Record<string, string> {
   return headers;
 }
 
-function headerFromConnectionParams(params: unknown): string | undefined {
-  if (!params || typeof params !== 'object') return undefined;
-  for (const [key, value] of Object.entries(params)) {
-    if (key.toLowerCase() === 'authorization' && typeof value === 'string') return value;
-  }
-  return undefined;
-}
-
 /** The Yoga/envelop plugin. `onParams` runs for every operation, HTTP or WebSocket, before it
  * is parsed or validated, so a refused operation costs one Redis round trip. */
-export function useRateLimits(settings: RateLimitSettings, log: () => Log) {
-  const limiter = createRateLimiter(settings, log);
+export function useRateLimits(settings: RateLimitSettings, credentials: CredentialVerifier, log: () => Log) {
+  const limiter = createRateLimiter(settings, credentials, log);
   const decisions = new WeakMap<object, Decision>();
   return {
     async onParams({ request, context, setResult }: any) {
       const overWebSocket = context?.connectionParams !== undefined;
       const authorization = overWebSocket
-        ? headerFromConnectionParams(context.connectionParams)
+        ? headerFromConnectionParams(context.connectionParams, 'authorization')
         : (request?.headers?.get?.('authorization') ?? undefined);
       const ip = context?.req?.socket?.remoteAddress ?? 'unknown';
       const decision = await limiter.hit(await limiter.identify(authorization, ip));

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,7 +14,6 @@ import httpx
 import pytest
 import pytest_asyncio
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
 
 from subgraphs.kit.graphql.schema import MAX_TOKENS
 from subgraphs.kit.resources import Resources
@@ -197,43 +195,6 @@ async def test_too_many_tokens_are_a_parse_failure_as_at_a_subgraph(
     body = await post(http, tenant, f"{{ {aliases} }}")
 
     assert codes(body) == ["GRAPHQL_PARSE_FAILED"]
-
-
-async def close_code_at_connection_init(url: str, payload: dict[str, Any]) -> tuple[Any, float]:
-    async with connect(url, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[list-item]
-        started = time.monotonic()
-        await socket.send(json.dumps({"type": "connection_init", "payload": payload}))
-        try:
-            answer: Any = json.loads(await asyncio.wait_for(socket.recv(), 3))
-        except ConnectionClosed as closed:
-            answer = closed.rcvd.code if closed.rcvd is not None else None
-        except TimeoutError:
-            answer = "silent"
-        return answer, time.monotonic() - started
-
-
-async def test_a_websocket_with_a_bad_token_gets_no_data_through_the_router(
-    router: Router,
-) -> None:
-    """Hive Gateway 2.15 acknowledges every connection_init (its graphql-ws server is given no
-    onConnect: see the report of issue 11); the subgraph refuses the router's upstream socket
-    with 4401 at the first subscribe, and the client gets a coded error, never data."""
-    async with connect(router.ws_url, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[list-item]
-        await socket.send(
-            json.dumps(
-                {"type": "connection_init", "payload": {"Authorization": "Bearer not-a-jwt"}}
-            )
-        )
-        ack = json.loads(await asyncio.wait_for(socket.recv(), 3))
-        assert ack["type"] == "connection_ack"
-        query = "subscription { loyaltyMetricsUpdated { membersCount } }"
-        await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
-        try:
-            answer: Any = json.loads(await asyncio.wait_for(socket.recv(), 5))
-        except ConnectionClosed as closed:
-            answer = closed.rcvd.code if closed.rcvd is not None else None
-    print("router answer to a subscribe with a bad token:", answer)
-    assert not (isinstance(answer, dict) and (answer.get("payload") or {}).get("data")), answer
 
 
 async def test_a_subscription_variable_that_does_not_coerce_is_bad_user_input(
