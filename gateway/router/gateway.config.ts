@@ -581,6 +581,10 @@ export const gatewayConfig = defineConfig({
           maxAge: settings.corsMaxAge,
         },
 
+  // The router's own metrics (request and subgraph-call durations, errors) on /metrics,
+  // beside the subgraphs' own: Prometheus scrapes each process.
+  prometheus: { endpoint: '/metrics' },
+
   persistedDocuments: {
     allowArbitraryDocuments: settings.allowArbitraryDocuments,
     getPersistedOperation: (id: string) => persistedDocument(id),
