@@ -4,6 +4,7 @@ settings, and the referrals they bring."""
 from strawberry.tools import merge_types
 
 from subgraphs.kit.graphql.schema import build_schema
+from subgraphs.referrals.activity.subscriptions import Subscription
 from subgraphs.referrals.conversions.mutations import ReferralDecisionMutation
 from subgraphs.referrals.conversions.queries import ReferralQuery
 from subgraphs.referrals.conversions.types import Customer, Referral
@@ -19,5 +20,9 @@ Mutation = merge_types(
 )
 
 schema = build_schema(
-    name="referrals", query=Query, mutation=Mutation, types=[Customer, ReferralLink, Referral]
+    name="referrals",
+    query=Query,
+    mutation=Mutation,
+    subscription=Subscription,
+    types=[Customer, ReferralLink, Referral],
 )
