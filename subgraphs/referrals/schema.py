@@ -12,11 +12,13 @@ from subgraphs.referrals.mutations import Mutation as LinkMutation
 from subgraphs.referrals.program.mutations import ReferralProgramMutation
 from subgraphs.referrals.program.queries import ReferralProgramQuery
 from subgraphs.referrals.queries import Query as LinkQuery
+from subgraphs.referrals.shares.mutations import ReferralShareMutation
 from subgraphs.referrals.types import ReferralLink
 
 Query = merge_types("Query", (LinkQuery, ReferralProgramQuery, ReferralQuery))
 Mutation = merge_types(
-    "Mutation", (LinkMutation, ReferralProgramMutation, ReferralDecisionMutation)
+    "Mutation",
+    (LinkMutation, ReferralProgramMutation, ReferralDecisionMutation, ReferralShareMutation),
 )
 
 schema = build_schema(

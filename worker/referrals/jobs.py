@@ -30,6 +30,8 @@ from subgraphs.referrals.conversions.repository import (
     merchants_with_held_rewards,
 )
 from subgraphs.referrals.program.service import RewardKind, alert_webhook
+from subgraphs.referrals.shares.service import SEND_REFERRAL_SHARE
+from worker.referrals.shares import requeue_overdue_shares, send_share_and_reschedule
 
 log = structlog.get_logger(__name__)
 
@@ -159,3 +161,20 @@ async def alert_held_referrals_job(ctx: dict[str, Any]) -> int:
     """Every minute: tell merchants of referrals held for review (once an hour at most)."""
     http: httpx.AsyncClient = ctx["http"]
     return await alert_held_referrals(job_resources(ctx), http)
+
+
+@job(timeout=180)
+async def send_referral_share(ctx: dict[str, Any], merchant_id: str, share_id: str) -> str:
+    """Send one referral share (queued by referralShare); a later try is queued if needed."""
+    http: httpx.AsyncClient = ctx["http"]
+    attempt = await send_share_and_reschedule(job_resources(ctx), http, merchant_id, share_id)
+    return attempt.outcome.value
+
+
+@job(timeout=120, cron=Cron())
+async def requeue_overdue_referral_shares(ctx: dict[str, Any]) -> int:
+    """Every minute: queue again the shares a lost enqueue or a crashed worker left behind."""
+    return len(await requeue_overdue_shares(job_resources(ctx)))
+
+
+assert send_referral_share.__name__ == SEND_REFERRAL_SHARE, "arq names jobs by function"
