@@ -167,6 +167,7 @@ class ReferralRewardStatus(enum.StrEnum):
     HELD = "held"  # the referral scored as suspicious: waiting for the merchant's review
     ISSUED = "issued"
     CANCELLED = "cancelled"  # the qualifying order was refunded or cancelled in time
+    FAILED = "failed"  # a discount Shopify refused (``last_error`` says why)
 
 
 class ReferralReward(Base):
@@ -183,7 +184,7 @@ class ReferralReward(Base):
         UniqueConstraint("merchant_id", "referral_id", "side"),
         CheckConstraint("side IN ('advocate', 'friend')", name="side_known"),
         CheckConstraint(
-            "status IN ('pending', 'held', 'issued', 'cancelled')", name="status_known"
+            "status IN ('pending', 'held', 'issued', 'cancelled', 'failed')", name="status_known"
         ),
         CheckConstraint(
             "(kind = 'points' AND points > 0) OR (kind <> 'points' AND points IS NULL)",
@@ -208,6 +209,11 @@ class ReferralReward(Base):
     status: Mapped[str]
     release_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A discount reward: its code (AES-256-GCM, only its owner reads it) and Shopify's id of
+    # the discount (None for a shop without a Shopify connection: the code is a sandbox one).
+    discount_code_encrypted: Mapped[str | None]
+    discount_id: Mapped[str | None]
+    last_error: Mapped[str | None]
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
 

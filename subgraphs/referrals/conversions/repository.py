@@ -274,9 +274,28 @@ class ReferralRewardRepository(TenantRepository[ReferralReward]):
         )
         return int(total or 0)
 
-    async def mark_issued(self, reward_id: str, at: datetime) -> None:
+    async def mark_issued(
+        self,
+        reward_id: str,
+        at: datetime,
+        *,
+        discount_code_encrypted: str | None = None,
+        discount_id: str | None = None,
+    ) -> None:
         await self.update_one(
-            reward_id, {"status": ReferralRewardStatus.ISSUED.value, "issued_at": at}
+            reward_id,
+            {
+                "status": ReferralRewardStatus.ISSUED.value,
+                "issued_at": at,
+                "discount_code_encrypted": discount_code_encrypted,
+                "discount_id": discount_id,
+                "last_error": None,
+            },
+        )
+
+    async def mark_failed(self, reward_id: str, error: str) -> None:
+        await self.update_one(
+            reward_id, {"status": ReferralRewardStatus.FAILED.value, "last_error": error}
         )
 
 

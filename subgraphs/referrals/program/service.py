@@ -96,10 +96,6 @@ class ReferralProgramConfig(_Strict):
 
     @model_validator(mode="after")
     def _coherent(self) -> Self:
-        for side, spec in (("advocate", self.advocate_reward), ("friend", self.friend_reward)):
-            if spec.kind is not RewardKind.POINTS:
-                # The kinds are in the model so the document keeps its shape when they come.
-                raise ValueError(f"{side}_reward: discount rewards are not available yet")
         counts = [tier.from_count for tier in self.tiers]
         if len(set(counts)) != len(counts):
             raise ValueError("tiers: two tiers start at the same count")

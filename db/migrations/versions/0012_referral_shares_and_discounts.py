@@ -1,8 +1,11 @@
-"""Referral shares: an advocate's link sent to one person by email (Klaviyo), SMS (Postscript)
-or WhatsApp (Twilio), and the delivery the worker makes of it (queued, sent or failed, its
-tries and last error). The recipient is stored encrypted and as a keyed hash.
+"""Referral shares, and discount rewards for referrals.
 
-Hash-partitioned by merchant and row-level secured like every tenant table.
+- ``referral_shares``: an advocate's link sent to one person by email (Klaviyo), SMS
+  (Postscript) or WhatsApp (Twilio), and the delivery the worker makes of it (queued, sent or
+  failed, its tries and last error). The recipient is stored encrypted and as a keyed hash.
+  Hash-partitioned by merchant and row-level secured like every tenant table.
+- ``referral_rewards`` may be a Shopify discount code: the code (encrypted), the discount's
+  Shopify id, and ``failed`` with the reason when Shopify refused it.
 """
 
 import sqlalchemy as sa
@@ -83,7 +86,24 @@ def upgrade() -> None:
             op.execute(statement)
     op.execute(f"GRANT SELECT, INSERT, UPDATE ON referral_shares TO {APP_ROLE}")
 
+    op.add_column("referral_rewards", sa.Column("discount_code_encrypted", sa.Text))
+    op.add_column("referral_rewards", sa.Column("discount_id", sa.Text))
+    op.add_column("referral_rewards", sa.Column("last_error", sa.Text))
+    op.drop_constraint("ck_referral_rewards_status_known", "referral_rewards")
+    op.create_check_constraint(
+        "status_known",
+        "referral_rewards",
+        "status IN ('pending', 'held', 'issued', 'cancelled', 'failed')",
+    )
+
 
 def downgrade() -> None:
+    op.execute("UPDATE referral_rewards SET status = 'pending' WHERE status = 'failed'")
+    op.drop_constraint("ck_referral_rewards_status_known", "referral_rewards")
+    op.create_check_constraint(
+        "status_known", "referral_rewards", "status IN ('pending', 'held', 'issued', 'cancelled')"
+    )
+    for column in ("last_error", "discount_id", "discount_code_encrypted"):
+        op.drop_column("referral_rewards", column)
     for table in reversed(TABLES):
         op.drop_table(table)
