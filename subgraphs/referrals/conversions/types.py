@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
@@ -23,7 +23,8 @@ from subgraphs.referrals.conversions import reads, service
 from subgraphs.referrals.conversions.fraud import FraudReason
 from subgraphs.referrals.conversions.payouts import reward_discount_code
 from subgraphs.referrals.loaders import ReferralsInfo
-from subgraphs.referrals.program.types import ReferralRewardKind
+from subgraphs.referrals.program.service import RTL_LOCALES, referral_program
+from subgraphs.referrals.program.types import ReferralRewardKind, ReferralText
 from subgraphs.referrals.types import ReferralLink, ReferralUserError
 
 
@@ -65,7 +66,30 @@ class Customer:
             completed_referrals=UnsignedInt64(where.completed),
             next_tier_from_count=where.next_tier_from,
             next_tier_points=where.next_tier_points,
+            referrals_to_next_tier=(
+                None if where.next_tier_from is None else where.next_tier_from - where.completed
+            ),
         )
+
+    @strawberry.field(
+        description="The referral page's incentive text for this customer, in their language "
+        "when the program has one in it, else in English; right to left for ar and he."
+    )
+    async def referral_incentive(
+        self,
+        info: ReferralsInfo,
+        locale: Annotated[
+            str,
+            strawberry.argument(
+                description="The shopper's locale as the storefront knows it (fr, fr-CA, he...)."
+            ),
+        ] = "en",
+    ) -> ReferralText:
+        require_customer_access(info.context.viewer, self.customer_id)
+        async with info.context.unit_of_work() as session:
+            program, _ = await referral_program(session, info.context.viewer.merchant_id)
+        language, text = program.text_for(locale)
+        return ReferralText(locale=language, text=text, right_to_left=language in RTL_LOCALES)
 
 
 @strawberry.type(description="An advocate's way to the next referral tier.")
@@ -78,6 +102,9 @@ class ReferralProgress:
     )
     next_tier_points: int | None = strawberry.field(
         description="What each referral pays from then on; null past the last tier."
+    )
+    referrals_to_next_tier: int | None = strawberry.field(
+        description="How many more completed referrals reach the next tier; null past the last."
     )
 
 

@@ -119,6 +119,21 @@ class ReferralProgramConfig(_Strict):
     def text(self, locale: str) -> str:
         return self.texts.get(locale, self.texts["en"])
 
+    def text_for(self, locale: str) -> tuple[str, str]:
+        """(the locale the text is in, the text) for a shopper's ``locale`` ("fr-CA", "iw"):
+        their language if the program has a text in it, else English."""
+        language = closest_locale(locale)
+        return (
+            (language, self.texts[language]) if language in self.texts else ("en", self.texts["en"])
+        )
+
+
+def closest_locale(locale: str) -> str:
+    """The supported language closest to ``locale`` ("fr-CA" -> "fr", "iw" -> "he"), else en."""
+    language = locale.replace("_", "-").split("-", 1)[0].strip().lower()
+    language = {"iw": "he"}.get(language, language)
+    return language if language in LOCALES else "en"
+
 
 DEFAULT_PROGRAM = ReferralProgramConfig()
 

@@ -26,9 +26,9 @@ from db.ids import new_id
 from db.models import ReferralLink, ReferralShare, ReferralShareStatus
 from subgraphs.kit.jobs import job_queue
 from subgraphs.referrals.program.service import (
-    LOCALES,
     RTL_LOCALES,
     ShareChannel,
+    closest_locale,
     referral_program,
 )
 from subgraphs.referrals.repository import ReferralsRepository
@@ -74,13 +74,6 @@ class ShareResult:
     share: ReferralShare
     link: ReferralLink
     created: bool  # False: a repeat of a request already taken (same idempotency key)
-
-
-def share_language(locale: str) -> str:
-    """The program language closest to ``locale`` ("fr-CA" -> "fr", "iw" -> "he"), else en."""
-    language = locale.replace("_", "-").split("-", 1)[0].strip().lower()
-    language = {"iw": "he"}.get(language, language)
-    return language if language in LOCALES else "en"
 
 
 def normalized_recipient(channel: ShareChannel, to: str) -> str:
@@ -151,7 +144,7 @@ async def share_link(
             "channel",
             f"at most {limit} shares in 24 hours; try again later",
         )
-    language = share_language(request.locale)
+    language = closest_locale(request.locale)
     rtl = language in RTL_LOCALES
     url = referral_url(link_url_template, shop_domain=shop_domain, code=link.code)
     share = await shares.insert_share(
