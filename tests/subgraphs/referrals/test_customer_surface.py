@@ -12,12 +12,11 @@ from typing import Any
 from db.session import tenant_unit_of_work
 from subgraphs.kit.resources import Resources
 from subgraphs.referrals.conversions import service as conversions
-from subgraphs.referrals.conversions.fraud import PartyFacts
-from subgraphs.referrals.conversions.service import AttributionSource, QualifyingOrder
+from subgraphs.referrals.conversions.service import QualifyingOrder
 from subgraphs.referrals.program.service import update_referral_program
 from tests.conftest import SubgraphClient, Tenant, add_customer
 from tests.ids import gid
-from tests.subgraphs.referrals.test_referral_api import advocate_code, data, shopper
+from tests.subgraphs.referrals.test_referral_api import advocate_code, claimed, data, shopper
 
 SURFACE = """query($reps: [_Any!]!) { _entities(representations: $reps) { ... on Customer {
   referralProgress { completedReferrals nextTierFromCount nextTierPoints referralsToNextTier }
@@ -32,16 +31,7 @@ async def complete_referrals(resources: Resources, tenant: Tenant, code: str, co
     friends = [await add_customer(resources, tenant) for _ in range(count)]
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         for friend in friends:
-            await conversions.attribute(
-                session,
-                tenant.merchant_id,
-                code,
-                friend_customer_id=friend,
-                friend=PartyFacts(),
-                advocate=PartyFacts(),
-                source=AttributionSource.CLAIM,
-                now=now,
-            )
+            await claimed(session, tenant.merchant_id, code, friend, now)
             await conversions.complete(
                 session,
                 tenant.merchant_id,

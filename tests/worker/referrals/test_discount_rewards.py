@@ -85,12 +85,20 @@ def refused(mutation: str, code: str) -> httpx.Response:
     )
 
 
-def shopify_answers(request: httpx.Request, routes: dict[str, list[httpx.Response]]) -> Any:
-    body = json.loads(request.content)
-    for name, answers in routes.items():
-        if name in body["query"]:
-            return answers.pop(0) if len(answers) > 1 else answers[0]
-    raise AssertionError(f"unexpected query {body['query']}")
+def answering(
+    mock_http: respx.MockRouter, url: str, routes: dict[str, list[httpx.Response]]
+) -> respx.Route:
+    """Shopify's endpoint answering each operation (by the field it names) with its answers
+    in turn, the last one for good."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        query = json.loads(request.content)["query"]
+        for name, answers in routes.items():
+            if name in query:
+                return answers.pop(0) if len(answers) > 1 else answers[0]
+        raise AssertionError(f"unexpected query {query}")
+
+    return mock_http.post(url).mock(side_effect=answer)
 
 
 async def completed_referral(resources: Resources, tenant: Tenant) -> tuple[str, str, str]:
@@ -132,7 +140,7 @@ async def test_each_side_gets_its_own_code_once_however_often_the_job_runs(
             created("discountCodeFreeShippingCreate", "gid://shopify/D/2")
         ],
     }
-    route = mock_http.post(url).mock(side_effect=lambda request: shopify_answers(request, routes))
+    route = answering(mock_http, url, routes)
 
     await asyncio.gather(
         *(pay_due_referral_rewards(resources, now=NOW, shopify=shopify) for _ in range(3))
@@ -176,7 +184,7 @@ async def test_a_create_whose_answer_was_lost_is_found_again_not_made_twice(
             )
         ],
     }
-    route = mock_http.post(url).mock(side_effect=lambda request: shopify_answers(request, routes))
+    route = answering(mock_http, url, routes)
 
     await pay_due_referral_rewards(resources, now=NOW, shopify=shopify)
     after_outage = await rewards_of(resources, tenant, referral_id)
@@ -211,7 +219,7 @@ async def test_a_refused_discount_fails_with_the_reason_and_is_not_tried_again(
             created("discountCodeFreeShippingCreate", "gid://shopify/D/3")
         ],
     }
-    route = mock_http.post(url).mock(side_effect=lambda request: shopify_answers(request, routes))
+    route = answering(mock_http, url, routes)
 
     await pay_due_referral_rewards(resources, now=NOW, shopify=shopify)
     calls = route.call_count

@@ -17,19 +17,18 @@ import httpx
 import pytest
 import pytest_asyncio
 import respx
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from db.encryption_contexts import PROGRAM_SETTINGS_NOTIFICATION_API_KEY
-from db.models import ProgramSettings, ReferralShare
+from db.models import ReferralShare
 from db.session import tenant_unit_of_work
 from subgraphs.kit.integrations.http_retries import RetryPolicy
 from subgraphs.kit.integrations.notifications import KLAVIYO_EVENTS_URL, POSTSCRIPT_MESSAGES_URL
 from subgraphs.kit.integrations.twilio import twilio_messages_url
 from subgraphs.kit.resources import Resources
-from subgraphs.points.program.service import update_program_config
 from subgraphs.referrals.program.service import ShareChannel
 from subgraphs.referrals.shares.service import ShareRequest, share_link
 from tests.conftest import Tenant, add_customer
+from tests.subgraphs.points.test_expiry_reminders import notify_through
 from worker.referrals.shares import MAX_ATTEMPTS, ShareOutcome, requeue_overdue_shares, send_share
 
 FAST = RetryPolicy(base_delay=0.001)
@@ -46,20 +45,6 @@ def mock_http() -> Iterator[respx.MockRouter]:
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient() as client:
         yield client
-
-
-async def notify_through(resources: Resources, tenant: Tenant, provider: str, key: str) -> None:
-    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
-        await update_program_config(session, tenant.merchant_id, {"notifications": provider})
-        await session.execute(
-            update(ProgramSettings)
-            .where(ProgramSettings.merchant_id == tenant.merchant_id)
-            .values(
-                notification_api_key_encrypted=resources.cipher.encrypt(
-                    key, context=PROGRAM_SETTINGS_NOTIFICATION_API_KEY
-                )
-            )
-        )
 
 
 async def queued_share(
