@@ -39,7 +39,7 @@ from subgraphs.kit.integrations.twilio import TwilioWhatsAppClient
 from subgraphs.kit.resources import Resources
 from subgraphs.points.program.repository import ProgramRepository
 from subgraphs.points.program.service import NotificationProvider, program_config
-from subgraphs.referrals.program.service import ShareChannel
+from subgraphs.referrals.program.service import RTL_LOCALES, ShareChannel
 from subgraphs.referrals.shares.repository import ReferralShareRepository, overdue_shares
 from subgraphs.referrals.shares.service import enqueue_share
 
@@ -126,6 +126,7 @@ async def _send(
                 "subject": share.subject,
                 "body": share.body,
                 "locale": share.locale,
+                "rtl": share.locale in RTL_LOCALES,
                 "advocate_id": share.advocate_customer_id,
             },
             unique_id=share.id,

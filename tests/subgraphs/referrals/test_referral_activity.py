@@ -22,13 +22,26 @@ from subgraphs.kit.resources import Resources
 from subgraphs.referrals.activity.service import (
     ActivityKind,
     announce_after_commit,
+    current_activity,
     referral_channel,
 )
 from subgraphs.referrals.conversions import service as conversions
 from subgraphs.referrals.conversions.service import QualifyingOrder
 from subgraphs.referrals.program.service import update_referral_program
-from tests.conftest import SubgraphClient, Tenant, add_customer, served_subgraph
-from tests.subgraphs.referrals.test_referral_api import CLAIM, advocate_code, data, shopper
+from tests.conftest import (
+    StatementCounter,
+    SubgraphClient,
+    Tenant,
+    add_customer,
+    served_subgraph,
+)
+from tests.subgraphs.referrals.test_referral_api import (
+    CLAIM,
+    advocate_code,
+    claimed,
+    data,
+    shopper,
+)
 
 ACTIVITY = """subscription { referralActivity {
   clicks uniqueVisitors referralsCreated referralsCompleted referralsRejected heldForReview
@@ -198,3 +211,24 @@ async def test_a_shopper_token_cannot_watch_the_shops_activity(
     assert refused["type"] == "error" or refused["payload"].get("errors"), refused
     errors = refused["payload"] if refused["type"] == "error" else refused["payload"]["errors"]
     assert errors[0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_a_snapshot_takes_the_same_statements_for_one_referral_or_six(
+    resources: Resources, tenant: Tenant, count_statements: StatementCounter
+) -> None:
+    _, code = await advocate_code(resources, tenant)
+    counts = []
+    for friends in (1, 5):
+        now = datetime.now(UTC)
+        async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+            for _ in range(friends):
+                await claimed(
+                    session, tenant.merchant_id, code, await add_customer(resources, tenant), now
+                )
+        async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+            count_statements.statements.clear()
+            snapshot = await current_activity(session, tenant.merchant_id)
+            counts.append(count_statements.count)
+        assert snapshot.referrals_created == len(snapshot.latest)
+
+    assert counts[0] == counts[1] == 5

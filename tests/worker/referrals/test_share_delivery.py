@@ -97,7 +97,7 @@ async def test_an_email_share_is_retried_through_5xx_and_429_and_sent_once(
     assert {body["data"]["attributes"]["unique_id"] for body in bodies} == {share_id}
     attributes = bodies[-1]["data"]["attributes"]
     assert attributes["profile"]["data"]["attributes"] == {"email": "grace@example.org"}
-    assert attributes["properties"]["locale"] == "es"
+    assert (attributes["properties"]["locale"], attributes["properties"]["rtl"]) == ("es", False)
     assert attributes["properties"]["subject"] == "Un regalo de un amigo"
     assert klaviyo.calls[-1].request.headers["authorization"] == f"Klaviyo-API-Key {key}"
     assert (row.status, row.attempts, row.last_error) == ("sent", 1, None)
