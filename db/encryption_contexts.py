@@ -22,3 +22,7 @@ REFERRAL_EVENTS_VISITOR: Final = "referral_events.visitor"
 # Keyed hashes of the shipping address and phone a referral is scored with (never stored).
 REFERRALS_PARTY: Final = "referrals.party"
 REFERRAL_PROGRAMS_ALERT_WEBHOOK: Final = "referral_programs.alert_webhook"
+# Whom an advocate shared their link with: encrypted to be sent to, and as a keyed hash.
+REFERRAL_SHARES_RECIPIENT: Final = "referral_shares.recipient"
+# A referral's discount reward: the code, and the keyed hash it is drawn from.
+REFERRAL_REWARDS_DISCOUNT_CODE: Final = "referral_rewards.discount_code"

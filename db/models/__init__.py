@@ -18,6 +18,8 @@ from db.models.referral import (
     ReferralProgram,
     ReferralReward,
     ReferralRewardStatus,
+    ReferralShare,
+    ReferralShareStatus,
     ReferralStatus,
 )
 from db.models.reminder import ExpiryReminder
@@ -47,6 +49,8 @@ __all__ = [
     "ReferralProgram",
     "ReferralReward",
     "ReferralRewardStatus",
+    "ReferralShare",
+    "ReferralShareStatus",
     "ReferralStatus",
     "Reward",
     "RewardKind",

@@ -167,6 +167,7 @@ class ReferralRewardStatus(enum.StrEnum):
     HELD = "held"  # the referral scored as suspicious: waiting for the merchant's review
     ISSUED = "issued"
     CANCELLED = "cancelled"  # the qualifying order was refunded or cancelled in time
+    FAILED = "failed"  # a discount Shopify refused (``last_error`` says why)
 
 
 class ReferralReward(Base):
@@ -183,7 +184,7 @@ class ReferralReward(Base):
         UniqueConstraint("merchant_id", "referral_id", "side"),
         CheckConstraint("side IN ('advocate', 'friend')", name="side_known"),
         CheckConstraint(
-            "status IN ('pending', 'held', 'issued', 'cancelled')", name="status_known"
+            "status IN ('pending', 'held', 'issued', 'cancelled', 'failed')", name="status_known"
         ),
         CheckConstraint(
             "(kind = 'points' AND points > 0) OR (kind <> 'points' AND points IS NULL)",
@@ -208,5 +209,67 @@ class ReferralReward(Base):
     status: Mapped[str]
     release_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A discount reward: its code (AES-256-GCM, only its owner reads it) and Shopify's id of
+    # the discount (None for a shop without a Shopify connection: the code is a sandbox one).
+    discount_code_encrypted: Mapped[str | None]
+    discount_id: Mapped[str | None]
+    last_error: Mapped[str | None]
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = updated_at_column()
+
+
+class ReferralShareStatus(enum.StrEnum):
+    QUEUED = "queued"  # waiting for the worker (or for its next try)
+    SENT = "sent"
+    FAILED = "failed"  # given up: refused by the provider, or unwell through every try
+
+
+class ReferralShare(Base):
+    """An advocate sharing their link with one person on one channel, and its delivery: the
+    worker sends it once (its id is the provider's idempotency key) and records the outcome.
+    The recipient is kept encrypted (AES-256-GCM) to be sent to, and as a keyed hash."""
+
+    __tablename__ = "referral_shares"
+    __table_args__ = (
+        customer_foreign_key("advocate_customer_id"),
+        ForeignKeyConstraint(
+            ["merchant_id", "link_id"],
+            ["referral_links.merchant_id", "referral_links.id"],
+            ondelete="CASCADE",
+        ),
+        UniqueConstraint(
+            "merchant_id",
+            "advocate_customer_id",
+            "idempotency_key",
+            name="uq_referral_shares_advocate_idempotency_key",
+        ),
+        CheckConstraint("channel IN ('email', 'sms', 'whatsapp')", name="channel_known"),
+        CheckConstraint("status IN ('queued', 'sent', 'failed')", name="status_known"),
+        Index("ix_referral_shares_advocate", "merchant_id", "advocate_customer_id", "created_at"),
+        Index(
+            "ix_referral_shares_queued",
+            "next_attempt_at",
+            postgresql_where=text("status = 'queued'"),
+        ),
+        {"postgresql_partition_by": "HASH (merchant_id)"},
+    )
+
+    merchant_id: Mapped[TextKey]
+    id: Mapped[TextKey]
+    link_id: Mapped[str]
+    advocate_customer_id: Mapped[str]
+    channel: Mapped[str]
+    recipient_encrypted: Mapped[str]
+    recipient_hash: Mapped[str]
+    locale: Mapped[str]
+    # What is sent, rendered when the advocate shared (the program's text then, the link).
+    subject: Mapped[str]
+    body: Mapped[str]
+    idempotency_key: Mapped[str]
+    status: Mapped[str]
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    last_error: Mapped[str | None]
+    next_attempt_at: Mapped[datetime] = created_at_column()
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()

@@ -14,6 +14,7 @@ import orjson
 import structlog
 from broadcaster import Broadcast
 from broadcaster._base import Unsubscribed
+from redis.asyncio import Redis
 
 from subgraphs.kit.redis_calls import RedisCalls, RedisUnavailable
 
@@ -34,21 +35,36 @@ AUDIT_LOG_NOTIFY_CHANNEL = "loyalnest_audit_logs"
 
 
 class PubSub:
-    def __init__(self, broadcast: Broadcast | None, calls: RedisCalls | None = None) -> None:
+    def __init__(
+        self,
+        broadcast: Broadcast | None,
+        calls: RedisCalls | None = None,
+        *,
+        publisher: Redis | None = None,
+    ) -> None:
         # None: a process that only publishes best-effort and must start without Redis (the
-        # webhook shim); its events are dropped, as events may be.
+        # edge app). It publishes with a plain PUBLISH on ``publisher`` (what broadcaster's
+        # Redis backend sends), and without one its events are dropped, as events may be.
         self._broadcast = broadcast
         self._calls = calls or RedisCalls()
+        self._publisher = publisher
 
     async def publish(self, channel: str, payload: dict[str, Any]) -> None:
         """Best effort, bounded: called after a commit, it must never hold the answer to the
         write back. An event Redis cannot take now is dropped with a log line."""
-        broadcast = self._broadcast
-        if broadcast is None:
+        broadcast, publisher = self._broadcast, self._publisher
+        if broadcast is None and publisher is None:
             return
         message = orjson.dumps(payload).decode()
+
+        async def send() -> None:
+            if broadcast is not None:
+                await broadcast.publish(channel, message)
+            elif publisher is not None:
+                await publisher.publish(channel, message)
+
         try:
-            await self._calls.run("publish", lambda: broadcast.publish(channel, message))
+            await self._calls.run("publish", send)
         except RedisUnavailable:
             log.warning("event_dropped", channel=channel)
 

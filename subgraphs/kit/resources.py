@@ -108,7 +108,7 @@ async def open_resources(settings: Settings, *, live: bool = True) -> AsyncItera
             engine=engine,
             sessions=sessions,
             redis=redis,
-            pubsub=PubSub(broadcast, redis_calls),
+            pubsub=PubSub(broadcast, redis_calls, publisher=redis),
             cache=TenantCache(redis, redis_calls),
             cipher=cipher,
             merchants=MerchantDirectory(sessions),

@@ -87,6 +87,13 @@ class Settings(BaseSettings):
     # Referral link clicks counted per visitor IP; past it the visitor still reaches the shop,
     # the click is only not counted (a flood cannot inflate a link's clicks).
     referral_click_rate_limit: str = Field("60/minute", alias="LOYALNEST_REFERRAL_CLICK_RATE_LIMIT")
+    # Shares of their link an advocate may send in any 24 hours (referralShare), all channels.
+    referral_shares_per_day: int = Field(10, alias="LOYALNEST_REFERRAL_SHARES_PER_DAY", ge=1)
+    # LoyalNest's Twilio account, the sender of WhatsApp shares; unset: WhatsApp shares fail
+    # with that reason.
+    twilio_account_sid: str | None = Field(None, alias="LOYALNEST_TWILIO_ACCOUNT_SID")
+    twilio_auth_token: str | None = Field(None, alias="LOYALNEST_TWILIO_AUTH_TOKEN")
+    twilio_whatsapp_from: str | None = Field(None, alias="LOYALNEST_TWILIO_WHATSAPP_FROM")
 
     # Largest static cost of one GraphQL operation a subgraph runs (kit/graphql/cost.py): each
     # list costs its page size, multiplied through nesting, so this is about the most rows one

@@ -32,6 +32,9 @@ class ReferralErrorCode(enum.StrEnum):
     NOT_A_SHOPPER = enum.auto()
     PROGRAM_DISABLED = enum.auto()
     LINK_EXPIRED = enum.auto()
+    SHARE_LIMIT_REACHED = enum.auto()
+    INVALID_RECIPIENT = enum.auto()
+    CHANNEL_DISABLED = enum.auto()
 
 
 class ReferralError(DomainError):

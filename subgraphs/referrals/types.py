@@ -66,6 +66,11 @@ ReferralErrorCode = domain_enum(
         "PROGRAM_DISABLED": "The shop's referral program takes no new referrals now.",
         "LINK_EXPIRED": "The referral link is older than the program's linkExpiryDays; the "
         "advocate can share a new one.",
+        "SHARE_LIMIT_REACHED": "The customer shared their link as often as a day allows; "
+        "they can share again once their oldest share of the last 24 hours is a day old.",
+        "INVALID_RECIPIENT": "`to` is not an email address (EMAIL) or a phone number in "
+        "international format, like +14155550123 (SMS, WHATSAPP).",
+        "CHANNEL_DISABLED": "The shop's referral program does not share on this channel.",
     },
 )
 

@@ -19,12 +19,15 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.crypto import FieldCipher
+from db.models import ReferralReward
 from subgraphs.kit.auth_repository import customer_id_for_shopify_customer
+from subgraphs.kit.pubsub import PubSub
 from subgraphs.points.customers.service import customer_by_id, customer_email, customer_phone
 from subgraphs.points.errors import PointsError
 from subgraphs.points.orders.shopify_payloads import ShopifyOrderPayload, parse
 from subgraphs.points.program.calculation import to_base_amount
 from subgraphs.points.program.service import program_config
+from subgraphs.referrals.activity.service import ActivityKind, announce_after_commit
 from subgraphs.referrals.conversions import service as conversions
 from subgraphs.referrals.conversions.fraud import PartyFacts
 from subgraphs.referrals.conversions.payloads import ReferralOrder, ReferralSignup, party_facts
@@ -38,6 +41,11 @@ class ReferralContext:
     cipher: FieldCipher
     merchant_id: str
     now: datetime
+    pubsub: PubSub | None = None  # live activity, announced after the delivery commits
+
+    def announce(self, kind: ActivityKind, referral_id: str | None = None) -> None:
+        if self.pubsub is not None:
+            announce_after_commit(self.session, self.pubsub, self.merchant_id, kind, referral_id)
 
 
 async def _advocate_facts(context: ReferralContext, advocate_id: str) -> PartyFacts:
@@ -76,6 +84,7 @@ async def _attribute(
         return f"referral refused: {error.message}"
     if not attribution.created:
         return "referred already"
+    context.announce(ActivityKind.REFERRAL_CREATED, attribution.referral.id)
     return f"referred by code {code} (fraud score {attribution.referral.fraud_score})"
 
 
@@ -126,6 +135,9 @@ async def after_order_paid(context: ReferralContext, payload: Mapping[str, Any])
     )
     if completion is not conversions.Completion.NOT_REFERRED:
         notes.append(f"referral {completion.value}")
+    kind = _COMPLETION_ACTIVITY.get(completion)
+    if kind is not None:
+        context.announce(kind)
     return "; ".join(notes) or None
 
 
@@ -134,7 +146,7 @@ async def after_order_cancelled(context: ReferralContext, payload: Mapping[str, 
     cancelled = await conversions.cancel_for_order(
         context.session, context.merchant_id, order_id, reason="orders/cancelled"
     )
-    return "advocate's referral reward cancelled" if cancelled else None
+    return _cancelled(context, cancelled)
 
 
 async def after_refund(context: ReferralContext, payload: Mapping[str, Any]) -> str | None:
@@ -150,4 +162,18 @@ async def after_refund(context: ReferralContext, payload: Mapping[str, Any]) -> 
     cancelled = await conversions.refund_qualifying_order(
         context.session, context.merchant_id, order_id, amount
     )
-    return "advocate's referral reward cancelled" if cancelled else None
+    return _cancelled(context, cancelled)
+
+
+def _cancelled(context: ReferralContext, cancelled: list[ReferralReward]) -> str | None:
+    if not cancelled:
+        return None
+    context.announce(ActivityKind.REWARD_CANCELLED, cancelled[0].referral_id)
+    return "advocate's referral reward cancelled"
+
+
+_COMPLETION_ACTIVITY = {
+    conversions.Completion.COMPLETED: ActivityKind.REFERRAL_COMPLETED,
+    conversions.Completion.HELD: ActivityKind.REFERRAL_HELD,
+    conversions.Completion.EXPIRED: ActivityKind.REFERRAL_EXPIRED,
+}

@@ -119,7 +119,11 @@ def _and_referrals(handler: Handler, hook: ReferralHook) -> Handler:
     async def handle(context: HandlerContext, payload: Mapping[str, Any]) -> EventResult:
         result = await handler(context, payload)
         referral = ReferralContext(
-            context.session, context.resources.cipher, context.merchant_id, context.now
+            context.session,
+            context.resources.cipher,
+            context.merchant_id,
+            context.now,
+            context.resources.pubsub,
         )
         note = await hook(referral, payload)
         if note is None:

@@ -27,6 +27,7 @@ from subgraphs.admin.merchants.service import InvalidShopDomainError, normalize_
 from subgraphs.kit.rate_limits import parse_limit
 from subgraphs.kit.resources import Resources
 from subgraphs.kit.validation import string_refusal
+from subgraphs.referrals.activity.service import ActivityKind, announce
 from subgraphs.referrals.clicks.service import Visit, record_click
 
 MAX_CODE_LENGTH = 32
@@ -101,6 +102,8 @@ async def _count(resources: Resources, shop_domain: str, code: str, visit: Visit
         if not decision.allowed:
             return
     async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
-        await record_click(
+        click = await record_click(
             session, merchant_id, code, visit, resources.cipher, now=datetime.now(UTC)
         )
+    if click.counted:
+        await announce(resources.pubsub, merchant_id, ActivityKind.CLICK)

@@ -119,7 +119,7 @@ class NotificationClient(Protocol):
     ) -> None: ...
 
 
-async def _deliver(
+async def deliver_with_retries(
     provider: str, request: Callable[[], Awaitable[httpx.Response]], retry: RetryPolicy
 ) -> httpx.Response:
     async def attempt() -> httpx.Response:
@@ -160,31 +160,47 @@ class KlaviyoClient:
             profile["email"] = recipient.email
         if recipient.phone:
             profile["phone_number"] = recipient.phone
+        await self.track(
+            EXPIRY_METRIC,
+            profile,
+            {
+                "points": points,
+                "expires_on": expires_on.isoformat(),
+                "subject": message.subject,
+                "body": message.body,
+                "locale": message.locale,
+                "rtl": message.rtl,
+            },
+            # Same id on every retry: if a timed-out request did land, Klaviyo drops the
+            # duplicate instead of mailing the customer twice.
+            unique_id=str(uuid.uuid4()),
+        )
+
+    async def track(
+        self,
+        metric: str,
+        profile: dict[str, Any],
+        properties: dict[str, Any],
+        *,
+        unique_id: str,
+    ) -> None:
+        """Record a ``metric`` event on the profile (the merchant's flow on it sends the
+        message). ``unique_id`` is Klaviyo's deduplication key: the same one sent again (a
+        retry, a job run twice) records nothing more."""
         body = orjson.dumps(
             {
                 "data": {
                     "type": "event",
                     "attributes": {
-                        "metric": {
-                            "data": {"type": "metric", "attributes": {"name": EXPIRY_METRIC}}
-                        },
+                        "metric": {"data": {"type": "metric", "attributes": {"name": metric}}},
                         "profile": {"data": {"type": "profile", "attributes": profile}},
-                        "properties": {
-                            "points": points,
-                            "expires_on": expires_on.isoformat(),
-                            "subject": message.subject,
-                            "body": message.body,
-                            "locale": message.locale,
-                            "rtl": message.rtl,
-                        },
-                        # Same id on every retry: if a timed-out request did land, Klaviyo
-                        # drops the duplicate instead of mailing the customer twice.
-                        "unique_id": str(uuid.uuid4()),
+                        "properties": properties,
+                        "unique_id": unique_id,
                     },
                 }
             }
         )
-        await _deliver(
+        await deliver_with_retries(
             "klaviyo",
             lambda: self._http.post(KLAVIYO_EVENTS_URL, content=body, headers=self._headers),
             self._retry,
@@ -212,8 +228,11 @@ class PostscriptClient:
     ) -> None:
         if not recipient.phone:
             raise NotificationNotDeliverable("an SMS needs a phone number")
-        payload = {"phone": recipient.phone, "body": message.body, "category": self._category}
-        await _deliver(
+        await self.send_sms(recipient.phone, message.body)
+
+    async def send_sms(self, phone: str, body: str) -> None:
+        payload = {"phone": phone, "body": body, "category": self._category}
+        await deliver_with_retries(
             "postscript",
             lambda: self._http.post(POSTSCRIPT_MESSAGES_URL, json=payload, headers=self._headers),
             self._retry,

@@ -7,9 +7,11 @@ from typing import Annotated
 import strawberry
 from strawberry.tools import create_type
 
+from db.models import ReferralReward
 from subgraphs.kit.graphql.mutations import MutationScope
 from subgraphs.kit.graphql.node import local_id
 from subgraphs.kit.permissions import Capability
+from subgraphs.referrals.activity.service import ActivityKind, announce
 from subgraphs.referrals.conversions import service
 from subgraphs.referrals.conversions.fraud import PartyFacts
 from subgraphs.referrals.conversions.service import AttributionSource, Decision
@@ -34,19 +36,27 @@ async def referral_review(
     info: ReferralsInfo,
     input: Annotated[ReferralReviewInput, strawberry.argument(description="The decision.")],
 ) -> ReferralReviewPayload:
+    referral_id = local_id(input.id, "Referral")
+    decision = Decision(input.decision)
+
+    async def respond(moved: list[ReferralReward]) -> ReferralReviewPayload:
+        kind = (
+            ActivityKind.REFERRAL_APPROVED
+            if decision is Decision.APPROVE
+            else ActivityKind.REFERRAL_REJECTED
+        )
+        await announce(
+            info.context.resources.pubsub, info.context.viewer.merchant_id, kind, referral_id
+        )
+        return ReferralReviewPayload(rewards=[ReferralRewardGrant.from_row(row) for row in moved])
+
     return await referral_mutation(
         info,
         ReferralReviewPayload,
         lambda scope: service.review(
-            scope.session,
-            scope.merchant_id,
-            local_id(input.id, "Referral"),
-            Decision(input.decision),
-            actor_id=scope.actor_id,
+            scope.session, scope.merchant_id, referral_id, decision, actor_id=scope.actor_id
         ),
-        lambda moved: ReferralReviewPayload(
-            rewards=[ReferralRewardGrant.from_row(row) for row in moved]
-        ),
+        respond,
     )
 
 
@@ -81,11 +91,21 @@ async def referral_claim(
             now=scope.now,
         )
 
+    async def respond(attribution: service.Attribution) -> ReferralClaimPayload:
+        if attribution.created:
+            await announce(
+                info.context.resources.pubsub,
+                info.context.viewer.merchant_id,
+                ActivityKind.REFERRAL_CREATED,
+                attribution.referral.id,
+            )
+        return ReferralClaimPayload(referral=Referral.from_row(attribution.referral))
+
     return await referral_mutation(
         info,
         ReferralClaimPayload,
         claim,
-        lambda attribution: ReferralClaimPayload(referral=Referral.from_row(attribution.referral)),
+        respond,
         capability=Capability.WRITE_POINTS,
         for_customer=shopper,
     )

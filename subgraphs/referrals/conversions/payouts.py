@@ -8,6 +8,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.crypto import FieldCipher
+from db.encryption_contexts import REFERRAL_REWARDS_DISCOUNT_CODE
 from db.models import ReferralReward
 from subgraphs.kit.audit import AuditAction
 from subgraphs.kit.repository import AuditTrail
@@ -52,9 +54,19 @@ async def take_due_rewards(
 
 
 async def mark_issued(
-    session: AsyncSession, merchant_id: str, due: DueReward, *, now: datetime
+    session: AsyncSession,
+    merchant_id: str,
+    due: DueReward,
+    *,
+    now: datetime,
+    discount: IssuedDiscountCode | None = None,
 ) -> None:
-    await ReferralRewardRepository(session, merchant_id).mark_issued(due.reward.id, now)
+    await ReferralRewardRepository(session, merchant_id).mark_issued(
+        due.reward.id,
+        now,
+        discount_code_encrypted=None if discount is None else discount.code_encrypted,
+        discount_id=None if discount is None else discount.discount_id,
+    )
     await AuditTrail(session, merchant_id).record(
         AuditAction.REFERRAL_REWARD_ISSUED,
         {
@@ -62,5 +74,45 @@ async def mark_issued(
             "side": due.reward.side,
             "kind": due.reward.kind,
             "points": due.reward.points,
+            "discount_id": None if discount is None else discount.discount_id,
         },
     )
+
+
+async def mark_failed(session: AsyncSession, merchant_id: str, due: DueReward, error: str) -> None:
+    """Shopify refused the reward's discount: it is not tried again (staff see the reason)."""
+    await ReferralRewardRepository(session, merchant_id).mark_failed(due.reward.id, error[:500])
+
+
+# Referral discount codes: "LNR-" and 12 symbols without 0/O or 1/I, typed at checkout.
+DISCOUNT_CODE_PREFIX = "LNR-"
+_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+_CODE_LENGTH = 12
+
+
+def discount_code(cipher: FieldCipher, idempotency_key: str) -> str:
+    """The reward's code, drawn from a keyed hash of its key (``referral:{id}:{side}``): the
+    same on every try, so a create whose answer was lost finds its own code taken at Shopify
+    and the reward is issued once; unguessable without the app's blind-index key."""
+    digest = int(cipher.blind_index(idempotency_key, context=REFERRAL_REWARDS_DISCOUNT_CODE), 16)
+    symbols = []
+    for _ in range(_CODE_LENGTH):
+        digest, index = divmod(digest, len(_CODE_ALPHABET))
+        symbols.append(_CODE_ALPHABET[index])
+    return DISCOUNT_CODE_PREFIX + "".join(symbols)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedDiscountCode:
+    code_encrypted: str
+    discount_id: str | None  # None: a sandbox code (a shop without a Shopify connection)
+
+
+def discount_title(due: DueReward) -> str:
+    return "Referral reward" if due.reward.side == ADVOCATE else "Referral welcome gift"
+
+
+def reward_discount_code(row: ReferralReward, cipher: FieldCipher) -> str | None:
+    if row.discount_code_encrypted is None:
+        return None
+    return cipher.decrypt(row.discount_code_encrypted, context=REFERRAL_REWARDS_DISCOUNT_CODE)

@@ -7,8 +7,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, literal, select, union_all, update
+from sqlalchemy import ColumnElement, and_, func, literal, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from db.models import Referral, ReferralReward, ReferralRewardStatus, ReferralStatus
 from subgraphs.kit.pagination import Page, PageRequest
@@ -116,6 +117,31 @@ class ConversionRepository(TenantRepository[Referral]):
             (advocate, int(count), Decimal(revenue or 0))
             for advocate, count, revenue in await self._session.execute(statement)
         ]
+
+    async def activity_counts(self, first: datetime, end: datetime) -> tuple[int, int, int]:
+        """(referrals attributed, completed, rejected) in [first, end). One statement."""
+
+        def within(column: InstrumentedAttribute[Any]) -> ColumnElement[bool]:
+            return and_(column >= first, column < end)
+
+        completed = (Referral.status == ReferralStatus.COMPLETED.value) & within(
+            Referral.completed_at
+        )
+        rejected = (Referral.status == ReferralStatus.REJECTED.value) & within(Referral.updated_at)
+        statement = select(
+            func.count().filter(within(Referral.created_at)),
+            func.count().filter(completed),
+            func.count().filter(rejected),
+        ).where(self._mine, within(Referral.created_at) | completed | rejected)
+        attributed, completed_count, rejected_count = (await self._session.execute(statement)).one()
+        return int(attributed), int(completed_count), int(rejected_count)
+
+    async def recently_changed(self, limit: int) -> list[Referral]:
+        """The referrals changed last (attributed, completed, rejected...), newest first."""
+        statement = (
+            self._select().order_by(Referral.updated_at.desc(), Referral.id.desc()).limit(limit)
+        )
+        return list(await self._session.scalars(statement))
 
     async def add_refund(self, referral_id: str, amount: Decimal) -> Referral | None:
         return await self.update_one(
@@ -248,9 +274,28 @@ class ReferralRewardRepository(TenantRepository[ReferralReward]):
         )
         return int(total or 0)
 
-    async def mark_issued(self, reward_id: str, at: datetime) -> None:
+    async def mark_issued(
+        self,
+        reward_id: str,
+        at: datetime,
+        *,
+        discount_code_encrypted: str | None = None,
+        discount_id: str | None = None,
+    ) -> None:
         await self.update_one(
-            reward_id, {"status": ReferralRewardStatus.ISSUED.value, "issued_at": at}
+            reward_id,
+            {
+                "status": ReferralRewardStatus.ISSUED.value,
+                "issued_at": at,
+                "discount_code_encrypted": discount_code_encrypted,
+                "discount_id": discount_id,
+                "last_error": None,
+            },
+        )
+
+    async def mark_failed(self, reward_id: str, error: str) -> None:
+        await self.update_one(
+            reward_id, {"status": ReferralRewardStatus.FAILED.value, "last_error": error}
         )
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
+from db.crypto import FieldCipher
 from db.models import Referral as ReferralRow
 from db.models import ReferralReward as RewardRow
 from db.models import ReferralRewardStatus, ReferralStatus
@@ -20,8 +21,10 @@ from subgraphs.kit.pagination import PageRequest, time_ordered_page, time_ordere
 from subgraphs.kit.permissions import Capability, require, require_customer_access
 from subgraphs.referrals.conversions import reads, service
 from subgraphs.referrals.conversions.fraud import FraudReason
+from subgraphs.referrals.conversions.payouts import reward_discount_code
 from subgraphs.referrals.loaders import ReferralsInfo
-from subgraphs.referrals.program.types import ReferralRewardKind
+from subgraphs.referrals.program.service import RTL_LOCALES, referral_program
+from subgraphs.referrals.program.types import ReferralRewardKind, ReferralText
 from subgraphs.referrals.types import ReferralLink, ReferralUserError
 
 
@@ -63,7 +66,30 @@ class Customer:
             completed_referrals=UnsignedInt64(where.completed),
             next_tier_from_count=where.next_tier_from,
             next_tier_points=where.next_tier_points,
+            referrals_to_next_tier=(
+                None if where.next_tier_from is None else where.next_tier_from - where.completed
+            ),
         )
+
+    @strawberry.field(
+        description="The referral page's incentive text for this customer, in their language "
+        "when the program has one in it, else in English; right to left for ar and he."
+    )
+    async def referral_incentive(
+        self,
+        info: ReferralsInfo,
+        locale: Annotated[
+            str,
+            strawberry.argument(
+                description="The shopper's locale as the storefront knows it (fr, fr-CA, he...)."
+            ),
+        ] = "en",
+    ) -> ReferralText:
+        require_customer_access(info.context.viewer, self.customer_id)
+        async with info.context.unit_of_work() as session:
+            program, _ = await referral_program(session, info.context.viewer.merchant_id)
+        language, text = program.text_for(locale)
+        return ReferralText(locale=language, text=text, right_to_left=language in RTL_LOCALES)
 
 
 @strawberry.type(description="An advocate's way to the next referral tier.")
@@ -76,6 +102,9 @@ class ReferralProgress:
     )
     next_tier_points: int | None = strawberry.field(
         description="What each referral pays from then on; null past the last tier."
+    )
+    referrals_to_next_tier: int | None = strawberry.field(
+        description="How many more completed referrals reach the next tier; null past the last."
     )
 
 
@@ -127,6 +156,7 @@ RewardStatusEnum = domain_enum(
         "ISSUED": "Paid.",
         "CANCELLED": "Will not be paid (the order was cancelled or refunded in time, or the "
         "referral was rejected).",
+        "FAILED": "A discount code Shopify refused to create; `error` says why.",
     },
 )
 DecisionEnum = domain_enum(
@@ -152,9 +182,23 @@ class ReferralRewardGrant:
     status: RewardStatusEnum = strawberry.field(description="Where it stands.")  # type: ignore[valid-type]
     release_at: datetime = strawberry.field(description="When it is (or was) due.")
     issued_at: datetime | None = strawberry.field(description="When it was paid.")
+    value: Decimal | None = strawberry.field(
+        default=None,
+        description="Percent (PERCENTAGE) or amount in the shop currency (FIXED_AMOUNT).",
+    )
+    # Who receives it, and its code (decrypted): shown to that customer only.
+    owner_customer_id: strawberry.Private[str | None] = None
+    code: strawberry.Private[str | None] = None
+    failure: strawberry.Private[str | None] = None
 
     @classmethod
-    def from_row(cls, row: RewardRow) -> ReferralRewardGrant:
+    def from_row(
+        cls,
+        row: RewardRow,
+        *,
+        owner_customer_id: str | None = None,
+        cipher: FieldCipher | None = None,
+    ) -> ReferralRewardGrant:
         return cls(
             side=row.side,
             kind=ReferralRewardKind(row.kind),
@@ -162,7 +206,25 @@ class ReferralRewardGrant:
             status=ReferralRewardStatus(row.status),
             release_at=row.release_at,
             issued_at=row.issued_at,
+            value=row.value,
+            owner_customer_id=owner_customer_id,
+            code=None if cipher is None else reward_discount_code(row, cipher),
+            failure=row.last_error,
         )
+
+    @strawberry.field(
+        description="The single-use discount code, once issued (discount rewards); shown only "
+        "to the customer it was made for, signed in to the storefront."
+    )
+    def discount_code(self, info: ReferralsInfo) -> str | None:
+        viewer = info.context.viewer
+        if viewer.customer_id is None or viewer.customer_id != self.owner_customer_id:
+            return None
+        return self.code
+
+    @strawberry.field(description="Why Shopify refused the discount (FAILED); staff only.")
+    def error(self, info: ReferralsInfo) -> str | None:
+        return None if info.context.viewer.customer_id is not None else self.failure
 
 
 @strawberry.federation.type(keys=["id"], description="A friend an advocate brought to the shop.")
@@ -184,6 +246,8 @@ class Referral:
     )
     created_at: datetime = strawberry.field(description="When the friend was attributed.")
     completed_at: datetime | None = strawberry.field(description="When it completed.")
+    advocate_customer_id: strawberry.Private[str | None] = None
+    friend_customer_id: strawberry.Private[str | None] = None
 
     @classmethod
     def from_row(cls, row: ReferralRow) -> Referral:
@@ -198,6 +262,8 @@ class Referral:
             qualifying_order_id=row.qualifying_order_id,
             created_at=row.created_at,
             completed_at=row.completed_at,
+            advocate_customer_id=row.advocate_customer_id,
+            friend_customer_id=row.friend_customer_id,
         )
 
     @classmethod
@@ -216,7 +282,15 @@ class Referral:
     @strawberry.field(description="What each side gets (empty until it completes).")
     async def rewards(self, info: ReferralsInfo) -> list[ReferralRewardGrant]:
         rows = await info.context.loaders.rewards_by_referral.load(local_id(self.id, "Referral"))
-        return [ReferralRewardGrant.from_row(row) for row in rows]
+        owners = {
+            service.ADVOCATE: self.advocate_customer_id,
+            service.FRIEND: self.friend_customer_id,
+        }
+        cipher = info.context.resources.cipher
+        return [
+            ReferralRewardGrant.from_row(row, owner_customer_id=owners.get(row.side), cipher=cipher)
+            for row in rows
+        ]
 
 
 def _signal(stored: dict[str, Any]) -> ReferralFraudSignal:

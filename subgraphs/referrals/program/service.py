@@ -96,10 +96,6 @@ class ReferralProgramConfig(_Strict):
 
     @model_validator(mode="after")
     def _coherent(self) -> Self:
-        for side, spec in (("advocate", self.advocate_reward), ("friend", self.friend_reward)):
-            if spec.kind is not RewardKind.POINTS:
-                # The kinds are in the model so the document keeps its shape when they come.
-                raise ValueError(f"{side}_reward: discount rewards are not available yet")
         counts = [tier.from_count for tier in self.tiers]
         if len(set(counts)) != len(counts):
             raise ValueError("tiers: two tiers start at the same count")
@@ -122,6 +118,21 @@ class ReferralProgramConfig(_Strict):
 
     def text(self, locale: str) -> str:
         return self.texts.get(locale, self.texts["en"])
+
+    def text_for(self, locale: str) -> tuple[str, str]:
+        """(the locale the text is in, the text) for a shopper's ``locale`` ("fr-CA", "iw"):
+        their language if the program has a text in it, else English."""
+        language = closest_locale(locale)
+        return (
+            (language, self.texts[language]) if language in self.texts else ("en", self.texts["en"])
+        )
+
+
+def closest_locale(locale: str) -> str:
+    """The supported language closest to ``locale`` ("fr-CA" -> "fr", "iw" -> "he"), else en."""
+    language = locale.replace("_", "-").split("-", 1)[0].strip().lower()
+    language = {"iw": "he"}.get(language, language)
+    return language if language in LOCALES else "en"
 
 
 DEFAULT_PROGRAM = ReferralProgramConfig()

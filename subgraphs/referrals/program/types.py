@@ -19,9 +19,10 @@ ReferralRewardKind = domain_enum(
     description="What one side of a referral gets.",
     values={
         "POINTS": "Loyalty points, credited to the customer's balance.",
-        "PERCENTAGE": "A Shopify discount code, percent off (not available yet).",
-        "FIXED_AMOUNT": "A Shopify discount code, an amount off (not available yet).",
-        "FREE_SHIPPING": "A Shopify discount code for free shipping (not available yet).",
+        "PERCENTAGE": "A single-use Shopify discount code for the customer, percent off.",
+        "FIXED_AMOUNT": "A single-use Shopify discount code for the customer, an amount off "
+        "in the shop currency.",
+        "FREE_SHIPPING": "A single-use Shopify discount code for the customer: free shipping.",
     },
 )
 ShareChannel = domain_enum(
@@ -125,7 +126,7 @@ class ReferralProgram:
 
 @strawberry.input(description="What one side of a referral gets.")
 class RewardTermsInput:
-    kind: ReferralRewardKind = strawberry.field(description="Points for now.")  # type: ignore[valid-type]
+    kind: ReferralRewardKind = strawberry.field(description="Points or a discount code.")  # type: ignore[valid-type]
     points: int | None = strawberry.field(default=None, description="Points (POINTS).")
     value: Decimal | None = strawberry.field(default=None, description="Percent or amount.")
 

@@ -267,7 +267,7 @@ async def test_the_program_is_validated_and_versioned(resources: Resources, tena
         invalid_changes: list[tuple[dict[str, Any], str]] = [
             ({"tiers": [{"from_count": 2, "points": 5}, {"from_count": 2, "points": 9}]}, "tiers"),
             ({"texts": {"fr": "Donnez"}}, "texts"),
-            ({"friend_reward": {"kind": "percentage", "value": "10"}}, "friend_reward"),
+            ({"friend_reward": {"kind": "percentage", "value": "150"}}, "friend_reward"),
             ({"fraud_threshold": "1.5"}, "fraud_threshold"),
         ]
         for changes, field in invalid_changes:

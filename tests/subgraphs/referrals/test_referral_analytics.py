@@ -16,12 +16,12 @@ from db.session import tenant_unit_of_work
 from subgraphs.kit.resources import Resources
 from subgraphs.referrals.clicks.service import Visit, record_click
 from subgraphs.referrals.conversions import service as conversions
-from subgraphs.referrals.conversions.fraud import PartyFacts
-from subgraphs.referrals.conversions.service import AttributionSource, QualifyingOrder
+from subgraphs.referrals.conversions.service import QualifyingOrder
 from subgraphs.referrals.program.service import update_referral_program
 from subgraphs.referrals.service import create_referral_link
 from tests.conftest import StatementCounter, SubgraphClient, Tenant, add_customer
 from tests.ids import gid
+from tests.subgraphs.referrals.test_referral_api import claimed
 from worker.referrals.jobs import pay_due_referral_rewards
 
 DAY1 = datetime(2026, 11, 20, 10, tzinfo=UTC)
@@ -53,15 +53,8 @@ async def seeded(resources: Resources, tenant: Tenant, links: int) -> None:
                             now=DAY1 + timedelta(days=day, minutes=visitor),
                         )
             for index, friend in enumerate(friends):
-                await conversions.attribute(
-                    session,
-                    tenant.merchant_id,
-                    code,
-                    friend_customer_id=friend,
-                    friend=PartyFacts(),
-                    advocate=PartyFacts(),
-                    source=AttributionSource.CLAIM,
-                    now=DAY1 + timedelta(days=index),
+                await claimed(
+                    session, tenant.merchant_id, code, friend, DAY1 + timedelta(days=index)
                 )
             placed = DAY1 + timedelta(days=1, hours=n)
             await conversions.complete(

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from db.session import tenant_unit_of_work
 from gateway.edge.auth.tokens import mint_customer_token
 from subgraphs.kit.resources import Resources
@@ -47,6 +49,22 @@ async def data(client: SubgraphClient, query: str, variables: Any = None, **kw: 
     body = await client.execute(query, variables, **kw)
     assert "errors" not in body, body
     return body["data"]
+
+
+async def claimed(
+    session: AsyncSession, merchant_id: str, code: str, friend: str, now: datetime
+) -> conversions.Attribution:
+    """The friend claims the code (no device facts: only the advocate's pace is scored)."""
+    return await conversions.attribute(
+        session,
+        merchant_id,
+        code,
+        friend_customer_id=friend,
+        friend=PartyFacts(),
+        advocate=PartyFacts(),
+        source=AttributionSource.CLAIM,
+        now=now,
+    )
 
 
 async def advocate_code(resources: Resources, tenant: Tenant) -> tuple[str, str]:
@@ -201,16 +219,7 @@ async def test_an_advocate_sees_their_referrals_and_progress_to_the_next_tier(
     now = datetime.now(UTC)
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         for friend in friends:
-            await conversions.attribute(
-                session,
-                tenant.merchant_id,
-                code,
-                friend_customer_id=friend,
-                friend=PartyFacts(),
-                advocate=PartyFacts(),
-                source=AttributionSource.CLAIM,
-                now=now,
-            )
+            await claimed(session, tenant.merchant_id, code, friend, now)
         for friend in friends[:2]:
             await conversions.complete(
                 session,
