@@ -18,7 +18,10 @@ from db.session import APP_ROLE
 revision = "0013"
 down_revision = "0010"
 
-STORE_WEBHOOK_DELIVERY = f"""
+# The role is written out (not formatted in): the statement is a constant.
+assert APP_ROLE == "loyalnest_app"
+
+STORE_WEBHOOK_DELIVERY = """
 CREATE OR REPLACE FUNCTION loyalnest_store_webhook_delivery(
     p_merchant_id text, p_id text, p_topic text, p_webhook_id text, p_event_id text,
     p_triggered_at timestamptz, p_api_version text, p_payload_encrypted text,
@@ -28,7 +31,7 @@ LANGUAGE plpgsql SECURITY INVOKER AS $$
 DECLARE
     stored text;
 BEGIN
-    PERFORM set_config('role', '{APP_ROLE}', true),
+    PERFORM set_config('role', 'loyalnest_app', true),
             set_config('app.merchant_id', p_merchant_id, true);
     WITH receipt AS (
         INSERT INTO webhook_receipts (merchant_id, webhook_id, delivery_id, delivery_created_at)

@@ -57,7 +57,9 @@ _LOCK_WITH_KEY = (
             PointsTransaction.idempotency_key == bindparam("key"),
         ),
     )
-    .where(Customer.merchant_id == bindparam("merchant_id"), Customer.id == bindparam("customer_id"))
+    .where(
+        Customer.merchant_id == bindparam("merchant_id"), Customer.id == bindparam("customer_id")
+    )
     .with_for_update(of=Customer)
 )
 
@@ -154,9 +156,7 @@ class LedgerRepository(TenantRepository[PointsTransaction]):
         one statement (``_RECORD``). The customer's new projection with the row's
         ``created_at``; None when the key (or the order's one earn) was already used, and
         then nothing changed."""
-        result = await self._session.execute(
-            _RECORD, {"merchant_id": self._merchant_id, **values}
-        )
+        result = await self._session.execute(_RECORD, {"merchant_id": self._merchant_id, **values})
         return result.one_or_none()
 
     async def insert_transaction(self, values: Mapping[str, Any]) -> PointsTransaction | None:
