@@ -10,6 +10,7 @@ COMMIT through an ORM session, which were a third of the edge app's CPU (issue 1
 from __future__ import annotations
 
 import asyncio
+from dataclasses import asdict
 
 from arq.connections import ArqRedis
 from sqlalchemy import text
@@ -42,18 +43,8 @@ class Inbox:
         """True when stored; False when this webhook id was already received. Committed when
         it returns. A pooled connection found dead is replaced once (as ``db.session`` does):
         the statement failed before it ran, or it committed and then finds its own receipt."""
-        values = {
-            "merchant_id": merchant_id,
-            "id": delivery.id,
-            "topic": delivery.topic,
-            "webhook_id": delivery.webhook_id,
-            "event_id": delivery.event_id,
-            "triggered_at": delivery.triggered_at,
-            "api_version": delivery.api_version,
-            "payload_encrypted": delivery.payload_encrypted,
-            "payload_bytes": delivery.payload_bytes,
-            "shopify_customer_id": delivery.shopify_customer_id,
-        }
+        # The function's parameters are the delivery's fields, by name.
+        values = {"merchant_id": merchant_id, **asdict(delivery)}
         async with self._connections:
             for attempt in range(2):
                 try:
