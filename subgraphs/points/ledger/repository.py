@@ -159,12 +159,6 @@ class LedgerRepository(TenantRepository[PointsTransaction]):
         result = await self._session.execute(_RECORD, {"merchant_id": self._merchant_id, **values})
         return result.one_or_none()
 
-    async def insert_transaction(self, values: Mapping[str, Any]) -> PointsTransaction | None:
-        """Insert a ledger row; ``None`` when its idempotency key (or the order's one earn) has
-        already been used. Credits open a lot of unspent points."""
-        points = values["points"]
-        return await self.insert_new({**values, "remaining_points": points if points > 0 else None})
-
     async def consume_oldest(
         self, customer_id: str, amount: int, *, preferred_lot: str | None = None
     ) -> dict[str, int]:
