@@ -11,7 +11,8 @@ from subgraphs.admin.deliveries.repository import due_deliveries, forget_old_rec
 from subgraphs.kit.jobs import Cron, delivery_job_id, enqueue_webhook_delivery, job, job_queue
 from subgraphs.kit.resources import Resources
 from subgraphs.kit.settings import Settings
-from worker.webhooks.processing import RECEIPT_RETENTION_DAYS, SWEEP_BATCH, process_delivery
+from worker.webhooks.batches import batches_of
+from worker.webhooks.processing import RECEIPT_RETENTION_DAYS, SWEEP_BATCH
 
 log = structlog.get_logger(__name__)
 
@@ -24,8 +25,9 @@ log = structlog.get_logger(__name__)
     keep_result=0,
 )
 async def process_webhook_delivery(ctx: dict[str, Any], merchant_id: str, delivery_id: str) -> str:
-    """arq job: process one inbox row."""
-    outcome = await process_delivery(ctx["resources"], merchant_id, delivery_id)
+    """arq job: process one inbox row, in a batch with the merchant's other rows whose jobs
+    run at the same time (``batches``)."""
+    outcome = await batches_of(ctx["resources"]).process(merchant_id, delivery_id)
     return outcome.value
 
 

@@ -19,12 +19,11 @@ from starlette.routing import Route
 
 from db.encryption_contexts import API_LOGS_PAYLOAD
 from db.ids import new_id
-from db.session import tenant_unit_of_work
 from gateway.edge.rate_limits import client_ip, over_limit
+from gateway.edge.webhooks.inbox import inbox_of
 from gateway.edge.webhooks.verification import signature_is_valid
-from subgraphs.admin.deliveries.repository import NewDelivery, WebhookDeliveriesRepository
+from subgraphs.admin.deliveries.repository import NewDelivery
 from subgraphs.admin.merchants.service import InvalidShopDomainError, normalize_shop_domain
-from subgraphs.kit.jobs import delivery_job_id, enqueue_webhook_delivery, job_queue
 from subgraphs.kit.resources import Resources
 from subgraphs.kit.validation import string_refusal
 from worker.webhooks.topics import (
@@ -144,20 +143,13 @@ async def receive_shopify_webhook(request: Request) -> JSONResponse:
         payload_bytes=len(body),
         shopify_customer_id=customer_of(topic, payload),
     )
-    async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
-        stored = await WebhookDeliveriesRepository(session, merchant_id).insert_delivery(delivery)
-    if not stored:
+    inbox = inbox_of(request)
+    if not await inbox.store(merchant_id, delivery):
         return JSONResponse({"status": "duplicate"})
     # After the response: the 200 waits only for Postgres. Whatever the payload holds (a NUL,
     # a number too big for a column), it is stored as it came, encrypted: what the worker
     # cannot use, it refuses once with its reason (worker.webhooks.processing).
-    nudge = BackgroundTask(
-        enqueue_webhook_delivery,
-        job_queue(resources.redis),
-        merchant_id,
-        delivery.id,
-        job_id=delivery_job_id(delivery.id),
-    )
+    nudge = BackgroundTask(inbox.nudge, merchant_id, delivery.id)
     return JSONResponse({"status": "accepted", "deliveryId": delivery.id}, background=nudge)
 
 

@@ -91,9 +91,10 @@ def _check_reason(reason: str) -> None:
 
 
 async def calculation_context(
-    session: AsyncSession, merchant_id: str, at: datetime
+    session: AsyncSession, merchant_id: str, at: datetime, config: ProgramConfig | None = None
 ) -> tuple[ProgramConfig, list[CampaignTerms]]:
-    config = await program_config(session, merchant_id)
+    if config is None:
+        config = await program_config(session, merchant_id)
     return config, await running_campaign_terms(session, merchant_id, at)
 
 
@@ -114,8 +115,16 @@ async def preview_earn(
 
 
 async def earn(
-    session: AsyncSession, merchant_id: str, command: EarnCommand, *, now: datetime
+    session: AsyncSession,
+    merchant_id: str,
+    command: EarnCommand,
+    *,
+    now: datetime,
+    config: ProgramConfig | None = None,
 ) -> LedgerEntry:
+    """Award ``command`` once per idempotency key. ``config``: the program's settings when the
+    caller has read them in this transaction already (an order's award decides on them
+    first), which saves reading them again."""
     check_key(command.idempotency_key)
     if command.reason is not None:
         _check_reason(command.reason)
@@ -130,10 +139,10 @@ async def earn(
         )
 
     async def decide(customer: Customer) -> LedgerDraft:
-        config, campaigns = await calculation_context(session, merchant_id, now)
+        settings, campaigns = await calculation_context(session, merchant_id, now, config)
         facts = customer_facts(customer)
         result = calculate(
-            config, campaigns, action=command.action, customer=facts, order=order, at=now
+            settings, campaigns, action=command.action, customer=facts, order=order, at=now
         )
         change = CustomerChange(
             points=result.points,
@@ -156,7 +165,7 @@ async def earn(
             change=change,
             order_id=order_id,
             currency=result.currency,
-            expires_at=credit_expiry(config, now),
+            expires_at=credit_expiry(settings, now),
         )
 
     writer = LedgerWriter(session, merchant_id)

@@ -23,11 +23,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from db.ids import new_id
 from db.models import Customer, PointsTransaction, PointsTransactionKind
 from subgraphs.kit.audit import AuditAction
-from subgraphs.kit.repository import AuditTrail
 from subgraphs.points.customers.repository import CustomerChange, CustomerRepository
 from subgraphs.points.errors import (
     PointsError,
@@ -148,39 +148,70 @@ class LedgerWriter:
         decide: Callable[[Customer], Awaitable[LedgerDraft]],
     ) -> LedgerEntry:
         """The four steps: lock the customer, replay ``key`` (the earlier entry, unchanged),
-        else ``decide`` the draft for the locked customer (it raises to refuse) and record it."""
-        customer = await self.lock(customer_id)
-        replayed = await self.replay(key, customer, matches)
-        if replayed is not None:
-            return replayed
+        else ``decide`` the draft for the locked customer (it raises to refuse) and record it.
+        The lock and the replay's lookup are one statement."""
+        found = await self.ledger.lock_customer_with_key(customer_id, key)
+        if found is None:
+            raise customer_not_found()
+        customer, existing = found
+        if existing is not None:
+            return self._replayed(existing, customer, matches)
         return await self.record(customer, await decide(customer), matches)
 
     async def replay(self, key: str, customer: Customer, matches: Matches) -> LedgerEntry | None:
         existing = await self.ledger.transaction_by_idempotency_key(key)
-        if existing is None:
-            return None
+        return None if existing is None else self._replayed(existing, customer, matches)
+
+    @staticmethod
+    def _replayed(existing: PointsTransaction, customer: Customer, matches: Matches) -> LedgerEntry:
         if existing.customer_id != customer.id or not matches(existing):
             raise idempotency_key_reused()
         return LedgerEntry(existing, customer.points_balance, True, customer.id)
 
     async def record(self, customer: Customer, draft: LedgerDraft, matches: Matches) -> LedgerEntry:
-        transaction = await self.ledger.insert_transaction(
+        """Record ``draft`` for the locked ``customer``: the ledger row, the projection and the
+        audit entry in one statement (``LedgerRepository.record_entry``), then the lots a
+        debit takes and the tier the new facts qualify for."""
+        change = draft.change
+        transaction = PointsTransaction(
+            merchant_id=self.merchant_id,
+            id=new_id(),
+            customer_id=customer.id,
+            kind=draft.kind,
+            points=draft.points,
+            # A credit opens a lot of unspent points.
+            remaining_points=draft.points if draft.points > 0 else None,
+            reason=draft.reason,
+            idempotency_key=draft.idempotency_key,
+            source=draft.source,
+            explanation=draft.explanation,
+            order_id=draft.order_id,
+            currency=draft.currency,
+            expires_at=draft.expires_at if draft.points > 0 else None,
+            actor_id=draft.actor_id,
+        )
+        audit = {
+            "customer_id": customer.id,
+            "transaction_id": transaction.id,
+            "points": draft.points,
+            "source": draft.source,
+            "reason": draft.reason,
+            **({"order_id": draft.order_id} if draft.order_id else {}),
+        }
+        recorded = await self.ledger.record_entry(
             {
-                "id": new_id(),
-                "customer_id": customer.id,
-                "kind": draft.kind,
-                "points": draft.points,
-                "reason": draft.reason,
-                "idempotency_key": draft.idempotency_key,
-                "source": draft.source,
-                "explanation": draft.explanation,
-                "order_id": draft.order_id,
-                "currency": draft.currency,
-                "expires_at": draft.expires_at if draft.points > 0 else None,
-                "actor_id": draft.actor_id,
+                **{column: getattr(transaction, column) for column in _RECORDED_COLUMNS},
+                "earned": change.earned,
+                "spent": change.spent,
+                "orders": change.orders,
+                "first_order_at": change.first_order_at,
+                "activity_at": change.activity_at,
+                "audit_id": new_id(),
+                "action": _AUDIT_ACTIONS[draft.kind],
+                "audit": audit,
             }
         )
-        if transaction is None:
+        if recorded is None:
             # A concurrent request for another customer took the key, or the order already
             # earned under another key.
             replayed = await self.replay(draft.idempotency_key, customer, matches)
@@ -191,6 +222,11 @@ class LedgerWriter:
                 "order.id",
                 f"order {draft.order_id} has already earned points",
             )
+        transaction.created_at = recorded.created_at
+        # The locked entity shows the projection the statement wrote (what an UPDATE ...
+        # RETURNING into the session did before), without marking it changed.
+        for column in _PROJECTION_COLUMNS:
+            set_committed_value(customer, column, getattr(recorded, column))
         if draft.drain_lots:
             drained = await self.ledger.drain_lots(draft.drain_lots)
             assert sum(drained.values()) == -draft.points, "expiry must take what the lots hold"
@@ -198,17 +234,31 @@ class LedgerWriter:
             await self.ledger.consume_oldest(
                 customer.id, -draft.points, preferred_lot=draft.preferred_lot
             )
-        updated = await self.customers.apply_change(customer.id, draft.change)
-        await reassign_customer_tier(self.session, self.merchant_id, updated)
-        await AuditTrail(self.session, self.merchant_id, draft.actor_id).record(
-            _AUDIT_ACTIONS[draft.kind],
-            {
-                "customer_id": customer.id,
-                "transaction_id": transaction.id,
-                "points": draft.points,
-                "source": draft.source,
-                "reason": draft.reason,
-                **({"order_id": draft.order_id} if draft.order_id else {}),
-            },
-        )
-        return LedgerEntry(transaction, updated.points_balance, False, customer.id)
+        await reassign_customer_tier(self.session, self.merchant_id, customer)
+        return LedgerEntry(transaction, customer.points_balance, False, customer.id)
+
+
+# What ``record`` sends of the ledger row, and reads back of the customer's projection.
+_RECORDED_COLUMNS = (
+    "id",
+    "customer_id",
+    "kind",
+    "points",
+    "remaining_points",
+    "reason",
+    "idempotency_key",
+    "source",
+    "explanation",
+    "order_id",
+    "currency",
+    "expires_at",
+    "actor_id",
+)
+_PROJECTION_COLUMNS = (
+    "points_balance",
+    "total_points_earned",
+    "total_spent",
+    "orders_count",
+    "first_order_at",
+    "last_activity_at",
+)

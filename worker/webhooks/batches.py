@@ -1,0 +1,89 @@
+"""Deliveries of one merchant that arrive together go together: one transaction per batch.
+
+arq runs up to ``max_jobs`` jobs at once, one per delivery. A job hands its delivery to the
+worker's ``DeliveryBatches`` and waits for its outcome; a drain task of the merchant takes
+every delivery waiting at that moment as a batch (``processing.process_deliveries``), and the
+deliveries that arrive while it runs make the next one. So a lone delivery goes at once (a
+batch of one, no waiting), and under load batches grow to the jobs running at a time.
+Up to ``LANES`` drains per merchant run at once; every batch takes its customers' row locks
+in one order (``process_deliveries``), so concurrent batches wait for each other at worst.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import weakref
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from subgraphs.kit.resources import Resources
+from worker.webhooks.processing import DeliveryOutcome, process_deliveries
+
+# A batch holds its customers' row locks until it commits: bounded so that an API write for
+# one of them waits a few deliveries' time at most.
+MAX_BATCH = 50
+# Batches of one merchant running at once: a batch runs its statements one after another, so
+# a second one keeps Postgres busy while the first waits for a round trip. Each takes a
+# connection (the worker's pool holds 2).
+LANES = 2
+
+
+class DeliveryBatches:
+    def __init__(self, resources: Resources) -> None:
+        self._resources = resources
+        self._waiting: dict[str, dict[str, asyncio.Future[DeliveryOutcome]]] = {}
+        self._drains: dict[str, set[asyncio.Task[None]]] = {}
+
+    async def process(self, merchant_id: str, delivery_id: str) -> DeliveryOutcome:
+        """The delivery's outcome, processed in the merchant's next batch. A job cancelled
+        meanwhile (its timeout) leaves the batch running: the row is claimed there, once."""
+        waiting = self._waiting.setdefault(merchant_id, {})
+        future = waiting.get(delivery_id)
+        if future is None:
+            future = waiting[delivery_id] = asyncio.get_running_loop().create_future()
+        self._start_lane(merchant_id)
+        return await asyncio.shield(future)
+
+    def _start_lane(self, merchant_id: str) -> None:
+        drains = self._drains.setdefault(merchant_id, set())
+        if len(drains) < LANES:
+            drain = asyncio.create_task(self._drain(merchant_id))
+            drains.add(drain)
+            drain.add_done_callback(drains.discard)
+
+    async def _drain(self, merchant_id: str) -> None:
+        try:
+            while waiting := self._waiting.get(merchant_id):
+                # A share of what waits, so that the other lane gets the rest.
+                size = min(MAX_BATCH, -(-len(waiting) // LANES))
+                batch = dict(itertools.islice(waiting.items(), size))
+                for delivery_id in batch:
+                    del waiting[delivery_id]
+                if waiting:
+                    self._start_lane(merchant_id)
+                try:
+                    outcomes = await process_deliveries(self._resources, merchant_id, list(batch))
+                except Exception as exc:  # the database unreachable: each job fails with it
+                    for future in batch.values():
+                        future.set_exception(exc)
+                    continue
+                for delivery_id, future in batch.items():
+                    future.set_result(outcomes[delivery_id])
+        finally:
+            if not self._waiting.get(merchant_id):
+                self._waiting.pop(merchant_id, None)
+
+
+# One per worker process (per its sessions): arq hands each job a copy of the worker's ctx, so
+# the batches cannot live there.
+_BATCHES: weakref.WeakKeyDictionary[async_sessionmaker[AsyncSession], DeliveryBatches] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def batches_of(resources: Resources) -> DeliveryBatches:
+    batches = _BATCHES.get(resources.sessions)
+    if batches is None:
+        batches = _BATCHES[resources.sessions] = DeliveryBatches(resources)
+    return batches
