@@ -16,7 +16,7 @@ from alembic import op
 from db.session import APP_ROLE
 
 revision = "0013"
-down_revision = "0010"
+down_revision = "0012"
 
 # The role is written out (not formatted in): the statement is a constant.
 assert APP_ROLE == "loyalnest_app"
