@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from subgraphs.analytics.orders import service as order_facts
 from subgraphs.analytics.orders.service import OrderPayloadError
+from subgraphs.analytics.rfm import service as rfm
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +30,13 @@ class AnalyticsContext:
 
 
 async def _rescored(context: AnalyticsContext, customer_id: str | None) -> str:
-    return ""
+    """The customer's RFM scores again, this order included (one statement, one customer)."""
+    if customer_id is None:
+        return ""
+    result = await rfm.recompute(
+        context.session, context.merchant_id, now=context.now, customer_id=customer_id
+    )
+    return "; RFM segment changed" if result.changed or result.cleared else ""
 
 
 async def after_order(context: AnalyticsContext, payload: Mapping[str, Any]) -> str | None:
