@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest_asyncio
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from cli.generated_shop import GeneratedShop, ShopShape, generate_shop
 from db.models import Customer, CustomerSegment, OrderFact, RfmScoreHistory
@@ -141,7 +141,7 @@ async def test_an_order_rescores_its_one_customer_and_records_the_change(
     shopify_id = f"shop-{uuid.uuid4().hex[:8]}"
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         await session.execute(
-            Customer.__table__.update()
+            update(Customer)
             .where(Customer.merchant_id == tenant.merchant_id, Customer.id == buyer)
             .values(shopify_customer_id=shopify_id)
         )
