@@ -5,40 +5,21 @@ federated Customer shows the scores analytics computed."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest_asyncio
 
 from db.session import tenant_unit_of_work
 from subgraphs.analytics.rfm.jobs import recompute_all
 from subgraphs.kit.resources import Resources
 from subgraphs.points.program.service import update_program_config
 from tests.conftest import Tenant, add_customer
-from tests.e2e.conftest import Router
+
+# The router client fixture and the GraphQL helper of the points program's e2e tests.
+from tests.e2e.test_points_program import graphql, http  # noqa: F401
 from tests.ids import gid
 from tests.subgraphs.analytics.rfm_shops import fact, record
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def http(router: Router) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=router.url, timeout=15) as client:
-        yield client
-
-
-async def graphql(
-    http: httpx.AsyncClient, tenant: Tenant, query: str, variables: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    response = await http.post(
-        "", json={"query": query, "variables": variables or {}}, headers=tenant.headers
-    )
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    assert "errors" not in body, body
-    return body["data"]  # type: ignore[no-any-return]
-
 
 CALCULATE = """query($input: PointsCalculateInput!) { pointsCalculate(input: $input) {
   calculation { points explanation { rule applied detail } } userErrors { code } } }"""
@@ -52,7 +33,9 @@ def _steps(body: dict[str, Any]) -> dict[str, tuple[bool, str]]:
 
 
 async def test_a_customer_who_becomes_a_champion_earns_as_one(
-    http: httpx.AsyncClient, resources: Resources, tenant: Tenant
+    http: httpx.AsyncClient,  # noqa: F811 - the fixture imported above
+    resources: Resources,
+    tenant: Tenant,
 ) -> None:
     now = datetime.now(UTC)
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
