@@ -11,6 +11,8 @@ class AnalyticsErrorCode(enum.StrEnum):
     INVALID_THRESHOLDS = enum.auto()
     UNKNOWN_PRESET = enum.auto()
     VERSION_CONFLICT = enum.auto()
+    INVALID_SEGMENT = enum.auto()
+    SEGMENT_NAME_TAKEN = enum.auto()
 
 
 class AnalyticsError(DomainError):

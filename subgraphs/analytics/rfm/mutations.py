@@ -8,8 +8,13 @@ import strawberry
 from strawberry.tools import create_type
 
 from subgraphs.analytics.loaders import AnalyticsInfo
-from subgraphs.analytics.rfm.service import update_rfm_thresholds
+from subgraphs.analytics.rfm.service import define_segment, delete_segment, update_rfm_thresholds
 from subgraphs.analytics.rfm.types import (
+    RfmSegment,
+    RfmSegmentCreateInput,
+    RfmSegmentCreatePayload,
+    RfmSegmentDeleteInput,
+    RfmSegmentDeletePayload,
     RfmThresholdSettings,
     RfmThresholdsSettings,
     RfmThresholdsUpdateInput,
@@ -17,6 +22,7 @@ from subgraphs.analytics.rfm.types import (
 )
 from subgraphs.analytics.user_errors import analytics_mutation
 from subgraphs.kit.graphql.mutations import MutationScope
+from subgraphs.kit.graphql.node import local_id
 
 
 @strawberry.mutation(
@@ -52,4 +58,50 @@ async def rfm_thresholds_update(
     )
 
 
-RfmMutation = create_type("RfmMutation", [rfm_thresholds_update])
+@strawberry.mutation(
+    description="Add a merchant-defined RFM segment, checked before the built-in ones by "
+    "priority. The same segment sent again is a replay; customers join it at their next "
+    "recompute (nightly, or their next order)."
+)
+async def rfm_segment_create(
+    info: AnalyticsInfo,
+    input: Annotated[RfmSegmentCreateInput, strawberry.argument(description="The segment.")],
+) -> RfmSegmentCreatePayload:
+    async def perform(scope: MutationScope) -> RfmSegment:
+        segment_id, rule = await define_segment(scope.session, scope.merchant_id, input.to_rule())
+        return RfmSegment.of(segment_id, rule)
+
+    return await analytics_mutation(
+        info,
+        RfmSegmentCreatePayload,
+        perform,
+        lambda segment: RfmSegmentCreatePayload(rfm_segment=segment),
+    )
+
+
+@strawberry.mutation(
+    description="Remove a merchant-defined RFM segment (idempotent); its customers leave it "
+    "at their next recompute."
+)
+async def rfm_segment_delete(
+    info: AnalyticsInfo,
+    input: Annotated[RfmSegmentDeleteInput, strawberry.argument(description="Which one.")],
+) -> RfmSegmentDeletePayload:
+    segment_id = local_id(input.id, "RfmSegment")
+
+    async def perform(scope: MutationScope) -> bool:
+        return await delete_segment(scope.session, scope.merchant_id, segment_id)
+
+    return await analytics_mutation(
+        info,
+        RfmSegmentDeletePayload,
+        perform,
+        lambda deleted: RfmSegmentDeletePayload(
+            deleted_rfm_segment_id=input.id if deleted else None
+        ),
+    )
+
+
+RfmMutation = create_type(
+    "RfmMutation", [rfm_thresholds_update, rfm_segment_create, rfm_segment_delete]
+)

@@ -11,10 +11,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.ids import new_id
 from db.models import Customer, CustomerSegment, RfmBenchmark, RfmSettings
 from subgraphs.kit.repository import TenantRepository
 
@@ -160,6 +161,19 @@ def _segment_json(rule: SegmentRule) -> dict[str, Any]:
     }
 
 
+def _rule_of(row: CustomerSegment) -> SegmentRule:
+    def bounds(low: int | None, high: int | None) -> ScoreRange:
+        return (low or 1, high or 5)
+
+    return SegmentRule(
+        row.name,
+        row.priority,
+        recency=bounds(row.recency_min, row.recency_max),
+        frequency=bounds(row.frequency_min, row.frequency_max),
+        monetary=bounds(row.monetary_min, row.monetary_max),
+    )
+
+
 async def refresh_segment_counts(session: AsyncSession) -> None:
     """As the view's owner (a system unit of work): the app role may only read it."""
     await session.execute(_REFRESH)
@@ -206,20 +220,47 @@ class RfmRepository(TenantRepository[RfmSettings]):
             .where(CustomerSegment.merchant_id == self._merchant_id)
             .order_by(CustomerSegment.priority, CustomerSegment.name)
         )
+        return [_rule_of(row) for row in rows]
 
-        def bounds(low: int | None, high: int | None) -> ScoreRange:
-            return (low or 1, high or 5)
-
-        return [
-            SegmentRule(
-                row.name,
-                row.priority,
-                recency=bounds(row.recency_min, row.recency_max),
-                frequency=bounds(row.frequency_min, row.frequency_max),
-                monetary=bounds(row.monetary_min, row.monetary_max),
+    async def segment_named(self, name: str) -> tuple[str, SegmentRule] | None:
+        row = await self._session.scalar(
+            select(CustomerSegment).where(
+                CustomerSegment.merchant_id == self._merchant_id, CustomerSegment.name == name
             )
-            for row in rows
-        ]
+        )
+        return None if row is None else (row.id, _rule_of(row))
+
+    async def insert_segment(self, rule: SegmentRule) -> str | None:
+        """The new segment's id; None when the shop has one of that name."""
+        segment_id = new_id()
+        statement = (
+            pg_insert(CustomerSegment)
+            .values(
+                merchant_id=self._merchant_id,
+                id=segment_id,
+                name=rule.name,
+                priority=rule.priority,
+                recency_min=rule.recency[0],
+                recency_max=rule.recency[1],
+                frequency_min=rule.frequency[0],
+                frequency_max=rule.frequency[1],
+                monetary_min=rule.monetary[0],
+                monetary_max=rule.monetary[1],
+            )
+            .on_conflict_do_nothing(index_elements=["merchant_id", "name"])
+            .returning(CustomerSegment.id)
+        )
+        return (await self._session.execute(statement)).scalar_one_or_none()
+
+    async def delete_segment(self, segment_id: str) -> bool:
+        result = await self._session.execute(
+            delete(CustomerSegment)
+            .where(
+                CustomerSegment.merchant_id == self._merchant_id, CustomerSegment.id == segment_id
+            )
+            .returning(CustomerSegment.id)
+        )
+        return result.scalar_one_or_none() is not None
 
     async def score(
         self,

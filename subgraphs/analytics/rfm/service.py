@@ -157,6 +157,57 @@ async def update_rfm_thresholds(
     return thresholds, new_version
 
 
+MAX_MERCHANT_PRIORITY = 99  # built-in segments start at 100: a merchant's come first
+
+
+async def define_segment(
+    session: AsyncSession, merchant_id: str, rule: SegmentRule
+) -> tuple[str, SegmentRule]:
+    """A merchant-defined segment (its id and rule), idempotent by name: the same segment
+    again is a replay, another under a taken name is refused. Customers join it at their
+    next recompute (nightly, or their next order)."""
+    ranges = {"recency": rule.recency, "frequency": rule.frequency, "monetary": rule.monetary}
+    for name, (low, high) in ranges.items():
+        if not 1 <= low <= high <= 5:
+            raise AnalyticsError(
+                AnalyticsErrorCode.INVALID_SEGMENT,
+                name,
+                f"{name}: scores run from 1 to 5 and the minimum may not exceed the maximum",
+            )
+    if not 1 <= rule.priority <= MAX_MERCHANT_PRIORITY:
+        raise AnalyticsError(
+            AnalyticsErrorCode.INVALID_SEGMENT,
+            "priority",
+            f"a priority runs from 1 to {MAX_MERCHANT_PRIORITY} (built-in segments follow)",
+        )
+    name = rule.name.strip()
+    if not 1 <= len(name) <= 60:
+        raise AnalyticsError(
+            AnalyticsErrorCode.INVALID_SEGMENT, "name", "a name takes 1 to 60 characters"
+        )
+    if name.casefold() in {built_in.name.casefold() for built_in in BUILT_IN_SEGMENTS}:
+        raise AnalyticsError(
+            AnalyticsErrorCode.SEGMENT_NAME_TAKEN, "name", f"{name} is a built-in segment"
+        )
+    stored = SegmentRule(name, rule.priority, rule.recency, rule.frequency, rule.monetary)
+    repository = RfmRepository(session, merchant_id)
+    segment_id = await repository.insert_segment(stored)
+    if segment_id is not None:
+        return segment_id, stored
+    # A retry of the same create finds its segment; another segment of the name is refused.
+    existing = await repository.segment_named(name)
+    if existing is not None and existing[1] == stored:
+        return existing
+    raise AnalyticsError(
+        AnalyticsErrorCode.SEGMENT_NAME_TAKEN, "name", f"the shop has a segment named {name}"
+    )
+
+
+async def delete_segment(session: AsyncSession, merchant_id: str, segment_id: str) -> bool:
+    """Idempotent; its customers leave it at their next recompute."""
+    return await RfmRepository(session, merchant_id).delete_segment(segment_id)
+
+
 async def _segments(repository: RfmRepository) -> list[SegmentRule]:
     return [*await repository.merchant_segments(), *BUILT_IN_SEGMENTS]
 

@@ -7,7 +7,13 @@ from decimal import Decimal
 import strawberry
 
 from subgraphs.analytics.loaders import AnalyticsInfo
-from subgraphs.analytics.rfm.service import Benchmark, CustomerRfm, RfmThresholds, SegmentCount
+from subgraphs.analytics.rfm.service import (
+    Benchmark,
+    CustomerRfm,
+    RfmThresholds,
+    SegmentCount,
+    SegmentRule,
+)
 from subgraphs.analytics.user_errors import AnalyticsUserError
 from subgraphs.kit.graphql.node import NODE_ID_DESCRIPTION, global_id, local_id
 from subgraphs.kit.graphql.scalars import UnsignedInt64
@@ -176,4 +182,98 @@ class RfmThresholdsUpdatePayload:
     )
     user_errors: list[AnalyticsUserError] = strawberry.field(
         default_factory=list, description="Why nothing changed."
+    )
+
+
+@strawberry.input(description="A range of one RFM score, bounds included.")
+class ScoreRangeInput:
+    min: int = strawberry.field(default=1, description="The lowest score in it, 1 to 5.")
+    max: int = strawberry.field(default=5, description="The highest score in it, 1 to 5.")
+
+
+@strawberry.type(description="A range of one RFM score, bounds included.")
+class ScoreRange:
+    min: int = strawberry.field(description="The lowest score in it.")
+    max: int = strawberry.field(description="The highest score in it.")
+
+
+@strawberry.type(
+    description="A merchant-defined RFM segment: customers whose scores fall in all three "
+    "ranges, checked by priority before the built-in segments."
+)
+class RfmSegment:
+    id: strawberry.ID = strawberry.field(description="The segment's global ID.")
+    name: str = strawberry.field(description="Its name, unique in the shop.")
+    priority: int = strawberry.field(description="Checked in ascending order, 1 to 99.")
+    recency: ScoreRange = strawberry.field(description="Recency scores in the segment.")
+    frequency: ScoreRange = strawberry.field(description="Frequency scores in the segment.")
+    monetary: ScoreRange = strawberry.field(description="Monetary scores in the segment.")
+
+    @classmethod
+    def of(cls, segment_id: str, rule: SegmentRule) -> RfmSegment:
+        def scores(bounds: tuple[int, int]) -> ScoreRange:
+            return ScoreRange(min=bounds[0], max=bounds[1])
+
+        return cls(
+            id=strawberry.ID(global_id("RfmSegment", segment_id)),
+            name=rule.name,
+            priority=rule.priority,
+            recency=scores(rule.recency),
+            frequency=scores(rule.frequency),
+            monetary=scores(rule.monetary),
+        )
+
+
+@strawberry.input(description="A new merchant-defined RFM segment.")
+class RfmSegmentCreateInput:
+    name: str = strawberry.field(description="Unique in the shop, 1 to 60 characters.")
+    priority: int = strawberry.field(
+        default=50, description="Checked in ascending order, 1 to 99 (built-in ones follow)."
+    )
+    recency: ScoreRangeInput | None = strawberry.field(
+        default=None, description="Recency scores in it (default: all)."
+    )
+    frequency: ScoreRangeInput | None = strawberry.field(
+        default=None, description="Frequency scores in it (default: all)."
+    )
+    monetary: ScoreRangeInput | None = strawberry.field(
+        default=None, description="Monetary scores in it (default: all)."
+    )
+
+    def to_rule(self) -> SegmentRule:
+        def bounds(scores: ScoreRangeInput | None) -> tuple[int, int]:
+            return (1, 5) if scores is None else (scores.min, scores.max)
+
+        return SegmentRule(
+            self.name,
+            self.priority,
+            recency=bounds(self.recency),
+            frequency=bounds(self.frequency),
+            monetary=bounds(self.monetary),
+        )
+
+
+@strawberry.type(description="Result of rfmSegmentCreate.")
+class RfmSegmentCreatePayload:
+    rfm_segment: RfmSegment | None = strawberry.field(
+        default=None, description="The segment; null when nothing was created."
+    )
+    user_errors: list[AnalyticsUserError] = strawberry.field(
+        default_factory=list, description="Why nothing was created."
+    )
+
+
+@strawberry.input(description="Remove a merchant-defined RFM segment.")
+class RfmSegmentDeleteInput:
+    id: strawberry.ID = strawberry.field(description="The segment's global ID.")
+
+
+@strawberry.type(description="Result of rfmSegmentDelete.")
+class RfmSegmentDeletePayload:
+    deleted_rfm_segment_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="The segment removed; null if there was none (deletes are idempotent).",
+    )
+    user_errors: list[AnalyticsUserError] = strawberry.field(
+        default_factory=list, description="Why nothing was removed."
     )

@@ -16,7 +16,7 @@ import pytest_asyncio
 from sqlalchemy import select, update
 
 from cli.generated_shop import GeneratedShop, ShopShape, generate_shop
-from db.models import Customer, CustomerSegment, OrderFact, RfmScoreHistory
+from db.models import Customer, OrderFact, RfmScoreHistory
 from db.session import tenant_unit_of_work
 from subgraphs.analytics.rfm import service
 from subgraphs.analytics.rfm.jobs import recompute_all
@@ -242,21 +242,40 @@ async def test_time_weighted_recency_counts_from_when_the_usual_cycle_was_due(
     assert (plain[0], weighted[0]) == (3, 5)
 
 
+CREATE_SEGMENT = """mutation($input: RfmSegmentCreateInput!) { rfmSegmentCreate(input: $input) {
+  rfmSegment { id name priority monetary { min max } } userErrors { field code } } }"""
+DELETE_SEGMENT = """mutation($input: RfmSegmentDeleteInput!) { rfmSegmentDelete(input: $input) {
+  deletedRfmSegmentId userErrors { code } } }"""
+
+
 async def test_a_merchant_defined_segment_is_checked_before_the_built_in_ones(
     resources: Resources, tenant: Tenant, analytics_client: SubgraphClient
 ) -> None:
     customers = await shop_of(resources, tenant, 12, NOW)
+    big_spenders = {"name": "Big Spenders", "priority": 10, "monetary": {"min": 5}}
+
+    async def create(segment: dict[str, Any]) -> dict[str, Any]:
+        body = await analytics_client.execute(CREATE_SEGMENT, {"input": segment}, tenant=tenant)
+        return body["data"]["rfmSegmentCreate"]  # type: ignore[no-any-return]
+
+    created = await create(big_spenders)
+    assert created["userErrors"] == []
+    assert created["rfmSegment"]["monetary"] == {"min": 5, "max": 5}
+    assert (await create(big_spenders))["rfmSegment"]["id"] == created["rfmSegment"]["id"]
+    refused = [
+        await create(big_spenders | {"priority": 11}),
+        await create({"name": "champions"}),
+        await create({"name": "Odd", "recency": {"min": 4, "max": 2}}),
+        await create({"name": "Late", "priority": 100}),
+    ]
+    assert [(r["userErrors"][0]["code"], r["rfmSegment"]) for r in refused] == [
+        ("SEGMENT_NAME_TAKEN", None),
+        ("SEGMENT_NAME_TAKEN", None),
+        ("INVALID_SEGMENT", None),
+        ("INVALID_SEGMENT", None),
+    ]
+
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
-        session.add(
-            CustomerSegment(
-                merchant_id=tenant.merchant_id,
-                id=str(uuid.uuid4()),
-                name="Big Spenders",
-                priority=10,
-                monetary_min=5,
-            )
-        )
-        await session.flush()
         await service.recompute(session, tenant.merchant_id, now=NOW)
     await service.refresh_counts(resources.sessions)
     raw = await _raw_orders(resources, tenant.merchant_id)
@@ -272,6 +291,22 @@ async def test_a_merchant_defined_segment_is_checked_before_the_built_in_ones(
     assert rows[0] == {
         "segment": "Big Spenders",
         "customerCount": str(list(expected.values()).count("Big Spenders")),
+    }
+
+    segment_id = created["rfmSegment"]["id"]
+    for deleted_id in (segment_id, None):  # deletes are idempotent
+        body = await analytics_client.execute(
+            DELETE_SEGMENT, {"input": {"id": segment_id}}, tenant=tenant
+        )
+        assert body["data"]["rfmSegmentDelete"] == {
+            "deletedRfmSegmentId": deleted_id,
+            "userErrors": [],
+        }
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        await service.recompute(session, tenant.merchant_id, now=NOW)
+    scores = await _scores(resources, tenant.merchant_id)
+    assert {c: scores[c][3] for c in customers} == {
+        c: segment for c, (*_, segment) in expected_rfm(raw, NOW).items()
     }
 
 
