@@ -29,8 +29,7 @@ AnalyticsErrorCode = domain_enum(
         "them, reapply the change and send it with the new version.",
         "INVALID_SEGMENT": "The segment's rules do not hold: scores are 1 to 5, a minimum at "
         "most its maximum, a priority from 1 to 99 (built-in segments come from 100).",
-        "SEGMENT_NAME_TAKEN": "The shop has another segment of this name, or it is a built-in "
-        "one.",
+        "SEGMENT_NAME_TAKEN": "The shop has another segment of this name, or it is a built-in one.",
     },
 )
 

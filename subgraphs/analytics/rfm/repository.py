@@ -90,6 +90,12 @@ _SCORE = text(
                     WHEN multiple >= :m3 THEN 3 WHEN multiple >= :m2 THEN 2 ELSE 1 END AS m
         FROM measured
     ),
+    rules AS MATERIALIZED (
+        -- read once, not once per customer
+        SELECT * FROM jsonb_to_recordset(CAST(:segments AS jsonb)) AS rule(
+            name text, priority int, recency_min int, recency_max int,
+            frequency_min int, frequency_max int, monetary_min int, monetary_max int)
+    ),
     segmented AS (
         SELECT s.customer_id, s.r, s.f, s.m,
                jsonb_build_object(
@@ -98,9 +104,7 @@ _SCORE = text(
                ) AS document,
                round((s.r + s.f + s.m) / 3.0, 2) AS score,
                (SELECT rule.name
-                FROM jsonb_to_recordset(CAST(:segments AS jsonb)) AS rule(
-                    name text, priority int, recency_min int, recency_max int,
-                    frequency_min int, frequency_max int, monetary_min int, monetary_max int)
+                FROM rules rule
                 WHERE s.r BETWEEN rule.recency_min AND rule.recency_max
                   AND s.f BETWEEN rule.frequency_min AND rule.frequency_max
                   AND s.m BETWEEN rule.monetary_min AND rule.monetary_max
