@@ -32,10 +32,11 @@ from sqlalchemy import func, select
 
 from db.crypto import FieldCipher
 from db.encryption_contexts import CUSTOMERS_EMAIL, REWARD_REDEMPTIONS_CODE
-from db.models import Customer, PointsTransactionKind, RewardKind
+from db.models import Customer, OrderFactSource, PointsTransactionKind, RewardKind
 from db.models import Reward as RewardRow
 from db.session import system_unit_of_work, tenant_unit_of_work
 from subgraphs.admin.merchants.service import install_merchant
+from subgraphs.analytics.orders.repository import OrderFactsRepository
 from subgraphs.kit.events import ledger_changed
 from subgraphs.kit.pagination import MAX_PAGE_SIZE, PageRequest
 from subgraphs.kit.resources import open_resources
@@ -124,6 +125,7 @@ class _Rows:
     transactions: list[list[Any]] = field(default_factory=list)
     redemptions: list[tuple[Any, ...]] = field(default_factory=list)
     links: list[tuple[Any, ...]] = field(default_factory=list)
+    order_facts: list[tuple[Any, ...]] = field(default_factory=list)
     orders: int = 0
 
 
@@ -143,6 +145,13 @@ REDEMPTION_COLUMNS = (
     "debit_transaction_id", "created_at", "updated_at",
 )  # fmt: skip
 LINK_COLUMNS = ("merchant_id", "id", "advocate_customer_id", "code", "created_at")
+# Analytics' order facts of the same orders (paid when placed; no shipping or taxes, so the
+# total is the subtotal; the shop sells in USD only).
+ORDER_FACT_COLUMNS = (
+    "merchant_id", "id", "shopify_order_id", "customer_id", "created_at", "paid_at",
+    "currency", "subtotal", "total", "presentment_currency", "presentment_subtotal",
+    "presentment_total", "channel", "region", "source",
+)  # fmt: skip
 
 
 def seeded_id(rng: random.Random, moment: datetime) -> str:
@@ -209,6 +218,9 @@ class _Generator:
         cipher: FieldCipher,
     ) -> None:
         self.rng = random.Random(shape.seed)  # noqa: S311 - reproducible data, not secrets
+        # Order facts' ids draw from their own stream, so the rest of the shop stays the
+        # shop a seed made before order facts existed.
+        self.order_fact_ids = random.Random(f"order-facts:{shape.seed}")  # noqa: S311
         self.shape = shape
         self.merchant_id = merchant_id
         self.config = config
@@ -257,6 +269,7 @@ class _Generator:
                 at=placed_at,
             )
             spent += order.subtotal
+            self._order_fact(order, customer_id)
             ledger.credit(
                 result.points,
                 f"order {order.order_id}",
@@ -289,6 +302,28 @@ class _Generator:
             linked_at = placed[2]
             link_id = seeded_id(rng, linked_at)
             self.rows.links.append((self.merchant_id, link_id, customer_id, code, linked_at))
+
+    def _order_fact(self, order: Order, customer_id: str) -> None:
+        placed_at, subtotal = order.placed_at, order.subtotal
+        self.rows.order_facts.append(
+            (
+                self.merchant_id,
+                seeded_id(self.order_fact_ids, placed_at),
+                order.order_id,
+                customer_id,
+                placed_at,
+                placed_at,
+                order.currency,
+                subtotal,
+                subtotal,
+                order.currency,
+                subtotal,
+                subtotal,
+                order.channel.value,
+                order.country_code,
+                OrderFactSource.SEED.value,
+            )
+        )
 
     def _maybe_redeem(self, ledger: _Ledger, after: datetime) -> None:
         rng = self.rng
@@ -440,6 +475,9 @@ async def generate_shop(
                 REDEMPTION_COLUMNS, rows.redemptions
             )
             await ReferralsRepository(session, merchant.id).copy_in(LINK_COLUMNS, rows.links)
+            await OrderFactsRepository(session, merchant.id).copy_in(
+                ORDER_FACT_COLUMNS, rows.order_facts
+            )
             progress("tiers", 0)
             await recalculate_tiers(session, merchant.id)
         await ledger_changed(resources, merchant.id, reason="generated shop")

@@ -1,5 +1,14 @@
 """Typed models, one module per aggregate. Importing this package registers them all."""
 
+from db.models.analytics import (
+    CustomerSegment,
+    OrderChannel,
+    OrderFact,
+    OrderFactSource,
+    RfmBenchmark,
+    RfmScoreHistory,
+    RfmSettings,
+)
 from db.models.api_key import MerchantApiKey
 from db.models.base import Base
 from db.models.campaign import BonusCampaign, CampaignKind
@@ -33,11 +42,15 @@ __all__ = [
     "BonusCampaign",
     "CampaignKind",
     "Customer",
+    "CustomerSegment",
     "Deletion",
     "ExpiryReminder",
     "GdprRequest",
     "Merchant",
     "MerchantApiKey",
+    "OrderChannel",
+    "OrderFact",
+    "OrderFactSource",
     "PointsTransaction",
     "PointsTransactionKind",
     "ProgramSettings",
@@ -55,6 +68,9 @@ __all__ = [
     "Reward",
     "RewardKind",
     "RewardRedemption",
+    "RfmBenchmark",
+    "RfmScoreHistory",
+    "RfmSettings",
     "VipTier",
     "WebhookReceipt",
 ]

@@ -12,6 +12,8 @@ from strawberry.dataloader import DataLoader
 from db.session import tenant_unit_of_work
 from subgraphs.analytics import service
 from subgraphs.analytics.repository import LoyaltyTotals
+from subgraphs.analytics.rfm import service as rfm
+from subgraphs.analytics.rfm.service import CustomerRfm
 from subgraphs.kit.auth import Viewer
 from subgraphs.kit.graphql.context import Context
 from subgraphs.kit.resources import Resources
@@ -20,6 +22,7 @@ from subgraphs.kit.resources import Resources
 @dataclass(frozen=True)
 class AnalyticsLoaders:
     loyalty_totals_by_merchant: DataLoader[str, LoyaltyTotals]
+    rfm_by_customer: DataLoader[str, CustomerRfm | None]
 
 
 def build_analytics_loaders(resources: Resources, viewer: Viewer) -> AnalyticsLoaders:
@@ -37,7 +40,17 @@ def build_analytics_loaders(resources: Resources, viewer: Viewer) -> AnalyticsLo
             for merchant_id in merchant_ids
         ]
 
-    return AnalyticsLoaders(loyalty_totals_by_merchant=DataLoader(load_fn=load_totals))
+    async def load_rfm(customer_ids: Sequence[str]) -> list[CustomerRfm | None]:
+        # One statement for every customer of the request (row-level security keeps it to
+        # the viewer's merchant).
+        async with tenant_unit_of_work(resources.sessions, viewer.merchant_id) as session:
+            found = await rfm.rfm_of_customers(session, viewer.merchant_id, customer_ids)
+        return [found.get(customer_id) for customer_id in customer_ids]
+
+    return AnalyticsLoaders(
+        loyalty_totals_by_merchant=DataLoader(load_fn=load_totals),
+        rfm_by_customer=DataLoader(load_fn=load_rfm),
+    )
 
 
 AnalyticsInfo = Info[Context[AnalyticsLoaders], None]

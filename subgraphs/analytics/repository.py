@@ -1,12 +1,14 @@
-"""Every SQL statement of the analytics domain, scoped to one merchant."""
+"""Every SQL statement of the analytics metrics, scoped to one merchant, and the walk over
+merchants analytics' jobs take."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Customer, PointsTransaction, PointsTransactionKind
+from db.models import Customer, Merchant, PointsTransaction, PointsTransactionKind
 from subgraphs.kit.repository import TenantRepository
 
 
@@ -40,3 +42,12 @@ class AnalyticsRepository(TenantRepository[Customer]):
             points_issued=int(issued),
             points_redeemed=int(redeemed),
         )
+
+
+async def installed_merchants(session: AsyncSession, after: str | None, limit: int) -> list[str]:
+    """Installed merchants by id, one page after ``after`` (system unit of work: every
+    merchant) — the shops analytics' nightly work walks."""
+    query = select(Merchant.id).where(Merchant.uninstalled_at.is_(None))
+    if after is not None:
+        query = query.where(Merchant.id > after)
+    return list((await session.scalars(query.order_by(Merchant.id).limit(limit))).all())

@@ -1,7 +1,22 @@
-"""The analytics subgraph schema: loyalty metrics on the merchant, and live."""
+"""The analytics subgraph schema: loyalty metrics on the merchant and live, RFM settings and
+segment counts, and a customer's RFM scores on the federated Customer."""
 
+from strawberry.tools import merge_types
+
+from subgraphs.analytics.rfm.mutations import RfmMutation
+from subgraphs.analytics.rfm.queries import RfmQuery
+from subgraphs.analytics.rfm.types import Customer
 from subgraphs.analytics.subscriptions import Subscription
 from subgraphs.analytics.types import Merchant
 from subgraphs.kit.graphql.schema import build_schema
 
-schema = build_schema(name="analytics", subscription=Subscription, types=[Merchant])
+Query = merge_types("Query", (RfmQuery,))
+Mutation = merge_types("Mutation", (RfmMutation,))
+
+schema = build_schema(
+    name="analytics",
+    query=Query,
+    mutation=Mutation,
+    subscription=Subscription,
+    types=[Merchant, Customer],
+)

@@ -40,6 +40,8 @@ class AuditAction(enum.StrEnum):
     REFERRAL_REVIEWED = "referral_reviewed"
     REFERRAL_REWARD_ISSUED = "referral_reward_issued"
     REFERRAL_REWARD_CANCELLED = "referral_reward_cancelled"
+    # analytics
+    RFM_THRESHOLDS_UPDATED = "rfm_thresholds_updated"
     # admin: merchants, GDPR, the webhook inbox
     MERCHANT_ADDED = "merchant_added"
     APP_INSTALLED = "app_installed"

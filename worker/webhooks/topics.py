@@ -24,6 +24,8 @@ from subgraphs.kit.validation import string_refusal
 from subgraphs.points.orders import service as order_events
 from subgraphs.points.orders.service import EventResult, OrderTrigger, Outcome
 from subgraphs.points.orders.shopify_payloads import ShopifyOrderPayload, parse
+from worker.analytics import webhooks as analytics
+from worker.analytics.webhooks import AnalyticsContext
 from worker.referrals import webhooks as referrals
 from worker.referrals.webhooks import ReferralContext
 
@@ -64,6 +66,12 @@ async def _refund_created(context: HandlerContext, payload: Mapping[str, Any]) -
     return await order_events.refund_order(
         context.session, context.merchant_id, payload, now=context.now
     )
+
+
+async def _order_updated(context: HandlerContext, payload: Mapping[str, Any]) -> EventResult:
+    # Points earn on create / paid and reverse on cancellation or refund; an edit alone
+    # changes no points (its new totals reach analytics' order facts below).
+    return EventResult(Outcome.NOT_APPLICABLE, "order updated: no points change")
 
 
 async def _customer_created(context: HandlerContext, payload: Mapping[str, Any]) -> EventResult:
@@ -133,11 +141,35 @@ def _and_referrals(handler: Handler, hook: ReferralHook) -> Handler:
     return handle
 
 
+AnalyticsHook = Callable[[AnalyticsContext, Mapping[str, Any]], Awaitable[str | None]]
+
+
+def _and_analytics(handler: Handler, hook: AnalyticsHook) -> Handler:
+    """``handler`` (points and referrals), then analytics' part of the same delivery, in the
+    same transaction: the order fact and its customer's RFM segment."""
+
+    async def handle(context: HandlerContext, payload: Mapping[str, Any]) -> EventResult:
+        result = await handler(context, payload)
+        analytics_context = AnalyticsContext(context.session, context.merchant_id, context.now)
+        note = await hook(analytics_context, payload)
+        return result if note is None else replace(result, detail=f"{result.detail}; {note}")
+
+    return handle
+
+
 HANDLERS: dict[str, Handler] = {
-    "orders/create": _order_placed(OrderTrigger.CREATED),
-    "orders/paid": _and_referrals(_order_placed(OrderTrigger.PAID), referrals.after_order_paid),
-    "orders/cancelled": _and_referrals(_order_cancelled, referrals.after_order_cancelled),
-    "refunds/create": _and_referrals(_refund_created, referrals.after_refund),
+    "orders/create": _and_analytics(_order_placed(OrderTrigger.CREATED), analytics.after_order),
+    "orders/updated": _and_analytics(_order_updated, analytics.after_order),
+    "orders/paid": _and_analytics(
+        _and_referrals(_order_placed(OrderTrigger.PAID), referrals.after_order_paid),
+        analytics.after_order_paid,
+    ),
+    "orders/cancelled": _and_analytics(
+        _and_referrals(_order_cancelled, referrals.after_order_cancelled), analytics.after_order
+    ),
+    "refunds/create": _and_analytics(
+        _and_referrals(_refund_created, referrals.after_refund), analytics.after_refund
+    ),
     "customers/create": _and_referrals(_customer_created, referrals.after_signup),
     "customers/update": _customer_updated,
     "app/uninstalled": _app_uninstalled,

@@ -44,6 +44,7 @@ AuditAction = domain_enum(
         "EXPIRY_NOTIFICATION_FAILED": "A points expiry reminder could not be sent.",
         "REFERRAL_CREATED": "A customer got a referral link.",
         "REFERRAL_PROGRAM_UPDATED": "The referral program's settings were changed.",
+        "RFM_THRESHOLDS_UPDATED": "The shop's RFM thresholds were changed (analytics).",
         "REFERRAL_ATTRIBUTED": "A friend was attributed to an advocate's link (pending).",
         "REFERRAL_COMPLETED": "A referred friend's qualifying order completed a referral.",
         "SPOOF_DETECTED": "A referral scored above the fraud threshold; its rewards wait for "

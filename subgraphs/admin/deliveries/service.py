@@ -36,6 +36,7 @@ class WebhookTopic(enum.StrEnum):
     a test keeps the two equal), by Shopify's REST topic names."""
 
     ORDERS_CREATE = "orders/create"
+    ORDERS_UPDATED = "orders/updated"
     ORDERS_PAID = "orders/paid"
     ORDERS_CANCELLED = "orders/cancelled"
     REFUNDS_CREATE = "refunds/create"

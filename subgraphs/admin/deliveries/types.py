@@ -33,6 +33,8 @@ WebhookTopic = domain_enum(
     values={
         "ORDERS_CREATE": "orders/create: an order was placed; earns points when the program "
         "awards on ORDER_CREATED.",
+        "ORDERS_UPDATED": "orders/updated: an order was edited; its order facts (analytics) "
+        "follow, points do not change.",
         "ORDERS_PAID": "orders/paid: an order was paid; earns points when the program awards "
         "on ORDER_PAID.",
         "ORDERS_CANCELLED": "orders/cancelled: an order was cancelled; its points are taken back.",

@@ -287,8 +287,13 @@ def _multiplier(
             rule = f"campaign:{campaign.name}"
             if reason is None:
                 multiplier *= campaign.multiplier
+                # A segment-targeted campaign names the segment it applied for.
+                audience = f" for {segment}" if campaign.rfm_segments else ""
                 trace.add(
-                    rule, True, f"x{campaign.multiplier} points", multiplier=campaign.multiplier
+                    rule,
+                    True,
+                    f"x{campaign.multiplier} points{audience}",
+                    multiplier=campaign.multiplier,
                 )
             else:
                 trace.add(rule, False, reason)

@@ -122,7 +122,11 @@ async def test_a_worker_killed_mid_batch_leaves_every_delivery_applied_exactly_o
     edge_url: str, resources: Resources, settings: Settings, tenant: Tenant
 ) -> None:
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
-        await update_program_config(session, tenant.merchant_id, {"first_purchase": None})
+        # Exactly 10 points a dollar: no first-purchase bonus, and no RFM multiplier (the
+        # batch's earlier orders may make a customer a Champion before their later ones).
+        await update_program_config(
+            session, tenant.merchant_id, {"first_purchase": None, "rfm_multipliers": {}}
+        )
     async with httpx.AsyncClient(base_url=edge_url, timeout=30) as http:
         expected = await _orders_sent(http, tenant, BATCH)
     assert await _status_counts(resources, tenant.merchant_id) == {"pending": BATCH}
@@ -155,7 +159,11 @@ async def test_with_redis_stopped_deliveries_are_accepted_and_processed_after_it
     resources: Resources, settings: Settings, tenant: Tenant, tmp_path: Path
 ) -> None:
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
-        await update_program_config(session, tenant.merchant_id, {"first_purchase": None})
+        # Exactly 10 points a dollar: no first-purchase bonus, and no RFM multiplier (the
+        # batch's earlier orders may make a customer a Champion before their later ones).
+        await update_program_config(
+            session, tenant.merchant_id, {"first_purchase": None, "rfm_multipliers": {}}
+        )
     # A Redis of its own, so stopping it leaves the rest of the suite alone.
     redis = start_redis(tmp_path)
     isolated = settings.model_copy(update={"redis_url": redis.url})

@@ -1,0 +1,1 @@
+"""Order facts: one row per Shopify order, the record analytics computes from."""

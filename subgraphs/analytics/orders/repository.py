@@ -1,0 +1,170 @@
+"""Every SQL statement on ``orders``, scoped to one merchant."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import ColumnElement, func, literal, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from db.ids import new_id
+from db.models import Customer, OrderFactSource
+from db.models import OrderFact as OrderRow
+from subgraphs.kit.repository import TenantRepository
+
+if TYPE_CHECKING:
+    from subgraphs.analytics.orders.service import OrderFact
+
+# One statement: every earn of an order the ledger holds and orders lacks becomes a fact. The
+# earn's explanation carries the subtotal in shop currency it was computed on (base_amount),
+# the order's currency and its lines; the order's cancellation is its ``order:<id>:cancel``
+# reversal. What the ledger never knew (shipping, taxes, channel) is left at its default.
+_BACKFILL = text(
+    """
+    INSERT INTO orders (
+        merchant_id, id, shopify_order_id, customer_id, created_at, cancelled_at, currency,
+        subtotal, total, presentment_currency, presentment_subtotal, presentment_total,
+        channel, region, tier_id, source
+    )
+    SELECT e.merchant_id,
+           -- a UUIDv7 of the earn's moment: its milliseconds over the first 48 bits of a
+           -- random UUID, version bits set to 7
+           encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) PLACING
+               substring(int8send(floor(extract(epoch FROM e.created_at) * 1000)::bigint) FROM 3)
+               FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid::text,
+           e.order_id, e.customer_id, e.created_at,
+           cancel.created_at,
+           coalesce(settings.config #>> '{currencies,base}', 'USD'),
+           amounts.base, amounts.base,
+           coalesce(e.explanation ->> 'currency', e.currency, 'USD'),
+           amounts.presented, amounts.presented,
+           'online', c.country_code, NULL, 'ledger'
+    FROM points_transactions e
+    JOIN customers c ON c.merchant_id = e.merchant_id AND c.id = e.customer_id
+    LEFT JOIN program_settings settings ON settings.merchant_id = e.merchant_id
+    LEFT JOIN points_transactions cancel
+      ON cancel.merchant_id = e.merchant_id
+     AND cancel.idempotency_key = 'order:' || e.order_id || '\\:cancel'
+    CROSS JOIN LATERAL (
+        SELECT coalesce((e.explanation ->> 'base_amount')::numeric, 0) AS base,
+               coalesce(
+                   (SELECT sum((line ->> 'amount')::numeric)
+                    FROM jsonb_array_elements(coalesce(e.explanation -> 'lines', '[]')) line),
+                   (e.explanation ->> 'base_amount')::numeric,
+                   0
+               ) AS presented
+    ) amounts
+    WHERE e.merchant_id = :merchant_id AND e.kind = 'earn' AND e.order_id IS NOT NULL
+    ON CONFLICT (merchant_id, shopify_order_id) DO NOTHING
+    """
+)
+
+
+class OrderFactsRepository(TenantRepository[OrderRow]):
+    model = OrderRow
+
+    def _customer_of(self, fact: OrderFact) -> Any:
+        if fact.customer_id is not None or fact.shopify_customer_id is None:
+            return fact.customer_id
+        return (
+            select(Customer.id)
+            .where(
+                Customer.merchant_id == self._merchant_id,
+                Customer.shopify_customer_id == fact.shopify_customer_id,
+            )
+            .scalar_subquery()
+        )
+
+    def _tier_of(self, customer: Any) -> Any:
+        """The customer's tier now: what "tier at order time" is when the order is first seen."""
+        if customer is None:
+            return None
+        return (
+            select(Customer.vip_tier_id)
+            .where(Customer.merchant_id == self._merchant_id, Customer.id == customer)
+            .scalar_subquery()
+        )
+
+    def _values(self, fact: OrderFact, source: OrderFactSource) -> dict[str, Any]:
+        customer = self._customer_of(fact)
+        return {
+            "merchant_id": self._merchant_id,
+            "id": new_id(),
+            "shopify_order_id": fact.shopify_order_id,
+            "customer_id": customer,
+            "created_at": fact.created_at,
+            "paid_at": fact.paid_at,
+            "cancelled_at": fact.cancelled_at,
+            "currency": fact.currency,
+            "subtotal": fact.subtotal,
+            "total": fact.total,
+            "presentment_currency": fact.presentment_currency,
+            "presentment_subtotal": fact.presentment_subtotal,
+            "presentment_total": fact.presentment_total,
+            "channel": fact.channel.value,
+            "region": fact.region,
+            "discount_codes": list(fact.discount_codes),
+            "tier_id": self._tier_of(customer),
+            "source": source.value,
+        }
+
+    async def upsert(
+        self, facts: Sequence[OrderFact], *, source: OrderFactSource, replace: bool
+    ) -> int:
+        """Insert the facts not recorded yet. An existing row is replaced by ``replace``
+        (webhooks) except for its tier at order time, its refunds and the moments it was paid
+        and cancelled (once known they stay); without ``replace`` it only gains a cancellation,
+        a payment or a customer it lacked. Returns the rows written."""
+        if not facts:
+            return 0
+        statement = pg_insert(OrderRow).values([self._values(fact, source) for fact in facts])
+        current, new = OrderRow.__table__.c, statement.excluded
+        kept: dict[str, ColumnElement[Any]] = {
+            "paid_at": func.coalesce(current.paid_at, new.paid_at),
+            "cancelled_at": func.coalesce(current.cancelled_at, new.cancelled_at),
+            "customer_id": func.coalesce(current.customer_id, new.customer_id),
+            "updated_at": func.now(),
+        }
+        if replace:
+            replaced = (
+                "created_at", "currency", "subtotal", "total", "presentment_currency",
+                "presentment_subtotal", "presentment_total", "channel", "region",
+                "discount_codes", "source",
+            )  # fmt: skip
+            kept |= {name: new[name] for name in replaced}
+            kept["customer_id"] = func.coalesce(new.customer_id, current.customer_id)
+        result = await self._session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["merchant_id", "shopify_order_id"], set_=kept
+            )
+        )
+        return int(getattr(result, "rowcount", 0))
+
+    async def add_refund(
+        self, shopify_order_id: str, refund_id: str, amount: Decimal
+    ) -> tuple[bool, str | None]:
+        """Record one refund of an order (a refund id counts once, so a redelivery changes
+        nothing); (whether the order is recorded, its customer)."""
+        refunds = OrderRow.refunds.op("||")(
+            func.jsonb_build_object(literal(refund_id), literal(str(amount)))
+        )
+        total = (
+            select(func.coalesce(func.sum(text("value::numeric")), 0))
+            .select_from(func.jsonb_each_text(refunds.cast(JSONB)))
+            .scalar_subquery()
+        )
+        result = await self._session.execute(
+            update(OrderRow)
+            .where(self._mine, OrderRow.shopify_order_id == shopify_order_id)
+            .values(refunds=refunds, refunded_amount=total, updated_at=func.now())
+            .returning(OrderRow.customer_id)
+        )
+        row = result.one_or_none()
+        return (False, None) if row is None else (True, row.customer_id)
+
+    async def backfill_from_ledger(self) -> int:
+        result = await self._session.execute(_BACKFILL, {"merchant_id": self._merchant_id})
+        return int(getattr(result, "rowcount", 0))

@@ -1,0 +1,1 @@
+"""RFM: recency, frequency and monetary scores, and the segments made of them."""

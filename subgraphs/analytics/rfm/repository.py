@@ -1,0 +1,316 @@
+"""Every SQL statement on ``rfm_thresholds``, ``customer_segments``, ``rfm_score_history``,
+``rfm_benchmarks`` and the ``rfm_segment_counts`` view, and analytics' two columns of
+``customers`` (``rfm_score``, ``rfm_segment``: written here only, read by points)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.ids import new_id
+from db.models import Customer, CustomerSegment, RfmBenchmark, RfmSettings
+from subgraphs.kit.repository import TenantRepository
+
+ScoreRange = tuple[int, int]
+ANY_SCORE: ScoreRange = (1, 5)
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentRule:
+    """A segment: score ranges (inclusive) and the priority it is checked in (lowest first)."""
+
+    name: str
+    priority: int
+    recency: ScoreRange = ANY_SCORE
+    frequency: ScoreRange = ANY_SCORE
+    monetary: ScoreRange = ANY_SCORE
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentCount:
+    segment: str
+    customers: int
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRfm:
+    recency: int
+    frequency: int
+    monetary: int
+    score: Decimal
+    segment: str | None
+
+
+# One pass over the shop (or one customer: :customer_id), whatever its size. Each CTE is one
+# step of the rules in ``rfm.service``; the two UPDATEs touch disjoint customers (with order
+# facts / without any left), and only rows whose scores or segment move are written, each
+# with a history row.
+_SCORE = text(
+    """
+    WITH aov AS (
+        SELECT sum(total - refunded_amount) / nullif(count(*), 0) AS value
+        FROM orders
+        WHERE merchant_id = :merchant_id AND cancelled_at IS NULL
+    ),
+    facts AS (
+        SELECT customer_id, count(*) AS orders, sum(total - refunded_amount) AS spent,
+               max(created_at) AS last_at, min(created_at) AS first_at
+        FROM orders
+        WHERE merchant_id = :merchant_id AND cancelled_at IS NULL AND customer_id IS NOT NULL
+          AND (CAST(:customer_id AS text) IS NULL OR customer_id = CAST(:customer_id AS text))
+        GROUP BY customer_id
+    ),
+    measured AS (
+        SELECT customer_id, orders,
+               greatest(
+                   extract(epoch FROM CAST(:now AS timestamptz) - last_at) / 86400
+                   - CASE WHEN CAST(:time_weighted AS boolean) AND orders > 1
+                          THEN extract(epoch FROM last_at - first_at) / 86400 / (orders - 1)
+                          ELSE 0 END,
+                   0
+               ) AS days,
+               spent / nullif((SELECT value FROM aov), 0) AS multiple
+        FROM facts
+    ),
+    scored AS (
+        SELECT customer_id,
+               CASE WHEN days <= :r5 THEN 5 WHEN days <= :r4 THEN 4
+                    WHEN days <= :r3 THEN 3 WHEN days <= :r2 THEN 2 ELSE 1 END AS r,
+               CASE WHEN orders >= :f5 THEN 5 WHEN orders >= :f4 THEN 4
+                    WHEN orders >= :f3 THEN 3 WHEN orders >= :f2 THEN 2 ELSE 1 END AS f,
+               CASE WHEN multiple >= :m5 THEN 5 WHEN multiple >= :m4 THEN 4
+                    WHEN multiple >= :m3 THEN 3 WHEN multiple >= :m2 THEN 2 ELSE 1 END AS m
+        FROM measured
+    ),
+    rules AS MATERIALIZED (
+        -- read once, not once per customer
+        SELECT * FROM jsonb_to_recordset(CAST(:segments AS jsonb)) AS rule(
+            name text, priority int, recency_min int, recency_max int,
+            frequency_min int, frequency_max int, monetary_min int, monetary_max int)
+    ),
+    segmented AS (
+        SELECT s.customer_id, s.r, s.f, s.m,
+               jsonb_build_object(
+                   'recency', s.r, 'frequency', s.f, 'monetary', s.m,
+                   'score', round((s.r + s.f + s.m) / 3.0, 2)
+               ) AS document,
+               round((s.r + s.f + s.m) / 3.0, 2) AS score,
+               (SELECT rule.name
+                FROM rules rule
+                WHERE s.r BETWEEN rule.recency_min AND rule.recency_max
+                  AND s.f BETWEEN rule.frequency_min AND rule.frequency_max
+                  AND s.m BETWEEN rule.monetary_min AND rule.monetary_max
+                ORDER BY rule.priority, rule.name
+                LIMIT 1) AS segment
+        FROM scored s
+    ),
+    changed AS (
+        UPDATE customers c
+        SET rfm_score = s.document, rfm_segment = s.segment
+        FROM segmented s
+        WHERE c.merchant_id = :merchant_id AND c.id = s.customer_id
+          AND (c.rfm_score IS DISTINCT FROM s.document OR c.rfm_segment IS DISTINCT FROM s.segment)
+        RETURNING c.id, s.r, s.f, s.m, s.score, s.segment
+    ),
+    cleared AS (
+        UPDATE customers c
+        SET rfm_score = NULL, rfm_segment = NULL
+        WHERE c.merchant_id = :merchant_id AND c.rfm_score IS NOT NULL
+          AND (CAST(:customer_id AS text) IS NULL OR c.id = CAST(:customer_id AS text))
+          AND NOT EXISTS (SELECT 1 FROM facts WHERE facts.customer_id = c.id)
+        RETURNING c.id
+    ),
+    history AS (
+        INSERT INTO rfm_score_history (
+            merchant_id, customer_id, computed_at, recency, frequency, monetary, score, segment
+        )
+        SELECT :merchant_id, id, CAST(:now AS timestamptz), r, f, m, score, segment FROM changed
+        ON CONFLICT (merchant_id, customer_id, computed_at) DO UPDATE
+        SET recency = excluded.recency, frequency = excluded.frequency,
+            monetary = excluded.monetary, score = excluded.score, segment = excluded.segment
+        RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM scored) AS scored,
+           (SELECT count(*) FROM history) AS changed,
+           (SELECT count(*) FROM cleared) AS cleared
+    """
+)
+_REFRESH = text("REFRESH MATERIALIZED VIEW CONCURRENTLY rfm_segment_counts")
+# The view keeps the transaction's merchant (``app.merchant_id``); the filter on merchant_id
+# says the same, so isolation stays twofold although a materialized view has no RLS.
+_COUNTS = text(
+    "SELECT segment_name, customer_count FROM rfm_segment_counts_of_tenant "
+    "WHERE merchant_id = :merchant_id"
+)
+
+
+def _segment_json(rule: SegmentRule) -> dict[str, Any]:
+    return {
+        "name": rule.name,
+        "priority": rule.priority,
+        "recency_min": rule.recency[0],
+        "recency_max": rule.recency[1],
+        "frequency_min": rule.frequency[0],
+        "frequency_max": rule.frequency[1],
+        "monetary_min": rule.monetary[0],
+        "monetary_max": rule.monetary[1],
+    }
+
+
+def _rule_of(row: CustomerSegment) -> SegmentRule:
+    def bounds(low: int | None, high: int | None) -> ScoreRange:
+        return (low or 1, high or 5)
+
+    return SegmentRule(
+        row.name,
+        row.priority,
+        recency=bounds(row.recency_min, row.recency_max),
+        frequency=bounds(row.frequency_min, row.frequency_max),
+        monetary=bounds(row.monetary_min, row.monetary_max),
+    )
+
+
+async def refresh_segment_counts(session: AsyncSession) -> None:
+    """As the view's owner (a system unit of work): the app role may only read it."""
+    await session.execute(_REFRESH)
+
+
+class RfmRepository(TenantRepository[RfmSettings]):
+    model = RfmSettings
+
+    async def thresholds_document(
+        self, *, for_update: bool = False
+    ) -> tuple[dict[str, Any] | None, int]:
+        query = select(RfmSettings.config, RfmSettings.version).where(self._mine)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._session.execute(query)).one_or_none()
+        return (None, 0) if row is None else (row.config, row.version)
+
+    async def save_thresholds(self, config: dict[str, Any]) -> int:
+        statement = (
+            pg_insert(RfmSettings)
+            .values(merchant_id=self._merchant_id, config=config)
+            .on_conflict_do_update(
+                index_elements=["merchant_id"],
+                set_={"config": config, "version": RfmSettings.version + 1},
+            )
+            .returning(RfmSettings.version)
+        )
+        return int((await self._session.execute(statement)).scalar_one())
+
+    @staticmethod
+    async def benchmarks(session: AsyncSession) -> list[RfmBenchmark]:
+        """Presets are the same for every shop (no tenant)."""
+        return list(
+            (await session.scalars(select(RfmBenchmark).order_by(RfmBenchmark.industry))).all()
+        )
+
+    @staticmethod
+    async def benchmark(session: AsyncSession, industry: str) -> RfmBenchmark | None:
+        return await session.scalar(select(RfmBenchmark).where(RfmBenchmark.industry == industry))
+
+    async def merchant_segments(self) -> list[SegmentRule]:
+        rows = await self._session.scalars(
+            select(CustomerSegment)
+            .where(CustomerSegment.merchant_id == self._merchant_id)
+            .order_by(CustomerSegment.priority, CustomerSegment.name)
+        )
+        return [_rule_of(row) for row in rows]
+
+    async def segment_named(self, name: str) -> tuple[str, SegmentRule] | None:
+        row = await self._session.scalar(
+            select(CustomerSegment).where(
+                CustomerSegment.merchant_id == self._merchant_id, CustomerSegment.name == name
+            )
+        )
+        return None if row is None else (row.id, _rule_of(row))
+
+    async def insert_segment(self, rule: SegmentRule) -> str | None:
+        """The new segment's id; None when the shop has one of that name."""
+        segment_id = new_id()
+        statement = (
+            pg_insert(CustomerSegment)
+            .values(
+                merchant_id=self._merchant_id,
+                id=segment_id,
+                name=rule.name,
+                priority=rule.priority,
+                recency_min=rule.recency[0],
+                recency_max=rule.recency[1],
+                frequency_min=rule.frequency[0],
+                frequency_max=rule.frequency[1],
+                monetary_min=rule.monetary[0],
+                monetary_max=rule.monetary[1],
+            )
+            .on_conflict_do_nothing(index_elements=["merchant_id", "name"])
+            .returning(CustomerSegment.id)
+        )
+        return (await self._session.execute(statement)).scalar_one_or_none()
+
+    async def delete_segment(self, segment_id: str) -> bool:
+        result = await self._session.execute(
+            delete(CustomerSegment)
+            .where(
+                CustomerSegment.merchant_id == self._merchant_id, CustomerSegment.id == segment_id
+            )
+            .returning(CustomerSegment.id)
+        )
+        return result.scalar_one_or_none() is not None
+
+    async def score(
+        self,
+        thresholds: dict[str, Any],
+        segments: Sequence[SegmentRule],
+        *,
+        now: datetime,
+        customer_id: str | None,
+    ) -> tuple[int, int, int]:
+        """(customers scored, changed, cleared)."""
+        recency = thresholds["recency_days"]
+        frequency = thresholds["frequency_orders"]
+        monetary = [Decimal(value) for value in thresholds["monetary_aov_multiples"]]
+        parameters: dict[str, Any] = {
+            "merchant_id": self._merchant_id,
+            "customer_id": customer_id,
+            "now": now,
+            "time_weighted": bool(thresholds["time_weighted"]),
+            "segments": json.dumps([_segment_json(rule) for rule in segments]),
+        }
+        for score in range(4):
+            parameters[f"r{5 - score}"] = recency[score]
+            parameters[f"f{score + 2}"] = frequency[score]
+            parameters[f"m{score + 2}"] = monetary[score]
+        row = (await self._session.execute(_SCORE, parameters)).one()
+        return int(row.scored), int(row.changed), int(row.cleared)
+
+    async def segment_counts(self) -> list[SegmentCount]:
+        rows = await self._session.execute(_COUNTS, {"merchant_id": self._merchant_id})
+        return [SegmentCount(str(name), int(count)) for name, count in rows]
+
+    async def rfm_by_customer(self, customer_ids: Sequence[str]) -> dict[str, CustomerRfm]:
+        rows = await self._session.execute(
+            select(Customer.id, Customer.rfm_score, Customer.rfm_segment).where(
+                Customer.merchant_id == self._merchant_id,
+                Customer.id.in_(customer_ids),
+                Customer.rfm_score.is_not(None),
+            )
+        )
+        return {
+            customer_id: CustomerRfm(
+                recency=int(document["recency"]),
+                frequency=int(document["frequency"]),
+                monetary=int(document["monetary"]),
+                score=Decimal(str(document["score"])),
+                segment=segment,
+            )
+            for customer_id, document, segment in rows
+        }

@@ -1,0 +1,1 @@
+"""Analytics in the worker: its part of the order webhooks, and its scheduled jobs."""
