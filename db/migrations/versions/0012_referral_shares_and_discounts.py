@@ -15,7 +15,7 @@ from db.partitions import hash_partitions, tenant_isolation
 from db.session import APP_ROLE
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 
 TABLES = ("referral_shares",)
 
