@@ -66,15 +66,20 @@ async def _ledger_state(resources: Resources, tenant: Tenant) -> tuple[int, int,
     return earns, orders, balances, ledger
 
 
-async def _no_first_purchase_bonus(resources: Resources, tenant: Tenant) -> None:
+async def _flat_earning(resources: Resources, tenant: Tenant) -> None:
+    """10 points per dollar and nothing else: no first-purchase bonus, and no RFM multiplier
+    (the order facts make a frequent buyer a Champion part-way through, at a moment that
+    depends on which batch runs first)."""
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
-        await update_program_config(session, tenant.merchant_id, {"first_purchase": None})
+        await update_program_config(
+            session, tenant.merchant_id, {"first_purchase": None, "rfm_multipliers": {}}
+        )
 
 
 async def test_a_batch_applies_each_delivery_once_and_a_bad_neighbour_fails_alone(
     edge: httpx.AsyncClient, resources: Resources, tenant: Tenant
 ) -> None:
-    await _no_first_purchase_bonus(resources, tenant)
+    await _flat_earning(resources, tenant)
     good = await _orders(edge, tenant, 71_000, 6)
     # Refused before its handler runs: text Postgres cannot store.
     unusable = await _send(
@@ -113,7 +118,7 @@ async def test_a_batch_applies_each_delivery_once_and_a_bad_neighbour_fails_alon
 async def test_concurrent_jobs_share_batches_and_every_order_earns_once(
     edge: httpx.AsyncClient, resources: Resources, tenant: Tenant
 ) -> None:
-    await _no_first_purchase_bonus(resources, tenant)
+    await _flat_earning(resources, tenant)
     sent = await _orders(edge, tenant, 72_000, 30)
     batches = DeliveryBatches(resources)
 
