@@ -191,6 +191,11 @@ def main(argv: list[str] | None = None) -> int:
         "--module", action="append", default=[], help="only modules whose name contains this"
     )
     parser.add_argument("--report-only", action="store_true", help="score the last run")
+    parser.add_argument(
+        "--not-killed",
+        action="store_true",
+        help="run only the sampled mutants the last run did not kill (after adding tests)",
+    )
     args = parser.parse_args(argv)
 
     generate()
@@ -203,7 +208,10 @@ def main(argv: list[str] | None = None) -> int:
         }
     chosen = sample(by_module, args.per_module, args.seed)
     names = [name for module_names in chosen.values() for name in module_names]
-    print(f"{len(names)} mutants sampled in {len(chosen)} modules (seed {args.seed})", flush=True)
+    if args.not_killed:
+        codes = exit_codes()
+        names = [name for name in names if codes.get(name) not in KILLED]
+    print(f"{len(names)} mutants to run in {len(chosen)} modules (seed {args.seed})", flush=True)
     if not args.report_only and names:
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="loyalnest-mutants-") as data_dir:
