@@ -216,6 +216,7 @@ async def test_a_customer_inactive_a_second_time_loses_what_they_earned_since(
         -second,
     )
     assert one.transaction.idempotency_key != two.transaction.idempotency_key
+    assert two.transaction.reason == "points expired after inactivity"
     assert await balance(resources, tenant, customer_id) == 0
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         expired = await session.scalars(
@@ -233,3 +234,99 @@ async def test_a_customer_inactive_a_second_time_loses_what_they_earned_since(
         "detail": f"no activity since {last_seen.isoformat()}, more than 90 days",
         "points": -second,
     } | {k: v for k, v in step.items() if k not in {"rule", "applied", "detail", "points"}}
+
+
+# --- referral rewards -----------------------------------------------------------------------
+
+
+async def test_a_referral_reward_is_earned_once_counts_for_tiers_and_expires(
+    resources: Resources, tenant: Tenant, t0: datetime
+) -> None:
+    """The referrals program's reward, carried by a job that may run twice. Kills, in
+    `credit_referral`: the points, reason, key, source, trace or expiry of the credit changed,
+    `earned` or `activity_at` dropped from the customer's change, and its replay check."""
+    await configure(resources, tenant, expiry={"kind": "after_earning", "days": 30})
+    customer_id = await add_customer(resources, tenant)
+    referral = ledger.PointsChange(customer_id, 250, "referred a friend", f"referral:{new_id()}:a")
+
+    entries = []
+    for _ in range(2):
+        async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+            entries.append(
+                await ledger.credit_referral(session, tenant.merchant_id, referral, now=t0)
+            )
+
+    first, retry = entries
+    assert (first.replayed, retry.replayed, retry.transaction.id) == (
+        False,
+        True,
+        first.transaction.id,
+    )
+    credit = first.transaction
+    assert (credit.kind, credit.points, credit.source, credit.reason) == (
+        PointsTransactionKind.REFERRAL,
+        250,
+        "referral",
+        "referred a friend",
+    )
+    assert credit.idempotency_key == referral.idempotency_key
+    assert credit.expires_at == t0 + 30 * DAY
+    [step] = credit.explanation["trace"]
+    assert (step["rule"], step["applied"], step["detail"], step["points"]) == (
+        "referral",
+        True,
+        "referred a friend",
+        250,
+    )
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        row = await session.get(Customer, (tenant.merchant_id, customer_id))
+        assert row is not None
+        assert (row.points_balance, row.total_points_earned) == (250, 250)
+        assert row.last_activity_at == t0
+    assert await balance(resources, tenant, customer_id) == 250
+
+
+async def test_points_expiring_after_earning_say_which_lots_and_when(
+    resources: Resources, tenant: Tenant, t0: datetime
+) -> None:
+    """One expiry empties every lot whose date has passed, a trace step per lot; the lot
+    earned later keeps its points. Kills the lots' reason, detail and key texts changed, and
+    the sum of what expires miscounted."""
+    await configure(resources, tenant, expiry={"kind": "after_earning", "days": 30})
+    customer_id = await add_customer(resources, tenant)
+    first = await earn(resources, tenant, customer_id, "10.00", at=t0)
+    second = await earn(resources, tenant, customer_id, "2.50", at=t0 + DAY)
+    later = await earn(resources, tenant, customer_id, "1.00", at=t0 + 5 * DAY)
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        lots = list(
+            (
+                await session.execute(
+                    select(PointsTransaction.id, PointsTransaction.expires_at)
+                    .where(
+                        PointsTransaction.merchant_id == tenant.merchant_id,
+                        PointsTransaction.customer_id == customer_id,
+                    )
+                    .order_by(PointsTransaction.id)
+                )
+            ).all()
+        )
+
+    entry = await expire(resources, tenant, customer_id, at=t0 + 31 * DAY + DAY)
+
+    assert entry is not None
+    expired = entry.transaction
+    assert (expired.points, expired.reason) == (-(first + second), "points expired")
+    assert expired.idempotency_key == f"expire:{customer_id}:{lots[0].id}"
+    assert [
+        (step["rule"], step["applied"], step["detail"], step["points"])
+        for step in expired.explanation["trace"]
+    ] == [
+        (
+            "expiry_after_earning",
+            True,
+            f"{points} unspent points of {lot_id} expired {expires_at.isoformat()}",
+            -points,
+        )
+        for points, (lot_id, expires_at) in zip((first, second), lots[:2], strict=True)
+    ]
+    assert await balance(resources, tenant, customer_id) == later
