@@ -14,6 +14,7 @@ mutants judged equivalent are listed, with the reason, in ``docs/mutation-testin
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -163,10 +164,9 @@ def run_mutmut(names: list[str], env: dict[str, str], *, budget: float, children
                 break
             except subprocess.TimeoutExpired:
                 continue
-        try:  # mutants forked before the stop, still running without their parent
+        # Mutants forked before the stop, still running without their parent.
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         return False
 
 
@@ -177,8 +177,10 @@ def scores(chosen: dict[str, list[str]], equivalent: set[str]) -> list[ModuleSco
         score = ModuleScore(module, sampled=len(names))
         for name in names:
             code = codes.get(name)
-            status = KILLED.get(code, SURVIVED.get(code, "not checked")) if code is not None else (
-                "not checked"
+            status = (
+                KILLED.get(code, SURVIVED.get(code, "not checked"))
+                if code is not None
+                else ("not checked")
             )
             score.statuses[status] += 1
             if status in {"survived", "no tests"}:
@@ -237,8 +239,11 @@ def main(argv: list[str] | None = None) -> int:
     names = [name for module_names in chosen.values() for name in module_names]
     if args.not_killed or args.resume:
         codes = exit_codes()
-        keep = (lambda code: code is None) if args.resume else (lambda code: code not in KILLED)
-        names = [name for name in names if keep(codes.get(name))]
+        names = [
+            name
+            for name in names
+            if (codes.get(name) is None if args.resume else codes.get(name) not in KILLED)
+        ]
     print(f"{len(names)} mutants to run in {len(chosen)} modules (seed {args.seed})", flush=True)
     if not args.report_only and names:
         started = time.monotonic()

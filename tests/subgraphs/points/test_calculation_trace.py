@@ -220,7 +220,10 @@ def test_spend_goals_say_whether_they_were_met() -> None:
         earning={**PLAIN.earning.model_dump(), "goal_spend": {"threshold": "50", "points": 25}}
     )
     goal = campaign(
-        "Spend 40", kind="goal_spend", multiplier=Decimal(1), goal_amount=Decimal(40),
+        "Spend 40",
+        kind="goal_spend",
+        multiplier=Decimal(1),
+        goal_amount=Decimal(40),
         bonus_points=30,
     )
 
@@ -244,9 +247,7 @@ def test_spend_goals_say_whether_they_were_met() -> None:
 def test_actions_say_what_they_earn() -> None:
     config = configured(earning={**PLAIN.earning.model_dump(), "newsletter": 0})
 
-    signup = calculate(
-        config, (), action=EarnAction.SIGNUP, customer=REGULAR, order=None, at=NOW
-    )
+    signup = calculate(config, (), action=EarnAction.SIGNUP, customer=REGULAR, order=None, at=NOW)
     newsletter = calculate(
         config, (), action=EarnAction.NEWSLETTER, customer=REGULAR, order=None, at=NOW
     )
@@ -307,8 +308,12 @@ def test_a_calculation_refused_says_why(
 # --- the userErrors a merchant reads --------------------------------------------------------
 
 ERRORS = "userErrors { field message code }"
-ADJUST = f"""mutation($input: PointsAdjustInput!) {{ pointsAdjust(input: $input) {{ {ERRORS} }} }}"""
-REVERSE = f"""mutation($input: PointsReverseInput!) {{ pointsReverse(input: $input) {{ {ERRORS} }} }}"""
+ADJUST = (
+    f"""mutation($input: PointsAdjustInput!) {{ pointsAdjust(input: $input) {{ {ERRORS} }} }}"""
+)
+REVERSE = (
+    f"""mutation($input: PointsReverseInput!) {{ pointsReverse(input: $input) {{ {ERRORS} }} }}"""
+)
 EARN = f"""mutation($input: PointsEarnInput!) {{ pointsEarn(input: $input) {{ {ERRORS} }} }}"""
 
 
@@ -326,25 +331,56 @@ async def test_the_main_user_errors_say_what_to_fix(
 ) -> None:
     customer_id = await add_customer(resources, tenant, points=30)
     customer = gid("Customer", customer_id)
-    the_order = {"id": "7001", "currencyCode": "USD",
-                 "lines": [{"id": "7001-L1", "quantity": 1, "amount": "10.00"}]}
-    await user_errors(points_client, tenant, EARN, {
-        "customerId": customer, "order": the_order, "idempotencyKey": "earn:7001"})
+    the_order = {
+        "id": "7001",
+        "currencyCode": "USD",
+        "lines": [{"id": "7001-L1", "quantity": 1, "amount": "10.00"}],
+    }
+    await user_errors(
+        points_client,
+        tenant,
+        EARN,
+        {"customerId": customer, "order": the_order, "idempotencyKey": "earn:7001"},
+    )
     held = (await ledger_state(resources, tenant, customer_id)).balance
 
-    too_much = await user_errors(points_client, tenant, ADJUST, {
-        "customerId": customer, "points": -500, "reason": "typo", "idempotencyKey": "a:1"})
-    zero = await user_errors(points_client, tenant, ADJUST, {
-        "customerId": customer, "points": 0, "reason": "typo", "idempotencyKey": "a:2"})
-    twice = await user_errors(points_client, tenant, EARN, {
-        "customerId": customer, "order": the_order, "idempotencyKey": "earn:7001:again"})
-    never = await user_errors(points_client, tenant, REVERSE, {
-        "orderId": "nope", "idempotencyKey": "r:1"})
-    stranger = await user_errors(points_client, tenant, REVERSE, {
-        "orderId": "7001", "idempotencyKey": "r:2", "lines": [{"lineId": "L9", "quantity": 1}]})
-    negative = await user_errors(points_client, tenant, REVERSE, {
-        "orderId": "7001", "idempotencyKey": "r:3",
-        "lines": [{"lineId": "7001-L1", "amount": "-1.00"}]})
+    too_much = await user_errors(
+        points_client,
+        tenant,
+        ADJUST,
+        {"customerId": customer, "points": -500, "reason": "typo", "idempotencyKey": "a:1"},
+    )
+    zero = await user_errors(
+        points_client,
+        tenant,
+        ADJUST,
+        {"customerId": customer, "points": 0, "reason": "typo", "idempotencyKey": "a:2"},
+    )
+    twice = await user_errors(
+        points_client,
+        tenant,
+        EARN,
+        {"customerId": customer, "order": the_order, "idempotencyKey": "earn:7001:again"},
+    )
+    never = await user_errors(
+        points_client, tenant, REVERSE, {"orderId": "nope", "idempotencyKey": "r:1"}
+    )
+    stranger = await user_errors(
+        points_client,
+        tenant,
+        REVERSE,
+        {"orderId": "7001", "idempotencyKey": "r:2", "lines": [{"lineId": "L9", "quantity": 1}]},
+    )
+    negative = await user_errors(
+        points_client,
+        tenant,
+        REVERSE,
+        {
+            "orderId": "7001",
+            "idempotencyKey": "r:3",
+            "lines": [{"lineId": "7001-L1", "amount": "-1.00"}],
+        },
+    )
 
     assert [too_much, zero, twice, never, stranger, negative] == [
         [err("points", f"the balance is {held}; it cannot go below zero", "INSUFFICIENT_POINTS")],

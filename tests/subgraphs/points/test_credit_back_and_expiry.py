@@ -105,7 +105,7 @@ async def test_points_returned_for_an_unissued_reward_come_back_once_however_oft
     await configure(resources, tenant, expiry={"kind": "after_earning", "days": 30})
     customer_id = await add_customer(resources, tenant, points=500)
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
-        earned_before = (await session.get(Customer, (tenant.merchant_id, customer_id)))
+        earned_before = await session.get(Customer, (tenant.merchant_id, customer_id))
         assert earned_before is not None
         total_earned = earned_before.total_points_earned
     key = f"redemption:{new_id()}:refund"
@@ -208,7 +208,8 @@ async def test_a_customer_inactive_a_second_time_loses_what_they_earned_since(
     not_yet = await expire(resources, tenant, customer_id, at=last_seen + 90 * DAY - MICRO)
     two = await expire(resources, tenant, customer_id, at=last_seen + 90 * DAY)
 
-    assert one is not None and two is not None
+    assert one is not None
+    assert two is not None
     assert (one.transaction.points, again, not_yet, two.transaction.points) == (
         -first,
         None,
@@ -324,7 +325,7 @@ async def test_points_expiring_after_earning_say_which_lots_and_when(
         (
             "expiry_after_earning",
             True,
-            f"{points} unspent points of {lot_id} expired {expires_at.isoformat()}",
+            f"{points} unspent points of {lot_id} expired {expires_at and expires_at.isoformat()}",
             -points,
         )
         for points, (lot_id, expires_at) in zip((first, second), lots[:2], strict=True)

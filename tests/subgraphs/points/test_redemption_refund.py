@@ -80,7 +80,11 @@ async def test_a_reward_not_issued_gives_back_its_points_once_with_the_reason(
                 PointsTransaction.kind == PointsTransactionKind.REFUND,
             )
         )
-    assert (credit.id, credit.points, credit.source) == (settled.refund_transaction_id, 150, "reward")
+    assert (credit.id, credit.points, credit.source) == (
+        settled.refund_transaction_id,
+        150,
+        "reward",
+    )
     assert credit.expires_at == now + timedelta(days=30)
     assert credit.reason == "reward not issued: points returned"
     assert credit.explanation["reward_id"] == reward.id

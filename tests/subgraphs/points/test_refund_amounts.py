@@ -118,7 +118,9 @@ async def test_refunding_the_same_line_in_three_parts_takes_back_exactly_what_it
     assert earned == 999
 
     taken = [
-        -(await refund(resources, tenant, order_id, RefundLine("L1", quantity=1))).transaction.points
+        -(
+            await refund(resources, tenant, order_id, RefundLine("L1", quantity=1))
+        ).transaction.points
         for _ in range(3)
     ]
 
@@ -147,7 +149,9 @@ async def test_three_partial_refunds_leave_the_points_of_what_the_customer_kept(
     parts = [Decimal("10.00"), Decimal("20.00"), Decimal("15.00")]
 
     taken = [
-        -(await refund(resources, tenant, order_id, RefundLine("L1", amount=part))).transaction.points
+        -(
+            await refund(resources, tenant, order_id, RefundLine("L1", amount=part))
+        ).transaction.points
         for part in parts
     ]
 
