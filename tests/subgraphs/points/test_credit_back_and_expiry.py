@@ -331,3 +331,25 @@ async def test_points_expiring_after_earning_say_which_lots_and_when(
         for points, (lot_id, expires_at) in zip((first, second), lots[:2], strict=True)
     ]
     assert await balance(resources, tenant, customer_id) == later
+
+
+async def test_inactive_customers_are_listed_a_batch_at_a_time(
+    resources: Resources, tenant: Tenant, t0: datetime
+) -> None:
+    """The job expires a batch per transaction; its listing must respect the batch size.
+    Kills `limit=limit` -> `limit=None` for the inactivity listing."""
+    await configure(resources, tenant, expiry={"kind": "inactivity", "days": 90})
+    customers = [await add_customer(resources, tenant) for _ in range(3)]
+    for customer_id in customers:
+        await earn(resources, tenant, customer_id, "1.00", at=t0)
+
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        batch = await customers_due_for_expiry(
+            session, tenant.merchant_id, now=t0 + 91 * DAY, limit=2
+        )
+        everyone = await customers_due_for_expiry(
+            session, tenant.merchant_id, now=t0 + 91 * DAY, limit=10
+        )
+
+    assert batch == sorted(customers)[:2]
+    assert everyone == sorted(customers)
