@@ -394,3 +394,15 @@ async def test_the_main_user_errors_say_what_to_fix(
 
 def err(field: str, message: str, code: str) -> dict[str, Any]:
     return {"field": ["input", *field.split(".")], "message": message, "code": code}
+
+
+@pytest.mark.parametrize(
+    ("rounding", "points"),
+    [("down", [72, 72, 72]), ("nearest", [72, 73, 73]), ("up", [73, 73, 73])],
+)
+def test_each_line_rounds_its_points_the_programs_way(rounding: str, points: list[int]) -> None:
+    """72.4, 72.5 and 72.6 points: each rounding mode, on each line. Kills the modes swapped."""
+    result = buy(order("7.24", "7.25", "7.26"), config=configured(rounding=rounding))
+
+    assert [line.points for line in result.lines] == points
+    assert result.points == sum(points)
