@@ -218,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--report-only", action="store_true", help="score the last run")
     parser.add_argument(
+        "--split", action="store_true", help="one mutmut run per module, equal budget shares"
+    )
+    parser.add_argument(
         "--resume", action="store_true", help="run only the sampled mutants not checked yet"
     )
     parser.add_argument(
@@ -250,10 +253,14 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="loyalnest-mutants-") as data_dir:
             env, stack = test_environment(Path(data_dir))
             try:
-                # Module by module, each with an equal share of what is left of the budget, so
-                # a slow module (one whose functions every test runs) cannot starve the others.
-                todo = [[n for n in chosen[module] if n in set(names)] for module in chosen]
-                todo = [module_names for module_names in todo if module_names]
+                if args.split:
+                    # Module by module, each with an equal share of what is left of the budget,
+                    # so a slow module (one every test reaches) cannot starve the others; each
+                    # share pays mutmut's clean run of the tests again.
+                    todo = [[n for n in chosen[m] if n in set(names)] for m in chosen]
+                    todo = [module_names for module_names in todo if module_names]
+                else:
+                    todo = [names]
                 deadline = started + args.budget_minutes * 60
                 for left, module_names in zip(range(len(todo), 0, -1), todo, strict=True):
                     share = (deadline - time.monotonic()) / left

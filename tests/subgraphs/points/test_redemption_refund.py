@@ -1,4 +1,4 @@
-"""Points returned when a reward's discount could not be created (issue 16, mutation survivors
+"""Spending points on a reward, and points returned when a reward's discount could not be created (issue 16, mutation survivors
 of rewards/redemption.py): the customer gets back exactly what they spent, as a credit that
 expires under the program's policy and says why in its trace; live dashboards hear of the
 return transaction; settling again returns nothing twice. Service level, real Postgres."""
@@ -9,6 +9,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from purgatory import AsyncCircuitBreakerFactory
 from sqlalchemy import select
 
 from db.ids import new_id
@@ -22,8 +23,10 @@ from subgraphs.points.rewards.redemption import (
     RedeemCommand,
     begin_redemption,
     not_created_error,
+    redeem_reward,
     settle_refunded,
 )
+from subgraphs.points.shopify import ShopifyConnector
 from subgraphs.points.rewards.service import RewardTerms, create_reward
 from tests.conftest import Tenant, add_customer
 from tests.subgraphs.points.ledger_helpers import ledger_state
@@ -108,3 +111,42 @@ def test_the_customer_is_told_their_points_came_back() -> None:
         "rewardId",
         "the discount code could not be created; the points were returned",
     )
+
+
+async def test_a_redemption_tells_live_dashboards_twice_and_a_replay_says_so(
+    resources: Resources, tenant: Tenant
+) -> None:
+    """A sandbox redemption (no Shopify store connected): dashboards hear of the debit, then
+    of the issued code; the same key again is a replay that spends nothing. Kills the events'
+    customer, transaction or redemption dropped, and `replayed=True` dropped."""
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        reward = await create_reward(
+            session,
+            tenant.merchant_id,
+            RewardTerms(
+                kind=RewardKind.FIXED_AMOUNT, title="$5 off", points_cost=120, value=Decimal(5)
+            ),
+            idempotency_key=f"reward:{new_id()}",
+        )
+    customer_id = await add_customer(resources, tenant, points=300)
+    connector = ShopifyConnector(
+        breakers=AsyncCircuitBreakerFactory(default_threshold=5, default_ttl=30),
+        redis=resources.redis,
+    )
+    command = RedeemCommand(customer_id, reward.id, f"redeem:{new_id()}")
+
+    async with resources.pubsub.subscribe(ledger_channel(tenant.merchant_id)) as events:
+        outcome = await redeem_reward(resources, connector, tenant.merchant_id, command)
+        debited = await asyncio.wait_for(anext(events), timeout=5)
+        issued = await asyncio.wait_for(anext(events), timeout=5)
+    replay = await redeem_reward(resources, connector, tenant.merchant_id, command)
+
+    redemption = outcome.redemption
+    assert (redemption.status, outcome.replayed, outcome.error) == ("issued", False, None)
+    assert debited == {
+        "customer_id": customer_id,
+        "transaction_id": redemption.debit_transaction_id,
+    }
+    assert issued == {"customer_id": customer_id, "redemption_id": redemption.id}
+    assert (replay.replayed, replay.redemption.id, replay.error) == (True, redemption.id, None)
+    assert (await ledger_state(resources, tenant, customer_id)).balance == 300 - 120
