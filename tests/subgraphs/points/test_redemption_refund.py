@@ -26,8 +26,8 @@ from subgraphs.points.rewards.redemption import (
     redeem_reward,
     settle_refunded,
 )
-from subgraphs.points.shopify import ShopifyConnector
 from subgraphs.points.rewards.service import RewardTerms, create_reward
+from subgraphs.points.shopify import ShopifyConnector
 from tests.conftest import Tenant, add_customer
 from tests.subgraphs.points.ledger_helpers import ledger_state
 
