@@ -1,7 +1,8 @@
 """Spending points on a reward, and the points returned when its discount could not be created
-(issue 16, mutation survivors of rewards/redemption.py): the customer gets back exactly what they spent, as a credit that
-expires under the program's policy and says why in its trace; live dashboards hear of the
-return transaction; settling again returns nothing twice. Service level, real Postgres."""
+(issue 16, mutation survivors of rewards/redemption.py): the customer gets back exactly what
+they spent, as a credit that expires under the program's policy and says why in its trace;
+live dashboards hear of the debit, the code and the return; settling again returns nothing
+twice. Service level, real Postgres."""
 
 from __future__ import annotations
 
