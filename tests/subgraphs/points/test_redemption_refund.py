@@ -10,6 +10,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from purgatory import AsyncCircuitBreakerFactory
 from sqlalchemy import select
 
@@ -18,7 +19,7 @@ from db.models import PointsTransaction, PointsTransactionKind, RewardKind
 from db.session import tenant_unit_of_work
 from subgraphs.kit.pubsub import ledger_channel
 from subgraphs.kit.resources import Resources
-from subgraphs.points.errors import PointsErrorCode
+from subgraphs.points.errors import PointsError, PointsErrorCode
 from subgraphs.points.program.service import update_program_config
 from subgraphs.points.rewards.redemption import (
     RedeemCommand,
@@ -27,7 +28,7 @@ from subgraphs.points.rewards.redemption import (
     redeem_reward,
     settle_refunded,
 )
-from subgraphs.points.rewards.service import RewardTerms, create_reward
+from subgraphs.points.rewards.service import RewardTerms, create_reward, delete_reward
 from subgraphs.points.shopify import ShopifyConnector
 from tests.conftest import Tenant, add_customer
 from tests.subgraphs.points.ledger_helpers import ledger_state
@@ -151,3 +152,51 @@ async def test_a_redemption_tells_live_dashboards_twice_and_a_replay_says_so(
     assert issued == {"customer_id": customer_id, "redemption_id": redemption.id}
     assert (replay.replayed, replay.redemption.id, replay.error) == (True, redemption.id, None)
     assert (await ledger_state(resources, tenant, customer_id)).balance == 300 - 120
+
+
+async def test_a_replay_after_the_reward_was_deleted_returns_the_redemption(
+    resources: Resources, tenant: Tenant
+) -> None:
+    """The merchant deleted the reward after a customer redeemed it; the customer's retry is a
+    replay of that redemption, not "reward not found", and a new redemption of it is refused
+    with that text. Kills `include_deleted=True` dropped and the refusal's text changed."""
+    now = datetime.now(UTC)
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        reward = await create_reward(
+            session,
+            tenant.merchant_id,
+            RewardTerms(
+                kind=RewardKind.FIXED_AMOUNT, title="$5 off", points_cost=100, value=Decimal(5)
+            ),
+            idempotency_key=f"reward:{new_id()}",
+        )
+    customer_id = await add_customer(resources, tenant, points=300)
+    command = RedeemCommand(customer_id, reward.id, f"redeem:{new_id()}")
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        first = await begin_redemption(
+            session, tenant.merchant_id, command, resources.cipher, now=now
+        )
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        await delete_reward(session, tenant.merchant_id, reward.id, now=now)
+
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        replay = await begin_redemption(
+            session, tenant.merchant_id, command, resources.cipher, now=now
+        )
+    with pytest.raises(PointsError) as refused:
+        async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+            await begin_redemption(
+                session,
+                tenant.merchant_id,
+                RedeemCommand(customer_id, reward.id, f"redeem:{new_id()}"),
+                resources.cipher,
+                now=now,
+            )
+
+    assert (replay.redemption.id, replay.to_issue) == (first.redemption.id, None)
+    assert (refused.value.code, refused.value.field, refused.value.message) == (
+        PointsErrorCode.REWARD_NOT_FOUND,
+        "rewardId",
+        "reward not found",
+    )
+    assert (await ledger_state(resources, tenant, customer_id)).balance == 200
