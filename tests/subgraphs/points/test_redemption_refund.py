@@ -120,7 +120,8 @@ async def test_a_redemption_tells_live_dashboards_twice_and_a_replay_says_so(
 ) -> None:
     """A sandbox redemption (no Shopify store connected): dashboards hear of the debit, then
     of the issued code; the same key again is a replay that spends nothing. Kills the events'
-    customer, transaction or redemption dropped, and `replayed=True` dropped."""
+    customer, transaction or redemption dropped, `replayed=True` dropped, and the debit's
+    redemption id or trace step changed."""
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         reward = await create_reward(
             session,
@@ -152,6 +153,23 @@ async def test_a_redemption_tells_live_dashboards_twice_and_a_replay_says_so(
     assert issued == {"customer_id": customer_id, "redemption_id": redemption.id}
     assert (replay.replayed, replay.redemption.id, replay.error) == (True, redemption.id, None)
     assert (await ledger_state(resources, tenant, customer_id)).balance == 300 - 120
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        debit = await session.get(
+            PointsTransaction, (tenant.merchant_id, redemption.debit_transaction_id)
+        )
+    assert debit is not None
+    assert (debit.points, debit.reason, debit.source) == (-120, "reward: $5 off", "reward")
+    assert debit.explanation["reward_id"] == reward.id
+    assert debit.explanation["redemption_id"] == redemption.id
+    assert debit.explanation["trace"] == [
+        {
+            "rule": "reward",
+            "applied": True,
+            "detail": "redeemed '$5 off' for 120 points",
+            "points": -120,
+            "multiplier": None,
+        }
+    ]
 
 
 async def test_a_replay_after_the_reward_was_deleted_returns_the_redemption(
