@@ -14,12 +14,14 @@ from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy import select, text
 
 from db.ids import new_id
 from db.models import Customer, PointsTransaction
 from db.session import tenant_unit_of_work
 from subgraphs.kit.resources import Resources
+from subgraphs.points.errors import PointsError, PointsErrorCode
 from subgraphs.points.ledger import service as ledger
 from subgraphs.points.orders.reversal import RefundLine, ReverseCommand, reverse_order
 from subgraphs.points.program.calculation import EarnAction, Order, OrderLine
@@ -374,3 +376,93 @@ async def test_a_reversal_takes_the_orders_own_points_before_older_ones(
             ).all()
         )
     assert lots == {None: OPENING, order_id: earned + entry.transaction.points}
+
+
+# --- edges of a refund ----------------------------------------------------------------------
+
+
+async def test_half_of_a_one_dollar_line_takes_back_half_its_points(
+    resources: Resources, tenant: Tenant
+) -> None:
+    """Kills the whole-line share used when the line's amount is exactly 1 (instead of 0)."""
+    await configure(resources, tenant)
+    customer_id = await add_customer(resources, tenant, points=OPENING)
+    order_id, [earned], _ = await buy(resources, tenant, customer_id, (1, "1.00"))
+
+    entry = await refund(resources, tenant, order_id, RefundLine("L1", amount=Decimal("0.50")))
+
+    assert -entry.transaction.points == proportion(earned, Decimal("0.50"), Decimal("1.00"))
+
+
+async def test_a_refund_taking_one_point_shows_as_applied_and_one_taking_none_does_not(
+    resources: Resources, tenant: Tenant
+) -> None:
+    """Kills `owed > 0` -> `owed >= 0` and -> `owed > 1` in the line's trace step."""
+    await configure(resources, tenant)
+    customer_id = await add_customer(resources, tenant, points=OPENING)
+    order_id, _, _ = await buy(resources, tenant, customer_id, (1, "5.00"))
+
+    one = await refund(resources, tenant, order_id, RefundLine("L1", amount=Decimal("0.10")))
+    rest = await refund(resources, tenant, order_id, RefundLine("L1", amount=Decimal("4.90")))
+    none = await refund(resources, tenant, order_id, RefundLine("L1", amount=Decimal("1.00")))
+
+    assert [entry.transaction.points for entry in (one, rest, none)] == [-1, -49, 0]
+    assert [steps(entry)["line:L1"]["applied"] for entry in (one, rest, none)] == [
+        True,
+        True,
+        False,
+    ]
+
+
+async def test_a_refund_in_another_currency_lowers_the_spend_in_the_shops_currency(
+    resources: Resources, tenant: Tenant
+) -> None:
+    """A CAD order (1.25 CAD per USD): refunding 25.00 CAD lowers total_spent by 20.00 USD.
+    Kills `earned.currency or base` -> `and` (the refund would count CAD as USD)."""
+    await configure(resources, tenant, currencies={"base": "USD", "rates": {"CAD": "1.25"}})
+    customer_id = await add_customer(resources, tenant, points=OPENING)
+    order_id = new_id()
+    order = Order(
+        order_id, "CAD", (OrderLine("L1", 1, Decimal("50.00")),), Channel.ONLINE, datetime.now(UTC)
+    )
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        await ledger.earn(
+            session,
+            tenant.merchant_id,
+            ledger.EarnCommand(customer_id, EarnAction.PURCHASE, f"order:{order_id}:earn", order),
+            now=datetime.now(UTC),
+        )
+    bought = await customer_row(resources, tenant, customer_id)
+
+    await refund(resources, tenant, order_id, RefundLine("L1", amount=Decimal("25.00")))
+
+    after = await customer_row(resources, tenant, customer_id)
+    assert bought.total_spent - after.total_spent == Decimal("25.00") / Decimal("1.25")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        pytest.param(RefundLine("L1", quantity=0), id="zero quantity"),
+        pytest.param(RefundLine("L1", quantity=-1), id="negative quantity"),
+        pytest.param(RefundLine("L1"), id="neither quantity nor amount"),
+    ],
+)
+async def test_a_refund_line_without_a_positive_quantity_or_an_amount_is_refused(
+    resources: Resources, tenant: Tenant, line: RefundLine
+) -> None:
+    """Kills `quantity is None or quantity <= 0` -> `and`, `<= 0` -> `< 0`, and the message's
+    text or line id changed."""
+    await configure(resources, tenant)
+    customer_id = await add_customer(resources, tenant, points=OPENING)
+    order_id, [earned], _ = await buy(resources, tenant, customer_id, (2, "5.00"))
+
+    with pytest.raises(PointsError) as refused:
+        await refund(resources, tenant, order_id, line)
+
+    assert (refused.value.code, refused.value.field, refused.value.message) == (
+        PointsErrorCode.INVALID_ORDER,
+        "lines",
+        "line L1: give a positive quantity or an amount",
+    )
+    assert await balance(resources, tenant, customer_id) == OPENING + earned
