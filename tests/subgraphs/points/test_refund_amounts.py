@@ -193,6 +193,7 @@ async def test_a_refund_and_a_cancellation_arriving_together_take_back_the_order
         [0, first + second],  # the cancellation went first: the refund finds nothing left
     )
     assert sum(entry.transaction.points for entry in entries) == -(first + second)
+    assert sorted(entry.transaction.source for entry in entries) == ["cancellation", "refund"]
     assert await balance(resources, tenant, customer_id) == OPENING
 
 
@@ -245,6 +246,7 @@ async def test_a_partial_refund_takes_the_goal_bonus_back_only_below_the_goal(
     assert steps(below)["goal_spend_bonus"]["detail"] == (
         "order kept 99.99, below the 100 goal: bonus 50 taken back"
     )
+    assert steps(below)["goal_spend_bonus"]["points"] == -bonus
     assert -rest.transaction.points == small - proportion(small, Decimal("20.01"), line)
     assert "goal_spend_bonus" not in steps(rest)
     assert await balance(resources, tenant, customer_id) == OPENING + big
@@ -275,7 +277,8 @@ async def test_proportional_clawback_rounds_each_line_down_and_still_adds_up(
 ) -> None:
     """A 7.25 line earned 72 points; refunding 3.00 of it takes floor(72 x 3 / 7.25) = 29, the
     rest takes the other 43. Kills ROUND_FLOOR -> another rounding, `share` computed from the
-    new part only, and `target - state.owed` -> `target`."""
+    new part only, `target - state.owed` -> `target`, and the clawback step's applied, points
+    or the entry's source changed."""
     await configure(resources, tenant)
     customer_id = await add_customer(resources, tenant, points=OPENING)
     order_id, [earned], _ = await buy(resources, tenant, customer_id, (1, "7.25"))
@@ -293,6 +296,8 @@ async def test_proportional_clawback_rounds_each_line_down_and_still_adds_up(
         "refunded 7.25 of 7.25: 72 of 72 points; 29 taken back before, 43 now"
     )
     assert steps(rest)["clawback"]["detail"] == f"owed 43, balance {OPENING + 72 - 29}: took 43"
+    assert (steps(rest)["clawback"]["applied"], steps(rest)["clawback"]["points"]) == (True, -43)
+    assert (part.transaction.source, part.transaction.reason) == ("refund", "refund")
 
 
 async def test_refunding_part_of_a_quantity_takes_that_share_of_the_line(
@@ -407,6 +412,7 @@ async def test_a_refund_taking_one_point_shows_as_applied_and_one_taking_none_do
     none = await refund(resources, tenant, order_id, RefundLine("L1", amount=Decimal("1.00")))
 
     assert [entry.transaction.points for entry in (one, rest, none)] == [-1, -49, 0]
+    assert steps(none)["clawback"]["applied"] is False
     assert [steps(entry)["line:L1"]["applied"] for entry in (one, rest, none)] == [
         True,
         True,
