@@ -424,7 +424,8 @@ async def test_a_refund_in_another_currency_lowers_the_spend_in_the_shops_curren
     resources: Resources, tenant: Tenant
 ) -> None:
     """A CAD order (1.25 CAD per USD): refunding 25.00 CAD lowers total_spent by 20.00 USD.
-    Kills `earned.currency or base` -> `and` (the refund would count CAD as USD)."""
+    Kills `earned.currency or base` -> `and` (the refund would count CAD as USD), the program
+    read for another merchant, and the reversal's currency dropped."""
     await configure(resources, tenant, currencies={"base": "USD", "rates": {"CAD": "1.25"}})
     customer_id = await add_customer(resources, tenant, points=OPENING)
     order_id = new_id()
@@ -440,8 +441,9 @@ async def test_a_refund_in_another_currency_lowers_the_spend_in_the_shops_curren
         )
     bought = await customer_row(resources, tenant, customer_id)
 
-    await refund(resources, tenant, order_id, RefundLine("L1", amount=Decimal("25.00")))
+    entry = await refund(resources, tenant, order_id, RefundLine("L1", amount=Decimal("25.00")))
 
+    assert entry.transaction.currency == "CAD"
     after = await customer_row(resources, tenant, customer_id)
     assert bought.total_spent - after.total_spent == Decimal("25.00") / Decimal("1.25")
 
