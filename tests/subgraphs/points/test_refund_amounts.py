@@ -474,3 +474,21 @@ async def test_a_refund_line_without_a_positive_quantity_or_an_amount_is_refused
         "line L1: give a positive quantity or an amount",
     )
     assert await balance(resources, tenant, customer_id) == OPENING + earned
+
+
+async def test_a_refund_key_used_for_another_order_is_refused(
+    resources: Resources, tenant: Tenant
+) -> None:
+    """A refund's key names one reversal of one order: reused for another order of the same
+    customer it is refused, not replayed. Kills the replay match's `and` -> `or`."""
+    await configure(resources, tenant)
+    customer_id = await add_customer(resources, tenant, points=OPENING)
+    first, _, _ = await buy(resources, tenant, customer_id, (1, "5.00"))
+    second, [earned], _ = await buy(resources, tenant, customer_id, (1, "7.00"))
+    await refund(resources, tenant, first, RefundLine("L1", quantity=1), key="refund:shared")
+
+    with pytest.raises(PointsError) as refused:
+        await refund(resources, tenant, second, RefundLine("L1", quantity=1), key="refund:shared")
+
+    assert refused.value.code is PointsErrorCode.IDEMPOTENCY_KEY_REUSED
+    assert await balance(resources, tenant, customer_id) == OPENING + earned
