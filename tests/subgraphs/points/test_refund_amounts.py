@@ -193,7 +193,7 @@ async def test_a_refund_and_a_cancellation_arriving_together_take_back_the_order
         [0, first + second],  # the cancellation went first: the refund finds nothing left
     )
     assert sum(entry.transaction.points for entry in entries) == -(first + second)
-    assert sorted(entry.transaction.source for entry in entries) == ["cancellation", "refund"]
+    assert sorted(str(entry.transaction.source) for entry in entries) == ["cancellation", "refund"]
     assert await balance(resources, tenant, customer_id) == OPENING
 
 
