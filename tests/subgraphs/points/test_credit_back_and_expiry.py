@@ -316,7 +316,11 @@ async def test_points_expiring_after_earning_say_which_lots_and_when(
 
     assert entry is not None
     expired = entry.transaction
-    assert (expired.points, expired.reason) == (-(first + second), "points expired")
+    assert (expired.points, expired.reason, expired.source) == (
+        -(first + second),
+        "points expired",
+        "expiry",
+    )
     assert expired.idempotency_key == f"expire:{customer_id}:{lots[0].id}"
     assert [
         (step["rule"], step["applied"], step["detail"], step["points"])

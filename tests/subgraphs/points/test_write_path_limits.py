@@ -1,7 +1,7 @@
 """The write path's limits at their edges (issue 16, boundaries as a habit): a change of points
 is between 1 and 1,000,000 (signed for corrections), never 0; an idempotency key is 1 to 255
 characters; credited points expire after the program's days when they expire after earning,
-and never otherwise. Pure functions."""
+and never otherwise; a correction names who made it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from db.session import tenant_unit_of_work
+from subgraphs.kit.resources import Resources
 from subgraphs.points.errors import PointsError, PointsErrorCode
+from subgraphs.points.ledger.service import AdjustCommand, adjust
 from subgraphs.points.ledger.write_path import (
     MAX_IDEMPOTENCY_KEY_LENGTH,
     MAX_POINTS_PER_TRANSACTION,
@@ -18,6 +21,7 @@ from subgraphs.points.ledger.write_path import (
     credit_expiry,
 )
 from subgraphs.points.program.service import DEFAULT_CONFIG, ProgramConfig
+from tests.conftest import Tenant, add_customer
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 
@@ -72,3 +76,18 @@ def test_credits_expire_after_earning_only_under_that_policy() -> None:
     assert credit_expiry(expiring("after_earning", 30), NOW) == NOW + timedelta(days=30)
     assert credit_expiry(expiring("inactivity", 30), NOW) is None
     assert credit_expiry(expiring("none", None), NOW) is None
+
+
+async def test_a_correction_says_who_made_it_and_why(resources: Resources, tenant: Tenant) -> None:
+    """Kills the adjustment trace's "the merchant" (no staff member named) changed."""
+    customer_id = await add_customer(resources, tenant)
+    command = AdjustCommand(customer_id, 40, "goodwill", f"adjust:{customer_id}")
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        entry = await adjust(session, tenant.merchant_id, command, now=NOW)
+
+    [step] = entry.transaction.explanation["trace"]
+    assert (step["rule"], step["detail"], step["points"]) == (
+        "manual_adjustment",
+        "+40 by the merchant: goodwill",
+        40,
+    )
