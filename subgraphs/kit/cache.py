@@ -48,6 +48,7 @@ class TenantCache:
     ) -> T:
         """``name`` is the cache's name, then its parameters after a colon
         (``referral-report:2026-11-01:2026-11-30``); metrics count lookups by the name."""
+
         async def read() -> tuple[str, Any]:
             # The generation is read once, before loading: if a write bumps it while we load,
             # what we store lands under the retired generation and is never served.
