@@ -92,7 +92,8 @@ async def scenario(bench: Bench, args: argparse.Namespace) -> None:
     earned = await earned_orders(bench.url, merchant_id)
     report.add([f"ledger: {earned} orders earned points, of {stack.total} deliveries sent"])
     report.ratio("accepted deliveries/s", accepted.sent.per_second)
-    report.ratio("processed orders/s", drained.rows.per_second())
+    report.goal("accepted deliveries/s", accepted.sent.per_second, at_least=1000)
+    report.ratio("processed orders/s", drained.rows.per_second(), at_least=0.5)
     report.notes += [f"first rejection: {sent.first_error}" for sent in sends if sent.first_error]
 
 

@@ -42,6 +42,9 @@ class Report:
     sections: list[list[str]] = field(default_factory=list)
     # label -> per second, printed as "ratio <label> ÷ TPC-B TPS".
     rates: dict[str, float] = field(default_factory=dict)
+    # label -> the least its ratio to TPC-B should be (issue 12's goals), judged once the
+    # floor is measured.
+    ratio_goals: dict[str, float] = field(default_factory=dict)
     # Printed to stderr after the report.
     notes: list[str] = field(default_factory=list)
     # Ratios between the scenario's own measurements, each next to its goal.
@@ -52,8 +55,17 @@ class Report:
         """A section, printed after a blank line."""
         self.sections.append(lines)
 
-    def ratio(self, label: str, rate: float) -> None:
+    def ratio(self, label: str, rate: float, *, at_least: float | None = None) -> None:
         self.rates[label] = rate
+        if at_least is not None:
+            self.ratio_goals[label] = at_least
+
+    def _judge_ratios(self) -> None:
+        if self.floor is None or not self.floor.tps:
+            return
+        for label, least in self.ratio_goals.items():
+            self.goal(f"{label} ÷ TPC-B TPS", self.rates[label] / self.floor.tps, at_least=least)
+        self.ratio_goals = {}
 
     def goal(
         self,
@@ -70,6 +82,7 @@ class Report:
         self.goals.append((label, f"{value:.3g}{unit}", goal, met))
 
     def print(self) -> None:
+        self._judge_ratios()
         print(f"{self.title} — PostgreSQL {self.version}, {self.server}")
         print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
         sections = list(self.sections)
