@@ -8,7 +8,7 @@ email, Postscript sends it as the SMS itself.
 
 from __future__ import annotations
 
-import uuid
+import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
@@ -115,8 +115,23 @@ class NotificationUnavailable(NotificationError):
 
 class NotificationClient(Protocol):
     async def send_expiry_reminder(
-        self, recipient: Recipient, message: RenderedMessage, *, points: int, expires_on: date
+        self,
+        recipient: Recipient,
+        message: RenderedMessage,
+        *,
+        points: int,
+        expires_on: date,
+        event_id: str | None = None,
     ) -> None: ...
+
+
+def dedupe_key(event_id: str | None, *parts: str) -> str:
+    """The provider's dedupe key of one message: the id of the event it tells about (the same
+    on every retry and every resend after a crash, so the provider drops the duplicate). With
+    no event id, a digest of what identifies the message (``parts``) is just as stable."""
+    if event_id is not None:
+        return event_id
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
 async def _deliver(
@@ -151,7 +166,13 @@ class KlaviyoClient:
         self._retry = retry
 
     async def send_expiry_reminder(
-        self, recipient: Recipient, message: RenderedMessage, *, points: int, expires_on: date
+        self,
+        recipient: Recipient,
+        message: RenderedMessage,
+        *,
+        points: int,
+        expires_on: date,
+        event_id: str | None = None,
     ) -> None:
         if not recipient.email and not recipient.phone:
             raise NotificationNotDeliverable("klaviyo needs an email or a phone number")
@@ -177,9 +198,11 @@ class KlaviyoClient:
                             "locale": message.locale,
                             "rtl": message.rtl,
                         },
-                        # Same id on every retry: if a timed-out request did land, Klaviyo
-                        # drops the duplicate instead of mailing the customer twice.
-                        "unique_id": str(uuid.uuid4()),
+                        # Same id on every retry and resend: if a timed-out request did
+                        # land, Klaviyo drops the duplicate instead of mailing twice.
+                        "unique_id": dedupe_key(
+                            event_id, "expiry", recipient.external_id, expires_on.isoformat()
+                        ),
                     },
                 }
             }
@@ -208,7 +231,13 @@ class PostscriptClient:
         self._retry = retry
 
     async def send_expiry_reminder(
-        self, recipient: Recipient, message: RenderedMessage, *, points: int, expires_on: date
+        self,
+        recipient: Recipient,
+        message: RenderedMessage,
+        *,
+        points: int,
+        expires_on: date,
+        event_id: str | None = None,
     ) -> None:
         if not recipient.phone:
             raise NotificationNotDeliverable("an SMS needs a phone number")

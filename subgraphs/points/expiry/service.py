@@ -317,8 +317,13 @@ async def deliver(
         )
         try:
             async with limit:
+                # The reminder's id is its event id: a resend after a crash is deduplicated.
                 await client.send_expiry_reminder(
-                    recipient, message, points=reminder.points, expires_on=reminder.expires_on
+                    recipient,
+                    message,
+                    points=reminder.points,
+                    expires_on=reminder.expires_on,
+                    event_id=reminder.id,
                 )
         except NotificationError as error:
             return Delivery(reminder, message.locale, str(error)[:MAX_ERROR_LENGTH])
