@@ -1,5 +1,5 @@
-"""Customer notifications (points about to expire), sent through the merchant's own Klaviyo or
-Postscript account.
+"""Customer notifications (points earned, rewards, tiers, referrals, expiry, GDPR), sent
+through the merchant's own Klaviyo or Postscript account.
 
 We render the text ourselves, in the customer's language, so every channel says the same
 thing: Klaviyo receives it as properties of an event that the merchant's flow turns into an
@@ -15,7 +15,10 @@ from datetime import date
 from typing import Any, Protocol
 
 import httpx
+import jinja2
 import orjson
+from jinja2 import meta
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from subgraphs.kit.integrations.http_retries import (
     DEFAULT_RETRY_POLICY,
@@ -28,7 +31,11 @@ from subgraphs.kit.integrations.notification_templates import (
     DEFAULT_LOCALE,
     EXPIRY_REMINDER,
     LOCALE_ALIASES,
+    MESSAGE_TEMPLATES,
+    PLACEHOLDERS,
     RTL_LOCALES,
+    SUPPORTED_LOCALES,
+    Template,
 )
 
 KLAVIYO_EVENTS_URL = "https://a.klaviyo.com/api/events"
@@ -91,6 +98,102 @@ def render_expiry_reminder(
     )
 
 
+# --- templates of every message type (Jinja, sandboxed) ------------------------------------
+
+# One environment for the process: a sandbox (no attribute of a value, no Python object is
+# reachable from a template), undefined names fail instead of printing nothing, plain text.
+_JINJA = ImmutableSandboxedEnvironment(
+    undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False
+)
+
+
+@dataclass(frozen=True)
+class TemplateProblem:
+    """Why a template is refused: ``part`` is "subject" or "body"; ``code`` one of
+    INVALID_TEMPLATE, MISSING_PLACEHOLDER, UNKNOWN_PLACEHOLDER."""
+
+    part: str
+    code: str
+    message: str
+
+
+def template_problems(message_type: str, template: Template) -> list[TemplateProblem]:
+    """Everything wrong with a template of ``message_type``: a syntax error, a placeholder the
+    type does not provide, or (subject and body together) a required one never used."""
+    placeholders = PLACEHOLDERS[message_type]
+    problems: list[TemplateProblem] = []
+    used: set[str] = set()
+    for part, source in (("subject", template.subject), ("body", template.body)):
+        try:
+            names = meta.find_undeclared_variables(_JINJA.parse(source))
+        except jinja2.TemplateSyntaxError as error:
+            problems.append(
+                TemplateProblem(part, "INVALID_TEMPLATE", f"{part}: line {error.lineno}: {error}")
+            )
+            continue
+        used |= names
+        unknown = sorted(names - placeholders.allowed)
+        if unknown:
+            problems.append(
+                TemplateProblem(
+                    part,
+                    "UNKNOWN_PLACEHOLDER",
+                    f"{part}: unknown placeholder {', '.join(unknown)}; "
+                    f"{message_type} has {', '.join(sorted(placeholders.allowed))}",
+                )
+            )
+    missing = sorted(placeholders.required - used)
+    if missing and not any(problem.code == "INVALID_TEMPLATE" for problem in problems):
+        problems.append(
+            TemplateProblem(
+                "body", "MISSING_PLACEHOLDER", f"missing placeholder {', '.join(missing)}"
+            )
+        )
+    return problems
+
+
+def _isolated(values: dict[str, str], rtl: bool) -> dict[str, str]:
+    if not rtl:
+        return values
+    return {
+        name: f"{_FIRST_STRONG_ISOLATE}{value}{_POP_DIRECTIONAL_ISOLATE}"
+        for name, value in values.items()
+    }
+
+
+def _render(source: str, values: dict[str, str]) -> str:
+    return _JINJA.from_string(source).render(values)
+
+
+def supported_locale(locale: str) -> str:
+    """The supported language closest to ``locale`` among every message type's locales."""
+    language = locale.replace("_", "-").split("-", 1)[0].strip().lower()
+    language = LOCALE_ALIASES.get(language, language)
+    return language if language in SUPPORTED_LOCALES else DEFAULT_LOCALE
+
+
+def render_message(
+    message_type: str,
+    locale: str,
+    values: dict[str, str],
+    *,
+    template: Template | None = None,
+) -> RenderedMessage:
+    """``template`` (the merchant's own, already validated) or the built-in text of
+    ``message_type`` in the closest supported language, filled with ``values``; right-to-left
+    languages are flagged and their values isolated."""
+    language = supported_locale(locale)
+    chosen = template or MESSAGE_TEMPLATES[message_type][language]
+    rtl = language in RTL_LOCALES
+    filled = _isolated(values, rtl)
+    return RenderedMessage(
+        locale=language,
+        subject=_render(chosen.subject, filled),
+        body=_render(chosen.body, filled),
+        rtl=rtl,
+    )
+
+
 class NotificationError(Exception):
     """A notification was not sent."""
 
@@ -122,6 +225,16 @@ class NotificationClient(Protocol):
         points: int,
         expires_on: date,
         event_id: str | None = None,
+    ) -> None: ...
+
+    async def send_message(
+        self,
+        recipient: Recipient,
+        message: RenderedMessage,
+        *,
+        metric: str,
+        event_id: str,
+        properties: dict[str, Any] | None = None,
     ) -> None: ...
 
 
@@ -174,6 +287,27 @@ class KlaviyoClient:
         expires_on: date,
         event_id: str | None = None,
     ) -> None:
+        await self.send_message(
+            recipient,
+            message,
+            metric=EXPIRY_METRIC,
+            # Same id on every retry and resend: if a timed-out request did land, Klaviyo
+            # drops the duplicate instead of mailing twice.
+            event_id=dedupe_key(event_id, "expiry", recipient.external_id, expires_on.isoformat()),
+            properties={"points": points, "expires_on": expires_on.isoformat()},
+        )
+
+    async def send_message(
+        self,
+        recipient: Recipient,
+        message: RenderedMessage,
+        *,
+        metric: str,
+        event_id: str,
+        properties: dict[str, Any] | None = None,
+    ) -> None:
+        """Record a ``metric`` event carrying the rendered text; ``event_id`` is Klaviyo's
+        ``unique_id``, so the same event sent twice is one message."""
         if not recipient.email and not recipient.phone:
             raise NotificationNotDeliverable("klaviyo needs an email or a phone number")
         profile: dict[str, Any] = {"external_id": recipient.external_id}
@@ -186,23 +320,16 @@ class KlaviyoClient:
                 "data": {
                     "type": "event",
                     "attributes": {
-                        "metric": {
-                            "data": {"type": "metric", "attributes": {"name": EXPIRY_METRIC}}
-                        },
+                        "metric": {"data": {"type": "metric", "attributes": {"name": metric}}},
                         "profile": {"data": {"type": "profile", "attributes": profile}},
                         "properties": {
-                            "points": points,
-                            "expires_on": expires_on.isoformat(),
+                            **(properties or {}),
                             "subject": message.subject,
                             "body": message.body,
                             "locale": message.locale,
                             "rtl": message.rtl,
                         },
-                        # Same id on every retry and resend: if a timed-out request did
-                        # land, Klaviyo drops the duplicate instead of mailing twice.
-                        "unique_id": dedupe_key(
-                            event_id, "expiry", recipient.external_id, expires_on.isoformat()
-                        ),
+                        "unique_id": event_id,
                     },
                 }
             }
@@ -239,6 +366,24 @@ class PostscriptClient:
         expires_on: date,
         event_id: str | None = None,
     ) -> None:
+        await self.send_message(
+            recipient,
+            message,
+            metric=EXPIRY_METRIC,
+            event_id=dedupe_key(event_id, "expiry", recipient.external_id, expires_on.isoformat()),
+        )
+
+    async def send_message(
+        self,
+        recipient: Recipient,
+        message: RenderedMessage,
+        *,
+        metric: str,
+        event_id: str,
+        properties: dict[str, Any] | None = None,
+    ) -> None:
+        """Text the rendered body to the customer's phone (``metric`` and ``properties`` are
+        Klaviyo's; an SMS is only its body)."""
         if not recipient.phone:
             raise NotificationNotDeliverable("an SMS needs a phone number")
         payload = {"phone": recipient.phone, "body": message.body, "category": self._category}
