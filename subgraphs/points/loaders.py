@@ -13,7 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import Info
 from strawberry.dataloader import DataLoader
 
-from db.models import BonusCampaign, Customer, PointsTransaction, Reward, VipTier
+from db.models import (
+    BonusCampaign,
+    Customer,
+    NotificationDelivery,
+    PointsTransaction,
+    Reward,
+    VipTier,
+)
 from db.session import tenant_unit_of_work
 from subgraphs.kit.auth import Viewer
 from subgraphs.kit.graphql.context import Context
@@ -30,6 +37,7 @@ from subgraphs.points.campaigns.repository import CampaignRepository
 from subgraphs.points.customers.repository import CustomerRepository
 from subgraphs.points.customers.service import parse_customer_query
 from subgraphs.points.ledger.repository import LedgerRepository
+from subgraphs.points.notifications.repository import DeliveryRepository
 from subgraphs.points.program.service import ProgramConfig, program_config
 from subgraphs.points.rewards.repository import (
     RedemptionRepository,
@@ -62,6 +70,7 @@ class PointsLoaders:
     redemption_by_id: DataLoader[str, RedemptionWithReward | None]
     transaction_by_id: DataLoader[str, PointsTransaction | None]
     campaign_by_id: DataLoader[str, BonusCampaign | None]
+    notification_delivery_by_id: DataLoader[str, NotificationDelivery | None]
 
 
 ArgumentT = TypeVar("ArgumentT", bound=Hashable)
@@ -156,6 +165,11 @@ def build_points_loaders(resources: Resources, viewer: Viewer) -> PointsLoaders:
             resources,
             merchant_id,
             lambda session, ids: CampaignRepository(session, merchant_id).get_by_ids(ids),
+        ),
+        notification_delivery_by_id=by_id_loader(
+            resources,
+            merchant_id,
+            lambda session, ids: DeliveryRepository(session, merchant_id).get_by_ids(ids),
         ),
     )
 

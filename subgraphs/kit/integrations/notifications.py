@@ -34,6 +34,7 @@ from subgraphs.kit.integrations.notification_templates import (
     MESSAGE_TEMPLATES,
     PLACEHOLDERS,
     RTL_LOCALES,
+    SAMPLE_VALUES,
     SUPPORTED_LOCALES,
     Template,
 )
@@ -132,6 +133,13 @@ def template_problems(message_type: str, template: Template) -> list[TemplatePro
             )
             continue
         used |= names
+        try:
+            # Rendered too: what parses may still be refused by the sandbox (an attribute
+            # of a value, say) or fail on a sample value.
+            _render(source, {name: SAMPLE_VALUES.get(name, "x") for name in names})
+        except jinja2.TemplateError as error:
+            problems.append(TemplateProblem(part, "INVALID_TEMPLATE", f"{part}: {error}"))
+            continue
         unknown = sorted(names - placeholders.allowed)
         if unknown:
             problems.append(

@@ -81,9 +81,7 @@ async def test_without_an_event_id_the_key_is_still_the_same_on_every_call(
     )
 
     for recipient in (ada, ada, grace):
-        await client.send_expiry_reminder(
-            recipient, message, points=5, expires_on=date(2030, 1, 2)
-        )
+        await client.send_expiry_reminder(recipient, message, points=5, expires_on=date(2030, 1, 2))
 
     keys = [unique_id(request) for request in requests_with(route, "key_plain")]
     assert keys[0] == keys[1] != keys[2]
