@@ -49,6 +49,7 @@ class PointsErrorCode(enum.Enum):
     MISSING_PLACEHOLDER = "missing_placeholder"
     UNKNOWN_PLACEHOLDER = "unknown_placeholder"
     MISSING_LOCALE = "missing_locale"
+    INVALID_CONSENT = "invalid_consent"
 
 
 class PointsError(DomainError):

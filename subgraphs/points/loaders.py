@@ -15,6 +15,7 @@ from strawberry.dataloader import DataLoader
 
 from db.models import (
     BonusCampaign,
+    Consent,
     Customer,
     NotificationDelivery,
     PointsTransaction,
@@ -34,6 +35,7 @@ from subgraphs.kit.graphql.loaders import (
 from subgraphs.kit.pagination import Page, PageRequest
 from subgraphs.kit.resources import Resources
 from subgraphs.points.campaigns.repository import CampaignRepository
+from subgraphs.points.consents.repository import ConsentRepository
 from subgraphs.points.customers.repository import CustomerRepository
 from subgraphs.points.customers.service import parse_customer_query
 from subgraphs.points.ledger.repository import LedgerRepository
@@ -71,6 +73,8 @@ class PointsLoaders:
     transaction_by_id: DataLoader[str, PointsTransaction | None]
     campaign_by_id: DataLoader[str, BonusCampaign | None]
     notification_delivery_by_id: DataLoader[str, NotificationDelivery | None]
+    # A customer's current consents (their latest choice per type).
+    consents_by_customer: DataLoader[str, list[Consent]]
 
 
 ArgumentT = TypeVar("ArgumentT", bound=Hashable)
@@ -141,6 +145,12 @@ def build_points_loaders(resources: Resources, viewer: Viewer) -> PointsLoaders:
         found = await RedemptionRepository(session, merchant_id).redemptions_by_ids(ids)
         return in_key_order(found, ids, key=lambda view: view.redemption.id)
 
+    async def load_consents(session: AsyncSession, ids: Sequence[str]) -> list[list[Consent]]:
+        by_customer: dict[str, list[Consent]] = {customer_id: [] for customer_id in ids}
+        for row in await ConsentRepository(session, merchant_id).current(ids):
+            by_customer[row.customer_id].append(row)
+        return [by_customer[customer_id] for customer_id in ids]
+
     customer_by_id = DataLoader(load_fn=load_customers)
     return PointsLoaders(
         customer_by_id=customer_by_id,
@@ -171,6 +181,7 @@ def build_points_loaders(resources: Resources, viewer: Viewer) -> PointsLoaders:
             merchant_id,
             lambda session, ids: DeliveryRepository(session, merchant_id).get_by_ids(ids),
         ),
+        consents_by_customer=tenant_loader(resources, merchant_id, load_consents),
     )
 
 

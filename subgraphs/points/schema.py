@@ -5,6 +5,7 @@ from strawberry.tools import merge_types
 from subgraphs.kit.graphql.schema import build_schema
 from subgraphs.points.campaigns.mutations import CampaignMutation
 from subgraphs.points.campaigns.queries import CampaignQuery
+from subgraphs.points.consents.mutations import ConsentMutation
 from subgraphs.points.customers.queries import CustomerQuery
 from subgraphs.points.customers.subscriptions import Subscription
 from subgraphs.points.customers.types import Customer
@@ -43,6 +44,7 @@ Mutation = merge_types(
         CampaignMutation,
         RewardMutation,
         NotificationMutation,
+        ConsentMutation,
     ),
 )
 

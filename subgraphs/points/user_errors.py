@@ -94,6 +94,8 @@ PointsErrorCode = domain_enum(
         "the message names it. Add it.",
         "UNKNOWN_PLACEHOLDER": "A template uses a placeholder its message type does not "
         "provide; the message lists those it does. Remove or rename it.",
+        "INVALID_CONSENT": "The consent change does not validate (no change, a type twice, a "
+        "text version too long); the field says which. Correct it.",
         "MISSING_LOCALE": "A template update must give every supported locale (en, es, fr, "
         "ar, he); the message names those missing. Send them all.",
     },

@@ -1,6 +1,6 @@
 """The customer's loyalty data as the GDPR handlers find, export and erase it: ``customers``,
 ``points_transactions``, ``reward_redemptions`` (with their rewards' titles),
-``expiry_reminders``, ``referral_links`` and ``vip_tiers``.
+``expiry_reminders``, ``consents``, ``referral_links`` and ``vip_tiers``.
 
 These tables belong to the points and referrals subgraphs; a subgraph may not borrow another's
 repositories, so the few statements GDPR needs on them are written here against db.models.
@@ -31,6 +31,7 @@ from sqlalchemy import (
 
 from db.models import (
     Base,
+    Consent,
     Customer,
     ExpiryReminder,
     PointsTransaction,
@@ -109,6 +110,19 @@ class CustomerDataRepository(TenantRepository[Customer]):
 
     async def reminders_of(self, customer_ids: Sequence[str]) -> list[ExpiryReminder]:
         return await self._of_customers(ExpiryReminder, customer_ids, order=("expires_on", "id"))
+
+    async def consents_of(self, customer_ids: Sequence[str]) -> list[Consent]:
+        """Every grant and revocation, oldest first (the history, not only the latest)."""
+        return await self._of_customers(Consent, customer_ids)
+
+    async def delete_consents(self, customer_ids: Sequence[str]) -> int:
+        """An erasure takes the consent history too: its IP hashes tie it to the person."""
+        result = await self._session.execute(
+            delete(Consent).where(
+                Consent.merchant_id == self._merchant_id, Consent.customer_id.in_(customer_ids)
+            )
+        )
+        return rowcount(result)
 
     async def referral_links_of(self, customer_ids: Sequence[str]) -> list[ReferralLink]:
         return await self._of_customers(

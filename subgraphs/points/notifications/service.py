@@ -43,9 +43,10 @@ from subgraphs.kit.integrations.notifications import (
     template_problems,
 )
 from subgraphs.kit.repository import AuditTrail
+from subgraphs.points.consents.service import ConsentType, revoked
 from subgraphs.points.customers.service import normalize_email
 from subgraphs.points.errors import PointsError, PointsErrorCode
-from subgraphs.points.expiry.service import notification_client
+from subgraphs.points.expiry.service import notification_client, recipients
 from subgraphs.points.notifications.repository import (
     DeliveryRepository,
     EmailTemplateRepository,
@@ -605,4 +606,80 @@ async def send_test_message(
             outcome=outcome,
             now=now,
             actor_id=actor_id,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerMessage:
+    """A message about ``event_id`` to one of the merchant's customers."""
+
+    message_type: MessageType
+    event_id: str
+    customer_id: str
+    values: Mapping[str, str]
+
+
+async def notify_customer(
+    sessions: UnitOfWork,
+    merchant_id: str,
+    cipher: FieldCipher,
+    message: CustomerMessage,
+    *,
+    now: datetime,
+    http: httpx.AsyncClient | None = None,
+    retry: RetryPolicy = DEFAULT_RETRY_POLICY,
+) -> NotificationDelivery | None:
+    """Send one message to a customer, once per event: an event already sent is not sent
+    again, a redacted customer and (for marketing) one who revoked their newsletter consent
+    get nothing (logged SKIPPED). None when the merchant sends no notifications."""
+    async with sessions() as session:
+        setup = await send_setup(session, merchant_id, cipher)
+        if setup is None:
+            return None
+        log = DeliveryRepository(session, merchant_id)
+        earlier = await log.delivery_of(message.message_type.value, message.event_id)
+        if earlier is not None and earlier.status == DeliveryStatus.SENT.value:
+            return earlier
+        found = await recipients(
+            session, merchant_id, cipher, [message.customer_id], marketing=False
+        )
+        recipient = found.get(message.customer_id)
+        skip = None
+        if recipient is None:
+            skip = "redacted"
+        elif message.message_type in MARKETING and message.customer_id in await revoked(
+            session, merchant_id, [message.customer_id], ConsentType.NEWSLETTER
+        ):
+            skip = "no_consent"
+        template = (
+            None
+            if recipient is None
+            else await template_of(session, merchant_id, message.message_type, recipient.locale)
+        )
+        config = await program_config(session, merchant_id)
+    values = {"points_name": config.points_name, **message.values}
+    if recipient is None or skip is not None:
+        outcome = Outcome(DeliveryStatus.SKIPPED, None, skip)
+        outbound = Outbound(
+            message.message_type,
+            message.event_id,
+            message.customer_id,
+            Recipient(None, None, "en", message.customer_id),
+            values,
+        )
+    else:
+        outbound = Outbound(
+            message.message_type,
+            message.event_id,
+            message.customer_id,
+            recipient,
+            values,
+            template=template,
+        )
+        async with _http_client(http) as client_http:
+            client = notification_client(setup.provider, client_http, setup.api_key, retry=retry)
+            outcome = await send(client, setup, outbound)
+    async with sessions() as session:
+        return await record_outcome(
+            session, merchant_id, outbound, provider=setup.provider, outcome=outcome, now=now
         )

@@ -112,7 +112,8 @@ async def test_the_api_key_is_stored_encrypted_and_only_its_end_is_shown(
         "version": 1,
     }
     row = await program_row(resources, tenant)
-    assert row is not None and row.notification_api_key_encrypted is not None
+    assert row is not None
+    assert row.notification_api_key_encrypted is not None
     assert KEY not in row.notification_api_key_encrypted
     assert (
         resources.cipher.decrypt(
@@ -130,7 +131,8 @@ async def test_the_api_key_is_stored_encrypted_and_only_its_end_is_shown(
                 )
             )
         )
-    assert audited and KEY not in json.dumps(audited)
+    assert audited
+    assert KEY not in json.dumps(audited)
 
 
 async def test_a_provider_without_a_key_is_refused_and_nothing_is_saved(
@@ -225,7 +227,8 @@ async def test_a_preview_renders_in_each_locale(
     assert preview["locale"] == locale
     assert preview["rtl"] is rtl
     assert word in preview["subject"] + preview["body"]
-    assert "250" in preview["body"] and "{{" not in preview["body"]
+    assert "250" in preview["body"]
+    assert "{{" not in preview["body"]
     # Right-to-left text isolates the values, so a number does not reorder the words.
     assert ("\u2068250\u2069" in preview["body"]) is rtl
 
@@ -353,7 +356,8 @@ async def test_a_test_message_goes_through_klaviyo_and_is_logged(
         "KLAVIYO",
         "HE",
     )
-    assert delivery["customerId"] is None and delivery["sentAt"] is not None
+    assert delivery["customerId"] is None
+    assert delivery["sentAt"] is not None
     [call] = route.calls
     assert call.request.headers["authorization"] == f"Klaviyo-API-Key {KEY}"
     event = json.loads(call.request.content)["data"]["attributes"]
