@@ -9,7 +9,11 @@ import httpx
 import respx
 
 from db.session import tenant_unit_of_work
-from subgraphs.kit.integrations.notifications import KlaviyoClient, Recipient
+from subgraphs.kit.integrations.notifications import (
+    KlaviyoClient,
+    Recipient,
+    render_expiry_reminder,
+)
 from subgraphs.kit.resources import Resources
 from subgraphs.points.expiry import service as expiry
 from subgraphs.points.expiry.repository import DueReminder, ReminderRepository
@@ -76,7 +80,7 @@ async def test_without_an_event_id_the_key_is_still_the_same_on_every_call(
     client = KlaviyoClient(http, "key_plain", retry=FAST)
     ada = Recipient(email="ada@example.com", phone=None, locale="en", external_id="c-1")
     grace = Recipient(email="grace@example.com", phone=None, locale="en", external_id="c-2")
-    message = expiry.render_expiry_reminder(
+    message = render_expiry_reminder(
         "en", points=5, points_name="Stars", expires_on=date(2030, 1, 2), shop_name="s"
     )
 
