@@ -163,8 +163,21 @@ def upgrade() -> None:
     op.execute(f"GRANT SELECT, INSERT, UPDATE ON notification_deliveries TO {APP_ROLE}")
     # History, never edited; deleted only with the customer's data (GDPR erasure).
     op.execute(f"GRANT SELECT, INSERT, DELETE ON consents TO {APP_ROLE}")
+    op.drop_constraint(op.f("ck_gdpr_requests_request_type_known"), "gdpr_requests", type_="check")
+    op.create_check_constraint(
+        "request_type_known",
+        "gdpr_requests",
+        "request_type IN ('data_request', 'customer_redact', 'shop_redact', 'ccpa_opt_out')",
+    )
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM gdpr_requests WHERE request_type = 'ccpa_opt_out'")
+    op.drop_constraint(op.f("ck_gdpr_requests_request_type_known"), "gdpr_requests", type_="check")
+    op.create_check_constraint(
+        "request_type_known",
+        "gdpr_requests",
+        "request_type IN ('data_request', 'customer_redact', 'shop_redact')",
+    )
     for table in reversed(TABLES):
         op.drop_table(table)

@@ -42,6 +42,7 @@ class GdprRequestType(enum.StrEnum):
     DATA_REQUEST = enum.auto()
     CUSTOMER_REDACT = enum.auto()
     SHOP_REDACT = enum.auto()
+    CCPA_OPT_OUT = enum.auto()
 
 
 class GdprRequestStatus(enum.StrEnum):
