@@ -270,21 +270,20 @@ async def _deliver(
     return response
 
 
-class KlaviyoClient:
-    """Records a "LoyalNest Points Expiring" event on the customer's Klaviyo profile; the
-    merchant's Klaviyo flow on that metric sends the message."""
+class _SendsExpiryReminders:
+    """``send_expiry_reminder`` as one ``send_message`` of the expiry metric, for both
+    providers (Postscript sends only the text)."""
 
-    def __init__(
-        self, http: httpx.AsyncClient, api_key: str, *, retry: RetryPolicy = DEFAULT_RETRY_POLICY
+    async def send_message(
+        self,
+        recipient: Recipient,
+        message: RenderedMessage,
+        *,
+        metric: str,
+        event_id: str,
+        properties: dict[str, Any] | None = None,
     ) -> None:
-        self._http = http
-        self._headers = {
-            "Authorization": f"Klaviyo-API-Key {api_key}",
-            "revision": KLAVIYO_REVISION,
-            "accept": "application/vnd.api+json",
-            "content-type": "application/vnd.api+json",
-        }
-        self._retry = retry
+        raise NotImplementedError
 
     async def send_expiry_reminder(
         self,
@@ -304,6 +303,23 @@ class KlaviyoClient:
             event_id=dedupe_key(event_id, "expiry", recipient.external_id, expires_on.isoformat()),
             properties={"points": points, "expires_on": expires_on.isoformat()},
         )
+
+
+class KlaviyoClient(_SendsExpiryReminders):
+    """Records a "LoyalNest Points Expiring" event on the customer's Klaviyo profile; the
+    merchant's Klaviyo flow on that metric sends the message."""
+
+    def __init__(
+        self, http: httpx.AsyncClient, api_key: str, *, retry: RetryPolicy = DEFAULT_RETRY_POLICY
+    ) -> None:
+        self._http = http
+        self._headers = {
+            "Authorization": f"Klaviyo-API-Key {api_key}",
+            "revision": KLAVIYO_REVISION,
+            "accept": "application/vnd.api+json",
+            "content-type": "application/vnd.api+json",
+        }
+        self._retry = retry
 
     async def send_message(
         self,
@@ -349,7 +365,7 @@ class KlaviyoClient:
         )
 
 
-class PostscriptClient:
+class PostscriptClient(_SendsExpiryReminders):
     """Sends the rendered body as an SMS to the customer's phone."""
 
     def __init__(
@@ -364,22 +380,6 @@ class PostscriptClient:
         self._headers = {"Authorization": f"Bearer {api_key}", "accept": "application/json"}
         self._category = category
         self._retry = retry
-
-    async def send_expiry_reminder(
-        self,
-        recipient: Recipient,
-        message: RenderedMessage,
-        *,
-        points: int,
-        expires_on: date,
-        event_id: str | None = None,
-    ) -> None:
-        await self.send_message(
-            recipient,
-            message,
-            metric=EXPIRY_METRIC,
-            event_id=dedupe_key(event_id, "expiry", recipient.external_id, expires_on.isoformat()),
-        )
 
     async def send_message(
         self,
