@@ -261,6 +261,7 @@ async def test_the_data_request_export_includes_the_consents(
     assert [
         (c["type"], c["status"], c["source"], c["text_version"]) for c in profile["consents"]
     ] == [
+        ("newsletter", "granted", "widget", "2026-01"),  # the story's, in the widget
         ("newsletter", "granted", "staff", "v3"),
         ("newsletter", "revoked", "staff", None),
     ]
