@@ -28,6 +28,7 @@ CONNECTION_FIELDS = {
     ("Query", "webhookDeliveries"),
     ("Query", "gdprRequests"),
     ("Query", "referrals"),
+    ("Query", "notificationDeliveries"),
     ("Customer", "pointsTransactions"),
     ("Customer", "redemptions"),
     ("Customer", "referrals"),

@@ -12,11 +12,13 @@ from db.models.analytics import (
 from db.models.api_key import MerchantApiKey
 from db.models.base import Base
 from db.models.campaign import BonusCampaign, CampaignKind
+from db.models.consent import Consent
 from db.models.customer import Customer
 from db.models.deletion import Deletion
 from db.models.gdpr import GdprRequest
 from db.models.logs import ApiLog, AuditLog, WebhookReceipt
 from db.models.merchant import Merchant
+from db.models.notification import EmailTemplate, NotificationDelivery, NotificationSettings
 from db.models.points import PointsTransaction, PointsTransactionKind
 from db.models.program import ProgramSettings
 from db.models.referral import (
@@ -41,13 +43,17 @@ __all__ = [
     "Base",
     "BonusCampaign",
     "CampaignKind",
+    "Consent",
     "Customer",
     "CustomerSegment",
     "Deletion",
+    "EmailTemplate",
     "ExpiryReminder",
     "GdprRequest",
     "Merchant",
     "MerchantApiKey",
+    "NotificationDelivery",
+    "NotificationSettings",
     "OrderChannel",
     "OrderFact",
     "OrderFactSource",

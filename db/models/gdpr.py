@@ -15,7 +15,7 @@ class GdprRequest(Base):
             "ix_gdpr_requests_merchant_type_created", "merchant_id", "request_type", "created_at"
         ),
         CheckConstraint(
-            "request_type IN ('data_request', 'customer_redact', 'shop_redact')",
+            "request_type IN ('data_request', 'customer_redact', 'shop_redact', 'ccpa_opt_out')",
             name="request_type_known",
         ),
         CheckConstraint("status IN ('pending', 'completed', 'failed')", name="status_known"),

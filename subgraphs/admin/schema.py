@@ -6,6 +6,7 @@ from strawberry.tools import merge_types
 from subgraphs.admin.audit.subscriptions import Subscription as AuditSubscription
 from subgraphs.admin.deliveries.mutations import Mutation as DeliveriesMutation
 from subgraphs.admin.deliveries.queries import Query as DeliveriesQuery
+from subgraphs.admin.gdpr.mutations import Mutation as GdprMutation
 from subgraphs.admin.gdpr.queries import Query as GdprQuery
 from subgraphs.admin.merchants.queries import Query as MerchantsQuery
 from subgraphs.admin.merchants.types import Merchant
@@ -14,7 +15,7 @@ from subgraphs.admin.nodes.types import FOREIGN_NODE_TYPES
 from subgraphs.kit.graphql.schema import build_schema
 
 Query = merge_types("Query", (NodesQuery, MerchantsQuery, DeliveriesQuery, GdprQuery))
-Mutation = merge_types("Mutation", (DeliveriesMutation,))
+Mutation = merge_types("Mutation", (DeliveriesMutation, GdprMutation))
 Subscription = merge_types("Subscription", (AuditSubscription,))
 
 schema = build_schema(

@@ -31,6 +31,11 @@ class AuditAction(enum.StrEnum):
     REWARD_DELETED = "reward_deleted"
     EXPIRY_NOTIFICATION_SENT = "expiry_notification_sent"
     EXPIRY_NOTIFICATION_FAILED = "expiry_notification_failed"
+    NOTIFICATION_SETTINGS_UPDATED = "notification_settings_updated"
+    EMAIL_TEMPLATE_UPDATED = "email_template_updated"
+    NOTIFICATION_SENT = "notification_sent"
+    NOTIFICATION_FAILED = "notification_failed"
+    NOTIFICATION_SKIPPED = "notification_skipped"
     # referrals
     REFERRAL_CREATED = "referral_created"
     REFERRAL_PROGRAM_UPDATED = "referral_program_updated"
@@ -48,6 +53,10 @@ class AuditAction(enum.StrEnum):
     MERCHANT_UNINSTALLED = "merchant_uninstalled"
     GDPR_DATA_REQUEST = "gdpr_data_request"
     GDPR_CUSTOMER_REDACTED = "gdpr_customer_redacted"
+    GDPR_REQUEST_CREATED = "gdpr_request_created"
+    GDPR_OPTED_OUT = "gdpr_opted_out"
+    GDPR_RETENTION_PURGED = "gdpr_retention_purged"
+    CONSENT_UPDATED = "consent_updated"
     WEBHOOK_RETRY = "webhook_retry"
     # Webhook inbox events: published live (never stored in the audit trail).
     WEBHOOK_RECEIVED = "webhook_received"

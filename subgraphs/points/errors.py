@@ -42,6 +42,14 @@ class PointsErrorCode(enum.Enum):
     CAMPAIGN_NOT_FOUND = "campaign_not_found"
     INVALID_CAMPAIGN = "invalid_campaign"
     INVALID_PREVIEW = "invalid_preview"
+    INVALID_NOTIFICATION_SETTINGS = "invalid_notification_settings"
+    API_KEY_REQUIRED = "api_key_required"
+    NOTIFICATIONS_OFF = "notifications_off"
+    INVALID_TEMPLATE = "invalid_template"
+    MISSING_PLACEHOLDER = "missing_placeholder"
+    UNKNOWN_PLACEHOLDER = "unknown_placeholder"
+    MISSING_LOCALE = "missing_locale"
+    INVALID_CONSENT = "invalid_consent"
 
 
 class PointsError(DomainError):

@@ -13,7 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import Info
 from strawberry.dataloader import DataLoader
 
-from db.models import BonusCampaign, Customer, PointsTransaction, Reward, VipTier
+from db.models import (
+    BonusCampaign,
+    Consent,
+    Customer,
+    NotificationDelivery,
+    PointsTransaction,
+    Reward,
+    VipTier,
+)
 from db.session import tenant_unit_of_work
 from subgraphs.kit.auth import Viewer
 from subgraphs.kit.graphql.context import Context
@@ -27,9 +35,11 @@ from subgraphs.kit.graphql.loaders import (
 from subgraphs.kit.pagination import Page, PageRequest
 from subgraphs.kit.resources import Resources
 from subgraphs.points.campaigns.repository import CampaignRepository
+from subgraphs.points.consents.repository import ConsentRepository
 from subgraphs.points.customers.repository import CustomerRepository
 from subgraphs.points.customers.service import parse_customer_query
 from subgraphs.points.ledger.repository import LedgerRepository
+from subgraphs.points.notifications.repository import DeliveryRepository
 from subgraphs.points.program.service import ProgramConfig, program_config
 from subgraphs.points.rewards.repository import (
     RedemptionRepository,
@@ -189,6 +199,26 @@ class PointsLoaders:
             self._merchant_id,
             lambda session, ids: CampaignRepository(session, self._merchant_id).get_by_ids(ids),
         )
+
+    @cached_property
+    def notification_delivery_by_id(self) -> DataLoader[str, NotificationDelivery | None]:
+        return by_id_loader(
+            self._resources,
+            self._merchant_id,
+            lambda session, ids: DeliveryRepository(session, self._merchant_id).get_by_ids(ids),
+        )
+
+    @cached_property
+    def consents_by_customer(self) -> DataLoader[str, list[Consent]]:
+        """A customer's current consents (their latest choice per type)."""
+
+        async def load(session: AsyncSession, ids: Sequence[str]) -> list[list[Consent]]:
+            by_customer: dict[str, list[Consent]] = {customer_id: [] for customer_id in ids}
+            for row in await ConsentRepository(session, self._merchant_id).current(ids):
+                by_customer[row.customer_id].append(row)
+            return [by_customer[customer_id] for customer_id in ids]
+
+        return tenant_loader(self._resources, self._merchant_id, load)
 
 
 def build_points_loaders(resources: Resources, viewer: Viewer) -> PointsLoaders:

@@ -5,11 +5,14 @@ from strawberry.tools import merge_types
 from subgraphs.kit.graphql.schema import build_schema
 from subgraphs.points.campaigns.mutations import CampaignMutation
 from subgraphs.points.campaigns.queries import CampaignQuery
+from subgraphs.points.consents.mutations import ConsentMutation
 from subgraphs.points.customers.queries import CustomerQuery
 from subgraphs.points.customers.subscriptions import Subscription
 from subgraphs.points.customers.types import Customer
 from subgraphs.points.ledger.mutations import LedgerMutation
 from subgraphs.points.ledger.queries import LedgerQuery
+from subgraphs.points.notifications.mutations import NotificationMutation
+from subgraphs.points.notifications.queries import NotificationQuery
 from subgraphs.points.orders.mutations import OrderMutation
 from subgraphs.points.program.mutations import ProgramMutation
 from subgraphs.points.program.queries import ProgramQuery, RateLimitQuery
@@ -28,6 +31,7 @@ Query = merge_types(
         TierQuery,
         CampaignQuery,
         RewardQuery,
+        NotificationQuery,
     ),
 )
 Mutation = merge_types(
@@ -39,6 +43,8 @@ Mutation = merge_types(
         TierMutation,
         CampaignMutation,
         RewardMutation,
+        NotificationMutation,
+        ConsentMutation,
     ),
 )
 

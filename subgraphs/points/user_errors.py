@@ -81,6 +81,23 @@ PointsErrorCode = domain_enum(
         "kind; the field says which. Correct it.",
         "INVALID_PREVIEW": "The preview's draft tiers, customers or sample size do not "
         "validate; the field says which. Correct it.",
+        "INVALID_NOTIFICATION_SETTINGS": "The notification settings do not validate (sender, "
+        "channels, API key format, a channel the provider cannot send); the field says which. "
+        "Correct it.",
+        "API_KEY_REQUIRED": "A provider is selected but no API key is stored for it. Send "
+        "`apiKey` with the provider.",
+        "NOTIFICATIONS_OFF": "No notification provider is selected, so nothing can be sent. "
+        "Choose Klaviyo or Postscript first.",
+        "INVALID_TEMPLATE": "A template does not parse; the message gives the line. Correct "
+        "the template syntax ({{ placeholder }}).",
+        "MISSING_PLACEHOLDER": "A template leaves out a placeholder its message type requires; "
+        "the message names it. Add it.",
+        "UNKNOWN_PLACEHOLDER": "A template uses a placeholder its message type does not "
+        "provide; the message lists those it does. Remove or rename it.",
+        "INVALID_CONSENT": "The consent change does not validate (no change, a type twice, a "
+        "text version too long); the field says which. Correct it.",
+        "MISSING_LOCALE": "A template update must give every supported locale (en, es, fr, "
+        "ar, he); the message names those missing. Send them all.",
     },
 )
 

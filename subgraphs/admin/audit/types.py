@@ -42,6 +42,13 @@ AuditAction = domain_enum(
         "REWARD_DELETED": "A reward was removed from the catalog.",
         "EXPIRY_NOTIFICATION_SENT": "A points expiry reminder was sent to a customer.",
         "EXPIRY_NOTIFICATION_FAILED": "A points expiry reminder could not be sent.",
+        "NOTIFICATION_SETTINGS_UPDATED": "The notification provider, API key, sender or "
+        "channels were changed (the key itself is never recorded).",
+        "EMAIL_TEMPLATE_UPDATED": "A message type's templates were replaced.",
+        "NOTIFICATION_SENT": "A notification was sent to a customer (or a test address).",
+        "NOTIFICATION_FAILED": "A notification could not be sent.",
+        "NOTIFICATION_SKIPPED": "A notification was not sent: no consent, or the customer's "
+        "data was erased.",
         "REFERRAL_CREATED": "A customer got a referral link.",
         "REFERRAL_PROGRAM_UPDATED": "The referral program's settings were changed.",
         "RFM_THRESHOLDS_UPDATED": "The shop's RFM thresholds were changed (analytics).",
@@ -58,6 +65,12 @@ AuditAction = domain_enum(
         "MERCHANT_UNINSTALLED": "The app was uninstalled from the shop.",
         "GDPR_DATA_REQUEST": "A customer's data was exported for a GDPR data request.",
         "GDPR_CUSTOMER_REDACTED": "A customer's data was erased for a GDPR redact request.",
+        "GDPR_REQUEST_CREATED": "The merchant filed a GDPR or CCPA request received outside "
+        "Shopify (gdprRequestCreate).",
+        "GDPR_OPTED_OUT": "A customer opted out of the sale of their data (CCPA): marketing "
+        "and RFM tracking consents were revoked.",
+        "GDPR_RETENTION_PURGED": "Exports and request payloads past their 90 days were deleted.",
+        "CONSENT_UPDATED": "A customer's consent was granted or revoked.",
         "WEBHOOK_RETRY": "Staff queued a failed webhook delivery again (webhookRetry).",
         "WEBHOOK_RECEIVED": "Inbox event: a webhook delivery was accepted (live only).",
         "WEBHOOK_RETRYING": "Inbox event: an attempt failed; the delivery will be retried "

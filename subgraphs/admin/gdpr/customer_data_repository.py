@@ -1,6 +1,6 @@
 """The customer's loyalty data as the GDPR handlers find, export and erase it: ``customers``,
 ``points_transactions``, ``reward_redemptions`` (with their rewards' titles),
-``expiry_reminders``, ``referral_links`` and ``vip_tiers``.
+``expiry_reminders``, ``consents``, ``referral_links`` and ``vip_tiers``.
 
 These tables belong to the points and referrals subgraphs; a subgraph may not borrow another's
 repositories, so the few statements GDPR needs on them are written here against db.models.
@@ -23,14 +23,17 @@ from sqlalchemy import (
     delete,
     false,
     func,
+    insert,
     literal,
     or_,
     select,
     update,
 )
 
+from db.ids import new_id
 from db.models import (
     Base,
+    Consent,
     Customer,
     ExpiryReminder,
     PointsTransaction,
@@ -81,6 +84,16 @@ class CustomerDataRepository(TenantRepository[Customer]):
         rows.sort(key=lambda row: (row.shopify_customer_id != shopify_customer_id, row.id))
         return rows
 
+    async def shopify_id_by_email(self, email_blind_index: str) -> str | None:
+        """The Shopify id of the customer with this email, whatever their account."""
+        result = await self._session.execute(
+            select(Customer.shopify_customer_id).where(
+                Customer.merchant_id == self._merchant_id,
+                Customer.email_blind_index == email_blind_index,
+            )
+        )
+        return result.scalars().first()
+
     # --- what is held about them (export) -----------------------------------------------
 
     async def ledger_of(self, customer_ids: Sequence[str]) -> list[PointsTransaction]:
@@ -109,6 +122,40 @@ class CustomerDataRepository(TenantRepository[Customer]):
 
     async def reminders_of(self, customer_ids: Sequence[str]) -> list[ExpiryReminder]:
         return await self._of_customers(ExpiryReminder, customer_ids, order=("expires_on", "id"))
+
+    async def consents_of(self, customer_ids: Sequence[str]) -> list[Consent]:
+        """Every grant and revocation, oldest first (the history, not only the latest)."""
+        return await self._of_customers(Consent, customer_ids)
+
+    async def revoke_consents(
+        self, customer_ids: Sequence[str], consent_types: Sequence[str], now: datetime
+    ) -> int:
+        """A revocation of each type for each customer (by staff, on the customer's request)."""
+        rows = [
+            {
+                "merchant_id": self._merchant_id,
+                "id": new_id(),
+                "customer_id": customer_id,
+                "consent_type": consent_type,
+                "status": "revoked",
+                "source": "staff",
+                "created_at": now,
+            }
+            for customer_id in customer_ids
+            for consent_type in consent_types
+        ]
+        if rows:
+            await self._session.execute(insert(Consent).values(rows))
+        return len(rows)
+
+    async def delete_consents(self, customer_ids: Sequence[str]) -> int:
+        """An erasure takes the consent history too: its IP hashes tie it to the person."""
+        result = await self._session.execute(
+            delete(Consent).where(
+                Consent.merchant_id == self._merchant_id, Consent.customer_id.in_(customer_ids)
+            )
+        )
+        return rowcount(result)
 
     async def referral_links_of(self, customer_ids: Sequence[str]) -> list[ReferralLink]:
         return await self._of_customers(

@@ -160,6 +160,16 @@ async def _customer_export(
             }
             for reminder in await repository.reminders_of(ids)
         ],
+        "consents": [
+            {
+                "type": consent.consent_type,
+                "status": consent.status,
+                "source": consent.source,
+                "text_version": consent.text_version,
+                "at": _iso(consent.created_at),
+            }
+            for consent in await repository.consents_of(ids)
+        ],
         "referral_links": [
             {"code": link.code, "clicks": link.click_count, "created_at": _iso(link.created_at)}
             for link in await repository.referral_links_of(ids)

@@ -167,6 +167,7 @@ class _RedactionCounts:
     ledger_entries: int = 0
     redemptions: int = 0
     reminders: int = 0
+    consents: int = 0
     referral_links: int = 0
     audit_entries: int = 0
     deliveries: int = 0
@@ -253,6 +254,7 @@ async def handle_customer_redact(delivery: GdprDelivery, payload: Mapping[str, A
             failure=REDACTED,
         )
         counts.reminders = await repository.scrub_reminders(customer_ids)
+        counts.consents = await repository.delete_consents(customer_ids)
         await repository.replace_referral_codes(
             {link.id: f"REDACTED-{secrets.token_hex(8).upper()}" for link in links}
         )

@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import (
     ColumnElement,
     and_,
+    delete,
     false,
     func,
     literal,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from db.models import Base, GdprRequest, Merchant
@@ -132,6 +134,16 @@ class GdprRequestsRepository(TenantRepository[GdprRequest]):
         )
         return rowcount(result)
 
+    async def delete_expired(self, now: datetime) -> int:
+        """Requests (and their exports) past their retention: gone, not merely emptied."""
+        result = await self._session.execute(
+            delete(GdprRequest).where(
+                GdprRequest.merchant_id == self._merchant_id,
+                GdprRequest.retention_expires_at <= now,
+            )
+        )
+        return rowcount(result)
+
     async def export_by_id(self, request_id: str) -> str | None:
         """The encrypted export of a data request; None for other requests, or once erased."""
         result = await self._session.execute(
@@ -162,3 +174,14 @@ class GdprRequestsRepository(TenantRepository[GdprRequest]):
             )
         result = await self._session.execute(union_all(*counts))
         return {name: int(rows) for name, rows in result if rows}
+
+
+async def merchants_with_expired_requests(session: AsyncSession, now: datetime) -> list[str]:
+    """Merchants holding a GDPR request past its retention (a system unit of work)."""
+    result = await session.scalars(
+        select(GdprRequest.merchant_id)
+        .where(GdprRequest.retention_expires_at <= now)
+        .distinct()
+        .order_by(GdprRequest.merchant_id)
+    )
+    return list(result)

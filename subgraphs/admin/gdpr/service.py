@@ -42,6 +42,7 @@ class GdprRequestType(enum.StrEnum):
     DATA_REQUEST = enum.auto()
     CUSTOMER_REDACT = enum.auto()
     SHOP_REDACT = enum.auto()
+    CCPA_OPT_OUT = enum.auto()
 
 
 class GdprRequestStatus(enum.StrEnum):
@@ -157,3 +158,17 @@ async def record_completed_request(
         metadata={"request_id": row.id, "delivery_id": delivery.delivery_id, **audit},
     )
     return row
+
+
+async def purge_expired_requests(session: AsyncSession, merchant_id: str, now: datetime) -> int:
+    """Delete the merchant's requests past ``RETENTION`` (their exports with them), in the
+    caller's transaction, and record how many in the audit trail."""
+    deleted = await GdprRequestsRepository(session, merchant_id).delete_expired(now)
+    if deleted:
+        await insert_audit_log(
+            session,
+            merchant_id=merchant_id,
+            action=AuditAction.GDPR_RETENTION_PURGED,
+            metadata={"requests": deleted, "before": now.isoformat()},
+        )
+    return deleted

@@ -19,11 +19,13 @@ from subgraphs.kit.permissions import Capability, require
 GdprRequestType = domain_enum(
     service.GdprRequestType,
     name="GdprRequestType",
-    description="What Shopify asked for under GDPR.",
+    description="What was asked for under GDPR or CCPA (by Shopify, or filed by the merchant).",
     values={
         "DATA_REQUEST": "customers/data_request: export a customer's data.",
         "CUSTOMER_REDACT": "customers/redact: erase a customer's data.",
         "SHOP_REDACT": "shop/redact: erase the shop's data after uninstall.",
+        "CCPA_OPT_OUT": "A CCPA opt-out of the sale of personal data, filed by the merchant: "
+        "the customer's newsletter and RFM tracking consents are revoked.",
     },
 )
 GdprRequestStatus = domain_enum(

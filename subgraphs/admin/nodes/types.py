@@ -68,6 +68,13 @@ class VipTier(Node):
     pass
 
 
+@strawberry.federation.type(
+    keys=["id"], description="One notification sent, failed or skipped: the delivery log."
+)
+class NotificationDelivery(Node):
+    pass
+
+
 @strawberry.federation.type(keys=["id"], description="A customer's shareable referral link.")
 class ReferralLink(Node):
     pass
@@ -90,5 +97,6 @@ FOREIGN_NODE_TYPES: dict[str, type[Node]] = {
         VipTier,
         ReferralLink,
         Referral,
+        NotificationDelivery,
     )
 }

@@ -1,11 +1,14 @@
 """Texts of customer notifications, one entry per supported language.
 
-Placeholders are ``str.format`` fields: {points}, {points_name}, {expires_on}, {shop_name}.
-Bodies stay short enough for one SMS in most languages.
+``EXPIRY_REMINDER``'s placeholders are ``str.format`` fields: {points}, {points_name},
+{expires_on}, {shop_name}; ``MESSAGE_TEMPLATES`` holds every message type in Jinja syntax
+({{ points }}), the texts a merchant's own ``email_templates`` replace. Bodies stay short
+enough for one SMS in most languages.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 DEFAULT_LOCALE = "en"
@@ -55,5 +58,184 @@ EXPIRY_REMINDER: dict[str, Template] = {
             "שלום! {points} {points_name} בחשבון שלך ב-{shop_name} יפוגו בתאריך "
             "{expires_on}. כדאי לממש אותם בהזמנה הבאה לפני כן."
         ),
+    ),
+}
+
+
+# --- every message type, in Jinja syntax ---------------------------------------------------
+#
+# The built-in text of each message type merchants may replace (``email_templates``), as Jinja
+# templates rendered in a sandbox ({{ points }}, never code): a merchant's template is theirs to
+# write, so it must not reach anything but the values it is given.
+
+POINTS_EARNED = "points_earned"
+REWARD_REDEEMED = "reward_redeemed"
+TIER_UPGRADED = "tier_upgraded"
+REFERRAL_COMPLETED = "referral_completed"
+EXPIRY_REMINDER_TYPE = "expiry_reminder"
+GDPR_DONE = "gdpr_done"
+SUPPORTED_LOCALES = ("en", "es", "fr", "ar", "he")
+
+
+@dataclass(frozen=True)
+class Placeholders:
+    """What a message type's template must say (``required``) and may say (``optional``)."""
+
+    required: frozenset[str]
+    optional: frozenset[str] = frozenset()
+
+    @property
+    def allowed(self) -> frozenset[str]:
+        return self.required | self.optional
+
+
+PLACEHOLDERS: dict[str, Placeholders] = {
+    POINTS_EARNED: Placeholders(
+        frozenset({"points", "points_name"}), frozenset({"balance", "shop_name"})
+    ),
+    REWARD_REDEEMED: Placeholders(
+        frozenset({"reward_name", "code"}), frozenset({"points", "points_name", "shop_name"})
+    ),
+    TIER_UPGRADED: Placeholders(frozenset({"tier_name"}), frozenset({"shop_name"})),
+    REFERRAL_COMPLETED: Placeholders(
+        frozenset({"points", "points_name"}), frozenset({"shop_name"})
+    ),
+    EXPIRY_REMINDER_TYPE: Placeholders(
+        frozenset({"points", "points_name", "expires_on"}), frozenset({"shop_name"})
+    ),
+    GDPR_DONE: Placeholders(frozenset({"request_type"}), frozenset({"shop_name"})),
+}
+
+# Values a preview (and ``notificationTest``) fills in.
+SAMPLE_VALUES: dict[str, str] = {
+    "points": "250",
+    "points_name": "Points",
+    "balance": "1200",
+    "shop_name": "example.myshopify.com",
+    "reward_name": "$5 off",
+    "code": "LOYAL-5OFF-EXAMPLE",
+    "tier_name": "Gold",
+    "expires_on": "2030-01-31",
+    "request_type": "data_request",
+}
+
+
+def _jinja(template: Template) -> Template:
+    # The expiry texts above are ``str.format`` fields; the same words serve as Jinja.
+    def convert(text: str) -> str:
+        return re.sub(r"\{(\w+)\}", r"{{ \1 }}", text)
+
+    return Template(subject=convert(template.subject), body=convert(template.body))
+
+
+def _texts(**by_locale: tuple[str, str]) -> dict[str, Template]:
+    return {locale: Template(subject=s, body=b) for locale, (s, b) in by_locale.items()}
+
+
+MESSAGE_TEMPLATES: dict[str, dict[str, Template]] = {
+    POINTS_EARNED: _texts(
+        en=(
+            "You earned {{ points }} {{ points_name }}",
+            "You earned {{ points }} {{ points_name }}. Your balance is {{ balance }}.",
+        ),
+        es=(
+            "Ganaste {{ points }} {{ points_name }}",
+            "Ganaste {{ points }} {{ points_name }}. Tu saldo es de {{ balance }}.",
+        ),
+        fr=(
+            "Vous avez gagné {{ points }} {{ points_name }}",
+            "Vous avez gagné {{ points }} {{ points_name }}. Votre solde est de {{ balance }}.",
+        ),
+        ar=(
+            "لقد ربحت {{ points }} {{ points_name }}",
+            "لقد ربحت {{ points }} {{ points_name }}. رصيدك الآن {{ balance }}.",
+        ),
+        he=(
+            "צברת {{ points }} {{ points_name }}",
+            "צברת {{ points }} {{ points_name }}. היתרה שלך היא {{ balance }}.",
+        ),
+    ),
+    REWARD_REDEEMED: _texts(
+        en=(
+            "Your reward: {{ reward_name }}",
+            "Here is your {{ reward_name }}: use the code {{ code }} at checkout.",
+        ),
+        es=(
+            "Tu recompensa: {{ reward_name }}",
+            "Aquí tienes tu {{ reward_name }}: usa el código {{ code }} al pagar.",
+        ),
+        fr=(
+            "Votre récompense : {{ reward_name }}",
+            "Voici votre {{ reward_name }} : utilisez le code {{ code }} au paiement.",
+        ),
+        ar=(
+            "مكافأتك: {{ reward_name }}",
+            "إليك {{ reward_name }}: استخدم الرمز {{ code }} عند الدفع.",
+        ),
+        he=(
+            "הפרס שלך: {{ reward_name }}",
+            "הנה {{ reward_name }} שלך: השתמשו בקוד {{ code }} בקופה.",
+        ),
+    ),
+    TIER_UPGRADED: _texts(
+        en=(
+            "Welcome to {{ tier_name }}",
+            "You reached the {{ tier_name }} tier. Enjoy your new perks!",
+        ),
+        es=(
+            "Bienvenido a {{ tier_name }}",
+            "Alcanzaste el nivel {{ tier_name }}. ¡Disfruta tus nuevas ventajas!",
+        ),
+        fr=(
+            "Bienvenue au niveau {{ tier_name }}",
+            "Vous avez atteint le niveau {{ tier_name }}. Profitez de vos nouveaux avantages !",
+        ),
+        ar=(
+            "مرحبًا بك في {{ tier_name }}",
+            "لقد وصلت إلى مستوى {{ tier_name }}. استمتع بمزاياك الجديدة!",
+        ),
+        he=("ברוכים הבאים ל-{{ tier_name }}", "הגעת לדרגת {{ tier_name }}. תיהנו מההטבות החדשות!"),
+    ),
+    REFERRAL_COMPLETED: _texts(
+        en=(
+            "Your friend joined: {{ points }} {{ points_name }} for you",
+            "Thanks for the referral! You earned {{ points }} {{ points_name }}.",
+        ),
+        es=(
+            "Tu amigo se unió: {{ points }} {{ points_name }} para ti",
+            "¡Gracias por recomendarnos! Ganaste {{ points }} {{ points_name }}.",
+        ),
+        fr=(
+            "Votre ami nous a rejoints : {{ points }} {{ points_name }} pour vous",
+            "Merci pour votre parrainage ! Vous avez gagné {{ points }} {{ points_name }}.",
+        ),
+        ar=(
+            "انضم صديقك: {{ points }} {{ points_name }} لك",
+            "شكرًا على الإحالة! لقد ربحت {{ points }} {{ points_name }}.",
+        ),
+        he=(
+            "החבר שלך הצטרף: {{ points }} {{ points_name }} בשבילך",
+            "תודה על ההפניה! צברת {{ points }} {{ points_name }}.",
+        ),
+    ),
+    EXPIRY_REMINDER_TYPE: {locale: _jinja(text) for locale, text in EXPIRY_REMINDER.items()},
+    GDPR_DONE: _texts(
+        en=(
+            "Your privacy request is complete",
+            "We have completed your privacy request ({{ request_type }}).",
+        ),
+        es=(
+            "Tu solicitud de privacidad está completa",
+            "Hemos completado tu solicitud de privacidad ({{ request_type }}).",
+        ),
+        fr=(
+            "Votre demande de confidentialité est traitée",
+            "Nous avons traité votre demande de confidentialité ({{ request_type }}).",
+        ),
+        ar=(
+            "اكتمل طلب الخصوصية الخاص بك",
+            "لقد أكملنا طلب الخصوصية الخاص بك ({{ request_type }}).",
+        ),
+        he=("בקשת הפרטיות שלך הושלמה", "השלמנו את בקשת הפרטיות שלך ({{ request_type }})."),
     ),
 }

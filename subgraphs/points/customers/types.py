@@ -14,6 +14,7 @@ from subgraphs.kit.graphql.relay import Connection, paged, to_connection
 from subgraphs.kit.graphql.scalars import UnsignedInt64
 from subgraphs.kit.pagination import PageRequest
 from subgraphs.kit.permissions import require_customer_access
+from subgraphs.points.consents.types import CustomerConsent
 from subgraphs.points.customers.service import customer_email
 from subgraphs.points.ledger.types import PointsTransaction, transaction_position
 from subgraphs.points.loaders import PointsInfo
@@ -80,6 +81,14 @@ class Customer:
         if self.row.redacted_at is not None:
             return None
         return customer_email(self.row, info.context.resources.cipher)
+
+    @strawberry.field(
+        description="The customer's current consents, one per type they ever chose; a type "
+        "missing here was never granted (marketing needs a grant)."
+    )
+    async def consents(self, info: PointsInfo) -> list[CustomerConsent]:
+        rows = await info.context.loaders.consents_by_customer.load(self.row.id)
+        return [CustomerConsent.from_row(row) for row in rows]
 
     @strawberry.field(description="The VIP tier the customer is in; null when in none.")
     async def vip_tier(self, info: PointsInfo) -> VipTier | None:

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Subquery, exists, select, update
+from sqlalchemy import ColumnElement, Subquery, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from db.ids import new_id
 from db.models import Customer, ExpiryReminder
 from subgraphs.kit.repository import TenantRepository
 
+# A customer hears about expiring points at most this often (``not_reminded``).
+REMINDER_INTERVAL = timedelta(days=7)
 QUEUED = "queued"
 SENT = "sent"
 FAILED = "failed"
@@ -60,23 +62,47 @@ class ReminderRepository(TenantRepository[ExpiryReminder]):
             ExpiryReminder.expires_on == expires_on,
         )
 
-    async def not_reminded(self, candidates: Subquery, *, limit: int) -> list[DueReminder]:
+    async def not_reminded(
+        self, candidates: Subquery, *, limit: int, now: datetime | None = None
+    ) -> list[DueReminder]:
         """The ``candidates`` (customer_id, expires_on, points) whose customer and day have no
         reminder yet, by customer and day. Customers whose data was erased (GDPR) hear nothing:
-        there is no one left to write to."""
+        there is no one left to write to. With ``now``, a customer hears at most once per
+        ``REMINDER_INTERVAL``: only their soonest day is due, and none while a reminder sent
+        (or queued) within the interval is on record; the next day waits for the next one."""
         redacted = exists().where(
             Customer.merchant_id == self._merchant_id,
             Customer.id == candidates.c.customer_id,
             Customer.redacted_at.is_not(None),
         )
-        result = await self._session.execute(
-            select(candidates.c.customer_id, candidates.c.expires_on, candidates.c.points)
-            .where(
-                self._not_reminded(candidates.c.customer_id, candidates.c.expires_on),
-                ~redacted,
+        conditions = [self._not_reminded(candidates.c.customer_id, candidates.c.expires_on)]
+        conditions.append(~redacted)
+        if now is not None:
+            recently = exists().where(
+                self._mine,
+                ExpiryReminder.customer_id == candidates.c.customer_id,
+                ExpiryReminder.status.in_((QUEUED, SENT)),
+                ExpiryReminder.created_at > now - REMINDER_INTERVAL,
             )
-            .order_by(candidates.c.customer_id, candidates.c.expires_on)
-            .limit(limit)
+            conditions.append(~recently)
+        soonest = func.row_number().over(
+            partition_by=candidates.c.customer_id, order_by=candidates.c.expires_on
+        )
+        due = (
+            select(
+                candidates.c.customer_id,
+                candidates.c.expires_on,
+                candidates.c.points,
+                soonest.label("rank"),
+            )
+            .where(*conditions)
+            .subquery("due_days")
+        )
+        query = select(due.c.customer_id, due.c.expires_on, due.c.points)
+        if now is not None:
+            query = query.where(due.c.rank == 1)
+        result = await self._session.execute(
+            query.order_by(due.c.customer_id, due.c.expires_on).limit(limit)
         )
         return [DueReminder(row.customer_id, row.expires_on, int(row.points)) for row in result]
 

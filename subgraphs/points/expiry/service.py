@@ -33,6 +33,7 @@ from subgraphs.kit.integrations.notifications import (
     render_expiry_reminder,
 )
 from subgraphs.kit.repository import AuditTrail
+from subgraphs.points.consents.service import ConsentType, revoked
 from subgraphs.points.customers.repository import CustomerChange, CustomerRepository
 from subgraphs.points.customers.service import customer_email, customer_phone
 from subgraphs.points.expiry.repository import (
@@ -212,7 +213,8 @@ async def due_reminders(
     limit: int,
 ) -> list[DueReminder]:
     """Points expiring within the reminder window whose customer and day have no reminder
-    yet: per lot expiry day (after earning) or the whole balance (inactivity)."""
+    yet: per lot expiry day (after earning) or the whole balance (inactivity); one day per
+    customer, and none for a customer reminded in the past week."""
     if policy.kind is ExpiryKind.AFTER_EARNING:
         ledger = LedgerRepository(session, merchant_id)
         candidates = ledger.unspent_by_expiry_day(now, now + REMINDER_WINDOW)
@@ -223,7 +225,9 @@ async def due_reminders(
         )
     else:
         return []
-    return await ReminderRepository(session, merchant_id).not_reminded(candidates, limit=limit)
+    return await ReminderRepository(session, merchant_id).not_reminded(
+        candidates, limit=limit, now=now
+    )
 
 
 async def queue_reminders(
@@ -254,9 +258,22 @@ async def abandoned_reminders(
 
 
 async def recipients(
-    session: AsyncSession, merchant_id: str, cipher: FieldCipher, customer_ids: Sequence[str]
+    session: AsyncSession,
+    merchant_id: str,
+    cipher: FieldCipher,
+    customer_ids: Sequence[str],
+    *,
+    marketing: bool = True,
 ) -> dict[str, Recipient]:
+    """Where to reach the customers, but for those erased and (``marketing``) those who
+    revoked their newsletter consent."""
     customers = await CustomerRepository(session, merchant_id).customers_by_ids(customer_ids)
+    # A reminder is marketing: a customer who revoked their newsletter consent gets none.
+    declined = (
+        await revoked(session, merchant_id, customer_ids, ConsentType.NEWSLETTER)
+        if marketing
+        else set()
+    )
     return {
         customer.id: Recipient(
             email=customer_email(customer, cipher),
@@ -266,7 +283,7 @@ async def recipients(
         )
         for customer in customers
         # A reminder queued before an erasure (and reclaimed after a crash) is not sent.
-        if customer.redacted_at is None
+        if customer.redacted_at is None and customer.id not in declined
     }
 
 
@@ -307,7 +324,7 @@ async def deliver(
     async def send(reminder: QueuedReminder) -> Delivery:
         recipient = recipients_by_customer.get(reminder.customer_id)
         if recipient is None:
-            return Delivery(reminder, None, "customer not found or redacted")
+            return Delivery(reminder, None, "customer not found, redacted or without consent")
         message: RenderedMessage = render_expiry_reminder(
             recipient.locale,
             points=reminder.points,
@@ -317,8 +334,13 @@ async def deliver(
         )
         try:
             async with limit:
+                # The reminder's id is its event id: a resend after a crash is deduplicated.
                 await client.send_expiry_reminder(
-                    recipient, message, points=reminder.points, expires_on=reminder.expires_on
+                    recipient,
+                    message,
+                    points=reminder.points,
+                    expires_on=reminder.expires_on,
+                    event_id=reminder.id,
                 )
         except NotificationError as error:
             return Delivery(reminder, message.locale, str(error)[:MAX_ERROR_LENGTH])

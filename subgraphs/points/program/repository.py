@@ -53,6 +53,23 @@ class ProgramRepository(TenantRepository[ProgramSettings]):
         row = await self._settings(ProgramSettings.notification_api_key_encrypted)
         return None if row is None else row.notification_api_key_encrypted
 
+    async def save_notification_api_key(
+        self, encrypted: str, *, default_config: dict[str, Any]
+    ) -> None:
+        """Store the (encrypted) provider key; a merchant who never saved settings gets
+        ``default_config`` as their document, as a first save would."""
+        insert = pg_insert(ProgramSettings).values(
+            merchant_id=self._merchant_id,
+            config=default_config,
+            notification_api_key_encrypted=encrypted,
+        )
+        await self._session.execute(
+            insert.on_conflict_do_update(
+                index_elements=[ProgramSettings.merchant_id],
+                set_={"notification_api_key_encrypted": encrypted, "updated_at": func.now()},
+            )
+        )
+
 
 async def _merchants_whose(
     session: AsyncSession, setting: ColumnElement[bool], *, after: str | None, limit: int

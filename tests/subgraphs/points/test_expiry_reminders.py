@@ -264,12 +264,15 @@ async def test_points_are_summed_per_expiry_day(
     # Spent points are not at risk: the redemption takes from the lot expiring first.
     await redeem(resources, tenant, customer_id, 20, at=t0 + 2 * DAY)
 
+    # At most one reminder a week: the soonest day first, the next one a week later.
     await remind(resources, http, t0 + 3 * DAY)
+    await remind(resources, http, t0 + 9 * DAY)
+    await remind(resources, http, t0 + 10 * DAY + timedelta(hours=1))
 
-    sent = sorted(
+    sent = [
         (klaviyo_properties(request)["expires_on"], klaviyo_properties(request)["points"])
         for request in requests_with(route, api_key)
-    )
+    ]
     assert sent == [
         ((t0 + 30 * DAY).date().isoformat(), 105),
         ((t0 + 32 * DAY).date().isoformat(), 50),

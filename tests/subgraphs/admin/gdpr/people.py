@@ -20,9 +20,17 @@ from subgraphs.admin.deliveries.repository import WebhookDeliveriesRepository
 from subgraphs.kit.audit import AuditAction
 from subgraphs.kit.repository import insert_audit_log
 from subgraphs.kit.resources import Resources
+from subgraphs.points.consents.service import (
+    ConsentChange,
+    ConsentSource,
+    ConsentStatus,
+    ConsentType,
+    update_consents,
+)
 from subgraphs.points.customers.service import register_customer
 from subgraphs.points.expiry.repository import DueReminder, ReminderRepository
 from subgraphs.points.ledger import service as ledger
+from subgraphs.points.notifications.repository import DeliveryRepository, NewDelivery
 from subgraphs.points.program.calculation import EarnAction, Order, OrderLine
 from subgraphs.points.program.service import Channel
 from subgraphs.points.rewards.redemption import RedeemCommand, redeem_reward
@@ -218,6 +226,29 @@ async def tell_story(resources: Resources, tenant: Tenant, person: Person) -> St
             queued.id, status="failed", error=f"Klaviyo refused {person.email}", now=now
         )
         link = await create_referral_link(session, merchant_id, customer_id)
+        await update_consents(
+            session,
+            merchant_id,
+            resources.cipher,
+            customer_id,
+            [ConsentChange(ConsentType.NEWSLETTER, ConsentStatus.GRANTED)],
+            source=ConsentSource.WIDGET,
+            text_version="2026-01",
+            ip="203.0.113.7",
+            now=now,
+        )
+        await DeliveryRepository(session, merchant_id).record(
+            NewDelivery(
+                message_type="points_earned",
+                event_id=f"order:{order_id}",
+                customer_id=customer_id,
+                provider="klaviyo",
+                locale="en",
+                status="sent",
+                reason=None,
+                at=now,
+            )
+        )
         await insert_audit_log(
             session,
             merchant_id=merchant_id,

@@ -9,8 +9,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from db.ids import new_id
+from db.models import Consent
 from db.session import tenant_unit_of_work
 from subgraphs.admin.gdpr import redaction
 from subgraphs.admin.gdpr.service import (
@@ -97,6 +99,15 @@ async def test_redacting_a_customer_leaves_none_of_their_data_in_any_table(
         redaction.REDACTED_EMAIL
     )
     assert await everything_of(resources, tenant, other) == other_before
+    # The consent history goes too: its IP hashes tie it to the person.
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        consents = await session.scalars(
+            select(Consent).where(
+                Consent.merchant_id == tenant.merchant_id,
+                Consent.customer_id == story.customer_id,
+            )
+        )
+        assert list(consents) == []
 
     inbox_rows = await deliveries(resources, tenant)
     for delivery in (story.pending_delivery, story.failed_delivery, story.guest_delivery):

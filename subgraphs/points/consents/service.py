@@ -1,0 +1,141 @@
+"""Recording consents and asking whether a customer consented.
+
+Works inside the caller's transaction and never commits. A revocation stops what the type
+covers at once. A customer with no record for a type yet (enrolled before consents were
+recorded, their opt-in held by the shop) is not refused: ``revoked`` names only those who
+withdrew, ``consented`` only those who explicitly agreed.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.crypto import FieldCipher
+from db.models import Consent
+from subgraphs.kit.audit import AuditAction
+from subgraphs.kit.repository import AuditTrail
+from subgraphs.points.consents.repository import ConsentRepository, NewConsent
+from subgraphs.points.customers.repository import CustomerRepository
+from subgraphs.points.errors import PointsError, PointsErrorCode, customer_not_found
+
+# Blind-index context of consent IPs: a keyed hash, so the same address is recognisable and
+# none can be read back.
+CONSENT_IP = "consents.ip"
+MAX_TEXT_VERSION_LENGTH = 64
+
+
+class ConsentType(enum.StrEnum):
+    NEWSLETTER = "newsletter"
+    RFM_TRACKING = "rfm_tracking"
+    REFERRALS = "referrals"
+
+
+class ConsentStatus(enum.StrEnum):
+    GRANTED = "granted"
+    REVOKED = "revoked"
+
+
+class ConsentSource(enum.StrEnum):
+    WIDGET = "widget"
+    IMPORT = "import"
+    SHOPIFY_ACCEPTS_MARKETING = "shopify_accepts_marketing"
+    STAFF = "staff"
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentChange:
+    consent_type: ConsentType
+    status: ConsentStatus
+
+
+async def update_consents(
+    session: AsyncSession,
+    merchant_id: str,
+    cipher: FieldCipher,
+    customer_id: str,
+    changes: Sequence[ConsentChange],
+    *,
+    source: ConsentSource,
+    text_version: str | None,
+    ip: str | None,
+    now: datetime,
+    actor_id: str | None = None,
+) -> list[Consent]:
+    """Record the changes (one row each) and return the customer's current consents."""
+    if not changes:
+        raise PointsError(PointsErrorCode.INVALID_CONSENT, "consents", "give at least one consent")
+    if len({change.consent_type for change in changes}) != len(changes):
+        raise PointsError(PointsErrorCode.INVALID_CONSENT, "consents", "one change per type")
+    if text_version is not None and not 0 < len(text_version) <= MAX_TEXT_VERSION_LENGTH:
+        raise PointsError(
+            PointsErrorCode.INVALID_CONSENT,
+            "textVersion",
+            f"a text version is 1 to {MAX_TEXT_VERSION_LENGTH} characters",
+        )
+    found = await CustomerRepository(session, merchant_id).customers_by_ids([customer_id])
+    customer = found[0] if found else None
+    if customer is None or customer.redacted_at is not None:
+        raise customer_not_found()
+    ip_hash = None if not ip else cipher.blind_index(ip, context=CONSENT_IP)
+    repository = ConsentRepository(session, merchant_id)
+    await repository.record(
+        [
+            NewConsent(
+                customer_id=customer_id,
+                consent_type=change.consent_type.value,
+                status=change.status.value,
+                source=source.value,
+                text_version=text_version,
+                ip_hash=ip_hash,
+                at=now,
+            )
+            for change in changes
+        ]
+    )
+    await AuditTrail(session, merchant_id, actor_id).record_many(
+        AuditAction.CONSENT_UPDATED,
+        [
+            {
+                "customer_id": customer_id,
+                "consent_type": change.consent_type.value,
+                "status": change.status.value,
+                "source": source.value,
+            }
+            for change in changes
+        ],
+    )
+    return await repository.current([customer_id])
+
+
+async def consented(
+    session: AsyncSession, merchant_id: str, customer_ids: Sequence[str], consent_type: ConsentType
+) -> set[str]:
+    """The customers among ``customer_ids`` whose latest choice for the type is a grant."""
+    if not customer_ids:
+        return set()
+    rows = await ConsentRepository(session, merchant_id).current(customer_ids)
+    return {
+        row.customer_id
+        for row in rows
+        if row.consent_type == consent_type.value and row.status == ConsentStatus.GRANTED.value
+    }
+
+
+async def revoked(
+    session: AsyncSession, merchant_id: str, customer_ids: Sequence[str], consent_type: ConsentType
+) -> set[str]:
+    """The customers among ``customer_ids`` whose latest choice for the type is a revocation:
+    what marketing messages check before sending."""
+    if not customer_ids:
+        return set()
+    rows = await ConsentRepository(session, merchant_id).current(customer_ids)
+    return {
+        row.customer_id
+        for row in rows
+        if row.consent_type == consent_type.value and row.status == ConsentStatus.REVOKED.value
+    }

@@ -1,0 +1,159 @@
+"""Every SQL statement on ``notification_settings``, ``email_templates`` and
+``notification_deliveries``: the merchant's sender and channels, their own templates, and the
+log of every message sent, failed or skipped."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from db.ids import new_id
+from db.models import EmailTemplate, NotificationDelivery, NotificationSettings
+from subgraphs.kit.integrations.notification_templates import Template
+from subgraphs.kit.pagination import Page, PageRequest
+from subgraphs.kit.repository import TenantRepository
+
+
+class NotificationSettingsRepository(TenantRepository[NotificationSettings]):
+    model = NotificationSettings
+
+    async def settings(self, *, for_update: bool = False) -> NotificationSettings | None:
+        query = self._select()
+        if for_update:
+            query = query.with_for_update()
+        result = await self._session.scalars(query)
+        return result.one_or_none()
+
+    async def save(
+        self, *, sender_name: str | None, sender_email: str | None, channels: Sequence[str]
+    ) -> NotificationSettings:
+        """Insert or replace the row (its version bumped)."""
+        values = {
+            "sender_name": sender_name,
+            "sender_email": sender_email,
+            "channels": list(channels),
+        }
+        statement = pg_insert(NotificationSettings).values(merchant_id=self._merchant_id, **values)
+        upsert = statement.on_conflict_do_update(
+            index_elements=[NotificationSettings.merchant_id],
+            set_={**values, "version": NotificationSettings.version + 1, "updated_at": func.now()},
+        ).returning(NotificationSettings)
+        result = await self._session.scalars(
+            select(NotificationSettings).from_statement(upsert),
+            execution_options={"populate_existing": True},
+        )
+        row: NotificationSettings = result.one()
+        return row
+
+
+class EmailTemplateRepository(TenantRepository[EmailTemplate]):
+    model = EmailTemplate
+
+    async def templates(self, message_type: str | None = None) -> list[EmailTemplate]:
+        conditions = [] if message_type is None else [EmailTemplate.message_type == message_type]
+        result = await self._session.scalars(
+            self._select(*conditions).order_by(EmailTemplate.message_type, EmailTemplate.locale)
+        )
+        return list(result)
+
+    async def template(self, message_type: str, locale: str) -> EmailTemplate | None:
+        result = await self._session.scalars(
+            self._select(EmailTemplate.message_type == message_type, EmailTemplate.locale == locale)
+        )
+        return result.one_or_none()
+
+    async def replace(self, message_type: str, texts: Mapping[str, Template]) -> None:
+        """The type's template in every locale of ``texts``, in one statement."""
+        statement = pg_insert(EmailTemplate).values(
+            [
+                {
+                    "merchant_id": self._merchant_id,
+                    "id": new_id(),
+                    "message_type": message_type,
+                    "locale": locale,
+                    "subject": text.subject,
+                    "body": text.body,
+                }
+                for locale, text in texts.items()
+            ]
+        )
+        await self._session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["merchant_id", "message_type", "locale"],
+                set_={
+                    "subject": statement.excluded.subject,
+                    "body": statement.excluded.body,
+                    "updated_at": func.now(),
+                },
+            )
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    message_type: str
+    event_id: str
+    customer_id: str | None
+    provider: str
+    locale: str | None
+    status: str
+    reason: str | None
+    at: datetime
+
+
+class DeliveryRepository(TenantRepository[NotificationDelivery]):
+    model = NotificationDelivery
+
+    async def delivery_of(self, message_type: str, event_id: str) -> NotificationDelivery | None:
+        result = await self._session.scalars(
+            self._select(
+                NotificationDelivery.message_type == message_type,
+                NotificationDelivery.event_id == event_id,
+            )
+        )
+        return result.one_or_none()
+
+    async def record(self, delivery: NewDelivery) -> NotificationDelivery:
+        """Log the outcome of a message; a second outcome of the same event (a resend after a
+        crash) replaces the first, so the log says how it ended."""
+        values = {
+            "provider": delivery.provider,
+            "locale": delivery.locale,
+            "status": delivery.status,
+            "reason": delivery.reason,
+            "sent_at": delivery.at if delivery.status == "sent" else None,
+        }
+        statement = (
+            pg_insert(NotificationDelivery)
+            .values(
+                merchant_id=self._merchant_id,
+                id=new_id(),
+                message_type=delivery.message_type,
+                event_id=delivery.event_id,
+                customer_id=delivery.customer_id,
+                created_at=delivery.at,
+                **values,
+            )
+            .on_conflict_do_update(
+                index_elements=["merchant_id", "message_type", "event_id"], set_=values
+            )
+            .returning(NotificationDelivery)
+        )
+        result = await self._session.scalars(
+            select(NotificationDelivery).from_statement(statement),
+            execution_options={"populate_existing": True},
+        )
+        row: NotificationDelivery = result.one()
+        return row
+
+    async def deliveries_page(self, page: PageRequest) -> Page[NotificationDelivery]:
+        """Newest first, along ix_notification_deliveries_merchant_created."""
+        return await self.paginate(
+            page,
+            keyset=(NotificationDelivery.created_at, NotificationDelivery.id),
+            descending=True,
+        )

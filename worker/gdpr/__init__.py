@@ -1,0 +1,1 @@
+"""GDPR housekeeping the worker runs on a schedule."""

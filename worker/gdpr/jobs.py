@@ -1,0 +1,62 @@
+"""Retention of GDPR records: a request's record and its export (personal data, handed to the
+customer) are kept 90 days, then deleted. Daily; a run that stops halfway leaves the rest for
+the next one, since each merchant commits on its own. (The webhook payloads of the requests
+are in the monthly partitions of ``api_logs``, dropped after the same 90 days.)"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from db.session import system_unit_of_work, tenant_unit_of_work
+from subgraphs.admin.gdpr.repository import merchants_with_expired_requests
+from subgraphs.admin.gdpr.service import purge_expired_requests
+from subgraphs.kit.jobs import Cron, job, job_resources
+from subgraphs.kit.resources import Resources
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class RetentionSummary:
+    merchants: int = 0
+    requests: int = 0
+    failed_merchants: list[str] = field(default_factory=list)
+
+
+async def run_gdpr_retention(resources: Resources, *, now: datetime) -> RetentionSummary:
+    """Delete every merchant's GDPR requests (and exports) past their retention."""
+    summary = RetentionSummary()
+    async with system_unit_of_work(resources.sessions) as session:
+        merchant_ids = await merchants_with_expired_requests(session, now)
+    for merchant_id in merchant_ids:
+        try:
+            async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
+                summary.requests += await purge_expired_requests(session, merchant_id, now)
+        except Exception:
+            log.exception("gdpr_retention_failed", merchant_id=merchant_id)
+            summary.failed_merchants.append(merchant_id)
+        else:
+            summary.merchants += 1
+    return summary
+
+
+# Daily at 03:40 UTC, off the busy hours.
+@job(timeout=3600, cron=Cron(hour=frozenset({3}), minute=frozenset({40})))
+async def purge_gdpr_records(ctx: dict[str, Any]) -> dict[str, Any]:
+    """arq job: delete GDPR requests and exports past their 90 days, for every merchant."""
+    summary = await run_gdpr_retention(job_resources(ctx), now=datetime.now(UTC))
+    log.info(
+        "gdpr_records_purged",
+        merchants=summary.merchants,
+        requests=summary.requests,
+        failed_merchants=len(summary.failed_merchants),
+    )
+    return {
+        "merchants": summary.merchants,
+        "requests": summary.requests,
+        "failed_merchants": summary.failed_merchants,
+    }
