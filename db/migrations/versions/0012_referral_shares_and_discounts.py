@@ -84,7 +84,8 @@ def upgrade() -> None:
     for table in TABLES:
         for statement in hash_partitions(table) + tenant_isolation(table):
             op.execute(statement)
-    op.execute(f"GRANT SELECT, INSERT, UPDATE ON referral_shares TO {APP_ROLE}")
+    # DELETE: a customer's erasure (customers/redact) deletes the shares they made.
+    op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON referral_shares TO {APP_ROLE}")
 
     op.add_column("referral_rewards", sa.Column("discount_code_encrypted", sa.Text))
     op.add_column("referral_rewards", sa.Column("discount_id", sa.Text))

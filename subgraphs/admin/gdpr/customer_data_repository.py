@@ -38,6 +38,7 @@ from db.models import (
     ExpiryReminder,
     PointsTransaction,
     ReferralLink,
+    ReferralShare,
     Reward,
     RewardRedemption,
     VipTier,
@@ -153,6 +154,17 @@ class CustomerDataRepository(TenantRepository[Customer]):
         result = await self._session.execute(
             delete(Consent).where(
                 Consent.merchant_id == self._merchant_id, Consent.customer_id.in_(customer_ids)
+            )
+        )
+        return rowcount(result)
+
+    async def delete_referral_shares(self, customer_ids: Sequence[str]) -> int:
+        """An erasure takes the customer's shares: each holds someone's address they gave us,
+        and a body quoting the link's old code."""
+        result = await self._session.execute(
+            delete(ReferralShare).where(
+                ReferralShare.merchant_id == self._merchant_id,
+                ReferralShare.advocate_customer_id.in_(customer_ids),
             )
         )
         return rowcount(result)

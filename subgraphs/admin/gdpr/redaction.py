@@ -168,6 +168,7 @@ class _RedactionCounts:
     redemptions: int = 0
     reminders: int = 0
     consents: int = 0
+    referral_shares: int = 0
     referral_links: int = 0
     audit_entries: int = 0
     deliveries: int = 0
@@ -188,7 +189,8 @@ async def handle_customer_redact(delivery: GdprDelivery, payload: Mapping[str, A
       Also for the ``orders_to_redact``, whoever they were credited to.
     - reward_redemptions: codes, failure texts and idempotency keys are replaced.
     - expiry_reminders: provider errors go. referral_links: a new code, so a link the
-      customer once shared no longer leads to the record.
+      customer once shared no longer leads to the record. referral_shares: deleted (each
+      holds an address the customer gave us and quotes the old code).
     - audit_logs: entries about the customer or quoting them are scrubbed.
     - api_logs: undone deliveries about the customer (by Shopify id, or whose payload quotes
       their email or phone) lose the payload and fail as "redacted"; every delivery forgets
@@ -255,6 +257,7 @@ async def handle_customer_redact(delivery: GdprDelivery, payload: Mapping[str, A
         )
         counts.reminders = await repository.scrub_reminders(customer_ids)
         counts.consents = await repository.delete_consents(customer_ids)
+        counts.referral_shares = await repository.delete_referral_shares(customer_ids)
         await repository.replace_referral_codes(
             {link.id: f"REDACTED-{secrets.token_hex(8).upper()}" for link in links}
         )

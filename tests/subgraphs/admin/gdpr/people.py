@@ -37,6 +37,7 @@ from subgraphs.points.rewards.redemption import RedeemCommand, redeem_reward
 from subgraphs.points.rewards.service import RewardTerms, create_reward
 from subgraphs.points.shopify import ShopifyConnector
 from subgraphs.referrals.service import create_referral_link
+from subgraphs.referrals.shares.service import ShareChannel, ShareRequest, share_link
 from tests.conftest import Tenant
 from tests.subgraphs.admin.gdpr.runs import (
     customer_redact,
@@ -45,6 +46,8 @@ from tests.subgraphs.admin.gdpr.runs import (
     receive,
 )
 
+# The friend a story's customer shares their link with.
+SHARED_WITH = "friend.of.the.story@example.net"
 
 @dataclass(frozen=True)
 class Person:
@@ -226,6 +229,18 @@ async def tell_story(resources: Resources, tenant: Tenant, person: Person) -> St
             queued.id, status="failed", error=f"Klaviyo refused {person.email}", now=now
         )
         link = await create_referral_link(session, merchant_id, customer_id)
+        # A share: someone else's address the customer gave us, and a body quoting the link.
+        await share_link(
+            session,
+            merchant_id,
+            customer_id,
+            ShareRequest(ShareChannel.EMAIL, SHARED_WITH, "en", None),
+            cipher=resources.cipher,
+            link_url_template=resources.settings.storefront_url_template,
+            shop_domain=tenant.shop_domain,
+            limit=10,
+            now=now,
+        )
         await update_consents(
             session,
             merchant_id,

@@ -29,7 +29,13 @@ from subgraphs.points.customers.service import register_customer
 from subgraphs.points.orders.reversal import ReverseCommand, reverse_order
 from tests.conftest import Tenant, add_customer
 from tests.pii_scan import UNREADABLE, find_pii, rows_of_merchant
-from tests.subgraphs.admin.gdpr.people import Person, redact, request_data, tell_story
+from tests.subgraphs.admin.gdpr.people import (
+    SHARED_WITH,
+    Person,
+    redact,
+    request_data,
+    tell_story,
+)
 from tests.subgraphs.admin.gdpr.runs import (
     Handler,
     customer_redact,
@@ -60,7 +66,8 @@ async def test_redacting_a_customer_leaves_none_of_their_data_in_any_table(
     )
     ledger_before = await ledger_rows(resources, tenant, story.customer_id)
     balance_before = (await customer_row(resources, tenant, story.customer_id)).points_balance
-    needles = [*person.needles, story.code, story.referral_code]
+    # The address the customer shared their link with is theirs to erase too.
+    needles = [*person.needles, story.code, story.referral_code, SHARED_WITH]
 
     # The scan sees the customer everywhere the story put them: a clean scan afterwards
     # means something.
@@ -75,6 +82,8 @@ async def test_redacting_a_customer_leaves_none_of_their_data_in_any_table(
         ("reward_redemptions", "code_encrypted"),
         ("expiry_reminders", "error"),
         ("referral_links", "code"),
+        ("referral_shares", "body"),
+        ("referral_shares", "recipient_encrypted"),
         ("audit_logs", "metadata"),
         ("api_logs", "payload_encrypted"),
         ("api_logs", "last_error"),
