@@ -36,8 +36,9 @@ from subgraphs.points.program.service import Channel
 from subgraphs.points.rewards.redemption import RedeemCommand, redeem_reward
 from subgraphs.points.rewards.service import RewardTerms, create_reward
 from subgraphs.points.shopify import ShopifyConnector
+from subgraphs.referrals.program.service import ShareChannel
 from subgraphs.referrals.service import create_referral_link
-from subgraphs.referrals.shares.service import ShareChannel, ShareRequest, share_link
+from subgraphs.referrals.shares.service import ShareRequest, share_link
 from tests.conftest import Tenant
 from tests.subgraphs.admin.gdpr.runs import (
     customer_redact,
@@ -48,6 +49,7 @@ from tests.subgraphs.admin.gdpr.runs import (
 
 # The friend a story's customer shares their link with.
 SHARED_WITH = "friend.of.the.story@example.net"
+
 
 @dataclass(frozen=True)
 class Person:
