@@ -9,7 +9,7 @@ from strawberry.tools import create_type
 
 from db.ids import new_id
 from subgraphs.points.loaders import PointsInfo
-from subgraphs.points.notifications import service
+from subgraphs.points.notifications import sending, service
 from subgraphs.points.notifications.types import (
     EmailTemplate,
     EmailTemplatesUpdateInput,
@@ -93,11 +93,11 @@ async def notification_test(
     return await points_mutation(
         info,
         NotificationTestPayload,
-        lambda scope: service.send_test_message(
+        lambda scope: sending.send_test_message(
             info.context.unit_of_work,
             scope.merchant_id,
             scope.resources.cipher,
-            service.TestMessage(
+            sending.TestMessage(
                 message_type=service.MessageType(input.message_type),
                 locale=str(input.locale),
                 email=input.email,

@@ -17,7 +17,8 @@ from db.models import Consent
 from db.session import tenant_unit_of_work
 from gateway.edge.auth.tokens import mint_customer_token
 from subgraphs.kit.resources import Resources
-from subgraphs.points.notifications import service as notifications
+from subgraphs.points.notifications import sending as notifications
+from subgraphs.points.notifications.service import MessageType
 from tests.conftest import SubgraphClient, Tenant
 from tests.ids import gid
 from tests.subgraphs.admin.gdpr.people import Person, request_data, tell_story
@@ -212,7 +213,7 @@ async def test_a_revoked_newsletter_stops_marketing_but_not_the_gdpr_notice(
 
     assert sent_to() == [agreed]
 
-    async def notify(message_type: notifications.MessageType, values: dict[str, str]) -> Any:
+    async def notify(message_type: MessageType, values: dict[str, str]) -> Any:
         return await notifications.notify_customer(
             lambda: tenant_unit_of_work(resources.sessions, tenant.merchant_id),
             tenant.merchant_id,
@@ -225,10 +226,8 @@ async def test_a_revoked_newsletter_stops_marketing_but_not_the_gdpr_notice(
             retry=FAST,
         )
 
-    marketing = await notify(
-        notifications.MessageType.POINTS_EARNED, {"points": "5", "balance": "105"}
-    )
-    notice = await notify(notifications.MessageType.GDPR_DONE, {"request_type": "data_request"})
+    marketing = await notify(MessageType.POINTS_EARNED, {"points": "5", "balance": "105"})
+    notice = await notify(MessageType.GDPR_DONE, {"request_type": "data_request"})
 
     assert (marketing.status, marketing.reason) == ("skipped", "no_consent")
     assert (notice.status, notice.reason) == ("sent", None)
