@@ -27,6 +27,7 @@ from cli.stack import (
     ROUTER_DIR,
     SUBGRAPHS,
     SUPERGRAPH_FILE,
+    WORKER_METRICS_PORT,
     StackEnvironment,
     ensure_router_installed,
     resolve_environment,
@@ -427,8 +428,9 @@ def dev(
                 )
             )
         edge = subprocess.Popen([python, "-m", "cli.main", "serve", "edge"], env=env, cwd=REPO_ROOT)
+        worker_env = {"LOYALNEST_WORKER_METRICS_PORT": str(WORKER_METRICS_PORT), **env}
         processes.append(
-            subprocess.Popen([python, "-m", "cli.main", "worker"], env=env, cwd=REPO_ROOT)
+            subprocess.Popen([python, "-m", "cli.main", "worker"], env=worker_env, cwd=REPO_ROOT)
         )
         for subgraph, process in zip(SUBGRAPHS.values(), processes, strict=False):
             wait_until_ready(f"http://127.0.0.1:{subgraph.port}/health", process, subgraph.name)

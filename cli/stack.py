@@ -30,6 +30,8 @@ GENERATED_SHOP = "generated.myshopify.com"
 # The edge app (gateway/edge/app.py): Shopify webhooks, OAuth, the app-proxy token exchange.
 EDGE_APP = "gateway.edge.app:app"
 EDGE_PORT = 4105
+# The worker's Prometheus /metrics.
+WORKER_METRICS_PORT = 4106
 
 
 @dataclass(frozen=True)

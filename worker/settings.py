@@ -18,6 +18,7 @@ import httpx
 from arq import cron, func
 from arq.connections import RedisSettings
 from arq.typing import WorkerCoroutine
+from prometheus_client import start_http_server
 
 import subgraphs
 import worker
@@ -62,6 +63,11 @@ async def _startup(ctx: dict[str, Any]) -> None:
     ctx["exit_stack"] = stack
     ctx["resources"] = await stack.enter_async_context(open_resources(settings))
     ctx["http"] = await stack.enter_async_context(httpx.AsyncClient(timeout=10.0))
+    if settings.worker_metrics_port is not None:
+        # A thread of its own: a scrape never waits for a job holding the event loop.
+        metrics, _ = start_http_server(settings.worker_metrics_port, addr=settings.host)
+        stack.callback(metrics.server_close)
+        stack.callback(metrics.shutdown)
 
 
 async def _shutdown(ctx: dict[str, Any]) -> None:

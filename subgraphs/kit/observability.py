@@ -51,6 +51,21 @@ LIVE_SEND_SECONDS = Histogram(
 )
 
 
+# The worker's webhook batches (worker/webhooks): how long a delivery waited for a worker once
+# it was due (accepted by the shim, or its retry time came), and how many deliveries a batch
+# took in one transaction. A growing delay with batches at their cap means add workers.
+WORKER_QUEUE_DELAY_SECONDS = Histogram(
+    "loyalnest_worker_queue_delay_seconds",
+    "From a webhook delivery being due to a worker claiming it",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0),
+)
+WORKER_BATCH_SIZE = Histogram(
+    "loyalnest_worker_batch_size",
+    "Webhook deliveries processed in one transaction",
+    buckets=(1, 2, 5, 10, 20, 50),
+)
+
+
 def configure_logging(level: str = "INFO") -> None:
     logging.basicConfig(format="%(message)s", level=level)
     structlog.configure(

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     inbox_sweep_every_seconds: int = Field(30, alias="LOYALNEST_INBOX_SWEEP_EVERY_SECONDS")
     inbox_sweep_grace_seconds: float = Field(60.0, alias="LOYALNEST_INBOX_SWEEP_GRACE_SECONDS")
     webhook_job_timeout_seconds: int = Field(60, alias="LOYALNEST_WEBHOOK_JOB_TIMEOUT_SECONDS")
+    # The worker's Prometheus /metrics (queue delay, batch sizes), on LOYALNEST_HOST; unset, it
+    # serves none (tests run workers side by side). `loyalnest dev` and compose set it.
+    worker_metrics_port: int | None = Field(None, alias="LOYALNEST_WORKER_METRICS_PORT")
 
     # Rate limits of the edge app, in the `limits` notation ("<n>/<second|minute|hour>"),
     # counted in Redis over a moving window (kit/rate_limits.py); the router's own limits are

@@ -26,6 +26,7 @@ from subgraphs.admin.deliveries.repository import WebhookDeliveriesRepository
 from subgraphs.kit.domain import DomainError
 from subgraphs.kit.events import ledger_changed
 from subgraphs.kit.jobs import delivery_job_id, enqueue_webhook_delivery, job_queue
+from subgraphs.kit.observability import WORKER_BATCH_SIZE, WORKER_QUEUE_DELAY_SECONDS
 from subgraphs.kit.pubsub import webhook_channel
 from subgraphs.kit.resources import Resources
 from subgraphs.kit.validation import unstorable_strings
@@ -127,6 +128,12 @@ def _not_due(row: ApiLog, now: datetime) -> bool:
     return row.next_attempt_at > now + timedelta(seconds=1)
 
 
+def _waited_seconds(row: ApiLog, claimed_at: datetime) -> float:
+    """How long the delivery waited for a worker: from when it was due (the shim accepted
+    it, or its retry time came) to its claim. A job that came a little early counts 0."""
+    return max((claimed_at - row.next_attempt_at).total_seconds(), 0.0)
+
+
 @dataclass(frozen=True, slots=True)
 class _Processed:
     delivery_id: str
@@ -148,6 +155,7 @@ async def process_delivery(
             now = datetime.now(UTC)
             if _not_due(row, now):
                 return DeliveryOutcome.SKIPPED
+            WORKER_QUEUE_DELAY_SECONDS.observe(_waited_seconds(row, now))
             claimed = (row.topic, row.attempts)
             handler, payload = _usable_payload(resources, row)
             context = HandlerContext(session, resources, merchant_id, delivery_id, now)
@@ -179,9 +187,11 @@ async def process_deliveries(
     raise rarely (a payload the rules refuse, a refund ahead of its order), so the common
     batch needs no savepoint per delivery (two more round trips each).
     """
+    WORKER_BATCH_SIZE.observe(len(set(delivery_ids)))
     if len(delivery_ids) == 1:
         return {delivery_ids[0]: await process_delivery(resources, merchant_id, delivery_ids[0])}
     outcomes: dict[str, DeliveryOutcome] = {}
+    waits: list[float] = []
     processed: list[_Processed] = []
     refused: list[tuple[str, tuple[str, int], Exception]] = []
     try:
@@ -190,10 +200,12 @@ async def process_deliveries(
             claimed_rows: list[ApiLog] = []
             for delivery_id in dict.fromkeys(delivery_ids):
                 row = await inbox.claim_pending(delivery_id)
-                if row is None or _not_due(row, datetime.now(UTC)):
+                claimed_at = datetime.now(UTC)
+                if row is None or _not_due(row, claimed_at):
                     outcomes[delivery_id] = DeliveryOutcome.SKIPPED
                 else:
                     claimed_rows.append(row)
+                    waits.append(_waited_seconds(row, claimed_at))
             # Customers in one order in every batch: two batches running at once (or in two
             # workers) then take their customers' row locks in the same order, and wait for
             # each other instead of deadlocking.
@@ -220,6 +232,10 @@ async def process_deliveries(
             delivery_id: await process_delivery(resources, merchant_id, delivery_id)
             for delivery_id in dict.fromkeys(delivery_ids)
         }
+    # Counted once the batch committed: an abandoned batch's deliveries count in
+    # process_delivery, where each is claimed again.
+    for waited in waits:
+        WORKER_QUEUE_DELAY_SECONDS.observe(waited)
     for delivery_id, claimed, reason in refused:
         outcomes[delivery_id] = await _record_failure(
             resources, merchant_id, delivery_id, claimed, reason

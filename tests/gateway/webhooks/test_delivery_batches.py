@@ -8,6 +8,7 @@ import asyncio
 from typing import Any
 
 import httpx
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 
 from db.session import tenant_unit_of_work
@@ -138,3 +139,33 @@ async def test_concurrent_jobs_share_batches_and_every_order_earns_once(
     earns, orders, balances, ledger = await _ledger_state(resources, tenant)
     assert (earns, orders) == (30, 30)
     assert balances == ledger == 30 * 100
+
+
+def _histogram(name: str) -> tuple[float, float]:
+    """(observations, their sum) of one of the worker's histograms, so far in this process."""
+    count = REGISTRY.get_sample_value(f"{name}_count") or 0.0
+    total = REGISTRY.get_sample_value(f"{name}_sum") or 0.0
+    return count, total
+
+
+async def test_the_worker_measures_its_batches_and_how_long_deliveries_waited(
+    edge: httpx.AsyncClient, resources: Resources, tenant: Tenant
+) -> None:
+    """An operator tells a backlog (deliveries waiting ever longer) from a quiet worker, and
+    sees how full the batches run."""
+    await _flat_earning(resources, tenant)
+    sent = await _orders(edge, tenant, 73_000, 5)
+    await asyncio.sleep(0.3)  # accepted, then waiting for a worker
+    batches_before = _histogram("loyalnest_worker_batch_size")
+    waits_before = _histogram("loyalnest_worker_queue_delay_seconds")
+
+    await process_deliveries(resources, tenant.merchant_id, sent)
+    # A duplicate job of the same batch claims nothing: it waited for nothing.
+    await process_deliveries(resources, tenant.merchant_id, sent)
+
+    batches = _histogram("loyalnest_worker_batch_size")
+    waits = _histogram("loyalnest_worker_queue_delay_seconds")
+    assert batches[0] - batches_before[0] == 2
+    assert batches[1] - batches_before[1] == 10  # two batches of five
+    assert waits[0] - waits_before[0] == 5  # each delivery once, when it was claimed
+    assert waits[1] - waits_before[1] >= 5 * 0.3
