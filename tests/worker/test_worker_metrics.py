@@ -34,4 +34,3 @@ async def test_the_worker_serves_its_metrics_while_it_runs(settings: Settings) -
     with socket.socket() as again:
         again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         again.bind(("127.0.0.1", port))
-

@@ -1,0 +1,1 @@
+"""Is the program paying: revenue it influenced, referrals, VIPs, and the points liability."""
