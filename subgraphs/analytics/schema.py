@@ -1,9 +1,10 @@
 """The analytics subgraph schema: loyalty metrics on the merchant and live, RFM settings and
-segment counts, ROI and the points liability, and a customer's RFM scores on the federated
-Customer."""
+segment counts, ROI and the points liability, retention cohorts, and a customer's RFM scores
+on the federated Customer."""
 
 from strawberry.tools import merge_types
 
+from subgraphs.analytics.retention.queries import RetentionQuery
 from subgraphs.analytics.rfm.mutations import RfmMutation
 from subgraphs.analytics.rfm.queries import RfmQuery
 from subgraphs.analytics.rfm.types import Customer
@@ -12,7 +13,7 @@ from subgraphs.analytics.subscriptions import Subscription
 from subgraphs.analytics.types import Merchant
 from subgraphs.kit.graphql.schema import build_schema
 
-Query = merge_types("Query", (RfmQuery, ReturnQuery))
+Query = merge_types("Query", (RfmQuery, ReturnQuery, RetentionQuery))
 Mutation = merge_types("Mutation", (RfmMutation,))
 
 schema = build_schema(

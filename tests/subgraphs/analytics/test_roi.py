@@ -9,8 +9,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import text
-
 from db.encryption_contexts import REWARD_REDEMPTIONS_CODE
 from db.models import RewardKind
 from db.session import tenant_unit_of_work
@@ -18,8 +16,7 @@ from subgraphs.analytics.orders.repository import OrderFactsRepository
 from subgraphs.kit.resources import Resources
 from subgraphs.points.expiry.service import expire_customer
 from subgraphs.points.ledger import service as ledger
-from subgraphs.points.program.calculation import EarnAction, Order, OrderLine
-from subgraphs.points.program.service import Channel, update_program_config
+from subgraphs.points.program.service import update_program_config
 from subgraphs.points.rewards.redemption import RedeemCommand, redeem_reward
 from subgraphs.points.rewards.service import RewardTerms, create_reward
 from subgraphs.points.shopify import ShopifyConnector
@@ -29,6 +26,7 @@ from subgraphs.referrals.conversions import service as conversions
 from subgraphs.referrals.conversions.fraud import PartyFacts
 from subgraphs.referrals.service import create_referral_link
 from tests.conftest import StatementCounter, SubgraphClient, Tenant, add_customer
+from tests.subgraphs.analytics.ledger_history import happened_at, purchase
 from tests.subgraphs.analytics.rfm_shops import fact, record
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
@@ -81,26 +79,6 @@ class Scenario:
     expired: int = 0
 
 
-async def _happened_at(resources: Resources, at: datetime) -> None:
-    """Dates the ledger rows and redemptions just written (stamped by Postgres' clock) at
-    ``at`` in the scenario's past: the owner's connection, as a data migration would."""
-    just_now = datetime.now(UTC) - timedelta(hours=1)
-    async with resources.engine.begin() as connection:
-        for table in ("points_transactions", "reward_redemptions"):
-            await connection.execute(
-                text(f"UPDATE {table} SET created_at = :at WHERE created_at > :just_now"),  # noqa: S608
-                {"at": at, "just_now": just_now},
-            )
-
-
-def _purchase(customer_id: str, dollars: str, at: datetime) -> ledger.EarnCommand:
-    order_id = f"earn-{customer_id}-{at.timestamp()}"
-    order = Order(
-        order_id, "USD", (OrderLine(f"{order_id}-1", 1, Decimal(dollars)),), Channel.ONLINE, at
-    )
-    return ledger.EarnCommand(customer_id, EarnAction.PURCHASE, f"order:{order_id}", order)
-
-
 async def _shop(resources: Resources, tenant: Tenant) -> Scenario:
     """Customers who engage, or not, before and inside [START, END)."""
     merchant = tenant.merchant_id
@@ -130,14 +108,14 @@ async def _shop(resources: Resources, tenant: Tenant) -> Scenario:
 
     async def earn(customer: str, dollars: str, at: datetime) -> None:
         async with tenant_unit_of_work(resources.sessions, merchant) as session:
-            await ledger.earn(session, merchant, _purchase(customer, dollars, at), now=at)
-        await _happened_at(resources, at)
+            await ledger.earn(session, merchant, purchase(customer, dollars, at), now=at)
+        await happened_at(resources, merchant, at)
 
     async def redeem(customer: str, key: str, at: datetime) -> str:
         spent = await redeem_reward(
             resources, connector, merchant, RedeemCommand(customer, reward.id, key), now=at
         )
-        await _happened_at(resources, at)
+        await happened_at(resources, merchant, at)
         return resources.cipher.decrypt(
             spent.redemption.code_encrypted, context=REWARD_REDEMPTIONS_CODE
         )
@@ -155,7 +133,7 @@ async def _shop(resources: Resources, tenant: Tenant) -> Scenario:
             ledger.AdjustCommand(vip, 500, "welcome gift", "roi:gift"),
             now=gifted,
         )
-    await _happened_at(resources, gifted)
+    await happened_at(resources, merchant, gifted)
     async with tenant_unit_of_work(resources.sessions, merchant) as session:
         # VIP from 300 points earned: only the gifted customer.
         await create_tier(
@@ -192,7 +170,7 @@ async def _shop(resources: Resources, tenant: Tenant) -> Scenario:
     expired_at = START + timedelta(days=15)
     async with tenant_unit_of_work(resources.sessions, merchant) as session:
         assert await expire_customer(session, merchant, lapsing, now=expired_at) is not None
-    await _happened_at(resources, expired_at)
+    await happened_at(resources, merchant, expired_at)
 
     day = timedelta(days=1)
     scenario.orders = [
