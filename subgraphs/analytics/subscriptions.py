@@ -1,5 +1,6 @@
-"""Live metrics for dashboards (``kit.graphql.subscriptions``: one fresh read per event per
-merchant, in its own unit of work, shared by every dashboard of the shop in this process)."""
+"""Live metrics and segment counts for dashboards (``kit.graphql.subscriptions``: one fresh
+read per event per merchant, in its own unit of work, shared by every dashboard of the shop in
+this process)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from subgraphs.analytics import service
 from subgraphs.analytics.loaders import AnalyticsInfo
+from subgraphs.analytics.rfm import service as rfm
+from subgraphs.analytics.rfm.types import RfmSegmentCount
 from subgraphs.analytics.types import LoyaltyMetrics
 from subgraphs.kit.graphql.subscriptions import live_snapshots
 from subgraphs.kit.permissions import Capability, require
-from subgraphs.kit.pubsub import ledger_channel
+from subgraphs.kit.pubsub import ledger_channel, segments_channel
 
 
 @strawberry.type
@@ -37,3 +40,23 @@ class Subscription:
         async with aclosing(snapshots):  # unsubscribes at once when the client does
             async for metrics in snapshots:
                 yield metrics
+
+    @strawberry.subscription(
+        description="Customers per RFM segment now (as `rfmSegmentCounts`), then again after "
+        "every full recompute of the shop's segments (nightly)."
+    )
+    async def segment_counts_updated(
+        self, info: AnalyticsInfo
+    ) -> AsyncGenerator[list[RfmSegmentCount], None]:
+        merchant_id = require(info.context.viewer, Capability.READ_ANALYTICS).merchant_id
+
+        async def current(session: AsyncSession) -> list[RfmSegmentCount]:
+            counts = await rfm.segment_counts(session, merchant_id)
+            return [RfmSegmentCount.of(count) for count in counts]
+
+        snapshots = live_snapshots(
+            info, channel=segments_channel(merchant_id), kind="segment_counts", read=current
+        )
+        async with aclosing(snapshots):
+            async for counts in snapshots:
+                yield counts

@@ -25,6 +25,11 @@ def ledger_channel(merchant_id: str) -> str:
     return f"loyalnest:ledger:{merchant_id}"
 
 
+def segments_channel(merchant_id: str) -> str:
+    """One merchant's RFM segment counts were recomputed."""
+    return f"loyalnest:segments:{merchant_id}"
+
+
 def webhook_channel(merchant_id: str) -> str:
     """Inbox events of one merchant: a delivery received, done, retried or failed."""
     return f"loyalnest:webhooks:{merchant_id}"

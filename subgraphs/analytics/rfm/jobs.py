@@ -12,20 +12,24 @@ from db.session import tenant_unit_of_work
 from subgraphs.analytics.repository import installed_merchants
 from subgraphs.analytics.rfm import service
 from subgraphs.kit.jobs import Cron, for_each_merchant, job, job_resources
+from subgraphs.kit.pubsub import PubSub, segments_channel
 
 log = structlog.get_logger(__name__)
 
 
 async def recompute_all(
-    sessions: async_sessionmaker[AsyncSession], *, now: datetime
+    sessions: async_sessionmaker[AsyncSession], *, now: datetime, pubsub: PubSub | None = None
 ) -> dict[str, int]:
     """Every installed shop scored again (one transaction each, so one shop's failure keeps
-    the others' scores), then the segment counts refreshed once for all of them."""
+    the others' scores), then the segment counts refreshed once for all of them and each
+    scored shop's live dashboards told (``pubsub``)."""
     totals = {"merchants": 0, "scored": 0, "changed": 0}
+    scored: list[str] = []
 
     async def score(merchant_id: str) -> None:
         async with tenant_unit_of_work(sessions, merchant_id) as session:
             result = await service.recompute(session, merchant_id, now=now)
+        scored.append(merchant_id)
         totals["merchants"] += 1
         totals["scored"] += result.scored
         totals["changed"] += result.changed + result.cleared
@@ -38,6 +42,9 @@ async def recompute_all(
         failure_event="rfm_recompute_failed",
     )
     await service.refresh_counts(sessions)
+    if pubsub is not None:
+        for merchant_id in scored:
+            await pubsub.publish(segments_channel(merchant_id), {"event": "segments_recomputed"})
     totals["failed"] = len(sweep.failed)
     return totals
 
@@ -46,6 +53,7 @@ async def recompute_all(
 # even when no order arrives, and the shop's average order value with every order.
 @job(timeout=3600, cron=Cron(hour=frozenset({1}), minute=frozenset({0})))
 async def recompute_rfm_job(ctx: dict[str, Any]) -> dict[str, int]:
-    totals = await recompute_all(job_resources(ctx).sessions, now=datetime.now(UTC))
+    resources = job_resources(ctx)
+    totals = await recompute_all(resources.sessions, now=datetime.now(UTC), pubsub=resources.pubsub)
     log.info("rfm_recomputed", **totals)
     return totals
