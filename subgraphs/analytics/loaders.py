@@ -11,9 +11,9 @@ from strawberry.dataloader import DataLoader
 
 from db.session import tenant_unit_of_work
 from subgraphs.analytics import service
-from subgraphs.analytics.repository import LoyaltyTotals
 from subgraphs.analytics.rfm import service as rfm
 from subgraphs.analytics.rfm.service import CustomerRfm
+from subgraphs.analytics.service import LoyaltyMetricsSnapshot
 from subgraphs.kit.auth import Viewer
 from subgraphs.kit.graphql.context import Context
 from subgraphs.kit.resources import Resources
@@ -21,20 +21,20 @@ from subgraphs.kit.resources import Resources
 
 @dataclass(frozen=True)
 class AnalyticsLoaders:
-    loyalty_totals_by_merchant: DataLoader[str, LoyaltyTotals]
+    loyalty_metrics_by_merchant: DataLoader[str, LoyaltyMetricsSnapshot]
     rfm_by_customer: DataLoader[str, CustomerRfm | None]
 
 
 def build_analytics_loaders(resources: Resources, viewer: Viewer) -> AnalyticsLoaders:
-    async def load_totals(merchant_ids: Sequence[str]) -> list[LoyaltyTotals]:
+    async def load_metrics(merchant_ids: Sequence[str]) -> list[LoyaltyMetricsSnapshot]:
         # Row-level security confines a request to its viewer's merchant, so a batch only ever
         # holds that one id.
-        async def from_ledger(merchant_id: str) -> LoyaltyTotals:
+        async def from_ledger(merchant_id: str) -> LoyaltyMetricsSnapshot:
             async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
-                return await service.fresh_loyalty_totals(session, merchant_id)
+                return await service.fresh_loyalty_metrics(session, merchant_id)
 
         return [
-            await service.loyalty_totals(
+            await service.loyalty_metrics(
                 resources.cache, merchant_id, partial(from_ledger, merchant_id)
             )
             for merchant_id in merchant_ids
@@ -48,7 +48,7 @@ def build_analytics_loaders(resources: Resources, viewer: Viewer) -> AnalyticsLo
         return [found.get(customer_id) for customer_id in customer_ids]
 
     return AnalyticsLoaders(
-        loyalty_totals_by_merchant=DataLoader(load_fn=load_totals),
+        loyalty_metrics_by_merchant=DataLoader(load_fn=load_metrics),
         rfm_by_customer=DataLoader(load_fn=load_rfm),
     )
 

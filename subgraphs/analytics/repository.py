@@ -8,7 +8,14 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Customer, Merchant, PointsTransaction, PointsTransactionKind
+from db.models import (
+    Customer,
+    Merchant,
+    PointsTransaction,
+    PointsTransactionKind,
+    RedemptionStatus,
+    RewardRedemption,
+)
 from subgraphs.kit.repository import TenantRepository
 
 
@@ -17,13 +24,22 @@ class LoyaltyTotals:
     members_count: int
     points_issued: int
     points_redeemed: int
+    rewards_redeemed: int
 
 
 class AnalyticsRepository(TenantRepository[Customer]):
     model = Customer
 
     async def loyalty_totals(self) -> LoyaltyTotals:
-        members = select(func.count()).where(Customer.merchant_id == self._merchant_id)
+        redemptions = (
+            select(func.count())
+            .where(
+                RewardRedemption.merchant_id == self._merchant_id,
+                RewardRedemption.status == RedemptionStatus.ISSUED,
+            )
+            .scalar_subquery()
+        )
+        members = select(func.count(), redemptions).where(Customer.merchant_id == self._merchant_id)
         ledger = select(
             func.coalesce(
                 func.sum(PointsTransaction.points).filter(PointsTransaction.points > 0), 0
@@ -35,12 +51,13 @@ class AnalyticsRepository(TenantRepository[Customer]):
                 0,
             ),
         ).where(PointsTransaction.merchant_id == self._merchant_id)
-        members_count = (await self._session.execute(members)).scalar_one()
+        members_count, rewards_redeemed = (await self._session.execute(members)).one()
         issued, redeemed = (await self._session.execute(ledger)).one()
         return LoyaltyTotals(
             members_count=int(members_count),
             points_issued=int(issued),
             points_redeemed=int(redeemed),
+            rewards_redeemed=int(rewards_redeemed),
         )
 
 

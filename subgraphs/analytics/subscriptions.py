@@ -31,8 +31,7 @@ class Subscription:
         merchant_id = require(info.context.viewer, Capability.READ_ANALYTICS).merchant_id
 
         async def current(session: AsyncSession) -> LoyaltyMetrics:
-            totals = await service.fresh_loyalty_totals(session, merchant_id)
-            return LoyaltyMetrics.from_totals(totals)
+            return LoyaltyMetrics.of(await service.fresh_loyalty_metrics(session, merchant_id))
 
         snapshots = live_snapshots(
             info, channel=ledger_channel(merchant_id), kind="loyalty_metrics", read=current

@@ -5,7 +5,8 @@ from __future__ import annotations
 import strawberry
 
 from subgraphs.analytics.loaders import AnalyticsInfo
-from subgraphs.analytics.repository import LoyaltyTotals
+from subgraphs.analytics.rfm.types import RfmSegmentCount
+from subgraphs.analytics.service import LoyaltyMetricsSnapshot
 from subgraphs.kit.graphql.node import NODE_ID_DESCRIPTION, local_id
 from subgraphs.kit.graphql.scalars import UnsignedInt64
 from subgraphs.kit.permissions import Capability, require
@@ -21,13 +22,22 @@ class LoyaltyMetrics:
     points_redeemed: UnsignedInt64 = strawberry.field(
         description="All points ever spent on rewards."
     )
+    rewards_redeemed: UnsignedInt64 = strawberry.field(
+        description="Rewards ever redeemed and issued (not those refunded when they failed)."
+    )
+    segment_counts: list[RfmSegmentCount] = strawberry.field(
+        description="Customers per RFM segment at the last full recompute, as `rfmSegmentCounts`."
+    )
 
     @classmethod
-    def from_totals(cls, totals: LoyaltyTotals) -> LoyaltyMetrics:
+    def of(cls, snapshot: LoyaltyMetricsSnapshot) -> LoyaltyMetrics:
+        totals = snapshot.totals
         return cls(
             members_count=UnsignedInt64(totals.members_count),
             points_issued=UnsignedInt64(totals.points_issued),
             points_redeemed=UnsignedInt64(totals.points_redeemed),
+            rewards_redeemed=UnsignedInt64(totals.rewards_redeemed),
+            segment_counts=[RfmSegmentCount.of(count) for count in snapshot.segments],
         )
 
 
@@ -47,5 +57,5 @@ class Merchant:
     @strawberry.field(description="Headline loyalty numbers, current to the last ledger change.")
     async def loyalty_metrics(self, info: AnalyticsInfo) -> LoyaltyMetrics:
         require(info.context.viewer, Capability.READ_ANALYTICS)
-        totals = await info.context.loaders.loyalty_totals_by_merchant.load(self.merchant_id)
-        return LoyaltyMetrics.from_totals(totals)
+        snapshot = await info.context.loaders.loyalty_metrics_by_merchant.load(self.merchant_id)
+        return LoyaltyMetrics.of(snapshot)

@@ -82,7 +82,7 @@ async def test_a_customer_who_becomes_a_champion_earns_as_one(
         [fact(9000 + k, champion, now - timedelta(days=2 * k + 1), "100.00") for k in range(8)]
         + [fact(9100 + n, c, now - timedelta(days=40), "50.00") for n, c in enumerate(others)],
     )
-    await recompute_all(resources.sessions, now=now)
+    await recompute_all(resources, now=now)
 
     seen = await graphql(http, tenant, CUSTOMER, {"id": gid("Customer", champion)})
     assert seen["customer"] == {

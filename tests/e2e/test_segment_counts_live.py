@@ -52,7 +52,7 @@ async def test_a_dashboard_sees_the_segment_counts_move_after_the_recompute(
                 for n, buyer in enumerate(buyers)
             ],
         )
-        totals = await recompute_all(resources.sessions, now=now, pubsub=resources.pubsub)
+        totals = await recompute_all(resources, now=now)
         assert totals["failed"] == 0
 
         after = _counts(await receive(socket))

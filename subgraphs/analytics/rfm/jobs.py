@@ -6,23 +6,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.session import tenant_unit_of_work
 from subgraphs.analytics.repository import installed_merchants
 from subgraphs.analytics.rfm import service
+from subgraphs.kit.events import segments_recomputed
 from subgraphs.kit.jobs import Cron, for_each_merchant, job, job_resources
-from subgraphs.kit.pubsub import PubSub, segments_channel
+from subgraphs.kit.resources import Resources
 
 log = structlog.get_logger(__name__)
 
 
-async def recompute_all(
-    sessions: async_sessionmaker[AsyncSession], *, now: datetime, pubsub: PubSub | None = None
-) -> dict[str, int]:
+async def recompute_all(resources: Resources, *, now: datetime) -> dict[str, int]:
     """Every installed shop scored again (one transaction each, so one shop's failure keeps
-    the others' scores), then the segment counts refreshed once for all of them and each
-    scored shop's live dashboards told (``pubsub``)."""
+    the others' scores), then the segment counts refreshed once for all of them, and each
+    scored shop's cached metrics retired and live dashboards told."""
+    sessions = resources.sessions
     totals = {"merchants": 0, "scored": 0, "changed": 0}
     scored: list[str] = []
 
@@ -42,9 +41,8 @@ async def recompute_all(
         failure_event="rfm_recompute_failed",
     )
     await service.refresh_counts(sessions)
-    if pubsub is not None:
-        for merchant_id in scored:
-            await pubsub.publish(segments_channel(merchant_id), {"event": "segments_recomputed"})
+    for merchant_id in scored:
+        await segments_recomputed(resources, merchant_id)
     totals["failed"] = len(sweep.failed)
     return totals
 
@@ -53,7 +51,6 @@ async def recompute_all(
 # even when no order arrives, and the shop's average order value with every order.
 @job(timeout=3600, cron=Cron(hour=frozenset({1}), minute=frozenset({0})))
 async def recompute_rfm_job(ctx: dict[str, Any]) -> dict[str, int]:
-    resources = job_resources(ctx)
-    totals = await recompute_all(resources.sessions, now=datetime.now(UTC), pubsub=resources.pubsub)
+    totals = await recompute_all(job_resources(ctx), now=datetime.now(UTC))
     log.info("rfm_recomputed", **totals)
     return totals

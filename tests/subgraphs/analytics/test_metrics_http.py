@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
 
-from db.models import Customer, PointsTransaction, PointsTransactionKind
+from db.models import Customer, PointsTransaction, PointsTransactionKind, RewardKind
 from db.session import tenant_unit_of_work
 from subgraphs.analytics import service
-from subgraphs.analytics.repository import LoyaltyTotals
+from subgraphs.analytics.rfm.jobs import recompute_all
+from subgraphs.analytics.service import LoyaltyMetricsSnapshot
 from subgraphs.kit.resources import Resources
+from subgraphs.points.rewards.redemption import RedeemCommand, redeem_reward
+from subgraphs.points.rewards.service import RewardTerms, create_reward
+from subgraphs.points.shopify import ShopifyConnector
 from tests.conftest import StatementCounter, SubgraphClient, Tenant, add_customer
 from tests.ids import gid
+from tests.subgraphs.analytics.rfm_shops import fact, record
 
 METRICS = """
 query Metrics($representations: [_Any!]!) {
@@ -255,13 +262,60 @@ async def test_totals_read_before_a_concurrent_write_are_not_served_after_it(
 ) -> None:
     customer_id = await add_customer(resources, tenant, points=100)
 
-    async def read_then_a_write_commits() -> LoyaltyTotals:
+    async def read_then_a_write_commits() -> LoyaltyMetricsSnapshot:
         # A metrics read as the loader runs it, with a pointsAdjust committing before it is cached.
         async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
-            read_before_write = await service.fresh_loyalty_totals(session, tenant.merchant_id)
+            read_before_write = await service.fresh_loyalty_metrics(session, tenant.merchant_id)
         await earn(points_client, tenant, customer_id, 50)
         return read_before_write
 
-    await service.loyalty_totals(resources.cache, tenant.merchant_id, read_then_a_write_commits)
+    await service.loyalty_metrics(resources.cache, tenant.merchant_id, read_then_a_write_commits)
 
     assert await metrics(analytics_client, tenant) == await ledger_metrics(resources, tenant)
+
+
+async def test_metrics_count_rewards_redeemed_and_customers_per_segment(
+    analytics_client: SubgraphClient, resources: Resources, tenant: Tenant
+) -> None:
+    """A dashboard's headline: rewards actually issued (a refunded one is not), and the
+    segment counts of the last recompute."""
+    query = """query($representations: [_Any!]!) { _entities(representations: $representations) {
+      ... on Merchant { loyaltyMetrics { rewardsRedeemed segmentCounts { segment customerCount } } }
+    } }"""
+    customer_id = await add_customer(resources, tenant, points=300)
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        reward = await create_reward(
+            session,
+            tenant.merchant_id,
+            RewardTerms(
+                kind=RewardKind.FIXED_AMOUNT, title="$5 off", points_cost=100, value=Decimal(5)
+            ),
+            idempotency_key="metrics:reward",
+        )
+    connector = ShopifyConnector.for_process(resources)
+    for key in ("metrics:1", "metrics:2"):
+        outcome = await redeem_reward(
+            resources, connector, tenant.merchant_id, RedeemCommand(customer_id, reward.id, key)
+        )
+        assert outcome.error is None
+    # Champions from the nightly pass: one customer with recent, frequent, large orders.
+    buyers = [await add_customer(resources, tenant) for _ in range(3)]
+    now = datetime.now(UTC)
+    await record(
+        resources,
+        tenant,
+        [fact(90_000 + n, buyers[0], now - timedelta(days=n), "500.00") for n in range(8)]
+        + [
+            fact(90_100 + n, buyer, now - timedelta(days=200), "20.00")
+            for n, buyer in enumerate(buyers[1:])
+        ],
+    )
+    await recompute_all(resources, now=now)
+
+    body = await analytics_client.execute(query, merchant_refs(tenant.merchant_id), tenant=tenant)
+    assert "errors" not in body, body
+    found = body["data"]["_entities"][0]["loyaltyMetrics"]
+    assert found["rewardsRedeemed"] == "2"
+    counts = {row["segment"]: int(row["customerCount"]) for row in found["segmentCounts"]}
+    assert counts["Champions"] == 1
+    assert sum(counts.values()) == 3

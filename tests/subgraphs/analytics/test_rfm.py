@@ -86,7 +86,7 @@ async def test_a_seeded_shops_scores_and_counts_equal_a_computation_from_the_raw
         by_customer[order.customer_id] += order.total  # type: ignore[assignment]
     assert {c: s for c, s in spent.items() if s} == dict(by_customer)
 
-    totals = await recompute_all(resources.sessions, now=AS_OF)
+    totals = await recompute_all(resources, now=AS_OF)
     assert totals["failed"] == 0
 
     expected = expected_rfm(raw, AS_OF)
