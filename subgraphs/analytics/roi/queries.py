@@ -9,8 +9,14 @@ import strawberry
 from strawberry.tools import create_type
 
 from subgraphs.analytics.loaders import AnalyticsInfo
-from subgraphs.analytics.roi import service
-from subgraphs.analytics.roi.types import DateTimeRangeInput, PointsLiability, ProgramReturn
+from subgraphs.analytics.roi import series, service
+from subgraphs.analytics.roi.types import (
+    AnalyticsGranularity,
+    DateTimeRangeInput,
+    LoyaltyAnalytics,
+    PointsLiability,
+    ProgramReturn,
+)
 from subgraphs.kit.permissions import Capability, require
 
 
@@ -42,4 +48,35 @@ async def points_liability(info: AnalyticsInfo) -> PointsLiability:
     return PointsLiability.of(owed)
 
 
-ReturnQuery = create_type("ReturnQuery", [program_return, points_liability])
+@strawberry.field(
+    description="The program over time for charts: per day, week or month of the range, "
+    "points issued, reversed, redeemed and expired, new members, rewards redeemed, orders, "
+    "revenue and revenue influenced."
+)
+async def loyalty_analytics(
+    info: AnalyticsInfo,
+    range: Annotated[
+        DateTimeRangeInput, strawberry.argument(description="The span of time to chart.")
+    ],
+    granularity: Annotated[
+        AnalyticsGranularity,  # type: ignore[valid-type]
+        strawberry.argument(description="How long each bucket is."),
+    ],
+) -> LoyaltyAnalytics:
+    merchant_id = require(info.context.viewer, Capability.READ_ANALYTICS).merchant_id
+    window = range.to_range()
+    context = info.context
+
+    async def load() -> series.LoyaltySeries:
+        async with context.unit_of_work() as session:
+            return await series.loyalty_series(
+                session, merchant_id, context.resources.cipher, window, granularity
+            )
+
+    found = await series.cached_loyalty_series(
+        context.resources.cache, merchant_id, window, granularity, load
+    )
+    return LoyaltyAnalytics.of(found)
+
+
+ReturnQuery = create_type("ReturnQuery", [program_return, points_liability, loyalty_analytics])

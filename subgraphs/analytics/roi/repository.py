@@ -53,6 +53,19 @@ class PointsFlow:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderBucket:
+    orders: int
+    revenue: Decimal
+    influenced_revenue: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityBucket:
+    new_members: int
+    rewards_redeemed: int
+
+
+@dataclass(frozen=True, slots=True)
 class LiabilityFacts:
     outstanding_points: int
     # What issued redemptions in the shop currency were worth, and the points they took,
@@ -64,11 +77,12 @@ class LiabilityFacts:
 
 
 # An order's net (what refunds left of it) is what it brought in; a cancelled one brought
-# nothing. A code matches whatever its case (Shopify's codes are case-insensitive).
-_ORDER_TOTALS = text(
-    """
+# nothing. A code matches whatever its case (Shopify's codes are case-insensitive). Each order
+# of the range, judged: influenced by the program, referred. The one definition of both, for
+# the range's totals and for the series' buckets (``SERIES``).
+_JUDGED_ORDERS = """
     WITH ranged AS (
-        SELECT o.customer_id, o.tier_id, o.total - o.refunded_amount AS net,
+        SELECT o.customer_id, o.tier_id, o.created_at, o.total - o.refunded_amount AS net,
                EXISTS (
                    SELECT 1 FROM points_transactions t
                    WHERE t.merchant_id = o.merchant_id AND t.customer_id = o.customer_id
@@ -91,7 +105,20 @@ _ORDER_TOTALS = text(
         FROM orders o
         WHERE o.merchant_id = :merchant_id AND o.cancelled_at IS NULL
           AND o.created_at >= :start AND o.created_at < :end
+    ),
+    judged AS (
+        SELECT *,
+               by_engaged_member OR with_loyalty_code OR with_referral_code
+                   OR by_referred_friend AS influenced,
+               by_referred_friend OR with_referral_code AS referred
+        FROM ranged
     )
+"""
+
+# Both statements are composed of this module's constants only (no value reaches the text).
+_ORDER_TOTALS = text(
+    _JUDGED_ORDERS  # noqa: S608
+    + """
     SELECT count(*),
            coalesce(sum(net), 0),
            count(*) FILTER (WHERE influenced),
@@ -104,34 +131,72 @@ _ORDER_TOTALS = text(
            count(*) FILTER (WHERE tier_id IS NULL AND customer_id IS NOT NULL),
            count(DISTINCT customer_id) FILTER (WHERE tier_id IS NULL),
            coalesce(sum(net) FILTER (WHERE tier_id IS NULL AND customer_id IS NOT NULL), 0)
-    FROM (
-        SELECT *,
-               by_engaged_member OR with_loyalty_code OR with_referral_code
-                   OR by_referred_friend AS influenced,
-               by_referred_friend OR with_referral_code AS referred
-        FROM ranged
-    ) AS judged
+    FROM judged
+    """
+)
+
+# Buckets are calendar days, ISO weeks (from Monday) or months, in UTC.
+_ORDER_BUCKETS = text(
+    _JUDGED_ORDERS  # noqa: S608
+    + """
+    SELECT date_trunc(:unit, created_at AT TIME ZONE 'UTC') AS bucket,
+           count(*),
+           coalesce(sum(net), 0),
+           coalesce(sum(net) FILTER (WHERE influenced), 0)
+    FROM judged
+    GROUP BY bucket
     """
 )
 
 # Issued: what members earned or were given. Reversed: what refunds and cancellations of
 # their orders took back. Redeemed: spent on rewards, less what failed rewards gave back.
 # Expired: lost to expiry.
+_FLOW_COLUMNS = """
+    coalesce(sum(points) FILTER (WHERE points > 0 AND kind <> 'refund'), 0),
+    coalesce(-sum(points) FILTER (WHERE kind = 'reverse'), 0),
+    -- A span can hold the return of points spent before it: never below nothing.
+    greatest(
+        coalesce(-sum(points) FILTER (WHERE kind = 'redeem'), 0)
+          - coalesce(sum(points) FILTER (WHERE kind = 'refund'), 0),
+        0
+    ),
+    coalesce(-sum(points) FILTER (WHERE kind = 'expire'), 0)
+"""
 _POINTS_FLOW = text(
-    """
-    SELECT coalesce(sum(points) FILTER (WHERE points > 0 AND kind <> 'refund'), 0),
-           coalesce(-sum(points) FILTER (WHERE kind = 'reverse'), 0),
-           -- A range can hold the return of points spent before it: never below nothing.
-           greatest(
-               coalesce(-sum(points) FILTER (WHERE kind = 'redeem'), 0)
-                 - coalesce(sum(points) FILTER (WHERE kind = 'refund'), 0),
-               0
-           ),
-           coalesce(-sum(points) FILTER (WHERE kind = 'expire'), 0)
+    "SELECT"  # composed of this module's constants only
+    + _FLOW_COLUMNS
+    + """
     FROM points_transactions
     WHERE merchant_id = :merchant_id
       AND (CAST(:start AS timestamptz) IS NULL OR created_at >= :start)
       AND (CAST(:end AS timestamptz) IS NULL OR created_at < :end)
+    """
+)
+_POINTS_BUCKETS = text(
+    "SELECT date_trunc(:unit, created_at AT TIME ZONE 'UTC') AS bucket,"  # noqa: S608
+    + _FLOW_COLUMNS
+    + """
+    FROM points_transactions
+    WHERE merchant_id = :merchant_id AND created_at >= :start AND created_at < :end
+    GROUP BY bucket
+    """
+)
+# New members (customers created) and rewards issued, per bucket.
+_ACTIVITY_BUCKETS = text(
+    """
+    SELECT bucket, sum(joined), sum(redeemed)
+    FROM (
+        SELECT date_trunc(:unit, created_at AT TIME ZONE 'UTC') AS bucket, 1 AS joined,
+               0 AS redeemed
+        FROM customers
+        WHERE merchant_id = :merchant_id AND created_at >= :start AND created_at < :end
+        UNION ALL
+        SELECT date_trunc(:unit, created_at AT TIME ZONE 'UTC'), 0, 1
+        FROM reward_redemptions
+        WHERE merchant_id = :merchant_id AND status = 'issued'
+          AND created_at >= :start AND created_at < :end
+    ) AS happened
+    GROUP BY bucket
     """
 )
 
@@ -204,18 +269,69 @@ class ReturnRepository:
     ) -> OrderTotals:
         row = (
             await self._session.execute(
-                _ORDER_TOTALS,
-                {
-                    "merchant_id": self._merchant_id,
-                    "start": start,
-                    "end": end,
-                    "engaged_kinds": list(ENGAGED_KINDS),
-                    "loyalty_codes": [code.upper() for code in loyalty_codes],
-                    "referral_codes": [code.upper() for code in referral_codes],
-                },
+                _ORDER_TOTALS, self._judging(start, end, loyalty_codes, referral_codes)
             )
         ).one()
         return OrderTotals(*row)
+
+    def _judging(
+        self,
+        start: datetime,
+        end: datetime,
+        loyalty_codes: Sequence[str],
+        referral_codes: Sequence[str],
+    ) -> dict[str, object]:
+        return {
+            "merchant_id": self._merchant_id,
+            "start": start,
+            "end": end,
+            "engaged_kinds": list(ENGAGED_KINDS),
+            "loyalty_codes": [code.upper() for code in loyalty_codes],
+            "referral_codes": [code.upper() for code in referral_codes],
+        }
+
+    async def order_buckets(
+        self,
+        start: datetime,
+        end: datetime,
+        unit: str,
+        *,
+        loyalty_codes: Sequence[str],
+        referral_codes: Sequence[str],
+    ) -> dict[datetime, OrderBucket]:
+        """Orders of [start, end) per ``unit`` (day, week, month), by the bucket's start (UTC
+        wall-clock); buckets without orders are absent."""
+        rows = await self._session.execute(
+            _ORDER_BUCKETS,
+            {
+                **self._judging(start, end, loyalty_codes, referral_codes),
+                "unit": unit,
+            },
+        )
+        return {
+            bucket: OrderBucket(int(n), revenue, influenced)
+            for bucket, n, revenue, influenced in rows
+        }
+
+    async def points_buckets(
+        self, start: datetime, end: datetime, unit: str
+    ) -> dict[datetime, PointsFlow]:
+        rows = await self._session.execute(
+            _POINTS_BUCKETS,
+            {"merchant_id": self._merchant_id, "start": start, "end": end, "unit": unit},
+        )
+        return {bucket: PointsFlow(*(int(value) for value in flow)) for bucket, *flow in rows}
+
+    async def activity_buckets(
+        self, start: datetime, end: datetime, unit: str
+    ) -> dict[datetime, ActivityBucket]:
+        rows = await self._session.execute(
+            _ACTIVITY_BUCKETS,
+            {"merchant_id": self._merchant_id, "start": start, "end": end, "unit": unit},
+        )
+        return {
+            bucket: ActivityBucket(int(joined), int(redeemed)) for bucket, joined, redeemed in rows
+        }
 
     async def points_flow(
         self, start: datetime | None = None, end: datetime | None = None

@@ -146,20 +146,26 @@ def share(part: Decimal, whole: Decimal) -> Decimal | None:
     return (part / whole).quantize(RATIO) if whole else None
 
 
+async def codes_issued_before(
+    repository: ReturnRepository, cipher: FieldCipher, end: datetime
+) -> tuple[list[str], list[str]]:
+    """(reward codes, referral reward codes) the program issued before ``end``. Each is
+    encrypted with a fresh nonce (they are as good as money), so they are matched after
+    decrypting; a shop issues far fewer codes than it takes orders."""
+    loyalty, referral = await repository.codes_issued_before(end)
+    return (
+        [cipher.decrypt(code, context=REWARD_REDEMPTIONS_CODE) for code in loyalty],
+        [cipher.decrypt(code, context=REFERRAL_REWARDS_DISCOUNT_CODE) for code in referral],
+    )
+
+
 async def program_return(
     session: AsyncSession, merchant_id: str, cipher: FieldCipher, window: DateRange
 ) -> ProgramReturn:
     repository = ReturnRepository(session, merchant_id)
-    # The codes are encrypted with a fresh nonce each (they are as good as money), so they
-    # are matched after decrypting; a shop issues far fewer codes than it takes orders.
-    loyalty, referral = await repository.codes_issued_before(window.end)
+    loyalty, referral = await codes_issued_before(repository, cipher, window.end)
     totals: OrderTotals = await repository.order_totals(
-        window.start,
-        window.end,
-        loyalty_codes=[cipher.decrypt(code, context=REWARD_REDEMPTIONS_CODE) for code in loyalty],
-        referral_codes=[
-            cipher.decrypt(code, context=REFERRAL_REWARDS_DISCOUNT_CODE) for code in referral
-        ],
+        window.start, window.end, loyalty_codes=loyalty, referral_codes=referral
     )
     flow = await repository.points_flow(window.start, window.end)
     return ProgramReturn(

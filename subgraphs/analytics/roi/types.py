@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import strawberry
 
-from subgraphs.analytics.roi import service
+from subgraphs.analytics.roi import series, service
 from subgraphs.kit.graphql.codes import CurrencyCode, currency
 from subgraphs.kit.graphql.domain import domain_enum
 from subgraphs.kit.graphql.scalars import UnsignedInt64
@@ -210,4 +210,66 @@ class PointsLiability:
             breakage=owed.breakage,
             expected_liability=None if expected is None else Money.of(expected, code),
             lifetime=PointsFlow.of(owed.lifetime),
+        )
+
+
+AnalyticsGranularity = domain_enum(
+    series.Granularity,
+    name="AnalyticsGranularity",
+    description="How long one bucket of a series is (UTC calendar units).",
+    values={
+        "DAY": "A calendar day.",
+        "WEEK": "An ISO week, from Monday.",
+        "MONTH": "A calendar month.",
+    },
+)
+
+
+@strawberry.type(
+    description="One bucket of the series: one bar of a chart. The first and last may be cut "
+    "by the range."
+)
+class LoyaltyBucket:
+    start: datetime = strawberry.field(
+        description="The calendar start of the bucket (UTC), e.g. the Monday of its week."
+    )
+    points: PointsFlow = strawberry.field(description="Points moved in the bucket.")
+    new_members: UnsignedInt64 = strawberry.field(description="Customers who joined.")
+    rewards_redeemed: UnsignedInt64 = strawberry.field(
+        description="Rewards redeemed and issued (not those refunded when they failed)."
+    )
+    orders: UnsignedInt64 = strawberry.field(description="Orders placed (not cancelled).")
+    revenue: Money = strawberry.field(description="Their revenue, net of refunds.")
+    revenue_influenced: Money = strawberry.field(
+        description="The revenue the program influenced, as `ProgramReturn.revenueInfluenced`."
+    )
+
+    @classmethod
+    def of(cls, bucket: series.SeriesBucket, code: str) -> LoyaltyBucket:
+        return cls(
+            start=bucket.start,
+            points=PointsFlow.of(bucket.points),
+            new_members=UnsignedInt64(bucket.new_members),
+            rewards_redeemed=UnsignedInt64(bucket.rewards_redeemed),
+            orders=UnsignedInt64(bucket.orders),
+            revenue=Money.of(bucket.revenue, code),
+            revenue_influenced=Money.of(bucket.revenue_influenced, code),
+        )
+
+
+@strawberry.type(
+    description="The program over time, bucket by bucket, ready for bar and line charts: "
+    "every bucket of the range is there, empty ones too."
+)
+class LoyaltyAnalytics:
+    granularity: AnalyticsGranularity = strawberry.field(  # type: ignore[valid-type]
+        description="How long each bucket is."
+    )
+    buckets: list[LoyaltyBucket] = strawberry.field(description="In time order.")
+
+    @classmethod
+    def of(cls, result: series.LoyaltySeries) -> LoyaltyAnalytics:
+        return cls(
+            granularity=result.granularity,
+            buckets=[LoyaltyBucket.of(bucket, result.currency) for bucket in result.buckets],
         )

@@ -74,12 +74,25 @@ class Placed:
 @dataclass
 class Scenario:
     orders: list[Placed] = field(default_factory=list)
-    issued: int = 0  # in the range
-    redeemed: int = 0
-    expired: int = 0
+    # Points moved in the range: (when, points).
+    issues: list[tuple[datetime, int]] = field(default_factory=list)
+    redemptions: list[tuple[datetime, int]] = field(default_factory=list)
+    expiries: list[tuple[datetime, int]] = field(default_factory=list)
+
+    @property
+    def issued(self) -> int:
+        return sum(points for _, points in self.issues)
+
+    @property
+    def redeemed(self) -> int:
+        return sum(points for _, points in self.redemptions)
+
+    @property
+    def expired(self) -> int:
+        return sum(points for _, points in self.expiries)
 
 
-async def _shop(resources: Resources, tenant: Tenant) -> Scenario:
+async def roi_shop(resources: Resources, tenant: Tenant) -> Scenario:
     """Customers who engage, or not, before and inside [START, END)."""
     merchant = tenant.merchant_id
     connector = ShopifyConnector.for_process(resources)
@@ -164,7 +177,11 @@ async def _shop(resources: Resources, tenant: Tenant) -> Scenario:
         assert completion is conversions.Completion.COMPLETED
 
     # Inside the range: a newcomer earns 200 and spends 50; the lapsing member's 100 expire.
-    scenario = Scenario(issued=200, redeemed=50, expired=100)
+    scenario = Scenario(
+        issues=[(START + timedelta(days=2), 200)],
+        redemptions=[(START + timedelta(days=3), 50)],
+        expiries=[(START + timedelta(days=15), 100)],
+    )
     await earn(newcomer, "20", START + timedelta(days=2))
     await redeem(newcomer, "roi:redeem:2", START + timedelta(days=3))
     expired_at = START + timedelta(days=15)
@@ -273,7 +290,7 @@ async def _data(client: SubgraphClient, query: str, tenant: Tenant, **variables:
 async def test_the_return_of_a_range_counts_what_the_program_influenced(
     resources: Resources, tenant: Tenant, analytics_client: SubgraphClient
 ) -> None:
-    scenario = await _shop(resources, tenant)
+    scenario = await roi_shop(resources, tenant)
 
     got = await _data(
         analytics_client, RETURN, tenant, start=START.isoformat(), end=END.isoformat()
@@ -295,7 +312,7 @@ async def test_the_return_of_a_range_counts_what_the_program_influenced(
 async def test_the_liability_values_held_points_at_what_rewards_gave_per_point(
     resources: Resources, tenant: Tenant, analytics_client: SubgraphClient
 ) -> None:
-    await _shop(resources, tenant)
+    await roi_shop(resources, tenant)
 
     owed = (await _data(analytics_client, LIABILITY, tenant))["pointsLiability"]
 
@@ -373,7 +390,7 @@ async def test_the_return_costs_the_same_statements_for_a_busy_shop_as_for_an_em
     analytics_client: SubgraphClient,
     count_statements: StatementCounter,
 ) -> None:
-    await _shop(resources, tenant)
+    await roi_shop(resources, tenant)
     costs = []
     for shop in (tenant, other_tenant):
         before = count_statements.count
