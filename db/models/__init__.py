@@ -12,6 +12,7 @@ from db.models.analytics import (
 from db.models.api_key import MerchantApiKey
 from db.models.base import Base
 from db.models.campaign import BonusCampaign, CampaignKind
+from db.models.churn import ChurnModel, ChurnModelStatus, LifecycleStage
 from db.models.consent import Consent
 from db.models.customer import Customer
 from db.models.deletion import Deletion
@@ -43,6 +44,8 @@ __all__ = [
     "Base",
     "BonusCampaign",
     "CampaignKind",
+    "ChurnModel",
+    "ChurnModelStatus",
     "Consent",
     "Customer",
     "CustomerSegment",
@@ -50,6 +53,7 @@ __all__ = [
     "EmailTemplate",
     "ExpiryReminder",
     "GdprRequest",
+    "LifecycleStage",
     "Merchant",
     "MerchantApiKey",
     "NotificationDelivery",

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Numeric,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -26,9 +27,20 @@ class Customer(Base):
         UniqueConstraint("merchant_id", "shopify_customer_id"),
         CheckConstraint("points_balance >= 0", name="points_balance_not_negative"),
         CheckConstraint("total_spent >= 0", name="total_spent_not_negative"),
+        CheckConstraint("churn_score BETWEEN 0 AND 1", name="churn_score_range"),
+        CheckConstraint(
+            "lifecycle_stage IN ('new_lead', 'one_time_buyer', 'repeat_buyer', 'vip', 'churned')",
+            name="lifecycle_stage_known",
+        ),
         # The customer list's sort keys (id breaks ties, as in the cursors).
         Index("ix_customers_created_at", "merchant_id", "created_at", "id"),
         Index("ix_customers_points_balance", "merchant_id", "points_balance", "id"),
+        Index(
+            "ix_customers_churn_score",
+            "merchant_id",
+            "churn_score",
+            postgresql_where=text("churn_score IS NOT NULL"),
+        ),
         {"postgresql_partition_by": "HASH (merchant_id)"},
     )
 
@@ -51,6 +63,9 @@ class Customer(Base):
     last_activity_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     rfm_score: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     rfm_segment: Mapped[str | None]
+    # Analytics' churn model: the probability of no order in the next 90 days, and the stage.
+    churn_score: Mapped[Decimal | None] = mapped_column(Numeric(4, 3))
+    lifecycle_stage: Mapped[str | None]
     vip_tier_id: Mapped[str | None]
     created_at: Mapped[datetime] = created_at_column()
     # Set by a GDPR erasure (customers/redact): personal fields read as null from then on.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import partial
 
 from strawberry import Info
@@ -11,6 +12,7 @@ from strawberry.dataloader import DataLoader
 
 from db.session import tenant_unit_of_work
 from subgraphs.analytics import service
+from subgraphs.analytics.churn import service as churn
 from subgraphs.analytics.rfm import service as rfm
 from subgraphs.analytics.rfm.service import CustomerRfm
 from subgraphs.analytics.service import LoyaltyMetricsSnapshot
@@ -23,6 +25,7 @@ from subgraphs.kit.resources import Resources
 class AnalyticsLoaders:
     loyalty_metrics_by_merchant: DataLoader[str, LoyaltyMetricsSnapshot]
     rfm_by_customer: DataLoader[str, CustomerRfm | None]
+    churn_by_customer: DataLoader[str, tuple[Decimal | None, str | None]]
 
 
 def build_analytics_loaders(resources: Resources, viewer: Viewer) -> AnalyticsLoaders:
@@ -47,9 +50,15 @@ def build_analytics_loaders(resources: Resources, viewer: Viewer) -> AnalyticsLo
             found = await rfm.rfm_of_customers(session, viewer.merchant_id, customer_ids)
         return [found.get(customer_id) for customer_id in customer_ids]
 
+    async def load_churn(customer_ids: Sequence[str]) -> list[tuple[Decimal | None, str | None]]:
+        async with tenant_unit_of_work(resources.sessions, viewer.merchant_id) as session:
+            found = await churn.churn_of_customers(session, viewer.merchant_id, customer_ids)
+        return [found.get(customer_id, (None, None)) for customer_id in customer_ids]
+
     return AnalyticsLoaders(
         loyalty_metrics_by_merchant=DataLoader(load_fn=load_metrics),
         rfm_by_customer=DataLoader(load_fn=load_rfm),
+        churn_by_customer=DataLoader(load_fn=load_churn),
     )
 
 

@@ -1,9 +1,11 @@
 """The analytics subgraph schema: loyalty metrics on the merchant and live, RFM settings and
-segment counts, ROI and the points liability, retention cohorts, and a customer's RFM scores
-on the federated Customer."""
+segment counts, ROI and the points liability, retention cohorts, churn, and a customer's RFM
+scores and churn on the federated Customer."""
 
 from strawberry.tools import merge_types
 
+from subgraphs.analytics.churn.mutations import ChurnMutation
+from subgraphs.analytics.churn.queries import ChurnQuery
 from subgraphs.analytics.retention.queries import RetentionQuery
 from subgraphs.analytics.rfm.mutations import RfmMutation
 from subgraphs.analytics.rfm.queries import RfmQuery
@@ -13,8 +15,8 @@ from subgraphs.analytics.subscriptions import Subscription
 from subgraphs.analytics.types import Merchant
 from subgraphs.kit.graphql.schema import build_schema
 
-Query = merge_types("Query", (RfmQuery, ReturnQuery, RetentionQuery))
-Mutation = merge_types("Mutation", (RfmMutation,))
+Query = merge_types("Query", (RfmQuery, ReturnQuery, RetentionQuery, ChurnQuery))
+Mutation = merge_types("Mutation", (RfmMutation, ChurnMutation))
 
 schema = build_schema(
     name="analytics",

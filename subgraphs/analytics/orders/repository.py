@@ -63,6 +63,9 @@ _BACKFILL = text(
 )
 
 
+UPSERT_BATCH = 1_000
+
+
 class OrderFactsRepository(TenantRepository[OrderRow]):
     model = OrderRow
 
@@ -118,8 +121,18 @@ class OrderFactsRepository(TenantRepository[OrderRow]):
         (webhooks) except for its tier at order time, its refunds and the moments it was paid
         and cancelled (once known they stay); without ``replace`` it only gains a cancellation,
         a payment or a customer it lacked. Returns the rows written."""
-        if not facts:
-            return 0
+        written = 0
+        # Postgres takes at most 32,767 parameters in one statement, and a fact takes 19: a
+        # reconciliation or a backfill of thousands of orders goes in batches.
+        for first in range(0, len(facts), UPSERT_BATCH):
+            written += await self._upsert_batch(
+                facts[first : first + UPSERT_BATCH], source=source, replace=replace
+            )
+        return written
+
+    async def _upsert_batch(
+        self, facts: Sequence[OrderFact], *, source: OrderFactSource, replace: bool
+    ) -> int:
         statement = pg_insert(OrderRow).values([self._values(fact, source) for fact in facts])
         current, new = OrderRow.__table__.c, statement.excluded
         kept: dict[str, ColumnElement[Any]] = {

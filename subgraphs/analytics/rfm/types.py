@@ -6,6 +6,8 @@ from decimal import Decimal
 
 import strawberry
 
+from db.models import LifecycleStage
+from subgraphs.analytics.churn.types import CustomerChurn
 from subgraphs.analytics.loaders import AnalyticsInfo
 from subgraphs.analytics.rfm.service import (
     Benchmark,
@@ -135,6 +137,17 @@ class Customer:
         require(info.context.viewer, Capability.READ_ANALYTICS)
         rfm = await info.context.loaders.rfm_by_customer.load(self.customer_id)
         return None if rfm is None else CustomerRfmScores.of(rfm)
+
+    @strawberry.field(
+        description="How likely the customer is to leave, from the shop's churn model, and "
+        "their lifecycle stage."
+    )
+    async def churn(self, info: AnalyticsInfo) -> CustomerChurn:
+        require(info.context.viewer, Capability.READ_ANALYTICS)
+        score, stage = await info.context.loaders.churn_by_customer.load(self.customer_id)
+        return CustomerChurn(
+            score=score, lifecycle_stage=None if stage is None else LifecycleStage(stage)
+        )
 
 
 @strawberry.input(

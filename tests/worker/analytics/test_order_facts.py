@@ -27,6 +27,7 @@ from tests.conftest import Tenant, add_customer
 from tests.gateway.webhooks.shopify import deliver, order_payload, process_pending, refund_payload
 from tests.gateway.webhooks.test_reconciliation import _node, _page
 from tests.gateway.webhooks.test_topics import _configure
+from tests.subgraphs.analytics.rfm_shops import fact, record
 from worker.analytics.jobs import backfill_order_facts, reconcile_order_facts
 from worker.webhooks.processing import DeliveryOutcome
 
@@ -200,3 +201,18 @@ async def test_the_backfill_turns_the_ledgers_earns_into_facts_once(
     assert (fact.subtotal, fact.presentment_subtotal) == (order.subtotal, order.subtotal)
     assert (fact.currency, fact.source, fact.cancelled_at) == ("USD", "ledger", None)
     assert fact.id[14] == "7"  # a UUIDv7
+
+
+async def test_thousands_of_orders_in_one_call_are_all_recorded(
+    resources: Resources, tenant: Tenant
+) -> None:
+    """A reconciliation or a backfill hands over thousands of orders at once: more than one
+    statement can carry (Postgres takes 32,767 parameters), so none may be lost to that."""
+    customer_id = await add_customer(resources, tenant)
+    now = datetime.now(UTC)
+    facts = [
+        fact(700_000 + n, customer_id, now - timedelta(minutes=n), "5.00") for n in range(2_500)
+    ]
+    for _ in range(2):  # again: nothing doubles
+        await record(resources, tenant, facts)
+    assert len(await _facts(resources, tenant)) == 2_500

@@ -1,0 +1,1 @@
+"""Who is about to leave: a churn model per merchant, each customer's score and lifecycle stage."""
