@@ -20,13 +20,25 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
-from db.partitions import TENANT_SETTING, hash_partitions, tenant_isolation
-from db.session import APP_ROLE
+from db.ddl import (
+    create_tenant_table,
+    customer_foreign_key,
+    entity_key,
+    grant_to_app,
+    merchant_foreign_key,
+    merchant_id_column,
+    now_column,
+    timestamps,
+    version_column,
+)
+from db.partitions import TENANT_SETTING
 
 revision = "0011"
 down_revision = "0010"
 
 TENANT_TABLES = ("orders", "rfm_thresholds", "customer_segments", "rfm_score_history")
+# What the app role may do on each of them (customer_segments also DELETE, below).
+TENANT_GRANT = "SELECT, INSERT, UPDATE"
 SCORE_COLUMNS = (
     "recency_min",
     "recency_max",
@@ -71,35 +83,10 @@ BENCHMARKS = (
 )
 
 
-def _now(name: str) -> sa.Column[object]:
-    return sa.Column(
-        name, sa.DateTime(timezone=True), nullable=False, server_default=sa.text("now()")
-    )
-
-
-def _merchant(table: str) -> sa.ForeignKeyConstraint:
-    return sa.ForeignKeyConstraint(
-        ["merchant_id"],
-        ["merchants.id"],
-        ondelete="CASCADE",
-        name=f"fk_{table}_merchant_id_merchants",
-    )
-
-
-def _customer(table: str) -> sa.ForeignKeyConstraint:
-    return sa.ForeignKeyConstraint(
-        ["merchant_id", "customer_id"],
-        ["customers.merchant_id", "customers.id"],
-        ondelete="CASCADE",
-        name=f"fk_{table}_merchant_id_customer_id_customers",
-    )
-
-
 def upgrade() -> None:
-    op.create_table(
+    create_tenant_table(
         "orders",
-        sa.Column("merchant_id", sa.Text, nullable=False),
-        sa.Column("id", sa.Text, nullable=False),
+        *entity_key(),
         sa.Column("shopify_order_id", sa.Text, nullable=False),
         sa.Column("customer_id", sa.Text),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -118,11 +105,10 @@ def upgrade() -> None:
         sa.Column("discount_codes", ARRAY(sa.Text), nullable=False, server_default="{}"),
         sa.Column("tier_id", sa.Text),
         sa.Column("source", sa.Text, nullable=False),
-        _now("recorded_at"),
-        _now("updated_at"),
-        sa.PrimaryKeyConstraint("merchant_id", "id", name="pk_orders"),
-        _merchant("orders"),
-        _customer("orders"),
+        now_column("recorded_at"),
+        now_column("updated_at"),
+        merchant_foreign_key(),
+        customer_foreign_key(),
         sa.UniqueConstraint(
             "merchant_id", "shopify_order_id", name="uq_orders_merchant_id_shopify_order_id"
         ),
@@ -132,7 +118,7 @@ def upgrade() -> None:
             name="ck_orders_source_known",
         ),
         sa.CheckConstraint("refunded_amount >= 0", name="ck_orders_refunded_not_negative"),
-        postgresql_partition_by="HASH (merchant_id)",
+        grant=TENANT_GRANT,
     )
     op.create_index(
         "ix_orders_customer",
@@ -140,27 +126,24 @@ def upgrade() -> None:
         ["merchant_id", "customer_id", "created_at"],
         postgresql_where=sa.text("customer_id IS NOT NULL"),
     )
-    op.create_table(
+    create_tenant_table(
         "rfm_thresholds",
-        sa.Column("merchant_id", sa.Text, nullable=False),
+        merchant_id_column(),
         sa.Column("config", JSONB, nullable=False),
-        sa.Column("version", sa.Integer, nullable=False, server_default="1"),
-        _now("created_at"),
-        _now("updated_at"),
-        sa.PrimaryKeyConstraint("merchant_id", name="pk_rfm_thresholds"),
-        _merchant("rfm_thresholds"),
-        postgresql_partition_by="HASH (merchant_id)",
+        version_column(),
+        *timestamps(),
+        sa.PrimaryKeyConstraint("merchant_id"),
+        merchant_foreign_key(),
+        grant=TENANT_GRANT,
     )
-    op.create_table(
+    create_tenant_table(
         "customer_segments",
-        sa.Column("merchant_id", sa.Text, nullable=False),
-        sa.Column("id", sa.Text, nullable=False),
+        *entity_key(),
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("priority", sa.Integer, nullable=False),
         *(sa.Column(column, sa.SmallInteger) for column in SCORE_COLUMNS),
-        _now("created_at"),
-        sa.PrimaryKeyConstraint("merchant_id", "id", name="pk_customer_segments"),
-        _merchant("customer_segments"),
+        now_column("created_at"),
+        merchant_foreign_key(),
         sa.UniqueConstraint("merchant_id", "name", name="uq_customer_segments_merchant_id_name"),
         *(
             sa.CheckConstraint(
@@ -168,11 +151,12 @@ def upgrade() -> None:
             )
             for column in SCORE_COLUMNS
         ),
-        postgresql_partition_by="HASH (merchant_id)",
+        grant=TENANT_GRANT,
     )
-    op.create_table(
+    grant_to_app("DELETE", "customer_segments")
+    create_tenant_table(
         "rfm_score_history",
-        sa.Column("merchant_id", sa.Text, nullable=False),
+        merchant_id_column(),
         sa.Column("customer_id", sa.Text, nullable=False),
         sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("recency", sa.SmallInteger, nullable=False),
@@ -180,18 +164,11 @@ def upgrade() -> None:
         sa.Column("monetary", sa.SmallInteger, nullable=False),
         sa.Column("score", sa.Numeric(3, 2), nullable=False),
         sa.Column("segment", sa.Text),
-        sa.PrimaryKeyConstraint(
-            "merchant_id", "customer_id", "computed_at", name="pk_rfm_score_history"
-        ),
-        _merchant("rfm_score_history"),
-        _customer("rfm_score_history"),
-        postgresql_partition_by="HASH (merchant_id)",
+        sa.PrimaryKeyConstraint("merchant_id", "customer_id", "computed_at"),
+        merchant_foreign_key(),
+        customer_foreign_key(),
+        grant=TENANT_GRANT,
     )
-    for table in TENANT_TABLES:
-        for statement in hash_partitions(table) + tenant_isolation(table):
-            op.execute(statement)
-        op.execute(f"GRANT SELECT, INSERT, UPDATE ON {table} TO {APP_ROLE}")
-    op.execute(f"GRANT DELETE ON customer_segments TO {APP_ROLE}")
 
     benchmarks = op.create_table(
         "rfm_benchmarks",
@@ -199,7 +176,7 @@ def upgrade() -> None:
         sa.Column("industry", sa.Text, nullable=False),
         sa.Column("description", sa.Text, nullable=False),
         sa.Column("thresholds", JSONB, nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_rfm_benchmarks"),
+        sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("industry", name="uq_rfm_benchmarks_industry"),
     )
     op.bulk_insert(
@@ -219,7 +196,7 @@ def upgrade() -> None:
             for industry, description, recency, frequency, time_weighted in BENCHMARKS
         ],
     )
-    op.execute(f"GRANT SELECT ON rfm_benchmarks TO {APP_ROLE}")
+    grant_to_app("SELECT", "rfm_benchmarks")
 
     op.execute(
         """
@@ -244,7 +221,7 @@ def upgrade() -> None:
         WHERE merchant_id = {TENANT_SETTING}
         """  # noqa: S608
     )
-    op.execute(f"GRANT SELECT ON rfm_segment_counts_of_tenant TO {APP_ROLE}")
+    grant_to_app("SELECT", "rfm_segment_counts_of_tenant")
 
 
 def downgrade() -> None:
