@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects.postgresql import JSONB
 
 from db.partitions import hash_partitions, tenant_isolation
 from db.session import APP_ROLE
@@ -114,3 +115,25 @@ def create_tenant_table(name: str, *items: sa.schema.SchemaItem, grant: str) -> 
     partition_by_merchant(name)
     grant_to_app(grant, name)
     return table
+
+
+def create_settings_table(
+    name: str,
+    *columns: sa.Column[Any],
+    grant: str,
+    merchant_fk: sa.ForeignKeyConstraint | None = None,
+) -> sa.Table:
+    """Create a merchant's settings table: one row per merchant holding one validated JSON
+    document (``config``), versioned, with ``columns`` beside it (secrets, encrypted).
+    ``merchant_fk`` only where a migration named the merchant foreign key itself."""
+    return create_tenant_table(
+        name,
+        merchant_id_column(),
+        sa.Column("config", JSONB, nullable=False),
+        *columns,
+        version_column(),
+        *timestamps(),
+        sa.PrimaryKeyConstraint("merchant_id"),
+        merchant_fk if merchant_fk is not None else merchant_foreign_key(),
+        grant=grant,
+    )

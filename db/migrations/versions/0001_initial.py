@@ -4,17 +4,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-from db.ddl import (
-    create_tenant_table,
-    customer_foreign_key,
-    entity_key,
-    grant_to_app,
-    merchant_foreign_key,
-    merchant_id_column,
-    now_column,
-    secure_by_tenant,
-    timestamps,
-)
+from db import ddl
 from db.partitions import MAINTAIN_LOG_PARTITIONS_FUNCTION
 from db.session import APP_ROLE
 
@@ -42,25 +32,25 @@ def upgrade() -> None:
         sa.Column("shop_domain", sa.Text, nullable=False),
         sa.Column("plan", sa.Text, nullable=False, server_default="free"),
         sa.Column("api_token_encrypted", sa.Text),
-        *timestamps(),
+        *ddl.timestamps(),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("shop_domain", name="uq_merchants_shop_domain"),
         sa.CheckConstraint("plan IN ('free', 'starter', 'growth', 'plus')", name="plan_known"),
     )
-    secure_by_tenant("merchants", tenant_column="id")
-    grant_to_app("SELECT, INSERT, UPDATE, DELETE", "merchants")
+    ddl.secure_by_tenant("merchants", tenant_column="id")
+    ddl.grant_to_app("SELECT, INSERT, UPDATE, DELETE", "merchants")
 
-    create_tenant_table(
+    ddl.create_tenant_table(
         "customers",
-        *entity_key(),
+        *ddl.entity_key(),
         sa.Column("shopify_customer_id", sa.Text),
         sa.Column("email_encrypted", sa.Text, nullable=False),
         sa.Column("email_blind_index", sa.Text, nullable=False),
         sa.Column("points_balance", sa.Integer, nullable=False, server_default="0"),
         sa.Column("total_points_earned", sa.Integer, nullable=False, server_default="0"),
         sa.Column("rfm_score", JSONB),
-        now_column("created_at"),
-        merchant_foreign_key(),
+        ddl.now_column("created_at"),
+        ddl.merchant_foreign_key(),
         sa.UniqueConstraint(
             "merchant_id", "email_blind_index", name="uq_customers_merchant_id_email_blind_index"
         ),
@@ -73,9 +63,9 @@ def upgrade() -> None:
         grant="SELECT, INSERT, UPDATE, DELETE",
     )
 
-    create_tenant_table(
+    ddl.create_tenant_table(
         "points_transactions",
-        *entity_key(),
+        *ddl.entity_key(),
         sa.Column("customer_id", sa.Text, nullable=False),
         sa.Column("kind", sa.Text, nullable=False),
         sa.Column("points", sa.Integer, nullable=False),
@@ -83,8 +73,8 @@ def upgrade() -> None:
         sa.Column("order_id", sa.Text),
         sa.Column("idempotency_key", sa.Text, nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True)),
-        now_column("created_at"),
-        customer_foreign_key(),
+        ddl.now_column("created_at"),
+        ddl.customer_foreign_key(),
         sa.UniqueConstraint(
             "merchant_id",
             "idempotency_key",
@@ -128,15 +118,15 @@ def upgrade() -> None:
     ):
         op.create_table(
             log_table,
-            merchant_id_column(),
+            ddl.merchant_id_column(),
             sa.Column("id", sa.Text, nullable=False),
-            now_column("created_at"),
+            ddl.now_column("created_at"),
             *columns,
             sa.PrimaryKeyConstraint("merchant_id", "id", "created_at"),
             postgresql_partition_by="RANGE (created_at)",
         )
-        secure_by_tenant(log_table)
-        grant_to_app("SELECT, INSERT", log_table)
+        ddl.secure_by_tenant(log_table)
+        ddl.grant_to_app("SELECT, INSERT", log_table)
     op.create_index(
         "ix_audit_logs_merchant_action", "audit_logs", ["merchant_id", "action", "created_at"]
     )

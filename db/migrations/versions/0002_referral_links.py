@@ -3,21 +3,21 @@
 import sqlalchemy as sa
 from alembic import op
 
-from db.ddl import create_tenant_table, customer_foreign_key, entity_key, now_column
+from db import ddl
 
 revision = "0002"
 down_revision = "0001"
 
 
 def upgrade() -> None:
-    create_tenant_table(
+    ddl.create_tenant_table(
         "referral_links",
-        *entity_key(),
+        *ddl.entity_key(),
         sa.Column("advocate_customer_id", sa.Text, nullable=False),
         sa.Column("code", sa.Text, nullable=False),
         sa.Column("click_count", sa.Integer, nullable=False, server_default="0"),
-        now_column("created_at"),
-        customer_foreign_key("advocate_customer_id"),
+        ddl.now_column("created_at"),
+        ddl.customer_foreign_key("advocate_customer_id"),
         sa.UniqueConstraint("merchant_id", "code", name="uq_referral_links_merchant_id_code"),
         sa.UniqueConstraint(
             "merchant_id",

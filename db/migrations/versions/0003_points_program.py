@@ -6,16 +6,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-from db.ddl import (
-    create_tenant_table,
-    customer_foreign_key,
-    entity_key,
-    merchant_foreign_key,
-    merchant_id_column,
-    tenant_foreign_key,
-    timestamps,
-    version_column,
-)
+from db import ddl
 
 revision = "0003"
 down_revision = "0002"
@@ -30,7 +21,7 @@ _ALL = "SELECT, INSERT, UPDATE, DELETE"
 
 def _merchant_fk(table: str) -> sa.ForeignKeyConstraint:
     # This revision named its merchant foreign keys off the convention.
-    return merchant_foreign_key(f"fk_{table}_merchant_id")
+    return ddl.merchant_foreign_key(f"fk_{table}_merchant_id")
 
 
 def upgrade() -> None:
@@ -105,21 +96,16 @@ def upgrade() -> None:
         postgresql_where=sa.text("remaining_points > 0"),
     )
 
-    create_tenant_table(
+    ddl.create_settings_table(
         "program_settings",
-        merchant_id_column(),
-        sa.Column("config", JSONB, nullable=False),
         sa.Column("notification_api_key_encrypted", sa.Text),
-        version_column(),
-        *timestamps(),
-        sa.PrimaryKeyConstraint("merchant_id"),
-        _merchant_fk("program_settings"),
         grant=_ALL,
+        merchant_fk=_merchant_fk("program_settings"),
     )
 
-    create_tenant_table(
+    ddl.create_tenant_table(
         "rewards",
-        *entity_key(),
+        *ddl.entity_key(),
         sa.Column("kind", sa.Text, nullable=False),
         sa.Column("title", sa.Text, nullable=False),
         sa.Column("points_cost", sa.Integer, nullable=False),
@@ -131,7 +117,7 @@ def upgrade() -> None:
         sa.Column("ends_at", sa.DateTime(timezone=True)),
         sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
         sa.Column("deleted_at", sa.DateTime(timezone=True)),
-        *timestamps(),
+        *ddl.timestamps(),
         _merchant_fk("rewards"),
         sa.CheckConstraint(
             "kind IN ('fixed_amount', 'percentage', 'free_shipping', 'free_product')",
@@ -154,9 +140,9 @@ def upgrade() -> None:
         grant=_ALL,
     )
 
-    create_tenant_table(
+    ddl.create_tenant_table(
         "reward_redemptions",
-        *entity_key(),
+        *ddl.entity_key(),
         sa.Column("customer_id", sa.Text, nullable=False),
         sa.Column("reward_id", sa.Text, nullable=False),
         sa.Column("status", sa.Text, nullable=False),
@@ -170,10 +156,10 @@ def upgrade() -> None:
         sa.Column("debit_transaction_id", sa.Text, nullable=False),
         sa.Column("refund_transaction_id", sa.Text),
         sa.Column("failure", sa.Text),
-        *timestamps(),
-        customer_foreign_key(),
+        *ddl.timestamps(),
+        ddl.customer_foreign_key(),
         # No cascade: a reward with redemptions is soft-deleted, never removed.
-        tenant_foreign_key("reward_id", "rewards", cascade=False),
+        ddl.tenant_foreign_key("reward_id", "rewards", cascade=False),
         sa.UniqueConstraint(
             "merchant_id",
             "idempotency_key",
@@ -199,23 +185,23 @@ def upgrade() -> None:
         postgresql_where=sa.text("status = 'pending'"),
     )
 
-    create_tenant_table(
+    ddl.create_tenant_table(
         "vip_tiers",
-        *entity_key(),
+        *ddl.entity_key(),
         sa.Column("name", JSONB, nullable=False),
         sa.Column("rank", sa.Integer, nullable=False),
         sa.Column("rules", JSONB, nullable=False),
         sa.Column("benefits", JSONB, nullable=False, server_default="{}"),
-        *timestamps(),
+        *ddl.timestamps(),
         _merchant_fk("vip_tiers"),
         sa.UniqueConstraint("merchant_id", "rank", name="uq_vip_tiers_merchant_id_rank"),
         sa.CheckConstraint("name ? 'en'", name="name_has_english"),
         grant=_ALL,
     )
 
-    create_tenant_table(
+    ddl.create_tenant_table(
         "bonus_campaigns",
-        *entity_key(),
+        *ddl.entity_key(),
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("kind", sa.Text, nullable=False),
         sa.Column("multiplier", sa.Numeric(10, 2), nullable=False, server_default="1"),
@@ -226,7 +212,7 @@ def upgrade() -> None:
         sa.Column("ends_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("conditions", JSONB, nullable=False, server_default="{}"),
         sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
-        *timestamps(),
+        *ddl.timestamps(),
         _merchant_fk("bonus_campaigns"),
         sa.CheckConstraint(
             "kind IN ('double_points', 'goal_spend', 'discount')", name="kind_known"
@@ -245,9 +231,9 @@ def upgrade() -> None:
         "ix_bonus_campaigns_window", "bonus_campaigns", ["merchant_id", "kind", "ends_at"]
     )
 
-    create_tenant_table(
+    ddl.create_tenant_table(
         "expiry_reminders",
-        *entity_key(),
+        *ddl.entity_key(),
         sa.Column("customer_id", sa.Text, nullable=False),
         sa.Column("expires_on", sa.Date, nullable=False),
         sa.Column("points", sa.Integer, nullable=False),
@@ -255,8 +241,8 @@ def upgrade() -> None:
         sa.Column("status", sa.Text, nullable=False),
         sa.Column("error", sa.Text),
         sa.Column("sent_at", sa.DateTime(timezone=True)),
-        *timestamps(),
-        customer_foreign_key(),
+        *ddl.timestamps(),
+        ddl.customer_foreign_key(),
         # One reminder per customer and expiry date, however often the job runs.
         sa.UniqueConstraint(
             "merchant_id",

@@ -6,16 +6,7 @@ uninstall.
 import sqlalchemy as sa
 from alembic import op
 
-from db.ddl import (
-    create_tenant_table,
-    entity_key,
-    grant_to_app,
-    merchant_foreign_key,
-    merchant_id_column,
-    now_column,
-    revoke_from_app,
-    timestamps,
-)
+from db import ddl
 
 revision = "0004"
 down_revision = "0003"
@@ -23,7 +14,7 @@ down_revision = "0003"
 
 def _merchant_fk(table: str) -> sa.ForeignKeyConstraint:
     # This revision named its merchant foreign keys off the convention.
-    return merchant_foreign_key(f"fk_{table}_merchant_id")
+    return ddl.merchant_foreign_key(f"fk_{table}_merchant_id")
 
 
 def upgrade() -> None:
@@ -46,10 +37,10 @@ def upgrade() -> None:
     op.add_column("api_logs", sa.Column("last_error", sa.Text))
     op.add_column(
         "api_logs",
-        now_column("next_attempt_at"),
+        ddl.now_column("next_attempt_at"),
     )
     op.add_column("api_logs", sa.Column("processed_at", sa.DateTime(timezone=True)))
-    op.add_column("api_logs", now_column("updated_at"))
+    op.add_column("api_logs", ddl.now_column("updated_at"))
     op.create_check_constraint(
         "status_known", "api_logs", "status IN ('pending', 'done', 'failed')"
     )
@@ -73,26 +64,26 @@ def upgrade() -> None:
         ["merchant_id", "shopify_customer_id"],
         postgresql_where=sa.text("shopify_customer_id IS NOT NULL"),
     )
-    grant_to_app("UPDATE, DELETE", "api_logs")
-    grant_to_app("DELETE", "audit_logs")
+    ddl.grant_to_app("UPDATE, DELETE", "api_logs")
+    ddl.grant_to_app("DELETE", "audit_logs")
 
     # A month-partitioned table cannot hold a unique key without the month, so the
     # deduplication of Shopify's retries (same X-Shopify-Webhook-Id) lives here.
-    create_tenant_table(
+    ddl.create_tenant_table(
         "webhook_receipts",
-        merchant_id_column(),
+        ddl.merchant_id_column(),
         sa.Column("webhook_id", sa.Text, nullable=False),
         sa.Column("delivery_id", sa.Text, nullable=False),
         sa.Column("delivery_created_at", sa.DateTime(timezone=True), nullable=False),
-        now_column("created_at"),
+        ddl.now_column("created_at"),
         sa.PrimaryKeyConstraint("merchant_id", "webhook_id"),
         _merchant_fk("webhook_receipts"),
         grant="SELECT, INSERT, UPDATE, DELETE",
     )
 
-    create_tenant_table(
+    ddl.create_tenant_table(
         "gdpr_requests",
-        *entity_key(),
+        *ddl.entity_key(),
         sa.Column("request_type", sa.Text, nullable=False),
         sa.Column("status", sa.Text, nullable=False, server_default="pending"),
         sa.Column("shopify_customer_id", sa.Text),
@@ -105,7 +96,7 @@ def upgrade() -> None:
         sa.Column("error", sa.Text),
         sa.Column("retention_expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("completed_at", sa.DateTime(timezone=True)),
-        *timestamps(),
+        *ddl.timestamps(),
         _merchant_fk("gdpr_requests"),
         sa.CheckConstraint(
             "request_type IN ('data_request', 'customer_redact', 'shop_redact')",
@@ -160,8 +151,8 @@ def downgrade() -> None:
     op.drop_column("merchants", "uninstalled_at")
     op.drop_table("gdpr_requests")
     op.drop_table("webhook_receipts")
-    revoke_from_app("DELETE", "audit_logs")
-    revoke_from_app("UPDATE, DELETE", "api_logs")
+    ddl.revoke_from_app("DELETE", "audit_logs")
+    ddl.revoke_from_app("UPDATE, DELETE", "api_logs")
     for index in (
         "ix_api_logs_merchant_customer",
         "ix_api_logs_merchant_status_topic",

@@ -9,25 +9,25 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from db.ddl import create_tenant_table, entity_key, merchant_foreign_key, now_column
+from db import ddl
 
 revision = "0005"
 down_revision = "0004"
 
 
 def upgrade() -> None:
-    create_tenant_table(
+    ddl.create_tenant_table(
         "merchant_api_keys",
-        *entity_key(),
+        *ddl.entity_key(),
         sa.Column("label", sa.Text, nullable=False),
         sa.Column("display_prefix", sa.Text, nullable=False),
         sa.Column("key_hash", sa.Text, nullable=False),
         sa.Column("scopes", ARRAY(sa.Text), nullable=False),
         sa.Column("created_by", sa.Text),
-        now_column("created_at"),
+        ddl.now_column("created_at"),
         sa.Column("revoked_at", sa.DateTime(timezone=True)),
         sa.Column("last_used_at", sa.DateTime(timezone=True)),
-        merchant_foreign_key(),
+        ddl.merchant_foreign_key(),
         sa.UniqueConstraint(
             "merchant_id", "key_hash", name="uq_merchant_api_keys_merchant_id_key_hash"
         ),

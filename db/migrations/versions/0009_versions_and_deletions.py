@@ -14,13 +14,7 @@ instead of NOT_FOUND. Hash-partitioned and row-level secured like every tenant t
 import sqlalchemy as sa
 from alembic import op
 
-from db.ddl import (
-    create_tenant_table,
-    merchant_foreign_key,
-    merchant_id_column,
-    now_column,
-    version_column,
-)
+from db import ddl
 
 revision = "0009"
 down_revision = "0008"
@@ -30,15 +24,15 @@ VERSIONED_TABLES = ("rewards", "bonus_campaigns", "vip_tiers")
 
 def upgrade() -> None:
     for table in VERSIONED_TABLES:
-        op.add_column(table, version_column())
-    create_tenant_table(
+        op.add_column(table, ddl.version_column())
+    ddl.create_tenant_table(
         "deletions",
-        merchant_id_column(),
+        ddl.merchant_id_column(),
         sa.Column("entity", sa.Text, nullable=False),
         sa.Column("entity_id", sa.Text, nullable=False),
-        now_column("deleted_at"),
+        ddl.now_column("deleted_at"),
         sa.PrimaryKeyConstraint("merchant_id", "entity", "entity_id"),
-        merchant_foreign_key(),
+        ddl.merchant_foreign_key(),
         # Append-only: the record of a deletion is never changed or removed by the app.
         grant="SELECT, INSERT",
     )

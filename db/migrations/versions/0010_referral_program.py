@@ -16,17 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-from db.ddl import (
-    create_tenant_table,
-    customer_foreign_key,
-    entity_key,
-    merchant_foreign_key,
-    merchant_id_column,
-    now_column,
-    tenant_foreign_key,
-    timestamps,
-    version_column,
-)
+from db import ddl
 
 revision = "0010"
 down_revision = "0009"
@@ -35,20 +25,14 @@ TABLES = ("referral_programs", "referral_events", "referrals", "referral_rewards
 
 
 def upgrade() -> None:
-    create_tenant_table(
+    ddl.create_settings_table(
         "referral_programs",
-        merchant_id_column(),
-        sa.Column("config", JSONB, nullable=False),
         sa.Column("alert_webhook_encrypted", sa.Text),
-        version_column(),
-        *timestamps(),
-        sa.PrimaryKeyConstraint("merchant_id"),
-        merchant_foreign_key(),
         grant="SELECT, INSERT, UPDATE",
     )
-    create_tenant_table(
+    ddl.create_tenant_table(
         "referral_events",
-        *entity_key(),
+        *ddl.entity_key(),
         sa.Column("link_id", sa.Text, nullable=False),
         sa.Column("kind", sa.Text, nullable=False),
         sa.Column("visitor_hash", sa.Text, nullable=False),
@@ -56,8 +40,8 @@ def upgrade() -> None:
         sa.Column("user_agent_hash", sa.Text),
         sa.Column("day", sa.Date, nullable=False),
         sa.Column("channel", sa.Text),
-        now_column("created_at"),
-        tenant_foreign_key("link_id", "referral_links"),
+        ddl.now_column("created_at"),
+        ddl.tenant_foreign_key("link_id", "referral_links"),
         sa.CheckConstraint("kind IN ('click', 'share')", name="kind_known"),
         # Clicks and shares are a log: never changed or deleted by the app.
         grant="SELECT, INSERT",
@@ -70,9 +54,9 @@ def upgrade() -> None:
         postgresql_where=sa.text("kind = 'click'"),
     )
     op.create_index("ix_referral_events_merchant_day", "referral_events", ["merchant_id", "day"])
-    create_tenant_table(
+    ddl.create_tenant_table(
         "referrals",
-        *entity_key(),
+        *ddl.entity_key(),
         sa.Column("link_id", sa.Text, nullable=False),
         sa.Column("advocate_customer_id", sa.Text, nullable=False),
         sa.Column("friend_customer_id", sa.Text, nullable=False),
@@ -83,12 +67,12 @@ def upgrade() -> None:
         sa.Column("qualifying_order_id", sa.Text),
         sa.Column("qualifying_subtotal", sa.Numeric(14, 2)),
         sa.Column("refunded_amount", sa.Numeric(14, 2), nullable=False, server_default="0"),
-        now_column("created_at"),
+        ddl.now_column("created_at"),
         sa.Column("completed_at", sa.DateTime(timezone=True)),
-        now_column("updated_at"),
-        customer_foreign_key("advocate_customer_id"),
-        customer_foreign_key("friend_customer_id"),
-        tenant_foreign_key("link_id", "referral_links"),
+        ddl.now_column("updated_at"),
+        ddl.customer_foreign_key("advocate_customer_id"),
+        ddl.customer_foreign_key("friend_customer_id"),
+        ddl.tenant_foreign_key("link_id", "referral_links"),
         sa.UniqueConstraint(
             "merchant_id", "friend_customer_id", name="uq_referrals_merchant_id_friend_customer_id"
         ),
@@ -103,9 +87,9 @@ def upgrade() -> None:
     op.create_index(
         "ix_referrals_advocate", "referrals", ["merchant_id", "advocate_customer_id", "status"]
     )
-    create_tenant_table(
+    ddl.create_tenant_table(
         "referral_rewards",
-        *entity_key(),
+        *ddl.entity_key(),
         sa.Column("referral_id", sa.Text, nullable=False),
         sa.Column("side", sa.Text, nullable=False),
         sa.Column("kind", sa.Text, nullable=False),
@@ -114,8 +98,8 @@ def upgrade() -> None:
         sa.Column("status", sa.Text, nullable=False),
         sa.Column("release_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("issued_at", sa.DateTime(timezone=True)),
-        *timestamps(),
-        tenant_foreign_key("referral_id", "referrals"),
+        *ddl.timestamps(),
+        ddl.tenant_foreign_key("referral_id", "referrals"),
         sa.UniqueConstraint(
             "merchant_id",
             "referral_id",

@@ -20,17 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
-from db.ddl import (
-    create_tenant_table,
-    customer_foreign_key,
-    entity_key,
-    grant_to_app,
-    merchant_foreign_key,
-    merchant_id_column,
-    now_column,
-    timestamps,
-    version_column,
-)
+from db import ddl
 from db.partitions import TENANT_SETTING
 
 revision = "0011"
@@ -84,9 +74,9 @@ BENCHMARKS = (
 
 
 def upgrade() -> None:
-    create_tenant_table(
+    ddl.create_tenant_table(
         "orders",
-        *entity_key(),
+        *ddl.entity_key(),
         sa.Column("shopify_order_id", sa.Text, nullable=False),
         sa.Column("customer_id", sa.Text),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -105,10 +95,10 @@ def upgrade() -> None:
         sa.Column("discount_codes", ARRAY(sa.Text), nullable=False, server_default="{}"),
         sa.Column("tier_id", sa.Text),
         sa.Column("source", sa.Text, nullable=False),
-        now_column("recorded_at"),
-        now_column("updated_at"),
-        merchant_foreign_key(),
-        customer_foreign_key(),
+        ddl.now_column("recorded_at"),
+        ddl.now_column("updated_at"),
+        ddl.merchant_foreign_key(),
+        ddl.customer_foreign_key(),
         sa.UniqueConstraint(
             "merchant_id", "shopify_order_id", name="uq_orders_merchant_id_shopify_order_id"
         ),
@@ -126,24 +116,15 @@ def upgrade() -> None:
         ["merchant_id", "customer_id", "created_at"],
         postgresql_where=sa.text("customer_id IS NOT NULL"),
     )
-    create_tenant_table(
-        "rfm_thresholds",
-        merchant_id_column(),
-        sa.Column("config", JSONB, nullable=False),
-        version_column(),
-        *timestamps(),
-        sa.PrimaryKeyConstraint("merchant_id"),
-        merchant_foreign_key(),
-        grant=TENANT_GRANT,
-    )
-    create_tenant_table(
+    ddl.create_settings_table("rfm_thresholds", grant=TENANT_GRANT)
+    ddl.create_tenant_table(
         "customer_segments",
-        *entity_key(),
+        *ddl.entity_key(),
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("priority", sa.Integer, nullable=False),
         *(sa.Column(column, sa.SmallInteger) for column in SCORE_COLUMNS),
-        now_column("created_at"),
-        merchant_foreign_key(),
+        ddl.now_column("created_at"),
+        ddl.merchant_foreign_key(),
         sa.UniqueConstraint("merchant_id", "name", name="uq_customer_segments_merchant_id_name"),
         *(
             sa.CheckConstraint(
@@ -153,10 +134,10 @@ def upgrade() -> None:
         ),
         grant=TENANT_GRANT,
     )
-    grant_to_app("DELETE", "customer_segments")
-    create_tenant_table(
+    ddl.grant_to_app("DELETE", "customer_segments")
+    ddl.create_tenant_table(
         "rfm_score_history",
-        merchant_id_column(),
+        ddl.merchant_id_column(),
         sa.Column("customer_id", sa.Text, nullable=False),
         sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("recency", sa.SmallInteger, nullable=False),
@@ -165,8 +146,8 @@ def upgrade() -> None:
         sa.Column("score", sa.Numeric(3, 2), nullable=False),
         sa.Column("segment", sa.Text),
         sa.PrimaryKeyConstraint("merchant_id", "customer_id", "computed_at"),
-        merchant_foreign_key(),
-        customer_foreign_key(),
+        ddl.merchant_foreign_key(),
+        ddl.customer_foreign_key(),
         grant=TENANT_GRANT,
     )
 
@@ -196,7 +177,7 @@ def upgrade() -> None:
             for industry, description, recency, frequency, time_weighted in BENCHMARKS
         ],
     )
-    grant_to_app("SELECT", "rfm_benchmarks")
+    ddl.grant_to_app("SELECT", "rfm_benchmarks")
 
     op.execute(
         """
@@ -221,7 +202,7 @@ def upgrade() -> None:
         WHERE merchant_id = {TENANT_SETTING}
         """  # noqa: S608
     )
-    grant_to_app("SELECT", "rfm_segment_counts_of_tenant")
+    ddl.grant_to_app("SELECT", "rfm_segment_counts_of_tenant")
 
 
 def downgrade() -> None:

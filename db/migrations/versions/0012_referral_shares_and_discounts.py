@@ -11,23 +11,16 @@
 import sqlalchemy as sa
 from alembic import op
 
-from db.ddl import (
-    create_tenant_table,
-    customer_foreign_key,
-    entity_key,
-    now_column,
-    tenant_foreign_key,
-    timestamps,
-)
+from db import ddl
 
 revision = "0012"
 down_revision = "0011"
 
 
 def upgrade() -> None:
-    create_tenant_table(
+    ddl.create_tenant_table(
         "referral_shares",
-        *entity_key(),
+        *ddl.entity_key(),
         sa.Column("link_id", sa.Text, nullable=False),
         sa.Column("advocate_customer_id", sa.Text, nullable=False),
         sa.Column("channel", sa.Text, nullable=False),
@@ -40,11 +33,11 @@ def upgrade() -> None:
         sa.Column("status", sa.Text, nullable=False),
         sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
         sa.Column("last_error", sa.Text),
-        now_column("next_attempt_at"),
+        ddl.now_column("next_attempt_at"),
         sa.Column("sent_at", sa.DateTime(timezone=True)),
-        *timestamps(),
-        customer_foreign_key("advocate_customer_id"),
-        tenant_foreign_key("link_id", "referral_links"),
+        *ddl.timestamps(),
+        ddl.customer_foreign_key("advocate_customer_id"),
+        ddl.tenant_foreign_key("link_id", "referral_links"),
         sa.UniqueConstraint(
             "merchant_id",
             "advocate_customer_id",

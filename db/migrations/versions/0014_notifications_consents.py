@@ -19,16 +19,7 @@ All hash-partitioned by merchant and row-level secured like every tenant table.
 import sqlalchemy as sa
 from alembic import op
 
-from db.ddl import (
-    create_tenant_table,
-    customer_foreign_key,
-    entity_key,
-    merchant_foreign_key,
-    merchant_id_column,
-    now_column,
-    timestamps,
-    version_column,
-)
+from db import ddl
 
 revision = "0014"
 down_revision = "0013"
@@ -42,20 +33,20 @@ MESSAGE_TYPES = (
 
 def _merchant_fk(table: str) -> sa.ForeignKeyConstraint:
     # This revision named its merchant foreign keys off the convention.
-    return merchant_foreign_key(f"fk_{table}_merchant_id")
+    return ddl.merchant_foreign_key(f"fk_{table}_merchant_id")
 
 
 def upgrade() -> None:
-    create_tenant_table(
+    ddl.create_tenant_table(
         "notification_settings",
-        merchant_id_column(),
+        ddl.merchant_id_column(),
         sa.Column("sender_name", sa.Text),
         sa.Column("sender_email", sa.Text),
         sa.Column(
             "channels", sa.ARRAY(sa.Text), nullable=False, server_default=sa.text("'{email}'")
         ),
-        version_column(),
-        *timestamps(),
+        ddl.version_column(),
+        *ddl.timestamps(),
         sa.PrimaryKeyConstraint("merchant_id"),
         _merchant_fk("notification_settings"),
         sa.CheckConstraint(
@@ -64,14 +55,14 @@ def upgrade() -> None:
         ),
         grant="SELECT, INSERT, UPDATE",
     )
-    create_tenant_table(
+    ddl.create_tenant_table(
         "email_templates",
-        *entity_key(),
+        *ddl.entity_key(),
         sa.Column("message_type", sa.Text, nullable=False),
         sa.Column("locale", sa.Text, nullable=False),
         sa.Column("subject", sa.Text, nullable=False),
         sa.Column("body", sa.Text, nullable=False),
-        *timestamps(),
+        *ddl.timestamps(),
         _merchant_fk("email_templates"),
         sa.UniqueConstraint(
             "merchant_id",
@@ -83,9 +74,9 @@ def upgrade() -> None:
         sa.CheckConstraint("locale IN ('en', 'es', 'fr', 'ar', 'he')", name="locale_known"),
         grant="SELECT, INSERT, UPDATE",
     )
-    create_tenant_table(
+    ddl.create_tenant_table(
         "notification_deliveries",
-        *entity_key(),
+        *ddl.entity_key(),
         sa.Column("message_type", sa.Text, nullable=False),
         sa.Column("event_id", sa.Text, nullable=False),
         sa.Column("customer_id", sa.Text),
@@ -95,9 +86,9 @@ def upgrade() -> None:
         # A code (rejected_4xx, unavailable, no_consent, ...), never the provider's answer,
         # which may quote the address.
         sa.Column("reason", sa.Text),
-        now_column("created_at"),
+        ddl.now_column("created_at"),
         sa.Column("sent_at", sa.DateTime(timezone=True)),
-        customer_foreign_key(),
+        ddl.customer_foreign_key(),
         sa.UniqueConstraint(
             "merchant_id",
             "message_type",
@@ -113,17 +104,17 @@ def upgrade() -> None:
         "notification_deliveries",
         ["merchant_id", "created_at", "id"],
     )
-    create_tenant_table(
+    ddl.create_tenant_table(
         "consents",
-        *entity_key(),
+        *ddl.entity_key(),
         sa.Column("customer_id", sa.Text, nullable=False),
         sa.Column("consent_type", sa.Text, nullable=False),
         sa.Column("status", sa.Text, nullable=False),
         sa.Column("source", sa.Text, nullable=False),
         sa.Column("text_version", sa.Text),
         sa.Column("ip_hash", sa.Text),
-        now_column("created_at"),
-        customer_foreign_key(),
+        ddl.now_column("created_at"),
+        ddl.customer_foreign_key(),
         sa.CheckConstraint(
             "consent_type IN ('newsletter', 'rfm_tracking', 'referrals')", name="type_known"
         ),
