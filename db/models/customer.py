@@ -16,7 +16,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.models.base import Base, MerchantKey, TextKey, created_at_column
+from db.models.base import (
+    HASH_PARTITIONED_BY_MERCHANT,
+    Base,
+    MerchantKey,
+    TextKey,
+    created_at_column,
+)
 
 
 class Customer(Base):
@@ -29,7 +35,7 @@ class Customer(Base):
         # The customer list's sort keys (id breaks ties, as in the cursors).
         Index("ix_customers_created_at", "merchant_id", "created_at", "id"),
         Index("ix_customers_points_balance", "merchant_id", "points_balance", "id"),
-        {"postgresql_partition_by": "HASH (merchant_id)"},
+        HASH_PARTITIONED_BY_MERCHANT,
     )
 
     merchant_id: Mapped[MerchantKey]
