@@ -19,11 +19,6 @@ _DEBIT_KINDS = "('redeem', 'expire')"
 _ALL = "SELECT, INSERT, UPDATE, DELETE"
 
 
-def _merchant_fk(table: str) -> sa.ForeignKeyConstraint:
-    # This revision named its merchant foreign keys off the convention.
-    return ddl.merchant_foreign_key(f"fk_{table}_merchant_id")
-
-
 def upgrade() -> None:
     # Facts the calculation and the tier rules read; all maintained with the ledger.
     op.add_column("customers", sa.Column("locale", sa.Text, nullable=False, server_default="en"))
@@ -100,7 +95,7 @@ def upgrade() -> None:
         "program_settings",
         sa.Column("notification_api_key_encrypted", sa.Text),
         grant=_ALL,
-        merchant_fk=_merchant_fk("program_settings"),
+        merchant_fk=ddl.merchant_foreign_key("fk_program_settings_merchant_id"),
     )
 
     ddl.create_tenant_table(
@@ -118,7 +113,7 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
         sa.Column("deleted_at", sa.DateTime(timezone=True)),
         *ddl.timestamps(),
-        _merchant_fk("rewards"),
+        ddl.merchant_foreign_key("fk_rewards_merchant_id"),
         sa.CheckConstraint(
             "kind IN ('fixed_amount', 'percentage', 'free_shipping', 'free_product')",
             name="kind_known",
@@ -193,7 +188,7 @@ def upgrade() -> None:
         sa.Column("rules", JSONB, nullable=False),
         sa.Column("benefits", JSONB, nullable=False, server_default="{}"),
         *ddl.timestamps(),
-        _merchant_fk("vip_tiers"),
+        ddl.merchant_foreign_key("fk_vip_tiers_merchant_id"),
         sa.UniqueConstraint("merchant_id", "rank", name="uq_vip_tiers_merchant_id_rank"),
         sa.CheckConstraint("name ? 'en'", name="name_has_english"),
         grant=_ALL,
@@ -213,7 +208,7 @@ def upgrade() -> None:
         sa.Column("conditions", JSONB, nullable=False, server_default="{}"),
         sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
         *ddl.timestamps(),
-        _merchant_fk("bonus_campaigns"),
+        ddl.merchant_foreign_key("fk_bonus_campaigns_merchant_id"),
         sa.CheckConstraint(
             "kind IN ('double_points', 'goal_spend', 'discount')", name="kind_known"
         ),

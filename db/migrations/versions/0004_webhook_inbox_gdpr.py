@@ -12,11 +12,6 @@ revision = "0004"
 down_revision = "0003"
 
 
-def _merchant_fk(table: str) -> sa.ForeignKeyConstraint:
-    # This revision named its merchant foreign keys off the convention.
-    return ddl.merchant_foreign_key(f"fk_{table}_merchant_id")
-
-
 def upgrade() -> None:
     # api_logs was created for API call logs and nothing has written to it; it is now the
     # webhook inbox. The payload is encrypted (it carries names, emails, addresses) and is
@@ -77,7 +72,7 @@ def upgrade() -> None:
         sa.Column("delivery_created_at", sa.DateTime(timezone=True), nullable=False),
         ddl.now_column("created_at"),
         sa.PrimaryKeyConstraint("merchant_id", "webhook_id"),
-        _merchant_fk("webhook_receipts"),
+        ddl.merchant_foreign_key("fk_webhook_receipts_merchant_id"),
         grant="SELECT, INSERT, UPDATE, DELETE",
     )
 
@@ -97,7 +92,7 @@ def upgrade() -> None:
         sa.Column("retention_expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("completed_at", sa.DateTime(timezone=True)),
         *ddl.timestamps(),
-        _merchant_fk("gdpr_requests"),
+        ddl.merchant_foreign_key("fk_gdpr_requests_merchant_id"),
         sa.CheckConstraint(
             "request_type IN ('data_request', 'customer_redact', 'shop_redact')",
             name="request_type_known",

@@ -31,11 +31,6 @@ MESSAGE_TYPES = (
 )
 
 
-def _merchant_fk(table: str) -> sa.ForeignKeyConstraint:
-    # This revision named its merchant foreign keys off the convention.
-    return ddl.merchant_foreign_key(f"fk_{table}_merchant_id")
-
-
 def upgrade() -> None:
     ddl.create_tenant_table(
         "notification_settings",
@@ -48,7 +43,7 @@ def upgrade() -> None:
         ddl.version_column(),
         *ddl.timestamps(),
         sa.PrimaryKeyConstraint("merchant_id"),
-        _merchant_fk("notification_settings"),
+        ddl.merchant_foreign_key("fk_notification_settings_merchant_id"),
         sa.CheckConstraint(
             "channels <@ ARRAY['email', 'sms']::text[] AND cardinality(channels) > 0",
             name="channels_known",
@@ -63,7 +58,7 @@ def upgrade() -> None:
         sa.Column("subject", sa.Text, nullable=False),
         sa.Column("body", sa.Text, nullable=False),
         *ddl.timestamps(),
-        _merchant_fk("email_templates"),
+        ddl.merchant_foreign_key("fk_email_templates_merchant_id"),
         sa.UniqueConstraint(
             "merchant_id",
             "message_type",
