@@ -21,19 +21,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import uuid
 
 import httpx
 from api_phases.federation import start_federation, start_python
 from api_phases.load import Load, run_wrk, wrk_path
-from harness import Bench, free_port, run, service_env
+from harness import Bench, add_shop_arguments, free_port, run, scenario_parser, serve_generated_shop
 
 # The project's code: these paths move with it.
-from cli.generated_shop import ShopShape, generate_shop
 from cli.stack import REPO_ROOT
-from gateway.edge.auth.session_tokens import mint_session_token
-from subgraphs.kit.settings import get_settings
 
 APP_SECRET = "bench-app-secret-" + "x" * 32
 GRAPHQL_BODY = (
@@ -63,21 +58,14 @@ async def _check(url: str, body: str, token: str, first: int) -> None:
 async def scenario(bench: Bench, args: argparse.Namespace) -> None:
     wrk_path()
     report = bench.report
-    redis = bench.processes.start_redis()
-    env = service_env(bench.url, redis.url, bench.scratch, app_secret=APP_SECRET)
-    os.environ.update(env)
-    get_settings.cache_clear()
-    shop = f"bench-{uuid.uuid4().hex[:8]}.myshopify.com"
-    made = await generate_shop(
-        get_settings(), shop, ShopShape(customers=args.customers, orders=args.orders)
-    )
+    shop = await serve_generated_shop(bench, args, app_secret=APP_SECRET)
+    made, env, token = shop.made, shop.env, shop.token
     report.add(
         [
             f"(a) shop: {made.customers} customers, {made.orders} orders, "
             f"{made.transactions} ledger rows (cli/generated_shop.py)"
         ]
     )
-    token = mint_session_token(shop_domain=shop, app_secret=APP_SECRET, api_key="bench-api-key")
 
     floor_port = free_port()
     start_python(
@@ -145,9 +133,8 @@ async def scenario(bench: Bench, args: argparse.Namespace) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    options = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    options.add_argument("--customers", type=int, default=5000, help="the shop's customers")
-    options.add_argument("--orders", type=int, default=25000, help="the shop's orders")
+    options = scenario_parser(__doc__)
+    add_shop_arguments(options, customers=5000, orders=25000)
     options.add_argument("--seconds", type=float, default=8.0, help="each measurement")
     options.add_argument("--warmup", type=float, default=2.0, help="before each measurement")
     options.add_argument("--connections", type=int, default=16, help="wrk connections")

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from harness import Bench, count_statements, latency_line, run
+from harness import Bench, count_statements, latency_line, run, scenario_parser
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 # The project's code: these paths move with it.
@@ -152,7 +152,7 @@ async def scenario(bench: Bench, args: argparse.Namespace) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    options = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    options = scenario_parser(__doc__)
     options.add_argument("--seconds", type=float, default=10.0, help="award phase duration")
     options.add_argument("--concurrency", type=int, default=8, help="concurrent award tasks")
     options.add_argument("--customers", type=int, default=400, help="customers awarded to")

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import time
 import uuid
 from contextlib import AsyncExitStack
@@ -30,13 +29,18 @@ from typing import Any
 
 import httpx
 from api_phases.federation import Federation, start_federation
-from harness import Bench, latency_line, percentile, run, service_env
+from harness import (
+    Bench,
+    add_shop_arguments,
+    latency_line,
+    percentile,
+    run,
+    scenario_parser,
+    serve_generated_shop,
+)
 from websockets.asyncio.client import ClientConnection, connect
 
 # The project's code: these paths move with it.
-from cli.generated_shop import ShopShape, generate_shop
-from gateway.edge.auth.session_tokens import mint_session_token
-from subgraphs.kit.settings import get_settings
 
 APP_SECRET = "bench-app-secret-" + "x" * 32
 SUBSCRIPTION = "subscription { loyaltyMetricsUpdated { pointsIssued } }"
@@ -128,17 +132,10 @@ async def _collect(
 
 async def scenario(bench: Bench, args: argparse.Namespace) -> None:
     report = bench.report
-    redis = bench.processes.start_redis()
-    env = service_env(bench.url, redis.url, bench.scratch, app_secret=APP_SECRET)
-    os.environ.update(env)
-    get_settings.cache_clear()
-    shop = f"bench-{uuid.uuid4().hex[:8]}.myshopify.com"
-    made = await generate_shop(
-        get_settings(), shop, ShopShape(customers=args.customers, orders=args.orders)
-    )
-    report.add([f"(a) shop: {made.customers} customers, {made.orders} orders"])
-    token = mint_session_token(shop_domain=shop, app_secret=APP_SECRET, api_key="bench-api-key")
-    federation = await start_federation(bench.processes, env)
+    shop = await serve_generated_shop(bench, args, app_secret=APP_SECRET)
+    token = shop.token
+    report.add([f"(a) shop: {shop.made.customers} customers, {shop.made.orders} orders"])
+    federation = await start_federation(bench.processes, shop.env)
 
     async with (
         AsyncExitStack() as stack,
@@ -212,13 +209,12 @@ async def scenario(bench: Bench, args: argparse.Namespace) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    options = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    options = scenario_parser(__doc__)
     options.add_argument("--subscribers", type=int, default=1000, help="WebSockets, one shop")
     options.add_argument("--rounds", type=int, default=5, help="ledger changes, one at a time")
     options.add_argument("--pause", type=float, default=1.0, help="seconds between rounds")
     options.add_argument("--timeout", type=float, default=10.0, help="for each update")
-    options.add_argument("--customers", type=int, default=200, help="the shop's customers")
-    options.add_argument("--orders", type=int, default=600, help="the shop's orders")
+    add_shop_arguments(options, customers=200, orders=600)
     return options
 
 

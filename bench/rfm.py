@@ -20,7 +20,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from harness import Bench, count_statements, run, service_env
+from harness import Bench, add_shop_arguments, count_statements, run, scenario_parser, service_env
 
 # The project's code: these paths move with it.
 from cli.generated_shop import ShopShape, generate_shop
@@ -77,9 +77,8 @@ async def scenario(bench: Bench, args: argparse.Namespace) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    options = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    options.add_argument("--customers", type=int, default=50_000, help="customers of the shop")
-    options.add_argument("--orders", type=int, default=250_000, help="orders of the shop")
+    options = scenario_parser(__doc__)
+    add_shop_arguments(options, customers=50_000, orders=250_000)
     options.add_argument("--passes", type=int, default=3, help="recomputes measured")
     return options
 

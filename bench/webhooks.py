@@ -30,7 +30,7 @@ from __future__ import annotations
 import argparse
 import uuid
 
-from harness import Bench, run
+from harness import Bench, run, scenario_parser
 from sqlalchemy import text
 from webhook_phases import drain, shim, statements, steady
 from webhook_phases.stack import running_stack
@@ -98,7 +98,7 @@ async def scenario(bench: Bench, args: argparse.Namespace) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    options = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    options = scenario_parser(__doc__)
     options.add_argument("--deliveries", type=int, default=2000, help="deliveries in (a)")
     options.add_argument("--concurrency", type=int, default=32, help="concurrent senders in (a)")
     options.add_argument(

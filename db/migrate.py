@@ -22,6 +22,10 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
 
 
+def downgrade(database_url: str, revision: str) -> None:
+    command.downgrade(alembic_config(database_url), revision)
+
+
 async def upgrade_async(database_url: str, revision: str = "head") -> None:
     # env.py drives its own event loop, so it must run outside ours.
     await asyncio.to_thread(upgrade, database_url, revision)

@@ -10,15 +10,17 @@ server and prints the scenario's rates as ratios to it. Everything it made goes 
     floor      pgbench TPC-B
     report     latency percentiles, the printed report and its ratios
     services   the environment our services run with
+    shop       a generated shop served by our services, sized by --customers and --orders
 """
 
 from .floor import Floor
 from .meters import Cost, Meter, count_statements
 from .processes import Processes, Service, free_port
 from .report import Report, latency_line, percentile
-from .runner import Bench, run
+from .runner import Bench, run, scenario_parser
 from .servers import autocommit_connection
 from .services import service_env
+from .shop import ServedShop, add_shop_arguments, serve_generated_shop
 
 __all__ = [
     "Bench",
@@ -27,12 +29,16 @@ __all__ = [
     "Meter",
     "Processes",
     "Report",
+    "ServedShop",
     "Service",
+    "add_shop_arguments",
     "autocommit_connection",
     "count_statements",
     "free_port",
     "latency_line",
     "percentile",
     "run",
+    "scenario_parser",
+    "serve_generated_shop",
     "service_env",
 ]

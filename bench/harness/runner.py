@@ -43,6 +43,12 @@ class Bench:
 Scenario = Callable[[Bench, argparse.Namespace], Awaitable[None]]
 
 
+def scenario_parser(doc: str | None) -> argparse.ArgumentParser:
+    """A scenario's option parser, described by the first paragraph of its docstring (pass the
+    scenario module's ``__doc__``); ``run`` adds the floor's options to it."""
+    return argparse.ArgumentParser(description=(doc or "").split("\n\n", 1)[0])
+
+
 def run(name: str, parser: argparse.ArgumentParser, scenario: Scenario, *, floor: str) -> None:
     """Parse the options (``parser``'s and the floor's), run ``scenario``, measure the floor
     and print the report; ``floor`` is the floor's section label in it."""

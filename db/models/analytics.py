@@ -26,8 +26,10 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.models.base import (
+    HASH_PARTITIONED_BY_MERCHANT,
     Base,
     MerchantKey,
+    SettingsDocument,
     TextKey,
     created_at_column,
     customer_foreign_key,
@@ -67,7 +69,7 @@ class OrderFact(Base):
             "created_at",
             postgresql_where=text("customer_id IS NOT NULL"),
         ),
-        {"postgresql_partition_by": "HASH (merchant_id)"},
+        HASH_PARTITIONED_BY_MERCHANT,
     )
 
     merchant_id: Mapped[MerchantKey]
@@ -101,17 +103,10 @@ class OrderFact(Base):
     updated_at: Mapped[datetime] = updated_at_column()
 
 
-class RfmSettings(Base):
+class RfmSettings(SettingsDocument, Base):
     """A merchant's RFM thresholds: one validated document, versioned like other settings."""
 
     __tablename__ = "rfm_thresholds"
-    __table_args__ = ({"postgresql_partition_by": "HASH (merchant_id)"},)
-
-    merchant_id: Mapped[MerchantKey]
-    config: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    version: Mapped[int] = mapped_column(Integer, server_default="1")
-    created_at: Mapped[datetime] = created_at_column()
-    updated_at: Mapped[datetime] = updated_at_column()
 
 
 class CustomerSegment(Base):
@@ -132,7 +127,7 @@ class CustomerSegment(Base):
                 "monetary_max",
             )
         ),
-        {"postgresql_partition_by": "HASH (merchant_id)"},
+        HASH_PARTITIONED_BY_MERCHANT,
     )
 
     merchant_id: Mapped[MerchantKey]
@@ -154,7 +149,7 @@ class RfmScoreHistory(Base):
     __tablename__ = "rfm_score_history"
     __table_args__ = (
         customer_foreign_key(),
-        {"postgresql_partition_by": "HASH (merchant_id)"},
+        HASH_PARTITIONED_BY_MERCHANT,
     )
 
     merchant_id: Mapped[MerchantKey]

@@ -13,7 +13,13 @@ from sqlalchemy import CheckConstraint, DateTime, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.models.base import Base, MerchantKey, TextKey, created_at_column
+from db.models.base import (
+    HASH_PARTITIONED_BY_MERCHANT,
+    Base,
+    MerchantKey,
+    TextKey,
+    created_at_column,
+)
 
 
 class MerchantApiKey(Base):
@@ -21,7 +27,7 @@ class MerchantApiKey(Base):
     __table_args__ = (
         UniqueConstraint("merchant_id", "key_hash"),
         CheckConstraint("cardinality(scopes) > 0", name="scopes_not_empty"),
-        {"postgresql_partition_by": "HASH (merchant_id)"},
+        HASH_PARTITIONED_BY_MERCHANT,
     )
 
     merchant_id: Mapped[MerchantKey]

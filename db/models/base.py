@@ -2,18 +2,20 @@
 repeats in every tenant table (DESIGN.md, "Data")."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
     ForeignKeyConstraint,
+    Integer,
     MetaData,
     Text,
     UniqueConstraint,
     func,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -54,11 +56,23 @@ LoggedAtKey = Annotated[
 ]
 
 
+# The table option of every tenant table but the logs: hash partitions by merchant.
+HASH_PARTITIONED_BY_MERCHANT = {"postgresql_partition_by": "HASH (merchant_id)"}
+
+
+def tenant_foreign_key(column: str, target: str, *, cascade: bool = True) -> ForeignKeyConstraint:
+    """(merchant_id, ``column``) references ``target`` (merchant_id, id) of the same merchant;
+    with ``cascade`` the row goes with the one it references."""
+    return ForeignKeyConstraint(
+        ["merchant_id", column],
+        [f"{target}.merchant_id", f"{target}.id"],
+        ondelete="CASCADE" if cascade else None,
+    )
+
+
 def customer_foreign_key(column: str = "customer_id") -> ForeignKeyConstraint:
     """(merchant_id, ``column``) references a customer, and goes with them."""
-    return ForeignKeyConstraint(
-        ["merchant_id", column], ["customers.merchant_id", "customers.id"], ondelete="CASCADE"
-    )
+    return tenant_foreign_key(column, "customers")
 
 
 def idempotent_create_constraints() -> tuple[UniqueConstraint, CheckConstraint]:
@@ -71,3 +85,37 @@ def idempotent_create_constraints() -> tuple[UniqueConstraint, CheckConstraint]:
             name="idempotency_fingerprint_with_key",
         ),
     )
+
+
+class Timestamps:
+    """``created_at`` and ``updated_at`` (set by Postgres on insert, by the ORM on update)."""
+
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = updated_at_column()
+
+
+class Versioned:
+    """``version``, bumped by every update; an update may name the version it read
+    (``expectedVersion``) and is refused when the row has moved on."""
+
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+
+
+class IdempotentCreate:
+    """The key and input fingerprint of the create request that made the row (None for rows
+    made before migration 0008); the table also takes ``idempotent_create_constraints()``."""
+
+    idempotency_key: Mapped[str | None]
+    idempotency_fingerprint: Mapped[str | None]
+
+
+class SettingsDocument(Versioned, Timestamps):
+    """A merchant's settings: one row per merchant holding one JSON document, validated by
+    the owning service before it is written and read back through the same model
+    (migrations' ``ddl.create_settings_table``)."""
+
+    __table_args__: Any = (HASH_PARTITIONED_BY_MERCHANT,)
+
+    # Ahead of the subclass's own columns, in the table's order: the key first.
+    merchant_id: Mapped[MerchantKey] = mapped_column(sort_order=-2)
+    config: Mapped[dict[str, Any]] = mapped_column(JSONB, sort_order=-1)

@@ -19,12 +19,14 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.models.base import (
+    HASH_PARTITIONED_BY_MERCHANT,
     Base,
+    IdempotentCreate,
     MerchantKey,
     TextKey,
-    created_at_column,
+    Timestamps,
+    Versioned,
     idempotent_create_constraints,
-    updated_at_column,
 )
 
 
@@ -34,7 +36,7 @@ class CampaignKind(enum.StrEnum):
     DISCOUNT = "discount"
 
 
-class BonusCampaign(Base):
+class BonusCampaign(IdempotentCreate, Versioned, Timestamps, Base):
     __tablename__ = "bonus_campaigns"
     __table_args__ = (
         CheckConstraint("kind IN ('double_points', 'goal_spend', 'discount')", name="kind_known"),
@@ -50,7 +52,7 @@ class BonusCampaign(Base):
         # Ledger traces name campaigns (campaign:<name>): one name, one campaign.
         UniqueConstraint("merchant_id", "name"),
         *idempotent_create_constraints(),
-        {"postgresql_partition_by": "HASH (merchant_id)"},
+        HASH_PARTITIONED_BY_MERCHANT,
     )
 
     merchant_id: Mapped[MerchantKey]
@@ -67,10 +69,3 @@ class BonusCampaign(Base):
     # {"rfm_segments": ["Champions"], "regions": ["EU", "CA"]}: all listed conditions must hold.
     conditions: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
-    # The create request's key and input fingerprint (None for rows made before 0008).
-    idempotency_key: Mapped[str | None]
-    idempotency_fingerprint: Mapped[str | None]
-    created_at: Mapped[datetime] = created_at_column()
-    # Bumped by every update; an update may name the version it read (expectedVersion).
-    version: Mapped[int] = mapped_column(Integer, server_default="1")
-    updated_at: Mapped[datetime] = updated_at_column()

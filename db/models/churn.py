@@ -11,7 +11,7 @@ from sqlalchemy import CheckConstraint, DateTime, Integer, Numeric
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.models.base import Base, MerchantKey, updated_at_column
+from db.models.base import HASH_PARTITIONED_BY_MERCHANT, Base, MerchantKey, updated_at_column
 
 
 class LifecycleStage(enum.StrEnum):
@@ -35,7 +35,7 @@ class ChurnModel(Base):
             "(status = 'ready') = (parameters IS NOT NULL AND auc IS NOT NULL)",
             name="ready_has_parameters",
         ),
-        {"postgresql_partition_by": "HASH (merchant_id)"},
+        HASH_PARTITIONED_BY_MERCHANT,
     )
 
     merchant_id: Mapped[MerchantKey]

@@ -5,7 +5,13 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, Index
 from sqlalchemy.orm import Mapped
 
-from db.models.base import Base, TextKey, created_at_column, customer_foreign_key
+from db.models.base import (
+    HASH_PARTITIONED_BY_MERCHANT,
+    Base,
+    TextKey,
+    created_at_column,
+    customer_foreign_key,
+)
 
 
 class Consent(Base):
@@ -23,7 +29,7 @@ class Consent(Base):
         Index(
             "ix_consents_customer_type", "merchant_id", "customer_id", "consent_type", "created_at"
         ),
-        {"postgresql_partition_by": "HASH (merchant_id)"},
+        HASH_PARTITIONED_BY_MERCHANT,
     )
 
     merchant_id: Mapped[TextKey]

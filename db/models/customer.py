@@ -17,7 +17,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.models.base import Base, MerchantKey, TextKey, created_at_column
+from db.models.base import (
+    HASH_PARTITIONED_BY_MERCHANT,
+    Base,
+    MerchantKey,
+    TextKey,
+    created_at_column,
+)
 
 
 class Customer(Base):
@@ -41,7 +47,7 @@ class Customer(Base):
             "churn_score",
             postgresql_where=text("churn_score IS NOT NULL"),
         ),
-        {"postgresql_partition_by": "HASH (merchant_id)"},
+        HASH_PARTITIONED_BY_MERCHANT,
     )
 
     merchant_id: Mapped[MerchantKey]

@@ -10,12 +10,18 @@ from datetime import datetime
 
 from sqlalchemy.orm import Mapped
 
-from db.models.base import Base, MerchantKey, TextKey, created_at_column
+from db.models.base import (
+    HASH_PARTITIONED_BY_MERCHANT,
+    Base,
+    MerchantKey,
+    TextKey,
+    created_at_column,
+)
 
 
 class Deletion(Base):
     __tablename__ = "deletions"
-    __table_args__ = ({"postgresql_partition_by": "HASH (merchant_id)"},)
+    __table_args__ = (HASH_PARTITIONED_BY_MERCHANT,)
 
     merchant_id: Mapped[MerchantKey]
     # The entity's GraphQL type name (BonusCampaign, VipTier): ids are unique per table only.

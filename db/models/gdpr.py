@@ -5,10 +5,10 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, DateTime, Index, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.models.base import Base, MerchantKey, TextKey, created_at_column, updated_at_column
+from db.models.base import HASH_PARTITIONED_BY_MERCHANT, Base, MerchantKey, TextKey, Timestamps
 
 
-class GdprRequest(Base):
+class GdprRequest(Timestamps, Base):
     __tablename__ = "gdpr_requests"
     __table_args__ = (
         Index(
@@ -19,7 +19,7 @@ class GdprRequest(Base):
             name="request_type_known",
         ),
         CheckConstraint("status IN ('pending', 'completed', 'failed')", name="status_known"),
-        {"postgresql_partition_by": "HASH (merchant_id)"},
+        HASH_PARTITIONED_BY_MERCHANT,
     )
 
     merchant_id: Mapped[MerchantKey]
@@ -35,5 +35,3 @@ class GdprRequest(Base):
     error: Mapped[str | None]
     retention_expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = created_at_column()
-    updated_at: Mapped[datetime] = updated_at_column()

@@ -8,6 +8,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.models.base import (
+    HASH_PARTITIONED_BY_MERCHANT,
     Base,
     LoggedAtKey,
     MerchantKey,
@@ -82,7 +83,7 @@ class WebhookReceipt(Base):
     """One row per Shopify webhook id: a retried delivery finds its receipt and adds nothing."""
 
     __tablename__ = "webhook_receipts"
-    __table_args__ = ({"postgresql_partition_by": "HASH (merchant_id)"},)
+    __table_args__ = (HASH_PARTITIONED_BY_MERCHANT,)
 
     merchant_id: Mapped[MerchantKey]
     webhook_id: Mapped[TextKey]

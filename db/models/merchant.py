@@ -5,10 +5,10 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, DateTime, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.models.base import Base, TextKey, created_at_column, updated_at_column
+from db.models.base import Base, TextKey, Timestamps
 
 
-class Merchant(Base):
+class Merchant(Timestamps, Base):
     __tablename__ = "merchants"
     __table_args__ = (
         CheckConstraint("plan IN ('free', 'starter', 'growth', 'plus')", name="plan_known"),
@@ -21,5 +21,3 @@ class Merchant(Base):
     api_token_encrypted: Mapped[str | None]
     # Set by app/uninstalled; the data stays until Shopify's shop/redact (48 hours later).
     uninstalled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = created_at_column()
-    updated_at: Mapped[datetime] = updated_at_column()

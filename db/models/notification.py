@@ -3,16 +3,18 @@ log of every message sent (migration 0014)."""
 
 from datetime import datetime
 
-from sqlalchemy import ARRAY, CheckConstraint, DateTime, Index, Integer, Text, UniqueConstraint
+from sqlalchemy import ARRAY, CheckConstraint, DateTime, Index, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.models.base import (
+    HASH_PARTITIONED_BY_MERCHANT,
     Base,
     MerchantKey,
     TextKey,
+    Timestamps,
+    Versioned,
     created_at_column,
     customer_foreign_key,
-    updated_at_column,
 )
 
 _MESSAGE_TYPES = (
@@ -21,32 +23,29 @@ _MESSAGE_TYPES = (
 )
 
 
-class NotificationSettings(Base):
+class NotificationSettings(Versioned, Timestamps, Base):
     __tablename__ = "notification_settings"
     __table_args__ = (
         CheckConstraint(
             "channels <@ ARRAY['email', 'sms']::text[] AND cardinality(channels) > 0",
             name="channels_known",
         ),
-        {"postgresql_partition_by": "HASH (merchant_id)"},
+        HASH_PARTITIONED_BY_MERCHANT,
     )
 
     merchant_id: Mapped[MerchantKey]
     sender_name: Mapped[str | None]
     sender_email: Mapped[str | None]
     channels: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{email}")
-    version: Mapped[int] = mapped_column(Integer, server_default="1")
-    created_at: Mapped[datetime] = created_at_column()
-    updated_at: Mapped[datetime] = updated_at_column()
 
 
-class EmailTemplate(Base):
+class EmailTemplate(Timestamps, Base):
     __tablename__ = "email_templates"
     __table_args__ = (
         UniqueConstraint("merchant_id", "message_type", "locale"),
         CheckConstraint(_MESSAGE_TYPES, name="message_type_known"),
         CheckConstraint("locale IN ('en', 'es', 'fr', 'ar', 'he')", name="locale_known"),
-        {"postgresql_partition_by": "HASH (merchant_id)"},
+        HASH_PARTITIONED_BY_MERCHANT,
     )
 
     merchant_id: Mapped[MerchantKey]
@@ -55,8 +54,6 @@ class EmailTemplate(Base):
     locale: Mapped[str]
     subject: Mapped[str]
     body: Mapped[str]
-    created_at: Mapped[datetime] = created_at_column()
-    updated_at: Mapped[datetime] = updated_at_column()
 
 
 class NotificationDelivery(Base):
@@ -67,7 +64,7 @@ class NotificationDelivery(Base):
         CheckConstraint(_MESSAGE_TYPES, name="message_type_known"),
         CheckConstraint("status IN ('sent', 'failed', 'skipped')", name="status_known"),
         Index("ix_notification_deliveries_merchant_created", "merchant_id", "created_at", "id"),
-        {"postgresql_partition_by": "HASH (merchant_id)"},
+        HASH_PARTITIONED_BY_MERCHANT,
     )
 
     merchant_id: Mapped[TextKey]

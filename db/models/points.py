@@ -15,7 +15,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.models.base import Base, TextKey, created_at_column, customer_foreign_key
+from db.models.base import (
+    HASH_PARTITIONED_BY_MERCHANT,
+    Base,
+    TextKey,
+    created_at_column,
+    customer_foreign_key,
+)
 
 
 class PointsTransactionKind(enum.StrEnum):
@@ -86,7 +92,7 @@ class PointsTransaction(Base):
             "customer_id",
             postgresql_where=text("remaining_points > 0"),
         ),
-        {"postgresql_partition_by": "HASH (merchant_id)"},
+        HASH_PARTITIONED_BY_MERCHANT,
     )
 
     merchant_id: Mapped[TextKey]

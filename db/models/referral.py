@@ -11,7 +11,6 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
-    ForeignKeyConstraint,
     Index,
     Integer,
     Numeric,
@@ -22,12 +21,14 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.models.base import (
+    HASH_PARTITIONED_BY_MERCHANT,
     Base,
-    MerchantKey,
+    SettingsDocument,
     TextKey,
+    Timestamps,
     created_at_column,
     customer_foreign_key,
-    updated_at_column,
+    tenant_foreign_key,
 )
 
 
@@ -37,7 +38,7 @@ class ReferralLink(Base):
         customer_foreign_key("advocate_customer_id"),
         UniqueConstraint("merchant_id", "code"),
         UniqueConstraint("merchant_id", "advocate_customer_id"),
-        {"postgresql_partition_by": "HASH (merchant_id)"},
+        HASH_PARTITIONED_BY_MERCHANT,
     )
 
     merchant_id: Mapped[TextKey]
@@ -48,22 +49,15 @@ class ReferralLink(Base):
     created_at: Mapped[datetime] = created_at_column()
 
 
-class ReferralProgram(Base):
+class ReferralProgram(SettingsDocument, Base):
     """A merchant's referral program: one validated JSON document (the referrals service
     validates it before writing, and reads it back through the same model)."""
 
     __tablename__ = "referral_programs"
-    __table_args__ = ({"postgresql_partition_by": "HASH (merchant_id)"},)
 
-    merchant_id: Mapped[MerchantKey]
-    config: Mapped[dict[str, Any]] = mapped_column(JSONB)
     # The merchant's Slack incoming webhook for held referrals, AES-256-GCM encrypted
     # (db.crypto): whoever has the URL can post to their channel.
     alert_webhook_encrypted: Mapped[str | None]
-    # Bumped on every update (expectedVersion), as program_settings.version is.
-    version: Mapped[int] = mapped_column(Integer, server_default="1")
-    created_at: Mapped[datetime] = created_at_column()
-    updated_at: Mapped[datetime] = updated_at_column()
 
 
 class ReferralEventKind(enum.StrEnum):
@@ -78,11 +72,7 @@ class ReferralEvent(Base):
 
     __tablename__ = "referral_events"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["merchant_id", "link_id"],
-            ["referral_links.merchant_id", "referral_links.id"],
-            ondelete="CASCADE",
-        ),
+        tenant_foreign_key("link_id", "referral_links"),
         CheckConstraint("kind IN ('click', 'share')", name="kind_known"),
         # A visitor's clicks on one link count once a day.
         Index(
@@ -95,7 +85,7 @@ class ReferralEvent(Base):
             postgresql_where=text("kind = 'click'"),
         ),
         Index("ix_referral_events_merchant_day", "merchant_id", "day"),
-        {"postgresql_partition_by": "HASH (merchant_id)"},
+        HASH_PARTITIONED_BY_MERCHANT,
     )
 
     merchant_id: Mapped[TextKey]
@@ -118,7 +108,7 @@ class ReferralStatus(enum.StrEnum):
     REJECTED = "rejected"
 
 
-class Referral(Base):
+class Referral(Timestamps, Base):
     """A friend attributed to an advocate's link: pending until the friend's first qualifying
     order completes it. A friend is referred once."""
 
@@ -126,11 +116,7 @@ class Referral(Base):
     __table_args__ = (
         customer_foreign_key("advocate_customer_id"),
         customer_foreign_key("friend_customer_id"),
-        ForeignKeyConstraint(
-            ["merchant_id", "link_id"],
-            ["referral_links.merchant_id", "referral_links.id"],
-            ondelete="CASCADE",
-        ),
+        tenant_foreign_key("link_id", "referral_links"),
         UniqueConstraint("merchant_id", "friend_customer_id"),
         CheckConstraint(
             "status IN ('pending', 'completed', 'expired', 'rejected')", name="status_known"
@@ -138,7 +124,7 @@ class Referral(Base):
         CheckConstraint("advocate_customer_id <> friend_customer_id", name="not_self"),
         CheckConstraint("fraud_score BETWEEN 0 AND 1", name="fraud_score_range"),
         Index("ix_referrals_advocate", "merchant_id", "advocate_customer_id", "status"),
-        {"postgresql_partition_by": "HASH (merchant_id)"},
+        HASH_PARTITIONED_BY_MERCHANT,
     )
 
     merchant_id: Mapped[TextKey]
@@ -157,9 +143,7 @@ class Referral(Base):
     # below the program's minimum again, the advocate's unreleased reward is cancelled.
     qualifying_subtotal: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     refunded_amount: Mapped[Decimal] = mapped_column(Numeric(14, 2), server_default="0")
-    created_at: Mapped[datetime] = created_at_column()
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = updated_at_column()
 
 
 class ReferralRewardStatus(enum.StrEnum):
@@ -170,17 +154,13 @@ class ReferralRewardStatus(enum.StrEnum):
     FAILED = "failed"  # a discount Shopify refused (``last_error`` says why)
 
 
-class ReferralReward(Base):
+class ReferralReward(Timestamps, Base):
     """What one side of a completed referral gets, issued once (its ledger key is
     ``referral:{referral_id}:{side}``)."""
 
     __tablename__ = "referral_rewards"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["merchant_id", "referral_id"],
-            ["referrals.merchant_id", "referrals.id"],
-            ondelete="CASCADE",
-        ),
+        tenant_foreign_key("referral_id", "referrals"),
         UniqueConstraint("merchant_id", "referral_id", "side"),
         CheckConstraint("side IN ('advocate', 'friend')", name="side_known"),
         CheckConstraint(
@@ -195,7 +175,7 @@ class ReferralReward(Base):
             "release_at",
             postgresql_where=text("status = 'pending'"),
         ),
-        {"postgresql_partition_by": "HASH (merchant_id)"},
+        HASH_PARTITIONED_BY_MERCHANT,
     )
 
     merchant_id: Mapped[TextKey]
@@ -214,8 +194,6 @@ class ReferralReward(Base):
     discount_code_encrypted: Mapped[str | None]
     discount_id: Mapped[str | None]
     last_error: Mapped[str | None]
-    created_at: Mapped[datetime] = created_at_column()
-    updated_at: Mapped[datetime] = updated_at_column()
 
 
 class ReferralShareStatus(enum.StrEnum):
@@ -224,7 +202,7 @@ class ReferralShareStatus(enum.StrEnum):
     FAILED = "failed"  # given up: refused by the provider, or unwell through every try
 
 
-class ReferralShare(Base):
+class ReferralShare(Timestamps, Base):
     """An advocate sharing their link with one person on one channel, and its delivery: the
     worker sends it once (its id is the provider's idempotency key) and records the outcome.
     The recipient is kept encrypted (AES-256-GCM) to be sent to, and as a keyed hash."""
@@ -232,11 +210,7 @@ class ReferralShare(Base):
     __tablename__ = "referral_shares"
     __table_args__ = (
         customer_foreign_key("advocate_customer_id"),
-        ForeignKeyConstraint(
-            ["merchant_id", "link_id"],
-            ["referral_links.merchant_id", "referral_links.id"],
-            ondelete="CASCADE",
-        ),
+        tenant_foreign_key("link_id", "referral_links"),
         UniqueConstraint(
             "merchant_id",
             "advocate_customer_id",
@@ -251,7 +225,7 @@ class ReferralShare(Base):
             "next_attempt_at",
             postgresql_where=text("status = 'queued'"),
         ),
-        {"postgresql_partition_by": "HASH (merchant_id)"},
+        HASH_PARTITIONED_BY_MERCHANT,
     )
 
     merchant_id: Mapped[TextKey]
@@ -271,5 +245,3 @@ class ReferralShare(Base):
     last_error: Mapped[str | None]
     next_attempt_at: Mapped[datetime] = created_at_column()
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = created_at_column()
-    updated_at: Mapped[datetime] = updated_at_column()

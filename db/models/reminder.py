@@ -11,16 +11,22 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.models.base import Base, TextKey, created_at_column, customer_foreign_key, updated_at_column
+from db.models.base import (
+    HASH_PARTITIONED_BY_MERCHANT,
+    Base,
+    TextKey,
+    Timestamps,
+    customer_foreign_key,
+)
 
 
-class ExpiryReminder(Base):
+class ExpiryReminder(Timestamps, Base):
     __tablename__ = "expiry_reminders"
     __table_args__ = (
         customer_foreign_key(),
         UniqueConstraint("merchant_id", "customer_id", "expires_on"),
         CheckConstraint("status IN ('queued', 'sent', 'failed')", name="status_known"),
-        {"postgresql_partition_by": "HASH (merchant_id)"},
+        HASH_PARTITIONED_BY_MERCHANT,
     )
 
     merchant_id: Mapped[TextKey]
@@ -32,5 +38,3 @@ class ExpiryReminder(Base):
     status: Mapped[str]
     error: Mapped[str | None]
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = created_at_column()
-    updated_at: Mapped[datetime] = updated_at_column()

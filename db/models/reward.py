@@ -8,7 +8,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
-    ForeignKeyConstraint,
     Index,
     Integer,
     Numeric,
@@ -18,13 +17,16 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.models.base import (
+    HASH_PARTITIONED_BY_MERCHANT,
     Base,
+    IdempotentCreate,
     MerchantKey,
     TextKey,
-    created_at_column,
+    Timestamps,
+    Versioned,
     customer_foreign_key,
     idempotent_create_constraints,
-    updated_at_column,
+    tenant_foreign_key,
 )
 
 
@@ -43,7 +45,7 @@ class RedemptionStatus(enum.StrEnum):
     REFUNDED = "refunded"
 
 
-class Reward(Base):
+class Reward(IdempotentCreate, Versioned, Timestamps, Base):
     __tablename__ = "rewards"
     __table_args__ = (
         CheckConstraint(
@@ -65,7 +67,7 @@ class Reward(Base):
             "ends_at IS NULL OR starts_at IS NULL OR ends_at > starts_at", name="window"
         ),
         *idempotent_create_constraints(),
-        {"postgresql_partition_by": "HASH (merchant_id)"},
+        HASH_PARTITIONED_BY_MERCHANT,
     )
 
     merchant_id: Mapped[MerchantKey]
@@ -83,20 +85,14 @@ class Reward(Base):
     active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     # Soft delete: redemptions keep pointing at the reward they were made from.
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # The create request's key and input fingerprint (None for rows made before 0008).
-    idempotency_key: Mapped[str | None]
-    idempotency_fingerprint: Mapped[str | None]
-    created_at: Mapped[datetime] = created_at_column()
-    # Bumped by every update; an update may name the version it read (expectedVersion).
-    version: Mapped[int] = mapped_column(Integer, server_default="1")
-    updated_at: Mapped[datetime] = updated_at_column()
 
 
-class RewardRedemption(Base):
+class RewardRedemption(Timestamps, Base):
     __tablename__ = "reward_redemptions"
     __table_args__ = (
         customer_foreign_key(),
-        ForeignKeyConstraint(["merchant_id", "reward_id"], ["rewards.merchant_id", "rewards.id"]),
+        # No cascade: a reward with redemptions is soft-deleted, never removed.
+        tenant_foreign_key("reward_id", "rewards", cascade=False),
         UniqueConstraint("merchant_id", "idempotency_key"),
         CheckConstraint("status IN ('pending', 'issued', 'refunded')", name="status_known"),
         CheckConstraint("points_spent > 0", name="points_spent_positive"),
@@ -111,7 +107,7 @@ class RewardRedemption(Base):
             "created_at",
             postgresql_where=text("status = 'pending'"),
         ),
-        {"postgresql_partition_by": "HASH (merchant_id)"},
+        HASH_PARTITIONED_BY_MERCHANT,
     )
 
     merchant_id: Mapped[TextKey]
@@ -131,5 +127,3 @@ class RewardRedemption(Base):
     debit_transaction_id: Mapped[str]
     refund_transaction_id: Mapped[str | None]
     failure: Mapped[str | None]
-    created_at: Mapped[datetime] = created_at_column()
-    updated_at: Mapped[datetime] = updated_at_column()

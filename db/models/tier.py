@@ -1,6 +1,5 @@
 """VIP tiers: ranked rules over a customer's points, spend and RFM score."""
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import CheckConstraint, Integer, UniqueConstraint
@@ -8,22 +7,24 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.models.base import (
+    HASH_PARTITIONED_BY_MERCHANT,
     Base,
+    IdempotentCreate,
     MerchantKey,
     TextKey,
-    created_at_column,
+    Timestamps,
+    Versioned,
     idempotent_create_constraints,
-    updated_at_column,
 )
 
 
-class VipTier(Base):
+class VipTier(IdempotentCreate, Versioned, Timestamps, Base):
     __tablename__ = "vip_tiers"
     __table_args__ = (
         UniqueConstraint("merchant_id", "rank"),
         CheckConstraint("name ? 'en'", name="name_has_english"),
         *idempotent_create_constraints(),
-        {"postgresql_partition_by": "HASH (merchant_id)"},
+        HASH_PARTITIONED_BY_MERCHANT,
     )
 
     merchant_id: Mapped[MerchantKey]
@@ -34,10 +35,3 @@ class VipTier(Base):
     rank: Mapped[int] = mapped_column(Integer)
     rules: Mapped[dict[str, Any]] = mapped_column(JSONB)
     benefits: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
-    # The create request's key and input fingerprint (None for rows made before 0008).
-    idempotency_key: Mapped[str | None]
-    idempotency_fingerprint: Mapped[str | None]
-    created_at: Mapped[datetime] = created_at_column()
-    # Bumped by every update; an update may name the version it read (expectedVersion).
-    version: Mapped[int] = mapped_column(Integer, server_default="1")
-    updated_at: Mapped[datetime] = updated_at_column()

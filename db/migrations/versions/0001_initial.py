@@ -4,24 +4,12 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-from db.partitions import (
-    MAINTAIN_LOG_PARTITIONS_FUNCTION,
-    hash_partitions,
-    tenant_isolation,
-)
+from db import ddl
+from db.partitions import MAINTAIN_LOG_PARTITIONS_FUNCTION
 from db.session import APP_ROLE
 
 revision = "0001"
 down_revision = None
-
-
-def _now() -> sa.TextClause:
-    return sa.text("now()")
-
-
-def _execute_all(statements: list[str]) -> None:
-    for statement in statements:
-        op.execute(statement)
 
 
 def upgrade() -> None:
@@ -44,32 +32,25 @@ def upgrade() -> None:
         sa.Column("shop_domain", sa.Text, nullable=False),
         sa.Column("plan", sa.Text, nullable=False, server_default="free"),
         sa.Column("api_token_encrypted", sa.Text),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
-        sa.PrimaryKeyConstraint("id", name="pk_merchants"),
+        *ddl.timestamps(),
+        sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("shop_domain", name="uq_merchants_shop_domain"),
         sa.CheckConstraint("plan IN ('free', 'starter', 'growth', 'plus')", name="plan_known"),
     )
-    _execute_all(tenant_isolation("merchants", tenant_column="id"))
+    ddl.secure_by_tenant("merchants", tenant_column="id")
+    ddl.grant_to_app("SELECT, INSERT, UPDATE, DELETE", "merchants")
 
-    op.create_table(
+    ddl.create_tenant_table(
         "customers",
-        sa.Column("merchant_id", sa.Text, nullable=False),
-        sa.Column("id", sa.Text, nullable=False),
+        *ddl.entity_key(),
         sa.Column("shopify_customer_id", sa.Text),
         sa.Column("email_encrypted", sa.Text, nullable=False),
         sa.Column("email_blind_index", sa.Text, nullable=False),
         sa.Column("points_balance", sa.Integer, nullable=False, server_default="0"),
         sa.Column("total_points_earned", sa.Integer, nullable=False, server_default="0"),
         sa.Column("rfm_score", JSONB),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
-        sa.PrimaryKeyConstraint("merchant_id", "id", name="pk_customers"),
-        sa.ForeignKeyConstraint(
-            ["merchant_id"],
-            ["merchants.id"],
-            ondelete="CASCADE",
-            name="fk_customers_merchant_id_merchants",
-        ),
+        ddl.now_column("created_at"),
+        ddl.merchant_foreign_key(),
         sa.UniqueConstraint(
             "merchant_id", "email_blind_index", name="uq_customers_merchant_id_email_blind_index"
         ),
@@ -79,15 +60,12 @@ def upgrade() -> None:
             name="uq_customers_merchant_id_shopify_customer_id",
         ),
         sa.CheckConstraint("points_balance >= 0", name="points_balance_not_negative"),
-        postgresql_partition_by="HASH (merchant_id)",
+        grant="SELECT, INSERT, UPDATE, DELETE",
     )
-    _execute_all(hash_partitions("customers"))
-    _execute_all(tenant_isolation("customers"))
 
-    op.create_table(
+    ddl.create_tenant_table(
         "points_transactions",
-        sa.Column("merchant_id", sa.Text, nullable=False),
-        sa.Column("id", sa.Text, nullable=False),
+        *ddl.entity_key(),
         sa.Column("customer_id", sa.Text, nullable=False),
         sa.Column("kind", sa.Text, nullable=False),
         sa.Column("points", sa.Integer, nullable=False),
@@ -95,14 +73,8 @@ def upgrade() -> None:
         sa.Column("order_id", sa.Text),
         sa.Column("idempotency_key", sa.Text, nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True)),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
-        sa.PrimaryKeyConstraint("merchant_id", "id", name="pk_points_transactions"),
-        sa.ForeignKeyConstraint(
-            ["merchant_id", "customer_id"],
-            ["customers.merchant_id", "customers.id"],
-            ondelete="CASCADE",
-            name="fk_points_transactions_merchant_id_customer_id_customers",
-        ),
+        ddl.now_column("created_at"),
+        ddl.customer_foreign_key(),
         sa.UniqueConstraint(
             "merchant_id",
             "idempotency_key",
@@ -118,15 +90,13 @@ def upgrade() -> None:
             " OR (kind = 'adjust' AND points <> 0)",
             name="points_sign_matches_kind",
         ),
-        postgresql_partition_by="HASH (merchant_id)",
+        grant="SELECT, INSERT, UPDATE",
     )
     op.create_index(
         "ix_points_transactions_customer_history",
         "points_transactions",
         ["merchant_id", "customer_id", "created_at", "id"],
     )
-    _execute_all(hash_partitions("points_transactions"))
-    _execute_all(tenant_isolation("points_transactions"))
 
     for log_table, columns in (
         (
@@ -148,16 +118,15 @@ def upgrade() -> None:
     ):
         op.create_table(
             log_table,
-            sa.Column("merchant_id", sa.Text, nullable=False),
+            ddl.merchant_id_column(),
             sa.Column("id", sa.Text, nullable=False),
-            sa.Column(
-                "created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()
-            ),
+            ddl.now_column("created_at"),
             *columns,
-            sa.PrimaryKeyConstraint("merchant_id", "id", "created_at", name=f"pk_{log_table}"),
+            sa.PrimaryKeyConstraint("merchant_id", "id", "created_at"),
             postgresql_partition_by="RANGE (created_at)",
         )
-        _execute_all(tenant_isolation(log_table))
+        ddl.secure_by_tenant(log_table)
+        ddl.grant_to_app("SELECT, INSERT", log_table)
     op.create_index(
         "ix_audit_logs_merchant_action", "audit_logs", ["merchant_id", "action", "created_at"]
     )
@@ -165,11 +134,6 @@ def upgrade() -> None:
 
     op.execute(MAINTAIN_LOG_PARTITIONS_FUNCTION)
     op.execute("SELECT * FROM loyalnest_maintain_log_partitions()")
-
-    # Privileges on the parents only: partitions stay out of the app role's reach.
-    op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON merchants, customers TO {APP_ROLE}")
-    op.execute(f"GRANT SELECT, INSERT, UPDATE ON points_transactions TO {APP_ROLE}")
-    op.execute(f"GRANT SELECT, INSERT ON audit_logs, api_logs TO {APP_ROLE}")
 
 
 def downgrade() -> None:

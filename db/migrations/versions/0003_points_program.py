@@ -6,8 +6,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-from db.partitions import hash_partitions, tenant_isolation
-from db.session import APP_ROLE
+from db import ddl
 
 revision = "0003"
 down_revision = "0002"
@@ -16,37 +15,8 @@ _CREDIT_KINDS = "('import', 'referral', 'campaign', 'refund')"
 _DEBIT_KINDS = "('redeem', 'expire')"
 
 
-def _now() -> sa.TextClause:
-    return sa.text("now()")
-
-
-def _timestamps() -> list[sa.Column[object]]:
-    return [
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
-    ]
-
-
-def _tenant_table(name: str, *columns: sa.schema.SchemaItem) -> None:
-    op.create_table(name, *columns, postgresql_partition_by="HASH (merchant_id)")
-    for statement in hash_partitions(name) + tenant_isolation(name):
-        op.execute(statement)
-    op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {name} TO {APP_ROLE}")
-
-
-def _merchant_fk(table: str) -> sa.ForeignKeyConstraint:
-    return sa.ForeignKeyConstraint(
-        ["merchant_id"], ["merchants.id"], ondelete="CASCADE", name=f"fk_{table}_merchant_id"
-    )
-
-
-def _customer_fk(table: str) -> sa.ForeignKeyConstraint:
-    return sa.ForeignKeyConstraint(
-        ["merchant_id", "customer_id"],
-        ["customers.merchant_id", "customers.id"],
-        ondelete="CASCADE",
-        name=f"fk_{table}_merchant_id_customer_id_customers",
-    )
+# Every table of this revision: a tenant table the app role may read and write in full.
+_ALL = "SELECT, INSERT, UPDATE, DELETE"
 
 
 def upgrade() -> None:
@@ -121,21 +91,16 @@ def upgrade() -> None:
         postgresql_where=sa.text("remaining_points > 0"),
     )
 
-    _tenant_table(
+    ddl.create_settings_table(
         "program_settings",
-        sa.Column("merchant_id", sa.Text, nullable=False),
-        sa.Column("config", JSONB, nullable=False),
         sa.Column("notification_api_key_encrypted", sa.Text),
-        sa.Column("version", sa.Integer, nullable=False, server_default="1"),
-        *_timestamps(),
-        sa.PrimaryKeyConstraint("merchant_id", name="pk_program_settings"),
-        _merchant_fk("program_settings"),
+        grant=_ALL,
+        merchant_fk=ddl.merchant_foreign_key("fk_program_settings_merchant_id"),
     )
 
-    _tenant_table(
+    ddl.create_tenant_table(
         "rewards",
-        sa.Column("merchant_id", sa.Text, nullable=False),
-        sa.Column("id", sa.Text, nullable=False),
+        *ddl.entity_key(),
         sa.Column("kind", sa.Text, nullable=False),
         sa.Column("title", sa.Text, nullable=False),
         sa.Column("points_cost", sa.Integer, nullable=False),
@@ -147,9 +112,8 @@ def upgrade() -> None:
         sa.Column("ends_at", sa.DateTime(timezone=True)),
         sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
         sa.Column("deleted_at", sa.DateTime(timezone=True)),
-        *_timestamps(),
-        sa.PrimaryKeyConstraint("merchant_id", "id", name="pk_rewards"),
-        _merchant_fk("rewards"),
+        *ddl.timestamps(),
+        ddl.merchant_foreign_key("fk_rewards_merchant_id"),
         sa.CheckConstraint(
             "kind IN ('fixed_amount', 'percentage', 'free_shipping', 'free_product')",
             name="kind_known",
@@ -168,12 +132,12 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "ends_at IS NULL OR starts_at IS NULL OR ends_at > starts_at", name="window"
         ),
+        grant=_ALL,
     )
 
-    _tenant_table(
+    ddl.create_tenant_table(
         "reward_redemptions",
-        sa.Column("merchant_id", sa.Text, nullable=False),
-        sa.Column("id", sa.Text, nullable=False),
+        *ddl.entity_key(),
         sa.Column("customer_id", sa.Text, nullable=False),
         sa.Column("reward_id", sa.Text, nullable=False),
         sa.Column("status", sa.Text, nullable=False),
@@ -187,14 +151,10 @@ def upgrade() -> None:
         sa.Column("debit_transaction_id", sa.Text, nullable=False),
         sa.Column("refund_transaction_id", sa.Text),
         sa.Column("failure", sa.Text),
-        *_timestamps(),
-        sa.PrimaryKeyConstraint("merchant_id", "id", name="pk_reward_redemptions"),
-        _customer_fk("reward_redemptions"),
-        sa.ForeignKeyConstraint(
-            ["merchant_id", "reward_id"],
-            ["rewards.merchant_id", "rewards.id"],
-            name="fk_reward_redemptions_merchant_id_reward_id_rewards",
-        ),
+        *ddl.timestamps(),
+        ddl.customer_foreign_key(),
+        # No cascade: a reward with redemptions is soft-deleted, never removed.
+        ddl.tenant_foreign_key("reward_id", "rewards", cascade=False),
         sa.UniqueConstraint(
             "merchant_id",
             "idempotency_key",
@@ -206,6 +166,7 @@ def upgrade() -> None:
             "(status = 'refunded') = (refund_transaction_id IS NOT NULL)",
             name="refunded_has_refund",
         ),
+        grant=_ALL,
     )
     op.create_index(
         "ix_reward_redemptions_customer",
@@ -219,25 +180,23 @@ def upgrade() -> None:
         postgresql_where=sa.text("status = 'pending'"),
     )
 
-    _tenant_table(
+    ddl.create_tenant_table(
         "vip_tiers",
-        sa.Column("merchant_id", sa.Text, nullable=False),
-        sa.Column("id", sa.Text, nullable=False),
+        *ddl.entity_key(),
         sa.Column("name", JSONB, nullable=False),
         sa.Column("rank", sa.Integer, nullable=False),
         sa.Column("rules", JSONB, nullable=False),
         sa.Column("benefits", JSONB, nullable=False, server_default="{}"),
-        *_timestamps(),
-        sa.PrimaryKeyConstraint("merchant_id", "id", name="pk_vip_tiers"),
-        _merchant_fk("vip_tiers"),
+        *ddl.timestamps(),
+        ddl.merchant_foreign_key("fk_vip_tiers_merchant_id"),
         sa.UniqueConstraint("merchant_id", "rank", name="uq_vip_tiers_merchant_id_rank"),
         sa.CheckConstraint("name ? 'en'", name="name_has_english"),
+        grant=_ALL,
     )
 
-    _tenant_table(
+    ddl.create_tenant_table(
         "bonus_campaigns",
-        sa.Column("merchant_id", sa.Text, nullable=False),
-        sa.Column("id", sa.Text, nullable=False),
+        *ddl.entity_key(),
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("kind", sa.Text, nullable=False),
         sa.Column("multiplier", sa.Numeric(10, 2), nullable=False, server_default="1"),
@@ -248,9 +207,8 @@ def upgrade() -> None:
         sa.Column("ends_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("conditions", JSONB, nullable=False, server_default="{}"),
         sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
-        *_timestamps(),
-        sa.PrimaryKeyConstraint("merchant_id", "id", name="pk_bonus_campaigns"),
-        _merchant_fk("bonus_campaigns"),
+        *ddl.timestamps(),
+        ddl.merchant_foreign_key("fk_bonus_campaigns_merchant_id"),
         sa.CheckConstraint(
             "kind IN ('double_points', 'goal_spend', 'discount')", name="kind_known"
         ),
@@ -262,15 +220,15 @@ def upgrade() -> None:
             " OR (kind = 'discount' AND discount_percent > 0 AND discount_percent < 100)",
             name="terms_match_kind",
         ),
+        grant=_ALL,
     )
     op.create_index(
         "ix_bonus_campaigns_window", "bonus_campaigns", ["merchant_id", "kind", "ends_at"]
     )
 
-    _tenant_table(
+    ddl.create_tenant_table(
         "expiry_reminders",
-        sa.Column("merchant_id", sa.Text, nullable=False),
-        sa.Column("id", sa.Text, nullable=False),
+        *ddl.entity_key(),
         sa.Column("customer_id", sa.Text, nullable=False),
         sa.Column("expires_on", sa.Date, nullable=False),
         sa.Column("points", sa.Integer, nullable=False),
@@ -278,9 +236,8 @@ def upgrade() -> None:
         sa.Column("status", sa.Text, nullable=False),
         sa.Column("error", sa.Text),
         sa.Column("sent_at", sa.DateTime(timezone=True)),
-        *_timestamps(),
-        sa.PrimaryKeyConstraint("merchant_id", "id", name="pk_expiry_reminders"),
-        _customer_fk("expiry_reminders"),
+        *ddl.timestamps(),
+        ddl.customer_foreign_key(),
         # One reminder per customer and expiry date, however often the job runs.
         sa.UniqueConstraint(
             "merchant_id",
@@ -289,6 +246,7 @@ def upgrade() -> None:
             name="uq_expiry_reminders_merchant_id_customer_id_expires_on",
         ),
         sa.CheckConstraint("status IN ('queued', 'sent', 'failed')", name="status_known"),
+        grant=_ALL,
     )
 
 

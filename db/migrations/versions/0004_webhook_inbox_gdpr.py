@@ -6,28 +6,10 @@ uninstall.
 import sqlalchemy as sa
 from alembic import op
 
-from db.partitions import hash_partitions, tenant_isolation
-from db.session import APP_ROLE
+from db import ddl
 
 revision = "0004"
 down_revision = "0003"
-
-
-def _now() -> sa.TextClause:
-    return sa.text("now()")
-
-
-def _tenant_table(name: str, *columns: sa.schema.SchemaItem) -> None:
-    op.create_table(name, *columns, postgresql_partition_by="HASH (merchant_id)")
-    for statement in hash_partitions(name) + tenant_isolation(name):
-        op.execute(statement)
-    op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {name} TO {APP_ROLE}")
-
-
-def _merchant_fk(table: str) -> sa.ForeignKeyConstraint:
-    return sa.ForeignKeyConstraint(
-        ["merchant_id"], ["merchants.id"], ondelete="CASCADE", name=f"fk_{table}_merchant_id"
-    )
 
 
 def upgrade() -> None:
@@ -50,15 +32,10 @@ def upgrade() -> None:
     op.add_column("api_logs", sa.Column("last_error", sa.Text))
     op.add_column(
         "api_logs",
-        sa.Column(
-            "next_attempt_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()
-        ),
+        ddl.now_column("next_attempt_at"),
     )
     op.add_column("api_logs", sa.Column("processed_at", sa.DateTime(timezone=True)))
-    op.add_column(
-        "api_logs",
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
-    )
+    op.add_column("api_logs", ddl.now_column("updated_at"))
     op.create_check_constraint(
         "status_known", "api_logs", "status IN ('pending', 'done', 'failed')"
     )
@@ -82,26 +59,26 @@ def upgrade() -> None:
         ["merchant_id", "shopify_customer_id"],
         postgresql_where=sa.text("shopify_customer_id IS NOT NULL"),
     )
-    op.execute(f"GRANT UPDATE, DELETE ON api_logs TO {APP_ROLE}")
-    op.execute(f"GRANT DELETE ON audit_logs TO {APP_ROLE}")
+    ddl.grant_to_app("UPDATE, DELETE", "api_logs")
+    ddl.grant_to_app("DELETE", "audit_logs")
 
     # A month-partitioned table cannot hold a unique key without the month, so the
     # deduplication of Shopify's retries (same X-Shopify-Webhook-Id) lives here.
-    _tenant_table(
+    ddl.create_tenant_table(
         "webhook_receipts",
-        sa.Column("merchant_id", sa.Text, nullable=False),
+        ddl.merchant_id_column(),
         sa.Column("webhook_id", sa.Text, nullable=False),
         sa.Column("delivery_id", sa.Text, nullable=False),
         sa.Column("delivery_created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
-        sa.PrimaryKeyConstraint("merchant_id", "webhook_id", name="pk_webhook_receipts"),
-        _merchant_fk("webhook_receipts"),
+        ddl.now_column("created_at"),
+        sa.PrimaryKeyConstraint("merchant_id", "webhook_id"),
+        ddl.merchant_foreign_key("fk_webhook_receipts_merchant_id"),
+        grant="SELECT, INSERT, UPDATE, DELETE",
     )
 
-    _tenant_table(
+    ddl.create_tenant_table(
         "gdpr_requests",
-        sa.Column("merchant_id", sa.Text, nullable=False),
-        sa.Column("id", sa.Text, nullable=False),
+        *ddl.entity_key(),
         sa.Column("request_type", sa.Text, nullable=False),
         sa.Column("status", sa.Text, nullable=False, server_default="pending"),
         sa.Column("shopify_customer_id", sa.Text),
@@ -114,10 +91,8 @@ def upgrade() -> None:
         sa.Column("error", sa.Text),
         sa.Column("retention_expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("completed_at", sa.DateTime(timezone=True)),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
-        sa.PrimaryKeyConstraint("merchant_id", "id", name="pk_gdpr_requests"),
-        _merchant_fk("gdpr_requests"),
+        *ddl.timestamps(),
+        ddl.merchant_foreign_key("fk_gdpr_requests_merchant_id"),
         sa.CheckConstraint(
             "request_type IN ('data_request', 'customer_redact', 'shop_redact')",
             name="request_type_known",
@@ -126,6 +101,7 @@ def upgrade() -> None:
             "status IN ('pending', 'completed', 'failed')",
             name="status_known",
         ),
+        grant="SELECT, INSERT, UPDATE, DELETE",
     )
     op.create_index(
         "ix_gdpr_requests_merchant_type_created",
@@ -170,8 +146,8 @@ def downgrade() -> None:
     op.drop_column("merchants", "uninstalled_at")
     op.drop_table("gdpr_requests")
     op.drop_table("webhook_receipts")
-    op.execute(f"REVOKE DELETE ON audit_logs FROM {APP_ROLE}")
-    op.execute(f"REVOKE UPDATE, DELETE ON api_logs FROM {APP_ROLE}")
+    ddl.revoke_from_app("DELETE", "audit_logs")
+    ddl.revoke_from_app("UPDATE, DELETE", "api_logs")
     for index in (
         "ix_api_logs_merchant_customer",
         "ix_api_logs_merchant_status_topic",

@@ -9,48 +9,32 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from db.partitions import hash_partitions, tenant_isolation
-from db.session import APP_ROLE
+from db import ddl
 
 revision = "0005"
 down_revision = "0004"
 
 
 def upgrade() -> None:
-    op.create_table(
+    ddl.create_tenant_table(
         "merchant_api_keys",
-        sa.Column("merchant_id", sa.Text, nullable=False),
-        sa.Column("id", sa.Text, nullable=False),
+        *ddl.entity_key(),
         sa.Column("label", sa.Text, nullable=False),
         sa.Column("display_prefix", sa.Text, nullable=False),
         sa.Column("key_hash", sa.Text, nullable=False),
         sa.Column("scopes", ARRAY(sa.Text), nullable=False),
         sa.Column("created_by", sa.Text),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            nullable=False,
-            server_default=sa.text("now()"),
-        ),
+        ddl.now_column("created_at"),
         sa.Column("revoked_at", sa.DateTime(timezone=True)),
         sa.Column("last_used_at", sa.DateTime(timezone=True)),
-        sa.PrimaryKeyConstraint("merchant_id", "id", name="pk_merchant_api_keys"),
-        sa.ForeignKeyConstraint(
-            ["merchant_id"],
-            ["merchants.id"],
-            ondelete="CASCADE",
-            name="fk_merchant_api_keys_merchant_id_merchants",
-        ),
+        ddl.merchant_foreign_key(),
         sa.UniqueConstraint(
             "merchant_id", "key_hash", name="uq_merchant_api_keys_merchant_id_key_hash"
         ),
         sa.CheckConstraint("cardinality(scopes) > 0", name="scopes_not_empty"),
-        postgresql_partition_by="HASH (merchant_id)",
+        # No DELETE: a key is revoked (revoked_at), and the row stays as the record of it.
+        grant="SELECT, INSERT, UPDATE",
     )
-    for statement in hash_partitions("merchant_api_keys") + tenant_isolation("merchant_api_keys"):
-        op.execute(statement)
-    # No DELETE: a key is revoked (revoked_at), and the row stays as the record of it.
-    op.execute(f"GRANT SELECT, INSERT, UPDATE ON merchant_api_keys TO {APP_ROLE}")
 
 
 def downgrade() -> None:

@@ -59,6 +59,10 @@ def downgrade() -> None:
     op.drop_constraint("uq_bonus_campaigns_merchant_id_name", "bonus_campaigns", type_="unique")
     for table in reversed(TABLES):
         op.drop_constraint(f"uq_{table}_merchant_id_idempotency_key", table, type_="unique")
-        op.drop_constraint(f"ck_{table}_idempotency_fingerprint_with_key", table, type_="check")
+        # op.f: the name is final (a check constraint's name would take the convention's
+        # ck_<table>_ prefix a second time, and name no constraint).
+        op.drop_constraint(
+            op.f(f"ck_{table}_idempotency_fingerprint_with_key"), table, type_="check"
+        )
         op.drop_column(table, "idempotency_fingerprint")
         op.drop_column(table, "idempotency_key")

@@ -14,8 +14,7 @@ instead of NOT_FOUND. Hash-partitioned and row-level secured like every tenant t
 import sqlalchemy as sa
 from alembic import op
 
-from db.partitions import hash_partitions, tenant_isolation
-from db.session import APP_ROLE
+from db import ddl
 
 revision = "0009"
 down_revision = "0008"
@@ -25,31 +24,18 @@ VERSIONED_TABLES = ("rewards", "bonus_campaigns", "vip_tiers")
 
 def upgrade() -> None:
     for table in VERSIONED_TABLES:
-        op.add_column(table, sa.Column("version", sa.Integer, nullable=False, server_default="1"))
-    op.create_table(
+        op.add_column(table, ddl.version_column())
+    ddl.create_tenant_table(
         "deletions",
-        sa.Column("merchant_id", sa.Text, nullable=False),
+        ddl.merchant_id_column(),
         sa.Column("entity", sa.Text, nullable=False),
         sa.Column("entity_id", sa.Text, nullable=False),
-        sa.Column(
-            "deleted_at",
-            sa.DateTime(timezone=True),
-            nullable=False,
-            server_default=sa.text("now()"),
-        ),
-        sa.PrimaryKeyConstraint("merchant_id", "entity", "entity_id", name="pk_deletions"),
-        sa.ForeignKeyConstraint(
-            ["merchant_id"],
-            ["merchants.id"],
-            ondelete="CASCADE",
-            name="fk_deletions_merchant_id_merchants",
-        ),
-        postgresql_partition_by="HASH (merchant_id)",
+        ddl.now_column("deleted_at"),
+        sa.PrimaryKeyConstraint("merchant_id", "entity", "entity_id"),
+        ddl.merchant_foreign_key(),
+        # Append-only: the record of a deletion is never changed or removed by the app.
+        grant="SELECT, INSERT",
     )
-    for statement in hash_partitions("deletions") + tenant_isolation("deletions"):
-        op.execute(statement)
-    # Append-only: the record of a deletion is never changed or removed by the app.
-    op.execute(f"GRANT SELECT, INSERT ON deletions TO {APP_ROLE}")
 
 
 def downgrade() -> None:

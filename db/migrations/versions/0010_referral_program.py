@@ -16,8 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-from db.partitions import hash_partitions, tenant_isolation
-from db.session import APP_ROLE
+from db import ddl
 
 revision = "0010"
 down_revision = "0009"
@@ -25,43 +24,15 @@ down_revision = "0009"
 TABLES = ("referral_programs", "referral_events", "referrals", "referral_rewards")
 
 
-def _now(name: str) -> sa.Column[object]:
-    return sa.Column(
-        name, sa.DateTime(timezone=True), nullable=False, server_default=sa.text("now()")
-    )
-
-
-def _references(table: str, columns: list[str], target: str, name: str) -> sa.ForeignKeyConstraint:
-    return sa.ForeignKeyConstraint(
-        columns,
-        [f"{target}.merchant_id", f"{target}.id"],
-        ondelete="CASCADE",
-        name=f"fk_{table}_{name}",
-    )
-
-
 def upgrade() -> None:
-    op.create_table(
+    ddl.create_settings_table(
         "referral_programs",
-        sa.Column("merchant_id", sa.Text, nullable=False),
-        sa.Column("config", JSONB, nullable=False),
         sa.Column("alert_webhook_encrypted", sa.Text),
-        sa.Column("version", sa.Integer, nullable=False, server_default="1"),
-        _now("created_at"),
-        _now("updated_at"),
-        sa.PrimaryKeyConstraint("merchant_id", name="pk_referral_programs"),
-        sa.ForeignKeyConstraint(
-            ["merchant_id"],
-            ["merchants.id"],
-            ondelete="CASCADE",
-            name="fk_referral_programs_merchant_id_merchants",
-        ),
-        postgresql_partition_by="HASH (merchant_id)",
+        grant="SELECT, INSERT, UPDATE",
     )
-    op.create_table(
+    ddl.create_tenant_table(
         "referral_events",
-        sa.Column("merchant_id", sa.Text, nullable=False),
-        sa.Column("id", sa.Text, nullable=False),
+        *ddl.entity_key(),
         sa.Column("link_id", sa.Text, nullable=False),
         sa.Column("kind", sa.Text, nullable=False),
         sa.Column("visitor_hash", sa.Text, nullable=False),
@@ -69,16 +40,11 @@ def upgrade() -> None:
         sa.Column("user_agent_hash", sa.Text),
         sa.Column("day", sa.Date, nullable=False),
         sa.Column("channel", sa.Text),
-        _now("created_at"),
-        sa.PrimaryKeyConstraint("merchant_id", "id", name="pk_referral_events"),
-        _references(
-            "referral_events",
-            ["merchant_id", "link_id"],
-            "referral_links",
-            "merchant_id_link_id_referral_links",
-        ),
+        ddl.now_column("created_at"),
+        ddl.tenant_foreign_key("link_id", "referral_links"),
         sa.CheckConstraint("kind IN ('click', 'share')", name="kind_known"),
-        postgresql_partition_by="HASH (merchant_id)",
+        # Clicks and shares are a log: never changed or deleted by the app.
+        grant="SELECT, INSERT",
     )
     op.create_index(
         "uq_referral_events_daily_click",
@@ -88,10 +54,9 @@ def upgrade() -> None:
         postgresql_where=sa.text("kind = 'click'"),
     )
     op.create_index("ix_referral_events_merchant_day", "referral_events", ["merchant_id", "day"])
-    op.create_table(
+    ddl.create_tenant_table(
         "referrals",
-        sa.Column("merchant_id", sa.Text, nullable=False),
-        sa.Column("id", sa.Text, nullable=False),
+        *ddl.entity_key(),
         sa.Column("link_id", sa.Text, nullable=False),
         sa.Column("advocate_customer_id", sa.Text, nullable=False),
         sa.Column("friend_customer_id", sa.Text, nullable=False),
@@ -102,28 +67,12 @@ def upgrade() -> None:
         sa.Column("qualifying_order_id", sa.Text),
         sa.Column("qualifying_subtotal", sa.Numeric(14, 2)),
         sa.Column("refunded_amount", sa.Numeric(14, 2), nullable=False, server_default="0"),
-        _now("created_at"),
+        ddl.now_column("created_at"),
         sa.Column("completed_at", sa.DateTime(timezone=True)),
-        _now("updated_at"),
-        sa.PrimaryKeyConstraint("merchant_id", "id", name="pk_referrals"),
-        _references(
-            "referrals",
-            ["merchant_id", "advocate_customer_id"],
-            "customers",
-            "merchant_id_advocate_customer_id_customers",
-        ),
-        _references(
-            "referrals",
-            ["merchant_id", "friend_customer_id"],
-            "customers",
-            "merchant_id_friend_customer_id_customers",
-        ),
-        _references(
-            "referrals",
-            ["merchant_id", "link_id"],
-            "referral_links",
-            "merchant_id_link_id_referral_links",
-        ),
+        ddl.now_column("updated_at"),
+        ddl.customer_foreign_key("advocate_customer_id"),
+        ddl.customer_foreign_key("friend_customer_id"),
+        ddl.tenant_foreign_key("link_id", "referral_links"),
         sa.UniqueConstraint(
             "merchant_id", "friend_customer_id", name="uq_referrals_merchant_id_friend_customer_id"
         ),
@@ -133,15 +82,14 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint("advocate_customer_id <> friend_customer_id", name="not_self"),
         sa.CheckConstraint("fraud_score BETWEEN 0 AND 1", name="fraud_score_range"),
-        postgresql_partition_by="HASH (merchant_id)",
+        grant="SELECT, INSERT, UPDATE",
     )
     op.create_index(
         "ix_referrals_advocate", "referrals", ["merchant_id", "advocate_customer_id", "status"]
     )
-    op.create_table(
+    ddl.create_tenant_table(
         "referral_rewards",
-        sa.Column("merchant_id", sa.Text, nullable=False),
-        sa.Column("id", sa.Text, nullable=False),
+        *ddl.entity_key(),
         sa.Column("referral_id", sa.Text, nullable=False),
         sa.Column("side", sa.Text, nullable=False),
         sa.Column("kind", sa.Text, nullable=False),
@@ -150,15 +98,8 @@ def upgrade() -> None:
         sa.Column("status", sa.Text, nullable=False),
         sa.Column("release_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("issued_at", sa.DateTime(timezone=True)),
-        _now("created_at"),
-        _now("updated_at"),
-        sa.PrimaryKeyConstraint("merchant_id", "id", name="pk_referral_rewards"),
-        _references(
-            "referral_rewards",
-            ["merchant_id", "referral_id"],
-            "referrals",
-            "merchant_id_referral_id_referrals",
-        ),
+        *ddl.timestamps(),
+        ddl.tenant_foreign_key("referral_id", "referrals"),
         sa.UniqueConstraint(
             "merchant_id",
             "referral_id",
@@ -174,7 +115,7 @@ def upgrade() -> None:
             "(kind = 'points' AND points > 0) OR (kind <> 'points' AND points IS NULL)",
             name="points_match_kind",
         ),
-        postgresql_partition_by="HASH (merchant_id)",
+        grant="SELECT, INSERT, UPDATE",
     )
     op.create_index(
         "ix_referral_rewards_due",
@@ -182,13 +123,6 @@ def upgrade() -> None:
         ["release_at"],
         postgresql_where=sa.text("status = 'pending'"),
     )
-    for table in TABLES:
-        for statement in hash_partitions(table) + tenant_isolation(table):
-            op.execute(statement)
-    # Clicks and shares are a log: never changed or deleted by the app.
-    op.execute(f"GRANT SELECT, INSERT ON referral_events TO {APP_ROLE}")
-    for table in ("referral_programs", "referrals", "referral_rewards"):
-        op.execute(f"GRANT SELECT, INSERT, UPDATE ON {table} TO {APP_ROLE}")
 
 
 def downgrade() -> None:

@@ -20,13 +20,15 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
-from db.partitions import TENANT_SETTING, hash_partitions, tenant_isolation
-from db.session import APP_ROLE
+from db import ddl
+from db.partitions import TENANT_SETTING
 
 revision = "0011"
 down_revision = "0010"
 
 TENANT_TABLES = ("orders", "rfm_thresholds", "customer_segments", "rfm_score_history")
+# What the app role may do on each of them (customer_segments also DELETE, below).
+TENANT_GRANT = "SELECT, INSERT, UPDATE"
 SCORE_COLUMNS = (
     "recency_min",
     "recency_max",
@@ -71,35 +73,10 @@ BENCHMARKS = (
 )
 
 
-def _now(name: str) -> sa.Column[object]:
-    return sa.Column(
-        name, sa.DateTime(timezone=True), nullable=False, server_default=sa.text("now()")
-    )
-
-
-def _merchant(table: str) -> sa.ForeignKeyConstraint:
-    return sa.ForeignKeyConstraint(
-        ["merchant_id"],
-        ["merchants.id"],
-        ondelete="CASCADE",
-        name=f"fk_{table}_merchant_id_merchants",
-    )
-
-
-def _customer(table: str) -> sa.ForeignKeyConstraint:
-    return sa.ForeignKeyConstraint(
-        ["merchant_id", "customer_id"],
-        ["customers.merchant_id", "customers.id"],
-        ondelete="CASCADE",
-        name=f"fk_{table}_merchant_id_customer_id_customers",
-    )
-
-
 def upgrade() -> None:
-    op.create_table(
+    ddl.create_tenant_table(
         "orders",
-        sa.Column("merchant_id", sa.Text, nullable=False),
-        sa.Column("id", sa.Text, nullable=False),
+        *ddl.entity_key(),
         sa.Column("shopify_order_id", sa.Text, nullable=False),
         sa.Column("customer_id", sa.Text),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -118,11 +95,10 @@ def upgrade() -> None:
         sa.Column("discount_codes", ARRAY(sa.Text), nullable=False, server_default="{}"),
         sa.Column("tier_id", sa.Text),
         sa.Column("source", sa.Text, nullable=False),
-        _now("recorded_at"),
-        _now("updated_at"),
-        sa.PrimaryKeyConstraint("merchant_id", "id", name="pk_orders"),
-        _merchant("orders"),
-        _customer("orders"),
+        ddl.now_column("recorded_at"),
+        ddl.now_column("updated_at"),
+        ddl.merchant_foreign_key(),
+        ddl.customer_foreign_key(),
         sa.UniqueConstraint(
             "merchant_id", "shopify_order_id", name="uq_orders_merchant_id_shopify_order_id"
         ),
@@ -132,7 +108,7 @@ def upgrade() -> None:
             name="ck_orders_source_known",
         ),
         sa.CheckConstraint("refunded_amount >= 0", name="ck_orders_refunded_not_negative"),
-        postgresql_partition_by="HASH (merchant_id)",
+        grant=TENANT_GRANT,
     )
     op.create_index(
         "ix_orders_customer",
@@ -140,27 +116,15 @@ def upgrade() -> None:
         ["merchant_id", "customer_id", "created_at"],
         postgresql_where=sa.text("customer_id IS NOT NULL"),
     )
-    op.create_table(
-        "rfm_thresholds",
-        sa.Column("merchant_id", sa.Text, nullable=False),
-        sa.Column("config", JSONB, nullable=False),
-        sa.Column("version", sa.Integer, nullable=False, server_default="1"),
-        _now("created_at"),
-        _now("updated_at"),
-        sa.PrimaryKeyConstraint("merchant_id", name="pk_rfm_thresholds"),
-        _merchant("rfm_thresholds"),
-        postgresql_partition_by="HASH (merchant_id)",
-    )
-    op.create_table(
+    ddl.create_settings_table("rfm_thresholds", grant=TENANT_GRANT)
+    ddl.create_tenant_table(
         "customer_segments",
-        sa.Column("merchant_id", sa.Text, nullable=False),
-        sa.Column("id", sa.Text, nullable=False),
+        *ddl.entity_key(),
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("priority", sa.Integer, nullable=False),
         *(sa.Column(column, sa.SmallInteger) for column in SCORE_COLUMNS),
-        _now("created_at"),
-        sa.PrimaryKeyConstraint("merchant_id", "id", name="pk_customer_segments"),
-        _merchant("customer_segments"),
+        ddl.now_column("created_at"),
+        ddl.merchant_foreign_key(),
         sa.UniqueConstraint("merchant_id", "name", name="uq_customer_segments_merchant_id_name"),
         *(
             sa.CheckConstraint(
@@ -168,11 +132,12 @@ def upgrade() -> None:
             )
             for column in SCORE_COLUMNS
         ),
-        postgresql_partition_by="HASH (merchant_id)",
+        grant=TENANT_GRANT,
     )
-    op.create_table(
+    ddl.grant_to_app("DELETE", "customer_segments")
+    ddl.create_tenant_table(
         "rfm_score_history",
-        sa.Column("merchant_id", sa.Text, nullable=False),
+        ddl.merchant_id_column(),
         sa.Column("customer_id", sa.Text, nullable=False),
         sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("recency", sa.SmallInteger, nullable=False),
@@ -180,18 +145,11 @@ def upgrade() -> None:
         sa.Column("monetary", sa.SmallInteger, nullable=False),
         sa.Column("score", sa.Numeric(3, 2), nullable=False),
         sa.Column("segment", sa.Text),
-        sa.PrimaryKeyConstraint(
-            "merchant_id", "customer_id", "computed_at", name="pk_rfm_score_history"
-        ),
-        _merchant("rfm_score_history"),
-        _customer("rfm_score_history"),
-        postgresql_partition_by="HASH (merchant_id)",
+        sa.PrimaryKeyConstraint("merchant_id", "customer_id", "computed_at"),
+        ddl.merchant_foreign_key(),
+        ddl.customer_foreign_key(),
+        grant=TENANT_GRANT,
     )
-    for table in TENANT_TABLES:
-        for statement in hash_partitions(table) + tenant_isolation(table):
-            op.execute(statement)
-        op.execute(f"GRANT SELECT, INSERT, UPDATE ON {table} TO {APP_ROLE}")
-    op.execute(f"GRANT DELETE ON customer_segments TO {APP_ROLE}")
 
     benchmarks = op.create_table(
         "rfm_benchmarks",
@@ -199,7 +157,7 @@ def upgrade() -> None:
         sa.Column("industry", sa.Text, nullable=False),
         sa.Column("description", sa.Text, nullable=False),
         sa.Column("thresholds", JSONB, nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_rfm_benchmarks"),
+        sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("industry", name="uq_rfm_benchmarks_industry"),
     )
     op.bulk_insert(
@@ -219,7 +177,7 @@ def upgrade() -> None:
             for industry, description, recency, frequency, time_weighted in BENCHMARKS
         ],
     )
-    op.execute(f"GRANT SELECT ON rfm_benchmarks TO {APP_ROLE}")
+    ddl.grant_to_app("SELECT", "rfm_benchmarks")
 
     op.execute(
         """
@@ -244,7 +202,7 @@ def upgrade() -> None:
         WHERE merchant_id = {TENANT_SETTING}
         """  # noqa: S608
     )
-    op.execute(f"GRANT SELECT ON rfm_segment_counts_of_tenant TO {APP_ROLE}")
+    ddl.grant_to_app("SELECT", "rfm_segment_counts_of_tenant")
 
 
 def downgrade() -> None:

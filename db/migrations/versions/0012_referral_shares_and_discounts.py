@@ -11,26 +11,16 @@
 import sqlalchemy as sa
 from alembic import op
 
-from db.partitions import hash_partitions, tenant_isolation
-from db.session import APP_ROLE
+from db import ddl
 
 revision = "0012"
 down_revision = "0011"
 
-TABLES = ("referral_shares",)
-
-
-def _now(name: str) -> sa.Column[object]:
-    return sa.Column(
-        name, sa.DateTime(timezone=True), nullable=False, server_default=sa.text("now()")
-    )
-
 
 def upgrade() -> None:
-    op.create_table(
+    ddl.create_tenant_table(
         "referral_shares",
-        sa.Column("merchant_id", sa.Text, nullable=False),
-        sa.Column("id", sa.Text, nullable=False),
+        *ddl.entity_key(),
         sa.Column("link_id", sa.Text, nullable=False),
         sa.Column("advocate_customer_id", sa.Text, nullable=False),
         sa.Column("channel", sa.Text, nullable=False),
@@ -43,23 +33,11 @@ def upgrade() -> None:
         sa.Column("status", sa.Text, nullable=False),
         sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
         sa.Column("last_error", sa.Text),
-        _now("next_attempt_at"),
+        ddl.now_column("next_attempt_at"),
         sa.Column("sent_at", sa.DateTime(timezone=True)),
-        _now("created_at"),
-        _now("updated_at"),
-        sa.PrimaryKeyConstraint("merchant_id", "id", name="pk_referral_shares"),
-        sa.ForeignKeyConstraint(
-            ["merchant_id", "advocate_customer_id"],
-            ["customers.merchant_id", "customers.id"],
-            ondelete="CASCADE",
-            name="fk_referral_shares_merchant_id_advocate_customer_id_customers",
-        ),
-        sa.ForeignKeyConstraint(
-            ["merchant_id", "link_id"],
-            ["referral_links.merchant_id", "referral_links.id"],
-            ondelete="CASCADE",
-            name="fk_referral_shares_merchant_id_link_id_referral_links",
-        ),
+        *ddl.timestamps(),
+        ddl.customer_foreign_key("advocate_customer_id"),
+        ddl.tenant_foreign_key("link_id", "referral_links"),
         sa.UniqueConstraint(
             "merchant_id",
             "advocate_customer_id",
@@ -68,7 +46,8 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint("channel IN ('email', 'sms', 'whatsapp')", name="channel_known"),
         sa.CheckConstraint("status IN ('queued', 'sent', 'failed')", name="status_known"),
-        postgresql_partition_by="HASH (merchant_id)",
+        # DELETE: a customer's erasure (customers/redact) deletes the shares they made.
+        grant="SELECT, INSERT, UPDATE, DELETE",
     )
     op.create_index(
         "ix_referral_shares_advocate",
@@ -81,11 +60,6 @@ def upgrade() -> None:
         ["next_attempt_at"],
         postgresql_where=sa.text("status = 'queued'"),
     )
-    for table in TABLES:
-        for statement in hash_partitions(table) + tenant_isolation(table):
-            op.execute(statement)
-    # DELETE: a customer's erasure (customers/redact) deletes the shares they made.
-    op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON referral_shares TO {APP_ROLE}")
 
     op.add_column("referral_rewards", sa.Column("discount_code_encrypted", sa.Text))
     op.add_column("referral_rewards", sa.Column("discount_id", sa.Text))
@@ -106,5 +80,4 @@ def downgrade() -> None:
     )
     for column in ("last_error", "discount_id", "discount_code_encrypted"):
         op.drop_column("referral_rewards", column)
-    for table in reversed(TABLES):
-        op.drop_table(table)
+    op.drop_table("referral_shares")

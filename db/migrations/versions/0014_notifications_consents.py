@@ -19,8 +19,7 @@ All hash-partitioned by merchant and row-level secured like every tenant table.
 import sqlalchemy as sa
 from alembic import op
 
-from db.partitions import hash_partitions, tenant_isolation
-from db.session import APP_ROLE
+from db import ddl
 
 revision = "0014"
 down_revision = "0013"
@@ -32,59 +31,34 @@ MESSAGE_TYPES = (
 )
 
 
-def _now(name: str) -> sa.Column[object]:
-    return sa.Column(
-        name, sa.DateTime(timezone=True), nullable=False, server_default=sa.text("now()")
-    )
-
-
-def _customer_fk(table: str) -> sa.ForeignKeyConstraint:
-    return sa.ForeignKeyConstraint(
-        ["merchant_id", "customer_id"],
-        ["customers.merchant_id", "customers.id"],
-        ondelete="CASCADE",
-        name=f"fk_{table}_merchant_id_customer_id_customers",
-    )
-
-
-def _merchant_fk(table: str) -> sa.ForeignKeyConstraint:
-    return sa.ForeignKeyConstraint(
-        ["merchant_id"], ["merchants.id"], ondelete="CASCADE", name=f"fk_{table}_merchant_id"
-    )
-
-
 def upgrade() -> None:
-    op.create_table(
+    ddl.create_tenant_table(
         "notification_settings",
-        sa.Column("merchant_id", sa.Text, nullable=False),
+        ddl.merchant_id_column(),
         sa.Column("sender_name", sa.Text),
         sa.Column("sender_email", sa.Text),
         sa.Column(
             "channels", sa.ARRAY(sa.Text), nullable=False, server_default=sa.text("'{email}'")
         ),
-        sa.Column("version", sa.Integer, nullable=False, server_default="1"),
-        _now("created_at"),
-        _now("updated_at"),
-        sa.PrimaryKeyConstraint("merchant_id", name="pk_notification_settings"),
-        _merchant_fk("notification_settings"),
+        ddl.version_column(),
+        *ddl.timestamps(),
+        sa.PrimaryKeyConstraint("merchant_id"),
+        ddl.merchant_foreign_key("fk_notification_settings_merchant_id"),
         sa.CheckConstraint(
             "channels <@ ARRAY['email', 'sms']::text[] AND cardinality(channels) > 0",
             name="channels_known",
         ),
-        postgresql_partition_by="HASH (merchant_id)",
+        grant="SELECT, INSERT, UPDATE",
     )
-    op.create_table(
+    ddl.create_tenant_table(
         "email_templates",
-        sa.Column("merchant_id", sa.Text, nullable=False),
-        sa.Column("id", sa.Text, nullable=False),
+        *ddl.entity_key(),
         sa.Column("message_type", sa.Text, nullable=False),
         sa.Column("locale", sa.Text, nullable=False),
         sa.Column("subject", sa.Text, nullable=False),
         sa.Column("body", sa.Text, nullable=False),
-        _now("created_at"),
-        _now("updated_at"),
-        sa.PrimaryKeyConstraint("merchant_id", "id", name="pk_email_templates"),
-        _merchant_fk("email_templates"),
+        *ddl.timestamps(),
+        ddl.merchant_foreign_key("fk_email_templates_merchant_id"),
         sa.UniqueConstraint(
             "merchant_id",
             "message_type",
@@ -93,12 +67,11 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint(f"message_type IN ({MESSAGE_TYPES})", name="message_type_known"),
         sa.CheckConstraint("locale IN ('en', 'es', 'fr', 'ar', 'he')", name="locale_known"),
-        postgresql_partition_by="HASH (merchant_id)",
+        grant="SELECT, INSERT, UPDATE",
     )
-    op.create_table(
+    ddl.create_tenant_table(
         "notification_deliveries",
-        sa.Column("merchant_id", sa.Text, nullable=False),
-        sa.Column("id", sa.Text, nullable=False),
+        *ddl.entity_key(),
         sa.Column("message_type", sa.Text, nullable=False),
         sa.Column("event_id", sa.Text, nullable=False),
         sa.Column("customer_id", sa.Text),
@@ -108,10 +81,9 @@ def upgrade() -> None:
         # A code (rejected_4xx, unavailable, no_consent, ...), never the provider's answer,
         # which may quote the address.
         sa.Column("reason", sa.Text),
-        _now("created_at"),
+        ddl.now_column("created_at"),
         sa.Column("sent_at", sa.DateTime(timezone=True)),
-        sa.PrimaryKeyConstraint("merchant_id", "id", name="pk_notification_deliveries"),
-        _customer_fk("notification_deliveries"),
+        ddl.customer_foreign_key(),
         sa.UniqueConstraint(
             "merchant_id",
             "message_type",
@@ -120,26 +92,24 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint(f"message_type IN ({MESSAGE_TYPES})", name="message_type_known"),
         sa.CheckConstraint("status IN ('sent', 'failed', 'skipped')", name="status_known"),
-        postgresql_partition_by="HASH (merchant_id)",
+        grant="SELECT, INSERT, UPDATE",
     )
     op.create_index(
         "ix_notification_deliveries_merchant_created",
         "notification_deliveries",
         ["merchant_id", "created_at", "id"],
     )
-    op.create_table(
+    ddl.create_tenant_table(
         "consents",
-        sa.Column("merchant_id", sa.Text, nullable=False),
-        sa.Column("id", sa.Text, nullable=False),
+        *ddl.entity_key(),
         sa.Column("customer_id", sa.Text, nullable=False),
         sa.Column("consent_type", sa.Text, nullable=False),
         sa.Column("status", sa.Text, nullable=False),
         sa.Column("source", sa.Text, nullable=False),
         sa.Column("text_version", sa.Text),
         sa.Column("ip_hash", sa.Text),
-        _now("created_at"),
-        sa.PrimaryKeyConstraint("merchant_id", "id", name="pk_consents"),
-        _customer_fk("consents"),
+        ddl.now_column("created_at"),
+        ddl.customer_foreign_key(),
         sa.CheckConstraint(
             "consent_type IN ('newsletter', 'rfm_tracking', 'referrals')", name="type_known"
         ),
@@ -148,21 +118,14 @@ def upgrade() -> None:
             "source IN ('widget', 'import', 'shopify_accepts_marketing', 'staff')",
             name="source_known",
         ),
-        postgresql_partition_by="HASH (merchant_id)",
+        # History, never edited; deleted only with the customer's data (GDPR erasure).
+        grant="SELECT, INSERT, DELETE",
     )
     op.create_index(
         "ix_consents_customer_type",
         "consents",
         ["merchant_id", "customer_id", "consent_type", "created_at"],
     )
-    for table in TABLES:
-        for statement in hash_partitions(table) + tenant_isolation(table):
-            op.execute(statement)
-    op.execute(f"GRANT SELECT, INSERT, UPDATE ON notification_settings TO {APP_ROLE}")
-    op.execute(f"GRANT SELECT, INSERT, UPDATE ON email_templates TO {APP_ROLE}")
-    op.execute(f"GRANT SELECT, INSERT, UPDATE ON notification_deliveries TO {APP_ROLE}")
-    # History, never edited; deleted only with the customer's data (GDPR erasure).
-    op.execute(f"GRANT SELECT, INSERT, DELETE ON consents TO {APP_ROLE}")
     op.drop_constraint(op.f("ck_gdpr_requests_request_type_known"), "gdpr_requests", type_="check")
     op.create_check_constraint(
         "request_type_known",
