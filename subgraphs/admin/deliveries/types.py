@@ -10,8 +10,9 @@ from db.models import ApiLog
 from subgraphs.admin.deliveries import service
 from subgraphs.admin.loaders import AdminInfo
 from subgraphs.admin.nodes.types import Node
-from subgraphs.kit.graphql.domain import DisplayableError, domain_enum
+from subgraphs.kit.graphql.domain import domain_enum
 from subgraphs.kit.graphql.node import global_id, local_id
+from subgraphs.kit.graphql.user_errors import UserError, user_errors_field
 from subgraphs.kit.permissions import Capability, require
 
 WebhookDeliveryStatus = domain_enum(
@@ -135,8 +136,8 @@ WebhookRetryErrorCode = domain_enum(
 
 
 @strawberry.type(description="An expected failure of `webhookRetry`.")
-class WebhookRetryUserError(DisplayableError):
-    code: WebhookRetryErrorCode = strawberry.field(description="What went wrong, for programs.")  # type: ignore[valid-type]
+class WebhookRetryUserError(UserError[service.WebhookRetryErrorCode]):
+    pass
 
 
 @strawberry.type(description="Result of `webhookRetry`.")
@@ -144,4 +145,4 @@ class WebhookRetryPayload:
     delivery: WebhookDelivery | None = strawberry.field(
         default=None, description="The delivery, pending again; null when nothing changed."
     )
-    user_errors: list[WebhookRetryUserError] = strawberry.field(description="Why nothing changed.")
+    user_errors: list[WebhookRetryUserError] = user_errors_field()

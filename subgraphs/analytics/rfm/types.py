@@ -17,6 +17,7 @@ from subgraphs.analytics.rfm.service import (
 from subgraphs.analytics.user_errors import AnalyticsUserError
 from subgraphs.kit.graphql.node import NODE_ID_DESCRIPTION, global_id, local_id
 from subgraphs.kit.graphql.scalars import UnsignedInt64
+from subgraphs.kit.graphql.user_errors import user_errors_field
 from subgraphs.kit.permissions import Capability, require
 
 
@@ -180,9 +181,7 @@ class RfmThresholdsUpdatePayload:
     rfm_thresholds: RfmThresholdsSettings | None = strawberry.field(
         default=None, description="The thresholds as saved; null when nothing was changed."
     )
-    user_errors: list[AnalyticsUserError] = strawberry.field(
-        default_factory=list, description="Why nothing changed."
-    )
+    user_errors: list[AnalyticsUserError] = user_errors_field()
 
 
 @strawberry.input(description="A range of one RFM score, bounds included.")
@@ -258,9 +257,7 @@ class RfmSegmentCreatePayload:
     rfm_segment: RfmSegment | None = strawberry.field(
         default=None, description="The segment; null when nothing was created."
     )
-    user_errors: list[AnalyticsUserError] = strawberry.field(
-        default_factory=list, description="Why nothing was created."
-    )
+    user_errors: list[AnalyticsUserError] = user_errors_field("Why nothing was created.")
 
 
 @strawberry.input(description="Remove a merchant-defined RFM segment.")
@@ -274,6 +271,4 @@ class RfmSegmentDeletePayload:
         default=None,
         description="The segment removed; null if there was none (deletes are idempotent).",
     )
-    user_errors: list[AnalyticsUserError] = strawberry.field(
-        default_factory=list, description="Why nothing was removed."
-    )
+    user_errors: list[AnalyticsUserError] = user_errors_field("Why nothing was removed.")

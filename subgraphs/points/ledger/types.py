@@ -15,13 +15,14 @@ from subgraphs.kit.graphql.codes import CountryCode, CurrencyCode, code_of, curr
 from subgraphs.kit.graphql.domain import domain_enum
 from subgraphs.kit.graphql.input_checks import decimal_digits
 from subgraphs.kit.graphql.node import NODE_ID_DESCRIPTION, global_id, local_id
+from subgraphs.kit.graphql.user_errors import user_errors_field
 from subgraphs.kit.permissions import require_customer_access
 from subgraphs.points.ledger.service import AdjustCommand, EarnCommand
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.program import calculation
 from subgraphs.points.program.service import Channel
 from subgraphs.points.program.types import SalesChannel
-from subgraphs.points.user_errors import PointsUserError, user_errors_field
+from subgraphs.points.user_errors import PointsUserError
 
 if TYPE_CHECKING:
     from subgraphs.points.customers.types import Customer

@@ -11,6 +11,7 @@ from db.models import NotificationDelivery as NotificationDeliveryRow
 from subgraphs.kit.graphql.domain import domain_enum
 from subgraphs.kit.graphql.mutations import expected_version_field, version_field
 from subgraphs.kit.graphql.node import NODE_ID_DESCRIPTION, global_id, local_id
+from subgraphs.kit.graphql.user_errors import user_errors_field
 from subgraphs.kit.integrations.notification_templates import Template
 from subgraphs.kit.integrations.notifications import RenderedMessage
 from subgraphs.kit.permissions import Capability, require
@@ -18,7 +19,7 @@ from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.notifications import service
 from subgraphs.points.program.service import NotificationProvider as ProviderValue
 from subgraphs.points.program.types import NotificationProvider
-from subgraphs.points.user_errors import PointsUserError, user_errors_field
+from subgraphs.points.user_errors import PointsUserError
 
 NotificationChannel = domain_enum(
     service.Channel,

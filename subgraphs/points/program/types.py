@@ -11,10 +11,11 @@ import strawberry
 
 from subgraphs.kit.graphql.codes import CurrencyCode, currency
 from subgraphs.kit.graphql.domain import domain_enum
+from subgraphs.kit.graphql.user_errors import user_errors_field
 from subgraphs.kit.integrations.shopify_admin import ThrottleStatus
 from subgraphs.points.money import Money
 from subgraphs.points.program import service as program
-from subgraphs.points.user_errors import PointsUserError, user_errors_field
+from subgraphs.points.user_errors import PointsUserError
 
 Rounding = domain_enum(
     program.Rounding,

@@ -15,13 +15,14 @@ from subgraphs.kit.graphql.codes import CurrencyCode, code_of, currency
 from subgraphs.kit.graphql.domain import domain_enum
 from subgraphs.kit.graphql.mutations import expected_version_field, version_field
 from subgraphs.kit.graphql.node import NODE_ID_DESCRIPTION, global_id, local_id
+from subgraphs.kit.graphql.user_errors import user_errors_field
 from subgraphs.kit.permissions import require_catalog_read, require_customer_access
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.money import Money, shop_money
 from subgraphs.points.rewards.redemption import RedeemCommand, redemption_code
 from subgraphs.points.rewards.repository import RedemptionWithReward
 from subgraphs.points.rewards.service import UPDATABLE_FIELDS, RewardTerms, reward_value
-from subgraphs.points.user_errors import PointsUserError, bad_user_input, user_errors_field
+from subgraphs.points.user_errors import PointsUserError, bad_user_input
 
 if TYPE_CHECKING:
     from subgraphs.points.customers.types import Customer

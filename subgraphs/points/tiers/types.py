@@ -12,13 +12,14 @@ from db.models import VipTier as VipTierRow
 from subgraphs.kit.graphql.mutations import expected_version_field, version_field
 from subgraphs.kit.graphql.node import NODE_ID_DESCRIPTION, global_id, local_id, local_ids
 from subgraphs.kit.graphql.scalars import UnsignedInt64
+from subgraphs.kit.graphql.user_errors import user_errors_field
 from subgraphs.kit.permissions import require_catalog_read
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.money import Money, shop_money
 from subgraphs.points.tiers import preview
 from subgraphs.points.tiers.rules import TierBenefits, TierRules, localized_name
 from subgraphs.points.tiers.service import TierChanges, TierDraft
-from subgraphs.points.user_errors import PointsUserError, user_errors_field
+from subgraphs.points.user_errors import PointsUserError
 
 LocaleArgument = strawberry.argument(
     description="en, es, fr, ar or he; names missing in that locale fall back to English."

@@ -17,6 +17,7 @@ from subgraphs.kit.graphql.domain import domain_enum
 from subgraphs.kit.graphql.node import NODE_ID_DESCRIPTION, global_id, local_id
 from subgraphs.kit.graphql.relay import Connection, paged, to_connection
 from subgraphs.kit.graphql.scalars import UnsignedInt64
+from subgraphs.kit.graphql.user_errors import user_errors_field
 from subgraphs.kit.pagination import PageRequest, time_ordered_page, time_ordered_position
 from subgraphs.kit.permissions import Capability, require, require_customer_access
 from subgraphs.referrals.conversions import reads, service
@@ -312,9 +313,7 @@ class ReferralReviewPayload:
     rewards: list[ReferralRewardGrant] = strawberry.field(
         default_factory=list, description="The rewards the decision moved."
     )
-    user_errors: list[ReferralUserError] = strawberry.field(
-        default_factory=list, description="Why nothing changed."
-    )
+    user_errors: list[ReferralUserError] = user_errors_field()
 
 
 @strawberry.input(description="A code the shopper entered in the storefront.")
@@ -327,9 +326,7 @@ class ReferralClaimPayload:
     referral: Referral | None = strawberry.field(
         default=None, description="The shopper's referral (the first one, if referred already)."
     )
-    user_errors: list[ReferralUserError] = strawberry.field(
-        default_factory=list, description="Why nothing changed."
-    )
+    user_errors: list[ReferralUserError] = user_errors_field()
 
 
 @strawberry.type(description="One UTC day of the referral program.")

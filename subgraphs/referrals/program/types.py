@@ -9,6 +9,7 @@ import strawberry
 
 from subgraphs.kit.graphql.domain import domain_enum
 from subgraphs.kit.graphql.mutations import expected_version_field, version_field
+from subgraphs.kit.graphql.user_errors import user_errors_field
 from subgraphs.referrals.program import service
 from subgraphs.referrals.program.service import RTL_LOCALES, ReferralProgramConfig
 from subgraphs.referrals.types import ReferralUserError
@@ -212,6 +213,4 @@ class ReferralProgramUpdatePayload:
     referral_program: ReferralProgram | None = strawberry.field(
         default=None, description="The program as saved; null when nothing was changed."
     )
-    user_errors: list[ReferralUserError] = strawberry.field(
-        default_factory=list, description="Why nothing changed."
-    )
+    user_errors: list[ReferralUserError] = user_errors_field()
