@@ -15,7 +15,7 @@ from subgraphs.analytics.rfm.service import (
     SegmentRule,
 )
 from subgraphs.analytics.user_errors import AnalyticsUserError
-from subgraphs.kit.graphql.node import NODE_ID_DESCRIPTION, global_id, local_id
+from subgraphs.kit.graphql.node import CustomerKey, global_id
 from subgraphs.kit.graphql.scalars import UnsignedInt64
 from subgraphs.kit.graphql.user_errors import user_errors_field
 from subgraphs.kit.permissions import Capability, require
@@ -115,19 +115,7 @@ class CustomerRfmScores:
 
 
 @strawberry.federation.type(keys=["id"], description="A shopper enrolled in the loyalty program.")
-class Customer:
-    id: strawberry.ID = strawberry.field(description=NODE_ID_DESCRIPTION)
-    # The points subgraph owns customers; analytics keys its scores by them.
-    customer_id: strawberry.Private[str]
-
-    @classmethod
-    def resolve_reference(cls, id: strawberry.ID) -> Customer:
-        return cls(id=id, customer_id=local_id(id, "Customer"))
-
-    @classmethod
-    def of(cls, customer_id: str) -> Customer:
-        return cls(id=global_id("Customer", customer_id), customer_id=customer_id)
-
+class Customer(CustomerKey):
     @strawberry.field(
         description="The customer's RFM scores and segment, from their order facts; null "
         "before their first order is scored."

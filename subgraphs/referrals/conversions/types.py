@@ -14,7 +14,7 @@ from db.models import Referral as ReferralRow
 from db.models import ReferralReward as RewardRow
 from db.models import ReferralRewardStatus, ReferralStatus
 from subgraphs.kit.graphql.domain import domain_enum
-from subgraphs.kit.graphql.node import NODE_ID_DESCRIPTION, global_id, local_id
+from subgraphs.kit.graphql.node import NODE_ID_DESCRIPTION, CustomerKey, global_id, local_id
 from subgraphs.kit.graphql.relay import Connection, paged, to_connection
 from subgraphs.kit.graphql.scalars import UnsignedInt64
 from subgraphs.kit.graphql.user_errors import user_errors_field
@@ -30,19 +30,7 @@ from subgraphs.referrals.types import ReferralLink, ReferralUserError
 
 
 @strawberry.federation.type(keys=["id"], description="A shopper enrolled in the loyalty program.")
-class Customer:
-    id: strawberry.ID = strawberry.field(description=NODE_ID_DESCRIPTION)
-    # The customer's database id: the points subgraph owns customers, this one only keys by them.
-    customer_id: strawberry.Private[str]
-
-    @classmethod
-    def resolve_reference(cls, id: strawberry.ID) -> Customer:
-        return cls(id=id, customer_id=local_id(id, "Customer"))
-
-    @classmethod
-    def of(cls, customer_id: str) -> Customer:
-        return cls(id=global_id("Customer", customer_id), customer_id=customer_id)
-
+class Customer(CustomerKey):
     @strawberry.field(description="The customer's referral link, if one was created.")
     async def referral_link(self, info: ReferralsInfo) -> ReferralLink | None:
         require_customer_access(info.context.viewer, self.customer_id)
