@@ -9,7 +9,7 @@ import strawberry
 
 from db.models import NotificationDelivery as NotificationDeliveryRow
 from subgraphs.kit.graphql.domain import domain_enum
-from subgraphs.kit.graphql.mutations import expected_version_field, version_field
+from subgraphs.kit.graphql.fields import expected_version_field, version_field
 from subgraphs.kit.graphql.node import NODE_ID_DESCRIPTION, global_id, local_id
 from subgraphs.kit.graphql.user_errors import user_errors_field
 from subgraphs.kit.integrations.notification_templates import Template

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import strawberry
 
 from subgraphs.kit.graphql.domain import domain_enum
-from subgraphs.kit.graphql.mutations import expected_version_field, version_field
+from subgraphs.kit.graphql.fields import expected_version_field, version_field
 from subgraphs.kit.graphql.user_errors import user_errors_field
 from subgraphs.referrals.program import service
 from subgraphs.referrals.program.service import RTL_LOCALES, ReferralProgramConfig
