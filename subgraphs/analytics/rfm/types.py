@@ -15,6 +15,7 @@ from subgraphs.analytics.rfm.service import (
     SegmentRule,
 )
 from subgraphs.analytics.user_errors import AnalyticsUserError
+from subgraphs.kit.graphql.fields import from_attributes
 from subgraphs.kit.graphql.node import CustomerKey, global_id
 from subgraphs.kit.graphql.scalars import UnsignedInt64
 from subgraphs.kit.graphql.user_errors import user_errors_field
@@ -105,13 +106,7 @@ class CustomerRfmScores:
 
     @classmethod
     def of(cls, rfm: CustomerRfm) -> CustomerRfmScores:
-        return cls(
-            recency=rfm.recency,
-            frequency=rfm.frequency,
-            monetary=rfm.monetary,
-            score=rfm.score,
-            segment=rfm.segment,
-        )
+        return from_attributes(cls, rfm)
 
 
 @strawberry.federation.type(keys=["id"], description="A shopper enrolled in the loyalty program.")

@@ -1,12 +1,21 @@
-"""The fields that mean the same in every domain's types, worded once: an object's ``version``,
-an update's ``expectedVersion`` (optimistic concurrency) and a create's ``idempotencyKey``
-(safe retries). Each takes the entity's name for its description."""
+"""What the domains' types share about their fields: the fields that mean the same in every
+domain, worded once (an object's ``version``, an update's ``expectedVersion`` for optimistic
+concurrency, a create's ``idempotencyKey`` for safe retries; each takes the entity's name for
+its description), and ``from_attributes``, which fills a type from a row's same-named columns.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import strawberry
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+# Strawberry types are dataclasses.
+ObjectT = TypeVar("ObjectT", bound="DataclassInstance")
 
 
 def version_field(entity: str) -> Any:
@@ -36,3 +45,17 @@ def create_key_field(entity: str, max_length: int) -> Any:
         f"with it returns the same {entity} and never creates a second one; another input "
         "under the same key is IDEMPOTENCY_KEY_REUSED."
     )
+
+
+def from_attributes(of_type: type[ObjectT], source: object, /, **computed: Any) -> ObjectT:
+    """An ``of_type`` whose fields are ``computed`` where given, and otherwise the attributes of
+    the same name of ``source`` (a row, a service's view): a type that shows its row mostly as
+    it is spells out only what differs. A field ``source`` lacks is an ``AttributeError``."""
+    # A Strawberry type is a dataclass: its constructor takes the fields that have no resolver
+    # (the ``Private`` ones included).
+    copied = {
+        field.name: getattr(source, field.name)
+        for field in dataclasses.fields(of_type)
+        if field.init and field.name not in computed
+    }
+    return of_type(**copied, **computed)

@@ -13,7 +13,12 @@ from db.models import BonusCampaign as BonusCampaignRow
 from db.models import CampaignKind as CampaignKindValue
 from subgraphs.kit.graphql.codes import CountryCode
 from subgraphs.kit.graphql.domain import domain_enum
-from subgraphs.kit.graphql.fields import create_key_field, expected_version_field, version_field
+from subgraphs.kit.graphql.fields import (
+    create_key_field,
+    expected_version_field,
+    from_attributes,
+    version_field,
+)
 from subgraphs.kit.graphql.node import NODE_ID_DESCRIPTION, global_id, local_id
 from subgraphs.kit.graphql.user_errors import user_errors_field
 from subgraphs.kit.permissions import Capability, require
@@ -103,15 +108,12 @@ class BonusCampaign:
     def from_row(cls, row: BonusCampaignRow) -> BonusCampaign:
         conditions = row.conditions or {}
         kind = CampaignKindValue(row.kind)
-        return cls(
+        return from_attributes(
+            cls,
+            row,
             id=global_id("BonusCampaign", row.id),
-            name=row.name,
             kind=kind,
             multiplier=row.multiplier if kind is CampaignKindValue.DOUBLE_POINTS else None,
-            bonus_points=row.bonus_points,
-            discount_percent=row.discount_percent,
-            starts_at=row.starts_at,
-            ends_at=row.ends_at,
             conditions=CampaignConditions(
                 rfm_segments=list(conditions.get("rfm_segments") or []),
                 countries=[
@@ -125,9 +127,6 @@ class BonusCampaign:
                     if code in _REGION_CODES
                 ],
             ),
-            active=row.active,
-            created_at=row.created_at,
-            version=row.version,
             goal=row.goal_amount,
         )
 

@@ -13,7 +13,12 @@ from db.models import Reward as RewardRow
 from db.models import RewardRedemption as RedemptionRow
 from subgraphs.kit.graphql.codes import CurrencyCode, code_of, currency
 from subgraphs.kit.graphql.domain import domain_enum
-from subgraphs.kit.graphql.fields import create_key_field, expected_version_field, version_field
+from subgraphs.kit.graphql.fields import (
+    create_key_field,
+    expected_version_field,
+    from_attributes,
+    version_field,
+)
 from subgraphs.kit.graphql.node import NODE_ID_DESCRIPTION, global_id, local_id
 from subgraphs.kit.graphql.user_errors import user_errors_field
 from subgraphs.kit.permissions import require_catalog_read, require_customer_access
@@ -83,19 +88,13 @@ class Reward:
 
     @classmethod
     def from_row(cls, row: RewardRow) -> Reward:
-        return cls(
+        return from_attributes(
+            cls,
+            row,
             id=global_id("Reward", row.id),
             kind=RewardKind(row.kind),
-            title=row.title,
-            points_cost=row.points_cost,
             percentage=row.value if row.kind == RewardKind.PERCENTAGE else None,
             product_id=strawberry.ID(row.product_id) if row.product_id else None,
-            per_customer_limit=row.per_customer_limit,
-            starts_at=row.starts_at,
-            ends_at=row.ends_at,
-            active=row.active,
-            created_at=row.created_at,
-            version=row.version,
             row=row,
         )
 

@@ -14,6 +14,7 @@ from db.models import Referral as ReferralRow
 from db.models import ReferralReward as RewardRow
 from db.models import ReferralRewardStatus, ReferralStatus
 from subgraphs.kit.graphql.domain import domain_enum
+from subgraphs.kit.graphql.fields import from_attributes
 from subgraphs.kit.graphql.node import NODE_ID_DESCRIPTION, CustomerKey, global_id, local_id
 from subgraphs.kit.graphql.relay import Connection, paged, to_connection
 from subgraphs.kit.graphql.scalars import UnsignedInt64
@@ -188,14 +189,11 @@ class ReferralRewardGrant:
         owner_customer_id: str | None = None,
         cipher: FieldCipher | None = None,
     ) -> ReferralRewardGrant:
-        return cls(
-            side=row.side,
+        return from_attributes(
+            cls,
+            row,
             kind=ReferralRewardKind(row.kind),
-            points=row.points,
             status=ReferralRewardStatus(row.status),
-            release_at=row.release_at,
-            issued_at=row.issued_at,
-            value=row.value,
             owner_customer_id=owner_customer_id,
             code=None if cipher is None else reward_discount_code(row, cipher),
             failure=row.last_error,
@@ -240,7 +238,9 @@ class Referral:
 
     @classmethod
     def from_row(cls, row: ReferralRow) -> Referral:
-        return cls(
+        return from_attributes(
+            cls,
+            row,
             id=global_id("Referral", row.id),
             status=ReferralStatus(row.status),
             source=service.AttributionSource(row.source),
@@ -248,11 +248,6 @@ class Referral:
             friend=Customer.of(row.friend_customer_id),
             fraud_score=Decimal(row.fraud_score),
             fraud_signals=[_signal(signal) for signal in row.fraud_reasons],
-            qualifying_order_id=row.qualifying_order_id,
-            created_at=row.created_at,
-            completed_at=row.completed_at,
-            advocate_customer_id=row.advocate_customer_id,
-            friend_customer_id=row.friend_customer_id,
         )
 
     @classmethod
