@@ -1,21 +1,13 @@
-"""The analytics subgraph's mutation runner: kit's ``run_mutation`` with
-``AnalyticsUserError`` (the one place analytics says how its expected failures are shown)."""
+"""The analytics subgraph's userErrors: its error codes as GraphQL sees them, its userError type
+and its mutation runner (the one place analytics says how its expected failures are shown)."""
 
 from __future__ import annotations
-
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 import strawberry
 
 from subgraphs.analytics import errors
-from subgraphs.analytics.loaders import AnalyticsInfo
-from subgraphs.kit.graphql.domain import DisplayableError, domain_enum
-from subgraphs.kit.graphql.mutations import FailedPayload, MutationScope, run_mutation
-from subgraphs.kit.permissions import Capability
-
-PayloadT = TypeVar("PayloadT")
-ResultT = TypeVar("ResultT")
+from subgraphs.kit.graphql.domain import domain_enum
+from subgraphs.kit.graphql.user_errors import MutationRunner, UserError
 
 AnalyticsErrorCode = domain_enum(
     errors.AnalyticsErrorCode,
@@ -35,23 +27,8 @@ AnalyticsErrorCode = domain_enum(
 
 
 @strawberry.type(description="An expected failure of an analytics mutation.")
-class AnalyticsUserError(DisplayableError):
-    code: AnalyticsErrorCode = strawberry.field(description="What went wrong, for programs.")  # type: ignore[valid-type]
+class AnalyticsUserError(UserError[errors.AnalyticsErrorCode]):
+    pass
 
 
-async def analytics_mutation(
-    info: AnalyticsInfo,
-    payload: FailedPayload[PayloadT],
-    perform: Callable[[MutationScope], Awaitable[ResultT]],
-    respond: Callable[[ResultT], PayloadT | Awaitable[PayloadT]],
-    *,
-    capability: Capability = Capability.MANAGE_PROGRAM,
-) -> PayloadT:
-    return await run_mutation(
-        info,
-        capability=capability,
-        perform=perform,
-        respond=respond,
-        payload=payload,
-        user_error=AnalyticsUserError,
-    )
+analytics_mutation = MutationRunner(AnalyticsUserError)

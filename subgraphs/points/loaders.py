@@ -30,6 +30,7 @@ from subgraphs.kit.graphql.loaders import (
     by_id_loader,
     in_key_order,
     per_owner_loader,
+    repository_by_id_loader,
     tenant_loader,
 )
 from subgraphs.kit.pagination import Page, PageRequest
@@ -186,27 +187,15 @@ class PointsLoaders:
 
     @cached_property
     def transaction_by_id(self) -> DataLoader[str, PointsTransaction | None]:
-        return by_id_loader(
-            self._resources,
-            self._merchant_id,
-            lambda session, ids: LedgerRepository(session, self._merchant_id).get_by_ids(ids),
-        )
+        return repository_by_id_loader(self._resources, self._merchant_id, LedgerRepository)
 
     @cached_property
     def campaign_by_id(self) -> DataLoader[str, BonusCampaign | None]:
-        return by_id_loader(
-            self._resources,
-            self._merchant_id,
-            lambda session, ids: CampaignRepository(session, self._merchant_id).get_by_ids(ids),
-        )
+        return repository_by_id_loader(self._resources, self._merchant_id, CampaignRepository)
 
     @cached_property
     def notification_delivery_by_id(self) -> DataLoader[str, NotificationDelivery | None]:
-        return by_id_loader(
-            self._resources,
-            self._merchant_id,
-            lambda session, ids: DeliveryRepository(session, self._merchant_id).get_by_ids(ids),
-        )
+        return repository_by_id_loader(self._resources, self._merchant_id, DeliveryRepository)
 
     @cached_property
     def consents_by_customer(self) -> DataLoader[str, list[Consent]]:

@@ -16,6 +16,7 @@ from subgraphs.kit.graphql.loaders import (
     by_id_loader,
     in_key_order,
     per_owner_loader,
+    repository_by_id_loader,
     tenant_loader,
 )
 from subgraphs.kit.pagination import Page, PageRequest
@@ -69,11 +70,7 @@ def build_referrals_loaders(resources: Resources, viewer: Viewer) -> ReferralsLo
                 session, merchant_id, ids, request
             ),
         ),
-        referral_link_by_id=by_id_loader(
-            resources,
-            merchant_id,
-            lambda session, ids: ReferralsRepository(session, merchant_id).get_by_ids(ids),
-        ),
+        referral_link_by_id=repository_by_id_loader(resources, merchant_id, ReferralsRepository),
         referral_by_id=by_id_loader(
             resources,
             merchant_id,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import strawberry
 
 from db.models import ReferralLink as ReferralLinkRow
-from subgraphs.kit.graphql.domain import DisplayableError, domain_enum
+from subgraphs.kit.graphql.domain import domain_enum
 from subgraphs.kit.graphql.node import NODE_ID_DESCRIPTION, global_id, local_id
 from subgraphs.kit.graphql.scalars import UnsignedInt64
+from subgraphs.kit.graphql.user_errors import UserError, user_errors_field
 from subgraphs.kit.permissions import require_customer_access
 from subgraphs.referrals import service
 from subgraphs.referrals.loaders import ReferralsInfo
@@ -76,8 +77,8 @@ ReferralErrorCode = domain_enum(
 
 
 @strawberry.type(description="An expected failure of a referral mutation.")
-class ReferralUserError(DisplayableError):
-    code: ReferralErrorCode = strawberry.field(description="What went wrong, for programs.")  # type: ignore[valid-type]
+class ReferralUserError(UserError[service.ReferralErrorCode]):
+    pass
 
 
 @strawberry.input(description="Create (or fetch) a customer's referral link.")
@@ -90,4 +91,4 @@ class ReferralLinkCreatePayload:
     referral_link: ReferralLink | None = strawberry.field(
         default=None, description="The advocate's link."
     )
-    user_errors: list[ReferralUserError] = strawberry.field(description="Why nothing changed.")
+    user_errors: list[ReferralUserError] = user_errors_field()

@@ -10,8 +10,10 @@ from db.models import ApiLog
 from subgraphs.admin.deliveries import service
 from subgraphs.admin.loaders import AdminInfo
 from subgraphs.admin.nodes.types import Node
-from subgraphs.kit.graphql.domain import DisplayableError, domain_enum
+from subgraphs.kit.graphql.domain import domain_enum
+from subgraphs.kit.graphql.fields import from_attributes
 from subgraphs.kit.graphql.node import global_id, local_id
+from subgraphs.kit.graphql.user_errors import UserError, user_errors_field
 from subgraphs.kit.permissions import Capability, require
 
 WebhookDeliveryStatus = domain_enum(
@@ -90,22 +92,16 @@ class WebhookDelivery(Node):
 
     @classmethod
     def from_row(cls, row: ApiLog) -> WebhookDelivery:
-        return cls(
+        return from_attributes(
+            cls,
+            row,
             id=global_id("WebhookDelivery", row.id),
             topic=WebhookTopic(row.topic),
             status=WebhookDeliveryStatus(row.status),
-            webhook_id=row.webhook_id,
-            event_id=row.event_id,
-            triggered_at=row.triggered_at,
             received_at=row.created_at,
-            attempts=row.attempts,
-            last_error=row.last_error,
             next_attempt_at=(
                 row.next_attempt_at if row.status == service.DeliveryStatus.PENDING else None
             ),
-            processed_at=row.processed_at,
-            duration_ms=row.duration_ms,
-            payload_bytes=row.payload_bytes,
         )
 
     @classmethod
@@ -135,8 +131,8 @@ WebhookRetryErrorCode = domain_enum(
 
 
 @strawberry.type(description="An expected failure of `webhookRetry`.")
-class WebhookRetryUserError(DisplayableError):
-    code: WebhookRetryErrorCode = strawberry.field(description="What went wrong, for programs.")  # type: ignore[valid-type]
+class WebhookRetryUserError(UserError[service.WebhookRetryErrorCode]):
+    pass
 
 
 @strawberry.type(description="Result of `webhookRetry`.")
@@ -144,4 +140,4 @@ class WebhookRetryPayload:
     delivery: WebhookDelivery | None = strawberry.field(
         default=None, description="The delivery, pending again; null when nothing changed."
     )
-    user_errors: list[WebhookRetryUserError] = strawberry.field(description="Why nothing changed.")
+    user_errors: list[WebhookRetryUserError] = user_errors_field()

@@ -13,6 +13,7 @@ from subgraphs.admin.gdpr.downloads import signed_download
 from subgraphs.admin.loaders import AdminInfo
 from subgraphs.admin.nodes.types import Node
 from subgraphs.kit.graphql.domain import domain_enum
+from subgraphs.kit.graphql.fields import from_attributes
 from subgraphs.kit.graphql.node import global_id, local_id
 from subgraphs.kit.permissions import Capability, require
 
@@ -101,16 +102,13 @@ class GdprRequest(Node):
 
     @classmethod
     def from_row(cls, row: GdprRequestRow) -> GdprRequest:
-        return cls(
+        return from_attributes(
+            cls,
+            row,
             id=global_id("GdprRequest", row.id),
             request_id=row.id,
             type=GdprRequestType(row.request_type),
             status=GdprRequestStatus(row.status),
-            shopify_customer_id=row.shopify_customer_id,
-            created_at=row.created_at,
-            completed_at=row.completed_at,
-            retention_expires_at=row.retention_expires_at,
-            error=row.error,
         )
 
     @classmethod

@@ -17,8 +17,10 @@ from subgraphs.analytics.rfm.service import (
     SegmentRule,
 )
 from subgraphs.analytics.user_errors import AnalyticsUserError
-from subgraphs.kit.graphql.node import NODE_ID_DESCRIPTION, global_id, local_id
+from subgraphs.kit.graphql.fields import from_attributes
+from subgraphs.kit.graphql.node import CustomerKey, global_id
 from subgraphs.kit.graphql.scalars import UnsignedInt64
+from subgraphs.kit.graphql.user_errors import user_errors_field
 from subgraphs.kit.permissions import Capability, require
 
 
@@ -106,29 +108,11 @@ class CustomerRfmScores:
 
     @classmethod
     def of(cls, rfm: CustomerRfm) -> CustomerRfmScores:
-        return cls(
-            recency=rfm.recency,
-            frequency=rfm.frequency,
-            monetary=rfm.monetary,
-            score=rfm.score,
-            segment=rfm.segment,
-        )
+        return from_attributes(cls, rfm)
 
 
 @strawberry.federation.type(keys=["id"], description="A shopper enrolled in the loyalty program.")
-class Customer:
-    id: strawberry.ID = strawberry.field(description=NODE_ID_DESCRIPTION)
-    # The points subgraph owns customers; analytics keys its scores by them.
-    customer_id: strawberry.Private[str]
-
-    @classmethod
-    def resolve_reference(cls, id: strawberry.ID) -> Customer:
-        return cls(id=id, customer_id=local_id(id, "Customer"))
-
-    @classmethod
-    def of(cls, customer_id: str) -> Customer:
-        return cls(id=global_id("Customer", customer_id), customer_id=customer_id)
-
+class Customer(CustomerKey):
     @strawberry.field(
         description="The customer's RFM scores and segment, from their order facts; null "
         "before their first order is scored."
@@ -193,9 +177,7 @@ class RfmThresholdsUpdatePayload:
     rfm_thresholds: RfmThresholdsSettings | None = strawberry.field(
         default=None, description="The thresholds as saved; null when nothing was changed."
     )
-    user_errors: list[AnalyticsUserError] = strawberry.field(
-        default_factory=list, description="Why nothing changed."
-    )
+    user_errors: list[AnalyticsUserError] = user_errors_field()
 
 
 @strawberry.input(description="A range of one RFM score, bounds included.")
@@ -271,9 +253,7 @@ class RfmSegmentCreatePayload:
     rfm_segment: RfmSegment | None = strawberry.field(
         default=None, description="The segment; null when nothing was created."
     )
-    user_errors: list[AnalyticsUserError] = strawberry.field(
-        default_factory=list, description="Why nothing was created."
-    )
+    user_errors: list[AnalyticsUserError] = user_errors_field("Why nothing was created.")
 
 
 @strawberry.input(description="Remove a merchant-defined RFM segment.")
@@ -287,6 +267,4 @@ class RfmSegmentDeletePayload:
         default=None,
         description="The segment removed; null if there was none (deletes are idempotent).",
     )
-    user_errors: list[AnalyticsUserError] = strawberry.field(
-        default_factory=list, description="Why nothing was removed."
-    )
+    user_errors: list[AnalyticsUserError] = user_errors_field("Why nothing was removed.")

@@ -44,8 +44,9 @@ def domain_enum(
 class DisplayableError:
     """The one error contract of the API (after Shopify Admin's ``DisplayableError``): every
     domain's userError type implements it and adds its ``code``, typed by its own
-    ``...ErrorCode`` enum (``kit.graphql.mutations.user_error_of`` fills all three). Defined
-    here once, so each subgraph prints it identically and composition merges it."""
+    ``...ErrorCode`` enum, by subclassing ``kit.graphql.user_errors.UserError[ItsErrorCode]``
+    (``kit.graphql.mutations.user_error_of`` fills all three). Defined here once, so each
+    subgraph prints it identically and composition merges it."""
 
     field: list[str] | None = strawberry.field(
         description="Path to the input field at fault, starting at the mutation's argument "

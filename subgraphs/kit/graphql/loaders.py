@@ -3,7 +3,7 @@ merchant (row-level security on), and answers one value per key, in the keys' or
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Hashable, Iterable, Sequence
 from typing import Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +23,12 @@ class _Row(Protocol):
 
 
 RowT = TypeVar("RowT", bound=_Row)
+
+
+class _RowsById(Protocol[RowT]):
+    """A repository that finds its table's rows by id (``TenantRepository.get_by_ids``)."""
+
+    def get_by_ids(self, row_ids: Collection[str]) -> Awaitable[list[RowT]]: ...
 
 
 def tenant_loader(
@@ -59,6 +65,20 @@ def by_id_loader(
         return in_key_order(await fetch(session, ids), ids, key=lambda row: row.id)
 
     return tenant_loader(resources, merchant_id, load)
+
+
+def repository_by_id_loader(
+    resources: Resources,
+    merchant_id: str,
+    repository: Callable[[AsyncSession, str], _RowsById[RowT]],
+) -> DataLoader[str, RowT | None]:
+    """``by_id_loader`` over the rows of the table a ``TenantRepository`` owns, found with its
+    ``get_by_ids`` (e.g. ``repository_by_id_loader(resources, merchant_id, LedgerRepository)``)."""
+    return by_id_loader(
+        resources,
+        merchant_id,
+        lambda session, ids: repository(session, merchant_id).get_by_ids(ids),
+    )
 
 
 # One statement for many owners (customers, say) sharing an argument: owner id -> value.

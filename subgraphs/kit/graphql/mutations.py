@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
-import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
@@ -115,22 +114,3 @@ async def run_mutation(
     if inspect.isawaitable(shaped):
         return await shaped
     return shaped
-
-
-def version_field(entity: str) -> Any:
-    """An object's ``version``: what an update names as ``expectedVersion`` (optimistic
-    concurrency, so an editor cannot overwrite a change it never saw)."""
-    return strawberry.field(
-        description=f"Bumped by every change to the {entity}: send it as `expectedVersion` with "
-        "an update to apply the update only to what you read."
-    )
-
-
-def expected_version_field(entity: str) -> Any:
-    """An update input's ``expectedVersion`` (see ``version_field``)."""
-    return strawberry.field(
-        default=None,
-        description=f"The {entity}'s `version` this change is based on: if the {entity} "
-        "changed since, nothing is changed and the answer is a VERSION_CONFLICT userError. "
-        "Omit it to apply the change whatever the version (the last write wins).",
-    )

@@ -13,13 +13,20 @@ from db.models import BonusCampaign as BonusCampaignRow
 from db.models import CampaignKind as CampaignKindValue
 from subgraphs.kit.graphql.codes import CountryCode
 from subgraphs.kit.graphql.domain import domain_enum
-from subgraphs.kit.graphql.mutations import expected_version_field, version_field
+from subgraphs.kit.graphql.fields import (
+    create_key_field,
+    expected_version_field,
+    from_attributes,
+    version_field,
+)
 from subgraphs.kit.graphql.node import NODE_ID_DESCRIPTION, global_id, local_id
+from subgraphs.kit.graphql.user_errors import user_errors_field
 from subgraphs.kit.permissions import Capability, require
 from subgraphs.points.campaigns.rules import CampaignChanges, CampaignDraft
+from subgraphs.points.errors import MAX_CREATE_KEY_LENGTH
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.money import Money, shop_money
-from subgraphs.points.user_errors import PointsUserError, user_errors_field
+from subgraphs.points.user_errors import PointsUserError
 
 CampaignKind = domain_enum(
     CampaignKindValue,
@@ -101,15 +108,12 @@ class BonusCampaign:
     def from_row(cls, row: BonusCampaignRow) -> BonusCampaign:
         conditions = row.conditions or {}
         kind = CampaignKindValue(row.kind)
-        return cls(
+        return from_attributes(
+            cls,
+            row,
             id=global_id("BonusCampaign", row.id),
-            name=row.name,
             kind=kind,
             multiplier=row.multiplier if kind is CampaignKindValue.DOUBLE_POINTS else None,
-            bonus_points=row.bonus_points,
-            discount_percent=row.discount_percent,
-            starts_at=row.starts_at,
-            ends_at=row.ends_at,
             conditions=CampaignConditions(
                 rfm_segments=list(conditions.get("rfm_segments") or []),
                 countries=[
@@ -123,9 +127,6 @@ class BonusCampaign:
                     if code in _REGION_CODES
                 ],
             ),
-            active=row.active,
-            created_at=row.created_at,
-            version=row.version,
             goal=row.goal_amount,
         )
 
@@ -180,11 +181,7 @@ class CampaignCreateInput:
     kind: CampaignKind = strawberry.field(description="What the campaign does.")  # type: ignore[valid-type]
     starts_at: datetime = strawberry.field(description="Start, with a UTC offset.")
     ends_at: datetime = strawberry.field(description="End (exclusive), after the start.")
-    idempotency_key: str = strawberry.field(
-        description="Your unique key for this campaign, 1 to 255 characters: retrying with it "
-        "returns the same campaign and never creates a second one; another input under the "
-        "same key is IDEMPOTENCY_KEY_REUSED."
-    )
+    idempotency_key: str = create_key_field("campaign", MAX_CREATE_KEY_LENGTH)
     multiplier: Decimal | None = strawberry.field(
         default=None, description="DOUBLE_POINTS: above 1 and at most 10."
     )

@@ -8,8 +8,9 @@ import strawberry
 
 from db.models import Consent
 from subgraphs.kit.graphql.domain import domain_enum
+from subgraphs.kit.graphql.user_errors import user_errors_field
 from subgraphs.points.consents import service
-from subgraphs.points.user_errors import PointsUserError, user_errors_field
+from subgraphs.points.user_errors import PointsUserError
 
 ConsentType = domain_enum(
     service.ConsentType,

@@ -13,15 +13,17 @@ import strawberry
 from db.models import PointsTransaction as PointsTransactionRow
 from subgraphs.kit.graphql.codes import CountryCode, CurrencyCode, code_of, currency
 from subgraphs.kit.graphql.domain import domain_enum
+from subgraphs.kit.graphql.fields import from_attributes
 from subgraphs.kit.graphql.input_checks import decimal_digits
 from subgraphs.kit.graphql.node import NODE_ID_DESCRIPTION, global_id, local_id
+from subgraphs.kit.graphql.user_errors import user_errors_field
 from subgraphs.kit.permissions import require_customer_access
 from subgraphs.points.ledger.service import AdjustCommand, EarnCommand
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.program import calculation
 from subgraphs.points.program.service import Channel
 from subgraphs.points.program.types import SalesChannel
-from subgraphs.points.user_errors import PointsUserError, user_errors_field
+from subgraphs.points.user_errors import PointsUserError
 
 if TYPE_CHECKING:
     from subgraphs.points.customers.types import Customer
@@ -106,15 +108,11 @@ class PointsTransaction:
 
     @classmethod
     def from_row(cls, row: PointsTransactionRow) -> PointsTransaction:
-        return cls(
+        return from_attributes(
+            cls,
+            row,
             id=global_id("PointsTransaction", row.id),
             kind=PointsTransactionKind(row.kind),
-            points=row.points,
-            reason=row.reason,
-            source=row.source,
-            order_id=row.order_id,
-            expires_at=row.expires_at,
-            created_at=row.created_at,
             explanation=decision_steps(row.explanation),
         )
 

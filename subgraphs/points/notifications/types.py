@@ -9,8 +9,9 @@ import strawberry
 
 from db.models import NotificationDelivery as NotificationDeliveryRow
 from subgraphs.kit.graphql.domain import domain_enum
-from subgraphs.kit.graphql.mutations import expected_version_field, version_field
+from subgraphs.kit.graphql.fields import expected_version_field, from_attributes, version_field
 from subgraphs.kit.graphql.node import NODE_ID_DESCRIPTION, global_id, local_id
+from subgraphs.kit.graphql.user_errors import user_errors_field
 from subgraphs.kit.integrations.notification_templates import Template
 from subgraphs.kit.integrations.notifications import RenderedMessage
 from subgraphs.kit.permissions import Capability, require
@@ -18,7 +19,7 @@ from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.notifications import service
 from subgraphs.points.program.service import NotificationProvider as ProviderValue
 from subgraphs.points.program.types import NotificationProvider
-from subgraphs.points.user_errors import PointsUserError, user_errors_field
+from subgraphs.points.user_errors import PointsUserError
 
 NotificationChannel = domain_enum(
     service.Channel,
@@ -95,15 +96,7 @@ class NotificationSettings:
 
     @classmethod
     def from_view(cls, view: service.NotificationSettingsView) -> NotificationSettings:
-        return cls(
-            provider=view.provider,
-            api_key_set=view.api_key_set,
-            api_key_last4=view.api_key_last4,
-            sender_name=view.sender_name,
-            sender_email=view.sender_email,
-            channels=list(view.channels),
-            version=view.version,
-        )
+        return from_attributes(cls, view, channels=list(view.channels))
 
 
 @strawberry.type(description="A message type's text in one language.")
@@ -123,14 +116,7 @@ class EmailTemplate:
 
     @classmethod
     def from_view(cls, view: service.EmailTemplateView) -> EmailTemplate:
-        return cls(
-            message_type=view.message_type,
-            locale=_Locale(view.locale),
-            subject=view.subject,
-            body=view.body,
-            rtl=view.rtl,
-            custom=view.custom,
-        )
+        return from_attributes(cls, view, locale=_Locale(view.locale))
 
 
 @strawberry.type(description="A message as a customer would get it, with sample values.")
@@ -178,17 +164,15 @@ class NotificationDelivery:
 
     @classmethod
     def from_row(cls, row: NotificationDeliveryRow) -> NotificationDelivery:
-        return cls(
+        return from_attributes(
+            cls,
+            row,
             id=global_id("NotificationDelivery", row.id),
             message_type=service.MessageType(row.message_type),
-            event_id=row.event_id,
             customer_id=None if row.customer_id is None else global_id("Customer", row.customer_id),
             provider=ProviderValue(row.provider),
             locale=None if row.locale is None else _Locale(row.locale),
             status=service.DeliveryStatus(row.status),
-            reason=row.reason,
-            created_at=row.created_at,
-            sent_at=row.sent_at,
         )
 
     @classmethod

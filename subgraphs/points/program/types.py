@@ -11,10 +11,12 @@ import strawberry
 
 from subgraphs.kit.graphql.codes import CurrencyCode, currency
 from subgraphs.kit.graphql.domain import domain_enum
+from subgraphs.kit.graphql.fields import from_attributes
+from subgraphs.kit.graphql.user_errors import user_errors_field
 from subgraphs.kit.integrations.shopify_admin import ThrottleStatus
 from subgraphs.points.money import Money
 from subgraphs.points.program import service as program
-from subgraphs.points.user_errors import PointsUserError, user_errors_field
+from subgraphs.points.user_errors import PointsUserError
 
 Rounding = domain_enum(
     program.Rounding,
@@ -342,12 +344,10 @@ class RateLimitStatus:
 
     @classmethod
     def from_status(cls, status: ThrottleStatus, alert_at: float) -> RateLimitStatus:
-        return cls(
-            maximum_available=status.maximum_available,
-            currently_available=status.currently_available,
-            restore_rate=status.restore_rate,
+        return from_attributes(
+            cls,
+            status,
             used_percent=round(status.used_fraction * 100, 1),
             alert_threshold_percent=alert_at * 100,
             near_limit=status.used_fraction >= alert_at,
-            observed_at=status.observed_at,
         )

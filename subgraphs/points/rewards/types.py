@@ -13,15 +13,22 @@ from db.models import Reward as RewardRow
 from db.models import RewardRedemption as RedemptionRow
 from subgraphs.kit.graphql.codes import CurrencyCode, code_of, currency
 from subgraphs.kit.graphql.domain import domain_enum
-from subgraphs.kit.graphql.mutations import expected_version_field, version_field
+from subgraphs.kit.graphql.fields import (
+    create_key_field,
+    expected_version_field,
+    from_attributes,
+    version_field,
+)
 from subgraphs.kit.graphql.node import NODE_ID_DESCRIPTION, global_id, local_id
+from subgraphs.kit.graphql.user_errors import user_errors_field
 from subgraphs.kit.permissions import require_catalog_read, require_customer_access
+from subgraphs.points.errors import MAX_CREATE_KEY_LENGTH
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.money import Money, shop_money
 from subgraphs.points.rewards.redemption import RedeemCommand, redemption_code
 from subgraphs.points.rewards.repository import RedemptionWithReward
 from subgraphs.points.rewards.service import UPDATABLE_FIELDS, RewardTerms, reward_value
-from subgraphs.points.user_errors import PointsUserError, bad_user_input, user_errors_field
+from subgraphs.points.user_errors import PointsUserError, bad_user_input
 
 if TYPE_CHECKING:
     from subgraphs.points.customers.types import Customer
@@ -81,19 +88,13 @@ class Reward:
 
     @classmethod
     def from_row(cls, row: RewardRow) -> Reward:
-        return cls(
+        return from_attributes(
+            cls,
+            row,
             id=global_id("Reward", row.id),
             kind=RewardKind(row.kind),
-            title=row.title,
-            points_cost=row.points_cost,
             percentage=row.value if row.kind == RewardKind.PERCENTAGE else None,
             product_id=strawberry.ID(row.product_id) if row.product_id else None,
-            per_customer_limit=row.per_customer_limit,
-            starts_at=row.starts_at,
-            ends_at=row.ends_at,
-            active=row.active,
-            created_at=row.created_at,
-            version=row.version,
             row=row,
         )
 
@@ -193,11 +194,7 @@ class RewardCreateInput:
     kind: RewardKindEnum = strawberry.field(description="What the reward gives.")  # type: ignore[valid-type]
     title: str = strawberry.field(description="Shown to customers, e.g. '$5 off'.")
     points_cost: int = strawberry.field(description="Points a redemption spends.")
-    idempotency_key: str = strawberry.field(
-        description="Your unique key for this reward, 1 to 255 characters: retrying with it "
-        "returns the same reward and never creates a second one; another input under the same "
-        "key is IDEMPOTENCY_KEY_REUSED."
-    )
+    idempotency_key: str = create_key_field("reward", MAX_CREATE_KEY_LENGTH)
     value: Decimal | None = strawberry.field(
         default=None,
         description="Amount off in the shop currency (FIXED_AMOUNT) or percent 0-100 "

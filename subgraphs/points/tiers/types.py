@@ -9,16 +9,18 @@ from typing import Annotated
 import strawberry
 
 from db.models import VipTier as VipTierRow
-from subgraphs.kit.graphql.mutations import expected_version_field, version_field
+from subgraphs.kit.graphql.fields import create_key_field, expected_version_field, version_field
 from subgraphs.kit.graphql.node import NODE_ID_DESCRIPTION, global_id, local_id, local_ids
 from subgraphs.kit.graphql.scalars import UnsignedInt64
+from subgraphs.kit.graphql.user_errors import user_errors_field
 from subgraphs.kit.permissions import require_catalog_read
+from subgraphs.points.errors import MAX_CREATE_KEY_LENGTH
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.money import Money, shop_money
 from subgraphs.points.tiers import preview
 from subgraphs.points.tiers.rules import TierBenefits, TierRules, localized_name
 from subgraphs.points.tiers.service import TierChanges, TierDraft
-from subgraphs.points.user_errors import PointsUserError, user_errors_field
+from subgraphs.points.user_errors import PointsUserError
 
 LocaleArgument = strawberry.argument(
     description="en, es, fr, ar or he; names missing in that locale fall back to English."
@@ -159,11 +161,7 @@ class VipTierCreateInput:
     )
     rank: int = strawberry.field(description="Unique among the tiers; higher ranks win.")
     rules: VipTierRulesInput = strawberry.field(description="Who belongs to the tier.")
-    idempotency_key: str = strawberry.field(
-        description="Your unique key for this tier, 1 to 255 characters: retrying with it "
-        "returns the same tier and never creates a second one; another input under the same "
-        "key is IDEMPOTENCY_KEY_REUSED."
-    )
+    idempotency_key: str = create_key_field("tier", MAX_CREATE_KEY_LENGTH)
     benefits: VipTierBenefitsInput | None = strawberry.field(
         default=None, description="What members get; none by default."
     )

@@ -14,9 +14,11 @@ from db.models import Referral as ReferralRow
 from db.models import ReferralReward as RewardRow
 from db.models import ReferralRewardStatus, ReferralStatus
 from subgraphs.kit.graphql.domain import domain_enum
-from subgraphs.kit.graphql.node import NODE_ID_DESCRIPTION, global_id, local_id
+from subgraphs.kit.graphql.fields import from_attributes
+from subgraphs.kit.graphql.node import NODE_ID_DESCRIPTION, CustomerKey, global_id, local_id
 from subgraphs.kit.graphql.relay import Connection, paged, to_connection
 from subgraphs.kit.graphql.scalars import UnsignedInt64
+from subgraphs.kit.graphql.user_errors import user_errors_field
 from subgraphs.kit.pagination import PageRequest, time_ordered_page, time_ordered_position
 from subgraphs.kit.permissions import Capability, require, require_customer_access
 from subgraphs.referrals.conversions import reads, service
@@ -29,19 +31,7 @@ from subgraphs.referrals.types import ReferralLink, ReferralUserError
 
 
 @strawberry.federation.type(keys=["id"], description="A shopper enrolled in the loyalty program.")
-class Customer:
-    id: strawberry.ID = strawberry.field(description=NODE_ID_DESCRIPTION)
-    # The customer's database id: the points subgraph owns customers, this one only keys by them.
-    customer_id: strawberry.Private[str]
-
-    @classmethod
-    def resolve_reference(cls, id: strawberry.ID) -> Customer:
-        return cls(id=id, customer_id=local_id(id, "Customer"))
-
-    @classmethod
-    def of(cls, customer_id: str) -> Customer:
-        return cls(id=global_id("Customer", customer_id), customer_id=customer_id)
-
+class Customer(CustomerKey):
     @strawberry.field(description="The customer's referral link, if one was created.")
     async def referral_link(self, info: ReferralsInfo) -> ReferralLink | None:
         require_customer_access(info.context.viewer, self.customer_id)
@@ -199,14 +189,11 @@ class ReferralRewardGrant:
         owner_customer_id: str | None = None,
         cipher: FieldCipher | None = None,
     ) -> ReferralRewardGrant:
-        return cls(
-            side=row.side,
+        return from_attributes(
+            cls,
+            row,
             kind=ReferralRewardKind(row.kind),
-            points=row.points,
             status=ReferralRewardStatus(row.status),
-            release_at=row.release_at,
-            issued_at=row.issued_at,
-            value=row.value,
             owner_customer_id=owner_customer_id,
             code=None if cipher is None else reward_discount_code(row, cipher),
             failure=row.last_error,
@@ -251,7 +238,9 @@ class Referral:
 
     @classmethod
     def from_row(cls, row: ReferralRow) -> Referral:
-        return cls(
+        return from_attributes(
+            cls,
+            row,
             id=global_id("Referral", row.id),
             status=ReferralStatus(row.status),
             source=service.AttributionSource(row.source),
@@ -259,11 +248,6 @@ class Referral:
             friend=Customer.of(row.friend_customer_id),
             fraud_score=Decimal(row.fraud_score),
             fraud_signals=[_signal(signal) for signal in row.fraud_reasons],
-            qualifying_order_id=row.qualifying_order_id,
-            created_at=row.created_at,
-            completed_at=row.completed_at,
-            advocate_customer_id=row.advocate_customer_id,
-            friend_customer_id=row.friend_customer_id,
         )
 
     @classmethod
@@ -312,9 +296,7 @@ class ReferralReviewPayload:
     rewards: list[ReferralRewardGrant] = strawberry.field(
         default_factory=list, description="The rewards the decision moved."
     )
-    user_errors: list[ReferralUserError] = strawberry.field(
-        default_factory=list, description="Why nothing changed."
-    )
+    user_errors: list[ReferralUserError] = user_errors_field()
 
 
 @strawberry.input(description="A code the shopper entered in the storefront.")
@@ -327,9 +309,7 @@ class ReferralClaimPayload:
     referral: Referral | None = strawberry.field(
         default=None, description="The shopper's referral (the first one, if referred already)."
     )
-    user_errors: list[ReferralUserError] = strawberry.field(
-        default_factory=list, description="Why nothing changed."
-    )
+    user_errors: list[ReferralUserError] = user_errors_field()
 
 
 @strawberry.type(description="One UTC day of the referral program.")

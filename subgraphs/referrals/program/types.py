@@ -8,7 +8,8 @@ from typing import Annotated, Any
 import strawberry
 
 from subgraphs.kit.graphql.domain import domain_enum
-from subgraphs.kit.graphql.mutations import expected_version_field, version_field
+from subgraphs.kit.graphql.fields import expected_version_field, from_attributes, version_field
+from subgraphs.kit.graphql.user_errors import user_errors_field
 from subgraphs.referrals.program import service
 from subgraphs.referrals.program.service import RTL_LOCALES, ReferralProgramConfig
 from subgraphs.referrals.types import ReferralUserError
@@ -97,20 +98,17 @@ class ReferralProgram:
     def of(
         cls, config: ReferralProgramConfig, version: int, *, alerts_configured: bool
     ) -> ReferralProgram:
-        return cls(
-            enabled=config.enabled,
+        return from_attributes(
+            cls,
+            config,
             advocate_reward=RewardTerms.of(config.advocate_reward),
             friend_reward=RewardTerms.of(config.friend_reward),
-            min_order_amount=config.min_order_amount,
-            hold_hours=config.hold_hours,
             tiers=[ReferralTier(from_count=t.from_count, points=t.points) for t in config.tiers],
             channels=list(config.channels),
-            fraud_threshold=config.fraud_threshold,
             texts=[
                 ReferralText(locale=locale, text=text, right_to_left=locale in RTL_LOCALES)
                 for locale, text in sorted(config.texts.items())
             ],
-            link_expiry_days=config.link_expiry_days,
             version=version,
             alerts_configured=alerts_configured,
             config=config,
@@ -212,6 +210,4 @@ class ReferralProgramUpdatePayload:
     referral_program: ReferralProgram | None = strawberry.field(
         default=None, description="The program as saved; null when nothing was changed."
     )
-    user_errors: list[ReferralUserError] = strawberry.field(
-        default_factory=list, description="Why nothing changed."
-    )
+    user_errors: list[ReferralUserError] = user_errors_field()

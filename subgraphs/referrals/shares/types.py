@@ -10,6 +10,7 @@ from db.models import ReferralShare as ReferralShareRow
 from db.models import ReferralShareStatus
 from subgraphs.kit.graphql.domain import domain_enum
 from subgraphs.kit.graphql.node import NODE_ID_DESCRIPTION, global_id
+from subgraphs.kit.graphql.user_errors import user_errors_field
 from subgraphs.referrals.program.service import RTL_LOCALES
 from subgraphs.referrals.program.service import ShareChannel as ShareChannelValue
 from subgraphs.referrals.program.types import ShareChannel
@@ -73,6 +74,4 @@ class ReferralSharePayload:
     referral_link: ReferralLink | None = strawberry.field(
         default=None, description="The link that was shared."
     )
-    user_errors: list[ReferralUserError] = strawberry.field(
-        default_factory=list, description="Why nothing was shared."
-    )
+    user_errors: list[ReferralUserError] = user_errors_field("Why nothing was shared.")
