@@ -13,6 +13,7 @@ from db.models import ChurnModelStatus as StoredStatus
 from db.models import LifecycleStage as StoredStage
 from subgraphs.analytics.user_errors import AnalyticsUserError
 from subgraphs.kit.graphql.domain import domain_enum
+from subgraphs.kit.graphql.user_errors import user_errors_field
 
 LifecycleStage = domain_enum(
     StoredStage,
@@ -125,6 +126,4 @@ class ChurnModelTrainPayload:
     customers_scored: int = strawberry.field(
         default=0, description="Customers with orders scored with it (0 for a dry run)."
     )
-    user_errors: list[AnalyticsUserError] = strawberry.field(
-        default_factory=list, description="Why nothing changed."
-    )
+    user_errors: list[AnalyticsUserError] = user_errors_field()
