@@ -33,6 +33,7 @@ from subgraphs.kit.domain import DomainError
 from subgraphs.kit.graphql.context import Context
 from subgraphs.kit.permissions import Capability, require, require_customer_access
 from subgraphs.kit.resources import Resources
+from subgraphs.kit.write_context import WriteContext
 
 ResultT = TypeVar("ResultT")
 PayloadT = TypeVar("PayloadT")
@@ -70,6 +71,11 @@ class MutationScope:
     def session(self) -> AsyncSession:
         assert self._session is not None, "this mutation runs with transaction=False"
         return self._session
+
+    @property
+    def write(self) -> WriteContext:
+        """The unit of work, merchant, actor and time as a write service takes them."""
+        return WriteContext(self.session, self.merchant_id, self.actor_id, self.now)
 
 
 def user_error_of(error: DomainError, user_error: type[UserErrorType]) -> Any:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -15,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from subgraphs.kit.audit import AuditAction
-from subgraphs.kit.repository import AuditTrail
+from subgraphs.kit.versioned_documents import save_new_version
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.errors import PointsError, PointsErrorCode
 from subgraphs.points.program.repository import ProgramRepository
 
@@ -204,32 +206,39 @@ async def program_config(session: AsyncSession, merchant_id: str) -> ProgramConf
 async def program_config_with_version(
     session: AsyncSession, merchant_id: str
 ) -> tuple[ProgramConfig, int]:
-    document, version = await ProgramRepository(session, merchant_id).config_and_version()
+    document, version = await ProgramRepository(session, merchant_id).document()
     return (DEFAULT_CONFIG if document is None else parse_config(document)), version
 
 
-async def update_program_config(
-    session: AsyncSession,
-    merchant_id: str,
-    changes: dict[str, Any],
-    *,
-    expected_version: int | None = None,
-    actor_id: str | None = None,
-) -> tuple[ProgramConfig, int]:
-    """Merge ``changes`` over the current config, validate, store. ``expected_version`` guards
-    against overwriting someone else's newer save."""
-    repository = ProgramRepository(session, merchant_id)
-    current, version = await repository.config_for_update()
-    if expected_version is not None and expected_version != (version or 0):
-        raise PointsError(
+def _settings_changed_since(expected_version: int | None) -> Callable[[int], PointsError]:
+    def stale(version: int) -> PointsError:
+        return PointsError(
             PointsErrorCode.SETTINGS_VERSION_CONFLICT,
             "expectedVersion",
             f"settings changed since version {expected_version} (now {version}); reload them",
         )
-    base = (DEFAULT_CONFIG if current is None else parse_config(current)).model_dump(mode="json")
-    config = validate_config(merge_changes(base, changes))
-    new_version = await repository.save(config.model_dump(mode="json"))
-    await AuditTrail(session, merchant_id, actor_id).record(
-        AuditAction.POINTS_CONFIG_UPDATED, {"changed": sorted(changes), "version": new_version}
+
+    return stale
+
+
+async def update_program_config(
+    write: WriteContext, changes: dict[str, Any], *, expected_version: int | None = None
+) -> tuple[ProgramConfig, int]:
+    """Merge ``changes`` over the current config, validate, store. ``expected_version`` guards
+    against overwriting someone else's newer save."""
+
+    def merged(current: dict[str, Any] | None) -> ProgramConfig:
+        base = (DEFAULT_CONFIG if current is None else parse_config(current)).model_dump(
+            mode="json"
+        )
+        return validate_config(merge_changes(base, changes))
+
+    return await save_new_version(
+        write,
+        ProgramRepository(write.session, write.merchant_id),
+        changes=changes,
+        apply=merged,
+        expected_version=expected_version,
+        stale=_settings_changed_since(expected_version),
+        action=AuditAction.POINTS_CONFIG_UPDATED,
     )
-    return config, new_version
