@@ -237,16 +237,11 @@ async def test_a_suspicious_referral_is_held_until_staff_decide(
     assert await referral_credits(resources, shop) == {}
 
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
-        await conversions.review(
-            session, tenant.merchant_id, attributed.referral.id, Decision.APPROVE, actor_id="s1"
-        )
-        await conversions.review(
-            session, tenant.merchant_id, rejected.referral.id, Decision.REJECT, actor_id="s1"
-        )
+        staff = WriteContext(session, tenant.merchant_id, actor_id="s1")
+        await conversions.review(staff, attributed.referral.id, Decision.APPROVE)
+        await conversions.review(staff, rejected.referral.id, Decision.REJECT)
         with pytest.raises(ReferralError) as again:
-            await conversions.review(
-                session, tenant.merchant_id, rejected.referral.id, Decision.APPROVE, actor_id="s1"
-            )
+            await conversions.review(staff, rejected.referral.id, Decision.APPROVE)
     await pay_due_referral_rewards(resources, now=NOW)
 
     assert again.value.code is ReferralErrorCode.NOT_HELD
