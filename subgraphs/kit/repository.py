@@ -301,6 +301,24 @@ class TenantRepository(Generic[ModelT]):
         )
         return row, statement
 
+    async def paginate_per_owner(
+        self,
+        owner: str,
+        owner_ids: Sequence[str],
+        request: PageRequest,
+        *,
+        keyset: Keyset,
+        descending: bool = True,
+    ) -> dict[str, Page[ModelT]]:
+        """``paginate`` for many owners at once (a DataLoader's batch: each customer's
+        transactions, each advocate's referrals): one page per owner, every owner asked for
+        (empty ones too), in one statement."""
+        _, statement = self._page_per_owner(
+            owner, owner_ids, request, keyset=keyset, descending=descending
+        )
+        rows = await self._session.scalars(statement)
+        return pages_by(rows, owner_ids, lambda row: str(getattr(row, owner)), request)
+
     async def insert_one(self, values: Mapping[str, Any]) -> ModelT:
         statement = insert(self.model).values(merchant_id=self._merchant_id, **values)
         result = await self._session.scalars(

@@ -39,6 +39,7 @@ from subgraphs.analytics.rfm.repository import (
     refresh_segment_counts,
 )
 from subgraphs.kit.audit import AuditAction
+from subgraphs.kit.validation import error_location
 from subgraphs.kit.versioned_documents import save_new_version
 from subgraphs.kit.write_context import WriteContext
 
@@ -96,7 +97,7 @@ class Benchmark:
 
 def _invalid(error: ValidationError) -> AnalyticsError:
     first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "thresholds"
+    where = error_location(first, "thresholds")
     return AnalyticsError(AnalyticsErrorCode.INVALID_THRESHOLDS, where, f"{where}: {first['msg']}")
 
 

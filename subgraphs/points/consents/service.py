@@ -115,14 +115,9 @@ async def consented(
     session: AsyncSession, merchant_id: str, customer_ids: Sequence[str], consent_type: ConsentType
 ) -> set[str]:
     """The customers among ``customer_ids`` whose latest choice for the type is a grant."""
-    if not customer_ids:
-        return set()
-    rows = await ConsentRepository(session, merchant_id).current(customer_ids)
-    return {
-        row.customer_id
-        for row in rows
-        if row.consent_type == consent_type.value and row.status == ConsentStatus.GRANTED.value
-    }
+    return await _latest_choice_is(
+        session, merchant_id, customer_ids, consent_type, ConsentStatus.GRANTED
+    )
 
 
 async def revoked(
@@ -130,11 +125,23 @@ async def revoked(
 ) -> set[str]:
     """The customers among ``customer_ids`` whose latest choice for the type is a revocation:
     what marketing messages check before sending."""
+    return await _latest_choice_is(
+        session, merchant_id, customer_ids, consent_type, ConsentStatus.REVOKED
+    )
+
+
+async def _latest_choice_is(
+    session: AsyncSession,
+    merchant_id: str,
+    customer_ids: Sequence[str],
+    consent_type: ConsentType,
+    status: ConsentStatus,
+) -> set[str]:
     if not customer_ids:
         return set()
     rows = await ConsentRepository(session, merchant_id).current(customer_ids)
     return {
         row.customer_id
         for row in rows
-        if row.consent_type == consent_type.value and row.status == ConsentStatus.REVOKED.value
+        if row.consent_type == consent_type.value and row.status == status.value
     }

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from subgraphs.kit.audit import AuditAction
+from subgraphs.kit.validation import error_location
 from subgraphs.kit.versioned_documents import save_new_version
 from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.errors import PointsError, PointsErrorCode
@@ -163,20 +164,15 @@ def parse_config(document: dict[str, Any]) -> ProgramConfig:
     return ProgramConfig.model_validate(document)
 
 
-def _field_path(error: Any) -> str:
-    return ".".join(str(part) for part in error["loc"]) or "settings"
-
-
 def validate_config(document: dict[str, Any]) -> ProgramConfig:
     """The document as a config, or a PointsError naming the first invalid field."""
     try:
         return parse_config(document)
     except ValidationError as exc:
         first = exc.errors()[0]
+        where = error_location(first, "settings")
         raise PointsError(
-            PointsErrorCode.INVALID_SETTINGS,
-            _field_path(first),
-            f"{_field_path(first)}: {first['msg']}",
+            PointsErrorCode.INVALID_SETTINGS, where, f"{where}: {first['msg']}"
         ) from None
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.crypto import FieldCipher
 from db.encryption_contexts import REFERRAL_PROGRAMS_ALERT_WEBHOOK
 from subgraphs.kit.audit import AuditAction
+from subgraphs.kit.validation import error_location
 from subgraphs.kit.versioned_documents import save_new_version
 from subgraphs.kit.write_context import WriteContext
 from subgraphs.referrals.program.repository import ReferralProgramRepository
@@ -148,7 +149,7 @@ def validate_program(document: dict[str, Any]) -> ReferralProgramConfig:
         return ReferralProgramConfig.model_validate(document)
     except ValidationError as error:
         first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "input"
+        field = error_location(first, "input")
         raise ReferralError(
             ReferralErrorCode.INVALID_PROGRAM,
             field,
