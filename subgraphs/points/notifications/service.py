@@ -164,6 +164,13 @@ def checked_email(email: str) -> str:
         raise invalid_settings("senderEmail", "not a valid email address") from None
 
 
+def _checked_or_kept(
+    change: str | None, check: Callable[[str], str], stored: str | None
+) -> str | None:
+    """A changed value, checked; no change (None) keeps the stored one."""
+    return stored if change is None else check(change)
+
+
 async def update_notification_settings(
     write: WriteContext, cipher: FieldCipher, changes: SettingsChanges
 ) -> NotificationSettingsView:
@@ -199,19 +206,11 @@ async def update_notification_settings(
         raise invalid_settings(
             "channels", f"{provider.value} cannot send {', '.join(unsendable)} messages"
         )
-    sender_name = (
-        _checked_sender_name(changes.sender_name)
-        if changes.sender_name is not None
-        else None
-        if current is None
-        else current.sender_name
+    sender_name = _checked_or_kept(
+        changes.sender_name, _checked_sender_name, None if current is None else current.sender_name
     )
-    sender_email = (
-        checked_email(changes.sender_email)
-        if changes.sender_email is not None
-        else None
-        if current is None
-        else current.sender_email
+    sender_email = _checked_or_kept(
+        changes.sender_email, checked_email, None if current is None else current.sender_email
     )
     program = ProgramRepository(session, merchant_id)
     if changes.api_key is not None:
