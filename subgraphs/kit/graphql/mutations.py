@@ -6,7 +6,8 @@ unit of work, and how to shape the payload. The runner
 1. checks the capability (a refusal is FORBIDDEN, raised, never a userError);
 2. opens the viewer's unit of work (one transaction under row-level security) unless the
    service manages its own transactions (``transaction=False``);
-3. calls ``perform`` with a :class:`MutationScope`;
+3. calls ``perform`` with a :class:`MutationScope` (a write service takes ``scope.write``,
+   the framework-free ``WriteContext`` of the same unit of work, viewer and time);
 4. turns a ``DomainError`` into the payload's ``userErrors`` (nothing is committed then);
 5. after the commit, calls ``respond`` with the result to build the payload — the place for
    work that must see committed data (publishing, cache invalidation, re-reads).
