@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.crypto import FieldCipher
 from db.encryption_contexts import REFERRAL_PROGRAMS_ALERT_WEBHOOK
 from subgraphs.kit.audit import AuditAction
+from subgraphs.kit.integrations.notifications import closest_language
 from subgraphs.kit.validation import error_location
 from subgraphs.kit.versioned_documents import save_new_version
 from subgraphs.kit.write_context import WriteContext
@@ -131,10 +132,8 @@ class ReferralProgramConfig(_Strict):
 
 
 def closest_locale(locale: str) -> str:
-    """The supported language closest to ``locale`` ("fr-CA" -> "fr", "iw" -> "he"), else en."""
-    language = locale.replace("_", "-").split("-", 1)[0].strip().lower()
-    language = {"iw": "he"}.get(language, language)
-    return language if language in LOCALES else "en"
+    """The program's language closest to ``locale`` ("fr-CA" -> "fr", "iw" -> "he"), else en."""
+    return closest_language(locale, LOCALES)
 
 
 DEFAULT_PROGRAM = ReferralProgramConfig()
