@@ -14,6 +14,7 @@ from subgraphs.admin.merchants.service import install_merchant
 from subgraphs.kit.events import ledger_changed
 from subgraphs.kit.resources import open_resources
 from subgraphs.kit.settings import Settings
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.customers.service import register_customer
 from subgraphs.points.errors import PointsError, PointsErrorCode
 from subgraphs.points.ledger import service as ledger
@@ -56,15 +57,16 @@ async def _seed_catalog(session: AsyncSession, merchant_id: str) -> None:
         return
     for name, rank, min_points in DEMO_TIERS:
         await tiers.create_tier(
-            session,
-            merchant_id,
+            WriteContext(session, merchant_id),
             tiers.TierDraft(
                 names=[("en", name)], rank=rank, rules=TierRules(min_points_earned=min_points)
             ),
             idempotency_key=tier_key(rank),
         )
     for terms in DEMO_REWARDS:
-        await rewards.create_reward(session, merchant_id, terms, idempotency_key=reward_key(terms))
+        await rewards.create_reward(
+            WriteContext(session, merchant_id), terms, idempotency_key=reward_key(terms)
+        )
 
 
 @dataclass(frozen=True)

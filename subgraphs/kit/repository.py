@@ -220,19 +220,27 @@ class TenantRepository(Generic[ModelT]):
         return result.one_or_none()
 
     async def get_by_ids(
-        self, row_ids: Collection[str], *conditions: ColumnExpressionArgument[bool]
+        self,
+        row_ids: Collection[str],
+        *conditions: ColumnExpressionArgument[bool],
+        options: Sequence[ExecutableOption] = (),
     ) -> list[ModelT]:
         """The rows among ``row_ids`` (and matching ``conditions``), in no order, in one
-        statement: what a DataLoader's batch asks for (``node``/``nodes`` refetches)."""
+        statement: what a DataLoader's batch asks for (``node``/``nodes`` refetches).
+        ``options``: loader options, e.g. leaving a large column unloaded."""
         if not row_ids:
             return []
         column = self.model.__table__.c.id
-        return await self.get_all(column.in_(list(row_ids)), *conditions)
+        return await self.get_all(column.in_(list(row_ids)), *conditions, options=options)
 
     async def get_all(
-        self, *conditions: ColumnExpressionArgument[bool], order_by: Sequence[Any] = ()
+        self,
+        *conditions: ColumnExpressionArgument[bool],
+        order_by: Sequence[Any] = (),
+        options: Sequence[ExecutableOption] = (),
     ) -> list[ModelT]:
-        return list(await self._session.scalars(self._select(*conditions).order_by(*order_by)))
+        query = self._select(*conditions).options(*options).order_by(*order_by)
+        return list(await self._session.scalars(query))
 
     async def paginate(
         self,
@@ -300,6 +308,24 @@ class TenantRepository(Generic[ModelT]):
             .order_by(ranked.c[owner], ranked.c.rank)
         )
         return row, statement
+
+    async def paginate_per_owner(
+        self,
+        owner: str,
+        owner_ids: Sequence[str],
+        request: PageRequest,
+        *,
+        keyset: Keyset,
+        descending: bool = True,
+    ) -> dict[str, Page[ModelT]]:
+        """``paginate`` for many owners at once (a DataLoader's batch: each customer's
+        transactions, each advocate's referrals): one page per owner, every owner asked for
+        (empty ones too), in one statement."""
+        _, statement = self._page_per_owner(
+            owner, owner_ids, request, keyset=keyset, descending=descending
+        )
+        rows = await self._session.scalars(statement)
+        return pages_by(rows, owner_ids, lambda row: str(getattr(row, owner)), request)
 
     async def insert_one(self, values: Mapping[str, Any]) -> ModelT:
         statement = insert(self.model).values(merchant_id=self._merchant_id, **values)

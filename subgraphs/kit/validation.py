@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
 
 def string_refusal(text: str) -> str | None:
     """Why a string cannot be taken, or None. NUL: Postgres text and jsonb cannot hold it. A
@@ -34,3 +37,18 @@ def unstorable_strings(value: object, path: str = "") -> Iterator[tuple[str, str
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
             yield from unstorable_strings(item, f"{path}.{index}" if path else str(index))
+
+
+def error_location(error: ErrorDetails, whole: str = "") -> str:
+    """Where a pydantic validation error points, as a dotted path (``earning.signup``,
+    ``line_items.0.price``); ``whole`` when it is about the whole value (an empty location)."""
+    return ".".join(str(part) for part in error["loc"]) or whole
+
+
+def validation_problems(error: ValidationError, *, whole: str = "", most: int = 5) -> str:
+    """The first ``most`` problems of a payload that did not validate, as ``where: what; ...``.
+    Locations and messages only: ``errors()`` carries the input values too, and a payload
+    (a webhook's, a GDPR request's) may hold personal data that must not reach a log."""
+    return "; ".join(
+        f"{error_location(problem, whole)}: {problem['msg']}" for problem in error.errors()[:most]
+    )

@@ -9,6 +9,7 @@ from cli import seed
 from db.models import Reward, VipTier
 from db.session import tenant_unit_of_work
 from subgraphs.kit.resources import Resources
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.rewards import service as rewards
 from subgraphs.points.tiers import service as tiers
 from subgraphs.points.tiers.rules import TierRules
@@ -36,8 +37,7 @@ async def test_seeding_the_catalog_again_creates_nothing(
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         name, rank, min_points = seed.DEMO_TIERS[0]
         await tiers.create_tier(
-            session,
-            tenant.merchant_id,
+            WriteContext(session, tenant.merchant_id),
             tiers.TierDraft(
                 names=[("en", name)], rank=rank, rules=TierRules(min_points_earned=min_points)
             ),
@@ -45,7 +45,7 @@ async def test_seeding_the_catalog_again_creates_nothing(
         )
         terms = seed.DEMO_REWARDS[0]
         await rewards.create_reward(
-            session, tenant.merchant_id, terms, idempotency_key=seed.reward_key(terms)
+            WriteContext(session, tenant.merchant_id), terms, idempotency_key=seed.reward_key(terms)
         )
 
     assert await _counts(resources, tenant) == (len(seed.DEMO_TIERS), len(seed.DEMO_REWARDS))

@@ -13,6 +13,7 @@ import httpx
 from db.session import tenant_unit_of_work
 from subgraphs.analytics.rfm.jobs import recompute_all
 from subgraphs.kit.resources import Resources
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.program.service import update_program_config
 from tests.conftest import Tenant, add_customer
 
@@ -40,7 +41,9 @@ async def test_a_customer_who_becomes_a_champion_earns_as_one(
     now = datetime.now(UTC)
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         # 10 points a dollar, Champions x1.5 (the program's default), no first-purchase bonus.
-        await update_program_config(session, tenant.merchant_id, {"first_purchase": None})
+        await update_program_config(
+            WriteContext(session, tenant.merchant_id), {"first_purchase": None}
+        )
     created = await graphql(
         http,
         tenant,

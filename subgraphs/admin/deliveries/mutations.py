@@ -44,10 +44,7 @@ class Mutation:
             info,
             capability=Capability.RETRY_WEBHOOKS,
             perform=lambda scope: service.retry_delivery(
-                scope.session,
-                scope.merchant_id,
-                local_id(input.id, "WebhookDelivery"),
-                actor_id=scope.actor_id,
+                scope.write, local_id(input.id, "WebhookDelivery")
             ),
             respond=respond,
             payload=WebhookRetryPayload,

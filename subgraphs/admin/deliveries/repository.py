@@ -193,10 +193,7 @@ class WebhookDeliveriesRepository(TenantRepository[ApiLog]):
 
     async def deliveries_by_ids(self, delivery_ids: Sequence[str]) -> list[ApiLog]:
         """The merchant's deliveries among ``delivery_ids`` (without payloads), in no order."""
-        result = await self._session.scalars(
-            self._select(ApiLog.id.in_(list(delivery_ids))).options(_WITHOUT_PAYLOAD)
-        )
-        return list(result)
+        return await self.get_by_ids(delivery_ids, options=(_WITHOUT_PAYLOAD,))
 
     async def delivery_for_update(self, delivery_id: str) -> tuple[ApiLog, bool] | None:
         """The delivery, locked until commit, and whether its payload is still stored."""

@@ -7,7 +7,6 @@ import enum
 
 import structlog
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.ids import new_id
 from db.models import ApiLog
@@ -15,7 +14,7 @@ from subgraphs.admin.deliveries.repository import WebhookDeliveriesRepository
 from subgraphs.kit.audit import AuditAction
 from subgraphs.kit.domain import DomainError
 from subgraphs.kit.jobs import delivery_job_id, enqueue_webhook_delivery, job_queue
-from subgraphs.kit.repository import insert_audit_log
+from subgraphs.kit.write_context import WriteContext
 
 log = structlog.get_logger(__name__)
 
@@ -60,9 +59,7 @@ class WebhookRetryError(DomainError):
         super().__init__(code, "id", message)
 
 
-async def retry_delivery(
-    session: AsyncSession, merchant_id: str, delivery_id: str, *, actor_id: str | None
-) -> ApiLog:
+async def retry_delivery(write: WriteContext, delivery_id: str) -> ApiLog:
     """Put a failed delivery back in the queue, due now.
 
     Its attempt counter restarts at 0 so the worker grants it a full set of tries again (the
@@ -71,7 +68,7 @@ async def retry_delivery(
     row until an attempt succeeds, and the audit entry records the attempts and error the
     delivery had when it was retried. Enqueue the job with ``enqueue_retry`` once committed.
     """
-    repository = WebhookDeliveriesRepository(session, merchant_id)
+    repository = WebhookDeliveriesRepository(write.session, write.merchant_id)
     found = await repository.delivery_for_update(delivery_id)
     if found is None:
         raise WebhookRetryError(WebhookRetryErrorCode.NOT_FOUND, "no such webhook delivery")
@@ -88,12 +85,9 @@ async def retry_delivery(
         )
     previous_attempts, previous_error = row.attempts, row.last_error
     reopened = await repository.reopen_for_retry(row)
-    await insert_audit_log(
-        session,
-        merchant_id=merchant_id,
-        action=AuditAction.WEBHOOK_RETRY,
-        actor_id=actor_id,
-        metadata={
+    await write.audit.record(
+        AuditAction.WEBHOOK_RETRY,
+        {
             "deliveryId": row.id,
             "topic": row.topic,
             "previousAttempts": previous_attempts,

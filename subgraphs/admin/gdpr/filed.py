@@ -10,9 +10,6 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.crypto import FieldCipher
 from db.encryption_contexts import CUSTOMERS_EMAIL
@@ -31,7 +28,7 @@ from subgraphs.admin.gdpr.service import (
 )
 from subgraphs.admin.merchants.repository import MerchantsRepository
 from subgraphs.kit.audit import AuditAction
-from subgraphs.kit.repository import insert_audit_log
+from subgraphs.kit.write_context import WriteContext
 
 # What a CCPA opt-out of the sale of personal data withdraws.
 OPT_OUT_CONSENTS = ("newsletter", "rfm_tracking")
@@ -52,15 +49,10 @@ class FiledRequest:
 
 
 async def file_request(
-    session: AsyncSession,
-    cipher: FieldCipher,
-    merchant_id: str,
-    filed: FiledRequest,
-    *,
-    now: datetime,
-    actor_id: str | None,
+    write: WriteContext, cipher: FieldCipher, filed: FiledRequest
 ) -> GdprRequest:
     """Carry the request out as its webhook would be, and record who filed it."""
+    session, merchant_id = write.session, write.merchant_id
     merchant = await MerchantsRepository(session).merchant_by_id(merchant_id)
     if merchant is None:
         raise GdprPayloadError("the shop is not installed", field="shop_domain")
@@ -79,7 +71,7 @@ async def file_request(
         customer["email"] = filed.email
     payload = {"shop_domain": merchant.shop_domain, "customer": customer}
     # Not a webhook: the request's own id stands where a delivery id would.
-    delivery = GdprDelivery(session, cipher, merchant_id, f"filed:{new_id()}", now)
+    delivery = GdprDelivery(session, cipher, merchant_id, f"filed:{new_id()}", write.now)
     if filed.kind is FiledRequestKind.ACCESS:
         row = await handle_customer_data_request(
             delivery, {**payload, "orders_requested": list(filed.orders)}
@@ -90,12 +82,8 @@ async def file_request(
         )
     else:
         row = await _opt_out(delivery, payload)
-    await insert_audit_log(
-        session,
-        merchant_id=merchant_id,
-        action=AuditAction.GDPR_REQUEST_CREATED,
-        actor_id=actor_id,
-        metadata={"request_id": row.id, "kind": filed.kind.value},
+    await write.audit.record(
+        AuditAction.GDPR_REQUEST_CREATED, {"request_id": row.id, "kind": filed.kind.value}
     )
     return row
 

@@ -96,14 +96,7 @@ class Mutation:
         return await run_mutation(
             info,
             capability=Capability.MANAGE_MERCHANT,
-            perform=lambda scope: filed.file_request(
-                scope.session,
-                scope.resources.cipher,
-                scope.merchant_id,
-                request,
-                now=scope.now,
-                actor_id=scope.actor_id,
-            ),
+            perform=lambda scope: filed.file_request(scope.write, scope.resources.cipher, request),
             respond=respond,
             payload=GdprRequestCreatePayload,
             user_error=GdprUserError,

@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from subgraphs.admin.gdpr.service import GdprPayloadError
+from subgraphs.kit.validation import validation_problems
 
 
 def _shopify_id(value: object) -> str:
@@ -102,9 +103,5 @@ def parse_payload(model: type[PayloadT], payload: Mapping[str, Any]) -> PayloadT
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
-        # errors() carries the input values too; only locations and messages are kept.
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or 'payload'}: {error['msg']}"
-            for error in exc.errors()[:5]
-        )
+        problems = validation_problems(exc, whole="payload")
         raise GdprPayloadError(f"not a valid {model.__name__}: {problems}") from None

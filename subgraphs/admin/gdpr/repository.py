@@ -66,10 +66,7 @@ class GdprRequestsRepository(TenantRepository[GdprRequest]):
 
     async def requests_by_ids(self, request_ids: Sequence[str]) -> list[GdprRequest]:
         """The merchant's requests among ``request_ids`` (without exports), in no order."""
-        result = await self._session.scalars(
-            self._select(GdprRequest.id.in_(list(request_ids))).options(_WITHOUT_EXPORT)
-        )
-        return list(result)
+        return await self.get_by_ids(request_ids, options=(_WITHOUT_EXPORT,))
 
     async def requests_about(
         self, customer_ids: Sequence[str], shopify_customer_id: str | None

@@ -23,6 +23,7 @@ from db.models import OrderChannel, OrderFactSource
 from subgraphs.analytics.orders.repository import OrderFactsRepository
 from subgraphs.kit.auth_repository import customer_id_for_shopify_customer
 from subgraphs.kit.integrations.shopify_operations import ShopifyOrder as AdminApiOrder
+from subgraphs.kit.validation import error_location
 
 # Shopify POS marks its orders with source_name "pos"; every other source sells online.
 _POS_SOURCES = frozenset({"pos", "shopify_pos"})
@@ -179,7 +180,7 @@ def _parse(model: type[ModelT], payload: Mapping[str, Any]) -> ModelT:
         return model.model_validate(payload)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
+        where = error_location(first)
         raise OrderPayloadError(f"not a Shopify {model.__name__}: {where}: {first['msg']}") from exc
 
 

@@ -39,12 +39,10 @@ async def rfm_thresholds_update(
 ) -> RfmThresholdsUpdatePayload:
     async def perform(scope: MutationScope) -> RfmThresholdsSettings:
         thresholds, version = await update_rfm_thresholds(
-            scope.session,
-            scope.merchant_id,
+            scope.write,
             input.to_changes(),
             preset=input.preset,
             expected_version=input.expected_version,
-            actor_id=scope.actor_id,
         )
         return RfmThresholdsSettings(
             thresholds=RfmThresholdSettings.of(thresholds), version=version

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.ids import new_id
 from db.models import Customer, CustomerSegment, RfmBenchmark, RfmSettings
-from subgraphs.kit.repository import TenantRepository
+from subgraphs.kit.versioned_documents import VersionedDocumentRepository
 
 ScoreRange = tuple[int, int]
 ANY_SCORE: ScoreRange = (1, 5)
@@ -183,29 +183,11 @@ async def refresh_segment_counts(session: AsyncSession) -> None:
     await session.execute(_REFRESH)
 
 
-class RfmRepository(TenantRepository[RfmSettings]):
+class RfmRepository(VersionedDocumentRepository[RfmSettings]):
+    """The thresholds document (``document`` / ``save_document``), the presets, the
+    merchant's segments, and the RFM columns of customers."""
+
     model = RfmSettings
-
-    async def thresholds_document(
-        self, *, for_update: bool = False
-    ) -> tuple[dict[str, Any] | None, int]:
-        query = select(RfmSettings.config, RfmSettings.version).where(self._mine)
-        if for_update:
-            query = query.with_for_update()
-        row = (await self._session.execute(query)).one_or_none()
-        return (None, 0) if row is None else (row.config, row.version)
-
-    async def save_thresholds(self, config: dict[str, Any]) -> int:
-        statement = (
-            pg_insert(RfmSettings)
-            .values(merchant_id=self._merchant_id, config=config)
-            .on_conflict_do_update(
-                index_elements=["merchant_id"],
-                set_={"config": config, "version": RfmSettings.version + 1},
-            )
-            .returning(RfmSettings.version)
-        )
-        return int((await self._session.execute(statement)).scalar_one())
 
     @staticmethod
     async def benchmarks(session: AsyncSession) -> list[RfmBenchmark]:

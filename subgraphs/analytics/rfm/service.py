@@ -39,7 +39,9 @@ from subgraphs.analytics.rfm.repository import (
     refresh_segment_counts,
 )
 from subgraphs.kit.audit import AuditAction
-from subgraphs.kit.repository import AuditTrail
+from subgraphs.kit.validation import error_location
+from subgraphs.kit.versioned_documents import save_new_version
+from subgraphs.kit.write_context import WriteContext
 
 __all__ = ["CustomerRfm", "SegmentCount", "SegmentRule"]
 
@@ -95,7 +97,7 @@ class Benchmark:
 
 def _invalid(error: ValidationError) -> AnalyticsError:
     first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "thresholds"
+    where = error_location(first, "thresholds")
     return AnalyticsError(AnalyticsErrorCode.INVALID_THRESHOLDS, where, f"{where}: {first['msg']}")
 
 
@@ -105,7 +107,7 @@ def parse_thresholds(document: dict[str, Any] | None) -> RfmThresholds:
 
 async def rfm_thresholds(session: AsyncSession, merchant_id: str) -> tuple[RfmThresholds, int]:
     """The merchant's thresholds and their version (0: never saved, the defaults)."""
-    document, version = await RfmRepository(session, merchant_id).thresholds_document()
+    document, version = await RfmRepository(session, merchant_id).document()
     return parse_thresholds(document), version
 
 
@@ -117,44 +119,50 @@ async def rfm_benchmarks(session: AsyncSession) -> list[Benchmark]:
 
 
 async def update_rfm_thresholds(
-    session: AsyncSession,
-    merchant_id: str,
+    write: WriteContext,
     changes: dict[str, Any],
     *,
     preset: str | None = None,
     expected_version: int | None = None,
-    actor_id: str | None = None,
 ) -> tuple[RfmThresholds, int]:
     """Apply ``changes`` over the preset named (else over the current thresholds), validate
     the whole, and save it; only over ``expected_version`` when given. Scores follow at the
     next computation (the nightly pass, or the customer's next order)."""
-    repository = RfmRepository(session, merchant_id)
-    document, version = await repository.thresholds_document(for_update=True)
-    if expected_version is not None and expected_version != version:
-        raise AnalyticsError(
+
+    def stale(version: int) -> AnalyticsError:
+        return AnalyticsError(
             AnalyticsErrorCode.VERSION_CONFLICT,
             "expectedVersion",
             f"the thresholds changed since version {expected_version} (they are at version "
             f"{version} now); reload them and apply the change again",
         )
-    base = parse_thresholds(document).to_document()
-    if preset is not None:
-        benchmark = await RfmRepository.benchmark(session, preset)
-        if benchmark is None:
-            raise AnalyticsError(
-                AnalyticsErrorCode.UNKNOWN_PRESET, "preset", f"no RFM preset is named {preset!r}"
-            )
-        base = parse_thresholds(benchmark.thresholds).to_document()
-    try:
-        thresholds = RfmThresholds.model_validate(base | changes)
-    except ValidationError as error:
-        raise _invalid(error) from error
-    new_version = await repository.save_thresholds(thresholds.to_document())
-    await AuditTrail(session, merchant_id, actor_id).record(
-        AuditAction.RFM_THRESHOLDS_UPDATED,
-        {"changed": sorted(changes), "preset": preset, "version": new_version},
+
+    async def applied(document: dict[str, Any] | None) -> RfmThresholds:
+        base = parse_thresholds(document).to_document()
+        if preset is not None:
+            benchmark = await RfmRepository.benchmark(write.session, preset)
+            if benchmark is None:
+                raise AnalyticsError(
+                    AnalyticsErrorCode.UNKNOWN_PRESET,
+                    "preset",
+                    f"no RFM preset is named {preset!r}",
+                )
+            base = parse_thresholds(benchmark.thresholds).to_document()
+        try:
+            return RfmThresholds.model_validate(base | changes)
+        except ValidationError as error:
+            raise _invalid(error) from error
+
+    return await save_new_version(
+        write,
+        RfmRepository(write.session, write.merchant_id),
+        changes=changes,
+        apply=applied,
+        expected_version=expected_version,
+        stale=stale,
+        action=AuditAction.RFM_THRESHOLDS_UPDATED,
+        audit_details={"preset": preset},
     )
-    return thresholds, new_version
 
 
 MAX_MERCHANT_PRIORITY = 99  # built-in segments start at 100: a merchant's come first

@@ -6,7 +6,8 @@ unit of work, and how to shape the payload. The runner
 1. checks the capability (a refusal is FORBIDDEN, raised, never a userError);
 2. opens the viewer's unit of work (one transaction under row-level security) unless the
    service manages its own transactions (``transaction=False``);
-3. calls ``perform`` with a :class:`MutationScope`;
+3. calls ``perform`` with a :class:`MutationScope` (a write service takes ``scope.write``,
+   the framework-free ``WriteContext`` of the same unit of work, viewer and time);
 4. turns a ``DomainError`` into the payload's ``userErrors`` (nothing is committed then);
 5. after the commit, calls ``respond`` with the result to build the payload — the place for
    work that must see committed data (publishing, cache invalidation, re-reads).
@@ -32,6 +33,7 @@ from subgraphs.kit.domain import DomainError
 from subgraphs.kit.graphql.context import Context
 from subgraphs.kit.permissions import Capability, require, require_customer_access
 from subgraphs.kit.resources import Resources
+from subgraphs.kit.write_context import WriteContext
 
 ResultT = TypeVar("ResultT")
 PayloadT = TypeVar("PayloadT")
@@ -69,6 +71,11 @@ class MutationScope:
     def session(self) -> AsyncSession:
         assert self._session is not None, "this mutation runs with transaction=False"
         return self._session
+
+    @property
+    def write(self) -> WriteContext:
+        """The unit of work, merchant, actor and time as a write service takes them."""
+        return WriteContext(self.session, self.merchant_id, self.actor_id, self.now)
 
 
 def user_error_of(error: DomainError, user_error: type[UserErrorType]) -> Any:

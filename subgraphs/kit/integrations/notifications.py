@@ -9,7 +9,7 @@ email, Postscript sends it as the SMS itself.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
@@ -66,17 +66,18 @@ class RenderedMessage:
     rtl: bool
 
 
-def resolve_locale(locale: str) -> str:
-    """The supported language closest to ``locale``: "fr-CA" -> "fr", unknown -> "en"."""
+def closest_language(locale: str, languages: Collection[str]) -> str:
+    """The language among ``languages`` closest to a shopper's ``locale`` ("fr-CA" -> "fr",
+    the old "iw" -> "he"), else English: what every localized text picks its language by."""
     language = locale.replace("_", "-").split("-", 1)[0].strip().lower()
     language = LOCALE_ALIASES.get(language, language)
-    return language if language in EXPIRY_REMINDER else DEFAULT_LOCALE
+    return language if language in languages else DEFAULT_LOCALE
 
 
 def render_expiry_reminder(
     locale: str, *, points: int, points_name: str, expires_on: date, shop_name: str
 ) -> RenderedMessage:
-    language = resolve_locale(locale)
+    language = closest_language(locale, EXPIRY_REMINDER)
     template = EXPIRY_REMINDER[language]
     rtl = language in RTL_LOCALES
     # Plain digits and ISO dates: unambiguous in every language, and no locale data needed.
@@ -86,11 +87,7 @@ def render_expiry_reminder(
         "expires_on": expires_on.isoformat(),
         "shop_name": shop_name,
     }
-    if rtl:
-        values = {
-            name: f"{_FIRST_STRONG_ISOLATE}{value}{_POP_DIRECTIONAL_ISOLATE}"
-            for name, value in values.items()
-        }
+    values = _isolated(values, rtl)
     return RenderedMessage(
         locale=language,
         subject=template.subject.format(**values),
@@ -161,6 +158,7 @@ def template_problems(message_type: str, template: Template) -> list[TemplatePro
 
 
 def _isolated(values: dict[str, str], rtl: bool) -> dict[str, str]:
+    """Right-to-left text gets each value in Unicode isolates (see ``_FIRST_STRONG_ISOLATE``)."""
     if not rtl:
         return values
     return {
@@ -175,9 +173,7 @@ def _render(source: str, values: dict[str, str]) -> str:
 
 def supported_locale(locale: str) -> str:
     """The supported language closest to ``locale`` among every message type's locales."""
-    language = locale.replace("_", "-").split("-", 1)[0].strip().lower()
-    language = LOCALE_ALIASES.get(language, language)
-    return language if language in SUPPORTED_LOCALES else DEFAULT_LOCALE
+    return closest_language(locale, SUPPORTED_LOCALES)
 
 
 def render_message(

@@ -40,11 +40,7 @@ async def campaign_create(
         info,
         CampaignCreatePayload,
         lambda scope: campaign_service.create_campaign(
-            scope.session,
-            scope.merchant_id,
-            input.to_draft(),
-            idempotency_key=input.idempotency_key,
-            actor_id=scope.actor_id,
+            scope.write, input.to_draft(), idempotency_key=input.idempotency_key
         ),
         lambda row: CampaignCreatePayload(campaign=BonusCampaign.from_row(row)),
     )
@@ -64,12 +60,10 @@ async def campaign_update(
         info,
         CampaignUpdatePayload,
         lambda scope: campaign_service.update_campaign(
-            scope.session,
-            scope.merchant_id,
+            scope.write,
             local_id(input.id, "BonusCampaign"),
             input.to_changes(),
             expected_version=input.expected_version,
-            actor_id=scope.actor_id,
         ),
         lambda row: CampaignUpdatePayload(campaign=BonusCampaign.from_row(row)),
     )
@@ -90,10 +84,7 @@ async def campaign_delete(
         info,
         CampaignDeletePayload,
         lambda scope: campaign_service.delete_campaign(
-            scope.session,
-            scope.merchant_id,
-            local_id(input.id, "BonusCampaign"),
-            actor_id=scope.actor_id,
+            scope.write, local_id(input.id, "BonusCampaign")
         ),
         lambda _: CampaignDeletePayload(deleted_campaign_id=input.id),
     )

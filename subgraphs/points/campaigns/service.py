@@ -22,7 +22,7 @@ from db.models import BonusCampaign, CampaignKind, Customer
 from subgraphs.kit.audit import AuditAction
 from subgraphs.kit.deletions import Deletions
 from subgraphs.kit.pagination import Page, PageRequest
-from subgraphs.kit.repository import AuditTrail
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.campaigns import rules as campaign_rules
 from subgraphs.points.campaigns.repository import CampaignNameTaken, CampaignRepository
 from subgraphs.points.campaigns.rules import CampaignChanges, CampaignDraft
@@ -56,12 +56,10 @@ DELETED_CAMPAIGN = "BonusCampaign"
 
 
 async def create_campaign(
-    session: AsyncSession,
-    merchant_id: str,
+    write: WriteContext,
     draft: CampaignDraft,
     *,
     idempotency_key: str,
-    actor_id: str | None = None,
 ) -> BonusCampaign:
     """Once per idempotency key: a retry of the same request returns the campaign the first
     one made, with no second row or audit entry; a different request under the key is
@@ -70,7 +68,7 @@ async def create_campaign(
     check_idempotency_key(idempotency_key, MAX_CREATE_KEY_LENGTH)
     columns = campaign_rules.columns(draft)
     fingerprint = input_fingerprint(columns)
-    repository = CampaignRepository(session, merchant_id)
+    repository = CampaignRepository(write.session, write.merchant_id)
     campaign = await repository.insert_new(
         {
             "id": new_id(),
@@ -86,9 +84,7 @@ async def create_campaign(
             raise _name_taken(columns["name"])
         check_replay(existing.idempotency_fingerprint, fingerprint)
         return existing
-    await AuditTrail(session, merchant_id, actor_id).record(
-        AuditAction.CAMPAIGN_CREATED, campaign_rules.snapshot(campaign)
-    )
+    await write.audit.record(AuditAction.CAMPAIGN_CREATED, campaign_rules.snapshot(campaign))
     return campaign
 
 
@@ -104,17 +100,15 @@ async def _campaign_or_error(repository: CampaignRepository, campaign_id: str) -
 
 
 async def update_campaign(
-    session: AsyncSession,
-    merchant_id: str,
+    write: WriteContext,
     campaign_id: str,
     changes: CampaignChanges,
     *,
     expected_version: int | None = None,
-    actor_id: str | None = None,
 ) -> BonusCampaign:
     """Merge ``changes`` over the campaign and validate the result as a whole; only over
     ``expected_version`` when given (decided by the UPDATE, as campaigns are not locked)."""
-    repository = CampaignRepository(session, merchant_id)
+    repository = CampaignRepository(write.session, write.merchant_id)
     current = await _campaign_or_error(repository, campaign_id)
     before = campaign_rules.snapshot(current)
     columns = campaign_rules.columns(campaign_rules.merged(current, changes))
@@ -129,29 +123,25 @@ async def update_campaign(
         raise _name_taken(columns["name"]) from None
     if campaign is None:  # deleted by a concurrent request since we read it
         raise _not_found()
-    await AuditTrail(session, merchant_id, actor_id).record(
+    await write.audit.record(
         AuditAction.CAMPAIGN_UPDATED,
         {"campaign_id": campaign_id, "before": before, "after": campaign_rules.snapshot(campaign)},
     )
     return campaign
 
 
-async def delete_campaign(
-    session: AsyncSession, merchant_id: str, campaign_id: str, *, actor_id: str | None = None
-) -> None:
+async def delete_campaign(write: WriteContext, campaign_id: str) -> None:
     """Delete for good, safe to retry: a campaign this merchant deleted already is deleted
     (the record in ``deletions`` says so); an id that never was theirs is CAMPAIGN_NOT_FOUND."""
-    repository = CampaignRepository(session, merchant_id)
-    deletions = Deletions(session, merchant_id, DELETED_CAMPAIGN)
+    repository = CampaignRepository(write.session, write.merchant_id)
+    deletions = Deletions(write.session, write.merchant_id, DELETED_CAMPAIGN)
     campaign = await repository.campaign(campaign_id)
     if campaign is None or not await repository.delete_one(campaign_id):
         if await deletions.deleted(campaign_id):
             return
         raise _not_found()
     await deletions.record(campaign_id)
-    await AuditTrail(session, merchant_id, actor_id).record(
-        AuditAction.CAMPAIGN_DELETED, campaign_rules.snapshot(campaign)
-    )
+    await write.audit.record(AuditAction.CAMPAIGN_DELETED, campaign_rules.snapshot(campaign))
 
 
 def campaign_position(campaign: BonusCampaign) -> tuple[str, str]:

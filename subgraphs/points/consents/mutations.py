@@ -50,16 +50,13 @@ async def customer_consent_update(
         info,
         CustomerConsentUpdatePayload,
         lambda scope: service.update_consents(
-            scope.session,
-            scope.merchant_id,
+            scope.write,
             scope.resources.cipher,
             customer_id,
             changes,
             source=source,
             text_version=input.text_version,
             ip=ip,
-            now=scope.now,
-            actor_id=scope.actor_id,
         ),
         lambda rows: CustomerConsentUpdatePayload(
             consents=[CustomerConsent.from_row(row) for row in rows]

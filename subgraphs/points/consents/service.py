@@ -11,14 +11,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.crypto import FieldCipher
 from db.models import Consent
 from subgraphs.kit.audit import AuditAction
-from subgraphs.kit.repository import AuditTrail
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.consents.repository import ConsentRepository, NewConsent
 from subgraphs.points.customers.repository import CustomerRepository
 from subgraphs.points.errors import PointsError, PointsErrorCode, customer_not_found
@@ -54,8 +53,7 @@ class ConsentChange:
 
 
 async def update_consents(
-    session: AsyncSession,
-    merchant_id: str,
+    write: WriteContext,
     cipher: FieldCipher,
     customer_id: str,
     changes: Sequence[ConsentChange],
@@ -63,10 +61,9 @@ async def update_consents(
     source: ConsentSource,
     text_version: str | None,
     ip: str | None,
-    now: datetime,
-    actor_id: str | None = None,
 ) -> list[Consent]:
-    """Record the changes (one row each) and return the customer's current consents."""
+    """Record the changes (one row each, at ``write.now``) and return the customer's current
+    consents."""
     if not changes:
         raise PointsError(PointsErrorCode.INVALID_CONSENT, "consents", "give at least one consent")
     if len({change.consent_type for change in changes}) != len(changes):
@@ -77,12 +74,14 @@ async def update_consents(
             "textVersion",
             f"a text version is 1 to {MAX_TEXT_VERSION_LENGTH} characters",
         )
-    found = await CustomerRepository(session, merchant_id).customers_by_ids([customer_id])
+    found = await CustomerRepository(write.session, write.merchant_id).customers_by_ids(
+        [customer_id]
+    )
     customer = found[0] if found else None
     if customer is None or customer.redacted_at is not None:
         raise customer_not_found()
     ip_hash = None if not ip else cipher.blind_index(ip, context=CONSENT_IP)
-    repository = ConsentRepository(session, merchant_id)
+    repository = ConsentRepository(write.session, write.merchant_id)
     await repository.record(
         [
             NewConsent(
@@ -92,12 +91,12 @@ async def update_consents(
                 source=source.value,
                 text_version=text_version,
                 ip_hash=ip_hash,
-                at=now,
+                at=write.now,
             )
             for change in changes
         ]
     )
-    await AuditTrail(session, merchant_id, actor_id).record_many(
+    await write.audit.record_many(
         AuditAction.CONSENT_UPDATED,
         [
             {
@@ -116,14 +115,9 @@ async def consented(
     session: AsyncSession, merchant_id: str, customer_ids: Sequence[str], consent_type: ConsentType
 ) -> set[str]:
     """The customers among ``customer_ids`` whose latest choice for the type is a grant."""
-    if not customer_ids:
-        return set()
-    rows = await ConsentRepository(session, merchant_id).current(customer_ids)
-    return {
-        row.customer_id
-        for row in rows
-        if row.consent_type == consent_type.value and row.status == ConsentStatus.GRANTED.value
-    }
+    return await _latest_choice_is(
+        session, merchant_id, customer_ids, consent_type, ConsentStatus.GRANTED
+    )
 
 
 async def revoked(
@@ -131,11 +125,23 @@ async def revoked(
 ) -> set[str]:
     """The customers among ``customer_ids`` whose latest choice for the type is a revocation:
     what marketing messages check before sending."""
+    return await _latest_choice_is(
+        session, merchant_id, customer_ids, consent_type, ConsentStatus.REVOKED
+    )
+
+
+async def _latest_choice_is(
+    session: AsyncSession,
+    merchant_id: str,
+    customer_ids: Sequence[str],
+    consent_type: ConsentType,
+    status: ConsentStatus,
+) -> set[str]:
     if not customer_ids:
         return set()
     rows = await ConsentRepository(session, merchant_id).current(customer_ids)
     return {
         row.customer_id
         for row in rows
-        if row.consent_type == consent_type.value and row.status == ConsentStatus.REVOKED.value
+        if row.consent_type == consent_type.value and row.status == status.value
     }

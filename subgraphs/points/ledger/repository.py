@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from db.models import Customer, PointsTransaction, PointsTransactionKind
 from subgraphs.kit.pagination import Page, PageRequest
-from subgraphs.kit.repository import FRESH, TenantRepository, pages_by, utc_date
+from subgraphs.kit.repository import FRESH, TenantRepository, utc_date
 
 # Debits take points from the lots that expire first, then the oldest: the customer keeps the
 # points that would last longest. One statement: a running sum picks the lots and the amounts.
@@ -239,14 +239,12 @@ class LedgerRepository(TenantRepository[PointsTransaction]):
         self, customer_ids: Sequence[str], page: PageRequest
     ) -> dict[str, Page[PointsTransaction]]:
         """Newest first, one page per customer, all in one statement."""
-        _, statement = self._page_per_owner(
+        return await self.paginate_per_owner(
             "customer_id",
             customer_ids,
             page,
             keyset=(PointsTransaction.created_at, PointsTransaction.id),
         )
-        rows = await self._session.scalars(statement)
-        return pages_by(rows, customer_ids, lambda row: row.customer_id, page)
 
     async def expiring_points(
         self, customer_ids: Sequence[str], until: datetime

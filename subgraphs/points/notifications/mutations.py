@@ -39,11 +39,7 @@ async def notification_settings_update(
         info,
         NotificationSettingsUpdatePayload,
         lambda scope: service.update_notification_settings(
-            scope.session,
-            scope.merchant_id,
-            scope.resources.cipher,
-            input.to_changes(),
-            actor_id=scope.actor_id,
+            scope.write, scope.resources.cipher, input.to_changes()
         ),
         lambda view: NotificationSettingsUpdatePayload(
             notification_settings=NotificationSettings.from_view(view)
@@ -67,11 +63,7 @@ async def email_templates_update(
         info,
         EmailTemplatesUpdatePayload,
         lambda scope: service.update_email_templates(
-            scope.session,
-            scope.merchant_id,
-            service.MessageType(input.message_type),
-            texts,
-            actor_id=scope.actor_id,
+            scope.write, service.MessageType(input.message_type), texts
         ),
         lambda views: EmailTemplatesUpdatePayload(
             email_templates=[EmailTemplate.from_view(view) for view in views]

@@ -30,7 +30,7 @@ from subgraphs.kit.integrations.notifications import (
     supported_locale,
     template_problems,
 )
-from subgraphs.kit.repository import AuditTrail
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.customers.service import normalize_email
 from subgraphs.points.errors import PointsError, PointsErrorCode
 from subgraphs.points.notifications.repository import (
@@ -164,18 +164,21 @@ def checked_email(email: str) -> str:
         raise invalid_settings("senderEmail", "not a valid email address") from None
 
 
+def _checked_or_kept(
+    change: str | None, check: Callable[[str], str], stored: str | None
+) -> str | None:
+    """A changed value, checked; no change (None) keeps the stored one."""
+    return stored if change is None else check(change)
+
+
 async def update_notification_settings(
-    session: AsyncSession,
-    merchant_id: str,
-    cipher: FieldCipher,
-    changes: SettingsChanges,
-    *,
-    actor_id: str | None,
+    write: WriteContext, cipher: FieldCipher, changes: SettingsChanges
 ) -> NotificationSettingsView:
     """Validate and apply ``changes`` in the caller's transaction: the provider into the
     program settings, the key encrypted beside them, sender and channels into
     ``notification_settings``. Any refusal raises before the transaction commits, so nothing
     of a refused update is kept."""
+    session, merchant_id = write.session, write.merchant_id
     repository = NotificationSettingsRepository(session, merchant_id)
     current = await repository.settings(for_update=True)
     version = 0 if current is None else current.version
@@ -203,19 +206,11 @@ async def update_notification_settings(
         raise invalid_settings(
             "channels", f"{provider.value} cannot send {', '.join(unsendable)} messages"
         )
-    sender_name = (
-        _checked_sender_name(changes.sender_name)
-        if changes.sender_name is not None
-        else None
-        if current is None
-        else current.sender_name
+    sender_name = _checked_or_kept(
+        changes.sender_name, _checked_sender_name, None if current is None else current.sender_name
     )
-    sender_email = (
-        checked_email(changes.sender_email)
-        if changes.sender_email is not None
-        else None
-        if current is None
-        else current.sender_email
+    sender_email = _checked_or_kept(
+        changes.sender_email, checked_email, None if current is None else current.sender_email
     )
     program = ProgramRepository(session, merchant_id)
     if changes.api_key is not None:
@@ -232,13 +227,11 @@ async def update_notification_settings(
             f"{provider.value} needs an API key: send apiKey",
         )
     if changes.provider is not None:
-        await update_program_config(
-            session, merchant_id, {"notifications": provider.value}, actor_id=actor_id
-        )
+        await update_program_config(write, {"notifications": provider.value})
     await repository.save(
         sender_name=sender_name, sender_email=sender_email, channels=[c.value for c in channels]
     )
-    await AuditTrail(session, merchant_id, actor_id).record(
+    await write.audit.record(
         AuditAction.NOTIFICATION_SETTINGS_UPDATED,
         {
             "provider": provider.value,
@@ -314,12 +307,7 @@ def check_template(message_type: MessageType, template: Template, *, field_path:
 
 
 async def update_email_templates(
-    session: AsyncSession,
-    merchant_id: str,
-    message_type: MessageType,
-    texts: Mapping[str, Template],
-    *,
-    actor_id: str | None,
+    write: WriteContext, message_type: MessageType, texts: Mapping[str, Template]
 ) -> list[EmailTemplateView]:
     """Replace the type's templates: every supported locale must be given, and each must
     validate, or nothing is written."""
@@ -338,11 +326,13 @@ async def update_email_templates(
     locales = list(texts)
     for index, locale in enumerate(locales):
         check_template(message_type, texts[locale], field_path=f"templates.{index}")
-    await EmailTemplateRepository(session, merchant_id).replace(message_type.value, texts)
-    await AuditTrail(session, merchant_id, actor_id).record(
+    await EmailTemplateRepository(write.session, write.merchant_id).replace(
+        message_type.value, texts
+    )
+    await write.audit.record(
         AuditAction.EMAIL_TEMPLATE_UPDATED, {"message_type": message_type.value}
     )
-    return await email_templates(session, merchant_id, message_type)
+    return await email_templates(write.session, write.merchant_id, message_type)
 
 
 async def template_of(

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from subgraphs.kit.validation import validation_problems
 from subgraphs.points.orders.reversal import RefundLine
 from subgraphs.points.program.calculation import Order, OrderLine
 from subgraphs.points.program.service import Channel
@@ -141,8 +142,4 @@ def parse(model: type[ModelT], payload: Mapping[str, Any]) -> ModelT:
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
-            for error in exc.errors()[:5]
-        )
-        raise PayloadError(f"not a {model.__name__}: {problems}") from exc
+        raise PayloadError(f"not a {model.__name__}: {validation_problems(exc)}") from exc

@@ -38,11 +38,7 @@ async def program_settings_update(
         info,
         ProgramSettingsUpdatePayload,
         lambda scope: update_program_config(
-            scope.session,
-            scope.merchant_id,
-            input.to_changes(),
-            expected_version=input.expected_version,
-            actor_id=scope.actor_id,
+            scope.write, input.to_changes(), expected_version=input.expected_version
         ),
         respond,
     )

@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import ProgramSettings
-from subgraphs.kit.repository import TenantRepository
+from subgraphs.kit.versioned_documents import VersionedDocumentRepository
 
 # Values of the JSON settings document (``program.service``): only merchants with a stored
 # document can have turned expiry or notifications on.
@@ -18,7 +18,10 @@ _EXPIRING_KINDS = ("after_earning", "inactivity")
 _PROVIDERS = ("klaviyo", "postscript")
 
 
-class ProgramRepository(TenantRepository[ProgramSettings]):
+class ProgramRepository(VersionedDocumentRepository[ProgramSettings]):
+    """The settings document (``document`` / ``save_document``), and the provider's API key
+    stored encrypted beside it."""
+
     model = ProgramSettings
 
     async def _settings(self, *columns: Any, for_update: bool = False) -> Row[Any] | None:
@@ -30,24 +33,6 @@ class ProgramRepository(TenantRepository[ProgramSettings]):
     async def config(self) -> dict[str, Any] | None:
         row = await self._settings(ProgramSettings.config)
         return None if row is None else row.config
-
-    async def config_and_version(self) -> tuple[dict[str, Any] | None, int]:
-        """The document and its version; version 0 before the merchant saved any settings."""
-        row = await self._settings(ProgramSettings.config, ProgramSettings.version)
-        return (None, 0) if row is None else (row.config, row.version)
-
-    async def config_for_update(self) -> tuple[dict[str, Any] | None, int | None]:
-        row = await self._settings(ProgramSettings.config, ProgramSettings.version, for_update=True)
-        return (None, None) if row is None else (row.config, row.version)
-
-    async def save(self, config: dict[str, Any]) -> int:
-        """Insert or replace the document; returns its new version."""
-        insert = pg_insert(ProgramSettings).values(merchant_id=self._merchant_id, config=config)
-        statement = insert.on_conflict_do_update(
-            index_elements=[ProgramSettings.merchant_id],
-            set_={"config": config, "version": ProgramSettings.version + 1},
-        ).returning(ProgramSettings.version)
-        return int((await self._session.execute(statement)).scalar_one())
 
     async def notification_api_key(self) -> str | None:
         row = await self._settings(ProgramSettings.notification_api_key_encrypted)

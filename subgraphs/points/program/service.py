@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -15,7 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from subgraphs.kit.audit import AuditAction
-from subgraphs.kit.repository import AuditTrail
+from subgraphs.kit.validation import error_location
+from subgraphs.kit.versioned_documents import save_new_version
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.errors import PointsError, PointsErrorCode
 from subgraphs.points.program.repository import ProgramRepository
 
@@ -161,20 +164,15 @@ def parse_config(document: dict[str, Any]) -> ProgramConfig:
     return ProgramConfig.model_validate(document)
 
 
-def _field_path(error: Any) -> str:
-    return ".".join(str(part) for part in error["loc"]) or "settings"
-
-
 def validate_config(document: dict[str, Any]) -> ProgramConfig:
     """The document as a config, or a PointsError naming the first invalid field."""
     try:
         return parse_config(document)
     except ValidationError as exc:
         first = exc.errors()[0]
+        where = error_location(first, "settings")
         raise PointsError(
-            PointsErrorCode.INVALID_SETTINGS,
-            _field_path(first),
-            f"{_field_path(first)}: {first['msg']}",
+            PointsErrorCode.INVALID_SETTINGS, where, f"{where}: {first['msg']}"
         ) from None
 
 
@@ -204,32 +202,39 @@ async def program_config(session: AsyncSession, merchant_id: str) -> ProgramConf
 async def program_config_with_version(
     session: AsyncSession, merchant_id: str
 ) -> tuple[ProgramConfig, int]:
-    document, version = await ProgramRepository(session, merchant_id).config_and_version()
+    document, version = await ProgramRepository(session, merchant_id).document()
     return (DEFAULT_CONFIG if document is None else parse_config(document)), version
 
 
-async def update_program_config(
-    session: AsyncSession,
-    merchant_id: str,
-    changes: dict[str, Any],
-    *,
-    expected_version: int | None = None,
-    actor_id: str | None = None,
-) -> tuple[ProgramConfig, int]:
-    """Merge ``changes`` over the current config, validate, store. ``expected_version`` guards
-    against overwriting someone else's newer save."""
-    repository = ProgramRepository(session, merchant_id)
-    current, version = await repository.config_for_update()
-    if expected_version is not None and expected_version != (version or 0):
-        raise PointsError(
+def _settings_changed_since(expected_version: int | None) -> Callable[[int], PointsError]:
+    def stale(version: int) -> PointsError:
+        return PointsError(
             PointsErrorCode.SETTINGS_VERSION_CONFLICT,
             "expectedVersion",
             f"settings changed since version {expected_version} (now {version}); reload them",
         )
-    base = (DEFAULT_CONFIG if current is None else parse_config(current)).model_dump(mode="json")
-    config = validate_config(merge_changes(base, changes))
-    new_version = await repository.save(config.model_dump(mode="json"))
-    await AuditTrail(session, merchant_id, actor_id).record(
-        AuditAction.POINTS_CONFIG_UPDATED, {"changed": sorted(changes), "version": new_version}
+
+    return stale
+
+
+async def update_program_config(
+    write: WriteContext, changes: dict[str, Any], *, expected_version: int | None = None
+) -> tuple[ProgramConfig, int]:
+    """Merge ``changes`` over the current config, validate, store. ``expected_version`` guards
+    against overwriting someone else's newer save."""
+
+    def merged(current: dict[str, Any] | None) -> ProgramConfig:
+        base = (DEFAULT_CONFIG if current is None else parse_config(current)).model_dump(
+            mode="json"
+        )
+        return validate_config(merge_changes(base, changes))
+
+    return await save_new_version(
+        write,
+        ProgramRepository(write.session, write.merchant_id),
+        changes=changes,
+        apply=merged,
+        expected_version=expected_version,
+        stale=_settings_changed_since(expected_version),
+        action=AuditAction.POINTS_CONFIG_UPDATED,
     )
-    return config, new_version

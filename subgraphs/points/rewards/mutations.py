@@ -44,11 +44,7 @@ async def reward_create(
         info,
         RewardCreatePayload,
         lambda scope: rewards.create_reward(
-            scope.session,
-            scope.merchant_id,
-            input.to_terms(),
-            idempotency_key=input.idempotency_key,
-            actor_id=scope.actor_id,
+            scope.write, input.to_terms(), idempotency_key=input.idempotency_key
         ),
         lambda row: RewardCreatePayload(reward=Reward.from_row(row)),
     )
@@ -67,12 +63,10 @@ async def reward_update(
         info,
         RewardUpdatePayload,
         lambda scope: rewards.update_reward(
-            scope.session,
-            scope.merchant_id,
+            scope.write,
             local_id(input.id, "Reward"),
             input.to_changes(),
             expected_version=input.expected_version,
-            actor_id=scope.actor_id,
         ),
         lambda row: RewardUpdatePayload(reward=Reward.from_row(row)),
     )
@@ -89,13 +83,7 @@ async def reward_delete(
     return await points_mutation(
         info,
         RewardDeletePayload,
-        lambda scope: rewards.delete_reward(
-            scope.session,
-            scope.merchant_id,
-            local_id(input.id, "Reward"),
-            now=scope.now,
-            actor_id=scope.actor_id,
-        ),
+        lambda scope: rewards.delete_reward(scope.write, local_id(input.id, "Reward")),
         lambda deleted: RewardDeletePayload(deleted_reward_id=global_id("Reward", deleted)),
     )
 

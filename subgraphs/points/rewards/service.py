@@ -21,7 +21,7 @@ from db.ids import new_id
 from db.models import Reward, RewardKind
 from subgraphs.kit.audit import AuditAction
 from subgraphs.kit.pagination import Page, PageRequest
-from subgraphs.kit.repository import AuditTrail
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.errors import (
     MAX_CREATE_KEY_LENGTH,
     PointsError,
@@ -170,12 +170,10 @@ def _not_found() -> PointsError:
 
 
 async def create_reward(
-    session: AsyncSession,
-    merchant_id: str,
+    write: WriteContext,
     terms: RewardTerms,
     *,
     idempotency_key: str,
-    actor_id: str | None = None,
 ) -> Reward:
     """Once per idempotency key: a retry of the same request returns the reward the first one
     made (deleted since, if it was), with no second row or audit entry; a different request
@@ -183,7 +181,7 @@ async def create_reward(
     check_idempotency_key(idempotency_key, MAX_CREATE_KEY_LENGTH)
     values = validate_terms(terms).to_values()
     fingerprint = input_fingerprint(values)
-    repository = RewardRepository(session, merchant_id)
+    repository = RewardRepository(write.session, write.merchant_id)
     reward = await repository.insert_new_reward(new_id(), values, idempotency_key, fingerprint)
     if reward is None:
         # The key is taken: by an earlier attempt, or a concurrent one that committed first.
@@ -191,18 +189,16 @@ async def create_reward(
         assert existing is not None, "the only unique keys of rewards are the id and the key"
         check_replay(existing.idempotency_fingerprint, fingerprint)
         return existing
-    await _audit(session, merchant_id, AuditAction.REWARD_CREATED, reward, actor_id)
+    await _audit(write, AuditAction.REWARD_CREATED, reward)
     return reward
 
 
 async def update_reward(
-    session: AsyncSession,
-    merchant_id: str,
+    write: WriteContext,
     reward_id: str,
     changes: dict[str, Any],
     *,
     expected_version: int | None = None,
-    actor_id: str | None = None,
 ) -> Reward:
     """Merge ``changes`` (terms fields; an explicit None clears an optional one) over the
     reward and validate the result as a whole; only over ``expected_version`` when given."""
@@ -212,7 +208,7 @@ async def update_reward(
     for name in _REQUIRED_FIELDS & set(changes):
         if changes[name] is None:
             raise _invalid(_INPUT_NAMES[name], f"{_INPUT_NAMES[name]} cannot be cleared")
-    repository = RewardRepository(session, merchant_id)
+    repository = RewardRepository(write.session, write.merchant_id)
     current = await repository.reward_by_id(reward_id, for_update=True)
     if current is None:
         raise _not_found()
@@ -222,44 +218,33 @@ async def update_reward(
             reward_id, valid.to_values(), expected_version=expected_version
         )
     assert reward is not None, "the reward is locked by this transaction"
-    await _audit(
-        session, merchant_id, AuditAction.REWARD_UPDATED, reward, actor_id, sorted(changes)
-    )
+    await _audit(write, AuditAction.REWARD_UPDATED, reward, sorted(changes))
     return reward
 
 
 async def delete_reward(
-    session: AsyncSession,
-    merchant_id: str,
+    write: WriteContext,
     reward_id: str,
-    *,
-    now: datetime,
-    actor_id: str | None = None,
 ) -> str:
     """Soft delete: the reward leaves the catalog, its redemptions keep pointing at it. Safe
     to retry: deleting a reward deleted already answers its id again (and changes nothing)."""
-    repository = RewardRepository(session, merchant_id)
-    reward = await repository.update_reward(reward_id, {"deleted_at": now, "active": False})
+    repository = RewardRepository(write.session, write.merchant_id)
+    reward = await repository.update_reward(reward_id, {"deleted_at": write.now, "active": False})
     if reward is None:
         if await repository.reward_by_id(reward_id, include_deleted=True) is not None:
             return reward_id
         raise _not_found()
-    await _audit(session, merchant_id, AuditAction.REWARD_DELETED, reward, actor_id)
+    await _audit(write, AuditAction.REWARD_DELETED, reward)
     return reward.id
 
 
 async def _audit(
-    session: AsyncSession,
-    merchant_id: str,
-    action: AuditAction,
-    reward: Reward,
-    actor_id: str | None,
-    changed: list[str] | None = None,
+    write: WriteContext, action: AuditAction, reward: Reward, changed: list[str] | None = None
 ) -> None:
     metadata: dict[str, object] = {"reward_id": reward.id, "kind": reward.kind}
     if changed is not None:
         metadata["changed"] = changed
-    await AuditTrail(session, merchant_id, actor_id).record(action, metadata)
+    await write.audit.record(action, metadata)
 
 
 async def reward_by_id(session: AsyncSession, merchant_id: str, reward_id: str) -> Reward | None:

@@ -63,11 +63,7 @@ async def vip_tier_create(
         info,
         VipTierCreatePayload,
         lambda scope: tier_service.create_tier(
-            scope.session,
-            scope.merchant_id,
-            input.to_draft(),
-            idempotency_key=input.idempotency_key,
-            actor_id=scope.actor_id,
+            scope.write, input.to_draft(), idempotency_key=input.idempotency_key
         ),
         _after_write(info, VipTierCreatePayload),
     )
@@ -86,12 +82,10 @@ async def vip_tier_update(
         info,
         VipTierUpdatePayload,
         lambda scope: tier_service.update_tier(
-            scope.session,
-            scope.merchant_id,
+            scope.write,
             local_id(input.id, "VipTier"),
             input.to_changes(),
             expected_version=input.expected_version,
-            actor_id=scope.actor_id,
         ),
         _after_write(info, VipTierUpdatePayload),
     )
@@ -114,9 +108,7 @@ async def vip_tier_delete(
     return await points_mutation(
         info,
         VipTierDeletePayload,
-        lambda scope: tier_service.delete_tier(
-            scope.session, scope.merchant_id, local_id(input.id, "VipTier"), actor_id=scope.actor_id
-        ),
+        lambda scope: tier_service.delete_tier(scope.write, local_id(input.id, "VipTier")),
         respond,
     )
 

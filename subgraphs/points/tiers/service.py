@@ -21,6 +21,7 @@ from subgraphs.kit.audit import AuditAction
 from subgraphs.kit.deletions import Deletions
 from subgraphs.kit.jobs import for_each_merchant
 from subgraphs.kit.repository import AuditTrail, StaleVersion
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.customers.repository import CustomerRepository
 from subgraphs.points.errors import (
     MAX_CREATE_KEY_LENGTH,
@@ -196,12 +197,10 @@ async def list_tiers(session: AsyncSession, merchant_id: str) -> list[VipTier]:
 
 
 async def create_tier(
-    session: AsyncSession,
-    merchant_id: str,
+    write: WriteContext,
     draft: TierDraft,
     *,
     idempotency_key: str,
-    actor_id: str | None = None,
     batch: int = DEFAULT_BATCH,
 ) -> TierWrite:
     """Once per idempotency key (the merchant's tier lock orders concurrent retries): a retry
@@ -214,7 +213,7 @@ async def create_tier(
     fingerprint = input_fingerprint(
         {"name": names, "rank": rank, "rules": rules.to_json(), "benefits": benefits.to_json()}
     )
-    repository = TierRepository(session, merchant_id)
+    repository = TierRepository(write.session, write.merchant_id)
     await repository.lock()
     existing = await repository.tier_by_idempotency_key(idempotency_key)
     if existing is not None:
@@ -233,21 +232,19 @@ async def create_tier(
         idempotency_key=idempotency_key,
         idempotency_fingerprint=fingerprint,
     )
-    await AuditTrail(session, merchant_id, actor_id).record(
-        AuditAction.TIER_CREATED, _snapshot(tier)
+    await write.audit.record(AuditAction.TIER_CREATED, _snapshot(tier))
+    recalculation = await recalculate_tiers(
+        write.session, write.merchant_id, batch=batch, actor_id=write.actor_id
     )
-    recalculation = await recalculate_tiers(session, merchant_id, batch=batch, actor_id=actor_id)
     return TierWrite(tier, recalculation)
 
 
 async def update_tier(
-    session: AsyncSession,
-    merchant_id: str,
+    write: WriteContext,
     tier_id: str,
     changes: TierChanges,
     *,
     expected_version: int | None = None,
-    actor_id: str | None = None,
     batch: int = DEFAULT_BATCH,
 ) -> TierWrite:
     """Apply ``changes`` (over ``expected_version`` only, if given); move whom it concerns."""
@@ -260,7 +257,7 @@ async def update_tier(
         values["rules"] = validated_rules(changes.rules, "rules.").to_json()
     if changes.benefits is not None:
         values["benefits"] = validated_benefits(changes.benefits, "benefits.").to_json()
-    repository = TierRepository(session, merchant_id)
+    repository = TierRepository(write.session, write.merchant_id)
     await repository.lock()
     tiers = await repository.tiers()
     current = next((tier for tier in tiers if tier.id == tier_id), None)
@@ -276,13 +273,13 @@ async def update_tier(
         before = _snapshot(current)
         tier = await repository.update_versioned(tier_id, values, expected_version=expected_version)
     assert tier is not None, "the tier is locked against deletion by the advisory lock"
-    await AuditTrail(session, merchant_id, actor_id).record(
+    await write.audit.record(
         AuditAction.TIER_UPDATED, {"tier_id": tier_id, "before": before, "after": _snapshot(tier)}
     )
     # Names and benefits do not decide who is in the tier.
     if "rank" in values or "rules" in values:
         recalculation = await recalculate_tiers(
-            session, merchant_id, batch=batch, actor_id=actor_id
+            write.session, write.merchant_id, batch=batch, actor_id=write.actor_id
         )
     else:
         recalculation = Recalculation(0, 0)
@@ -290,17 +287,15 @@ async def update_tier(
 
 
 async def delete_tier(
-    session: AsyncSession,
-    merchant_id: str,
+    write: WriteContext,
     tier_id: str,
     *,
-    actor_id: str | None = None,
     batch: int = DEFAULT_BATCH,
 ) -> Recalculation:
     """Delete the tier; its customers move to the next tier they qualify for (or none). A tier
     this merchant deleted already stays deleted (0 move); one never theirs is TIER_NOT_FOUND."""
-    repository = TierRepository(session, merchant_id)
-    deletions = Deletions(session, merchant_id, DELETED_TIER)
+    repository = TierRepository(write.session, write.merchant_id)
+    deletions = Deletions(write.session, write.merchant_id, DELETED_TIER)
     await repository.lock()
     tier = await repository.tier(tier_id)
     if tier is None:
@@ -309,10 +304,10 @@ async def delete_tier(
         raise _tier_not_found()
     await repository.delete_one(tier_id)
     await deletions.record(tier_id)
-    await AuditTrail(session, merchant_id, actor_id).record(
-        AuditAction.TIER_DELETED, _snapshot(tier)
+    await write.audit.record(AuditAction.TIER_DELETED, _snapshot(tier))
+    return await recalculate_tiers(
+        write.session, write.merchant_id, batch=batch, actor_id=write.actor_id
     )
-    return await recalculate_tiers(session, merchant_id, batch=batch, actor_id=actor_id)
 
 
 async def recalculate_tiers(

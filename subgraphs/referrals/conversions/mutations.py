@@ -53,9 +53,7 @@ async def referral_review(
     return await referral_mutation(
         info,
         ReferralReviewPayload,
-        lambda scope: service.review(
-            scope.session, scope.merchant_id, referral_id, decision, actor_id=scope.actor_id
-        ),
+        lambda scope: service.review(scope.write, referral_id, decision),
         respond,
     )
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from db.models import Referral, ReferralReward, ReferralRewardStatus, ReferralStatus
 from subgraphs.kit.pagination import Page, PageRequest
-from subgraphs.kit.repository import TenantRepository, pages_by, utc_date
+from subgraphs.kit.repository import TenantRepository, utc_date
 
 
 class ConversionRepository(TenantRepository[Referral]):
@@ -49,14 +49,12 @@ class ConversionRepository(TenantRepository[Referral]):
         self, advocate_ids: Sequence[str], request: PageRequest
     ) -> dict[str, Page[Referral]]:
         """Newest first, one page per advocate, all in one statement."""
-        _, statement = self._page_per_owner(
+        return await self.paginate_per_owner(
             "advocate_customer_id",
             advocate_ids,
             request,
             keyset=(Referral.created_at, Referral.id),
         )
-        rows = await self._session.scalars(statement)
-        return pages_by(rows, advocate_ids, lambda row: row.advocate_customer_id, request)
 
     async def daily_counts(
         self, first: datetime, end: datetime

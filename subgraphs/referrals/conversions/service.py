@@ -22,6 +22,7 @@ from db.ids import new_id
 from db.models import Referral, ReferralReward, ReferralRewardStatus, ReferralStatus
 from subgraphs.kit.audit import AuditAction
 from subgraphs.kit.repository import AuditTrail
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.referrals.conversions.fraud import PartyFacts, score_referral
 from subgraphs.referrals.conversions.repository import (
     ConversionRepository,
@@ -270,17 +271,10 @@ async def cancel_for_order(
     return cancelled
 
 
-async def review(
-    session: AsyncSession,
-    merchant_id: str,
-    referral_id: str,
-    decision: Decision,
-    *,
-    actor_id: str | None,
-) -> list[ReferralReward]:
+async def review(write: WriteContext, referral_id: str, decision: Decision) -> list[ReferralReward]:
     """Staff decide on a held referral: approving releases its rewards (each at its own
     release time), rejecting cancels them and rejects the referral."""
-    referrals = ConversionRepository(session, merchant_id)
+    referrals = ConversionRepository(write.session, write.merchant_id)
     referral = await referrals.by_id(referral_id, for_update=True)
     if referral is None:
         raise ReferralError(
@@ -291,7 +285,7 @@ async def review(
         if decision is Decision.APPROVE
         else ReferralRewardStatus.CANCELLED
     )
-    moved = await ReferralRewardRepository(session, merchant_id).move(
+    moved = await ReferralRewardRepository(write.session, write.merchant_id).move(
         referral_id, None, (ReferralRewardStatus.HELD,), target
     )
     if not moved:
@@ -300,7 +294,7 @@ async def review(
         )
     if decision is Decision.REJECT:
         await referrals.set_status(referral_id, ReferralStatus.REJECTED)
-    await AuditTrail(session, merchant_id, actor_id).record(
+    await write.audit.record(
         AuditAction.REFERRAL_REVIEWED, {"referral_id": referral_id, "decision": decision.value}
     )
     return moved

@@ -36,18 +36,10 @@ async def referral_program_update(
     async def perform(scope: MutationScope) -> ReferralProgram:
         if input.alert_slack_webhook_url is not strawberry.UNSET:
             await set_alert_webhook(
-                scope.session,
-                scope.merchant_id,
-                input.alert_slack_webhook_url,
-                info.context.resources.cipher,
-                actor_id=scope.actor_id,
+                scope.write, input.alert_slack_webhook_url, info.context.resources.cipher
             )
         config, version = await update_referral_program(
-            scope.session,
-            scope.merchant_id,
-            input.to_changes(),
-            expected_version=input.expected_version,
-            actor_id=scope.actor_id,
+            scope.write, input.to_changes(), expected_version=input.expected_version
         )
         alerts = await alerts_configured(scope.session, scope.merchant_id)
         return ReferralProgram.of(config, version, alerts_configured=alerts)

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from db.models import ReferralProgram
-from subgraphs.kit.repository import TenantRepository
+from subgraphs.kit.versioned_documents import VersionedDocumentRepository
 
 
-class ReferralProgramRepository(TenantRepository[ReferralProgram]):
+class ReferralProgramRepository(VersionedDocumentRepository[ReferralProgram]):
+    """The program document (``document`` / ``save_document``), and the alert webhook
+    stored encrypted beside it."""
+
     model = ReferralProgram
-
-    async def document(self, *, for_update: bool = False) -> tuple[dict[str, Any] | None, int]:
-        """The stored document and its version; (None, 0) before the first save."""
-        query = select(ReferralProgram.config, ReferralProgram.version).where(self._mine)
-        if for_update:
-            query = query.with_for_update()
-        row = (await self._session.execute(query)).one_or_none()
-        return (None, 0) if row is None else (row.config, row.version)
 
     async def alert_webhook_encrypted(self) -> str | None:
         return await self._session.scalar(
@@ -37,16 +30,3 @@ class ReferralProgramRepository(TenantRepository[ReferralProgram]):
             )
         )
         await self._session.execute(statement)
-
-    async def save(self, config: dict[str, Any]) -> int:
-        """Insert or replace the document; returns its new version."""
-        statement = (
-            pg_insert(ReferralProgram)
-            .values(merchant_id=self._merchant_id, config=config)
-            .on_conflict_do_update(
-                index_elements=["merchant_id"],
-                set_={"config": config, "version": ReferralProgram.version + 1},
-            )
-            .returning(ReferralProgram.version)
-        )
-        return int((await self._session.execute(statement)).scalar_one())

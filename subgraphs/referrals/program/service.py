@@ -18,7 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.crypto import FieldCipher
 from db.encryption_contexts import REFERRAL_PROGRAMS_ALERT_WEBHOOK
 from subgraphs.kit.audit import AuditAction
-from subgraphs.kit.repository import AuditTrail
+from subgraphs.kit.integrations.notifications import closest_language
+from subgraphs.kit.validation import error_location
+from subgraphs.kit.versioned_documents import save_new_version
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.referrals.program.repository import ReferralProgramRepository
 from subgraphs.referrals.service import ReferralError, ReferralErrorCode
 
@@ -129,10 +132,8 @@ class ReferralProgramConfig(_Strict):
 
 
 def closest_locale(locale: str) -> str:
-    """The supported language closest to ``locale`` ("fr-CA" -> "fr", "iw" -> "he"), else en."""
-    language = locale.replace("_", "-").split("-", 1)[0].strip().lower()
-    language = {"iw": "he"}.get(language, language)
-    return language if language in LOCALES else "en"
+    """The program's language closest to ``locale`` ("fr-CA" -> "fr", "iw" -> "he"), else en."""
+    return closest_language(locale, LOCALES)
 
 
 DEFAULT_PROGRAM = ReferralProgramConfig()
@@ -147,7 +148,7 @@ def validate_program(document: dict[str, Any]) -> ReferralProgramConfig:
         return ReferralProgramConfig.model_validate(document)
     except ValidationError as error:
         first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "input"
+        field = error_location(first, "input")
         raise ReferralError(
             ReferralErrorCode.INVALID_PROGRAM,
             field,
@@ -164,41 +165,34 @@ async def referral_program(
 
 
 async def update_referral_program(
-    session: AsyncSession,
-    merchant_id: str,
-    changes: dict[str, Any],
-    *,
-    expected_version: int | None = None,
-    actor_id: str | None = None,
+    write: WriteContext, changes: dict[str, Any], *, expected_version: int | None = None
 ) -> tuple[ReferralProgramConfig, int]:
     """Merge ``changes`` (top-level fields replace the current ones) over the program and
     validate the result; only over ``expected_version`` when given."""
-    repository = ReferralProgramRepository(session, merchant_id)
-    document, version = await repository.document(for_update=True)
-    if expected_version is not None and expected_version != version:
-        raise ReferralError(
+
+    def stale(version: int) -> ReferralError:
+        return ReferralError(
             ReferralErrorCode.VERSION_CONFLICT,
             "expectedVersion",
             f"the program changed since version {expected_version} (it is at version "
             f"{version} now); reload it and apply the change again",
         )
-    current = parse_program(document).model_dump(mode="json")
-    program = validate_program({**current, **changes})
-    new_version = await repository.save(program.model_dump(mode="json"))
-    await AuditTrail(session, merchant_id, actor_id).record(
-        AuditAction.REFERRAL_PROGRAM_UPDATED, {"changed": sorted(changes), "version": new_version}
+
+    def merged(document: dict[str, Any] | None) -> ReferralProgramConfig:
+        return validate_program({**parse_program(document).model_dump(mode="json"), **changes})
+
+    return await save_new_version(
+        write,
+        ReferralProgramRepository(write.session, write.merchant_id),
+        changes=changes,
+        apply=merged,
+        expected_version=expected_version,
+        stale=stale,
+        action=AuditAction.REFERRAL_PROGRAM_UPDATED,
     )
-    return program, new_version
 
 
-async def set_alert_webhook(
-    session: AsyncSession,
-    merchant_id: str,
-    url: str | None,
-    cipher: FieldCipher,
-    *,
-    actor_id: str | None = None,
-) -> None:
+async def set_alert_webhook(write: WriteContext, url: str | None, cipher: FieldCipher) -> None:
     """Where held referrals are announced (a Slack incoming webhook), stored encrypted: the
     URL is a credential. None stops the alerts."""
     if url is not None and not SLACK_WEBHOOK.match(url):
@@ -210,8 +204,8 @@ async def set_alert_webhook(
     encrypted = (
         None if url is None else cipher.encrypt(url, context=REFERRAL_PROGRAMS_ALERT_WEBHOOK)
     )
-    await ReferralProgramRepository(session, merchant_id).save_alert_webhook(encrypted)
-    await AuditTrail(session, merchant_id, actor_id).record(
+    await ReferralProgramRepository(write.session, write.merchant_id).save_alert_webhook(encrypted)
+    await write.audit.record(
         AuditAction.REFERRAL_PROGRAM_UPDATED,
         {"changed": ["alert_webhook"], "alerts": url is not None},
     )

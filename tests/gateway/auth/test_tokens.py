@@ -27,6 +27,7 @@ from subgraphs.kit.auth import CUSTOMER_AUDIENCE, LOYALNEST_ISSUER, hs256_jwt
 from subgraphs.kit.graphql.context import Context
 from subgraphs.kit.permissions import Capability
 from subgraphs.kit.resources import Resources
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.rewards.service import RewardTerms, create_reward
 from tests.conftest import SubgraphClient, Tenant, add_customer, token_for
 from tests.ids import gid
@@ -143,8 +144,7 @@ def assert_forbidden(result: dict[str, Any]) -> None:
 async def new_reward(resources: Resources, tenant: Tenant) -> str:
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         reward = await create_reward(
-            session,
-            tenant.merchant_id,
+            WriteContext(session, tenant.merchant_id),
             RewardTerms(
                 kind=RewardKind.FIXED_AMOUNT, title="$5 off", points_cost=100, value=Decimal(5)
             ),

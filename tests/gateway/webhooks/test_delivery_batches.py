@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from db.session import tenant_unit_of_work
 from subgraphs.kit.resources import Resources
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.program.service import update_program_config
 from tests.conftest import Tenant
 from tests.gateway.webhooks.shopify import deliver, inbox, order_payload, refund_payload
@@ -73,7 +74,8 @@ async def _flat_earning(resources: Resources, tenant: Tenant) -> None:
     depends on which batch runs first)."""
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         await update_program_config(
-            session, tenant.merchant_id, {"first_purchase": None, "rfm_multipliers": {}}
+            WriteContext(session, tenant.merchant_id),
+            {"first_purchase": None, "rfm_multipliers": {}},
         )
 
 

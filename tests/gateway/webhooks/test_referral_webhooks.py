@@ -17,6 +17,7 @@ from sqlalchemy import select
 from db.models import PointsTransaction, Referral
 from db.session import tenant_unit_of_work
 from subgraphs.kit.resources import Resources
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.referrals.program.service import update_referral_program
 from subgraphs.referrals.service import create_referral_link
 from tests.conftest import Tenant
@@ -59,7 +60,7 @@ async def advocate_link(
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         link = await create_referral_link(session, tenant.merchant_id, advocate)
         await update_referral_program(
-            session, tenant.merchant_id, {"hold_hours": 24, "min_order_amount": "25"}
+            WriteContext(session, tenant.merchant_id), {"hold_hours": 24, "min_order_amount": "25"}
         )
     return advocate, link.link.code
 

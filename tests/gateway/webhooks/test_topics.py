@@ -14,6 +14,7 @@ from db.encryption_contexts import CUSTOMERS_EMAIL
 from db.models import Customer, Merchant, PointsTransaction
 from db.session import system_unit_of_work, tenant_unit_of_work
 from subgraphs.kit.resources import Resources
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.program.service import update_program_config
 from tests.conftest import Tenant
 from tests.gateway.webhooks.shopify import (
@@ -31,7 +32,7 @@ async def _configure(resources: Resources, tenant: Tenant, **changes: Any) -> No
     # No first-purchase bonus unless a test asks: 10 points per dollar, exactly.
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         await update_program_config(
-            session, tenant.merchant_id, {"first_purchase": None, **changes}
+            WriteContext(session, tenant.merchant_id), {"first_purchase": None, **changes}
         )
 
 

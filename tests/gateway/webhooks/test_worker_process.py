@@ -18,6 +18,7 @@ from cli.embedded import start_redis
 from db.session import system_unit_of_work, tenant_unit_of_work
 from subgraphs.kit.resources import Resources, open_resources
 from subgraphs.kit.settings import Settings
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.program.service import update_program_config
 from tests.conftest import Tenant
 from tests.gateway.webhooks.conftest import serve_edge
@@ -125,7 +126,8 @@ async def test_a_worker_killed_mid_batch_leaves_every_delivery_applied_exactly_o
         # Exactly 10 points a dollar: no first-purchase bonus, and no RFM multiplier (the
         # batch's earlier orders may make a customer a Champion before their later ones).
         await update_program_config(
-            session, tenant.merchant_id, {"first_purchase": None, "rfm_multipliers": {}}
+            WriteContext(session, tenant.merchant_id),
+            {"first_purchase": None, "rfm_multipliers": {}},
         )
     async with httpx.AsyncClient(base_url=edge_url, timeout=30) as http:
         expected = await _orders_sent(http, tenant, BATCH)
@@ -162,7 +164,8 @@ async def test_with_redis_stopped_deliveries_are_accepted_and_processed_after_it
         # Exactly 10 points a dollar: no first-purchase bonus, and no RFM multiplier (the
         # batch's earlier orders may make a customer a Champion before their later ones).
         await update_program_config(
-            session, tenant.merchant_id, {"first_purchase": None, "rfm_multipliers": {}}
+            WriteContext(session, tenant.merchant_id),
+            {"first_purchase": None, "rfm_multipliers": {}},
         )
     # A Redis of its own, so stopping it leaves the rest of the suite alone.
     redis = start_redis(tmp_path)

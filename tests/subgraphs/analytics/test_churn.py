@@ -16,6 +16,7 @@ from sklearn.metrics import roc_auc_score
 from db.session import tenant_unit_of_work
 from subgraphs.analytics.churn.jobs import train_all
 from subgraphs.kit.resources import Resources
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.tiers.rules import TierRules
 from subgraphs.points.tiers.service import TierDraft, create_tier
 from tests.conftest import StatementCounter, SubgraphClient, Tenant, add_customer
@@ -146,8 +147,7 @@ async def test_every_customer_gets_a_lifecycle_stage(
     vip = await add_customer(resources, tenant, points=500)
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         await create_tier(
-            session,
-            tenant.merchant_id,
+            WriteContext(session, tenant.merchant_id),
             TierDraft(names=[("en", "Gold")], rank=1, rules=TierRules(min_points_earned=300)),
             idempotency_key="churn:tier",
         )

@@ -15,6 +15,7 @@ from subgraphs.analytics import service
 from subgraphs.analytics.rfm.jobs import recompute_all
 from subgraphs.analytics.service import LoyaltyMetricsSnapshot
 from subgraphs.kit.resources import Resources
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.rewards.redemption import RedeemCommand, redeem_reward
 from subgraphs.points.rewards.service import RewardTerms, create_reward
 from subgraphs.points.shopify import ShopifyConnector
@@ -285,8 +286,7 @@ async def test_metrics_count_rewards_redeemed_and_customers_per_segment(
     customer_id = await add_customer(resources, tenant, points=300)
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         reward = await create_reward(
-            session,
-            tenant.merchant_id,
+            WriteContext(session, tenant.merchant_id),
             RewardTerms(
                 kind=RewardKind.FIXED_AMOUNT, title="$5 off", points_cost=100, value=Decimal(5)
             ),

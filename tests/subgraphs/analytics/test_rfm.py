@@ -22,6 +22,7 @@ from subgraphs.analytics.rfm import service
 from subgraphs.analytics.rfm.jobs import recompute_all
 from subgraphs.kit.resources import Resources
 from subgraphs.kit.settings import Settings
+from subgraphs.kit.write_context import WriteContext
 from tests.conftest import StatementCounter, SubgraphClient, Tenant, add_customer, token_for
 from tests.ids import gid
 from tests.subgraphs.analytics.rfm_shops import RawOrder, expected_rfm, fact, record, shop_of
@@ -233,7 +234,9 @@ async def test_time_weighted_recency_counts_from_when_the_usual_cycle_was_due(
         await service.recompute(session, tenant.merchant_id, now=NOW)
     plain = (await _scores(resources, tenant.merchant_id))[subscriber]
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
-        await service.update_rfm_thresholds(session, tenant.merchant_id, {"time_weighted": True})
+        await service.update_rfm_thresholds(
+            WriteContext(session, tenant.merchant_id), {"time_weighted": True}
+        )
         await service.recompute(session, tenant.merchant_id, now=NOW)
     weighted = (await _scores(resources, tenant.merchant_id))[subscriber]
     raw = await _raw_orders(resources, tenant.merchant_id)

@@ -14,6 +14,7 @@ from db.models import RewardKind
 from db.session import tenant_unit_of_work
 from subgraphs.analytics.orders.repository import OrderFactsRepository
 from subgraphs.kit.resources import Resources
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.expiry.service import expire_customer
 from subgraphs.points.ledger import service as ledger
 from subgraphs.points.program.service import update_program_config
@@ -102,8 +103,7 @@ async def roi_shop(resources: Resources, tenant: Tenant) -> Scenario:
     async with tenant_unit_of_work(resources.sessions, merchant) as session:
         # Plain earning (10 points a dollar), and points that expire 30 days after earning.
         await update_program_config(
-            session,
-            merchant,
+            WriteContext(session, merchant),
             {
                 "first_purchase": None,
                 "rfm_multipliers": {},
@@ -111,8 +111,7 @@ async def roi_shop(resources: Resources, tenant: Tenant) -> Scenario:
             },
         )
         reward = await create_reward(
-            session,
-            merchant,
+            WriteContext(session, merchant),
             RewardTerms(
                 kind=RewardKind.FIXED_AMOUNT, title="$5 off", points_cost=50, value=Decimal("5")
             ),
@@ -150,8 +149,7 @@ async def roi_shop(resources: Resources, tenant: Tenant) -> Scenario:
     async with tenant_unit_of_work(resources.sessions, merchant) as session:
         # VIP from 300 points earned: only the gifted customer.
         await create_tier(
-            session,
-            merchant,
+            WriteContext(session, merchant),
             TierDraft(names=[("en", "Gold")], rank=1, rules=TierRules(min_points_earned=300)),
             idempotency_key="roi:tier",
         )
@@ -342,8 +340,7 @@ async def test_without_redemptions_a_point_is_worth_the_most_the_catalog_gives(
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         for cost, value in ((500, "4"), (300, "3"), (100, "0.50")):
             await create_reward(
-                session,
-                tenant.merchant_id,
+                WriteContext(session, tenant.merchant_id),
                 RewardTerms(
                     kind=RewardKind.FIXED_AMOUNT,
                     title=f"${value} off",

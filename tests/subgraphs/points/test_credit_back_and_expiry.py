@@ -18,6 +18,7 @@ from db.ids import new_id
 from db.models import Customer, PointsTransaction, PointsTransactionKind
 from db.session import tenant_unit_of_work
 from subgraphs.kit.resources import Resources
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.errors import PointsError, PointsErrorCode
 from subgraphs.points.expiry.service import customers_due_for_expiry, expire_customer
 from subgraphs.points.ledger import service as ledger
@@ -38,7 +39,7 @@ def t0() -> datetime:
 async def configure(resources: Resources, tenant: Tenant, **changes: Any) -> None:
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         await update_program_config(
-            session, tenant.merchant_id, {"first_purchase": None, **changes}
+            WriteContext(session, tenant.merchant_id), {"first_purchase": None, **changes}
         )
 
 

@@ -16,6 +16,7 @@ from db.models import PointsTransaction, PointsTransactionKind
 from db.session import tenant_unit_of_work
 from subgraphs.kit.pubsub import ledger_channel
 from subgraphs.kit.resources import Resources
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.expiry.jobs import expire_points, run_expiry
 from subgraphs.points.ledger import service as ledger
 from subgraphs.points.program.calculation import EarnAction, Order, OrderLine
@@ -37,7 +38,7 @@ async def configure(resources: Resources, tenant: Tenant, **changes: Any) -> Non
     exactly 10 points per dollar."""
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         await update_program_config(
-            session, tenant.merchant_id, {"first_purchase": None, **changes}
+            WriteContext(session, tenant.merchant_id), {"first_purchase": None, **changes}
         )
 
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from db.session import tenant_unit_of_work
 from subgraphs.kit.resources import Resources
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.errors import PointsError, PointsErrorCode
 from subgraphs.points.expiry.service import expire_customer_lots
 from subgraphs.points.ledger import service as ledger
@@ -102,8 +103,7 @@ async def test_balance_equals_the_ledger_after_every_step(
 ) -> None:
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         await update_program_config(
-            session,
-            tenant.merchant_id,
+            WriteContext(session, tenant.merchant_id),
             {"expiry": {"kind": "after_earning", "days": 30}, "first_purchase": None},
         )
     customer_id = await add_customer(resources, tenant)

@@ -28,6 +28,7 @@ from db.models import Merchant, PointsTransaction, RewardKind, RewardRedemption
 from db.session import system_unit_of_work, tenant_unit_of_work
 from subgraphs.kit.integrations.shopify_rate_limits import RateLimitMonitor
 from subgraphs.kit.resources import Resources
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.rewards.jobs import resolve_stale_redemptions
 from subgraphs.points.rewards.redemption import (
     RedeemCommand,
@@ -90,8 +91,7 @@ async def new_reward(resources: Resources, tenant: Tenant, **terms: Any) -> str:
     }
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         reward = await create_reward(
-            session,
-            tenant.merchant_id,
+            WriteContext(session, tenant.merchant_id),
             RewardTerms(**{**defaults, **terms}),
             idempotency_key=f"test:reward:{new_id()}",
         )

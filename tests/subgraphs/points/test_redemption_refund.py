@@ -19,6 +19,7 @@ from db.models import PointsTransaction, PointsTransactionKind, RewardKind
 from db.session import tenant_unit_of_work
 from subgraphs.kit.pubsub import ledger_channel
 from subgraphs.kit.resources import Resources
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.errors import PointsError, PointsErrorCode
 from subgraphs.points.program.service import update_program_config
 from subgraphs.points.rewards.redemption import (
@@ -43,11 +44,11 @@ async def test_a_reward_not_issued_gives_back_its_points_once_with_the_reason(
     now = datetime.now(UTC).replace(microsecond=0)
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         await update_program_config(
-            session, tenant.merchant_id, {"expiry": {"kind": "after_earning", "days": 30}}
+            WriteContext(session, tenant.merchant_id),
+            {"expiry": {"kind": "after_earning", "days": 30}},
         )
         reward = await create_reward(
-            session,
-            tenant.merchant_id,
+            WriteContext(session, tenant.merchant_id),
             RewardTerms(
                 kind=RewardKind.FIXED_AMOUNT, title="$5 off", points_cost=150, value=Decimal(5)
             ),
@@ -124,8 +125,7 @@ async def test_a_redemption_tells_live_dashboards_twice_and_a_replay_says_so(
     redemption id or trace step changed."""
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         reward = await create_reward(
-            session,
-            tenant.merchant_id,
+            WriteContext(session, tenant.merchant_id),
             RewardTerms(
                 kind=RewardKind.FIXED_AMOUNT, title="$5 off", points_cost=120, value=Decimal(5)
             ),
@@ -181,8 +181,7 @@ async def test_a_replay_after_the_reward_was_deleted_returns_the_redemption(
     now = datetime.now(UTC)
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         reward = await create_reward(
-            session,
-            tenant.merchant_id,
+            WriteContext(session, tenant.merchant_id),
             RewardTerms(
                 kind=RewardKind.FIXED_AMOUNT, title="$5 off", points_cost=100, value=Decimal(5)
             ),
@@ -195,7 +194,7 @@ async def test_a_replay_after_the_reward_was_deleted_returns_the_redemption(
             session, tenant.merchant_id, command, resources.cipher, now=now
         )
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
-        await delete_reward(session, tenant.merchant_id, reward.id, now=now)
+        await delete_reward(WriteContext(session, tenant.merchant_id, now=now), reward.id)
 
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         replay = await begin_redemption(

@@ -21,6 +21,7 @@ from db.ids import new_id
 from db.models import Customer, PointsTransaction
 from db.session import tenant_unit_of_work
 from subgraphs.kit.resources import Resources
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.errors import PointsError, PointsErrorCode
 from subgraphs.points.ledger import service as ledger
 from subgraphs.points.orders.reversal import RefundLine, ReverseCommand, reverse_order
@@ -36,7 +37,7 @@ async def configure(resources: Resources, tenant: Tenant, **changes: Any) -> Non
     """10 points per USD, rounded down, no first-purchase multiplier, unless a test says so."""
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         await update_program_config(
-            session, tenant.merchant_id, {"first_purchase": None, **changes}
+            WriteContext(session, tenant.merchant_id), {"first_purchase": None, **changes}
         )
 
 

@@ -15,6 +15,7 @@ from db.ids import new_id
 from db.models import AuditLog, Reward, RewardKind
 from db.session import tenant_unit_of_work
 from subgraphs.kit.resources import Resources
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.program.service import update_program_config
 from subgraphs.points.rewards.service import RewardTerms, validate_terms
 from tests.conftest import SubgraphClient, Tenant
@@ -92,7 +93,8 @@ async def set_currencies(
 ) -> None:
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         await update_program_config(
-            session, tenant.merchant_id, {"currencies": {"base": base, "rates": rates}}
+            WriteContext(session, tenant.merchant_id),
+            {"currencies": {"base": base, "rates": rates}},
         )
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from db.models import AuditLog, Customer, PointsTransaction, ReferralLink, ReferralReward
 from db.session import tenant_unit_of_work
 from subgraphs.kit.resources import Resources
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.referrals.conversions import service as conversions
 from subgraphs.referrals.conversions.fraud import PartyFacts
 from subgraphs.referrals.conversions.service import (
@@ -48,8 +49,7 @@ async def shop_with_advocate(resources: Resources, tenant: Tenant, **program: An
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         link = await create_referral_link(session, tenant.merchant_id, advocate_id)
         await update_referral_program(
-            session,
-            tenant.merchant_id,
+            WriteContext(session, tenant.merchant_id),
             {"hold_hours": HOLD.total_seconds() // 3600, "min_order_amount": "20", **program},
         )
     return Shop(tenant, advocate_id, link.link.code)
@@ -237,16 +237,11 @@ async def test_a_suspicious_referral_is_held_until_staff_decide(
     assert await referral_credits(resources, shop) == {}
 
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
-        await conversions.review(
-            session, tenant.merchant_id, attributed.referral.id, Decision.APPROVE, actor_id="s1"
-        )
-        await conversions.review(
-            session, tenant.merchant_id, rejected.referral.id, Decision.REJECT, actor_id="s1"
-        )
+        staff = WriteContext(session, tenant.merchant_id, actor_id="s1")
+        await conversions.review(staff, attributed.referral.id, Decision.APPROVE)
+        await conversions.review(staff, rejected.referral.id, Decision.REJECT)
         with pytest.raises(ReferralError) as again:
-            await conversions.review(
-                session, tenant.merchant_id, rejected.referral.id, Decision.APPROVE, actor_id="s1"
-            )
+            await conversions.review(staff, rejected.referral.id, Decision.APPROVE)
     await pay_due_referral_rewards(resources, now=NOW)
 
     assert again.value.code is ReferralErrorCode.NOT_HELD
@@ -262,7 +257,7 @@ async def test_the_program_is_validated_and_versioned(resources: Resources, tena
         program, version = await referral_program(session, tenant.merchant_id)
         assert (version, program.advocate_reward.points) == (0, 500)
         _, saved = await update_referral_program(
-            session, tenant.merchant_id, {"texts": {"en": "Give $10", "ar": "اعط"}}
+            WriteContext(session, tenant.merchant_id), {"texts": {"en": "Give $10", "ar": "اعط"}}
         )
         invalid_changes: list[tuple[dict[str, Any], str]] = [
             ({"tiers": [{"from_count": 2, "points": 5}, {"from_count": 2, "points": 9}]}, "tiers"),
@@ -272,12 +267,14 @@ async def test_the_program_is_validated_and_versioned(resources: Resources, tena
         ]
         for changes, field in invalid_changes:
             with pytest.raises(ReferralError) as invalid:
-                await update_referral_program(session, tenant.merchant_id, changes)
+                await update_referral_program(WriteContext(session, tenant.merchant_id), changes)
             assert invalid.value.code is ReferralErrorCode.INVALID_PROGRAM
             assert invalid.value.field.startswith(field) or field in invalid.value.message
         with pytest.raises(ReferralError) as stale:
             await update_referral_program(
-                session, tenant.merchant_id, {"hold_hours": 1}, expected_version=saved - 1
+                WriteContext(session, tenant.merchant_id),
+                {"hold_hours": 1},
+                expected_version=saved - 1,
             )
         program, version = await referral_program(session, tenant.merchant_id)
 
@@ -322,7 +319,7 @@ async def test_a_disabled_program_or_an_expired_link_takes_no_new_referral(
             QualifyingOrder("late-order", Decimal(99), created + timedelta(days=9)),
             now=created + timedelta(days=9),
         )
-        await update_referral_program(session, tenant.merchant_id, {"enabled": False})
+        await update_referral_program(WriteContext(session, tenant.merchant_id), {"enabled": False})
     with pytest.raises(ReferralError) as disabled:
         await attribute_at(never, created + timedelta(hours=1))
 

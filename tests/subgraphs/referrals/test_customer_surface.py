@@ -11,6 +11,7 @@ from typing import Any
 
 from db.session import tenant_unit_of_work
 from subgraphs.kit.resources import Resources
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.referrals.conversions import service as conversions
 from subgraphs.referrals.conversions.service import QualifyingOrder
 from subgraphs.referrals.program.service import update_referral_program
@@ -53,8 +54,7 @@ async def test_a_shopper_sees_the_way_to_the_next_tier_and_the_text_in_their_lan
 ) -> None:
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         await update_referral_program(
-            session,
-            tenant.merchant_id,
+            WriteContext(session, tenant.merchant_id),
             {
                 "texts": TEXTS,
                 "tiers": [{"from_count": 5, "points": 1000}, {"from_count": 2, "points": 600}],
@@ -96,7 +96,7 @@ async def test_past_the_last_tier_there_is_no_next_one(
 ) -> None:
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         await update_referral_program(
-            session, tenant.merchant_id, {"tiers": [{"from_count": 1, "points": 700}]}
+            WriteContext(session, tenant.merchant_id), {"tiers": [{"from_count": 1, "points": 700}]}
         )
     advocate, code = await advocate_code(resources, tenant)
     await complete_referrals(resources, tenant, code, 1)

@@ -19,6 +19,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from db.session import tenant_unit_of_work
 from subgraphs.kit.graphql.subscriptions import snapshot_key
 from subgraphs.kit.resources import Resources
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.referrals.activity.service import (
     ActivityKind,
     announce_after_commit,
@@ -95,7 +96,9 @@ async def test_a_claim_then_a_rejection_are_pushed_as_fresh_snapshots(
 
         # A suspicious referral completes held; staff reject it.
         async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
-            await update_referral_program(session, tenant.merchant_id, {"fraud_threshold": "0"})
+            await update_referral_program(
+                WriteContext(session, tenant.merchant_id), {"fraud_threshold": "0"}
+            )
             await conversions.complete(
                 session,
                 tenant.merchant_id,

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from db.models import Referral, ReferralEvent, ReferralReward
 from db.session import tenant_unit_of_work
 from subgraphs.kit.resources import Resources
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.referrals.clicks.service import Visit, record_click
 from subgraphs.referrals.conversions import service as conversions
 from subgraphs.referrals.conversions.service import QualifyingOrder
@@ -35,7 +36,7 @@ REPORT = """query($first: Date!, $last: Date!) {
 async def seeded(resources: Resources, tenant: Tenant, links: int) -> None:
     """``links`` advocates; each gets clicks on two days, two referrals, one completing."""
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
-        await update_referral_program(session, tenant.merchant_id, {"hold_hours": 0})
+        await update_referral_program(WriteContext(session, tenant.merchant_id), {"hold_hours": 0})
     for n in range(links):
         advocate = await add_customer(resources, tenant)
         friends = [await add_customer(resources, tenant) for _ in range(2)]

@@ -14,6 +14,7 @@ from db.encryption_contexts import REFERRAL_SHARES_RECIPIENT
 from db.models import ReferralShare
 from db.session import tenant_unit_of_work
 from subgraphs.kit.resources import Resources
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.referrals.program.service import update_referral_program
 from tests.conftest import SubgraphClient, Tenant, add_customer
 from tests.subgraphs.referrals.test_referral_api import data, shopper
@@ -40,8 +41,7 @@ async def test_a_share_is_recorded_in_the_shoppers_language_and_queued(
 ) -> None:
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         await update_referral_program(
-            session,
-            tenant.merchant_id,
+            WriteContext(session, tenant.merchant_id),
             {"texts": {"en": "Get 10% off", "he": "קבלו 10% הנחה"}},
         )
     advocate = await add_customer(resources, tenant)
@@ -128,7 +128,9 @@ async def test_refused_shares_say_why_and_record_nothing(
     referrals_client: SubgraphClient, resources: Resources, tenant: Tenant
 ) -> None:
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
-        await update_referral_program(session, tenant.merchant_id, {"channels": ["email"]})
+        await update_referral_program(
+            WriteContext(session, tenant.merchant_id), {"channels": ["email"]}
+        )
     advocate = await add_customer(resources, tenant)
     headers = shopper(resources, tenant, advocate)
 

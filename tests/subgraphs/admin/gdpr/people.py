@@ -20,6 +20,7 @@ from subgraphs.admin.deliveries.repository import WebhookDeliveriesRepository
 from subgraphs.kit.audit import AuditAction
 from subgraphs.kit.repository import insert_audit_log
 from subgraphs.kit.resources import Resources
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.consents.service import (
     ConsentChange,
     ConsentSource,
@@ -214,8 +215,7 @@ async def tell_story(resources: Resources, tenant: Tenant, person: Person) -> St
             now=now,
         )
         reward = await create_reward(
-            session,
-            merchant_id,
+            WriteContext(session, merchant_id),
             RewardTerms(
                 kind=RewardKind.FIXED_AMOUNT, title="$5 off", points_cost=100, value=Decimal("5.00")
             ),
@@ -244,15 +244,13 @@ async def tell_story(resources: Resources, tenant: Tenant, person: Person) -> St
             now=now,
         )
         await update_consents(
-            session,
-            merchant_id,
+            WriteContext(session, merchant_id, now=now),
             resources.cipher,
             customer_id,
             [ConsentChange(ConsentType.NEWSLETTER, ConsentStatus.GRANTED)],
             source=ConsentSource.WIDGET,
             text_version="2026-01",
             ip="203.0.113.7",
-            now=now,
         )
         await DeliveryRepository(session, merchant_id).record(
             NewDelivery(
