@@ -10,6 +10,7 @@ from db.models.analytics import (
     RfmSettings,
 )
 from db.models.api_key import MerchantApiKey
+from db.models.backfill import BackfillStatus, BackfillStep, ShopifyBackfill
 from db.models.base import Base
 from db.models.campaign import BonusCampaign, CampaignKind
 from db.models.consent import Consent
@@ -40,6 +41,8 @@ from db.models.tier import VipTier
 __all__ = [
     "ApiLog",
     "AuditLog",
+    "BackfillStatus",
+    "BackfillStep",
     "Base",
     "BonusCampaign",
     "CampaignKind",
@@ -77,6 +80,7 @@ __all__ = [
     "RfmBenchmark",
     "RfmScoreHistory",
     "RfmSettings",
+    "ShopifyBackfill",
     "VipTier",
     "WebhookReceipt",
 ]
