@@ -36,7 +36,12 @@ def upgrade() -> None:
         sa.Column("error", sa.Text),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("finished_at", sa.DateTime(timezone=True)),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()")),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.text("now()"),
+        ),
         sa.PrimaryKeyConstraint("merchant_id", name="pk_shopify_backfills"),
         sa.ForeignKeyConstraint(
             ["merchant_id"],

@@ -42,6 +42,7 @@ ShopifyBackfillErrorCode = domain_enum(
         "ALREADY_RUNNING": "A backfill is queued or running: wait for it to finish.",
         "SHOP_NOT_CONNECTED": "LoyalNest has no Admin API access to the shop (uninstalled, "
         "or never installed through Shopify): install it again first.",
+        "REASON_TOO_LONG": "The reason is longer than 500 characters.",
     },
 )
 

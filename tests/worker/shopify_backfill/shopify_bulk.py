@@ -18,6 +18,10 @@ from typing import Any
 
 import httpx
 import respx
+from arq.constants import default_queue_name, job_key_prefix
+
+from subgraphs.admin.backfill.service import backfill_job_id
+from subgraphs.kit.resources import Resources
 
 RECORDED = Path(__file__).parent / "recorded"
 RECORDED_AT = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -64,6 +68,8 @@ class ShopifyBulk:
     shop_domain: str
     throttle_first: bool = False
     break_after: dict[str, int] = field(default_factory=dict)
+    # The error code every operation fails with, when set.
+    fail_with: str | None = None
     started: list[str] = field(default_factory=list)
     polls: int = 0
     downloads: dict[str, int] = field(default_factory=dict)
@@ -81,8 +87,14 @@ class ShopifyBulk:
         if self.throttle_first and self._throttled:
             if self._throttled.pop(0) == "429":
                 return httpx.Response(429, headers={"Retry-After": "0"}, text="Too many requests")
-            cost = {**_COST, "requestedQueryCost": 10}
-            cost["throttleStatus"] = {**_COST["throttleStatus"], "currentlyAvailable": 0}
+            cost = {
+                "requestedQueryCost": 10,
+                "throttleStatus": {
+                    "maximumAvailable": 2000,
+                    "currentlyAvailable": 0,
+                    "restoreRate": 100,
+                },
+            }
             return httpx.Response(
                 200,
                 json={
@@ -106,8 +118,9 @@ class ShopifyBulk:
             self.polls += 1
             operation_id = body["variables"]["id"]
             # Running when first asked, complete the next time.
+            finished = "FAILED" if self.fail_with else "COMPLETED"
             self._status[operation_id] = (
-                "COMPLETED" if self._status[operation_id] == "RUNNING" else "RUNNING"
+                finished if self._status[operation_id] == "RUNNING" else "RUNNING"
             )
             data = {"node": self._operation(operation_id)}
         return httpx.Response(200, json={"data": data, "extensions": {"cost": _COST}})
@@ -119,7 +132,7 @@ class ShopifyBulk:
         return {
             "id": operation_id,
             "status": status,
-            "errorCode": None,
+            "errorCode": self.fail_with if status == "FAILED" else None,
             "objectCount": str(len(recorded_lines(name))) if done else "0",
             "url": f"{STORAGE}/{operation_id.rsplit('/', 1)[1]}.jsonl?X-Goog-Signature=abc"
             if done
@@ -139,3 +152,11 @@ class ShopifyBulk:
 def mocked_shopify(shop_domain: str, **options: Any) -> Iterator[ShopifyBulk]:
     with respx.mock(assert_all_called=False) as router:
         yield ShopifyBulk(router, shop_domain, **options).install()
+
+
+async def drop_queued_job(resources: Resources, merchant_id: str) -> None:
+    """Take a backfill job a test queued off the queue: no worker of another test may run it
+    (it would call the shop's real Admin API)."""
+    job_id = backfill_job_id(merchant_id)
+    await resources.redis.zrem(default_queue_name, job_id)
+    await resources.redis.delete(job_key_prefix + job_id)

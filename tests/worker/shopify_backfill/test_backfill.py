@@ -15,7 +15,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from purgatory import AsyncCircuitBreakerFactory
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from db.encryption_contexts import CUSTOMERS_EMAIL
 from db.models import BackfillStatus, BackfillStep, Customer, OrderFact, ShopifyBackfill
@@ -28,7 +28,7 @@ from subgraphs.kit.resources import Resources
 from subgraphs.points.customers.service import email_index
 from subgraphs.points.shopify import ShopifyConnector
 from tests.conftest import Tenant, add_customer
-from tests.worker.shopify_backfill.shopify_bulk import ShopifyBulk, mocked_shopify
+from tests.worker.shopify_backfill.shopify_bulk import mocked_shopify
 from worker.shopify_backfill.jobs import BackfillJob, connector_client_for
 
 ACCESS_TOKEN = "shpat_backfill_test"
@@ -150,4 +150,82 @@ async def test_the_backfill_fills_customers_and_orders_and_rfm_segments_them(
     state = await _state(resources, installed)
     assert (state.status, state.step) == (BackfillStatus.COMPLETED, BackfillStep.SCORING)
     assert (state.customers_imported, state.orders_imported) == (4, 15)
-    assert state.finished_at is not None and state.error is None
+    assert state.finished_at is not None
+    assert state.error is None
+
+
+async def test_a_run_broken_off_midway_continues_where_it_stopped_without_doubles(
+    resources: Resources, installed: Tenant, download_http: httpx.AsyncClient
+) -> None:
+    # Batches of two lines: the orders file drops after 7 lines, so lines 1-6 are committed
+    # (three batches) and line 7 is in a batch that never committed.
+    with mocked_shopify(installed.shop_domain, break_after={"orders": 7}) as shopify:
+        job = _job(resources, installed, download_http, batch_lines=2)
+        with pytest.raises(ShopifyUnavailableError):
+            await job.run()
+        broken = await _state(resources, installed)
+        assert (broken.status, broken.step) == (BackfillStatus.RUNNING, BackfillStep.ORDERS)
+        assert (broken.lines_processed, broken.orders_imported) == (6, 6)
+        assert len(await _orders(resources, installed)) == 6
+
+        # The next job (the sweeper's) reads the recorded operation's file from line 7.
+        assert await _job(resources, installed, download_http, batch_lines=2).run() == (
+            BackfillStatus.COMPLETED
+        )
+    assert shopify.started == ["customers", "orders"]  # no operation was started again
+    assert shopify.downloads == {"customers": 1, "orders": 2}
+    state = await _state(resources, installed)
+    assert (state.customers_imported, state.orders_imported) == (4, 15)
+    assert len(await _orders(resources, installed)) == 15
+    assert len(await _customers(resources, installed)) == 4
+
+
+async def test_throttled_admin_api_calls_are_waited_out_and_retried(
+    resources: Resources, installed: Tenant, download_http: httpx.AsyncClient
+) -> None:
+    with mocked_shopify(installed.shop_domain, throttle_first=True) as shopify:
+        status = await _job(resources, installed, download_http).run()
+        graphql_calls = [
+            call for call in shopify.router.calls if call.request.url.path.endswith("graphql.json")
+        ]
+        # The 429 and the THROTTLED answer were both retried, then the call went through.
+        assert [call.response.status_code for call in graphql_calls[:3]] == [429, 200, 200]
+        assert "THROTTLED" in graphql_calls[1].response.text
+        assert "bulkOperation" in graphql_calls[2].response.text
+    assert status is BackfillStatus.COMPLETED
+    assert shopify.started == ["customers", "orders"]
+    assert (await _state(resources, installed)).orders_imported == 15
+
+
+async def test_an_uninstalled_shops_backfill_stops(
+    resources: Resources, installed: Tenant, download_http: httpx.AsyncClient
+) -> None:
+    async def uninstall_while_waiting(_seconds: float) -> None:
+        async with tenant_unit_of_work(resources.sessions, installed.merchant_id) as session:
+            await record_uninstall(session, installed.merchant_id, now=datetime.now(UTC))
+
+    with mocked_shopify(installed.shop_domain) as shopify:
+        status = await _job(
+            resources, installed, download_http, sleep=uninstall_while_waiting
+        ).run()
+        assert status is BackfillStatus.STOPPED
+        # Another job for it (the sweeper's) finds it stopped and does nothing.
+        assert await _job(resources, installed, download_http).run() is None
+    # It stopped at the next batch of the customers file: nothing written, no orders asked.
+    assert shopify.started == ["customers"]
+    state = await _state(resources, installed)
+    assert state.status == BackfillStatus.STOPPED
+    assert state.error == "the shop uninstalled LoyalNest"
+    assert await _customers(resources, installed) == {}
+
+
+async def test_a_bulk_operation_shopify_fails_fails_the_run_with_its_reason(
+    resources: Resources, installed: Tenant, download_http: httpx.AsyncClient
+) -> None:
+    with mocked_shopify(installed.shop_domain) as shopify:
+        shopify.fail_with = "ACCESS_DENIED"
+        assert await _job(resources, installed, download_http).run() is BackfillStatus.FAILED
+    state = await _state(resources, installed)
+    assert state.status == BackfillStatus.FAILED
+    assert state.error == "Shopify's bulk operation ended FAILED (ACCESS_DENIED)"
+    assert state.finished_at is not None
