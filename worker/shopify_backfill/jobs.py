@@ -36,12 +36,15 @@ from subgraphs.kit.integrations.shopify_admin import (
     ShopifyAdminError,
     ShopifyAuthError,
     ShopifyUnavailableError,
+    ShopifyUserErrors,
 )
 from subgraphs.kit.integrations.shopify_bulk import (
+    BulkOperation,
     BulkOperationStatus,
     BulkRecord,
     bulk_operation,
     bulk_records,
+    current_bulk_operation,
     run_bulk_query,
 )
 from subgraphs.kit.jobs import Cron, job, job_resources
@@ -184,7 +187,7 @@ class BackfillJob:
                 if step is BackfillStep.CUSTOMERS
                 else orders_query(state.orders_since)
             )
-            operation = await run_bulk_query(client, query)
+            operation = await self._start(client, query)
             operation_id = operation.id
             await self._update(
                 lambda repository: repository.record_operation(run, step, operation.id)
@@ -195,6 +198,20 @@ class BackfillJob:
                 return  # completed with nothing to read
             await self._update(lambda repository: repository.record_result(run, step, url))
         await self._write_lines(run, step, url, from_line=state.lines_processed)
+
+    async def _start(self, client: ShopifyAdminClient, query: str) -> BulkOperation:
+        """Start the step's bulk query; or, when Shopify says one is running, take it over if
+        it is this very query (a job that crashed before recording its id started it)."""
+        try:
+            return await run_bulk_query(client, query)
+        except ShopifyUserErrors as refused:
+            if "OPERATION_IN_PROGRESS" not in refused.codes:
+                raise
+        running = await current_bulk_operation(client)
+        if running is not None and not running.status.finished and running.query == query:
+            return running
+        # Someone else's bulk query holds the shop: try again on a later job.
+        raise ShopifyUnavailableError("another bulk query is running on the shop")
 
     async def _result_of(
         self, client: ShopifyAdminClient, run: int, operation_id: str

@@ -61,6 +61,8 @@ class BulkOperation:
     url: str | None = None
     error_code: str | None = None
     object_count: int = 0
+    # The query it runs (read back by ``current_bulk_operation`` only).
+    query: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,10 @@ mutation LoyalNestBulkQuery($query: String!) {{
     userErrors {{ field message code }}
   }}
 }}"""
+CURRENT_BULK_OPERATION = f"""
+query LoyalNestCurrentBulkOperation {{
+  currentBulkOperation(type: QUERY) {{ {_OPERATION_FIELDS} query }}
+}}"""
 BULK_OPERATION = f"""
 query LoyalNestBulkOperation($id: ID!) {{
   node(id: $id) {{ ... on BulkOperation {{ {_OPERATION_FIELDS} }} }}
@@ -100,6 +106,7 @@ def _operation(node: object) -> BulkOperation:
         url=node.get("url") or None,
         error_code=node.get("errorCode"),
         object_count=int(node.get("objectCount") or 0),
+        query=node.get("query"),
     )
 
 
@@ -116,6 +123,14 @@ async def run_bulk_query(client: ShopifyAdminClient, query: str) -> BulkOperatio
             [error.get("code") for error in user_errors],
         )
     return _operation(result.get("bulkOperation"))
+
+
+async def current_bulk_operation(client: ShopifyAdminClient) -> BulkOperation | None:
+    """This app's most recent bulk query on the shop, if any: the one a start that crashed
+    before recording its id left running."""
+    data = await client.execute(CURRENT_BULK_OPERATION)
+    node = data.get("currentBulkOperation")
+    return None if node is None else _operation(node)
 
 
 async def bulk_operation(client: ShopifyAdminClient, operation_id: str) -> BulkOperation:

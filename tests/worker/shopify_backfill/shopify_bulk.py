@@ -70,11 +70,15 @@ class ShopifyBulk:
     break_after: dict[str, int] = field(default_factory=dict)
     # The error code every operation fails with, when set.
     fail_with: str | None = None
+    # A job that crashed before recording its operation left this one running on the shop.
+    left_running: str | None = None
     started: list[str] = field(default_factory=list)
     polls: int = 0
     downloads: dict[str, int] = field(default_factory=dict)
     _status: dict[str, str] = field(default_factory=dict)
     _throttled: list[str] = field(default_factory=lambda: ["429", "THROTTLED"])
+    _left_query: str | None = None
+    _left_id: str = ""
 
     def install(self) -> ShopifyBulk:
         self.router.post(f"https://{self.shop_domain}/admin/api/2025-10/graphql.json").mock(
@@ -103,12 +107,40 @@ class ShopifyBulk:
                 },
             )
         body = json.loads(request.content)
-        if "bulkOperationRunQuery" in body["query"]:
+        if "currentBulkOperation" in body["query"]:
+            data: dict[str, Any] = {"currentBulkOperation": None}
+            if self._left_query is not None:
+                current = {**self._operation(self._left_id), "query": self._left_query}
+                data = {"currentBulkOperation": current}
+        elif (
+            "bulkOperationRunQuery" in body["query"]
+            and self._left_query is None
+            and (self.left_running is not None)
+        ):
+            # The crashed job's start: Shopify accepted it, nobody recorded its id.
+            self._left_query = body["variables"]["query"]
+            self._left_id = f"gid://shopify/BulkOperation/0{self.left_running}"
+            self._status[self._left_id] = "RUNNING"
+            self.started.append(self.left_running)
+            data = {
+                "bulkOperationRunQuery": {
+                    "bulkOperation": None,
+                    "userErrors": [
+                        {
+                            "field": None,
+                            "message": "A bulk query operation for this app and shop is "
+                            "already in progress.",
+                            "code": "OPERATION_IN_PROGRESS",
+                        }
+                    ],
+                }
+            }
+        elif "bulkOperationRunQuery" in body["query"]:
             name = "customers" if "customers {" in body["variables"]["query"] else "orders"
             self.started.append(name)
             operation_id = f"gid://shopify/BulkOperation/{len(self.started)}{name}"
             self._status[operation_id] = "CREATED"
-            data: dict[str, Any] = {
+            data = {
                 "bulkOperationRunQuery": {
                     "bulkOperation": self._operation(operation_id),
                     "userErrors": [],

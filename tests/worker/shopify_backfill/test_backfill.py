@@ -229,3 +229,13 @@ async def test_a_bulk_operation_shopify_fails_fails_the_run_with_its_reason(
     assert state.status == BackfillStatus.FAILED
     assert state.error == "Shopify's bulk operation ended FAILED (ACCESS_DENIED)"
     assert state.finished_at is not None
+
+
+async def test_a_bulk_query_left_running_by_a_crashed_start_is_taken_over(
+    resources: Resources, installed: Tenant, download_http: httpx.AsyncClient
+) -> None:
+    with mocked_shopify(installed.shop_domain, left_running="customers") as shopify:
+        assert await _job(resources, installed, download_http).run() is (BackfillStatus.COMPLETED)
+    # Shopify refused a second customers query; the running one was read, not restarted.
+    assert shopify.started == ["customers", "orders"]
+    assert (await _state(resources, installed)).customers_imported == 4
