@@ -253,20 +253,34 @@ class BackfillJob:
             await self._still_installed(session)
             if step is BackfillStep.CUSTOMERS:
                 found = [customer_of_line(record.node) for record in batch]
+                readable = [customer for customer in found if customer is not None]
                 enrolment = await enrol_shopify_customers(
-                    session, self.merchant_id, self.cipher, [c for c in found if c is not None]
+                    session, self.merchant_id, self.cipher, readable
                 )
                 customers = enrolment.enrolled
+                skipped = len(batch) - len(readable) + enrolment.skipped
             else:
                 facts = [order_fact_of_line(record.node) for record in batch]
+                recorded = [fact for fact in facts if fact is not None]
                 orders = await order_facts.record_reconciled_orders(
-                    session, self.merchant_id, [fact for fact in facts if fact is not None]
+                    session, self.merchant_id, recorded
                 )
+                skipped = len(batch) - len(recorded)
             advanced = await BackfillRepository(session, self.merchant_id).advance(
                 run, step, from_line=from_line, to_line=to_line, customers=customers, orders=orders
             )
             if not advanced:
                 raise _Superseded("another job wrote these lines")
+        if skipped:
+            # Lines Shopify sent that we could not use (no email to enrol by, a malformed
+            # order): counted here, as the merchant's counts leave them out.
+            log.info(
+                "shopify_backfill_lines_skipped",
+                merchant_id=self.merchant_id,
+                step=step,
+                skipped=skipped,
+                through_line=to_line,
+            )
         return to_line
 
     async def _score(self, run: int) -> BackfillStatus:
