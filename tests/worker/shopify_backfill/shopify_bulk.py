@@ -34,9 +34,13 @@ _COST = {
 }
 
 
+# One shift for the whole run, so every read of a file (and every file) agrees.
+_SHIFT = datetime.now(UTC) - RECORDED_AT
+
+
 def recorded_lines(name: str) -> list[str]:
     """The recorded file's lines, every timestamp moved forward to today."""
-    shift = datetime.now(UTC) - RECORDED_AT
+    shift = _SHIFT
 
     def moved(match: re.Match[str]) -> str:
         stamp = datetime.fromisoformat(match.group().replace("Z", "+00:00")) + shift

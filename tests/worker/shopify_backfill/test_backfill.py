@@ -6,6 +6,7 @@ waited out; an uninstalled shop's run stops; the merchant sees it all and can ru
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -23,12 +24,13 @@ from db.session import system_unit_of_work, tenant_unit_of_work
 from subgraphs.admin.backfill import service as backfills
 from subgraphs.admin.merchants.repository import MerchantsRepository
 from subgraphs.admin.merchants.service import record_uninstall
+from subgraphs.analytics.orders import service as order_facts
 from subgraphs.kit.integrations.shopify_admin import ShopifyUnavailableError
 from subgraphs.kit.resources import Resources
 from subgraphs.points.customers.service import email_index
 from subgraphs.points.shopify import ShopifyConnector
 from tests.conftest import Tenant, add_customer
-from tests.worker.shopify_backfill.shopify_bulk import mocked_shopify
+from tests.worker.shopify_backfill.shopify_bulk import mocked_shopify, recorded_lines
 from worker.shopify_backfill.jobs import BackfillJob, connector_client_for
 
 ACCESS_TOKEN = "shpat_backfill_test"
@@ -239,3 +241,50 @@ async def test_a_bulk_query_left_running_by_a_crashed_start_is_taken_over(
     # Shopify refused a second customers query; the running one was read, not restarted.
     assert shopify.started == ["customers", "orders"]
     assert (await _state(resources, installed)).customers_imported == 4
+
+
+_FACT_COLUMNS = (
+    "created_at", "paid_at", "cancelled_at", "currency", "subtotal", "total",
+    "presentment_currency", "presentment_subtotal", "presentment_total", "channel", "region",
+    "discount_codes", "refunded_amount",
+)  # fmt: skip
+
+
+async def test_a_backfilled_order_fact_is_the_one_its_webhook_would_have_written(
+    resources: Resources, installed: Tenant, other_tenant: Tenant, download_http: httpx.AsyncClient
+) -> None:
+    with mocked_shopify(installed.shop_domain):
+        await _job(resources, installed, download_http).run()
+    backfilled = (await _orders(resources, installed))["5012"]
+    # The same order as orders/paid delivers it (REST shape), through the webhook's recording.
+    line = json.loads(recorded_lines("orders")[11])
+    webhook_payload = {
+        "id": 5012,
+        "currency": "USD",
+        "presentment_currency": "EUR",
+        "created_at": line["createdAt"],
+        "processed_at": line["processedAt"],
+        "cancelled_at": None,
+        "financial_status": "paid",
+        "source_name": "pos",
+        "subtotal_price": "60.00",
+        "total_price": "65.00",
+        "subtotal_price_set": {
+            "shop_money": {"amount": "60.00", "currency_code": "USD"},
+            "presentment_money": {"amount": "54.00", "currency_code": "EUR"},
+        },
+        "total_price_set": {
+            "shop_money": {"amount": "65.00", "currency_code": "USD"},
+            "presentment_money": {"amount": "58.50", "currency_code": "EUR"},
+        },
+        "discount_codes": [],
+        "customer": {"id": 1004, "default_address": {"country_code": "ES"}},
+        "shipping_address": {"country_code": "ES"},
+        "billing_address": {"country_code": "ES"},
+    }
+    async with tenant_unit_of_work(resources.sessions, other_tenant.merchant_id) as session:
+        await order_facts.record_order_payload(session, other_tenant.merchant_id, webhook_payload)
+    from_webhook = (await _orders(resources, other_tenant))["5012"]
+    assert {name: getattr(backfilled, name) for name in _FACT_COLUMNS} == {
+        name: getattr(from_webhook, name) for name in _FACT_COLUMNS
+    }
