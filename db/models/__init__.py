@@ -10,6 +10,7 @@ from db.models.analytics import (
     RfmSettings,
 )
 from db.models.api_key import MerchantApiKey
+from db.models.backfill import BackfillStatus, BackfillStep, ShopifyBackfill
 from db.models.base import Base
 from db.models.campaign import BonusCampaign, CampaignKind
 from db.models.churn import ChurnModel, ChurnModelStatus, LifecycleStage
@@ -41,6 +42,8 @@ from db.models.tier import VipTier
 __all__ = [
     "ApiLog",
     "AuditLog",
+    "BackfillStatus",
+    "BackfillStep",
     "Base",
     "BonusCampaign",
     "CampaignKind",
@@ -81,6 +84,7 @@ __all__ = [
     "RfmBenchmark",
     "RfmScoreHistory",
     "RfmSettings",
+    "ShopifyBackfill",
     "VipTier",
     "WebhookReceipt",
 ]

@@ -11,6 +11,7 @@ from strawberry.dataloader import DataLoader
 
 from db.models import AuditLog
 from subgraphs.admin.audit.repository import AuditLogRepository
+from subgraphs.admin.backfill.loaders import BackfillLoaders, build_backfill_loaders
 from subgraphs.admin.deliveries.loaders import DeliveryLoaders, build_delivery_loaders
 from subgraphs.admin.gdpr.loaders import GdprLoaders, build_gdpr_loaders
 from subgraphs.admin.merchants.loaders import MerchantLoaders, build_merchant_loaders
@@ -26,6 +27,7 @@ class AdminLoaders:
     merchants: MerchantLoaders
     deliveries: DeliveryLoaders
     gdpr: GdprLoaders
+    backfill: BackfillLoaders
     # Refetches of audit entries by global ID (node/nodes).
     audit_entry_by_id: DataLoader[str, AuditLog | None]
     # (type name, row id) of another subgraph's type -> whether the viewer's merchant has it.
@@ -53,6 +55,7 @@ def build_admin_loaders(resources: Resources, viewer: Viewer) -> AdminLoaders:
         merchants=build_merchant_loaders(resources, viewer),
         deliveries=build_delivery_loaders(resources, viewer),
         gdpr=build_gdpr_loaders(resources, viewer),
+        backfill=build_backfill_loaders(resources, viewer),
         audit_entry_by_id=by_id_loader(
             resources,
             viewer.merchant_id,

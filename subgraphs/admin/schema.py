@@ -4,6 +4,8 @@ each domain contributing its own entry points."""
 from strawberry.tools import merge_types
 
 from subgraphs.admin.audit.subscriptions import Subscription as AuditSubscription
+from subgraphs.admin.backfill.mutations import Mutation as BackfillMutation
+from subgraphs.admin.backfill.queries import Query as BackfillQuery
 from subgraphs.admin.deliveries.mutations import Mutation as DeliveriesMutation
 from subgraphs.admin.deliveries.queries import Query as DeliveriesQuery
 from subgraphs.admin.gdpr.mutations import Mutation as GdprMutation
@@ -14,8 +16,10 @@ from subgraphs.admin.nodes.queries import Query as NodesQuery
 from subgraphs.admin.nodes.types import FOREIGN_NODE_TYPES
 from subgraphs.kit.graphql.schema import build_schema
 
-Query = merge_types("Query", (NodesQuery, MerchantsQuery, DeliveriesQuery, GdprQuery))
-Mutation = merge_types("Mutation", (DeliveriesMutation, GdprMutation))
+Query = merge_types(
+    "Query", (NodesQuery, MerchantsQuery, DeliveriesQuery, GdprQuery, BackfillQuery)
+)
+Mutation = merge_types("Mutation", (DeliveriesMutation, GdprMutation, BackfillMutation))
 Subscription = merge_types("Subscription", (AuditSubscription,))
 
 schema = build_schema(

@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from db import ddl
 
 revision = "0017"
-down_revision = "0014"
+down_revision = "0016"
 
 LIFECYCLE_STAGES = "('new_lead', 'one_time_buyer', 'repeat_buyer', 'vip', 'churned')"
 

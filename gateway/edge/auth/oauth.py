@@ -5,7 +5,8 @@
    and send the merchant to the shop's consent screen.
 2. ``GET /auth/callback?code=&shop=&state=&timestamp=&host=&hmac=``: Shopify sends them back.
    We check the signature, consume the state (once: GETDEL), exchange the code for an offline
-   Admin API token, install the merchant, store the token encrypted, and send them into the app.
+   Admin API token, install the merchant, store the token encrypted, queue the Shopify
+   backfill of its customers and order history, and send them into the app.
 
 The state binds the callback to an install we started for the same shop, so a forged or
 replayed callback installs nothing and stores nothing.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import secrets
 import warnings
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -27,6 +29,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from db.session import system_unit_of_work
 from gateway.edge.auth.shopify_signatures import oauth_query_is_authentic
+from subgraphs.admin.backfill.service import enqueue_backfill, queue_at_install
 from subgraphs.admin.merchants.service import (
     InvalidShopDomainError,
     normalize_shop_domain,
@@ -102,6 +105,10 @@ async def callback(request: Request) -> Response:
             access_token=token["access_token"],
             scopes=str(token.get("scope", "")),
         )
+        # The shop's customers and order history come in by a job (committed with the install).
+        backfill = await queue_at_install(session, merchant.id, now=datetime.now(UTC))
+    if backfill is not None:
+        await enqueue_backfill(resources.redis, merchant.id)
     # This process may remember the shop as uninstalled; other processes forget within a minute.
     resources.merchants.forget(shop)
     log.info("app_installed", shop=shop, merchant_id=merchant.id, reinstalled=reinstalled)

@@ -11,11 +11,18 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Subquery, func, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.sql.elements import ColumnElement
 
 from db.models import Customer
 from subgraphs.kit.pagination import Page, PageRequest
-from subgraphs.kit.repository import Keyset, TenantRepository, keyset_position, utc_date
+from subgraphs.kit.repository import (
+    Keyset,
+    TenantRepository,
+    keyset_position,
+    rowcount,
+    utc_date,
+)
 from subgraphs.points.tiers.rules import TierFacts
 
 _FACT_COLUMNS = (
@@ -111,6 +118,32 @@ class CustomerRepository(TenantRepository[Customer]):
             Customer.shopify_customer_id.is_(None),
         )
         return claimed is not None
+
+    async def accounts_matching(
+        self, shopify_customer_ids: Sequence[str], email_blind_indexes: Sequence[str]
+    ) -> list[tuple[str, str | None, str]]:
+        """(id, Shopify id, email blind index) of every customer holding one of the Shopify
+        ids or emails: one statement for a batch being enrolled."""
+        result = await self._session.execute(
+            select(Customer.id, Customer.shopify_customer_id, Customer.email_blind_index).where(
+                self._mine,
+                Customer.shopify_customer_id.in_(shopify_customer_ids)
+                | Customer.email_blind_index.in_(email_blind_indexes),
+            )
+        )
+        return [(row.id, row.shopify_customer_id, row.email_blind_index) for row in result]
+
+    async def insert_many_new(self, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Insert the customers no unique key (email, Shopify id) holds yet, in one statement;
+        returns how many were inserted."""
+        if not rows:
+            return 0
+        statement = (
+            pg_insert(Customer)
+            .values([{"merchant_id": self._merchant_id, **row} for row in rows])
+            .on_conflict_do_nothing()
+        )
+        return rowcount(await self._session.execute(statement))
 
     async def update_profile(
         self,

@@ -1,0 +1,1 @@
+"""The Shopify backfill at install: a shop's customers and order history brought in once."""
