@@ -116,7 +116,7 @@ class CustomerRepository(TenantRepository[Customer]):
                 self._mine, Customer.email_blind_index == any_of(blind_indexes)
             )
         )
-        return {index: customer_id for index, customer_id in result.tuples()}
+        return {index: customer_id for index, customer_id in result}
 
     async def email_indexes_by_shopify_ids(self, shopify_ids: Sequence[str]) -> dict[str, str]:
         """Shopify customer id -> the blind index of the email of the customer holding it."""
@@ -127,7 +127,7 @@ class CustomerRepository(TenantRepository[Customer]):
                 self._mine, Customer.shopify_customer_id == any_of(shopify_ids)
             )
         )
-        return {shopify_id: index for shopify_id, index in result.tuples() if shopify_id}
+        return {shopify_id: index for shopify_id, index in result if shopify_id}
 
     async def lock_balances(self, customer_ids: Sequence[str]) -> dict[str, int]:
         """Row-lock the customers (as every ledger writer does) and read their balances."""
@@ -139,7 +139,7 @@ class CustomerRepository(TenantRepository[Customer]):
             .order_by(Customer.id)
             .with_for_update()
         )
-        return {customer_id: int(balance) for customer_id, balance in result.tuples()}
+        return {customer_id: int(balance) for customer_id, balance in result}
 
     async def delete_without_orders(self, customer_ids: Sequence[str]) -> int:
         """Delete those of the customers who have no orders; how many were deleted. Their

@@ -51,7 +51,7 @@ async def balances(resources: Resources, tenant: Tenant) -> dict[str, int]:
         rows = await session.execute(select(Customer.email_encrypted, Customer.points_balance))
         return {
             resources.cipher.decrypt(encrypted, context="customers.email"): balance
-            for encrypted, balance in rows.tuples()
+            for encrypted, balance in rows
         }
 
 
@@ -90,7 +90,7 @@ async def assert_invariants(resources: Resources, tenant: Tenant) -> None:
         )
         broken = [
             (customer_id, balance, total, lots)
-            for customer_id, balance, total, lots in rows.tuples()
+            for customer_id, balance, total, lots in rows
             if not balance == total == lots or balance < 0
         ]
     assert broken == []
