@@ -17,6 +17,7 @@ from db.models import (
     BonusCampaign,
     Consent,
     Customer,
+    DataImport,
     NotificationDelivery,
     PointsTransaction,
     Reward,
@@ -38,6 +39,7 @@ from subgraphs.points.campaigns.repository import CampaignRepository
 from subgraphs.points.consents.repository import ConsentRepository
 from subgraphs.points.customers.repository import CustomerRepository
 from subgraphs.points.customers.service import parse_customer_query
+from subgraphs.points.imports.repository import DataImportRepository
 from subgraphs.points.ledger.repository import LedgerRepository
 from subgraphs.points.notifications.repository import DeliveryRepository
 from subgraphs.points.program.service import ProgramConfig, program_config
@@ -206,6 +208,14 @@ class PointsLoaders:
             self._resources,
             self._merchant_id,
             lambda session, ids: DeliveryRepository(session, self._merchant_id).get_by_ids(ids),
+        )
+
+    @cached_property
+    def data_import_by_id(self) -> DataLoader[str, DataImport | None]:
+        return by_id_loader(
+            self._resources,
+            self._merchant_id,
+            lambda session, ids: DataImportRepository(session, self._merchant_id).get_by_ids(ids),
         )
 
     @cached_property

@@ -3,12 +3,16 @@ its row and column."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from db.models import DataImportSource
+from subgraphs.kit.pagination import encode_cursor, page_request
 from subgraphs.points.errors import PointsError, PointsErrorCode
 from subgraphs.points.imports.parsing import MAX_FILE_BYTES, parse_file
 from subgraphs.points.imports.sources import source_mapping
+from subgraphs.points.imports.types import error_log_page
 from tests.subgraphs.points.imports.helpers import BAD_ROWS_MAPPING, sample
 
 
@@ -122,3 +126,17 @@ def test_bad_mappings_are_refused(source: DataImportSource, mapping: dict[str, s
     with pytest.raises(PointsError) as refused:
         source_mapping(source, mapping)
     assert refused.value.code is PointsErrorCode.INVALID_IMPORT_MAPPING
+
+
+def test_the_error_log_pages_both_ways_and_reversed() -> None:
+    log = [{"row": row} for row in range(2, 9)]
+
+    def rows(**arguments: Any) -> tuple[list[int], bool, bool]:
+        page = error_log_page(log, page_request(**arguments))
+        return [entry["row"] for _, entry in page.rows], page.has_next_page, page.has_previous_page
+
+    assert rows(first=3) == ([2, 3, 4], True, False)
+    assert rows(first=3, after=encode_cursor((2,))) == ([5, 6, 7], True, True)
+    assert rows(last=2) == ([7, 8], False, True)
+    assert rows(last=2, before=encode_cursor((5,))) == ([5, 6], True, True)
+    assert rows(first=2, reverse=True) == ([8, 7], True, False)
