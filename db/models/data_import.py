@@ -9,7 +9,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
-    ForeignKeyConstraint,
     Integer,
     UniqueConstraint,
 )
@@ -88,14 +87,9 @@ class DataImportRow(Base):
     the ledger; the revert reads it to find exactly that import's entries and customers."""
 
     __tablename__ = "data_import_rows"
-    __table_args__ = (
-        ForeignKeyConstraint(
-            ["merchant_id", "import_id"],
-            ["data_imports.merchant_id", "data_imports.id"],
-            ondelete="CASCADE",
-        ),
-        {"postgresql_partition_by": "HASH (merchant_id)"},
-    )
+    # No foreign key to data_imports: the rows are written once, by their import's commit in
+    # its transaction, and a per-row key check was a fifth of the time of a 50,000-row commit.
+    __table_args__ = ({"postgresql_partition_by": "HASH (merchant_id)"},)
 
     merchant_id: Mapped[TextKey]
     import_id: Mapped[TextKey]

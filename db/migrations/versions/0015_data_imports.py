@@ -76,12 +76,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint(
             "merchant_id", "import_id", "row_number", name="pk_data_import_rows"
         ),
-        sa.ForeignKeyConstraint(
-            ["merchant_id", "import_id"],
-            ["data_imports.merchant_id", "data_imports.id"],
-            ondelete="CASCADE",
-            name="fk_data_import_rows_merchant_id_import_id_data_imports",
-        ),
+        # No foreign key to data_imports (see the model): written only with their import.
         postgresql_partition_by="HASH (merchant_id)",
     )
     for table in TABLES:

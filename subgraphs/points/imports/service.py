@@ -66,6 +66,9 @@ _CUSTOMER_COLUMNS = (
     "shopify_customer_id",
     "phone_encrypted",
     "country_code",
+    # An opening balance: the import entry recorded in the same transaction (``BulkEntry``).
+    "points_balance",
+    "total_points_earned",
 )
 
 # Progress of a long import: (stage, done, total); the CLI draws it as a bar.
@@ -280,6 +283,8 @@ async def _apply(
                 row.shopify_customer_id,
                 None if row.phone is None else cipher.encrypt(row.phone, context=CUSTOMERS_PHONE),
                 row.country_code,
+                row.points,
+                row.points,
             )
             for row, customer_id in created
         ),
@@ -288,8 +293,10 @@ async def _apply(
     credited = [(row, customer_id, True) for row, customer_id in created]
     credited += [(row, customer_id, False) for row, customer_id in plan.updates]
     entries = {
-        row.row: BulkEntry(new_id(), customer_id, row.points, _ledger_key(data_import.id, row.row))
-        for row, customer_id, _ in credited
+        row.row: BulkEntry(
+            new_id(), customer_id, row.points, _ledger_key(data_import.id, row.row), opening=is_new
+        )
+        for row, customer_id, is_new in credited
         if row.points > 0
     }
     config = await program_config(session, merchant_id)

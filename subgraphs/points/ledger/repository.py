@@ -107,15 +107,18 @@ _RECORD = text(
 
 # Many entries of one kind, one per customer, in one statement (a data import: one entry per
 # file row): the ledger rows from parallel arrays (none where the idempotency key is taken),
-# then every customer's projection moved by what was recorded for them. A credit opens a lot;
-# the caller takes a debit's points from the lots (``consume_many``) with the customers locked.
+# then every customer's projection moved by what was recorded for them, except for opening
+# balances (customers inserted in this transaction holding the entry's points already: updating
+# a row just inserted costs a new row version and a foreign key check each). A credit opens a
+# lot; the caller takes a debit's points from the lots (``consume_many``) with the customers
+# locked.
 _RECORD_MANY = text(
     """
     WITH input AS (
         SELECT * FROM unnest(
             CAST(:ids AS text[]), CAST(:customer_ids AS text[]), CAST(:points AS bigint[]),
-            CAST(:keys AS text[])
-        ) AS t(id, customer_id, points, idempotency_key)
+            CAST(:keys AS text[]), CAST(:opening AS boolean[])
+        ) AS t(id, customer_id, points, idempotency_key, opening)
     ), entry AS (
         INSERT INTO points_transactions (
             merchant_id, id, customer_id, kind, points, remaining_points, reason,
@@ -132,8 +135,10 @@ _RECORD_MANY = text(
         UPDATE customers AS customer SET
             points_balance = customer.points_balance + recorded.points,
             total_points_earned = greatest(customer.total_points_earned + recorded.points, 0)
-        FROM (SELECT customer_id, sum(points) AS points FROM entry GROUP BY customer_id)
-            AS recorded
+        FROM (
+            SELECT entry.customer_id, sum(entry.points) AS points
+            FROM entry JOIN input USING (id) WHERE NOT input.opening GROUP BY entry.customer_id
+        ) AS recorded
         WHERE customer.merchant_id = :merchant_id AND customer.id = recorded.customer_id
     )
     SELECT id, customer_id, points FROM entry
@@ -174,12 +179,15 @@ _CONSUME_MANY = text(
 
 @dataclass(frozen=True, slots=True)
 class BulkEntry:
-    """One entry of ``record_many``: ``points`` signed as for any ledger row."""
+    """One entry of ``record_many``: ``points`` signed as for any ledger row. ``opening``: the
+    customer was inserted in this transaction with these points as balance and lifetime
+    points (an opening balance), so the entry does not move the projection again."""
 
     id: str
     customer_id: str
     points: int
     idempotency_key: str
+    opening: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +270,7 @@ class LedgerRepository(TenantRepository[PointsTransaction]):
                 "customer_ids": [entry.customer_id for entry in entries],
                 "points": [entry.points for entry in entries],
                 "keys": [entry.idempotency_key for entry in entries],
+                "opening": [entry.opening for entry in entries],
                 "kind": kind,
                 "reason": reason,
                 "source": source,

@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from email_validator import EmailNotValidError, validate_email
 
 from db.models import DataImportSource
 from subgraphs.kit.pagination import encode_cursor, page_request
 from subgraphs.points.errors import PointsError, PointsErrorCode
-from subgraphs.points.imports.parsing import MAX_FILE_BYTES, parse_file
+from subgraphs.points.imports.parsing import MAX_FILE_BYTES, parse_file, valid_email
 from subgraphs.points.imports.sources import source_mapping
 from subgraphs.points.imports.types import error_log_page
 from tests.subgraphs.points.imports.helpers import BAD_ROWS_MAPPING, sample
@@ -140,3 +141,33 @@ def test_the_error_log_pages_both_ways_and_reversed() -> None:
     assert rows(last=2) == ([7, 8], False, True)
     assert rows(last=2, before=encode_cursor((5,))) == ([5, 6], True, True)
     assert rows(first=2, reverse=True) == ([8, 7], True, False)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "John.Roe@Example.com",
+        "x@bücher.de",
+        "ann+tag@shop.co.uk",
+        "bad@@x.com",
+        "a b@x.com",
+        "Name <a@b.com>",
+        "a@localhost",
+        "a@-x.com",
+        ".a@x.com",
+        "a@x..com",
+        "@x.com",
+        "a@",
+        f"{'a' * 64}@{'b' * 190}.com",
+    ],
+)
+def test_the_cached_email_check_agrees_with_email_validator(address: str) -> None:
+    try:
+        expected: str | None = validate_email(address, check_deliverability=False).normalized
+    except EmailNotValidError:
+        expected = None
+    try:
+        found: str | None = valid_email(address)
+    except EmailNotValidError:
+        found = None
+    assert found == (None if expected is None else expected.lower())
