@@ -182,6 +182,100 @@ def _generate_shop(
     )
 
 
+@app.command("import")
+def import_command(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="The CSV file (at most 10 MB).")
+    ],
+    shop: Annotated[str, typer.Option(help="The shop's domain (example.myshopify.com).")],
+    source: Annotated[
+        str, typer.Option(help="Whose export the file is: smile, loyaltylion, shopify, custom.")
+    ],
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="For --source custom: COLUMN=FIELD, once per column (email, points, ...)."
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only validate and preview; apply nothing.")
+    ] = False,
+    skip_invalid_rows: Annotated[
+        bool, typer.Option("--skip-invalid-rows", help="Apply the valid rows, leave out the rest.")
+    ] = False,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            help="Idempotency key (default: the file's fingerprint, so a file is applied once)."
+        ),
+    ] = None,
+) -> None:
+    """Import customers and points balances from a Smile.io, LoyaltyLion or Shopify export, or
+    a custom CSV, into one shop: previewed with --dry-run, applied all or nothing otherwise,
+    undone with dataImportRevert within 30 days."""
+    from rich.progress import Progress
+
+    from cli.data_import import UnknownShop, import_csv_file, parse_mapping
+    from db.models import DataImportSource
+    from subgraphs.points.errors import PointsError
+
+    try:
+        chosen = DataImportSource(source.strip().lower())
+        columns = parse_mapping(mapping or [])
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    resolved = _environment()
+    try:
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("validating rows", total=None)
+            labels = {"validated": "matching customers", "customers": "writing the ledger"}
+
+            def report(stage: str, done: int, total: int) -> None:
+                progress.update(
+                    task, description=labels.get(stage, stage), completed=done, total=total
+                )
+
+            result = asyncio.run(
+                import_csv_file(
+                    resolved.settings,
+                    shop,
+                    file.read_bytes(),
+                    chosen,
+                    mapping=columns,
+                    dry_run=dry_run,
+                    file_name=file.name,
+                    skip_invalid_rows=skip_invalid_rows,
+                    idempotency_key=key,
+                    progress=report,
+                )
+            )
+    except UnknownShop:
+        console.print(f"[red]no merchant has the shop {shop}[/red]")
+        raise typer.Exit(1) from None
+    except PointsError as error:
+        console.print(f"[red]{error.code.name}[/red]: {error.message}", highlight=False)
+        raise typer.Exit(1) from None
+    finally:
+        resolved.stop()
+    made = result.data_import
+    for entry in made.error_log[:20]:
+        console.print(
+            f"row {entry['row']}, {entry['column'] or 'the row'}: {entry['message']}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    verb = "would create" if dry_run else ("had created" if result.replayed else "created")
+    console.print(
+        f"import {made.id} ({made.status}{', replayed' if result.replayed else ''}): "
+        f"{made.row_count} rows; {verb} {made.create_count} customers, credits "
+        f"{made.update_count} more, skips {made.skip_count}; {made.error_count} problems; "
+        f"{made.points_total} points",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 @app.command()
 def token(
     shop: Annotated[str, typer.Option(help="Shop domain the token is for.")] = DEMO_SHOP,

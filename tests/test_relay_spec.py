@@ -29,6 +29,8 @@ CONNECTION_FIELDS = {
     ("Query", "gdprRequests"),
     ("Query", "referrals"),
     ("Query", "notificationDeliveries"),
+    ("Query", "dataImports"),
+    ("DataImport", "errorLog"),
     ("Customer", "pointsTransactions"),
     ("Customer", "redemptions"),
     ("Customer", "referrals"),

@@ -16,6 +16,7 @@ from db.models.campaign import BonusCampaign, CampaignKind
 from db.models.churn import ChurnModel, ChurnModelStatus, LifecycleStage
 from db.models.consent import Consent
 from db.models.customer import Customer
+from db.models.data_import import DataImport, DataImportRow, DataImportSource, DataImportStatus
 from db.models.deletion import Deletion
 from db.models.gdpr import GdprRequest
 from db.models.logs import ApiLog, AuditLog, WebhookReceipt
@@ -52,6 +53,10 @@ __all__ = [
     "Consent",
     "Customer",
     "CustomerSegment",
+    "DataImport",
+    "DataImportRow",
+    "DataImportSource",
+    "DataImportStatus",
     "Deletion",
     "EmailTemplate",
     "ExpiryReminder",

@@ -36,6 +36,8 @@ class AuditAction(enum.StrEnum):
     NOTIFICATION_SENT = "notification_sent"
     NOTIFICATION_FAILED = "notification_failed"
     NOTIFICATION_SKIPPED = "notification_skipped"
+    DATA_IMPORT_COMMITTED = "data_import_committed"
+    DATA_IMPORT_REVERTED = "data_import_reverted"
     # referrals
     REFERRAL_CREATED = "referral_created"
     REFERRAL_PROGRAM_UPDATED = "referral_program_updated"

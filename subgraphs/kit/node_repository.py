@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import (
     BonusCampaign,
     Customer,
+    DataImport,
     NotificationDelivery,
     PointsTransaction,
     Referral,
@@ -59,6 +60,7 @@ NODE_TABLES: Final[Mapping[str, NodeTable]] = {
     "BonusCampaign": NodeTable(BonusCampaign, true(), None),
     "VipTier": NodeTable(VipTier, true(), None),
     "NotificationDelivery": NodeTable(NotificationDelivery, true(), None),
+    "DataImport": NodeTable(DataImport, true(), None),
     "ReferralLink": NodeTable(ReferralLink, true(), ReferralLink.__table__.c.advocate_customer_id),
     # A friend sees their own referral (referralClaim answers it); staff see every one.
     "Referral": NodeTable(Referral, true(), Referral.__table__.c.friend_customer_id),

@@ -20,6 +20,8 @@ from sqlalchemy import (
     SQLColumnExpression,
     Text,
     and_,
+    any_,
+    bindparam,
     cast,
     delete,
     false,
@@ -30,6 +32,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute, aliased
@@ -449,6 +452,12 @@ class AuditTrail:
 def rowcount(result: object) -> int:
     """Rows an UPDATE or DELETE touched (SQLAlchemy types ``rowcount`` on CursorResult only)."""
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def any_of(values: Sequence[str]) -> ColumnElement[Any]:
+    """``column == any_of(values)`` is ``= ANY(array)``: one parameter however many values
+    (``IN`` binds one each, and Postgres takes at most 32,767 parameters per statement)."""
+    return any_(bindparam(None, list(values), type_=ARRAY(Text)))
 
 
 def mentions_any(column: SQLColumnExpression[Any], needles: Collection[str]) -> ColumnElement[bool]:

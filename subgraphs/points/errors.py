@@ -50,6 +50,13 @@ class PointsErrorCode(enum.Enum):
     UNKNOWN_PLACEHOLDER = "unknown_placeholder"
     MISSING_LOCALE = "missing_locale"
     INVALID_CONSENT = "invalid_consent"
+    IMPORT_FILE_TOO_LARGE = "import_file_too_large"
+    INVALID_IMPORT_FILE = "invalid_import_file"
+    INVALID_IMPORT_MAPPING = "invalid_import_mapping"
+    MISSING_IMPORT_COLUMN = "missing_import_column"
+    IMPORT_HAS_ERRORS = "import_has_errors"
+    IMPORT_NOT_FOUND = "import_not_found"
+    IMPORT_NOT_REVERTIBLE = "import_not_revertible"
 
 
 class PointsError(DomainError):

@@ -17,6 +17,7 @@ from db.models import (
     BonusCampaign,
     Consent,
     Customer,
+    DataImport,
     NotificationDelivery,
     PointsTransaction,
     Reward,
@@ -39,6 +40,7 @@ from subgraphs.points.campaigns.repository import CampaignRepository
 from subgraphs.points.consents.repository import ConsentRepository
 from subgraphs.points.customers.repository import CustomerRepository
 from subgraphs.points.customers.service import parse_customer_query
+from subgraphs.points.imports.repository import DataImportRepository
 from subgraphs.points.ledger.repository import LedgerRepository
 from subgraphs.points.notifications.repository import DeliveryRepository
 from subgraphs.points.program.service import ProgramConfig, program_config
@@ -196,6 +198,14 @@ class PointsLoaders:
     @cached_property
     def notification_delivery_by_id(self) -> DataLoader[str, NotificationDelivery | None]:
         return repository_by_id_loader(self._resources, self._merchant_id, DeliveryRepository)
+
+    @cached_property
+    def data_import_by_id(self) -> DataLoader[str, DataImport | None]:
+        return by_id_loader(
+            self._resources,
+            self._merchant_id,
+            lambda session, ids: DataImportRepository(session, self._merchant_id).get_by_ids(ids),
+        )
 
     @cached_property
     def consents_by_customer(self) -> DataLoader[str, list[Consent]]:

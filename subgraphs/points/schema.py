@@ -9,6 +9,8 @@ from subgraphs.points.consents.mutations import ConsentMutation
 from subgraphs.points.customers.queries import CustomerQuery
 from subgraphs.points.customers.subscriptions import Subscription
 from subgraphs.points.customers.types import Customer
+from subgraphs.points.imports.mutations import DataImportMutation
+from subgraphs.points.imports.queries import DataImportQuery
 from subgraphs.points.ledger.mutations import LedgerMutation
 from subgraphs.points.ledger.queries import LedgerQuery
 from subgraphs.points.notifications.mutations import NotificationMutation
@@ -32,6 +34,7 @@ Query = merge_types(
         CampaignQuery,
         RewardQuery,
         NotificationQuery,
+        DataImportQuery,
     ),
 )
 Mutation = merge_types(
@@ -45,6 +48,7 @@ Mutation = merge_types(
         RewardMutation,
         NotificationMutation,
         ConsentMutation,
+        DataImportMutation,
     ),
 )
 

@@ -88,6 +88,18 @@ PointsErrorCode = domain_enum(
         "text version too long); the field says which. Correct it.",
         "MISSING_LOCALE": "A template update must give every supported locale (en, es, fr, "
         "ar, he); the message names those missing. Send them all.",
+        "IMPORT_FILE_TOO_LARGE": "The import file is over 10 MB. Split it into several imports.",
+        "INVALID_IMPORT_FILE": "The import file cannot be read as CSV (not UTF-8, empty, no "
+        "data rows, or not base64); the message says which. Export it again as UTF-8 CSV.",
+        "INVALID_IMPORT_MAPPING": "The mapping does not validate: a custom import needs one, "
+        "built-in sources take none, and every field must be known and mapped once. Correct it.",
+        "MISSING_IMPORT_COLUMN": "The file's header row lacks a required column (email); the "
+        "message names the header it looked for. Add or rename the column, or map it.",
+        "IMPORT_HAS_ERRORS": "Rows of the file do not validate, so nothing was imported; the "
+        "import's errorLog lists each by row and column. Fix them, or send skipInvalidRows.",
+        "IMPORT_NOT_FOUND": "The shop has no such import. Check the id.",
+        "IMPORT_NOT_REVERTIBLE": "The import cannot be reverted: it was a dry run, or it was "
+        "committed more than 30 days ago. Adjust the balances one by one instead.",
     },
 )
 

@@ -11,7 +11,7 @@ from db.session import APP_ROLE
 
 revision = "0016"
 # Re-chained after 0015 at merge.
-down_revision = "0014"
+down_revision = "0015"
 
 TABLE = "shopify_backfills"
 

@@ -49,6 +49,8 @@ AuditAction = domain_enum(
         "NOTIFICATION_FAILED": "A notification could not be sent.",
         "NOTIFICATION_SKIPPED": "A notification was not sent: no consent, or the customer's "
         "data was erased.",
+        "DATA_IMPORT_COMMITTED": "A customer data import was committed (dataImportCreate).",
+        "DATA_IMPORT_REVERTED": "A customer data import was undone (dataImportRevert).",
         "REFERRAL_CREATED": "A customer got a referral link.",
         "REFERRAL_PROGRAM_UPDATED": "The referral program's settings were changed.",
         "RFM_THRESHOLDS_UPDATED": "The shop's RFM thresholds were changed (analytics).",

@@ -75,6 +75,13 @@ class NotificationDelivery(Node):
     pass
 
 
+@strawberry.federation.type(
+    keys=["id"], description="An import of customers and points balances from a CSV file."
+)
+class DataImport(Node):
+    pass
+
+
 @strawberry.federation.type(keys=["id"], description="A customer's shareable referral link.")
 class ReferralLink(Node):
     pass
@@ -98,5 +105,6 @@ FOREIGN_NODE_TYPES: dict[str, type[Node]] = {
         ReferralLink,
         Referral,
         NotificationDelivery,
+        DataImport,
     )
 }

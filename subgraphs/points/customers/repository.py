@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Subquery, func, literal, select, update
+from sqlalchemy import Subquery, delete, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -19,6 +19,7 @@ from subgraphs.kit.pagination import Page, PageRequest
 from subgraphs.kit.repository import (
     Keyset,
     TenantRepository,
+    any_of,
     keyset_position,
     rowcount,
     utc_date,
@@ -106,6 +107,59 @@ class CustomerRepository(TenantRepository[Customer]):
 
     async def by_email_index(self, email_blind_index: str) -> Customer | None:
         return await self.get_one_or_none(Customer.email_blind_index == email_blind_index)
+
+    async def ids_by_email_indexes(self, blind_indexes: Sequence[str]) -> dict[str, str]:
+        """Blind index -> customer id, for those of ``blind_indexes`` the merchant has (one
+        statement however many: a data import matches its whole file at once)."""
+        if not blind_indexes:
+            return {}
+        result = await self._session.execute(
+            select(Customer.email_blind_index, Customer.id).where(
+                self._mine, Customer.email_blind_index == any_of(blind_indexes)
+            )
+        )
+        return {index: customer_id for index, customer_id in result}
+
+    async def email_indexes_by_shopify_ids(self, shopify_ids: Sequence[str]) -> dict[str, str]:
+        """Shopify customer id -> the blind index of the email of the customer holding it."""
+        if not shopify_ids:
+            return {}
+        result = await self._session.execute(
+            select(Customer.shopify_customer_id, Customer.email_blind_index).where(
+                self._mine, Customer.shopify_customer_id == any_of(shopify_ids)
+            )
+        )
+        return {shopify_id: index for shopify_id, index in result if shopify_id}
+
+    async def lock_balances(self, customer_ids: Sequence[str]) -> dict[str, int]:
+        """Row-lock the customers (as every ledger writer does) and read their balances."""
+        if not customer_ids:
+            return {}
+        result = await self._session.execute(
+            select(Customer.id, Customer.points_balance)
+            .where(self._mine, Customer.id == any_of(customer_ids))
+            .order_by(Customer.id)
+            .with_for_update()
+        )
+        return {customer_id: int(balance) for customer_id, balance in result}
+
+    async def delete_without_orders(self, customer_ids: Sequence[str]) -> int:
+        """Delete those of the customers who have no orders; how many were deleted. Their
+        ledger rows go with them (the foreign keys cascade)."""
+        if not customer_ids:
+            return 0
+        result = await self._session.execute(
+            delete(Customer)
+            .where(
+                self._mine,
+                Customer.id == any_of(customer_ids),
+                Customer.orders_count == 0,
+                Customer.total_spent == 0,
+            )
+            .returning(Customer.id),
+            execution_options={"synchronize_session": False},
+        )
+        return len(result.all())
 
     # --- enrolment and Shopify accounts ----------------------------------------------------
 

@@ -1,5 +1,7 @@
-"""Every SQL statement on ``points_transactions``: the ledger, its lots of unspent points,
-and the reads that page through it or group it by order and by expiry day."""
+"""Long because every SQL statement on ``points_transactions`` lives here, the bulk ones too.
+
+The ledger, its lots of unspent points, the entries many customers get at once (a data
+import), and the reads that page through it or group it by order and by expiry day."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from db.models import Customer, PointsTransaction, PointsTransactionKind
 from subgraphs.kit.pagination import Page, PageRequest
-from subgraphs.kit.repository import FRESH, TenantRepository, utc_date
+from subgraphs.kit.repository import FRESH, TenantRepository, any_of, utc_date
 
 # Debits take points from the lots that expire first, then the oldest: the customer keeps the
 # points that would last longest. One statement: a running sum picks the lots and the amounts.
@@ -103,6 +105,91 @@ _RECORD = text(
 ).bindparams(bindparam("explanation", type_=JSONB), bindparam("audit", type_=JSONB))
 
 
+# Many entries of one kind, one per customer, in one statement (a data import: one entry per
+# file row): the ledger rows from parallel arrays (none where the idempotency key is taken),
+# then every customer's projection moved by what was recorded for them, except for opening
+# balances (customers inserted in this transaction holding the entry's points already: updating
+# a row just inserted costs a new row version and a foreign key check each). A credit opens a
+# lot; the caller takes a debit's points from the lots (``consume_many``) with the customers
+# locked.
+_RECORD_MANY = text(
+    """
+    WITH input AS (
+        SELECT * FROM unnest(
+            CAST(:ids AS text[]), CAST(:customer_ids AS text[]), CAST(:points AS bigint[]),
+            CAST(:keys AS text[]), CAST(:opening AS boolean[])
+        ) AS t(id, customer_id, points, idempotency_key, opening)
+    ), entry AS (
+        INSERT INTO points_transactions (
+            merchant_id, id, customer_id, kind, points, remaining_points, reason,
+            idempotency_key, source, explanation, expires_at, actor_id
+        )
+        SELECT :merchant_id, id, customer_id, :kind, points,
+               CASE WHEN points > 0 THEN points END, :reason, idempotency_key, :source,
+               :explanation, CASE WHEN points > 0 THEN CAST(:expires_at AS timestamptz) END,
+               :actor_id
+        FROM input
+        ON CONFLICT DO NOTHING
+        RETURNING id, customer_id, points
+    ), moved AS (
+        UPDATE customers AS customer SET
+            points_balance = customer.points_balance + recorded.points,
+            total_points_earned = greatest(customer.total_points_earned + recorded.points, 0)
+        FROM (
+            SELECT entry.customer_id, sum(entry.points) AS points
+            FROM entry JOIN input USING (id) WHERE NOT input.opening GROUP BY entry.customer_id
+        ) AS recorded
+        WHERE customer.merchant_id = :merchant_id AND customer.id = recorded.customer_id
+    )
+    SELECT id, customer_id, points FROM entry
+    """
+).bindparams(bindparam("explanation", type_=JSONB))
+
+# ``_CONSUME_OLDEST`` for many customers at once: each takes its amount from its own lots,
+# its preferred lot first, then those expiring first, then the oldest.
+_CONSUME_MANY = text(
+    """
+    WITH wanted AS (
+        SELECT * FROM unnest(
+            CAST(:customer_ids AS text[]), CAST(:amounts AS bigint[]),
+            CAST(:preferred AS text[])
+        ) AS t(customer_id, amount, preferred)
+    ), lots AS (
+        SELECT lot.id, lot.remaining_points, wanted.amount,
+               sum(lot.remaining_points) OVER (
+                   PARTITION BY lot.customer_id
+                   ORDER BY (lot.id = wanted.preferred) DESC, lot.expires_at ASC NULLS LAST,
+                            lot.created_at, lot.id
+               ) AS running
+        FROM points_transactions AS lot JOIN wanted USING (customer_id)
+        WHERE lot.merchant_id = :merchant_id AND lot.remaining_points > 0
+    ), taken AS (
+        SELECT id, LEAST(remaining_points, amount - (running - remaining_points)) AS points
+        FROM lots
+        WHERE running - remaining_points < amount
+    )
+    UPDATE points_transactions AS lot
+    SET remaining_points = lot.remaining_points - taken.points
+    FROM taken
+    WHERE lot.merchant_id = :merchant_id AND lot.id = taken.id
+    RETURNING taken.points
+    """
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BulkEntry:
+    """One entry of ``record_many``: ``points`` signed as for any ledger row. ``opening``: the
+    customer was inserted in this transaction with these points as balance and lifetime
+    points (an opening balance), so the entry does not move the projection again."""
+
+    id: str
+    customer_id: str
+    points: int
+    idempotency_key: str
+    opening: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class OpenLot:
     transaction_id: str
@@ -158,6 +245,80 @@ class LedgerRepository(TenantRepository[PointsTransaction]):
         then nothing changed."""
         result = await self._session.execute(_RECORD, {"merchant_id": self._merchant_id, **values})
         return result.one_or_none()
+
+    async def record_many(
+        self,
+        entries: Sequence[BulkEntry],
+        *,
+        kind: PointsTransactionKind,
+        reason: str,
+        source: str,
+        explanation: Mapping[str, Any],
+        expires_at: datetime | None,
+        actor_id: str | None,
+    ) -> list[BulkEntry]:
+        """Record one entry per customer and move their projections, in one statement
+        (``_RECORD_MANY``); the entries recorded (those whose key was free). The customers of
+        debits must be locked, and their lots taken with ``consume_many``."""
+        if not entries:
+            return []
+        result = await self._session.execute(
+            _RECORD_MANY,
+            {
+                "merchant_id": self._merchant_id,
+                "ids": [entry.id for entry in entries],
+                "customer_ids": [entry.customer_id for entry in entries],
+                "points": [entry.points for entry in entries],
+                "keys": [entry.idempotency_key for entry in entries],
+                "opening": [entry.opening for entry in entries],
+                "kind": kind,
+                "reason": reason,
+                "source": source,
+                "explanation": dict(explanation),
+                "expires_at": expires_at,
+                "actor_id": actor_id,
+            },
+        )
+        by_id = {entry.id: entry for entry in entries}
+        return [by_id[row.id] for row in result]
+
+    async def consume_many(self, amounts: Mapping[str, tuple[int, str | None]]) -> int:
+        """Take each customer's amount from their lots (customer id -> (amount, preferred
+        lot)), in one statement; the points taken in all, which must be the sum asked."""
+        wanted = {customer: plan for customer, plan in amounts.items() if plan[0] > 0}
+        if not wanted:
+            return 0
+        rows = await self._session.execute(
+            _CONSUME_MANY,
+            {
+                "merchant_id": self._merchant_id,
+                "customer_ids": list(wanted),
+                "amounts": [amount for amount, _ in wanted.values()],
+                "preferred": [preferred or "" for _, preferred in wanted.values()],
+            },
+        )
+        taken = sum(int(row.points) for row in rows)
+        if taken != sum(amount for amount, _ in wanted.values()):
+            raise RuntimeError("lots hold less than the balances: ledger projection broken")
+        return taken
+
+    async def customers_with_entries_except(
+        self, customer_ids: Sequence[str], key_prefix: str
+    ) -> set[str]:
+        """Those of the customers with a ledger entry whose idempotency key does not start
+        with ``key_prefix`` (activity of their own, beyond one business event's entries)."""
+        if not customer_ids:
+            return set()
+        rows = await self._session.scalars(
+            select(PointsTransaction.customer_id)
+            .where(
+                self._mine,
+                PointsTransaction.customer_id == any_of(customer_ids),
+                func.starts_with(PointsTransaction.idempotency_key, key_prefix).is_not(True),
+            )
+            .distinct()
+        )
+        return set(rows)
 
     async def consume_oldest(
         self, customer_id: str, amount: int, *, preferred_lot: str | None = None

@@ -1,0 +1,93 @@
+"""Previewing, applying and undoing imports."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from strawberry.tools import create_type
+
+from subgraphs.kit.events import ledger_changed
+from subgraphs.kit.graphql.node import local_id
+from subgraphs.points.imports import service
+from subgraphs.points.imports.revert import RevertOutcome, revert_import
+from subgraphs.points.imports.types import (
+    DataImport,
+    DataImportCreateInput,
+    DataImportCreatePayload,
+    DataImportRevertInput,
+    DataImportRevertPayload,
+)
+from subgraphs.points.loaders import PointsInfo
+from subgraphs.points.user_errors import points_mutation
+
+
+@strawberry.mutation(
+    description="Validate a CSV file of customers and balances and preview what importing it "
+    "would do (dryRun, the default), or apply it: all rows or none, each balance one `import` "
+    "ledger entry, once per idempotencyKey (or file)."
+)
+async def data_import_create(
+    info: PointsInfo,
+    input: Annotated[
+        DataImportCreateInput,
+        strawberry.argument(description="The file, its source, and whether to apply it."),
+    ],
+) -> DataImportCreatePayload:
+    async def respond(outcome: service.ImportOutcome) -> DataImportCreatePayload:
+        if outcome.data_import.committed_at is not None and not outcome.replayed:
+            await ledger_changed(
+                info.context.resources, outcome.data_import.merchant_id, reason="data_import"
+            )
+        return DataImportCreatePayload(
+            data_import=DataImport.from_row(outcome.data_import), replayed=outcome.replayed
+        )
+
+    return await points_mutation(
+        info,
+        DataImportCreatePayload,
+        lambda scope: service.import_file(
+            scope.session,
+            scope.merchant_id,
+            scope.resources.cipher,
+            input.to_request(),
+            now=scope.now,
+            actor_id=scope.actor_id,
+        ),
+        respond,
+    )
+
+
+@strawberry.mutation(
+    description="Undo a committed import within 30 days: its ledger entries are reversed (as "
+    "far as balances allow: the import says by how much it fell short) and the customers it "
+    "created with no other activity are removed. Reverting again changes nothing."
+)
+async def data_import_revert(
+    info: PointsInfo,
+    input: Annotated[DataImportRevertInput, strawberry.argument(description="The import.")],
+) -> DataImportRevertPayload:
+    async def respond(outcome: RevertOutcome) -> DataImportRevertPayload:
+        if not outcome.replayed:
+            await ledger_changed(
+                info.context.resources, outcome.data_import.merchant_id, reason="data_import"
+            )
+        return DataImportRevertPayload(
+            data_import=DataImport.from_row(outcome.data_import), replayed=outcome.replayed
+        )
+
+    return await points_mutation(
+        info,
+        DataImportRevertPayload,
+        lambda scope: revert_import(
+            scope.session,
+            scope.merchant_id,
+            local_id(input.id, "DataImport"),
+            now=scope.now,
+            actor_id=scope.actor_id,
+        ),
+        respond,
+    )
+
+
+DataImportMutation = create_type("DataImportMutation", [data_import_create, data_import_revert])
