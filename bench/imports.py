@@ -18,7 +18,6 @@ import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import TypeVar
 
 from harness import Bench, count_statements, run
@@ -33,6 +32,7 @@ from db.session import (
     tenant_unit_of_work,
 )
 from subgraphs.admin.merchants.service import install_merchant
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.imports.revert import revert_import
 from subgraphs.points.imports.service import ImportRequest, import_file
 
@@ -69,7 +69,7 @@ async def scenario(bench: Bench, args: argparse.Namespace) -> None:
     async def imported(content: bytes, source: DataImportSource, *, dry_run: bool):  # type: ignore[no-untyped-def]
         request = ImportRequest(source=source, content=content, dry_run=dry_run)
         async with tenant_unit_of_work(sessions, merchant_id) as session:
-            return await import_file(session, merchant_id, cipher, request, now=datetime.now(UTC))
+            return await import_file(WriteContext(session, merchant_id), cipher, request)
 
     lines = [
         f"(a) import of a {args.rows:,}-row Smile.io export ({args.existing:,} already customers)"
@@ -112,7 +112,7 @@ async def scenario(bench: Bench, args: argparse.Namespace) -> None:
 
         async def revert():  # type: ignore[no-untyped-def]
             async with tenant_unit_of_work(sessions, merchant_id) as session:
-                return await revert_import(session, merchant_id, made.id, now=datetime.now(UTC))
+                return await revert_import(WriteContext(session, merchant_id), made.id)
 
         await timed("revert", args.rows, revert)
     finally:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from db.models import DataImport, DataImportSource
 from db.session import system_unit_of_work, tenant_unit_of_work
@@ -14,6 +13,7 @@ from subgraphs.kit.events import ledger_changed
 from subgraphs.kit.repository import merchant_for_shop
 from subgraphs.kit.resources import open_resources
 from subgraphs.kit.settings import Settings
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.imports.service import ImportRequest, Progress, import_file
 
 
@@ -69,12 +69,7 @@ async def import_csv_file(
         merchant_id, _installed = found
         async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
             outcome = await import_file(
-                session,
-                merchant_id,
-                resources.cipher,
-                request,
-                now=datetime.now(UTC),
-                progress=progress,
+                WriteContext(session, merchant_id), resources.cipher, request, progress=progress
             )
         if not dry_run and not outcome.replayed:
             await ledger_changed(resources, merchant_id, reason="data_import")

@@ -7,8 +7,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-from db.partitions import hash_partitions, tenant_isolation
-from db.session import APP_ROLE
+from db import ddl
 
 revision = "0015"
 down_revision = "0014"
@@ -17,10 +16,9 @@ TABLES = ("data_imports", "data_import_rows")
 
 
 def upgrade() -> None:
-    op.create_table(
+    ddl.create_tenant_table(
         "data_imports",
-        sa.Column("merchant_id", sa.Text, nullable=False),
-        sa.Column("id", sa.Text, nullable=False),
+        *ddl.entity_key(),
         sa.Column("source", sa.Text, nullable=False),
         sa.Column("status", sa.Text, nullable=False),
         sa.Column("idempotency_key", sa.Text),
@@ -35,24 +33,14 @@ def upgrade() -> None:
         sa.Column("points_total", sa.BigInteger, nullable=False),
         sa.Column("error_log", JSONB, nullable=False, server_default=sa.text("'[]'")),
         sa.Column("actor_id", sa.Text),
-        sa.Column(
-            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
-        ),
+        ddl.now_column("created_at"),
         sa.Column("committed_at", sa.DateTime(timezone=True)),
         sa.Column("reverted_at", sa.DateTime(timezone=True)),
         sa.Column("reverted_points", sa.BigInteger),
         sa.Column("revert_shortfall", sa.BigInteger),
         sa.Column("removed_customers", sa.Integer),
-        sa.PrimaryKeyConstraint("merchant_id", "id", name="pk_data_imports"),
-        sa.ForeignKeyConstraint(
-            ["merchant_id"],
-            ["merchants.id"],
-            ondelete="CASCADE",
-            name="fk_data_imports_merchant_id_merchants",
-        ),
-        sa.UniqueConstraint(
-            "merchant_id", "idempotency_key", name="uq_data_imports_merchant_id_idempotency_key"
-        ),
+        ddl.merchant_foreign_key(),
+        sa.UniqueConstraint("merchant_id", "idempotency_key"),
         sa.CheckConstraint(
             "source IN ('smile', 'loyaltylion', 'shopify', 'custom')", name="source_known"
         ),
@@ -62,29 +50,22 @@ def upgrade() -> None:
             " AND error_count >= 0",
             name="counts_not_negative",
         ),
-        postgresql_partition_by="HASH (merchant_id)",
+        grant="SELECT, INSERT, UPDATE",
     )
-    op.create_table(
+    ddl.create_tenant_table(
         "data_import_rows",
-        sa.Column("merchant_id", sa.Text, nullable=False),
+        ddl.merchant_id_column(),
         sa.Column("import_id", sa.Text, nullable=False),
         sa.Column("row_number", sa.Integer, nullable=False),
         sa.Column("customer_id", sa.Text, nullable=False),
         sa.Column("created_customer", sa.Boolean, nullable=False),
         sa.Column("points", sa.BigInteger, nullable=False),
         sa.Column("transaction_id", sa.Text),
-        sa.PrimaryKeyConstraint(
-            "merchant_id", "import_id", "row_number", name="pk_data_import_rows"
-        ),
+        sa.PrimaryKeyConstraint("merchant_id", "import_id", "row_number"),
         # No foreign key to data_imports (see the model): written only with their import.
-        postgresql_partition_by="HASH (merchant_id)",
+        # Written once at commit, read by the revert.
+        grant="SELECT, INSERT",
     )
-    for table in TABLES:
-        for statement in hash_partitions(table) + tenant_isolation(table):
-            op.execute(statement)
-    op.execute(f"GRANT SELECT, INSERT, UPDATE ON data_imports TO {APP_ROLE}")
-    # Written once at commit, read by the revert.
-    op.execute(f"GRANT SELECT, INSERT ON data_import_rows TO {APP_ROLE}")
 
 
 def downgrade() -> None:

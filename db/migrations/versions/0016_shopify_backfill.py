@@ -6,8 +6,7 @@ merchant and row-level secured like every other."""
 import sqlalchemy as sa
 from alembic import op
 
-from db.partitions import hash_partitions, tenant_isolation
-from db.session import APP_ROLE
+from db import ddl
 
 revision = "0016"
 # Re-chained after 0015 at merge.
@@ -21,9 +20,9 @@ def _counter(name: str) -> sa.Column[object]:
 
 
 def upgrade() -> None:
-    op.create_table(
+    ddl.create_tenant_table(
         TABLE,
-        sa.Column("merchant_id", sa.Text, nullable=False),
+        ddl.merchant_id_column(),
         sa.Column("run", sa.Integer, nullable=False, server_default="1"),
         sa.Column("status", sa.Text, nullable=False, server_default="queued"),
         sa.Column("step", sa.Text, nullable=False, server_default="customers"),
@@ -36,32 +35,17 @@ def upgrade() -> None:
         sa.Column("error", sa.Text),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("finished_at", sa.DateTime(timezone=True)),
-        sa.Column(
-            "updated_at",
-            sa.DateTime(timezone=True),
-            nullable=False,
-            server_default=sa.text("now()"),
-        ),
-        sa.PrimaryKeyConstraint("merchant_id", name="pk_shopify_backfills"),
-        sa.ForeignKeyConstraint(
-            ["merchant_id"],
-            ["merchants.id"],
-            ondelete="CASCADE",
-            name="fk_shopify_backfills_merchant_id_merchants",
-        ),
+        ddl.now_column("updated_at"),
+        sa.PrimaryKeyConstraint("merchant_id"),
+        ddl.merchant_foreign_key(),
         sa.CheckConstraint(
             "status IN ('queued', 'running', 'completed', 'failed', 'stopped')",
-            name="ck_shopify_backfills_status_known",
+            name="status_known",
         ),
-        sa.CheckConstraint(
-            "step IN ('customers', 'orders', 'scoring')", name="ck_shopify_backfills_step_known"
-        ),
-        sa.CheckConstraint("lines_processed >= 0", name="ck_shopify_backfills_lines_not_negative"),
-        postgresql_partition_by="HASH (merchant_id)",
+        sa.CheckConstraint("step IN ('customers', 'orders', 'scoring')", name="step_known"),
+        sa.CheckConstraint("lines_processed >= 0", name="lines_not_negative"),
+        grant="SELECT, INSERT, UPDATE",
     )
-    for statement in hash_partitions(TABLE) + tenant_isolation(TABLE):
-        op.execute(statement)
-    op.execute(f"GRANT SELECT, INSERT, UPDATE ON {TABLE} TO {APP_ROLE}")
 
 
 def downgrade() -> None:

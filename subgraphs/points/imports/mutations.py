@@ -46,14 +46,7 @@ async def data_import_create(
     return await points_mutation(
         info,
         DataImportCreatePayload,
-        lambda scope: service.import_file(
-            scope.session,
-            scope.merchant_id,
-            scope.resources.cipher,
-            input.to_request(),
-            now=scope.now,
-            actor_id=scope.actor_id,
-        ),
+        lambda scope: service.import_file(scope.write, scope.resources.cipher, input.to_request()),
         respond,
     )
 
@@ -79,13 +72,7 @@ async def data_import_revert(
     return await points_mutation(
         info,
         DataImportRevertPayload,
-        lambda scope: revert_import(
-            scope.session,
-            scope.merchant_id,
-            local_id(input.id, "DataImport"),
-            now=scope.now,
-            actor_id=scope.actor_id,
-        ),
+        lambda scope: revert_import(scope.write, local_id(input.id, "DataImport")),
         respond,
     )
 

@@ -15,14 +15,12 @@ have no other ledger entry and no order are then removed (with their ledger rows
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-
-from sqlalchemy.ext.asyncio import AsyncSession
+from datetime import timedelta
 
 from db.ids import new_id
 from db.models import DataImport, DataImportStatus, PointsTransactionKind
 from subgraphs.kit.audit import AuditAction
-from subgraphs.kit.repository import AuditTrail
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.customers.repository import CustomerRepository
 from subgraphs.points.errors import PointsError, PointsErrorCode
 from subgraphs.points.imports.repository import DataImportRepository, DataImportRowRepository
@@ -47,14 +45,13 @@ def _not_revertible(message: str) -> PointsError:
     return PointsError(PointsErrorCode.IMPORT_NOT_REVERTIBLE, "id", message)
 
 
-async def revert_import(
-    session: AsyncSession,
-    merchant_id: str,
-    import_id: str,
-    *,
-    now: datetime,
-    actor_id: str | None = None,
-) -> RevertOutcome:
+async def revert_import(write: WriteContext, import_id: str) -> RevertOutcome:
+    session, merchant_id, now, actor_id = (
+        write.session,
+        write.merchant_id,
+        write.now,
+        write.actor_id,
+    )
     imports = DataImportRepository(session, merchant_id)
     data_import = await imports.import_by_id(import_id, for_update=True)
     if data_import is None:
@@ -121,7 +118,7 @@ async def revert_import(
         },
     )
     assert updated is not None, "the import is locked"
-    await AuditTrail(session, merchant_id, actor_id).record(
+    await write.audit.record(
         AuditAction.DATA_IMPORT_REVERTED,
         {
             "import_id": import_id,

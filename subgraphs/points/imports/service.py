@@ -30,7 +30,7 @@ from db.ids import new_id
 from db.models import DataImport, DataImportSource, DataImportStatus, PointsTransactionKind
 from subgraphs.kit.audit import AuditAction
 from subgraphs.kit.pagination import Page, PageRequest
-from subgraphs.kit.repository import AuditTrail
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.customers.repository import CustomerRepository
 from subgraphs.points.customers.service import email_index
 from subgraphs.points.errors import (
@@ -122,16 +122,19 @@ def import_key_prefix(import_id: str) -> str:
 
 
 async def import_file(
-    session: AsyncSession,
-    merchant_id: str,
+    write: WriteContext,
     cipher: FieldCipher,
     request: ImportRequest,
     *,
-    now: datetime,
-    actor_id: str | None = None,
     progress: Progress | None = None,
 ) -> ImportOutcome:
     """Validate every row and preview (``dry_run``) or apply the file (module docstring)."""
+    session, merchant_id, now, actor_id = (
+        write.session,
+        write.merchant_id,
+        write.now,
+        write.actor_id,
+    )
     report = progress or (lambda _stage, _done, _total: None)
     mapping = source_mapping(request.source, request.mapping)
     imports = DataImportRepository(session, merchant_id)
@@ -167,7 +170,7 @@ async def import_file(
         assert replay is not None, "a conflicting insert leaves the row that won"
         return replay
     await _apply(session, merchant_id, cipher, created, plan, now=now, report=report)
-    await AuditTrail(session, merchant_id, actor_id).record(
+    await write.audit.record(
         AuditAction.DATA_IMPORT_COMMITTED,
         {
             "import_id": created.id,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -10,6 +9,7 @@ from sqlalchemy import func, select
 from db.models import Customer, DataImportSource, PointsTransaction
 from db.session import tenant_unit_of_work
 from subgraphs.kit.resources import Resources
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.imports.service import ImportOutcome, ImportRequest, import_file
 from tests.conftest import Tenant
 
@@ -41,7 +41,7 @@ async def run(
     request = ImportRequest(source=source, content=content, **options)  # type: ignore[arg-type]
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         return await import_file(
-            session, tenant.merchant_id, resources.cipher, request, now=datetime.now(UTC)
+            WriteContext(session, tenant.merchant_id), resources.cipher, request
         )
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import select, text, update
 from db.models import Customer, DataImport, DataImportSource, DataImportStatus, PointsTransaction
 from db.session import system_unit_of_work, tenant_unit_of_work
 from subgraphs.kit.resources import Resources
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.errors import PointsError, PointsErrorCode
 from subgraphs.points.imports.revert import RevertOutcome, revert_import
 from subgraphs.points.ledger.service import PointsMovement, redeem
@@ -29,7 +30,10 @@ async def _revert(
 ) -> RevertOutcome:
     now = kw.pop("now", datetime.now(UTC))
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
-        return await revert_import(session, tenant.merchant_id, import_id, now=now)  # type: ignore[arg-type]
+        return await revert_import(
+            WriteContext(session, tenant.merchant_id, now=now),  # type: ignore[arg-type]
+            import_id,
+        )
 
 
 async def test_dry_run_previews_and_writes_nothing_but_the_import(
