@@ -30,6 +30,7 @@ CONNECTION_FIELDS = {
     ("Query", "referrals"),
     ("Query", "notificationDeliveries"),
     ("Query", "dataImports"),
+    ("Query", "campaignSuggestions"),
     ("DataImport", "errorLog"),
     ("Customer", "pointsTransactions"),
     ("Customer", "redemptions"),

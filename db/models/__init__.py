@@ -38,6 +38,7 @@ from db.models.referral import (
 )
 from db.models.reminder import ExpiryReminder
 from db.models.reward import RedemptionStatus, Reward, RewardKind, RewardRedemption
+from db.models.suggestion import CampaignSuggestion, SuggestionStatus
 from db.models.tier import VipTier
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "Base",
     "BonusCampaign",
     "CampaignKind",
+    "CampaignSuggestion",
     "ChurnModel",
     "ChurnModelStatus",
     "Consent",
@@ -90,6 +92,7 @@ __all__ = [
     "RfmScoreHistory",
     "RfmSettings",
     "ShopifyBackfill",
+    "SuggestionStatus",
     "VipTier",
     "WebhookReceipt",
 ]

@@ -13,6 +13,8 @@ class AnalyticsErrorCode(enum.StrEnum):
     VERSION_CONFLICT = enum.auto()
     INVALID_SEGMENT = enum.auto()
     SEGMENT_NAME_TAKEN = enum.auto()
+    SUGGESTION_NOT_FOUND = enum.auto()
+    SUGGESTION_DECIDED = enum.auto()
 
 
 class AnalyticsError(DomainError):

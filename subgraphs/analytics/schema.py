@@ -12,11 +12,13 @@ from subgraphs.analytics.rfm.queries import RfmQuery
 from subgraphs.analytics.rfm.types import Customer
 from subgraphs.analytics.roi.queries import ReturnQuery
 from subgraphs.analytics.subscriptions import Subscription
+from subgraphs.analytics.suggestions.mutations import SuggestionMutation
+from subgraphs.analytics.suggestions.queries import SuggestionQuery
 from subgraphs.analytics.types import Merchant
 from subgraphs.kit.graphql.schema import build_schema
 
-Query = merge_types("Query", (RfmQuery, ReturnQuery, RetentionQuery, ChurnQuery))
-Mutation = merge_types("Mutation", (RfmMutation, ChurnMutation))
+Query = merge_types("Query", (RfmQuery, ReturnQuery, RetentionQuery, ChurnQuery, SuggestionQuery))
+Mutation = merge_types("Mutation", (RfmMutation, ChurnMutation, SuggestionMutation))
 
 schema = build_schema(
     name="analytics",

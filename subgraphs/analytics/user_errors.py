@@ -22,6 +22,9 @@ AnalyticsErrorCode = domain_enum(
         "INVALID_SEGMENT": "The segment's rules do not hold: scores are 1 to 5, a minimum at "
         "most its maximum, a priority from 1 to 99 (built-in segments come from 100).",
         "SEGMENT_NAME_TAKEN": "The shop has another segment of this name, or it is a built-in one.",
+        "SUGGESTION_NOT_FOUND": "The shop has no campaign suggestion with this ID.",
+        "SUGGESTION_DECIDED": "The suggestion was decided the other way already (dismissed, "
+        "or accepted): a decision is final.",
     },
 )
 

@@ -49,6 +49,8 @@ class AuditAction(enum.StrEnum):
     REFERRAL_REWARD_CANCELLED = "referral_reward_cancelled"
     # analytics
     RFM_THRESHOLDS_UPDATED = "rfm_thresholds_updated"
+    CAMPAIGN_SUGGESTION_ACCEPTED = "campaign_suggestion_accepted"
+    CAMPAIGN_SUGGESTION_DISMISSED = "campaign_suggestion_dismissed"
     # admin: merchants, GDPR, the webhook inbox
     MERCHANT_ADDED = "merchant_added"
     APP_INSTALLED = "app_installed"

@@ -54,6 +54,9 @@ AuditAction = domain_enum(
         "REFERRAL_CREATED": "A customer got a referral link.",
         "REFERRAL_PROGRAM_UPDATED": "The referral program's settings were changed.",
         "RFM_THRESHOLDS_UPDATED": "The shop's RFM thresholds were changed (analytics).",
+        "CAMPAIGN_SUGGESTION_ACCEPTED": "A campaign suggestion was accepted: its campaign "
+        "is created (analytics).",
+        "CAMPAIGN_SUGGESTION_DISMISSED": "A campaign suggestion was dismissed (analytics).",
         "REFERRAL_ATTRIBUTED": "A friend was attributed to an advocate's link (pending).",
         "REFERRAL_COMPLETED": "A referred friend's qualifying order completed a referral.",
         "SPOOF_DETECTED": "A referral scored above the fraud threshold; its rewards wait for "

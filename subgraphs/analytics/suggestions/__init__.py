@@ -1,0 +1,1 @@
+"""Campaign suggestions from segment movements: evidence, proposal, accept or dismiss."""
