@@ -77,7 +77,7 @@ class LiabilityFacts:
 
 
 # An order's net (what refunds left of it) is what it brought in; a cancelled one brought
-# nothing. A code matches whatever its case (Shopify's codes are case-insensitive). Each order
+# nothing. Sums keep the amounts' two places (0.00, not 0, when there is nothing). A code matches whatever its case (Shopify's codes are case-insensitive). Each order
 # of the range, judged: influenced by the program, referred. The one definition of both, for
 # the range's totals and for the series' buckets (``SERIES``).
 _JUDGED_ORDERS = """
@@ -120,17 +120,17 @@ _ORDER_TOTALS = text(
     _JUDGED_ORDERS  # noqa: S608
     + """
     SELECT count(*),
-           coalesce(sum(net), 0),
+           coalesce(sum(net), 0.00),
            count(*) FILTER (WHERE influenced),
-           coalesce(sum(net) FILTER (WHERE influenced), 0),
+           coalesce(sum(net) FILTER (WHERE influenced), 0.00),
            count(*) FILTER (WHERE referred),
-           coalesce(sum(net) FILTER (WHERE referred), 0),
+           coalesce(sum(net) FILTER (WHERE referred), 0.00),
            count(*) FILTER (WHERE tier_id IS NOT NULL),
            count(DISTINCT customer_id) FILTER (WHERE tier_id IS NOT NULL),
-           coalesce(sum(net) FILTER (WHERE tier_id IS NOT NULL), 0),
+           coalesce(sum(net) FILTER (WHERE tier_id IS NOT NULL), 0.00),
            count(*) FILTER (WHERE tier_id IS NULL AND customer_id IS NOT NULL),
            count(DISTINCT customer_id) FILTER (WHERE tier_id IS NULL),
-           coalesce(sum(net) FILTER (WHERE tier_id IS NULL AND customer_id IS NOT NULL), 0)
+           coalesce(sum(net) FILTER (WHERE tier_id IS NULL AND customer_id IS NOT NULL), 0.00)
     FROM judged
     """
 )
@@ -141,8 +141,8 @@ _ORDER_BUCKETS = text(
     + """
     SELECT date_trunc(:unit, created_at AT TIME ZONE 'UTC') AS bucket,
            count(*),
-           coalesce(sum(net), 0),
-           coalesce(sum(net) FILTER (WHERE influenced), 0)
+           coalesce(sum(net), 0.00),
+           coalesce(sum(net) FILTER (WHERE influenced), 0.00)
     FROM judged
     GROUP BY bucket
     """

@@ -89,7 +89,7 @@ async def loyalty_series(
     points = await repository.points_buckets(window.start, window.end, unit)
     activity = await repository.activity_buckets(window.start, window.end, unit)
     nothing_moved = PointsFlow(0, 0, 0, 0)
-    no_orders = OrderBucket(0, Decimal(0), Decimal(0))
+    no_orders = OrderBucket(0, Decimal("0.00"), Decimal("0.00"))
     no_activity = ActivityBucket(0, 0)
     buckets = []
     for start in starts:

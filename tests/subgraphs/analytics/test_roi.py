@@ -395,3 +395,17 @@ async def test_the_return_costs_the_same_statements_for_a_busy_shop_as_for_an_em
         await _data(analytics_client, LIABILITY, shop)
         costs.append(count_statements.count - before)
     assert costs[0] == costs[1], costs
+
+
+async def test_a_range_without_orders_shows_money_to_the_cent(
+    other_tenant: Tenant, analytics_client: SubgraphClient
+) -> None:
+    """A dashboard prints the amount it gets: nothing sold reads 0.00, like any amount."""
+    got = (
+        await _data(
+            analytics_client, RETURN, other_tenant, start=START.isoformat(), end=END.isoformat()
+        )
+    )["programReturn"]
+    assert got["revenue"] == {"amount": "0.00", "currencyCode": "USD"}
+    assert got["revenueInfluenced"] == {"amount": "0.00"}
+    assert got["influencedShare"] is None
