@@ -9,7 +9,7 @@ from datetime import date, datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from subgraphs.analytics.roi.repository import ENGAGED_KINDS
+from subgraphs.analytics.roi.repository import AUTOMATIC_EARNS, ENGAGED_KINDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +25,8 @@ class CohortCell:
 
 # Months are calendar months in UTC. A customer's cohort is the month of their first order
 # that was not cancelled; they are a member when they had earned or spent points before that
-# month ended (the program had them from the start).
+# month ended (the program had them from the start; the bonuses every account gets by itself,
+# ``AUTOMATIC_EARNS``, do not make a member).
 _COHORT_CELLS = text(
     """
     WITH counted AS (
@@ -45,6 +46,8 @@ _COHORT_CELLS = text(
                    SELECT 1 FROM points_transactions t
                    WHERE t.merchant_id = :merchant_id AND t.customer_id = cohort.customer_id
                      AND t.kind = ANY(CAST(:engaged_kinds AS text[])) AND t.points <> 0
+                     AND (t.kind <> 'earn'
+                          OR coalesce(t.source, '') <> ALL(CAST(:automatic_earns AS text[])))
                      AND t.created_at < (cohort.month + interval '1 month') AT TIME ZONE 'UTC'
                ) AS member
         FROM cohort
@@ -88,6 +91,7 @@ class RetentionRepository:
                 "end": datetime(after_last.year, after_last.month, 1),
                 "months": months,
                 "engaged_kinds": list(ENGAGED_KINDS),
+                "automatic_earns": list(AUTOMATIC_EARNS),
             },
         )
         return [CohortCell(month, member, after, count) for month, member, after, count in rows]

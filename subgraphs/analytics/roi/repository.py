@@ -15,9 +15,11 @@ from decimal import Decimal
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-# Ledger kinds that are a member engaging with the program: earning (an order, a referral,
-# a campaign bonus) or spending. An import or a staff adjustment is not the member's doing.
+# Ledger kinds that are a member engaging with the program: earning (an order, an action, a
+# referral, a campaign bonus) or spending. An import or a staff adjustment is not the
+# member's doing, and neither are the points every account gets by itself (AUTOMATIC_EARNS).
 ENGAGED_KINDS = ("earn", "redeem", "referral", "campaign")
+AUTOMATIC_EARNS = ("signup", "birthday")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +79,10 @@ class LiabilityFacts:
 
 
 # An order's net (what refunds left of it) is what it brought in; a cancelled one brought
-# nothing. Sums keep the amounts' two places (0.00, not 0, when there is nothing). A code matches whatever its case (Shopify's codes are case-insensitive). Each order
-# of the range, judged: influenced by the program, referred. The one definition of both, for
-# the range's totals and for the series' buckets (``SERIES``).
+# nothing. Sums keep the amounts' two places (0.00, not 0, when there is nothing). A code
+# matches whatever its case (Shopify's codes are case-insensitive). Each order of the range,
+# judged: influenced by the program, referred. The one definition of both, for the range's
+# totals and for the series' buckets.
 _JUDGED_ORDERS = """
     WITH ranged AS (
         SELECT o.customer_id, o.tier_id, o.created_at, o.total - o.refunded_amount AS net,
@@ -88,6 +91,8 @@ _JUDGED_ORDERS = """
                    WHERE t.merchant_id = o.merchant_id AND t.customer_id = o.customer_id
                      AND t.kind = ANY(CAST(:engaged_kinds AS text[])) AND t.points <> 0
                      AND t.created_at < o.created_at
+                     AND (t.kind <> 'earn'
+                          OR coalesce(t.source, '') <> ALL(CAST(:automatic_earns AS text[])))
                ) AS by_engaged_member,
                EXISTS (
                    SELECT 1 FROM referrals r
@@ -286,6 +291,7 @@ class ReturnRepository:
             "start": start,
             "end": end,
             "engaged_kinds": list(ENGAGED_KINDS),
+            "automatic_earns": list(AUTOMATIC_EARNS),
             "loyalty_codes": [code.upper() for code in loyalty_codes],
             "referral_codes": [code.upper() for code in referral_codes],
         }

@@ -4,7 +4,8 @@ Definitions (the GraphQL descriptions say the same):
 - An order's revenue is its total less what refunds took back; cancelled orders count
   nothing. Amounts are in the shop currency (the order facts' own).
 - Revenue *influenced* by the program: orders by a member who had earned or spent points
-  before placing them (not counting what the order itself earned), or that used a discount
+  before placing them (not counting what the order itself earned, nor the points every
+  account gets by itself: signup and birthday bonuses), or that used a discount
   code the program issued (a redeemed reward, a referral reward), or by a referred friend.
 - *Referral* revenue: orders by friends after their referral, and orders using a referral
   reward's code. Its share of revenue is the referral contribution.

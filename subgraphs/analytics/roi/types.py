@@ -101,7 +101,8 @@ class ProgramReturn:
     )
     revenue_influenced: Money = strawberry.field(
         description="Revenue of orders by members who had earned or spent points before "
-        "ordering (what the order itself earns does not count), of orders using a discount "
+        "ordering (what the order itself earns, and signup and birthday bonuses, do not "
+        "count), of orders using a discount "
         "code the program issued (a reward, a referral reward), and of referred friends' orders."
     )
     influenced_share: Decimal | None = strawberry.field(

@@ -17,6 +17,7 @@ from subgraphs.kit.resources import Resources
 from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.expiry.service import expire_customer
 from subgraphs.points.ledger import service as ledger
+from subgraphs.points.program.calculation import EarnAction
 from subgraphs.points.program.service import update_program_config
 from subgraphs.points.rewards.redemption import RedeemCommand, redeem_reward
 from subgraphs.points.rewards.service import RewardTerms, create_reward
@@ -97,8 +98,8 @@ async def roi_shop(resources: Resources, tenant: Tenant) -> Scenario:
     """Customers who engage, or not, before and inside [START, END)."""
     merchant = tenant.merchant_id
     connector = ShopifyConnector.for_process(resources)
-    engaged, vip, lapsing, newcomer, cancelled_buyer, advocate, friend = [
-        await add_customer(resources, tenant) for _ in range(7)
+    engaged, vip, lapsing, newcomer, cancelled_buyer, advocate, friend, welcomed = [
+        await add_customer(resources, tenant) for _ in range(8)
     ]
     async with tenant_unit_of_work(resources.sessions, merchant) as session:
         # Plain earning (10 points a dollar), and points that expire 30 days after earning.
@@ -137,6 +138,16 @@ async def roi_shop(resources: Resources, tenant: Tenant) -> Scenario:
     await earn(lapsing, "10", START - timedelta(days=20))
     await earn(engaged, "5", START - timedelta(days=10))
     code = await redeem(engaged, "roi:redeem:1", START - timedelta(days=5))
+    # The signup bonus every account gets (200 points) is not the member engaging.
+    welcome = START - timedelta(days=4)
+    async with tenant_unit_of_work(resources.sessions, merchant) as session:
+        await ledger.earn(
+            session,
+            merchant,
+            ledger.EarnCommand(welcomed, EarnAction.SIGNUP, "roi:signup"),
+            now=welcome,
+        )
+    await happened_at(resources, merchant, welcome)
     gifted = START - timedelta(days=3)
     async with tenant_unit_of_work(resources.sessions, merchant) as session:
         await ledger.adjust(
@@ -197,6 +208,7 @@ async def roi_shop(resources: Resources, tenant: Tenant) -> Scenario:
         # The order the newcomer earned on does not count as engaged; their next one does.
         Placed(START + 2 * day, newcomer, Decimal(20)),
         Placed(START + 8 * day, newcomer, Decimal(25), engaged_before=True),
+        Placed(START + 9 * day, welcomed, Decimal(45)),  # only the signup bonus before it
         # Outside the range.
         Placed(START - timedelta(seconds=1), engaged, Decimal(300), engaged_before=True),
         Placed(END, engaged, Decimal(999), engaged_before=True),
@@ -314,9 +326,10 @@ async def test_the_liability_values_held_points_at_what_rewards_gave_per_point(
 
     owed = (await _data(analytics_client, LIABILITY, tenant))["pointsLiability"]
 
-    # Held: the gift's 500 and the newcomer's 150 left; the rest was spent or expired.
-    held = 500 + 150
-    issued = 50 + 100 + 500 + 200  # earned, and the gift
+    # Held: the gift's 500, the newcomer's 150 left and the signup bonus; the rest was spent
+    # or expired.
+    held = 500 + 150 + 200
+    issued = 50 + 100 + 500 + 200 + 200  # earned, the gift and the signup bonus
     # Two $5 codes for 50 points each: 10 cents a point.
     per_point = Decimal(10) / Decimal(100)
     breakage = (Decimal(100) / issued).quantize(RATIO)
