@@ -92,13 +92,15 @@ async def refund(resources: Resources, shop: Shop, order_id: str) -> list[Referr
 
 
 async def referral_credits(resources: Resources, shop: Shop) -> dict[str, list[int]]:
-    """customer id -> the points of each referral credit in their ledger."""
+    """customer id -> the points of each referral credit in their ledger, in the order the
+    referrals were made (the ledger key is ``referral:{referral id}:{side}``, and referral ids
+    are time-ordered)."""
     async with tenant_unit_of_work(resources.sessions, shop.tenant.merchant_id) as session:
         rows = (
             await session.execute(
-                select(PointsTransaction.customer_id, PointsTransaction.points).where(
-                    PointsTransaction.kind == "referral"
-                )
+                select(PointsTransaction.customer_id, PointsTransaction.points)
+                .where(PointsTransaction.kind == "referral")
+                .order_by(PointsTransaction.idempotency_key)
             )
         ).all()
     credits: dict[str, list[int]] = {}
