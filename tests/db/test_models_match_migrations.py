@@ -8,6 +8,7 @@ from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import CheckConstraint, text
 from sqlalchemy.engine import Connection
 
 from db.models import Base
@@ -45,3 +46,27 @@ async def test_models_match_the_migrated_schema(resources: Resources) -> None:
     async with resources.engine.connect() as connection:
         differences = await connection.run_sync(_differences)
     assert differences == []
+
+
+async def test_every_check_constraint_has_the_name_its_model_gives_it(
+    resources: Resources,
+) -> None:
+    """Autogenerate does not compare check constraints: a migration that named one off the
+    convention (``ck_orders_ck_orders_channel_known``) would make a later one that drops it by
+    the model's name fail."""
+    expected = {
+        (table.name, str(constraint.name))
+        for table in Base.metadata.tables.values()
+        for constraint in table.constraints
+        if isinstance(constraint, CheckConstraint) and constraint.name
+    }
+    async with resources.engine.connect() as connection:
+        rows = await connection.execute(
+            text(
+                "SELECT conrelid::regclass::text, conname FROM pg_constraint"
+                " WHERE contype = 'c' AND conrelid::regclass::text = ANY(:tables)"
+            ),
+            {"tables": sorted({table for table, _ in expected})},
+        )
+        found = {(table, name) for table, name in rows}
+    assert expected - found == set()
