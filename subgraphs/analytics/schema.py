@@ -13,6 +13,7 @@ from subgraphs.analytics.rfm.queries import RfmQuery
 from subgraphs.analytics.rfm.types import Customer
 from subgraphs.analytics.roi.queries import ReturnQuery
 from subgraphs.analytics.roi.snapshots.queries import SnapshotQuery
+from subgraphs.analytics.staff.queries import StaffQuery
 from subgraphs.analytics.subscriptions import Subscription
 from subgraphs.analytics.suggestions.mutations import SuggestionMutation
 from subgraphs.analytics.suggestions.queries import SuggestionQuery
@@ -21,7 +22,15 @@ from subgraphs.kit.graphql.schema import build_schema
 
 Query = merge_types(
     "Query",
-    (RfmQuery, ReturnQuery, SnapshotQuery, RetentionQuery, ChurnQuery, SuggestionQuery),
+    (
+        RfmQuery,
+        ReturnQuery,
+        SnapshotQuery,
+        RetentionQuery,
+        ChurnQuery,
+        SuggestionQuery,
+        StaffQuery,
+    ),
 )
 Mutation = merge_types("Mutation", (RfmMutation, ChurnMutation, SuggestionMutation))
 

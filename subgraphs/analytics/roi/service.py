@@ -189,10 +189,16 @@ async def points_liability(
     repository = ReturnRepository(session, merchant_id)
     currency = await repository.shop_currency()
     facts: LiabilityFacts = await repository.liability_facts(currency, now - VALUE_WINDOW)
-    lifetime = await repository.points_flow()
+    return liability_of(now, currency, facts, await repository.points_flow())
+
+
+def liability_of(
+    as_of: datetime, currency: str, facts: LiabilityFacts, lifetime: PointsFlow
+) -> PointsLiability:
+    """The liability at ``as_of`` from its parts (held points, what a point is worth)."""
     value, basis = value_per_point(facts)
     return PointsLiability(
-        as_of=now,
+        as_of=as_of,
         currency=currency,
         outstanding_points=facts.outstanding_points,
         value_per_point=value,

@@ -12,7 +12,7 @@ from sqlalchemy import text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 
 from db.models import RoiMetrics
-from subgraphs.analytics.roi.repository import LiabilityFacts
+from subgraphs.analytics.roi.repository import LiabilityFacts, liability_facts_of
 from subgraphs.kit.repository import TenantRepository
 
 # Balances as of the instant are the signed sum of the ledger rows created before it (the
@@ -75,13 +75,7 @@ class RoiMetricsRepository(TenantRepository[RoiMetrics]):
                 },
             )
         ).one()
-        outstanding, value, points, per_point = row
-        return LiabilityFacts(
-            outstanding_points=int(outstanding),
-            redeemed_value=value,
-            redeemed_points=int(points),
-            catalog_value_per_point=per_point,
-        )
+        return liability_facts_of(row)
 
     async def replace_day(self, day: date, figures: dict[str, Any], now: datetime) -> bool:
         """Store the day's figures, replacing the day's row if it has one; a row whose figures

@@ -33,8 +33,8 @@ from subgraphs.analytics.roi.service import (
     PointsLiability,
     ProgramReturn,
     ValueBasis,
+    liability_of,
     program_return,
-    value_per_point,
 )
 from subgraphs.analytics.roi.snapshots.repository import RoiMetricsRepository, StoredDay
 from subgraphs.kit.errors import BadUserInputError
@@ -101,15 +101,7 @@ async def points_liability_as_of(
         currency, as_of, as_of - VALUE_WINDOW
     )
     lifetime = await ReturnRepository(session, merchant_id).points_flow(None, as_of)
-    value, basis = value_per_point(facts)
-    return PointsLiability(
-        as_of=as_of,
-        currency=currency,
-        outstanding_points=facts.outstanding_points,
-        value_per_point=value,
-        basis=basis,
-        lifetime=lifetime,
-    )
+    return liability_of(as_of, currency, facts, lifetime)
 
 
 async def snapshot_day(write: WriteContext, cipher: FieldCipher, day: date) -> RoiSnapshot:
