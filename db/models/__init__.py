@@ -38,6 +38,7 @@ from db.models.referral import (
 )
 from db.models.reminder import ExpiryReminder
 from db.models.reward import RedemptionStatus, Reward, RewardKind, RewardRedemption
+from db.models.roi import RoiMetrics
 from db.models.suggestion import CampaignSuggestion, SuggestionStatus
 from db.models.tier import VipTier
 
@@ -91,6 +92,7 @@ __all__ = [
     "RfmBenchmark",
     "RfmScoreHistory",
     "RfmSettings",
+    "RoiMetrics",
     "ShopifyBackfill",
     "SuggestionStatus",
     "VipTier",

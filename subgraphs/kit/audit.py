@@ -51,6 +51,7 @@ class AuditAction(enum.StrEnum):
     RFM_THRESHOLDS_UPDATED = "rfm_thresholds_updated"
     CAMPAIGN_SUGGESTION_ACCEPTED = "campaign_suggestion_accepted"
     CAMPAIGN_SUGGESTION_DISMISSED = "campaign_suggestion_dismissed"
+    STAFF_SHOPS_COMPARED = "staff_shops_compared"
     # admin: merchants, GDPR, the webhook inbox
     MERCHANT_ADDED = "merchant_added"
     APP_INSTALLED = "app_installed"

@@ -57,6 +57,8 @@ AuditAction = domain_enum(
         "CAMPAIGN_SUGGESTION_ACCEPTED": "A campaign suggestion was accepted: its campaign "
         "is created (analytics).",
         "CAMPAIGN_SUGGESTION_DISMISSED": "A campaign suggestion was dismissed (analytics).",
+        "STAFF_SHOPS_COMPARED": "LoyalNest staff read the shop's analytics to compare it with "
+        "other shops (shopComparison); the actor is the staff member.",
         "REFERRAL_ATTRIBUTED": "A friend was attributed to an advocate's link (pending).",
         "REFERRAL_COMPLETED": "A referred friend's qualifying order completed a referral.",
         "SPOOF_DETECTED": "A referral scored above the fraud threshold; its rewards wait for "

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -362,10 +363,16 @@ class ReturnRepository:
                 {"merchant_id": self._merchant_id, "currency": currency, "year_ago": year_ago},
             )
         ).one()
-        outstanding, value, points, per_point = row
-        return LiabilityFacts(
-            outstanding_points=int(outstanding),
-            redeemed_value=value,
-            redeemed_points=int(points),
-            catalog_value_per_point=per_point,
-        )
+        return liability_facts_of(row)
+
+
+def liability_facts_of(row: Sequence[Any]) -> LiabilityFacts:
+    """The liability's parts from a row of (outstanding points, redeemed value, redeemed
+    points, catalog value per point): the shape of every liability statement."""
+    outstanding, value, points, per_point = row
+    return LiabilityFacts(
+        outstanding_points=int(outstanding),
+        redeemed_value=value,
+        redeemed_points=int(points),
+        catalog_value_per_point=per_point,
+    )

@@ -190,10 +190,16 @@ async def points_liability(
     repository = ReturnRepository(session, merchant_id)
     currency = await repository.shop_currency()
     facts: LiabilityFacts = await repository.liability_facts(currency, now - VALUE_WINDOW)
-    lifetime = await repository.points_flow()
-    value, basis = _value_per_point(facts)
+    return liability_of(now, currency, facts, await repository.points_flow())
+
+
+def liability_of(
+    as_of: datetime, currency: str, facts: LiabilityFacts, lifetime: PointsFlow
+) -> PointsLiability:
+    """The liability at ``as_of`` from its parts (held points, what a point is worth)."""
+    value, basis = value_per_point(facts)
     return PointsLiability(
-        as_of=now,
+        as_of=as_of,
         currency=currency,
         outstanding_points=facts.outstanding_points,
         value_per_point=value,
@@ -202,8 +208,9 @@ async def points_liability(
     )
 
 
-def _value_per_point(facts: LiabilityFacts) -> tuple[Decimal | None, ValueBasis]:
-    # Unrounded: the liability multiplies it by every point held.
+def value_per_point(facts: LiabilityFacts) -> tuple[Decimal | None, ValueBasis]:
+    """What a point is worth, and why: what valued redemptions gave per point, else the most
+    the catalog gives. Unrounded: the liability multiplies it by every point held."""
     if facts.redeemed_value is not None and facts.redeemed_points > 0:
         return facts.redeemed_value / facts.redeemed_points, ValueBasis.REDEMPTIONS
     if facts.catalog_value_per_point is not None:

@@ -168,17 +168,22 @@ PointValueBasis = domain_enum(
 
 
 @strawberry.type(
-    description="What the program owes its members now: the points they hold, valued the way "
-    "an accountant books a loyalty liability, in the shop currency."
+    description="What the program owes its members at an instant (now, or the end of a "
+    "snapshot day): the points they hold, valued the way an accountant books a loyalty "
+    "liability, in the shop currency."
 )
 class PointsLiability:
-    as_of: datetime = strawberry.field(description="When this was computed.")
+    as_of: datetime = strawberry.field(
+        description="The instant it is of: when `pointsLiability` computed it, or the end of "
+        "a `roiHistory` day."
+    )
     outstanding_points: UnsignedInt64 = strawberry.field(
-        description="Points members hold now (the sum of balances)."
+        description="Points members held at `asOf`: the sum of balances, which is the signed "
+        "sum of the ledger before it."
     )
     value_per_point: Money | None = strawberry.field(
         description="What one point is worth, to six places: what issued rewards gave per "
-        "point over the last year, else the most a point buys among active fixed-amount "
+        "point over the year before `asOf`, else the most a point buys among active fixed-amount "
         "rewards; null when neither exists."
     )
     value_basis: PointValueBasis = strawberry.field(  # type: ignore[valid-type]
@@ -188,13 +193,15 @@ class PointsLiability:
         description="`outstandingPoints` times `valuePerPoint`, to the cent."
     )
     breakage: Decimal | None = strawberry.field(
-        description="Points ever expired / points ever issued, 0 to 1: the share history "
+        description="Points expired / points issued before `asOf`, 0 to 1: the share history "
         "says will never be spent. Null when no points were issued."
     )
     expected_liability: Money | None = strawberry.field(
         description="`liability` less the share `breakage` says will expire."
     )
-    lifetime: PointsFlow = strawberry.field(description="Every point the program ever moved.")
+    lifetime: PointsFlow = strawberry.field(
+        description="Every point the program moved before `asOf`."
+    )
 
     @classmethod
     def of(cls, owed: service.PointsLiability) -> PointsLiability:

@@ -1,0 +1,1 @@
+"""Daily ROI snapshots: the nightly record of each day's return and liability."""

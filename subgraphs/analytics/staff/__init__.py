@@ -1,0 +1,1 @@
+"""The staff view: LoyalNest staff comparing shops' analytics."""
