@@ -72,7 +72,7 @@ def edge_url(settings: Settings) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def worker(settings: Settings, router: Router) -> Iterator[None]:
+def worker(settings: Settings) -> Iterator[None]:
     process = start_worker(settings)
     try:
         yield
