@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+from cli.embedded import free_port
+from cli.processes import wait_until_ready
 from cli.stack import REPO_ROOT
 from subgraphs.kit.settings import Settings
 
@@ -29,13 +31,40 @@ def service_env(settings: Settings, **overrides: str) -> dict[str, str]:
 
 
 def start_worker(settings: Settings, **overrides: str) -> subprocess.Popen[bytes]:
-    """`loyalnest worker`, with a fast sweeper so recovery shows within a test's patience."""
+    """`loyalnest worker`, with a fast sweeper (and referral payouts every second) so recovery
+    and rewards show within a test's patience."""
     env = service_env(
         settings,
         LOYALNEST_INBOX_SWEEP_EVERY_SECONDS="1",
+        LOYALNEST_REFERRAL_PAYOUT_EVERY_SECONDS="1",
         LOYALNEST_INBOX_SWEEP_GRACE_SECONDS="1",
         LOYALNEST_WEBHOOK_JOB_TIMEOUT_SECONDS="5",
         LOYALNEST_LOG_LEVEL="WARNING",
         **overrides,
     )
     return subprocess.Popen([sys.executable, "-m", "cli.main", "worker"], env=env, cwd=REPO_ROOT)
+
+
+def start_edge(settings: Settings, **overrides: str) -> tuple[subprocess.Popen[bytes], str]:
+    """`loyalnest serve edge` on a free port, ready; (the process, its base URL)."""
+    port = free_port()
+    env = service_env(settings, LOYALNEST_LOG_LEVEL="WARNING", **overrides)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "serve", "edge", "--port", str(port)],
+        env=env,
+        cwd=REPO_ROOT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_until_ready(f"{url}/health", process, "edge")
+    return process, url
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate ``process`` (killed if it does not exit within 15 s)."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

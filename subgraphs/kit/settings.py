@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     inbox_sweep_every_seconds: int = Field(30, alias="LOYALNEST_INBOX_SWEEP_EVERY_SECONDS")
     inbox_sweep_grace_seconds: float = Field(60.0, alias="LOYALNEST_INBOX_SWEEP_GRACE_SECONDS")
     webhook_job_timeout_seconds: int = Field(60, alias="LOYALNEST_WEBHOOK_JOB_TIMEOUT_SECONDS")
+    # How often the worker pays due referral rewards (a friend's at once, an advocate's once
+    # the hold is over): at most a minute; end-to-end tests make it a second.
+    referral_payout_every_seconds: int = Field(
+        60, alias="LOYALNEST_REFERRAL_PAYOUT_EVERY_SECONDS", ge=1, le=60
+    )
     # The worker's Prometheus /metrics (queue delay, batch sizes), on LOYALNEST_HOST; unset, it
     # serves none (tests run workers side by side). `loyalnest dev` and compose set it.
     worker_metrics_port: int | None = Field(None, alias="LOYALNEST_WORKER_METRICS_PORT")

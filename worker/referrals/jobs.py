@@ -25,6 +25,7 @@ from subgraphs.kit.integrations.alerts import AlertDeliveryError, SlackAlerter
 from subgraphs.kit.integrations.shopify_operations import DiscountCodeSpec, DiscountKind
 from subgraphs.kit.jobs import Cron, job, job_resources
 from subgraphs.kit.resources import Resources
+from subgraphs.kit.settings import Settings
 from subgraphs.points.customers.service import customer_by_id
 from subgraphs.points.ledger.service import PointsChange, credit_referral
 from subgraphs.points.orders.repository import shop_connection
@@ -186,9 +187,15 @@ _DISCOUNT_KINDS = {
 }
 
 
-@job(timeout=600, cron=Cron())
+def _payout_schedule(settings: Settings) -> Cron:
+    every = settings.referral_payout_every_seconds
+    return Cron(second=frozenset(range(0, 60, every)))
+
+
+@job(timeout=600, cron=_payout_schedule)
 async def pay_due_referral_rewards_job(ctx: dict[str, Any]) -> dict[str, int]:
-    """Every minute: pay the referral rewards whose hold period is over."""
+    """Every minute (or as often as the settings say): pay the referral rewards that are due
+    (a friend's as soon as it is released, an advocate's once the hold period is over)."""
     resources = job_resources(ctx)
     shopify = ShopifyConnector.for_process(resources, ctx.get("http"))
     report = await pay_due_referral_rewards(resources, shopify=shopify)

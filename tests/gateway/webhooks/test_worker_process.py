@@ -23,7 +23,7 @@ from subgraphs.points.program.service import update_program_config
 from tests.conftest import Tenant
 from tests.gateway.webhooks.conftest import serve_edge
 from tests.gateway.webhooks.shopify import order_payload, signed
-from tests.services import start_worker
+from tests.services import start_worker, stop
 
 BATCH = 1000
 CUSTOMERS = 40
@@ -46,15 +46,6 @@ async def _wait_for(
         assert worker.poll() is None, "the worker exited"
         assert time.monotonic() < deadline, "timed out"
         await asyncio.sleep(0.2)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 async def _deliver(http: httpx.AsyncClient, body: bytes, headers: dict[str, str]) -> httpx.Response:
@@ -142,7 +133,7 @@ async def test_a_worker_killed_mid_batch_leaves_every_delivery_applied_exactly_o
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)
     finally:
-        _stop(worker)
+        stop(worker)
     at_kill = await _status_counts(resources, tenant.merchant_id)
     assert 0 < at_kill.get("done", 0) < BATCH, at_kill
 
@@ -153,7 +144,7 @@ async def test_a_worker_killed_mid_batch_leaves_every_delivery_applied_exactly_o
     try:
         await _wait_for(all_done, within=240, worker=restarted)
     finally:
-        _stop(restarted)
+        stop(restarted)
     await _assert_applied_exactly_once(resources, tenant, expected)
 
 
@@ -187,7 +178,7 @@ async def test_with_redis_stopped_deliveries_are_accepted_and_processed_after_it
         try:
             await _wait_for(all_done, within=120, worker=worker)
         finally:
-            _stop(worker)
+            stop(worker)
         await _assert_applied_exactly_once(resources, tenant, expected)
     finally:
         redis.stop()
