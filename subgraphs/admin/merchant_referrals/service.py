@@ -81,7 +81,6 @@ class ReferralIgnored(enum.StrEnum):
     SELF_REFERRAL = enum.auto()
     NOT_FIRST_INSTALL = enum.auto()
     ALREADY_REFERRED = enum.auto()
-    FAILED = enum.auto()
 
 
 async def is_first_install(session: AsyncSession, shop_domain: str) -> bool:
@@ -101,9 +100,10 @@ async def complete_at_install(
     try:
         async with write.session.begin_nested():
             outcome = await _complete(write, referred, code, first_install=first_install)
-    except SQLAlchemyError as exc:
-        outcome = ReferralIgnored.FAILED
-        log.exception("merchant_referral_failed", merchant_id=referred.id, error=str(exc))
+    except SQLAlchemyError:
+        # Rolled back to the savepoint: the install goes on without its referral.
+        log.exception("merchant_referral_failed", merchant_id=referred.id, code=code)
+        return None
     if isinstance(outcome, ReferralIgnored):
         log.info("merchant_referral_ignored", merchant_id=referred.id, reason=outcome.value)
         return None

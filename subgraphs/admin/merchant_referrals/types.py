@@ -73,7 +73,9 @@ class MerchantReferralProgram:
         "first time with it completes a merchant referral."
     )
     url: str = strawberry.field(
-        description="The install link carrying the code (`ref`), to share with other merchants."
+        description="The install entry carrying the code (`ref`). Shopify must sign the "
+        "install request it sends the merchant here with (the code may stay outside the "
+        "signature); the shop's first install then completes the referral."
     )
 
     @strawberry.field(description="The shops that installed with this shop's code, newest first.")

@@ -16,7 +16,7 @@ from subgraphs.admin.merchant_referrals.service import (
 from subgraphs.admin.merchants.repository import MerchantsRepository
 from subgraphs.kit.resources import Resources
 from subgraphs.kit.write_context import WriteContext
-from tests.conftest import SubgraphClient, Tenant, add_customer, new_tenant
+from tests.conftest import StatementCounter, SubgraphClient, Tenant, add_customer, new_tenant
 from tests.subgraphs.admin.test_admin_permissions import codes, staff_headers
 
 PROGRAM = """
@@ -141,3 +141,40 @@ async def test_a_customer_token_cannot_read_merchant_referrals(
     result = await admin_client.execute(REFERRALS, headers={"authorization": f"Bearer {token}"})
 
     assert codes(result) == ["FORBIDDEN"]
+
+
+PAGE = """
+query Page($first: Int, $after: String) {
+  merchantReferrals(first: $first, after: $after) {
+    nodes { referredShopDomain }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+
+async def test_the_list_pages_newest_first_in_one_statement_a_page(
+    admin_client: SubgraphClient,
+    resources: Resources,
+    tenant: Tenant,
+    count_statements: StatementCounter,
+) -> None:
+    referred = [await new_tenant(resources) for _ in range(3)]
+    for shop in referred:
+        await refer(resources, tenant, shop)
+
+    first = await admin_client.execute(PAGE, {"first": 2}, tenant=tenant)
+    after = first["data"]["merchantReferrals"]["pageInfo"]["endCursor"]
+    count_statements.statements.clear()  # the viewer is known by now
+    rest = await admin_client.execute(PAGE, {"first": 2, "after": after}, tenant=tenant)
+    statements = count_statements.statements[:]
+
+    seen = [
+        node["referredShopDomain"]
+        for page in (first, rest)
+        for node in page["data"]["merchantReferrals"]["nodes"]
+    ]
+    assert seen == [shop.shop_domain for shop in reversed(referred)]
+    assert first["data"]["merchantReferrals"]["pageInfo"]["hasNextPage"] is True
+    assert rest["data"]["merchantReferrals"]["pageInfo"]["hasNextPage"] is False
+    assert count_statements.count == 1, statements  # one page, one statement
