@@ -31,6 +31,8 @@ CONNECTION_FIELDS = {
     ("Query", "notificationDeliveries"),
     ("Query", "dataImports"),
     ("Query", "campaignSuggestions"),
+    ("Query", "merchantReferrals"),
+    ("MerchantReferralProgram", "referredShops"),
     ("DataImport", "errorLog"),
     ("Customer", "pointsTransactions"),
     ("Customer", "redemptions"),

@@ -21,6 +21,7 @@ from db.models.deletion import Deletion
 from db.models.gdpr import GdprRequest
 from db.models.logs import ApiLog, AuditLog, WebhookReceipt
 from db.models.merchant import Merchant
+from db.models.merchant_referral import MerchantReferral
 from db.models.notification import EmailTemplate, NotificationDelivery, NotificationSettings
 from db.models.points import PointsTransaction, PointsTransactionKind
 from db.models.program import ProgramSettings
@@ -67,6 +68,7 @@ __all__ = [
     "LifecycleStage",
     "Merchant",
     "MerchantApiKey",
+    "MerchantReferral",
     "NotificationDelivery",
     "NotificationSettings",
     "OrderChannel",

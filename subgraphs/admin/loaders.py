@@ -14,6 +14,10 @@ from subgraphs.admin.audit.repository import AuditLogRepository
 from subgraphs.admin.backfill.loaders import BackfillLoaders, build_backfill_loaders
 from subgraphs.admin.deliveries.loaders import DeliveryLoaders, build_delivery_loaders
 from subgraphs.admin.gdpr.loaders import GdprLoaders, build_gdpr_loaders
+from subgraphs.admin.merchant_referrals.loaders import (
+    MerchantReferralLoaders,
+    build_merchant_referral_loaders,
+)
 from subgraphs.admin.merchants.loaders import MerchantLoaders, build_merchant_loaders
 from subgraphs.kit.auth import Viewer, ViewerKind
 from subgraphs.kit.graphql.context import Context
@@ -28,6 +32,7 @@ class AdminLoaders:
     deliveries: DeliveryLoaders
     gdpr: GdprLoaders
     backfill: BackfillLoaders
+    merchant_referrals: MerchantReferralLoaders
     # Refetches of audit entries by global ID (node/nodes).
     audit_entry_by_id: DataLoader[str, AuditLog | None]
     # (type name, row id) of another subgraph's type -> whether the viewer's merchant has it.
@@ -56,6 +61,7 @@ def build_admin_loaders(resources: Resources, viewer: Viewer) -> AdminLoaders:
         deliveries=build_delivery_loaders(resources, viewer),
         gdpr=build_gdpr_loaders(resources, viewer),
         backfill=build_backfill_loaders(resources, viewer),
+        merchant_referrals=build_merchant_referral_loaders(resources, viewer),
         audit_entry_by_id=by_id_loader(
             resources,
             viewer.merchant_id,

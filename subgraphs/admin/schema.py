@@ -1,5 +1,5 @@
 """The admin subgraph schema: merchants, the webhook inbox, GDPR requests, the audit stream,
-each domain contributing its own entry points."""
+merchant referrals, each domain contributing its own entry points."""
 
 from strawberry.tools import merge_types
 
@@ -10,6 +10,7 @@ from subgraphs.admin.deliveries.mutations import Mutation as DeliveriesMutation
 from subgraphs.admin.deliveries.queries import Query as DeliveriesQuery
 from subgraphs.admin.gdpr.mutations import Mutation as GdprMutation
 from subgraphs.admin.gdpr.queries import Query as GdprQuery
+from subgraphs.admin.merchant_referrals.queries import Query as MerchantReferralsQuery
 from subgraphs.admin.merchants.queries import Query as MerchantsQuery
 from subgraphs.admin.merchants.types import Merchant
 from subgraphs.admin.nodes.queries import Query as NodesQuery
@@ -17,7 +18,15 @@ from subgraphs.admin.nodes.types import FOREIGN_NODE_TYPES
 from subgraphs.kit.graphql.schema import build_schema
 
 Query = merge_types(
-    "Query", (NodesQuery, MerchantsQuery, DeliveriesQuery, GdprQuery, BackfillQuery)
+    "Query",
+    (
+        NodesQuery,
+        MerchantsQuery,
+        DeliveriesQuery,
+        GdprQuery,
+        BackfillQuery,
+        MerchantReferralsQuery,
+    ),
 )
 Mutation = merge_types("Mutation", (DeliveriesMutation, GdprMutation, BackfillMutation))
 Subscription = merge_types("Subscription", (AuditSubscription,))

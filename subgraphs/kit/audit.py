@@ -56,6 +56,7 @@ class AuditAction(enum.StrEnum):
     MERCHANT_ADDED = "merchant_added"
     APP_INSTALLED = "app_installed"
     MERCHANT_UNINSTALLED = "merchant_uninstalled"
+    MERCHANT_REFERRAL_COMPLETED = "merchant_referral_completed"
     GDPR_DATA_REQUEST = "gdpr_data_request"
     GDPR_CUSTOMER_REDACTED = "gdpr_customer_redacted"
     GDPR_REQUEST_CREATED = "gdpr_request_created"

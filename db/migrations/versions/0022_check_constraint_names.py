@@ -7,7 +7,7 @@ renames the partitions' inherited constraints with it."""
 from alembic import op
 
 revision = "0022"
-down_revision = "0018"
+down_revision = "0021"
 
 SCORE_COLUMNS = (
     "recency_min",

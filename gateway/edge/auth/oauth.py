@@ -10,6 +10,12 @@
 
 The state binds the callback to an install we started for the same shop, so a forged or
 replayed callback installs nothing and stores nothing.
+
+A merchant referral code (``ref``, the referrer's, so outside Shopify's signature) rides in
+the state: ``<nonce>.<code>``. The callback believes only the code of a state it consumed,
+and the Redis record is keyed by the whole state, so a state whose code was edited on the
+way is unknown; a ``ref`` on the callback's own query is never read. A malformed code is
+dropped at install; neither it nor an unknown one ever fails the install.
 """
 
 from __future__ import annotations
@@ -30,6 +36,11 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from db.session import system_unit_of_work
 from gateway.edge.auth.shopify_signatures import oauth_query_is_authentic
 from subgraphs.admin.backfill.service import enqueue_backfill, queue_at_install
+from subgraphs.admin.merchant_referrals.service import (
+    complete_at_install,
+    is_first_install,
+    well_formed_code,
+)
 from subgraphs.admin.merchants.service import (
     InvalidShopDomainError,
     normalize_shop_domain,
@@ -37,6 +48,7 @@ from subgraphs.admin.merchants.service import (
 )
 from subgraphs.kit.resources import Resources
 from subgraphs.kit.settings import Settings
+from subgraphs.kit.write_context import WriteContext
 
 with warnings.catch_warnings():
     # authlib's httpx integration prefers the httpx2 fork and warns when it falls back to httpx,
@@ -48,6 +60,9 @@ with warnings.catch_warnings():
 log = structlog.get_logger(__name__)
 
 STATE_TTL_SECONDS = 10 * 60
+# The referrer's, added to a link Shopify signs or not: left out of the signature check.
+REFERRAL_PARAMETER = "ref"
+_INSTALL_ACTOR = "shopify:install"
 _TOKEN_EXCHANGE_TIMEOUT_SECONDS = 10.0
 
 
@@ -69,8 +84,8 @@ def callback_url(settings: Settings) -> str:
 async def install(request: Request) -> Response:
     resources: Resources = request.app.state.resources
     try:
-        shop = _verified_shop(request, resources.settings)
-        state = secrets.token_urlsafe(32)
+        shop = _verified_shop(request, resources.settings, unsigned=REFERRAL_PARAMETER)
+        state = _new_state(request.query_params.get(REFERRAL_PARAMETER), shop)
         try:
             await resources.redis.set(state_key(state), shop, ex=STATE_TTL_SECONDS)
         except (RedisError, OSError) as exc:
@@ -97,7 +112,9 @@ async def callback(request: Request) -> Response:
         token = await _exchange_code(settings, shop, code)
     except OAuthRejection as rejection:
         return _rejected(rejection)
+    now = datetime.now(UTC)
     async with system_unit_of_work(resources.sessions) as session:
+        first_install = await is_first_install(session, shop)
         merchant, reinstalled = await record_app_install(
             session,
             resources.cipher,
@@ -106,7 +123,14 @@ async def callback(request: Request) -> Response:
             scopes=str(token.get("scope", "")),
         )
         # The shop's customers and order history come in by a job (committed with the install).
-        backfill = await queue_at_install(session, merchant.id, now=datetime.now(UTC))
+        backfill = await queue_at_install(session, merchant.id, now=now)
+        if (referral_code := referral_code_in(state)) is not None:
+            await complete_at_install(
+                WriteContext(session, merchant.id, _INSTALL_ACTOR, now),
+                merchant,
+                referral_code,
+                first_install=first_install,
+            )
     if backfill is not None:
         await enqueue_backfill(resources.redis, merchant.id)
     # This process may remember the shop as uninstalled; other processes forget within a minute.
@@ -118,9 +142,32 @@ async def callback(request: Request) -> Response:
     )
 
 
-def _verified_shop(request: Request, settings: Settings) -> str:
+def _new_state(referral_code: str | None, shop: str) -> str:
+    nonce = secrets.token_urlsafe(32)
+    if referral_code is None:
+        return nonce
+    code = well_formed_code(referral_code)
+    if code is None:
+        log.info("merchant_referral_ignored", shop=shop, reason="malformed")
+        return nonce
+    return f"{nonce}.{code}"
+
+
+def referral_code_in(state: str) -> str | None:
+    """The merchant referral code of a state we issued (call only once it is consumed)."""
+    _, dot, code = state.partition(".")
+    return code if dot and code else None
+
+
+def _verified_shop(request: Request, settings: Settings, *, unsigned: str | None = None) -> str:
     params = request.query_params
-    if not oauth_query_is_authentic(params.multi_items(), settings.shopify_api_secret):
+    signed = [(key, value) for key, value in params.multi_items() if key != unsigned]
+    secret = settings.shopify_api_secret
+    # Shopify may have signed the referral code too (a link it forwarded whole), or not.
+    if not (
+        oauth_query_is_authentic(params.multi_items(), secret)
+        or (len(signed) < len(params.multi_items()) and oauth_query_is_authentic(signed, secret))
+    ):
         raise OAuthRejection(401, "the request is not signed by Shopify (bad or missing hmac)")
     try:
         return normalize_shop_domain(params.get("shop", ""))

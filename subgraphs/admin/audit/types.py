@@ -70,6 +70,8 @@ AuditAction = domain_enum(
         "MERCHANT_ADDED": "The shop was added to LoyalNest.",
         "APP_INSTALLED": "The app was installed (or reinstalled) on the shop.",
         "MERCHANT_UNINSTALLED": "The app was uninstalled from the shop.",
+        "MERCHANT_REFERRAL_COMPLETED": "The shop installed with another shop's merchant "
+        "referral code; both shops were credited.",
         "GDPR_DATA_REQUEST": "A customer's data was exported for a GDPR data request.",
         "GDPR_CUSTOMER_REDACTED": "A customer's data was erased for a GDPR redact request.",
         "GDPR_REQUEST_CREATED": "The merchant filed a GDPR or CCPA request received outside "

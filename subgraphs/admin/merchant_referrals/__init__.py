@@ -1,0 +1,1 @@
+"""Merchant referrals: one shop refers another to LoyalNest, and both are credited."""
