@@ -45,6 +45,11 @@ class Settings(BaseSettings):
         "read_customers,read_orders,write_discounts", alias="SHOPIFY_SCOPES"
     )
     app_url: str = Field(DEV_APP_URL, alias="LOYALNEST_APP_URL")
+    # Where a merchant referral link sends the referred merchant to install the app (the app's
+    # Shopify App Store listing).
+    app_listing_url: str = Field(
+        "https://apps.shopify.com/loyalnest", alias="LOYALNEST_APP_LISTING_URL"
+    )
 
     # "kid:base64key,kid2:base64key" — the first key encrypts, all keys decrypt.
     encryption_keys: str | None = Field(None, alias="LOYALNEST_ENCRYPTION_KEYS")

@@ -11,7 +11,8 @@
 The state binds the callback to an install we started for the same shop, so a forged or
 replayed callback installs nothing and stores nothing.
 
-A merchant referral code (``ref``, the referrer's, so outside Shopify's signature) rides in
+A merchant referral code (``ref``, the referrer's, so outside Shopify's signature; or the
+cookie the referral link ``/m/{code}`` left, see ``merchant_referral_link``) rides in
 the state: ``<nonce>.<code>``. The callback believes only the code of a state it consumed,
 and the Redis record is keyed by the whole state, so a state whose code was edited on the
 way is unknown; a ``ref`` on the callback's own query is never read. A malformed code is
@@ -34,6 +35,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from db.session import system_unit_of_work
+from gateway.edge.auth.merchant_referral_link import (
+    REFERRAL_COOKIE,
+    REFERRAL_PARAMETER,
+    referral_code_of_visit,
+)
 from gateway.edge.auth.shopify_signatures import oauth_query_is_authentic
 from subgraphs.admin.backfill.service import enqueue_backfill, queue_at_install
 from subgraphs.admin.merchant_referrals.service import (
@@ -61,7 +67,6 @@ log = structlog.get_logger(__name__)
 
 STATE_TTL_SECONDS = 10 * 60
 # The referrer's, added to a link Shopify signs or not: left out of the signature check.
-REFERRAL_PARAMETER = "ref"
 _INSTALL_ACTOR = "shopify:install"
 _TOKEN_EXCHANGE_TIMEOUT_SECONDS = 10.0
 
@@ -85,7 +90,7 @@ async def install(request: Request) -> Response:
     resources: Resources = request.app.state.resources
     try:
         shop = _verified_shop(request, resources.settings, unsigned=REFERRAL_PARAMETER)
-        state = _new_state(request.query_params.get(REFERRAL_PARAMETER), shop)
+        state = _new_state(referral_code_of_visit(request), shop)
         try:
             await resources.redis.set(state_key(state), shop, ex=STATE_TTL_SECONDS)
         except (RedisError, OSError) as exc:
@@ -96,7 +101,10 @@ async def install(request: Request) -> Response:
         url, _ = client.create_authorization_url(
             f"https://{shop}/admin/oauth/authorize", state=state
         )
-    return RedirectResponse(str(url), status_code=302)
+    response = RedirectResponse(str(url), status_code=302)
+    # The link's code is in the state now: one install credits it once.
+    response.delete_cookie(REFERRAL_COOKIE, path="/auth")
+    return response
 
 
 async def callback(request: Request) -> Response:

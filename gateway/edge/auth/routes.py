@@ -10,6 +10,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Route
 
 from gateway.edge.auth.app_proxy import proxy_token
+from gateway.edge.auth.merchant_referral_link import merchant_referral_link
 from gateway.edge.auth.oauth import callback, install
 from gateway.edge.rate_limits import limited_per_ip
 from subgraphs.kit.resources import Resources
@@ -23,6 +24,11 @@ def auth_routes() -> list[BaseRoute]:
         return resources.settings.proxy_token_rate_limit
 
     return [
+        Route(
+            "/m/{code}",
+            limited_per_ip(merchant_referral_link, scope="oauth", limit=oauth_limit),
+            methods=["GET"],
+        ),
         Route(
             "/auth/install",
             limited_per_ip(install, scope="oauth", limit=oauth_limit),

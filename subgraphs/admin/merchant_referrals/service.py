@@ -37,7 +37,10 @@ REFERRED_REWARD_MONTHS = 1
 # it exists, with nothing stored or generated (queries never write), it is unique by
 # construction and names its merchant without a cross-tenant index. It is public by design.
 _CODE = re.compile(r"^[A-Z2-7]{26}$")
-_INSTALL_PATH = "/auth/install"
+# The link a merchant shares: the edge app keeps the code in a cookie and sends the visitor
+# to the app's listing, whose install reaches /auth/install signed by Shopify (a link to
+# /auth/install itself would be refused: Shopify must sign that request).
+REFERRAL_LANDING_PATH = "/m"
 
 
 class MerchantReferralStatus(enum.StrEnum):
@@ -69,8 +72,8 @@ def well_formed_code(code: str | None) -> str | None:
 
 
 def install_url(app_url: str, merchant_id: str) -> str:
-    """The link a merchant shares: Shopify's install for the friend's shop, carrying the code."""
-    return f"{app_url.rstrip('/')}{_INSTALL_PATH}?ref={referral_code_of(merchant_id)}"
+    """The link a merchant shares (``REFERRAL_LANDING_PATH``), carrying their code."""
+    return f"{app_url.rstrip('/')}{REFERRAL_LANDING_PATH}/{referral_code_of(merchant_id)}"
 
 
 class ReferralIgnored(enum.StrEnum):

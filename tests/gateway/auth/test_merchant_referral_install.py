@@ -238,3 +238,41 @@ async def test_a_state_whose_code_was_edited_is_refused(
     assert not exchange.called
     assert await resources.redis.exists(state_key(state))
     assert await referrals_of(resources, thief.id) == []
+
+
+async def test_the_shared_link_keeps_the_code_until_shopify_sends_the_signed_install(
+    auth_http: httpx.AsyncClient, resources: Resources, shopify: respx.MockRouter
+) -> None:
+    """The link a merchant shares (``merchantReferral.url``) cannot be /auth/install: Shopify
+    signs that request, from the app's listing, and forwards nothing of ours. The link leaves
+    the code in a cookie and sends the visitor to the listing; the signed install credits it."""
+    referrer, shop = await advocate(resources), new_shop()
+
+    landed = await auth_http.get(f"/m/{referral_code_of(referrer.id)}")
+
+    assert landed.status_code == 302
+    assert landed.headers["location"] == resources.settings.app_listing_url
+    cookie = landed.headers["set-cookie"]
+    assert "httponly" in cookie.lower()
+    assert "samesite=lax" in cookie.lower()
+    # Back from the listing: Shopify's signed install, without our code in its query.
+    token_endpoint(shopify, shop)
+    installed = await auth_http.get("/auth/install", params=install_params(shop))
+    assert installed.status_code == 302
+    assert 'loyalnest_merchant_ref=""' in installed.headers["set-cookie"]  # used once
+    state = str(httpx.URL(installed.headers["location"]).params["state"])
+    done = await auth_http.get("/auth/callback", params=callback_params(shop, state))
+    assert done.status_code in (302, 303), done.text
+
+    (referral,) = await referrals_of(resources, referrer.id)
+    assert referral.advocate_merchant_id == referrer.id
+    assert referral.status == "completed"
+
+
+async def test_a_mistyped_link_still_lands_on_the_listing_and_credits_nobody(
+    auth_http: httpx.AsyncClient, resources: Resources
+) -> None:
+    landed = await auth_http.get("/m/not-a-code")
+    assert landed.status_code == 302
+    assert landed.headers["location"] == resources.settings.app_listing_url
+    assert "set-cookie" not in landed.headers

@@ -62,7 +62,7 @@ async def test_a_merchant_reads_its_code_link_and_the_shops_it_referred(
 
     program = result["data"]["merchantReferral"]
     assert merchant_named_by(program["code"]) == tenant.merchant_id
-    assert program["url"] == (f"{resources.settings.app_url}/auth/install?ref={program['code']}")
+    assert program["url"] == f"{resources.settings.app_url}/m/{program['code']}"
     [shop] = program["referredShops"]["nodes"]
     assert shop["advocateShopDomain"] == tenant.shop_domain
     assert shop["referredShopDomain"] == other_tenant.shop_domain
