@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Awaitable, Callable
 
 from cli.stack import REPO_ROOT
 from subgraphs.kit.settings import Settings
@@ -39,3 +42,28 @@ def start_worker(settings: Settings, **overrides: str) -> subprocess.Popen[bytes
         **overrides,
     )
     return subprocess.Popen([sys.executable, "-m", "cli.main", "worker"], env=env, cwd=REPO_ROOT)
+
+
+async def wait_while_running(
+    check: Callable[[], Awaitable[bool]],
+    *,
+    within: float,
+    process: subprocess.Popen[bytes],
+    every: float = 0.2,
+) -> None:
+    """Poll ``check`` until it holds; fail if ``process`` exits or ``within`` seconds pass."""
+    deadline = time.monotonic() + within
+    while not await check():
+        assert process.poll() is None, "the process exited"
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(every)
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, and SIGKILL if it is still there after 15 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()

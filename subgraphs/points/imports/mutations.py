@@ -7,9 +7,12 @@ from typing import Annotated
 import strawberry
 from strawberry.tools import create_type
 
+from db.models import DataImportStatus
 from subgraphs.kit.events import ledger_changed
 from subgraphs.kit.graphql.node import local_id
+from subgraphs.kit.jobs import job_queue
 from subgraphs.points.imports import service
+from subgraphs.points.imports.queued import create_import, enqueue_commit
 from subgraphs.points.imports.revert import RevertOutcome, revert_import
 from subgraphs.points.imports.types import (
     DataImport,
@@ -24,8 +27,8 @@ from subgraphs.points.user_errors import points_mutation
 
 @strawberry.mutation(
     description="Validate a CSV file of customers and balances and preview what importing it "
-    "would do (dryRun, the default), or apply it: all rows or none, each balance one `import` "
-    "ledger entry, once per idempotencyKey (or file)."
+    "would do (dryRun, the default), or queue it for a worker to apply: all rows or none, each "
+    "balance one `import` ledger entry, once per idempotencyKey (or file)."
 )
 async def data_import_create(
     info: PointsInfo,
@@ -35,10 +38,9 @@ async def data_import_create(
     ],
 ) -> DataImportCreatePayload:
     async def respond(outcome: service.ImportOutcome) -> DataImportCreatePayload:
-        if outcome.data_import.committed_at is not None and not outcome.replayed:
-            await ledger_changed(
-                info.context.resources, outcome.data_import.merchant_id, reason="data_import"
-            )
+        if outcome.data_import.status == DataImportStatus.QUEUED:
+            # After the commit, so the job finds the import; lost, the sweeper asks again.
+            await enqueue_commit(job_queue(info.context.resources.redis), outcome.data_import)
         return DataImportCreatePayload(
             data_import=DataImport.from_row(outcome.data_import), replayed=outcome.replayed
         )
@@ -46,7 +48,7 @@ async def data_import_create(
     return await points_mutation(
         info,
         DataImportCreatePayload,
-        lambda scope: service.import_file(scope.write, scope.resources.cipher, input.to_request()),
+        lambda scope: create_import(scope.write, scope.resources.cipher, input.to_request()),
         respond,
     )
 

@@ -44,7 +44,11 @@ DataImportStatusEnum = domain_enum(
     description="What an import did.",
     values={
         "PREVIEWED": "A dry run: validated and counted; nothing was applied.",
+        "QUEUED": "Validated and waiting for a worker to apply it; nothing applied yet.",
+        "RUNNING": "A worker is applying it, all rows or none: nothing shows until it is "
+        "COMMITTED (see rowsDone).",
         "COMMITTED": "Applied: customers created and balances credited.",
+        "FAILED": "Not applied (failureReason says why); nothing of it was applied.",
         "REVERTED": "Applied, then undone by dataImportRevert.",
     },
 )
@@ -147,7 +151,24 @@ class DataImport:
     points_total: UnsignedInt64 = strawberry.field(
         description="Points the import credits (a dry run: would credit), in all."
     )
+    rows_done: int = strawberry.field(
+        description="Rows applied so far by the worker, of rowsTotal; they show only once the "
+        "import is COMMITTED (all rows or none)."
+    )
+    rows_total: int = strawberry.field(
+        description="Rows the import applies: createCount + updateCount."
+    )
+    attempts: int = strawberry.field(
+        description="How many times a worker started applying it (a worker that stopped "
+        "mid-way counts; after 3 the import ends FAILED)."
+    )
+    failure_reason: str | None = strawberry.field(
+        description="Why a FAILED import was not applied; null otherwise."
+    )
     created_at: datetime = strawberry.field(description="When the file was sent.")
+    started_at: datetime | None = strawberry.field(
+        description="When a worker last started applying it."
+    )
     committed_at: datetime | None = strawberry.field(description="When it was applied.")
     revertible_until: datetime | None = strawberry.field(
         description=f"Until when dataImportRevert can undo it ({REVERT_WINDOW.days} days "
@@ -180,7 +201,12 @@ class DataImport:
             skip_count=row.skip_count,
             error_count=row.error_count,
             points_total=UnsignedInt64(row.points_total),
+            rows_done=row.rows_done,
+            rows_total=row.create_count + row.update_count,
+            attempts=row.attempts,
+            failure_reason=row.failure_reason,
             created_at=row.created_at,
+            started_at=row.started_at,
             committed_at=row.committed_at,
             revertible_until=None if row.committed_at is None else row.committed_at + REVERT_WINDOW,
             reverted_at=row.reverted_at,
@@ -240,7 +266,8 @@ class DataImportCreateInput:
     dry_run: bool = strawberry.field(
         default=True,
         description="Only validate and count (the default): nothing is applied. Send false to "
-        "apply the file.",
+        "apply the file: it is validated now and applied by a worker (the import is QUEUED; "
+        "follow it with dataImportProgress).",
     )
     skip_invalid_rows: bool = strawberry.field(
         default=False,
@@ -271,7 +298,9 @@ class DataImportCreateInput:
 @strawberry.type(description="The result of dataImportCreate.")
 class DataImportCreatePayload:
     data_import: DataImport | None = strawberry.field(
-        default=None, description="The import (a dry run: the preview); null on userErrors."
+        default=None,
+        description="The import (a dry run: the preview; a commit: QUEUED, or the earlier "
+        "import when replayed); null on userErrors.",
     )
     replayed: bool = strawberry.field(
         default=False,

@@ -141,9 +141,9 @@ async def test_a_dismissed_suggestion_creates_nothing(
         "campaignSuggestionAccept"
     ]
     assert [e["code"] for e in accepted["userErrors"]] == ["SUGGESTION_DECIDED"]
-    unknown = (await _data(analytics_client, ACCEPT, tenant, id=gid("CampaignSuggestion", new_id())))[
-        "campaignSuggestionAccept"
-    ]
+    unknown = (
+        await _data(analytics_client, ACCEPT, tenant, id=gid("CampaignSuggestion", new_id()))
+    )["campaignSuggestionAccept"]
     assert [e["code"] for e in unknown["userErrors"]] == ["SUGGESTION_NOT_FOUND"]
 
 
