@@ -1,12 +1,14 @@
 """The worker's side of imports: applying queued imports, and finding those a lost job or a
-killed worker left unfinished (``imports.queued``)."""
+killed worker left unfinished (``imports.queued``), and deleting staged files past their day."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 
+from db.session import system_unit_of_work
 from subgraphs.kit.jobs import Cron, job, job_queue, job_resources
 from subgraphs.kit.settings import Settings
 from subgraphs.points.imports.queued import (
@@ -14,6 +16,7 @@ from subgraphs.points.imports.queued import (
     run_queued_import,
     sweep_unfinished_imports,
 )
+from subgraphs.points.imports.repository import purge_expired_uploads
 
 log = structlog.get_logger(__name__)
 
@@ -42,3 +45,14 @@ async def sweep_data_imports(ctx: dict[str, Any]) -> int:
     if enqueued:
         log.info("data_imports_reenqueued", count=enqueued)
     return enqueued
+
+
+# Hourly: staged files no import applied within their day.
+@job(timeout=600, cron=Cron(minute=frozenset({41})))
+async def purge_expired_uploads_job(ctx: dict[str, Any]) -> int:
+    resources = job_resources(ctx)
+    async with system_unit_of_work(resources.sessions) as session:
+        purged = await purge_expired_uploads(session, datetime.now(UTC))
+    if purged:
+        log.info("staged_uploads_purged", count=purged)
+    return purged

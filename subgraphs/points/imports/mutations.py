@@ -9,7 +9,7 @@ from strawberry.tools import create_type
 
 from db.models import DataImportStatus
 from subgraphs.kit.events import ledger_changed
-from subgraphs.kit.graphql.node import local_id
+from subgraphs.kit.graphql.node import global_id, local_id
 from subgraphs.kit.jobs import job_queue
 from subgraphs.points.imports import service
 from subgraphs.points.imports.queued import create_import, enqueue_commit
@@ -20,7 +20,11 @@ from subgraphs.points.imports.types import (
     DataImportCreatePayload,
     DataImportRevertInput,
     DataImportRevertPayload,
+    StagedUploadCreateInput,
+    StagedUploadCreatePayload,
+    StagedUploadTarget,
 )
+from subgraphs.points.imports.uploads import UploadTarget, create_staged_upload
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.user_errors import points_mutation
 
@@ -79,4 +83,42 @@ async def data_import_revert(
     )
 
 
-DataImportMutation = create_type("DataImportMutation", [data_import_create, data_import_revert])
+@strawberry.mutation(
+    description="Reserve an upload of an import file, the Shopify way: PUT the file's bytes to "
+    "the signed URL it answers (within 15 minutes), then import it with "
+    "dataImportCreate(input: {upload}). Files of up to 10 MB, past the router's 1 MB body."
+)
+async def staged_upload_create(
+    info: PointsInfo,
+    input: Annotated[StagedUploadCreateInput, strawberry.argument(description="The file.")],
+) -> StagedUploadCreatePayload:
+    settings = info.context.resources.settings
+
+    def respond(target: UploadTarget) -> StagedUploadCreatePayload:
+        return StagedUploadCreatePayload(
+            staged_target=StagedUploadTarget(
+                upload=strawberry.ID(global_id("StagedUpload", target.upload.id)),
+                url=target.url,
+                url_expires_at=target.url_expires_at,
+                expires_at=target.upload.expires_at,
+            )
+        )
+
+    return await points_mutation(
+        info,
+        StagedUploadCreatePayload,
+        lambda scope: create_staged_upload(
+            scope.write,
+            app_url=settings.app_url,
+            secret=settings.token_secret,
+            file_name=input.filename,
+            file_size=int(input.file_size),
+            mime_type=input.mime_type,
+        ),
+        respond,
+    )
+
+
+DataImportMutation = create_type(
+    "DataImportMutation", [data_import_create, data_import_revert, staged_upload_create]
+)

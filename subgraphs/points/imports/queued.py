@@ -18,7 +18,8 @@ import whose lock is free, or a queued one, and enqueues it again. An import sta
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -34,7 +35,7 @@ from subgraphs.kit.events import ledger_changed
 from subgraphs.kit.pubsub import data_import_channel
 from subgraphs.kit.resources import Resources
 from subgraphs.kit.write_context import WriteContext
-from subgraphs.points.errors import PointsError
+from subgraphs.points.errors import PointsError, PointsErrorCode
 from subgraphs.points.imports.repository import (
     DataImportRepository,
     StagedUploadRepository,
@@ -50,24 +51,37 @@ from subgraphs.points.imports.service import (
     replay_of,
     validated,
 )
+from subgraphs.points.imports.uploads import (
+    STAGED_UPLOADS_CONTENT,
+    UPLOAD_LIFETIME,
+    uploaded_content,
+)
 
 log = structlog.get_logger(__name__)
 
 COMMIT_DATA_IMPORT = "commit_data_import"
 # Starts of one import (a worker dying mid-way is one) before it ends failed.
 MAX_ATTEMPTS = 3
-# How long a staged file waits for its import (the retention job deletes it after).
-UPLOAD_LIFETIME = timedelta(days=1)
 # Imports the sweeper looks at per pass.
 SWEEP_BATCH = 500
-# The encryption context of a staged file's bytes.
-STAGED_UPLOADS_CONTENT = "staged_uploads.content"
 
 
 async def create_import(
     write: WriteContext, cipher: FieldCipher, request: ImportRequest
 ) -> ImportOutcome:
-    """A dry run previews at once; a commit is validated here and queued for the worker."""
+    """A dry run previews at once; a commit is validated here and queued for the worker. The
+    file is the request's content, or the staged upload it names (one of them)."""
+    if request.upload_id is not None:
+        if request.content:
+            raise PointsError(
+                PointsErrorCode.INVALID_IMPORT_FILE,
+                "upload",
+                "send the file as fileContent or as an upload, not both",
+            )
+        content = await uploaded_content(
+            write.session, cipher, write.merchant_id, request.upload_id, now=write.now
+        )
+        request = replace(request, content=content)
     if request.dry_run:
         return await import_file(write, cipher, request)
     return await queue_import(write, cipher, request)
@@ -85,7 +99,7 @@ async def queue_import(
     if replay is not None:
         return replay
     parsed, plan = await validated(write, cipher, request)
-    upload_id = new_id()
+    upload_id = request.upload_id or new_id()
     values = record_values(request, parsed, plan, key=key, actor_id=write.actor_id)
     queued = await imports.insert_new(
         {
@@ -101,6 +115,8 @@ async def queue_import(
         replay = await replay_of(imports, key, request)
         assert replay is not None, "a conflicting insert leaves the row that won"
         return replay
+    if request.upload_id is not None:
+        return ImportOutcome(queued, False)  # its file is staged already
     # Parsing accepted the file, so it is UTF-8 text.
     await StagedUploadRepository(write.session, write.merchant_id).insert(
         upload_id,

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import (
@@ -129,3 +129,17 @@ class StagedUploadRepository(TenantRepository[StagedUpload]):
 
     async def remove(self, upload_id: str) -> bool:
         return await self.delete_one(upload_id)
+
+    async def store_content(self, upload_id: str, content_encrypted: str, file_size: int) -> None:
+        await self.update_one(
+            upload_id, {"content_encrypted": content_encrypted, "file_size": file_size}
+        )
+
+
+async def purge_expired_uploads(session: AsyncSession, now: datetime) -> int:
+    """Delete every shop's staged files past their lifetime (a system unit of work: the
+    retention job's); how many."""
+    result = await session.execute(
+        delete(StagedUpload).where(StagedUpload.expires_at <= now).returning(StagedUpload.id)
+    )
+    return len(result.all())

@@ -89,6 +89,8 @@ class ImportRequest:
     idempotency_key: str | None = None
     # Commit the rows that validate and leave the others out (each is in the error log).
     skip_invalid_rows: bool = False
+    # The staged upload holding the file (``imports.uploads``), instead of ``content``.
+    upload_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

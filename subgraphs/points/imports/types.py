@@ -252,10 +252,16 @@ class DataImportColumnMapping:
 @strawberry.input(description="A CSV file to preview or import.")
 class DataImportCreateInput:
     source: DataImportSourceEnum = strawberry.field(description="Whose export the file is.")  # type: ignore[valid-type]
-    file_content: str = strawberry.field(
+    file_content: str | None = strawberry.field(
+        default=None,
         description=f"The file itself, UTF-8 CSV text with a header row: at most "
         f"{MAX_FILE_BYTES // (1024 * 1024)} MB (through the router, at most its 1 MB request "
-        "body; use `loyalnest import` for larger files)."
+        "body: send larger files as an `upload`). Give this or `upload`.",
+    )
+    upload: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="A staged upload (stagedUploadCreate) whose file was PUT to its URL, "
+        "instead of fileContent.",
     )
     file_name: str | None = strawberry.field(
         default=None, description="The file's name, kept with the import."
@@ -284,7 +290,8 @@ class DataImportCreateInput:
     def to_request(self) -> ImportRequest:
         return ImportRequest(
             source=DataImportSource(self.source),
-            content=self.file_content.encode(),
+            content=b"" if self.file_content is None else self.file_content.encode(),
+            upload_id=None if self.upload is None else local_id(self.upload, "StagedUpload"),
             mapping=None
             if self.mapping is None
             else {entry.column: ImportField(entry.field).value for entry in self.mapping},
@@ -322,5 +329,38 @@ class DataImportRevertPayload:
     )
     replayed: bool = strawberry.field(
         default=False, description="True when it had been reverted already: nothing changed."
+    )
+    user_errors: list[PointsUserError] = user_errors_field()
+
+
+@strawberry.input(description="The file to upload for an import.")
+class StagedUploadCreateInput:
+    filename: str = strawberry.field(description="The file's name, kept with the import.")
+    file_size: UnsignedInt64 = strawberry.field(
+        description=f"The file's size in bytes: at most {MAX_FILE_BYTES // (1024 * 1024)} MB; "
+        "the PUT may not send more."
+    )
+    mime_type: str = strawberry.field(description="The file's type: text/csv (or text/plain).")
+
+
+@strawberry.type(description="Where to PUT a file, and the upload to import it by.")
+class StagedUploadTarget:
+    upload: strawberry.ID = strawberry.field(
+        description="The upload's global ID: dataImportCreate(input: {upload}) imports its file."
+    )
+    url: str = strawberry.field(
+        description="Send the file's bytes as the body of an HTTP PUT to this URL (signed; "
+        "no other credentials), before urlExpiresAt. Larger than fileSize is 413."
+    )
+    url_expires_at: datetime = strawberry.field(description="Until when the URL takes the PUT.")
+    expires_at: datetime = strawberry.field(
+        description="Until when the file is kept if no import applies it (a day)."
+    )
+
+
+@strawberry.type(description="The result of stagedUploadCreate.")
+class StagedUploadCreatePayload:
+    staged_target: StagedUploadTarget | None = strawberry.field(
+        default=None, description="Where to PUT the file; null on userErrors."
     )
     user_errors: list[PointsUserError] = user_errors_field()
