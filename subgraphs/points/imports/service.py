@@ -30,6 +30,11 @@ from db.models import DataImport, DataImportSource, DataImportStatus, PointsTran
 from subgraphs.kit.audit import AuditAction
 from subgraphs.kit.pagination import Page, PageRequest
 from subgraphs.kit.write_context import WriteContext
+from subgraphs.points.consents.service import (
+    ConsentStatus,
+    ConsentType,
+    record_imported_consents,
+)
 from subgraphs.points.customers.repository import CustomerRepository
 from subgraphs.points.customers.service import email_index
 from subgraphs.points.errors import (
@@ -106,7 +111,8 @@ class Plan:
 
     creates: list[ImportRow]
     updates: list[tuple[ImportRow, str]]
-    skips: int
+    # Rows of existing customers with no points: nothing credited (a consent, perhaps).
+    skips: list[tuple[ImportRow, str]]
 
 
 def fingerprint(request: ImportRequest) -> str:
@@ -240,7 +246,7 @@ async def _match(
     if taken:
         parsed.reject(taken)
         parsed.errors.sort(key=lambda error: error.row)
-    plan = Plan([], [], 0)
+    plan = Plan([], [], [])
     for row in parsed.rows:
         customer_id = existing.get(index_of[row.row])
         if customer_id is None:
@@ -248,7 +254,7 @@ async def _match(
         elif row.points > 0:
             plan.updates.append((row, customer_id))
         else:
-            plan.skips += 1
+            plan.skips.append((row, customer_id))
     return plan
 
 
@@ -271,7 +277,7 @@ def record_values(
         "row_count": parsed.row_count,
         "create_count": len(plan.creates),
         "update_count": len(plan.updates),
-        "skip_count": plan.skips,
+        "skip_count": len(plan.skips),
         "error_count": len(parsed.errors),
         "points_total": points,
         "error_log": [error.to_json() for error in parsed.errors[:MAX_LOGGED_ERRORS]],
@@ -340,6 +346,13 @@ async def apply_plan(
         for row, customer_id, is_new in credited
     ]
     await DataImportRowRepository(session, merchant_id).stage(records)
+    # Shopify's "Accepts Email Marketing", as the newsletter consent of every customer it names.
+    choices = {
+        customer_id: ConsentStatus.GRANTED if row.accepts_email_marketing else ConsentStatus.REVOKED
+        for row, customer_id in [*created, *plan.updates, *plan.skips]
+        if row.accepts_email_marketing is not None
+    }
+    consents = await record_imported_consents(write, choices, consent_type=ConsentType.NEWSLETTER)
     if await TierRepository(session, merchant_id).tiers():
         await recalculate_tiers(session, merchant_id, actor_id=data_import.actor_id)
     await write.audit.record(
@@ -351,6 +364,7 @@ async def apply_plan(
             "created": len(plan.creates),
             "updated": len(plan.updates),
             "points": sum(row.points for row, _customer, _new in credited),
+            "consents": consents,
         },
     )
     await report("done", total, total)

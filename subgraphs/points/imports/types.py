@@ -68,6 +68,9 @@ DataImportFieldEnum = domain_enum(
         "RFM_SCORE": 'An RFM score ("534", "5-3-4" or a JSON object): validated only, since '
         "analytics computes scores from orders.",
         "LIFECYCLE_STAGE": "new_lead, repeat_buyer, churned or vip: validated only.",
+        "ACCEPTS_EMAIL_MARKETING": "Whether they accept email marketing (yes or no, as "
+        "Shopify's export says): recorded as their newsletter consent (granted or revoked, "
+        "source IMPORT) unless they already made a choice here.",
     },
 )
 DataImportRowErrorCode = domain_enum(
@@ -90,6 +93,7 @@ DataImportRowErrorCode = domain_enum(
         "INVALID_PHONE": "Not a phone number.",
         "INVALID_COUNTRY_CODE": "Not an ISO 3166-1 alpha-2 country code.",
         "MALFORMED_ROW": "The row has more values than the header has columns.",
+        "INVALID_MARKETING_CONSENT": "Accepts Email Marketing is not yes or no.",
     },
 )
 
