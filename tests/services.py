@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Awaitable, Callable
 
 from cli.embedded import free_port
 from cli.processes import wait_until_ready
@@ -59,8 +62,23 @@ def start_edge(settings: Settings, **overrides: str) -> tuple[subprocess.Popen[b
     return process, url
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Terminate ``process`` (killed if it does not exit within 15 s)."""
+async def wait_while_running(
+    check: Callable[[], Awaitable[bool]],
+    *,
+    within: float,
+    process: subprocess.Popen[bytes],
+    every: float = 0.2,
+) -> None:
+    """Poll ``check`` until it holds; fail if ``process`` exits or ``within`` seconds pass."""
+    deadline = time.monotonic() + within
+    while not await check():
+        assert process.poll() is None, "the process exited"
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(every)
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, and SIGKILL if it is still there after 15 s."""
     if process.poll() is None:
         process.terminate()
         try:

@@ -16,7 +16,14 @@ from db.models.campaign import BonusCampaign, CampaignKind
 from db.models.churn import ChurnModel, ChurnModelStatus, LifecycleStage
 from db.models.consent import Consent
 from db.models.customer import Customer
-from db.models.data_import import DataImport, DataImportRow, DataImportSource, DataImportStatus
+from db.models.data_import import (
+    UNFINISHED_IMPORT_STATUSES,
+    DataImport,
+    DataImportRow,
+    DataImportSource,
+    DataImportStatus,
+    StagedUpload,
+)
 from db.models.deletion import Deletion
 from db.models.gdpr import GdprRequest
 from db.models.logs import ApiLog, AuditLog, WebhookReceipt
@@ -44,6 +51,7 @@ from db.models.suggestion import CampaignSuggestion, SuggestionStatus
 from db.models.tier import VipTier
 
 __all__ = [
+    "UNFINISHED_IMPORT_STATUSES",
     "ApiLog",
     "AuditLog",
     "BackfillStatus",
@@ -96,6 +104,7 @@ __all__ = [
     "RfmSettings",
     "RoiMetrics",
     "ShopifyBackfill",
+    "StagedUpload",
     "SuggestionStatus",
     "VipTier",
     "WebhookReceipt",

@@ -1,4 +1,5 @@
-"""Customer data imports (migration 0015): one row per import and one per applied file row."""
+"""Customer data imports (migrations 0015, 0020): one row per import, one per applied file row,
+and the staged uploads whose bytes wait for their import."""
 
 import enum
 from datetime import datetime
@@ -9,13 +10,21 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Index,
     Integer,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.models.base import Base, MerchantKey, TextKey, created_at_column
+from db.models.base import (
+    HASH_PARTITIONED_BY_MERCHANT,
+    Base,
+    MerchantKey,
+    TextKey,
+    created_at_column,
+)
 
 
 class DataImportSource(enum.StrEnum):
@@ -28,8 +37,17 @@ class DataImportSource(enum.StrEnum):
 class DataImportStatus(enum.StrEnum):
     # A dry run: validated and counted, nothing applied.
     PREVIEWED = "previewed"
+    # A commit accepted and waiting for the worker (its file in ``staged_uploads``).
+    QUEUED = "queued"
+    # A worker is applying it, in one transaction: nothing shows until it commits.
+    RUNNING = "running"
     COMMITTED = "committed"
+    # Refused by the worker (``failure_reason``): nothing was applied.
+    FAILED = "failed"
     REVERTED = "reverted"
+
+
+UNFINISHED_IMPORT_STATUSES = (DataImportStatus.QUEUED, DataImportStatus.RUNNING)
 
 
 class DataImport(Base):
@@ -44,13 +62,22 @@ class DataImport(Base):
         CheckConstraint(
             "source IN ('smile', 'loyaltylion', 'shopify', 'custom')", name="source_known"
         ),
-        CheckConstraint("status IN ('previewed', 'committed', 'reverted')", name="status_known"),
+        CheckConstraint(
+            "status IN ('previewed', 'queued', 'running', 'committed', 'failed', 'reverted')",
+            name="status_known",
+        ),
         CheckConstraint(
             "row_count >= 0 AND create_count >= 0 AND update_count >= 0 AND skip_count >= 0"
             " AND error_count >= 0",
             name="counts_not_negative",
         ),
-        {"postgresql_partition_by": "HASH (merchant_id)"},
+        Index(
+            "ix_data_imports_unfinished",
+            "merchant_id",
+            "id",
+            postgresql_where=text("status IN ('queued', 'running')"),
+        ),
+        HASH_PARTITIONED_BY_MERCHANT,
     )
 
     merchant_id: Mapped[MerchantKey]
@@ -80,6 +107,16 @@ class DataImport(Base):
     reverted_points: Mapped[int | None] = mapped_column(BigInteger)
     revert_shortfall: Mapped[int | None] = mapped_column(BigInteger)
     removed_customers: Mapped[int | None] = mapped_column(Integer)
+    # A queued import's file (``staged_uploads``), removed once the import is applied.
+    upload_id: Mapped[str | None]
+    skip_invalid_rows: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # The worker's progress: rows applied of create_count + update_count.
+    rows_done: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    # How many times a worker started it (one that died mid-way counts: see the sweeper).
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    failure_reason: Mapped[str | None]
 
 
 class DataImportRow(Base):
@@ -100,3 +137,22 @@ class DataImportRow(Base):
     points: Mapped[int] = mapped_column(BigInteger)
     # The `import` ledger entry of this row (null when it credits no points).
     transaction_id: Mapped[str | None]
+
+
+class StagedUpload(Base):
+    """A file sent for an import, kept (encrypted) until its import is applied, or until it
+    expires unused. ``content_encrypted`` is null while an upload slot waits for its bytes."""
+
+    __tablename__ = "staged_uploads"
+    __table_args__ = (
+        CheckConstraint("file_size >= 0", name="size_not_negative"),
+        HASH_PARTITIONED_BY_MERCHANT,
+    )
+
+    merchant_id: Mapped[MerchantKey]
+    id: Mapped[TextKey]
+    file_name: Mapped[str | None]
+    file_size: Mapped[int] = mapped_column(Integer)
+    content_encrypted: Mapped[str | None]
+    created_at: Mapped[datetime] = created_at_column()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

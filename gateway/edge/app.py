@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 from gateway.edge.auth.routes import auth_routes
 from gateway.edge.gdpr.downloads import gdpr_download_routes
 from gateway.edge.referrals.clicks import referral_click_routes
+from gateway.edge.uploads.routes import upload_routes
 from gateway.edge.webhooks.shim import webhook_routes
 from subgraphs.kit.observability import configure_logging
 from subgraphs.kit.resources import Resources, open_resources
@@ -40,6 +41,7 @@ def _routes() -> list[BaseRoute]:
         *auth_routes(),
         *referral_click_routes(),
         *gdpr_download_routes(),
+        *upload_routes(),
     ]
 
 

@@ -30,6 +30,11 @@ def segments_channel(merchant_id: str) -> str:
     return f"loyalnest:segments:{merchant_id}"
 
 
+def data_import_channel(merchant_id: str) -> str:
+    """One merchant's imports: one was queued, started, made progress or finished."""
+    return f"loyalnest:data-imports:{merchant_id}"
+
+
 def webhook_channel(merchant_id: str) -> str:
     """Inbox events of one merchant: a delivery received, done, retried or failed."""
     return f"loyalnest:webhooks:{merchant_id}"

@@ -57,6 +57,7 @@ class PointsErrorCode(enum.Enum):
     IMPORT_HAS_ERRORS = "import_has_errors"
     IMPORT_NOT_FOUND = "import_not_found"
     IMPORT_NOT_REVERTIBLE = "import_not_revertible"
+    IMPORT_UPLOAD_NOT_FOUND = "import_upload_not_found"
 
 
 class PointsError(DomainError):

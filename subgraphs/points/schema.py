@@ -7,10 +7,11 @@ from subgraphs.points.campaigns.mutations import CampaignMutation
 from subgraphs.points.campaigns.queries import CampaignQuery
 from subgraphs.points.consents.mutations import ConsentMutation
 from subgraphs.points.customers.queries import CustomerQuery
-from subgraphs.points.customers.subscriptions import Subscription
+from subgraphs.points.customers.subscriptions import Subscription as CustomerSubscription
 from subgraphs.points.customers.types import Customer
 from subgraphs.points.imports.mutations import DataImportMutation
 from subgraphs.points.imports.queries import DataImportQuery
+from subgraphs.points.imports.subscriptions import DataImportSubscription
 from subgraphs.points.ledger.mutations import LedgerMutation
 from subgraphs.points.ledger.queries import LedgerQuery
 from subgraphs.points.notifications.mutations import NotificationMutation
@@ -51,6 +52,7 @@ Mutation = merge_types(
         DataImportMutation,
     ),
 )
+Subscription = merge_types("Subscription", (CustomerSubscription, DataImportSubscription))
 
 schema = build_schema(
     name="points", query=Query, mutation=Mutation, subscription=Subscription, types=[Customer]

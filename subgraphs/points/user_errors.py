@@ -100,6 +100,8 @@ PointsErrorCode = domain_enum(
         "IMPORT_NOT_FOUND": "The shop has no such import. Check the id.",
         "IMPORT_NOT_REVERTIBLE": "The import cannot be reverted: it was a dry run, or it was "
         "committed more than 30 days ago. Adjust the balances one by one instead.",
+        "IMPORT_UPLOAD_NOT_FOUND": "The shop has no such staged upload, or its file was never "
+        "PUT to the upload URL, or it expired (a day after stagedUploadCreate). Upload again.",
     },
 )
 

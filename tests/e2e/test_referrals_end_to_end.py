@@ -39,7 +39,7 @@ from tests.gateway.webhooks.shopify import (
     refund_payload,
     signed,
 )
-from tests.services import start_edge, start_worker, stop
+from tests.services import start_edge, start_worker, stop_process
 
 PATIENCE_SECONDS = 30
 REPLAYS = 10
@@ -68,7 +68,7 @@ def edge_url(settings: Settings) -> Iterator[str]:
     try:
         yield url
     finally:
-        stop(process)
+        stop_process(process)
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +77,7 @@ def worker(settings: Settings) -> Iterator[None]:
     try:
         yield
     finally:
-        stop(process)
+        stop_process(process)
 
 
 @pytest_asyncio.fixture(loop_scope="session")

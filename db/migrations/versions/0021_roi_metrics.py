@@ -7,7 +7,7 @@ from alembic import op
 from db import ddl
 
 revision = "0021"
-down_revision = "0019"
+down_revision = "0020"
 
 
 def _counts(*names: str) -> list[sa.Column[int]]:

@@ -11,7 +11,19 @@ from sqlalchemy import func, select
 
 from db.ids import new_id
 from db.models import Consent
-from subgraphs.kit.repository import TenantRepository
+from subgraphs.kit.repository import TenantRepository, any_of
+
+_COLUMNS = (
+    "merchant_id",
+    "id",
+    "customer_id",
+    "consent_type",
+    "status",
+    "source",
+    "text_version",
+    "ip_hash",
+    "created_at",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +58,43 @@ class ConsentRepository(TenantRepository[Consent]):
         self._session.add_all(rows)
         await self._session.flush()
         return rows
+
+    async def customers_with_choice(
+        self, customer_ids: Sequence[str], consent_type: str
+    ) -> set[str]:
+        """Those of ``customer_ids`` with any row of the type (one statement, any count)."""
+        if not customer_ids:
+            return set()
+        result = await self._session.scalars(
+            select(Consent.customer_id)
+            .where(
+                self._mine,
+                Consent.consent_type == consent_type,
+                Consent.customer_id == any_of(customer_ids),
+            )
+            .distinct()
+        )
+        return set(result)
+
+    async def copy_many(self, consents: Sequence[NewConsent]) -> int:
+        """Many rows at COPY speed (an import's)."""
+        return await self.copy_in(
+            _COLUMNS,
+            (
+                (
+                    self._merchant_id,
+                    new_id(),
+                    consent.customer_id,
+                    consent.consent_type,
+                    consent.status,
+                    consent.source,
+                    consent.text_version,
+                    consent.ip_hash,
+                    consent.at,
+                )
+                for consent in consents
+            ),
+        )
 
     async def current(self, customer_ids: Sequence[str]) -> list[Consent]:
         """Each customer's latest row per consent type (ix_consents_customer_type)."""

@@ -9,7 +9,7 @@ withdrew, ``consented`` only those who explicitly agreed.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -109,6 +109,31 @@ async def update_consents(
         ],
     )
     return await repository.current([customer_id])
+
+
+async def record_imported_consents(
+    write: WriteContext, choices: Mapping[str, ConsentStatus], *, consent_type: ConsentType
+) -> int:
+    """An import's choices (customer id -> granted or revoked, source IMPORT), set-based: only
+    for customers with no choice of the type yet (one they made here outranks an export's).
+    Returns how many were recorded; the import's audit entry counts them."""
+    repository = ConsentRepository(write.session, write.merchant_id)
+    chosen = await repository.customers_with_choice(list(choices), consent_type.value)
+    new = [
+        NewConsent(
+            customer_id=customer_id,
+            consent_type=consent_type.value,
+            status=status.value,
+            source=ConsentSource.IMPORT.value,
+            text_version=None,
+            ip_hash=None,
+            at=write.now,
+        )
+        for customer_id, status in choices.items()
+        if customer_id not in chosen
+    ]
+    await repository.copy_many(new)
+    return len(new)
 
 
 async def consented(

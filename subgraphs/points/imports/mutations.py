@@ -7,9 +7,12 @@ from typing import Annotated
 import strawberry
 from strawberry.tools import create_type
 
+from db.models import DataImportStatus
 from subgraphs.kit.events import ledger_changed
-from subgraphs.kit.graphql.node import local_id
+from subgraphs.kit.graphql.node import global_id, local_id
+from subgraphs.kit.jobs import job_queue
 from subgraphs.points.imports import service
+from subgraphs.points.imports.queued import create_import, enqueue_commit
 from subgraphs.points.imports.revert import RevertOutcome, revert_import
 from subgraphs.points.imports.types import (
     DataImport,
@@ -17,15 +20,19 @@ from subgraphs.points.imports.types import (
     DataImportCreatePayload,
     DataImportRevertInput,
     DataImportRevertPayload,
+    StagedUploadCreateInput,
+    StagedUploadCreatePayload,
+    StagedUploadTarget,
 )
+from subgraphs.points.imports.uploads import UploadTarget, create_staged_upload
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.user_errors import points_mutation
 
 
 @strawberry.mutation(
     description="Validate a CSV file of customers and balances and preview what importing it "
-    "would do (dryRun, the default), or apply it: all rows or none, each balance one `import` "
-    "ledger entry, once per idempotencyKey (or file)."
+    "would do (dryRun, the default), or queue it for a worker to apply: all rows or none, each "
+    "balance one `import` ledger entry, once per idempotencyKey (or file)."
 )
 async def data_import_create(
     info: PointsInfo,
@@ -35,10 +42,9 @@ async def data_import_create(
     ],
 ) -> DataImportCreatePayload:
     async def respond(outcome: service.ImportOutcome) -> DataImportCreatePayload:
-        if outcome.data_import.committed_at is not None and not outcome.replayed:
-            await ledger_changed(
-                info.context.resources, outcome.data_import.merchant_id, reason="data_import"
-            )
+        if outcome.data_import.status == DataImportStatus.QUEUED:
+            # After the commit, so the job finds the import; lost, the sweeper asks again.
+            await enqueue_commit(job_queue(info.context.resources.redis), outcome.data_import)
         return DataImportCreatePayload(
             data_import=DataImport.from_row(outcome.data_import), replayed=outcome.replayed
         )
@@ -46,7 +52,7 @@ async def data_import_create(
     return await points_mutation(
         info,
         DataImportCreatePayload,
-        lambda scope: service.import_file(scope.write, scope.resources.cipher, input.to_request()),
+        lambda scope: create_import(scope.write, scope.resources.cipher, input.to_request()),
         respond,
     )
 
@@ -77,4 +83,42 @@ async def data_import_revert(
     )
 
 
-DataImportMutation = create_type("DataImportMutation", [data_import_create, data_import_revert])
+@strawberry.mutation(
+    description="Reserve an upload of an import file, the Shopify way: PUT the file's bytes to "
+    "the signed URL it answers (within 15 minutes), then import it with "
+    "dataImportCreate(input: {upload}). Files of up to 10 MB, past the router's 1 MB body."
+)
+async def staged_upload_create(
+    info: PointsInfo,
+    input: Annotated[StagedUploadCreateInput, strawberry.argument(description="The file.")],
+) -> StagedUploadCreatePayload:
+    settings = info.context.resources.settings
+
+    def respond(target: UploadTarget) -> StagedUploadCreatePayload:
+        return StagedUploadCreatePayload(
+            staged_target=StagedUploadTarget(
+                upload=strawberry.ID(global_id("StagedUpload", target.upload.id)),
+                url=target.url,
+                url_expires_at=target.url_expires_at,
+                expires_at=target.upload.expires_at,
+            )
+        )
+
+    return await points_mutation(
+        info,
+        StagedUploadCreatePayload,
+        lambda scope: create_staged_upload(
+            scope.write,
+            app_url=settings.app_url,
+            secret=settings.token_secret,
+            file_name=input.filename,
+            file_size=int(input.file_size),
+            mime_type=input.mime_type,
+        ),
+        respond,
+    )
+
+
+DataImportMutation = create_type(
+    "DataImportMutation", [data_import_create, data_import_revert, staged_upload_create]
+)

@@ -45,6 +45,7 @@ class RowErrorCode(enum.StrEnum):
     INVALID_PHONE = "invalid_phone"
     INVALID_COUNTRY_CODE = "invalid_country_code"
     MALFORMED_ROW = "malformed_row"
+    INVALID_MARKETING_CONSENT = "invalid_marketing_consent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,8 @@ class ImportRow:
     shopify_customer_id: str | None
     phone: str | None
     country_code: str | None
+    # Shopify's "Accepts Email Marketing": True, False, or None when the file does not say.
+    accepts_email_marketing: bool | None = None
 
 
 @dataclass(slots=True)
@@ -177,10 +180,29 @@ def _check_row(parsed: ParsedFile, row: int, values: list[str], width: int) -> N
         _date(check, date_field)
     _rfm_score(check)
     _lifecycle(check)
+    accepts = _accepts_marketing(check)
     if check.errors or email is None:
         parsed.errors.extend(check.errors)
         return
-    parsed.rows.append(ImportRow(row, email, points, shopify_id, phone, country))
+    parsed.rows.append(ImportRow(row, email, points, shopify_id, phone, country, accepts))
+
+
+_YES = frozenset({"yes", "y", "true", "1"})
+_NO = frozenset({"no", "n", "false", "0"})
+
+
+def _accepts_marketing(check: _RowChecker) -> bool | None:
+    value = check.cell(ImportField.ACCEPTS_EMAIL_MARKETING).lower()
+    if not value:
+        return None
+    if value in _YES or value in _NO:
+        return value in _YES
+    check.fail(
+        ImportField.ACCEPTS_EMAIL_MARKETING,
+        RowErrorCode.INVALID_MARKETING_CONSENT,
+        "not yes or no",
+    )
+    return None
 
 
 @functools.lru_cache(maxsize=65_536)

@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +30,11 @@ from db.models import DataImport, DataImportSource, DataImportStatus, PointsTran
 from subgraphs.kit.audit import AuditAction
 from subgraphs.kit.pagination import Page, PageRequest
 from subgraphs.kit.write_context import WriteContext
+from subgraphs.points.consents.service import (
+    ConsentStatus,
+    ConsentType,
+    record_imported_consents,
+)
 from subgraphs.points.customers.repository import CustomerRepository
 from subgraphs.points.customers.service import email_index
 from subgraphs.points.errors import (
@@ -73,6 +77,10 @@ _CUSTOMER_COLUMNS = (
 
 # Progress of a long import: (stage, done, total); the CLI draws it as a bar.
 Progress = Callable[[str, int, int], None]
+# The same, awaited: the worker records each step and publishes it.
+StepProgress = Callable[[str, int, int], Awaitable[None]]
+# New customers are copied in steps of this many rows, each step reported.
+PROGRESS_STEP = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +94,8 @@ class ImportRequest:
     idempotency_key: str | None = None
     # Commit the rows that validate and leave the others out (each is in the error log).
     skip_invalid_rows: bool = False
+    # The staged upload holding the file (``imports.uploads``), instead of ``content``.
+    upload_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,12 +106,13 @@ class ImportOutcome:
 
 
 @dataclass(slots=True)
-class _Plan:
+class Plan:
     """Every valid row, matched against the shop: whom it creates, whom it credits."""
 
     creates: list[ImportRow]
     updates: list[tuple[ImportRow, str]]
-    skips: int
+    # Rows of existing customers with no points: nothing credited (a consent, perhaps).
+    skips: list[tuple[ImportRow, str]]
 
 
 def fingerprint(request: ImportRequest) -> str:
@@ -128,25 +139,63 @@ async def import_file(
     *,
     progress: Progress | None = None,
 ) -> ImportOutcome:
-    """Validate every row and preview (``dry_run``) or apply the file (module docstring)."""
-    session, merchant_id, now, actor_id = (
-        write.session,
-        write.merchant_id,
-        write.now,
-        write.actor_id,
-    )
+    """Validate every row and preview (``dry_run``) or apply the file at once, in the caller's
+    transaction (module docstring): the CLI's path. The API queues commits for the worker
+    (``imports.queued``)."""
     report = progress or (lambda _stage, _done, _total: None)
-    mapping = source_mapping(request.source, request.mapping)
-    imports = DataImportRepository(session, merchant_id)
-    key = None if request.dry_run else (request.idempotency_key or f"file:{fingerprint(request)}")
+
+    async def report_step(stage: str, done: int, total: int) -> None:
+        report(stage, done, total)
+
+    imports = DataImportRepository(write.session, write.merchant_id)
+    key = commit_key(request)
     if key is not None:
-        check_idempotency_key(key, MAX_CREATE_KEY_LENGTH)
-        replay = await _replay(imports, key, request)
+        replay = await replay_of(imports, key, request)
         if replay is not None:
             return replay
-    parsed = parse_rows(request.content, mapping)
+    parsed, plan = await validated(write, cipher, request)
     report("validated", parsed.row_count, parsed.row_count)
-    plan = await _match(session, merchant_id, cipher, parsed)
+    import_id = new_id()
+    values = record_values(request, parsed, plan, key=key, actor_id=write.actor_id)
+    if request.dry_run:
+        return ImportOutcome(await imports.insert_one({"id": import_id, **values}), False)
+    created = await imports.insert_new(
+        {
+            "id": import_id,
+            **values,
+            "status": DataImportStatus.COMMITTED,
+            "committed_at": write.now,
+            "rows_done": len(plan.creates) + len(plan.updates),
+        }
+    )
+    if created is None:
+        # A concurrent request under the same key committed first (this insert waited for it).
+        assert key is not None
+        replay = await replay_of(imports, key, request)
+        assert replay is not None, "a conflicting insert leaves the row that won"
+        return replay
+    await apply_plan(write, cipher, created, plan, report=report_step)
+    return ImportOutcome(created, False)
+
+
+def commit_key(request: ImportRequest) -> str | None:
+    """The key a commit claims (the client's, or the file's fingerprint); None for a dry run,
+    which claims nothing."""
+    if request.dry_run:
+        return None
+    key = request.idempotency_key or f"file:{fingerprint(request)}"
+    check_idempotency_key(key, MAX_CREATE_KEY_LENGTH)
+    return key
+
+
+async def validated(
+    write: WriteContext, cipher: FieldCipher, request: ImportRequest
+) -> tuple[ParsedFile, Plan]:
+    """Every row parsed and matched against the shop; a commit of a file with problems is
+    refused whole unless it skips invalid rows."""
+    mapping = source_mapping(request.source, request.mapping)
+    parsed = parse_rows(request.content, mapping)
+    plan = await _match(write.session, write.merchant_id, cipher, parsed)
     if parsed.errors and not request.dry_run and not request.skip_invalid_rows:
         first = parsed.errors[0]
         raise PointsError(
@@ -156,35 +205,10 @@ async def import_file(
             f"{first.column or 'the row'}: {first.message}); nothing was imported. A dry run "
             "lists them all; fix them or send skipInvalidRows",
         )
-    import_id = new_id()
-    values = _record_values(request, parsed, plan, key=key, actor_id=actor_id)
-    if request.dry_run:
-        return ImportOutcome(await imports.insert_one({"id": import_id, **values}), False)
-    created = await imports.insert_new(
-        {"id": import_id, **values, "status": DataImportStatus.COMMITTED, "committed_at": now}
-    )
-    if created is None:
-        # A concurrent request under the same key committed first (this insert waited for it).
-        assert key is not None
-        replay = await _replay(imports, key, request)
-        assert replay is not None, "a conflicting insert leaves the row that won"
-        return replay
-    await _apply(session, merchant_id, cipher, created, plan, now=now, report=report)
-    await write.audit.record(
-        AuditAction.DATA_IMPORT_COMMITTED,
-        {
-            "import_id": created.id,
-            "source": created.source,
-            "rows": created.row_count,
-            "created": created.create_count,
-            "updated": created.update_count,
-            "points": created.points_total,
-        },
-    )
-    return ImportOutcome(created, False)
+    return parsed, plan
 
 
-async def _replay(
+async def replay_of(
     imports: DataImportRepository, key: str, request: ImportRequest
 ) -> ImportOutcome | None:
     existing = await imports.import_by_key(key)
@@ -197,7 +221,7 @@ async def _replay(
 
 async def _match(
     session: AsyncSession, merchant_id: str, cipher: FieldCipher, parsed: ParsedFile
-) -> _Plan:
+) -> Plan:
     """Match the rows to the shop's customers by email (the blind index, one statement) and
     refuse a Shopify id that another customer holds; then who is created, credited, skipped."""
     customers = CustomerRepository(session, merchant_id)
@@ -222,7 +246,7 @@ async def _match(
     if taken:
         parsed.reject(taken)
         parsed.errors.sort(key=lambda error: error.row)
-    plan = _Plan([], [], 0)
+    plan = Plan([], [], [])
     for row in parsed.rows:
         customer_id = existing.get(index_of[row.row])
         if customer_id is None:
@@ -230,14 +254,14 @@ async def _match(
         elif row.points > 0:
             plan.updates.append((row, customer_id))
         else:
-            plan.skips += 1
+            plan.skips.append((row, customer_id))
     return plan
 
 
-def _record_values(
+def record_values(
     request: ImportRequest,
     parsed: ParsedFile,
-    plan: _Plan,
+    plan: Plan,
     *,
     key: str | None,
     actor_id: str | None,
@@ -253,7 +277,7 @@ def _record_values(
         "row_count": parsed.row_count,
         "create_count": len(plan.creates),
         "update_count": len(plan.updates),
-        "skip_count": plan.skips,
+        "skip_count": len(plan.skips),
         "error_count": len(parsed.errors),
         "points_total": points,
         "error_log": [error.to_json() for error in parsed.errors[:MAX_LOGGED_ERRORS]],
@@ -261,38 +285,31 @@ def _record_values(
     }
 
 
-async def _apply(
-    session: AsyncSession,
-    merchant_id: str,
+async def apply_plan(
+    write: WriteContext,
     cipher: FieldCipher,
     data_import: DataImport,
-    plan: _Plan,
+    plan: Plan,
     *,
-    now: datetime,
-    report: Progress,
+    report: StepProgress,
 ) -> None:
     """The merge: new customers by COPY, the staged rows by COPY, the ledger entries (and the
-    balances they move) in one statement, then the VIP tiers the new balances qualify for."""
+    balances they move) in one statement, then the VIP tiers the new balances qualify for;
+    and the audit entry of the commit. ``report`` hears how many rows are done of how many."""
+    session, merchant_id, now = write.session, write.merchant_id, write.now
     total = len(plan.creates) + len(plan.updates)
     created = [(row, new_id()) for row in plan.creates]
-    await CustomerRepository(session, merchant_id).copy_in(
-        _CUSTOMER_COLUMNS,
-        (
+    customers = CustomerRepository(session, merchant_id)
+    # In steps, so a long import shows progress; COPY's cost hardly depends on the step size.
+    for start in range(0, len(created), PROGRESS_STEP):
+        await customers.copy_in(
+            _CUSTOMER_COLUMNS,
             (
-                merchant_id,
-                customer_id,
-                cipher.encrypt(row.email, context=CUSTOMERS_EMAIL),
-                email_index(row.email, cipher),
-                row.shopify_customer_id,
-                None if row.phone is None else cipher.encrypt(row.phone, context=CUSTOMERS_PHONE),
-                row.country_code,
-                row.points,
-                row.points,
-            )
-            for row, customer_id in created
-        ),
-    )
-    report("customers", len(created), total)
+                _customer_record(merchant_id, cipher, row, customer_id)
+                for row, customer_id in created[start : start + PROGRESS_STEP]
+            ),
+        )
+        await report("customers", min(start + PROGRESS_STEP, len(created)), total)
     credited = [(row, customer_id, True) for row, customer_id in created]
     credited += [(row, customer_id, False) for row, customer_id in plan.updates]
     entries = {
@@ -315,7 +332,7 @@ async def _apply(
     )
     # A fresh import's keys are its own: every entry is recorded (a replay never gets here).
     assert len(recorded) == len(entries), "an import's ledger keys are new"
-    report("ledger", total, total)
+    await report("ledger", total, total)
     records: list[RowRecord] = [
         (
             merchant_id,
@@ -329,9 +346,44 @@ async def _apply(
         for row, customer_id, is_new in credited
     ]
     await DataImportRowRepository(session, merchant_id).stage(records)
+    # Shopify's "Accepts Email Marketing", as the newsletter consent of every customer it names.
+    choices = {
+        customer_id: ConsentStatus.GRANTED if row.accepts_email_marketing else ConsentStatus.REVOKED
+        for row, customer_id in [*created, *plan.updates, *plan.skips]
+        if row.accepts_email_marketing is not None
+    }
+    consents = await record_imported_consents(write, choices, consent_type=ConsentType.NEWSLETTER)
     if await TierRepository(session, merchant_id).tiers():
         await recalculate_tiers(session, merchant_id, actor_id=data_import.actor_id)
-    report("done", total, total)
+    await write.audit.record(
+        AuditAction.DATA_IMPORT_COMMITTED,
+        {
+            "import_id": data_import.id,
+            "source": data_import.source,
+            "rows": data_import.row_count,
+            "created": len(plan.creates),
+            "updated": len(plan.updates),
+            "points": sum(row.points for row, _customer, _new in credited),
+            "consents": consents,
+        },
+    )
+    await report("done", total, total)
+
+
+def _customer_record(
+    merchant_id: str, cipher: FieldCipher, row: ImportRow, customer_id: str
+) -> tuple[object, ...]:
+    return (
+        merchant_id,
+        customer_id,
+        cipher.encrypt(row.email, context=CUSTOMERS_EMAIL),
+        email_index(row.email, cipher),
+        row.shopify_customer_id,
+        None if row.phone is None else cipher.encrypt(row.phone, context=CUSTOMERS_PHONE),
+        row.country_code,
+        row.points,
+        row.points,
+    )
 
 
 async def import_by_id(

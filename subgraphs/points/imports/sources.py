@@ -34,6 +34,8 @@ class ImportField(enum.StrEnum):
     BIRTHDAY = "birthday"
     RFM_SCORE = "rfm_score"
     LIFECYCLE_STAGE = "lifecycle_stage"
+    # Shopify's "Accepts Email Marketing" (yes/no): recorded as the newsletter consent.
+    ACCEPTS_EMAIL_MARKETING = "accepts_email_marketing"
 
 
 # field -> the column names a source's export uses for it, in order of preference.
@@ -57,6 +59,7 @@ SHOPIFY: SourceMapping = {
     ImportField.SHOPIFY_CUSTOMER_ID: ("customer id",),
     ImportField.PHONE: ("phone", "default address phone"),
     ImportField.COUNTRY_CODE: ("default address country code",),
+    ImportField.ACCEPTS_EMAIL_MARKETING: ("accepts email marketing", "accepts marketing"),
 }
 SOURCE_MAPPINGS: Mapping[DataImportSource, SourceMapping] = {
     DataImportSource.SMILE: SMILE,

@@ -44,7 +44,11 @@ DataImportStatusEnum = domain_enum(
     description="What an import did.",
     values={
         "PREVIEWED": "A dry run: validated and counted; nothing was applied.",
+        "QUEUED": "Validated and waiting for a worker to apply it; nothing applied yet.",
+        "RUNNING": "A worker is applying it, all rows or none: nothing shows until it is "
+        "COMMITTED (see rowsDone).",
         "COMMITTED": "Applied: customers created and balances credited.",
+        "FAILED": "Not applied (failureReason says why); nothing of it was applied.",
         "REVERTED": "Applied, then undone by dataImportRevert.",
     },
 )
@@ -64,6 +68,9 @@ DataImportFieldEnum = domain_enum(
         "RFM_SCORE": 'An RFM score ("534", "5-3-4" or a JSON object): validated only, since '
         "analytics computes scores from orders.",
         "LIFECYCLE_STAGE": "new_lead, repeat_buyer, churned or vip: validated only.",
+        "ACCEPTS_EMAIL_MARKETING": "Whether they accept email marketing (yes or no, as "
+        "Shopify's export says): recorded as their newsletter consent (granted or revoked, "
+        "source IMPORT) unless they already made a choice here.",
     },
 )
 DataImportRowErrorCode = domain_enum(
@@ -86,6 +93,7 @@ DataImportRowErrorCode = domain_enum(
         "INVALID_PHONE": "Not a phone number.",
         "INVALID_COUNTRY_CODE": "Not an ISO 3166-1 alpha-2 country code.",
         "MALFORMED_ROW": "The row has more values than the header has columns.",
+        "INVALID_MARKETING_CONSENT": "Accepts Email Marketing is not yes or no.",
     },
 )
 
@@ -147,7 +155,24 @@ class DataImport:
     points_total: UnsignedInt64 = strawberry.field(
         description="Points the import credits (a dry run: would credit), in all."
     )
+    rows_done: int = strawberry.field(
+        description="Rows applied so far by the worker, of rowsTotal; they show only once the "
+        "import is COMMITTED (all rows or none)."
+    )
+    rows_total: int = strawberry.field(
+        description="Rows the import applies: createCount + updateCount."
+    )
+    attempts: int = strawberry.field(
+        description="How many times a worker started applying it (a worker that stopped "
+        "mid-way counts; after 3 the import ends FAILED)."
+    )
+    failure_reason: str | None = strawberry.field(
+        description="Why a FAILED import was not applied; null otherwise."
+    )
     created_at: datetime = strawberry.field(description="When the file was sent.")
+    started_at: datetime | None = strawberry.field(
+        description="When a worker last started applying it."
+    )
     committed_at: datetime | None = strawberry.field(description="When it was applied.")
     revertible_until: datetime | None = strawberry.field(
         description=f"Until when dataImportRevert can undo it ({REVERT_WINDOW.days} days "
@@ -180,7 +205,12 @@ class DataImport:
             skip_count=row.skip_count,
             error_count=row.error_count,
             points_total=UnsignedInt64(row.points_total),
+            rows_done=row.rows_done,
+            rows_total=row.create_count + row.update_count,
+            attempts=row.attempts,
+            failure_reason=row.failure_reason,
             created_at=row.created_at,
+            started_at=row.started_at,
             committed_at=row.committed_at,
             revertible_until=None if row.committed_at is None else row.committed_at + REVERT_WINDOW,
             reverted_at=row.reverted_at,
@@ -226,10 +256,16 @@ class DataImportColumnMapping:
 @strawberry.input(description="A CSV file to preview or import.")
 class DataImportCreateInput:
     source: DataImportSourceEnum = strawberry.field(description="Whose export the file is.")  # type: ignore[valid-type]
-    file_content: str = strawberry.field(
+    file_content: str | None = strawberry.field(
+        default=None,
         description=f"The file itself, UTF-8 CSV text with a header row: at most "
         f"{MAX_FILE_BYTES // (1024 * 1024)} MB (through the router, at most its 1 MB request "
-        "body; use `loyalnest import` for larger files)."
+        "body: send larger files as an `upload`). Give this or `upload`.",
+    )
+    upload: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="A staged upload (stagedUploadCreate) whose file was PUT to its URL, "
+        "instead of fileContent.",
     )
     file_name: str | None = strawberry.field(
         default=None, description="The file's name, kept with the import."
@@ -240,7 +276,8 @@ class DataImportCreateInput:
     dry_run: bool = strawberry.field(
         default=True,
         description="Only validate and count (the default): nothing is applied. Send false to "
-        "apply the file.",
+        "apply the file: it is validated now and applied by a worker (the import is QUEUED; "
+        "follow it with dataImportProgress).",
     )
     skip_invalid_rows: bool = strawberry.field(
         default=False,
@@ -257,7 +294,8 @@ class DataImportCreateInput:
     def to_request(self) -> ImportRequest:
         return ImportRequest(
             source=DataImportSource(self.source),
-            content=self.file_content.encode(),
+            content=b"" if self.file_content is None else self.file_content.encode(),
+            upload_id=None if self.upload is None else local_id(self.upload, "StagedUpload"),
             mapping=None
             if self.mapping is None
             else {entry.column: ImportField(entry.field).value for entry in self.mapping},
@@ -271,7 +309,9 @@ class DataImportCreateInput:
 @strawberry.type(description="The result of dataImportCreate.")
 class DataImportCreatePayload:
     data_import: DataImport | None = strawberry.field(
-        default=None, description="The import (a dry run: the preview); null on userErrors."
+        default=None,
+        description="The import (a dry run: the preview; a commit: QUEUED, or the earlier "
+        "import when replayed); null on userErrors.",
     )
     replayed: bool = strawberry.field(
         default=False,
@@ -293,5 +333,38 @@ class DataImportRevertPayload:
     )
     replayed: bool = strawberry.field(
         default=False, description="True when it had been reverted already: nothing changed."
+    )
+    user_errors: list[PointsUserError] = user_errors_field()
+
+
+@strawberry.input(description="The file to upload for an import.")
+class StagedUploadCreateInput:
+    filename: str = strawberry.field(description="The file's name, kept with the import.")
+    file_size: UnsignedInt64 = strawberry.field(
+        description=f"The file's size in bytes: at most {MAX_FILE_BYTES // (1024 * 1024)} MB; "
+        "the PUT may not send more."
+    )
+    mime_type: str = strawberry.field(description="The file's type: text/csv (or text/plain).")
+
+
+@strawberry.type(description="Where to PUT a file, and the upload to import it by.")
+class StagedUploadTarget:
+    upload: strawberry.ID = strawberry.field(
+        description="The upload's global ID: dataImportCreate(input: {upload}) imports its file."
+    )
+    url: str = strawberry.field(
+        description="Send the file's bytes as the body of an HTTP PUT to this URL (signed; "
+        "no other credentials), before urlExpiresAt. Larger than fileSize is 413."
+    )
+    url_expires_at: datetime = strawberry.field(description="Until when the URL takes the PUT.")
+    expires_at: datetime = strawberry.field(
+        description="Until when the file is kept if no import applies it (a day)."
+    )
+
+
+@strawberry.type(description="The result of stagedUploadCreate.")
+class StagedUploadCreatePayload:
+    staged_target: StagedUploadTarget | None = strawberry.field(
+        default=None, description="Where to PUT the file; null on userErrors."
     )
     user_errors: list[PointsUserError] = user_errors_field()

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
-import time
-from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,7 +20,7 @@ from subgraphs.points.program.service import update_program_config
 from tests.conftest import Tenant
 from tests.gateway.webhooks.conftest import serve_edge
 from tests.gateway.webhooks.shopify import order_payload, signed
-from tests.services import start_worker, stop
+from tests.services import start_worker, stop_process, wait_while_running
 
 BATCH = 1000
 CUSTOMERS = 40
@@ -36,16 +33,6 @@ async def _status_counts(resources: Resources, merchant_id: str) -> dict[str, in
             {"m": merchant_id},
         )
         return {str(status): int(count) for status, count in rows}
-
-
-async def _wait_for(
-    check: Callable[[], Awaitable[bool]], *, within: float, worker: subprocess.Popen[bytes]
-) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        assert worker.poll() is None, "the worker exited"
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.2)
 
 
 async def _deliver(http: httpx.AsyncClient, body: bytes, headers: dict[str, str]) -> httpx.Response:
@@ -129,11 +116,11 @@ async def test_a_worker_killed_mid_batch_leaves_every_delivery_applied_exactly_o
 
     worker = start_worker(settings)
     try:
-        await _wait_for(some_done, within=120, worker=worker)
+        await wait_while_running(some_done, within=120, process=worker)
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)
     finally:
-        stop(worker)
+        stop_process(worker)
     at_kill = await _status_counts(resources, tenant.merchant_id)
     assert 0 < at_kill.get("done", 0) < BATCH, at_kill
 
@@ -142,9 +129,9 @@ async def test_a_worker_killed_mid_batch_leaves_every_delivery_applied_exactly_o
 
     restarted = start_worker(settings)
     try:
-        await _wait_for(all_done, within=240, worker=restarted)
+        await wait_while_running(all_done, within=240, process=restarted)
     finally:
-        stop(restarted)
+        stop_process(restarted)
     await _assert_applied_exactly_once(resources, tenant, expected)
 
 
@@ -176,9 +163,9 @@ async def test_with_redis_stopped_deliveries_are_accepted_and_processed_after_it
 
         worker = start_worker(isolated, REDIS_URL=redis.url)
         try:
-            await _wait_for(all_done, within=120, worker=worker)
+            await wait_while_running(all_done, within=120, process=worker)
         finally:
-            stop(worker)
+            stop_process(worker)
         await _assert_applied_exactly_once(resources, tenant, expected)
     finally:
         redis.stop()

@@ -9,6 +9,7 @@ import pytest
 from gateway.edge.auth.tokens import mint_staff_token
 from subgraphs.kit.resources import Resources
 from subgraphs.points.imports.parsing import MAX_FILE_BYTES
+from subgraphs.points.imports.queued import run_queued_import
 from tests.conftest import SubgraphClient, Tenant
 from tests.subgraphs.points.imports.helpers import BAD_ROWS_MAPPING, balances, sample
 
@@ -109,8 +110,10 @@ async def test_commit_read_and_revert_through_graphql(
     source = {"source": "SMILE", "fileContent": sample("smile.csv").decode(), "dryRun": False}
     created = await points_client.execute(CREATE_PLAIN, {"input": source}, tenant=tenant)
     committed = created["data"]["dataImportCreate"]["dataImport"]
-    assert committed["status"] == "COMMITTED"
+    assert committed["status"] == "QUEUED"
     assert committed["pointsTotal"] == "1550"
+    # The worker's job (test_import_jobs.py covers it), run here in the test's process.
+    await run_queued_import(resources, tenant.merchant_id, committed["id"].rsplit("/", 1)[-1])
     assert (await balances(resources, tenant))["jane@example.com"] == 1200
 
     read = await points_client.execute(READ, {"id": committed["id"]}, tenant=tenant)

@@ -1,0 +1,1 @@
+"""Staged uploads of import files (``PUT /uploads/...``)."""
