@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from db.session import tenant_unit_of_work
+from gateway.edge.bodies import BodyTooLargeError, read_limited_body
 from subgraphs.kit.global_ids import encode_global_id
 from subgraphs.kit.resources import Resources
 from subgraphs.kit.signed_links import LinkCheck
@@ -31,28 +32,12 @@ _REFUSALS = {
 }
 
 
-class _TooLargeError(Exception):
-    pass
-
-
 def upload_routes() -> list[BaseRoute]:
     return [Route("/uploads/{merchant_id}/{upload_id}", put_upload, methods=["PUT"])]
 
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=_NO_STORE)
-
-
-async def _body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:
-        raise _TooLargeError
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_UPLOAD_BYTES:
-            raise _TooLargeError
-    return bytes(body)
 
 
 async def put_upload(request: Request) -> JSONResponse:
@@ -72,8 +57,8 @@ async def put_upload(request: Request) -> JSONResponse:
     if check is LinkCheck.EXPIRED:
         return _error(403, "this upload URL has expired: call stagedUploadCreate again")
     try:
-        content = await _body(request)
-    except _TooLargeError:
+        content = await read_limited_body(request, MAX_UPLOAD_BYTES)
+    except BodyTooLargeError:
         return _error(413, f"an import file is at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
     async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
         outcome = await store_upload(session, resources.cipher, merchant_id, upload_id, content)

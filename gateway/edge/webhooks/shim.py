@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from db.encryption_contexts import API_LOGS_PAYLOAD
 from db.ids import new_id
+from gateway.edge.bodies import BodyTooLargeError, read_limited_body
 from gateway.edge.rate_limits import client_ip, over_limit
 from gateway.edge.webhooks.inbox import inbox_of
 from gateway.edge.webhooks.verification import signature_is_valid
@@ -40,25 +41,9 @@ log = structlog.get_logger(__name__)
 _MAX_HEADER_CHARS = 255
 
 
-class _BodyTooLargeError(Exception):
-    pass
-
-
 def _error(status: int, message: str, **fields: Any) -> JSONResponse:
     log.warning("webhook_rejected", status=status, reason=message, **fields)
     return JSONResponse({"error": message}, status_code=status)
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _BodyTooLargeError
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise _BodyTooLargeError
-    return bytes(body)
 
 
 def _header_text(value: str | None) -> str | None:
@@ -82,8 +67,8 @@ async def receive_shopify_webhook(request: Request) -> JSONResponse:
     resources: Resources = request.app.state.resources
     settings = resources.settings
     try:
-        body = await _read_body(request, settings.webhook_max_body_bytes)
-    except _BodyTooLargeError:
+        body = await read_limited_body(request, settings.webhook_max_body_bytes)
+    except BodyTooLargeError:
         return _error(413, f"body over {settings.webhook_max_body_bytes} bytes")
     headers = request.headers
     if not signature_is_valid(
