@@ -23,14 +23,13 @@ from db.encryption_contexts import PROGRAM_SETTINGS_NOTIFICATION_API_KEY
 from db.models import PointsTransactionKind
 from subgraphs.kit.audit import AuditAction
 from subgraphs.kit.integrations.http_retries import DEFAULT_RETRY_POLICY, RetryPolicy
+from subgraphs.kit.integrations.message_rendering import RenderedMessage, render_expiry_reminder
 from subgraphs.kit.integrations.notifications import (
     KlaviyoClient,
     NotificationClient,
     NotificationError,
     PostscriptClient,
     Recipient,
-    RenderedMessage,
-    render_expiry_reminder,
 )
 from subgraphs.kit.repository import AuditTrail
 from subgraphs.points.consents.service import ConsentType, revoked

@@ -22,6 +22,7 @@ from db.encryption_contexts import PROGRAM_SETTINGS_NOTIFICATION_API_KEY
 from db.models import NotificationDelivery
 from subgraphs.kit.audit import AuditAction
 from subgraphs.kit.integrations.http_retries import DEFAULT_RETRY_POLICY, RetryPolicy
+from subgraphs.kit.integrations.message_rendering import render_message
 from subgraphs.kit.integrations.notification_templates import (
     SAMPLE_VALUES,
     Template,
@@ -32,7 +33,6 @@ from subgraphs.kit.integrations.notifications import (
     NotificationRejected,
     NotificationUnavailable,
     Recipient,
-    render_message,
 )
 from subgraphs.kit.repository import AuditTrail
 from subgraphs.points.consents.service import ConsentType, revoked

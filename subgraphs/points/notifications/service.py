@@ -17,18 +17,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.crypto import FieldCipher
 from db.encryption_contexts import PROGRAM_SETTINGS_NOTIFICATION_API_KEY
 from subgraphs.kit.audit import AuditAction
+from subgraphs.kit.integrations.message_rendering import (
+    RenderedMessage,
+    render_message,
+    supported_locale,
+    template_problems,
+)
 from subgraphs.kit.integrations.notification_templates import (
     MESSAGE_TEMPLATES,
     RTL_LOCALES,
     SAMPLE_VALUES,
     SUPPORTED_LOCALES,
     Template,
-)
-from subgraphs.kit.integrations.notifications import (
-    RenderedMessage,
-    render_message,
-    supported_locale,
-    template_problems,
 )
 from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.customers.service import normalize_email

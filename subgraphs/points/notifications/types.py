@@ -12,8 +12,8 @@ from subgraphs.kit.graphql.domain import domain_enum
 from subgraphs.kit.graphql.fields import expected_version_field, from_attributes, version_field
 from subgraphs.kit.graphql.node import NODE_ID_DESCRIPTION, global_id, local_id
 from subgraphs.kit.graphql.user_errors import user_errors_field
+from subgraphs.kit.integrations.message_rendering import RenderedMessage
 from subgraphs.kit.integrations.notification_templates import Template
-from subgraphs.kit.integrations.notifications import RenderedMessage
 from subgraphs.kit.permissions import Capability, require
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.notifications import service

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.crypto import FieldCipher
 from db.encryption_contexts import REFERRAL_PROGRAMS_ALERT_WEBHOOK
 from subgraphs.kit.audit import AuditAction
-from subgraphs.kit.integrations.notifications import closest_language
+from subgraphs.kit.integrations.message_rendering import closest_language
 from subgraphs.kit.validation import error_location
 from subgraphs.kit.versioned_documents import save_new_version
 from subgraphs.kit.write_context import WriteContext

@@ -16,6 +16,7 @@ import pytest_asyncio
 import respx
 
 from subgraphs.kit.integrations.http_retries import RetryPolicy
+from subgraphs.kit.integrations.message_rendering import RenderedMessage, render_expiry_reminder
 from subgraphs.kit.integrations.notifications import (
     KLAVIYO_EVENTS_URL,
     POSTSCRIPT_MESSAGES_URL,
@@ -26,8 +27,6 @@ from subgraphs.kit.integrations.notifications import (
     NotificationUnavailable,
     PostscriptClient,
     Recipient,
-    RenderedMessage,
-    render_expiry_reminder,
 )
 
 FAST = RetryPolicy(base_delay=0.001)

@@ -9,11 +9,8 @@ import httpx
 import respx
 
 from db.session import tenant_unit_of_work
-from subgraphs.kit.integrations.notifications import (
-    KlaviyoClient,
-    Recipient,
-    render_expiry_reminder,
-)
+from subgraphs.kit.integrations.message_rendering import render_expiry_reminder
+from subgraphs.kit.integrations.notifications import KlaviyoClient, Recipient
 from subgraphs.kit.resources import Resources
 from subgraphs.points.expiry import service as expiry
 from subgraphs.points.expiry.repository import DueReminder, ReminderRepository
