@@ -31,6 +31,7 @@ from graphql import (
     GraphQLInputType,
     GraphQLList,
     GraphQLNonNull,
+    GraphQLScalarType,
     ListValueNode,
     Node,
     ObjectFieldNode,
@@ -38,6 +39,7 @@ from graphql import (
     StringValueNode,
     Undefined,
     ValidationRule,
+    ValueNode,
     VariableDefinitionNode,
     coerce_input_value,
     get_named_type,
@@ -239,6 +241,49 @@ class LiteralInputRule(ValidationRule):
                 digits, node.value.value, _literal_path(node, parent, ancestors), node
             ):
                 self.report_error(error)
+
+
+@dataclass(frozen=True, slots=True)
+class LiteralCheck:
+    """What the value rules ask of one Int, Float or String literal, given where it stands in
+    a document of known shape: that its scalar parses it (``ValuesOfCorrectTypeRule``), that
+    a string holds nothing unstorable and that a Decimal fits its field's digits
+    (``LiteralInputRule``). ``passes`` says only yes or no: a no sends the document to the
+    rules themselves, which word the errors."""
+
+    scalar: GraphQLScalarType
+    digits: DecimalDigits | None
+
+    def passes(self, node: ValueNode) -> bool:
+        if isinstance(node, StringValueNode) and string_refusal(node.value) is not None:
+            return False
+        try:
+            if self.scalar.parse_literal(node) is Undefined:
+                return False
+        except Exception:
+            return False
+        if self.digits is not None:
+            return not any(_digits_refusal(self.digits, node.value, []))  # type: ignore[attr-defined]
+        return True
+
+
+def literal_check(
+    input_type: GraphQLInputType | None,
+    parent_input_type: GraphQLInputType | None,
+    parent: Any,
+) -> LiteralCheck | None:
+    """The check of a literal whose expected type is ``input_type`` (None where no fast check
+    says what the rules would: a literal inside a composite custom scalar such as JSON, whose
+    validity the scalar decides for the whole value)."""
+    named = get_named_type(input_type) if input_type is not None else None
+    if not isinstance(named, GraphQLScalarType):
+        return None
+    digits = None
+    object_type = get_named_type(parent_input_type) if parent_input_type is not None else None
+    if isinstance(parent, ObjectFieldNode) and isinstance(object_type, GraphQLInputObjectType):
+        field = object_type.fields.get(parent.name.value)
+        digits = None if field is None else _digits_of(field)
+    return LiteralCheck(named, digits)
 
 
 class VariableChecks(SchemaExtension):

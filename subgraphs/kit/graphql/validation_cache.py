@@ -12,7 +12,14 @@ arguments, fragments, variables, directives — and only a few look at literal v
   equal, which is all ``OverlappingFieldsCanBeMerged`` compares;
 - the **shape rules** run once per shape (remembered when they pass);
 - the **value rules** (a literal's type, its NUL-and-digits checks, ``@oneOf`` and null
-  checks: ``VALUE_RULES`` in kit.graphql.schema) run on every document not seen before;
+  checks: ``VALUE_RULES`` in kit.graphql.schema) would run on every document not seen before,
+  and walking the document with type information was still most of validation's cost
+  (py-spy, bench/api.py). Every part of them that does not look at a literal's value gives the
+  same answer for every document of a shape, so a shape remembers, for each literal, what
+  its type asks of it (``LiteralCheck``: parse by its scalar, no NUL, digits), and a new
+  document of a known shape only has its literals checked. A literal that fails sends the
+  document to the value rules, which word the errors as before; a shape with a literal no
+  check covers (inside a JSON value) runs the value rules every time;
 - an identical document is answered from an exact cache, as before.
 
 Enum, Boolean and null literals stay in the shape: validity depends on which one is there.
@@ -22,7 +29,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from typing import Final, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar, cast
 
 from graphql import (
     DocumentNode,
@@ -32,6 +39,8 @@ from graphql import (
     IntValueNode,
     Node,
     StringValueNode,
+    ValidationRule,
+    ValueNode,
     validate,
 )
 from graphql.validation import ASTValidationRule
@@ -39,6 +48,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
+from subgraphs.kit.graphql.input_checks import LiteralCheck, literal_check
 from subgraphs.kit.observability import CACHE_LOOKUPS
 
 # Strawberry adds these two to every validation it runs itself; run here, they are ours to add.
@@ -55,14 +65,22 @@ ValueT = TypeVar("ValueT")
 def document_shape(document: DocumentNode) -> tuple[object, ...]:
     """The document with its Int, Float and String literals replaced by numbered placeholders
     (equal values, equal placeholders), as a hashable tuple."""
+    return shape_and_literals(document)[0]
+
+
+def shape_and_literals(document: DocumentNode) -> tuple[tuple[object, ...], list[ValueNode]]:
+    """``document_shape``, and the literals it took out, in the order it met them (the same
+    order for every document of one shape)."""
     numbers: dict[tuple[str, str], int] = {}
     out: list[object] = []
+    literals: list[ValueNode] = []
 
     def walk(node: Node) -> None:
         kind = _LITERALS.get(type(node))
         if kind is not None:
             value = (kind, node.value)  # type: ignore[attr-defined]
             out.append(f"{kind}{numbers.setdefault(value, len(numbers))}")
+            literals.append(node)  # type: ignore[arg-type]
             return
         out.append(node.kind)
         for key in node.keys:
@@ -82,7 +100,7 @@ def document_shape(document: DocumentNode) -> tuple[object, ...]:
                 out.append(child)
 
     walk(document)
-    return tuple(out)
+    return tuple(out), literals
 
 
 class _Lru(Generic[KeyT, ValueT]):
@@ -105,6 +123,27 @@ class _Lru(Generic[KeyT, ValueT]):
         return value
 
 
+# What a shape seen valid remembers: each literal's check, in ``shape_and_literals`` order,
+# or None where some literal has none (the value rules then run for each new document).
+LiteralChecks = tuple[LiteralCheck, ...] | None
+
+
+def _literal_checks_rule(found: dict[int, LiteralCheck | None]) -> type[ValidationRule]:
+    """A rule that reports nothing: it notes, by node identity, each literal's check while
+    validation walks the document with type information."""
+
+    class LiteralChecksRule(ValidationRule):
+        def _note(self, node: ValueNode, _key: Any, parent: Any, *_: Any) -> None:
+            context = self.context
+            found[id(node)] = literal_check(
+                context.get_input_type(), context.get_parent_input_type(), parent
+            )
+
+        enter_int_value = enter_float_value = enter_string_value = _note
+
+    return LiteralChecksRule
+
+
 class ShapeValidation:
     """The caches and rules of one schema (shared by every request to it)."""
 
@@ -118,10 +157,12 @@ class ShapeValidation:
         self.shape_rules = tuple(shape_rules)
         self.value_rules = (*value_rules, *STRAWBERRY_RULES)
         self._exact: _Lru[DocumentNode, tuple[GraphQLError, ...]] = _Lru(maxsize)
-        self._valid_shapes: _Lru[tuple[object, ...], bool] = _Lru(maxsize)
-        # How often each set of rules ran (for tests and metrics).
+        self._valid_shapes: _Lru[tuple[object, ...], tuple[LiteralChecks]] = _Lru(maxsize)
+        # How often each set of rules ran, and how often literals alone were checked (for
+        # tests and metrics).
         self.shape_runs = 0
         self.value_runs = 0
+        self.literal_runs = 0
 
     def validate(self, schema: GraphQLSchema, document: DocumentNode) -> list[GraphQLError]:
         exact = self._exact.recall(document)
@@ -129,20 +170,45 @@ class ShapeValidation:
             CACHE_LOOKUPS.labels("validation_document", "hit").inc()
             return list(exact)
         CACHE_LOOKUPS.labels("validation_document", "miss").inc()
-        shape = document_shape(document)
-        errors: list[GraphQLError] = []
-        known_shape = self._valid_shapes.recall(shape) is not None
-        CACHE_LOOKUPS.labels("validation_shape", "hit" if known_shape else "miss").inc()
-        if not known_shape:
-            errors = validate(schema, document, self.shape_rules)
+        shape, literals = shape_and_literals(document)
+        known = self._valid_shapes.recall(shape)
+        CACHE_LOOKUPS.labels("validation_shape", "miss" if known is None else "hit").inc()
+        if known is None:
+            shape_errors = validate(schema, document, self.shape_rules)
             self.shape_runs += 1
-            if not errors:
-                self._valid_shapes.remember(shape, True)
-        # Whatever the shape said: full validation would report bad literals too.
-        errors = [*errors, *validate(schema, document, self.value_rules)]
-        self.value_runs += 1
+            found: dict[int, LiteralCheck | None] = {}
+            # Whatever the shape said: full validation would report bad literals too.
+            value_errors = validate(
+                schema, document, (*self.value_rules, _literal_checks_rule(found))
+            )
+            self.value_runs += 1
+            if not shape_errors:
+                checks = [found.get(id(node)) for node in literals]
+                covered = all(check is not None for check in checks)
+                self._valid_shapes.remember(
+                    shape, (tuple(cast(list[LiteralCheck], checks)) if covered else None,)
+                )
+            errors = [*shape_errors, *value_errors]
+        else:
+            errors = self._value_errors(schema, document, literals, known[0])
         self._exact.remember(document, tuple(errors))
         return errors
+
+    def _value_errors(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        literals: list[ValueNode],
+        checks: LiteralChecks,
+    ) -> list[GraphQLError]:
+        """The value rules' errors for a document of a shape seen valid."""
+        if checks is not None and all(
+            check.passes(node) for check, node in zip(checks, literals, strict=True)
+        ):
+            self.literal_runs += 1
+            return []
+        self.value_runs += 1
+        return validate(schema, document, self.value_rules)
 
 
 class ShapeValidationCache(SchemaExtension):

@@ -54,6 +54,19 @@ PAIRS = [
         "{ calculation { points } } }",
         id="decimal-not-a-number",
     ),
+    pytest.param(
+        'mutation { pointsReverse(input: {orderId: "1", idempotencyKey: "k", '
+        'lines: [{lineId: "l", amount: "1.5"}]}) { userErrors { message } } }',
+        'mutation { pointsReverse(input: {orderId: "1", idempotencyKey: "k", '
+        'lines: [{lineId: "l", amount: "1.5555"}]}) { userErrors { message } } }',
+        id="decimal-past-its-digits",
+    ),
+    pytest.param(
+        '{ _entities(representations: [{__typename: "Customer", id: "a"}]) { __typename } }',
+        '{ _entities(representations: [{__typename: "Customer", id: "a\\u0000"}]) '
+        "{ __typename } }",
+        id="nul-inside-a-composite-scalar",
+    ),
 ]
 
 
@@ -93,3 +106,39 @@ def test_equal_literals_share_a_placeholder_and_different_ones_do_not() -> None:
 
     assert same == other
     assert same != apart
+
+
+def test_a_known_shape_checks_only_its_literals_and_the_rules_word_any_error() -> None:
+    validation = ShapeValidation(SHAPE_RULES, VALUE_RULES)
+
+    def query(first: int, search: str) -> str:
+        return f'{{ customers(first: {first}, query: "{search}") {{ nodes {{ id }} }} }}'
+
+    cached(validation, query(3, "points_balance:<=5"))
+    runs = (validation.shape_runs, validation.value_runs, validation.literal_runs)
+    good = cached(validation, query(4, "points_balance:<=6"))
+    bad = cached(validation, query(4_000_000_000, "points_balance:<=7"))
+
+    assert good == [] and bad == full(query(4_000_000_000, "points_balance:<=7"))
+    # The good one took only its literals' checks; the bad one, those and then the rules.
+    assert (validation.shape_runs, validation.value_runs, validation.literal_runs) == (
+        runs[0],
+        runs[1] + 1,
+        runs[2] + 1,
+    )
+
+
+def test_a_shape_with_a_literal_no_check_covers_runs_the_value_rules_each_time() -> None:
+    validation = ShapeValidation(SHAPE_RULES, VALUE_RULES)
+
+    def query(key: str) -> str:
+        return (
+            f'{{ _entities(representations: [{{__typename: "Customer", id: "{key}"}}]) '
+            "{ __typename } }"
+        )
+
+    cached(validation, query("a"))
+    values = validation.value_runs
+    cached(validation, query("b"))
+
+    assert validation.value_runs == values + 1
