@@ -90,7 +90,8 @@ async def _begun(
         for attempt in range(2):
             await session.begin()
             try:
-                await session.execute(first, params)
+                # On the connection: a statement that returns nothing the ORM would map.
+                await (await session.connection()).execute(first, params)
                 break
             except DBAPIError as error:
                 await session.rollback()

@@ -276,7 +276,10 @@ class TenantRepository(Generic[ModelT]):
         page of customers (bench/README.md)."""
         request = untagged(request, tag)
         query = select(*self.model.__table__.columns).where(self._mine, *conditions)
-        result = await self._session.execute(_page_of(query, request, keyset, descending))
+        # On the session's connection: rows of columns need none of the ORM's execution
+        # (its compile state and result processing were a fifth of a page's CPU).
+        connection = await self._session.connection()
+        result = await connection.execute(_page_of(query, request, keyset, descending))
         return Page.from_overfetch(list(result.all()), request)
 
     def _page_per_owner(

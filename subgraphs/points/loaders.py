@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TypeVar
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import Info
 from strawberry.dataloader import DataLoader
@@ -70,6 +71,16 @@ class PointsLoaders:
     def __init__(self, resources: Resources, viewer: Viewer) -> None:
         self._resources = resources
         self._merchant_id = viewer.merchant_id
+        self._customer_filters: dict[str, Sequence[ColumnElement[bool]]] = {}
+
+    def customer_filters(self, query: str) -> Sequence[ColumnElement[bool]]:
+        """A customer search's filters, parsed once per request: the field checks the query
+        before it loads (a bad one is the client's error), and the page's load uses them."""
+        filters = self._customer_filters.get(query)
+        if filters is None:
+            filters = parse_customer_query(query, self._resources.cipher)
+            self._customer_filters[query] = filters
+        return filters
 
     def _unit_of_work(self) -> AbstractAsyncContextManager[AsyncSession]:
         return tenant_unit_of_work(self._resources.sessions, self._merchant_id)
@@ -96,7 +107,7 @@ class PointsLoaders:
                 pages = [
                     await repository.customers_page(
                         request,
-                        parse_customer_query(query, self._resources.cipher),
+                        self.customer_filters(query),
                         sort_key=sort_key,
                     )
                     for request, query, sort_key in keys

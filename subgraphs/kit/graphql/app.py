@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import Any
@@ -123,6 +124,10 @@ def create_subgraph_app(
             return
         async with open_resources(settings or get_settings()) as opened:
             view.resources = opened
+            # The schema, the ORM's mappings and the imported modules live as long as the
+            # process: out of the collector's sight, its full passes stop re-walking them
+            # (~250,000 objects) while requests run.
+            gc.freeze()
             log.info("subgraph_started", subgraph=name)
             yield
 

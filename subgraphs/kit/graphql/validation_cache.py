@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
+from functools import cache
 from typing import Any, Final, Generic, TypeVar, cast
 
 from graphql import (
@@ -62,6 +63,13 @@ KeyT = TypeVar("KeyT")
 ValueT = TypeVar("ValueT")
 
 
+@cache
+def _keys_of(node_type: type[Node]) -> tuple[str, ...]:
+    """A node type's fields but ``loc``, once per type: graphql-core computes ``Node.keys``
+    from the dataclass fields on every access, which was most of the walk's cost."""
+    return tuple(key for key in node_type.keys if key != "loc")
+
+
 def document_shape(document: DocumentNode) -> tuple[object, ...]:
     """The document with its Int, Float and String literals replaced by numbered placeholders
     (equal values, equal placeholders), as a hashable tuple."""
@@ -83,9 +91,7 @@ def shape_and_literals(document: DocumentNode) -> tuple[tuple[object, ...], list
             literals.append(node)  # type: ignore[arg-type]
             return
         out.append(node.kind)
-        for key in node.keys:
-            if key == "loc":
-                continue
+        for key in _keys_of(type(node)):
             child = getattr(node, key)
             if isinstance(child, Node):
                 walk(child)

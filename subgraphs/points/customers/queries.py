@@ -12,7 +12,6 @@ from subgraphs.kit.graphql.relay import Connection, paged, to_connection
 from subgraphs.kit.pagination import PageRequest
 from subgraphs.kit.permissions import Capability, require, require_customer_access
 from subgraphs.points.customers.repository import customer_position
-from subgraphs.points.customers.service import parse_customer_query
 from subgraphs.points.customers.types import Customer, CustomerSortKey
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.user_errors import bad_user_input
@@ -56,7 +55,7 @@ async def customers(
 ) -> Connection[Customer]:
     require(info.context.viewer, Capability.READ_CUSTOMERS)
     with bad_user_input():
-        parse_customer_query(query, info.context.resources.cipher)
+        info.context.loaders.customer_filters(query)
     sort = str(sort_key.value)
     page = await info.context.loaders.customers_page.load((paging, query, sort))
     return to_connection(
