@@ -63,8 +63,7 @@ PAIRS = [
     ),
     pytest.param(
         '{ _entities(representations: [{__typename: "Customer", id: "a"}]) { __typename } }',
-        '{ _entities(representations: [{__typename: "Customer", id: "a\\u0000"}]) '
-        "{ __typename } }",
+        '{ _entities(representations: [{__typename: "Customer", id: "a\\u0000"}]) { __typename } }',
         id="nul-inside-a-composite-scalar",
     ),
 ]
