@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import Info
 from strawberry.dataloader import DataLoader
@@ -36,6 +35,7 @@ from subgraphs.kit.graphql.loaders import (
     tenant_loader,
 )
 from subgraphs.kit.pagination import Page, PageRequest
+from subgraphs.kit.repository import Comparison
 from subgraphs.kit.resources import Resources
 from subgraphs.points.campaigns.repository import CampaignRepository
 from subgraphs.points.consents.repository import ConsentRepository
@@ -71,9 +71,9 @@ class PointsLoaders:
     def __init__(self, resources: Resources, viewer: Viewer) -> None:
         self._resources = resources
         self._merchant_id = viewer.merchant_id
-        self._customer_filters: dict[str, Sequence[ColumnElement[bool]]] = {}
+        self._customer_filters: dict[str, Sequence[Comparison]] = {}
 
-    def customer_filters(self, query: str) -> Sequence[ColumnElement[bool]]:
+    def customer_filters(self, query: str) -> Sequence[Comparison]:
         """A customer search's filters, parsed once per request: the field checks the query
         before it loads (a bad one is the client's error), and the page's load uses them."""
         filters = self._customer_filters.get(query)

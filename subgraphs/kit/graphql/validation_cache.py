@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from functools import cache
 from typing import Any, Final, Generic, TypeVar, cast
 
 from graphql import (
@@ -63,11 +62,16 @@ KeyT = TypeVar("KeyT")
 ValueT = TypeVar("ValueT")
 
 
-@cache
 def _keys_of(node_type: type[Node]) -> tuple[str, ...]:
     """A node type's fields but ``loc``, once per type: graphql-core computes ``Node.keys``
     from the dataclass fields on every access, which was most of the walk's cost."""
-    return tuple(key for key in node_type.keys if key != "loc")
+    keys = _NODE_KEYS.get(node_type)
+    if keys is None:
+        keys = _NODE_KEYS[node_type] = tuple(key for key in node_type.keys if key != "loc")
+    return keys
+
+
+_NODE_KEYS: dict[type[Node], tuple[str, ...]] = {}
 
 
 def document_shape(document: DocumentNode) -> tuple[object, ...]:

@@ -7,15 +7,16 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Literal, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
 
 from db.crypto import FieldCipher
 from db.encryption_contexts import CUSTOMERS_EMAIL, CUSTOMERS_PHONE
 from db.ids import new_id
 from db.models import Customer
 from subgraphs.kit.global_ids import local_id
+from subgraphs.kit.repository import Comparison
 from subgraphs.points.customers import repository as customer_filters
 from subgraphs.points.customers.repository import CustomerRepository
 from subgraphs.points.errors import PointsError, PointsErrorCode
@@ -109,7 +110,7 @@ def _invalid_query(message: str) -> PointsError:
     return PointsError(PointsErrorCode.INVALID_QUERY, "query", message)
 
 
-def parse_customer_query(query: str, cipher: FieldCipher) -> Sequence[ColumnElement[bool]]:
+def parse_customer_query(query: str, cipher: FieldCipher) -> Sequence[Comparison]:
     """Shopify-style search: ``email:ann@example.com``, ``points_balance:>=500``,
     ``total_spent:>=100``, ``tier:<VipTier global ID>``, ``segment:Champions``; terms combine
     with AND."""
@@ -119,7 +120,7 @@ def parse_customer_query(query: str, cipher: FieldCipher) -> Sequence[ColumnElem
     leftover = _TERM.sub("", query).strip()
     if leftover:
         raise _invalid_query(f"cannot read {leftover!r}: use field:value terms")
-    filters: list[ColumnElement[bool]] = []
+    filters: list[Comparison] = []
     for name, value in terms:
         if name == "email":
             blind = email_index(normalize_email(value), cipher)
@@ -137,7 +138,7 @@ def parse_customer_query(query: str, cipher: FieldCipher) -> Sequence[ColumnElem
     return filters
 
 
-def _comparison(name: str, value: str) -> ColumnElement[bool]:
+def _comparison(name: str, value: str) -> Comparison:
     match = re.fullmatch(r"(>=|<=)?(\d+(?:\.\d+)?)", value)
     if match is None:
         raise _invalid_query(f"{name}: expected a number with optional >= or <=, not {value!r}")
@@ -146,4 +147,4 @@ def _comparison(name: str, value: str) -> ColumnElement[bool]:
         amount = Decimal(number)
     except InvalidOperation:
         raise _invalid_query(f"{name}: {number!r} is not a number") from None
-    return customer_filters.compare(name, operator, amount)
+    return customer_filters.compare(name, cast(Literal["<=", ">="] | None, operator), amount)

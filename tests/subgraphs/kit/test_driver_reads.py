@@ -1,0 +1,131 @@
+"""A list read on the driver's connection (``TenantRepository.read_page``) is the same list as
+the one SQLAlchemy executes (``paginate_records``): the same rows in the same order, page
+after page, in every order and direction, with filters — and it stays one merchant's."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from db.session import tenant_unit_of_work
+from subgraphs.kit.driver_reads import DRIVER_READS
+from subgraphs.kit.pagination import Page, PageRequest
+from subgraphs.kit.repository import Comparison
+from subgraphs.kit.resources import Resources
+from subgraphs.points.customers.repository import (
+    CUSTOMER_SORT_KEYS,
+    CustomerRepository,
+    compare,
+    customer_position,
+)
+from tests.conftest import Tenant, add_customer
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+BALANCES = [0, 5, 5, 5, 12, 40, 40, 75, 100, 100, 250, 999]
+
+
+def _as_sqlalchemy(comparisons: list[Comparison]) -> list[Any]:
+    return [c.applied(c.value) for c in comparisons]
+
+
+async def _walk(
+    resources: Resources,
+    tenant: Tenant,
+    *,
+    driver: bool,
+    sort_key: str,
+    backward: bool,
+    reverse: bool,
+    comparisons: list[Comparison],
+) -> list[list[tuple[str, int]]]:
+    """Every page of the list, three rows at a time, following the cursors."""
+    pages: list[list[tuple[str, int]]] = []
+    cursor: tuple[Any, ...] | None = None
+    while True:
+        request = PageRequest(limit=3, cursor=cursor, backward=backward, reverse=reverse)
+        async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+            repository = CustomerRepository(session, tenant.merchant_id)
+            page: Page[Any]
+            if driver:
+                page = await repository.customers_page(request, comparisons, sort_key=sort_key)
+            else:
+                page = await repository.paginate_records(
+                    request,
+                    *_as_sqlalchemy(comparisons),
+                    keyset=CUSTOMER_SORT_KEYS[sort_key],
+                    tag=sort_key,
+                )
+        pages.append([(row.id, row.points_balance) for row in page.rows])
+        more = page.has_previous_page if backward else page.has_next_page
+        if not more or not page.rows:
+            return pages
+        edge = page.rows[0] if backward else page.rows[-1]
+        cursor = customer_position(edge, sort_key)
+
+
+@pytest.mark.parametrize("sort_key", sorted(CUSTOMER_SORT_KEYS))
+@pytest.mark.parametrize(("backward", "reverse"), [(False, False), (True, False), (False, True)])
+async def test_every_page_matches_what_sqlalchemy_reads(
+    resources: Resources,
+    tenant: Tenant,
+    other_tenant: Tenant,
+    sort_key: str,
+    backward: bool,
+    reverse: bool,
+) -> None:
+    for points in BALANCES:
+        await add_customer(resources, tenant, points=points)
+        await add_customer(resources, other_tenant, points=points)
+    filters: list[tuple[list[Comparison], Any]] = [
+        ([], lambda balance: True),
+        ([compare("points_balance", "<=", Decimal(100))], lambda balance: balance <= 100),
+        ([compare("points_balance", None, Decimal(5))], lambda balance: balance == 5),
+    ]
+
+    for comparisons, kept in filters:
+        driver, sqlalchemy = [
+            await _walk(
+                resources,
+                tenant,
+                driver=on_driver,
+                sort_key=sort_key,
+                backward=backward,
+                reverse=reverse,
+                comparisons=comparisons,
+            )
+            for on_driver in (True, False)
+        ]
+
+        assert driver == sqlalchemy
+        rows = [row for page in driver for row in page]
+        assert sorted(balance for _, balance in rows) == sorted(filter(kept, BALANCES))
+        assert len({customer_id for customer_id, _ in rows}) == len(rows)
+
+
+async def test_one_template_per_shape_whatever_the_values(
+    resources: Resources, tenant: Tenant
+) -> None:
+    for points in (1, 2, 3):
+        await add_customer(resources, tenant, points=points)
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        repository = CustomerRepository(session, tenant.merchant_id)
+        first = await repository.customers_page(
+            PageRequest(limit=10), [compare("points_balance", "<=", Decimal(1))]
+        )
+        templates = len(DRIVER_READS._compiled)
+        second = await repository.customers_page(
+            PageRequest(limit=10), [compare("points_balance", "<=", Decimal(2))]
+        )
+        same_shape = len(DRIVER_READS._compiled)
+        other = await repository.customers_page(
+            PageRequest(limit=10), [compare("points_balance", ">=", Decimal(2))]
+        )
+
+    assert [row.points_balance for row in first.rows] == [1]
+    assert sorted(row.points_balance for row in second.rows) == [1, 2]
+    assert sorted(row.points_balance for row in other.rows) == [2, 3]
+    assert same_shape == templates
+    assert len(DRIVER_READS._compiled) == templates + 1
