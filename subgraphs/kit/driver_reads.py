@@ -25,6 +25,7 @@ from typing import Any, Final, NamedTuple, cast
 from sqlalchemy import Select
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import TypeEngine
 
 _DIALECT: Final = asyncpg_dialect()  # type: ignore[no-untyped-call]
 _MAX_TEMPLATES: Final = 512
@@ -32,7 +33,7 @@ _MAX_TEMPLATES: Final = 512
 Processor = Callable[[Any], Any] | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CompiledRead:
     """One statement shape, compiled: its SQL with asyncpg's ``$n`` placeholders, the name of
     the value each placeholder takes, and how to type what goes in and what comes out."""
@@ -41,7 +42,10 @@ class CompiledRead:
     parameter_names: tuple[str, ...]
     bind_processors: tuple[Processor, ...]
     row_type: type[tuple[Any, ...]]
-    result_processors: tuple[Processor, ...]
+    column_types: tuple[TypeEngine[Any], ...]
+    # The columns whose values need their type's processing (a JSON document, a float for a
+    # Decimal), by position: known from the result's column types, at the first fetch.
+    processed: tuple[tuple[int, Callable[[Any], Any]], ...] | None = None
 
     @classmethod
     def of(cls, statement: Select[Any]) -> CompiledRead:
@@ -56,11 +60,11 @@ class CompiledRead:
         return cls(
             sql=compiled.string,
             parameter_names=names,
-            bind_processors=tuple(binds[name].type.bind_processor(_DIALECT) for name in names),
-            row_type=row_type,
-            result_processors=tuple(
-                column.type.result_processor(_DIALECT, None) for column in columns
+            bind_processors=tuple(
+                binds[name].type.dialect_impl(_DIALECT).bind_processor(_DIALECT) for name in names
             ),
+            row_type=row_type,
+            column_types=tuple(column.type for column in columns),
         )
 
     def arguments(self, values: Mapping[str, Any]) -> list[Any]:
@@ -71,13 +75,35 @@ class CompiledRead:
             )
         ]
 
-    def record(self, raw: Sequence[Any]) -> tuple[Any, ...]:
-        return self.row_type(
-            *(
-                value if process is None or value is None else process(value)
-                for value, process in zip(raw, self.result_processors, strict=True)
+    async def fetch(self, driver: Any, arguments: Sequence[Any]) -> list[tuple[Any, ...]]:
+        if self.processed is None:
+            statement = await driver.prepare(self.sql)
+            self.processed = tuple(
+                (index, process)
+                for index, (column_type, attribute) in enumerate(
+                    zip(self.column_types, statement.get_attributes(), strict=True)
+                )
+                if (
+                    process := column_type.dialect_impl(_DIALECT).result_processor(
+                        _DIALECT, attribute.type.oid
+                    )
+                )
+                is not None
             )
-        )
+            rows = await statement.fetch(*arguments)
+        else:
+            rows = await driver.fetch(self.sql, *arguments)
+        return [self._record(row) for row in rows]
+
+    def _record(self, raw: Sequence[Any]) -> tuple[Any, ...]:
+        if not self.processed:
+            # Most columns' values come from asyncpg as Python wants them: no pass per value.
+            return self.row_type(*raw)
+        values = list(raw)
+        for index, process in self.processed:
+            if values[index] is not None:
+                values[index] = process(values[index])
+        return self.row_type(*values)
 
 
 class DriverReads:
@@ -119,8 +145,7 @@ class DriverReads:
         raw = await connection.get_raw_connection()
         driver = raw.driver_connection
         assert driver is not None, "the unit of work holds a live connection"
-        rows = await driver.fetch(read.sql, *arguments)
-        return [read.record(row) for row in rows]
+        return await read.fetch(driver, arguments)
 
 
 DRIVER_READS: Final = DriverReads()

@@ -8,7 +8,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
+from db.models import Customer
 from db.session import tenant_unit_of_work
 from subgraphs.kit.driver_reads import DRIVER_READS
 from subgraphs.kit.pagination import Page, PageRequest
@@ -25,6 +27,7 @@ from tests.conftest import Tenant, add_customer
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 BALANCES = [0, 5, 5, 5, 12, 40, 40, 75, 100, 100, 250, 999]
+COLUMNS = [column.key for column in Customer.__table__.columns]
 
 
 def _as_sqlalchemy(comparisons: list[Comparison]) -> list[Any]:
@@ -40,9 +43,9 @@ async def _walk(
     backward: bool,
     reverse: bool,
     comparisons: list[Comparison],
-) -> list[list[tuple[str, int]]]:
+) -> list[list[tuple[Any, ...]]]:
     """Every page of the list, three rows at a time, following the cursors."""
-    pages: list[list[tuple[str, int]]] = []
+    pages: list[list[tuple[Any, ...]]] = []
     cursor: tuple[Any, ...] | None = None
     while True:
         request = PageRequest(limit=3, cursor=cursor, backward=backward, reverse=reverse)
@@ -58,7 +61,8 @@ async def _walk(
                     keyset=CUSTOMER_SORT_KEYS[sort_key],
                     tag=sort_key,
                 )
-        pages.append([(row.id, row.points_balance) for row in page.rows])
+        records: list[Any] = list(page.rows)
+        pages.append([tuple(row) for row in records])
         more = page.has_previous_page if backward else page.has_next_page
         if not more or not page.rows:
             return pages
@@ -79,6 +83,16 @@ async def test_every_page_matches_what_sqlalchemy_reads(
     for points in BALANCES:
         await add_customer(resources, tenant, points=points)
         await add_customer(resources, other_tenant, points=points)
+    # Values that need their type's processing too: a JSON document, Decimals, timestamps.
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        await session.execute(
+            text(
+                "UPDATE customers SET rfm_score = jsonb_build_object('r', points_balance % 5), "
+                "total_spent = points_balance / 8.0, churn_score = 0.125, "
+                "first_order_at = now() WHERE merchant_id = :merchant AND points_balance > 10"
+            ),
+            {"merchant": tenant.merchant_id},
+        )
     filters: list[tuple[list[Comparison], Any]] = [
         ([], lambda balance: True),
         ([compare("points_balance", "<=", Decimal(100))], lambda balance: balance <= 100),
@@ -101,8 +115,12 @@ async def test_every_page_matches_what_sqlalchemy_reads(
 
         assert driver == sqlalchemy
         rows = [row for page in driver for row in page]
-        assert sorted(balance for _, balance in rows) == sorted(filter(kept, BALANCES))
-        assert len({customer_id for customer_id, _ in rows}) == len(rows)
+        balances = [row[COLUMNS.index("points_balance")] for row in rows]
+        assert sorted(balances) == sorted(filter(kept, BALANCES))
+        assert len({row[COLUMNS.index("id")] for row in rows}) == len(rows)
+        assert all(row[COLUMNS.index("merchant_id")] == tenant.merchant_id for row in rows)
+        scores = [row[COLUMNS.index("rfm_score")] for row in rows]
+        assert all(score is None or isinstance(score, dict) for score in scores)
 
 
 async def test_one_template_per_shape_whatever_the_values(
