@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from subgraphs.kit.jobs import nudge_notification_flows
 from subgraphs.kit.pubsub import ledger_channel, segments_channel
 from subgraphs.kit.resources import Resources
 
 
 async def ledger_changed(resources: Resources, merchant_id: str, **details: Any) -> None:
-    """Retire the merchant's cached reads, then wake their live subscriptions. Call after the
-    commit: a subscriber that re-reads must see the change."""
+    """Retire the merchant's cached reads, wake their live subscriptions, and nudge their
+    notification flows (a ledger change may be points earned, a reward, a tier reached, a new
+    balance for Klaviyo). Call after the commit: whoever re-reads must see the change."""
     await resources.cache.invalidate_tenant(merchant_id)
     await resources.pubsub.publish(ledger_channel(merchant_id), details)
+    await nudge_notification_flows(resources.redis, merchant_id, calls=resources.redis_calls)
 
 
 async def segments_recomputed(resources: Resources, merchant_id: str) -> None:

@@ -27,6 +27,8 @@ from subgraphs.kit.integrations.http_retries import (
 from subgraphs.kit.integrations.message_rendering import RenderedMessage
 
 KLAVIYO_EVENTS_URL = "https://a.klaviyo.com/api/events"
+# Create or Update Profile: an upsert by any identifier given (email, phone, external id).
+KLAVIYO_PROFILE_IMPORT_URL = "https://a.klaviyo.com/api/profile-import"
 KLAVIYO_REVISION = "2024-10-15"
 EXPIRY_METRIC = "LoyalNest Points Expiring"
 POSTSCRIPT_MESSAGES_URL = "https://api.postscript.io/api/v2/message_requests"
@@ -217,6 +219,27 @@ class KlaviyoClient(_SendsExpiryReminders):
         await deliver_with_retries(
             "klaviyo",
             lambda: self._http.post(KLAVIYO_EVENTS_URL, content=body, headers=self._headers),
+            self._retry,
+        )
+
+    async def upsert_profile(self, recipient: Recipient, properties: dict[str, Any]) -> None:
+        """Set ``properties`` (custom profile properties) on the customer's profile, made if
+        Klaviyo has none: matched by external id (ours), email and phone. The same call twice
+        sets the same values: safe to repeat."""
+        if not recipient.email and not recipient.phone:
+            raise NotificationNotDeliverable("a Klaviyo profile needs an email or a phone number")
+        attributes: dict[str, Any] = {"external_id": recipient.external_id}
+        if recipient.email:
+            attributes["email"] = recipient.email
+        if recipient.phone:
+            attributes["phone_number"] = recipient.phone
+        attributes["properties"] = properties
+        body = orjson.dumps({"data": {"type": "profile", "attributes": attributes}})
+        await deliver_with_retries(
+            "klaviyo",
+            lambda: self._http.post(
+                KLAVIYO_PROFILE_IMPORT_URL, content=body, headers=self._headers
+            ),
             self._retry,
         )
 

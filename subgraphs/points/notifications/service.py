@@ -10,6 +10,7 @@ import enum
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from datetime import datetime
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -73,6 +74,12 @@ class DeliveryStatus(enum.StrEnum):
     SKIPPED = "skipped"
 
 
+# On for a merchant who has not chosen: what answers something the customer did (a reward's
+# code, a tier reached, a referral paid, a privacy request) and the expiry reminder (sent
+# since before the choice existed). Off: points earned, which would mail on every order;
+# most merchants keep it for their own Klaviyo flows.
+DEFAULT_MESSAGE_TYPES = frozenset(MessageType) - {MessageType.POINTS_EARNED}
+
 # What each provider can send: Postscript is SMS only.
 PROVIDER_CHANNELS: dict[NotificationProvider, frozenset[Channel]] = {
     NotificationProvider.NONE: frozenset(),
@@ -98,6 +105,8 @@ class NotificationSettingsView:
     sender_name: str | None
     sender_email: str | None
     channels: tuple[Channel, ...]
+    message_types: tuple[MessageType, ...]
+    profile_sync: bool
     version: int
 
 
@@ -110,7 +119,38 @@ class SettingsChanges:
     sender_name: str | None = None
     sender_email: str | None = None
     channels: Sequence[Channel] | None = None
+    message_types: Sequence[MessageType] | None = None
+    profile_sync: bool | None = None
     expected_version: int | None = None
+
+
+def enabled_since(stored: Mapping[str, str]) -> dict[MessageType, datetime]:
+    """The message types a merchant sends (``notification_settings.message_types``), each
+    with the moment it was switched on: events from before it are not sent."""
+    return {
+        MessageType(kind): datetime.fromisoformat(since)
+        for kind, since in stored.items()
+        if kind in MessageType.__members__.values()
+    }
+
+
+def _message_types(
+    stored: Mapping[str, str] | None,
+    chosen: Sequence[MessageType] | None,
+    *,
+    restart: bool,
+    now: datetime,
+) -> dict[str, str]:
+    """The new ``message_types``: a type kept on keeps its moment, one switched on starts
+    now, and so does every type when sending starts again (``restart``: a provider chosen
+    after none), so nothing from the time it was off is sent as a backlog."""
+    kept = {} if stored is None or restart else dict(stored)
+    kinds = (
+        (DEFAULT_MESSAGE_TYPES if stored is None else {MessageType(k) for k in stored})
+        if chosen is None
+        else set(chosen)
+    )
+    return {kind.value: kept.get(kind.value, now.isoformat()) for kind in sorted(kinds)}
 
 
 def _last4(api_key: str) -> str:
@@ -135,6 +175,10 @@ async def notification_settings(
         sender_name=None if row is None else row.sender_name,
         sender_email=None if row is None else row.sender_email,
         channels=(Channel.EMAIL,) if row is None else tuple(Channel(c) for c in row.channels),
+        message_types=tuple(
+            sorted(DEFAULT_MESSAGE_TYPES if row is None else enabled_since(row.message_types))
+        ),
+        profile_sync=True if row is None else row.profile_sync,
         version=0 if row is None else row.version,
     )
 
@@ -189,7 +233,8 @@ async def update_notification_settings(
             f"the notification settings changed since version {changes.expected_version} "
             f"(they are at version {version} now); reload them and apply the change again",
         )
-    provider = changes.provider or (await program_config(session, merchant_id)).notifications
+    provider_before = (await program_config(session, merchant_id)).notifications
+    provider = changes.provider or provider_before
     channels = (
         tuple(dict.fromkeys(changes.channels))
         if changes.channels is not None
@@ -228,8 +273,22 @@ async def update_notification_settings(
         )
     if changes.provider is not None:
         await update_program_config(write, {"notifications": provider.value})
+    restart = provider_before is NotificationProvider.NONE and provider_before is not provider
     await repository.save(
-        sender_name=sender_name, sender_email=sender_email, channels=[c.value for c in channels]
+        sender_name=sender_name,
+        sender_email=sender_email,
+        channels=[c.value for c in channels],
+        message_types=_message_types(
+            None if current is None else current.message_types,
+            changes.message_types,
+            restart=restart,
+            now=write.now,
+        ),
+        profile_sync=(
+            changes.profile_sync
+            if changes.profile_sync is not None
+            else current is None or current.profile_sync
+        ),
     )
     await write.audit.record(
         AuditAction.NOTIFICATION_SETTINGS_UPDATED,
@@ -237,6 +296,12 @@ async def update_notification_settings(
             "provider": provider.value,
             "api_key_changed": changes.api_key is not None,
             "channels": [c.value for c in channels],
+            **(
+                {}
+                if changes.message_types is None
+                else {"message_types": sorted(kind.value for kind in changes.message_types)}
+            ),
+            **({} if changes.profile_sync is None else {"profile_sync": changes.profile_sync}),
         },
     )
     return await notification_settings(session, merchant_id, cipher)

@@ -92,11 +92,27 @@ class NotificationSettings:
     channels: list[NotificationChannel] = strawberry.field(  # type: ignore[valid-type]
         description="The channels messages are sent on."
     )
+    message_types: list[NotificationMessageType] = strawberry.field(  # type: ignore[valid-type]
+        description="The messages sent when their event happens (points earned, a reward "
+        "redeemed, ...). Until the merchant chooses: all but POINTS_EARNED. Events from "
+        "before a type was switched on are never sent."
+    )
+    klaviyo_profile_sync: bool = strawberry.field(
+        description="Klaviyo only: whether each customer's profile carries their loyalty "
+        "properties (loyalnest_vip_tier, loyalnest_points_balance, loyalnest_referral_url, "
+        "...), pushed on change and reconciled nightly. On until switched off."
+    )
     version: int = version_field("notification settings")
 
     @classmethod
     def from_view(cls, view: service.NotificationSettingsView) -> NotificationSettings:
-        return from_attributes(cls, view, channels=list(view.channels))
+        return from_attributes(
+            cls,
+            view,
+            channels=list(view.channels),
+            message_types=list(view.message_types),
+            klaviyo_profile_sync=view.profile_sync,
+        )
 
 
 @strawberry.type(description="A message type's text in one language.")
@@ -207,6 +223,15 @@ class NotificationSettingsUpdateInput:
         default=None,
         description="The channels to send on (Postscript: SMS only); replaces the list.",
     )
+    message_types: list[NotificationMessageType] | None = strawberry.field(  # type: ignore[valid-type]
+        default=None,
+        description="The messages to send when their event happens; replaces the list (an "
+        "empty list sends none). A type switched on now sends events from now on.",
+    )
+    klaviyo_profile_sync: bool | None = strawberry.field(
+        default=None,
+        description="Klaviyo only: keep loyalty properties on customers' profiles.",
+    )
 
     def to_changes(self) -> service.SettingsChanges:
         return service.SettingsChanges(
@@ -217,6 +242,10 @@ class NotificationSettingsUpdateInput:
             channels=None
             if self.channels is None
             else [service.Channel(channel) for channel in self.channels],
+            message_types=None
+            if self.message_types is None
+            else [service.MessageType(kind) for kind in self.message_types],
+            profile_sync=self.klaviyo_profile_sync,
             expected_version=self.expected_version,
         )
 
