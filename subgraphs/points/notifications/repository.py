@@ -221,7 +221,7 @@ class KlaviyoProfileStateRepository(TenantRepository[KlaviyoProfileState]):
                 self._mine, KlaviyoProfileState.customer_id == any_of(customer_ids)
             )
         )
-        return {customer_id: digest for customer_id, digest in result.tuples()}
+        return {str(row[0]): str(row[1]) for row in result}
 
     async def save(self, digests: Mapping[str, str], now: datetime) -> None:
         """Record what was pushed, in one statement."""
