@@ -35,7 +35,7 @@ from subgraphs.kit.integrations.alerts import AlertDeliveryError, SlackAlerter
 from subgraphs.kit.integrations.http_retries import DEFAULT_RETRY_POLICY, RetryPolicy
 from subgraphs.kit.resources import Resources
 from subgraphs.points.notifications.flows import Flow, FlowEvent, FlowPage, Position, page_of
-from subgraphs.points.notifications.service import MessageType
+from subgraphs.points.notifications.message_types import MessageType
 from subgraphs.referrals.program.service import alert_webhook
 
 log = structlog.get_logger(__name__)

@@ -29,7 +29,7 @@ from subgraphs.kit.repository import audit_entries_after
 from subgraphs.points.customers.repository import CustomerRepository
 from subgraphs.points.ledger.repository import LedgerRepository
 from subgraphs.points.notifications.flows import Flow, FlowEvent, FlowPage, Position, page_of
-from subgraphs.points.notifications.service import MessageType
+from subgraphs.points.notifications.message_types import MessageType
 from subgraphs.points.rewards.repository import RedemptionRepository
 from subgraphs.points.tiers.repository import TierRepository
 from subgraphs.points.tiers.rules import localized_name

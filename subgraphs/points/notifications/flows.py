@@ -35,18 +35,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.crypto import FieldCipher
 from db.models import NotificationDelivery
 from subgraphs.kit.integrations.http_retries import DEFAULT_RETRY_POLICY, RetryPolicy
+from subgraphs.points.notifications.message_types import MessageType, enabled_since
 from subgraphs.points.notifications.repository import (
     DeliveryRepository,
     NotificationCursorRepository,
     NotificationSettingsRepository,
 )
 from subgraphs.points.notifications.sending import CustomerMessage, notify_customer, send_setup
-from subgraphs.points.notifications.service import (
-    DeliveryStatus,
-    MessageType,
-    UnitOfWork,
-    enabled_since,
-)
+from subgraphs.points.notifications.service import DeliveryStatus, UnitOfWork
 from subgraphs.points.orders.repository import shop_connection
 
 OVERLAP = timedelta(minutes=10)

@@ -10,7 +10,6 @@ import enum
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,6 +33,12 @@ from subgraphs.kit.integrations.notification_templates import (
 from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.customers.service import normalize_email
 from subgraphs.points.errors import PointsError, PointsErrorCode
+from subgraphs.points.notifications.message_types import (
+    DEFAULT_MESSAGE_TYPES,
+    MessageType,
+    enabled_since,
+    message_types_after,
+)
 from subgraphs.points.notifications.repository import (
     EmailTemplateRepository,
     NotificationSettingsRepository,
@@ -59,26 +64,11 @@ class Channel(enum.StrEnum):
     SMS = "sms"
 
 
-class MessageType(enum.StrEnum):
-    POINTS_EARNED = "points_earned"
-    REWARD_REDEEMED = "reward_redeemed"
-    TIER_UPGRADED = "tier_upgraded"
-    REFERRAL_COMPLETED = "referral_completed"
-    EXPIRY_REMINDER = "expiry_reminder"
-    GDPR_DONE = "gdpr_done"
-
-
 class DeliveryStatus(enum.StrEnum):
     SENT = "sent"
     FAILED = "failed"
     SKIPPED = "skipped"
 
-
-# On for a merchant who has not chosen: what answers something the customer did (a reward's
-# code, a tier reached, a referral paid, a privacy request) and the expiry reminder (sent
-# since before the choice existed). Off: points earned, which would mail on every order;
-# most merchants keep it for their own Klaviyo flows.
-DEFAULT_MESSAGE_TYPES = frozenset(MessageType) - {MessageType.POINTS_EARNED}
 
 # What each provider can send: Postscript is SMS only.
 PROVIDER_CHANNELS: dict[NotificationProvider, frozenset[Channel]] = {
@@ -122,35 +112,6 @@ class SettingsChanges:
     message_types: Sequence[MessageType] | None = None
     profile_sync: bool | None = None
     expected_version: int | None = None
-
-
-def enabled_since(stored: Mapping[str, str]) -> dict[MessageType, datetime]:
-    """The message types a merchant sends (``notification_settings.message_types``), each
-    with the moment it was switched on: events from before it are not sent."""
-    return {
-        MessageType(kind): datetime.fromisoformat(since)
-        for kind, since in stored.items()
-        if kind in MessageType.__members__.values()
-    }
-
-
-def _message_types(
-    stored: Mapping[str, str] | None,
-    chosen: Sequence[MessageType] | None,
-    *,
-    restart: bool,
-    now: datetime,
-) -> dict[str, str]:
-    """The new ``message_types``: a type kept on keeps its moment, one switched on starts
-    now, and so does every type when sending starts again (``restart``: a provider chosen
-    after none), so nothing from the time it was off is sent as a backlog."""
-    kept = {} if stored is None or restart else dict(stored)
-    kinds = (
-        (DEFAULT_MESSAGE_TYPES if stored is None else {MessageType(k) for k in stored})
-        if chosen is None
-        else set(chosen)
-    )
-    return {kind.value: kept.get(kind.value, now.isoformat()) for kind in sorted(kinds)}
 
 
 def _last4(api_key: str) -> str:
@@ -278,7 +239,7 @@ async def update_notification_settings(
         sender_name=sender_name,
         sender_email=sender_email,
         channels=[c.value for c in channels],
-        message_types=_message_types(
+        message_types=message_types_after(
             None if current is None else current.message_types,
             changes.message_types,
             restart=restart,

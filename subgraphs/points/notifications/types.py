@@ -17,6 +17,7 @@ from subgraphs.kit.integrations.notification_templates import Template
 from subgraphs.kit.permissions import Capability, require
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.notifications import service
+from subgraphs.points.notifications.message_types import MessageType
 from subgraphs.points.program.service import NotificationProvider as ProviderValue
 from subgraphs.points.program.types import NotificationProvider
 from subgraphs.points.user_errors import PointsUserError
@@ -28,7 +29,7 @@ NotificationChannel = domain_enum(
     values={"EMAIL": "By email (Klaviyo).", "SMS": "By text message (Klaviyo or Postscript)."},
 )
 NotificationMessageType = domain_enum(
-    service.MessageType,
+    MessageType,
     name="NotificationMessageType",
     description="What a notification tells the customer.",
     values={
@@ -184,7 +185,7 @@ class NotificationDelivery:
             cls,
             row,
             id=global_id("NotificationDelivery", row.id),
-            message_type=service.MessageType(row.message_type),
+            message_type=MessageType(row.message_type),
             customer_id=None if row.customer_id is None else global_id("Customer", row.customer_id),
             provider=ProviderValue(row.provider),
             locale=None if row.locale is None else _Locale(row.locale),
@@ -244,7 +245,7 @@ class NotificationSettingsUpdateInput:
             else [service.Channel(channel) for channel in self.channels],
             message_types=None
             if self.message_types is None
-            else [service.MessageType(kind) for kind in self.message_types],
+            else [MessageType(kind) for kind in self.message_types],
             profile_sync=self.klaviyo_profile_sync,
             expected_version=self.expected_version,
         )

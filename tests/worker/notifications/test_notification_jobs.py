@@ -35,7 +35,7 @@ from subgraphs.points.consents.service import (
     ConsentType,
     update_consents,
 )
-from subgraphs.points.notifications.service import MessageType
+from subgraphs.points.notifications.message_types import MessageType
 from subgraphs.referrals.program.service import set_alert_webhook
 from tests.conftest import Tenant
 from tests.subgraphs.points.notifications.test_flows import FAST, send_through_klaviyo

@@ -25,9 +25,8 @@ from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.ledger.service import AdjustCommand, PointsChange, adjust, credit_referral
 from subgraphs.points.notifications.events import POINTS_FLOWS
 from subgraphs.points.notifications.flows import FlowsSummary, run_flows
+from subgraphs.points.notifications.message_types import DEFAULT_MESSAGE_TYPES, MessageType
 from subgraphs.points.notifications.service import (
-    DEFAULT_MESSAGE_TYPES,
-    MessageType,
     SettingsChanges,
     notification_settings,
     update_notification_settings,
