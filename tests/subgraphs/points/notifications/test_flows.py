@@ -15,7 +15,6 @@ import httpx
 import respx
 from sqlalchemy import delete, select
 
-from db.encryption_contexts import REWARD_REDEMPTIONS_CODE
 from db.models import NotificationCursor, NotificationDelivery
 from db.session import system_unit_of_work, tenant_unit_of_work
 from subgraphs.kit.integrations.http_retries import RetryPolicy
@@ -32,7 +31,14 @@ from subgraphs.points.notifications.service import (
     update_notification_settings,
 )
 from subgraphs.points.program.service import NotificationProvider
-from subgraphs.points.rewards.redemption import RedeemCommand, redeem_reward
+from subgraphs.points.rewards.discounts import IssuedDiscount
+from subgraphs.points.rewards.redemption import (
+    RedeemCommand,
+    begin_redemption,
+    mark_issued,
+    redeem_reward,
+    redemption_code,
+)
 from subgraphs.points.shopify import ShopifyConnector
 from subgraphs.points.tiers.rules import TierRules
 from subgraphs.points.tiers.service import TierDraft, create_tier
@@ -184,7 +190,31 @@ async def test_an_unavailable_klaviyo_is_retried_after_a_backoff_then_given_up(
     assert (logged.status, logged.attempts) == ("sent", 2)
 
 
-async def test_adjustments_and_referral_credits_are_not_points_earned(
+async def test_a_klaviyo_down_through_every_try_is_given_up_and_the_cursor_moves_on(
+    resources: Resources,
+    tenant: Tenant,
+    http: httpx.AsyncClient,
+    mock_http: respx.MockRouter,
+    api_key: str,
+) -> None:
+    route = mock_http.post(KLAVIYO_EVENTS_URL).mock(return_value=httpx.Response(502))
+    await send_through_klaviyo(resources, tenant, api_key, [MessageType.POINTS_EARNED])
+    customer_id = await add_recipient(resources, tenant)
+    await earn_purchase(resources, tenant, customer_id, "5.00", at=datetime.now(UTC))
+
+    for minutes in (0, 2, 5, 10):
+        await run(resources, tenant, http, later=timedelta(minutes=minutes))
+
+    [logged] = await deliveries(resources, tenant)
+    assert (logged.status, logged.reason, logged.attempts) == ("failed", "unavailable", 3)
+    assert route.call_count == 9  # three tries of three HTTP attempts, then no more
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        cursor = await session.scalar(select(NotificationCursor.position))
+    assert cursor is not None
+    assert cursor > logged.created_at
+
+
+async def test_adjustments_referral_credits_and_empty_earns_are_not_points_earned(
     resources: Resources,
     tenant: Tenant,
     http: httpx.AsyncClient,
@@ -218,6 +248,9 @@ async def test_adjustments_and_referral_credits_are_not_points_earned(
             PointsChange(friend, 100, "referral", f"referral:{referral_id}:friend"),
             now=now,
         )
+
+    nothing = await earn_purchase(resources, tenant, friend, "0.00", at=now)
+    assert nothing.transaction.points == 0
 
     summary = await run(resources, tenant, http)
 
@@ -281,10 +314,38 @@ async def test_a_redeemed_reward_sends_its_code(
         outcome.redemption.id,
     )
     assert "Free tote" in event["subject"] + event["body"]
-    code = resources.cipher.decrypt(
-        outcome.redemption.code_encrypted, context=REWARD_REDEMPTIONS_CODE
-    )
-    assert code in event["body"]
+    assert redemption_code(outcome.redemption, resources.cipher) in event["body"]
+
+
+async def test_a_redemption_waits_for_its_code_before_it_is_told(
+    resources: Resources,
+    tenant: Tenant,
+    http: httpx.AsyncClient,
+    mock_http: respx.MockRouter,
+    api_key: str,
+) -> None:
+    route = mock_http.post(KLAVIYO_EVENTS_URL).mock(return_value=httpx.Response(202))
+    await send_through_klaviyo(resources, tenant, api_key, [MessageType.REWARD_REDEEMED])
+    customer_id = await add_recipient(resources, tenant)
+    await earn_purchase(resources, tenant, customer_id, "30.00", at=datetime.now(UTC))
+    reward_id = await new_reward(resources, tenant)
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        started = await begin_redemption(
+            session,
+            tenant.merchant_id,
+            RedeemCommand(customer_id, reward_id, f"redeem:{uuid.uuid4()}"),
+            resources.cipher,
+            now=datetime.now(UTC),
+        )
+
+    pending = await run(resources, tenant, http)
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        await mark_issued(session, tenant.merchant_id, started.redemption.id, IssuedDiscount(None))
+    issued = await run(resources, tenant, http)
+
+    assert (pending.waiting, pending.sent, issued.sent) == (1, 0, 1)
+    [event] = events_sent(route, api_key)
+    assert event["unique_id"] == started.redemption.id
 
 
 async def test_a_tier_reached_by_earning_is_told_and_one_given_by_a_new_tier_is_not(
