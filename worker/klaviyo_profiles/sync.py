@@ -199,17 +199,17 @@ async def push_changed_profiles(
     summary = ProfileSyncSummary()
     async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
         key = await sync_key(session, merchant_id, resources)
+        if key is None:
+            return summary
         stored = (await NotificationCursorRepository(session, merchant_id).positions()).get(STREAM)
-    if key is None:
-        return summary
+        # The first run starts now: what happened before is the nightly reconcile's.
+        start = now - OVERLAP if stored is None else max(stored - OVERLAP, now - LOOKBACK)
+        entries = await audit_entries_after(session, merchant_id, CHANGE_ACTIONS, (start, ""), PAGE)
+    if not entries and stored is not None:
+        return summary  # nothing read after the cursor: it stays, and nothing is written
     client = KlaviyoClient(http, key, retry=retry)
-    # The first run starts now: what happened before is the nightly reconcile's.
-    start = now - OVERLAP if stored is None else max(stored - OVERLAP, now - LOOKBACK)
-    after: tuple[datetime, str] = (start, "")
     position = now
     while True:
-        async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
-            entries = await audit_entries_after(session, merchant_id, CHANGE_ACTIONS, after, PAGE)
         customer_ids = sorted(
             {
                 str(entry.metadata_["customer_id"])
@@ -225,6 +225,8 @@ async def push_changed_profiles(
         if len(entries) < PAGE:
             break
         after = (entries[-1].created_at, entries[-1].id)
+        async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
+            entries = await audit_entries_after(session, merchant_id, CHANGE_ACTIONS, after, PAGE)
     async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
         await NotificationCursorRepository(session, merchant_id).move(STREAM, position)
     return summary

@@ -4,10 +4,10 @@
 and pushes their changed profiles (``worker.klaviyo_profiles.sync``). A commit that may have
 made an event nudges it (``kit.events.ledger_changed``); one job per merchant is queued or
 running at a time (its job id), and the one waiting reads every event committed before it
-starts. The minutely sweep queues it for every merchant with notifications, so an event whose
-nudge was lost (Redis down, a worker killed) waits a minute, and a message the provider could
-not take is tried again after its backoff. The nightly reconcile pushes every profile that
-changed without an audit entry saying so (imports, renamed tiers).
+starts. The sweep queues it every 5 minutes for every merchant with notifications, so an
+event whose nudge was lost (Redis down, a worker killed) waits at most that long, and a
+message the provider could not take is tried again after its backoff. The nightly reconcile
+pushes every profile that changed without an audit entry saying so (imports, renamed tiers).
 """
 
 from __future__ import annotations
@@ -73,10 +73,15 @@ async def send_notification_flows(ctx: dict[str, Any], merchant_id: str) -> dict
     return report
 
 
-@job(timeout=120, cron=Cron())
+# Every 5 minutes: the nudges after each commit are the fast path; the sweep only catches a
+# lost one (and paces retries), and a merchant with nothing new costs it one read transaction.
+SWEEP_MINUTES = frozenset(range(0, 60, 5))
+
+
+@job(timeout=240, cron=Cron(minute=SWEEP_MINUTES))
 async def sweep_notification_flows(ctx: dict[str, Any]) -> int:
-    """Every minute: queue the flows job of every merchant with notifications (a merchant's
-    queued or running job is not queued twice)."""
+    """Every 5 minutes: queue the flows job of every merchant with notifications (a
+    merchant's queued or running job is not queued twice)."""
     resources = job_resources(ctx)
 
     async def nudge(merchant_id: str) -> None:

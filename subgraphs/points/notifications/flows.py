@@ -4,8 +4,8 @@ referral paid, a privacy request carried out), read from what the event committe
 Nothing is queued on a write path: the event is already in Postgres (its audit entry, which
 commits with the change it records; a GDPR request's row), and each flow reads a merchant's
 events after its cursor (``notification_cursors``). After a commit the worker is nudged to run
-the merchant's flows (``kit.jobs.nudge_notification_flows``), and a sweep runs them every
-minute anyway, so a lost nudge or a crashed worker delays a message and never loses it.
+the merchant's flows (``kit.jobs.nudge_notification_flows``), and a sweep runs them every few
+minutes anyway, so a lost nudge or a crashed worker delays a message and never loses it.
 
 Exactly one message per event: the event's id is the delivery log's key and the provider's
 dedupe key (Klaviyo's ``unique_id``), so a run repeated after a crash, or two runs reading the
@@ -137,6 +137,17 @@ class _Run:
     summary: FlowsSummary
 
 
+async def _read_page(
+    session: AsyncSession, merchant_id: str, cipher: FieldCipher, flow: Flow, after: Position
+) -> tuple[FlowPage, dict[str, NotificationDelivery]]:
+    """A page of the flow's events and their log rows."""
+    page = await flow.read(session, merchant_id, cipher, after, PAGE)
+    log = await DeliveryRepository(session, merchant_id).deliveries_of(
+        flow.message_type.value, [event.event_id for event in page.events]
+    )
+    return page, log
+
+
 async def run_flows(
     sessions: UnitOfWork,
     merchant_id: str,
@@ -147,7 +158,9 @@ async def run_flows(
     http: httpx.AsyncClient | None = None,
     retry: RetryPolicy = DEFAULT_RETRY_POLICY,
 ) -> FlowsSummary:
-    """Send every message the merchant's enabled flows owe, and move their cursors."""
+    """Send every message the merchant's enabled flows owe, and move their cursors. A
+    merchant with nothing new costs one transaction of reads (every flow's first page) and
+    no write: a cursor stays where it is while nothing is read after it."""
     summary = FlowsSummary()
     async with sessions() as session:
         if await send_setup(session, merchant_id, cipher) is None:
@@ -157,17 +170,25 @@ async def run_flows(
             return summary
         positions = await NotificationCursorRepository(session, merchant_id).positions()
         shop = await shop_connection(session, merchant_id)
-    enabled = enabled_since(settings.message_types)
+        enabled = enabled_since(settings.message_types)
+        first_pages = {}
+        for flow in flows:
+            since = enabled.get(flow.message_type)
+            if since is None:
+                continue
+            start = max(since, now - LOOKBACK)
+            stored = positions.get(flow.message_type.value)
+            if stored is not None:
+                start = max(start, stored - OVERLAP)
+            first_pages[flow.message_type] = await _read_page(
+                session, merchant_id, cipher, flow, (start, "")
+            )
     run = _Run(sessions, merchant_id, cipher, now, shop.shop_domain, http, retry, summary)
     for flow in flows:
-        since = enabled.get(flow.message_type)
-        if since is None:
+        first = first_pages.get(flow.message_type)
+        if first is None or first[0].last is None:
             continue
-        start = max(since, now - LOOKBACK)
-        stored = positions.get(flow.message_type.value)
-        if stored is not None:
-            start = max(start, stored - OVERLAP)
-        held = await _run_flow(run, flow, start)
+        held = await _run_flow(run, flow, *first)
         async with sessions() as session:
             await NotificationCursorRepository(session, merchant_id).move(
                 flow.message_type.value, now if held is None else held
@@ -175,18 +196,14 @@ async def run_flows(
     return summary
 
 
-async def _run_flow(run: _Run, flow: Flow, start: datetime) -> datetime | None:
-    """Send what the flow owes from ``start`` on; the time of the oldest event still owed
-    (where the cursor must wait), if any."""
+async def _run_flow(
+    run: _Run, flow: Flow, page: FlowPage, log: dict[str, NotificationDelivery]
+) -> datetime | None:
+    """Send what the flow owes from its first ``page`` on; the time of the oldest event still
+    owed (where the cursor must wait), if any."""
     held: datetime | None = None
-    after: Position = (start, "")
     kind = flow.message_type
     while True:
-        async with run.sessions() as session:
-            page = await flow.read(session, run.merchant_id, run.cipher, after, PAGE)
-            log = await DeliveryRepository(session, run.merchant_id).deliveries_of(
-                kind.value, [event.event_id for event in page.events]
-            )
         for event in page.events:
             earlier = log.get(event.event_id)
             if earlier is not None and _settled(earlier):
@@ -216,4 +233,5 @@ async def _run_flow(run: _Run, flow: Flow, start: datetime) -> datetime | None:
                 held = held or event.at
         if not page.more or page.last is None:
             return held
-        after = page.last
+        async with run.sessions() as session:
+            page, log = await _read_page(session, run.merchant_id, run.cipher, flow, page.last)

@@ -45,7 +45,7 @@ async def update_settings(
 async def stored_types(resources: Resources, tenant: Tenant) -> dict[str, str]:
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         row = await session.scalar(select(NotificationSettings))
-    assert row is not None
+    assert isinstance(row, NotificationSettings)
     return row.message_types
 
 
