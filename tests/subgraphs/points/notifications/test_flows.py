@@ -42,7 +42,7 @@ from subgraphs.points.rewards.redemption import (
 from subgraphs.points.shopify import ShopifyConnector
 from subgraphs.points.tiers.rules import TierRules
 from subgraphs.points.tiers.service import TierDraft, create_tier
-from tests.conftest import Tenant
+from tests.conftest import StatementCounter, Tenant
 from tests.subgraphs.points.test_expiry import earn_purchase
 from tests.subgraphs.points.test_expiry_reminders import add_recipient
 from tests.subgraphs.points.test_redemption import new_reward
@@ -379,3 +379,22 @@ async def test_a_tier_reached_by_earning_is_told_and_one_given_by_a_new_tier_is_
     assert event["metric"] == "LoyalNest Tier Upgraded"
     assert event["profile"]["external_id"] == earner
     assert "Oro" in event["subject"] + event["body"]
+
+
+async def test_the_award_path_runs_no_extra_statement_with_every_flow_on(
+    resources: Resources, tenant: Tenant, other_tenant: Tenant, count_statements: StatementCounter
+) -> None:
+    await send_through_klaviyo(resources, tenant, f"key_{uuid.uuid4().hex}", list(MessageType))
+    notified = await add_recipient(resources, tenant)
+    quiet = await add_recipient(resources, other_tenant)  # a shop that sends nothing
+
+    async def statements_of_an_award(shop: Tenant, customer_id: str) -> int:
+        before = count_statements.count
+        await earn_purchase(resources, shop, customer_id, "5.00", at=datetime.now(UTC))
+        return count_statements.count - before
+
+    # The customer locked with the key's replay, the program, the campaigns, the entry with
+    # its projection and audit (one statement), the tiers: nothing for the flows, which read
+    # the audit entry later.
+    assert await statements_of_an_award(tenant, notified) == 5
+    assert await statements_of_an_award(other_tenant, quiet) == 5
