@@ -145,6 +145,18 @@ class _SendsExpiryReminders:
         )
 
 
+def _profile_identifiers(recipient: Recipient) -> dict[str, Any]:
+    """How Klaviyo finds (or makes) the recipient's profile: our id, their email and phone."""
+    if not recipient.email and not recipient.phone:
+        raise NotificationNotDeliverable("klaviyo needs an email or a phone number")
+    identifiers: dict[str, Any] = {"external_id": recipient.external_id}
+    if recipient.email:
+        identifiers["email"] = recipient.email
+    if recipient.phone:
+        identifiers["phone_number"] = recipient.phone
+    return identifiers
+
+
 class KlaviyoClient(_SendsExpiryReminders):
     """Records a "LoyalNest Points Expiring" event on the customer's Klaviyo profile; the
     merchant's Klaviyo flow on that metric sends the message."""
@@ -172,16 +184,9 @@ class KlaviyoClient(_SendsExpiryReminders):
     ) -> None:
         """Record a ``metric`` event carrying the rendered text; ``event_id`` is Klaviyo's
         ``unique_id``, so the same event sent twice is one message."""
-        if not recipient.email and not recipient.phone:
-            raise NotificationNotDeliverable("klaviyo needs an email or a phone number")
-        profile: dict[str, Any] = {"external_id": recipient.external_id}
-        if recipient.email:
-            profile["email"] = recipient.email
-        if recipient.phone:
-            profile["phone_number"] = recipient.phone
         await self.track(
             metric,
-            profile,
+            _profile_identifiers(recipient),
             {
                 **(properties or {}),
                 "subject": message.subject,
@@ -226,14 +231,7 @@ class KlaviyoClient(_SendsExpiryReminders):
         """Set ``properties`` (custom profile properties) on the customer's profile, made if
         Klaviyo has none: matched by external id (ours), email and phone. The same call twice
         sets the same values: safe to repeat."""
-        if not recipient.email and not recipient.phone:
-            raise NotificationNotDeliverable("a Klaviyo profile needs an email or a phone number")
-        attributes: dict[str, Any] = {"external_id": recipient.external_id}
-        if recipient.email:
-            attributes["email"] = recipient.email
-        if recipient.phone:
-            attributes["phone_number"] = recipient.phone
-        attributes["properties"] = properties
+        attributes = {**_profile_identifiers(recipient), "properties": properties}
         body = orjson.dumps({"data": {"type": "profile", "attributes": attributes}})
         await deliver_with_retries(
             "klaviyo",
