@@ -31,10 +31,15 @@ from subgraphs.kit.jobs import (
 )
 from subgraphs.kit.resources import Resources
 from subgraphs.points.notifications.events import POINTS_FLOWS
-from subgraphs.points.notifications.flows import Flow, run_flows
+from subgraphs.points.notifications.flows import Flow, FlowsSummary, run_flows
+from subgraphs.points.notifications.sending import send_setup
 from subgraphs.points.program.repository import merchants_with_notifications
 from worker.gdpr.notices import GDPR_DONE_FLOW
-from worker.klaviyo_profiles.sync import push_changed_profiles, reconcile_profiles
+from worker.klaviyo_profiles.sync import (
+    ProfileSyncSummary,
+    push_changed_profiles,
+    reconcile_profiles,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -49,11 +54,15 @@ async def run_merchant_notifications(
     now: datetime,
     retry: RetryPolicy = DEFAULT_RETRY_POLICY,
 ) -> dict[str, Any]:
-    """One merchant's flows, then their changed Klaviyo profiles."""
+    """One merchant's flows, then their changed Klaviyo profiles (nothing, after one short
+    read, for a merchant who sends no notifications)."""
 
     def sessions() -> Any:
         return tenant_unit_of_work(resources.sessions, merchant_id)
 
+    async with sessions() as session:
+        if await send_setup(session, merchant_id, resources.cipher) is None:
+            return {"messages": asdict(FlowsSummary()), "profiles": asdict(ProfileSyncSummary())}
     messages = await run_flows(
         sessions, merchant_id, resources.cipher, FLOWS, now=now, http=http, retry=retry
     )
