@@ -9,6 +9,8 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 
+import redis
+
 from cli.embedded import free_port
 from cli.processes import wait_until_ready
 from cli.stack import REPO_ROOT
@@ -33,9 +35,26 @@ def service_env(settings: Settings, **overrides: str) -> dict[str, str]:
     }
 
 
+def _drop_stale_flows_jobs(settings: Settings) -> None:
+    """In-process tests nudge notification flows (every ledger commit does) with no worker to
+    run them; a worker started later would first work through all of them. They are no test's
+    business: their merchants are gone from the test's view and the sweep would find nothing."""
+    assert settings.redis_url
+    client = redis.Redis.from_url(settings.redis_url)
+    try:
+        queued: list[bytes] = client.zrange("arq:queue", 0, -1)  # type: ignore[assignment]
+        stale = [job_id for job_id in queued if job_id.startswith(b"notification-flows:")]
+        if stale:
+            client.zrem("arq:queue", *stale)
+            client.delete(*(b"arq:job:" + job_id for job_id in stale))
+    finally:
+        client.close()
+
+
 def start_worker(settings: Settings, **overrides: str) -> subprocess.Popen[bytes]:
     """`loyalnest worker`, with a fast sweeper (and referral payouts every second) so recovery
     and rewards show within a test's patience."""
+    _drop_stale_flows_jobs(settings)
     env = service_env(
         settings,
         LOYALNEST_INBOX_SWEEP_EVERY_SECONDS="1",

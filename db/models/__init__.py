@@ -29,7 +29,13 @@ from db.models.gdpr import GdprRequest
 from db.models.logs import ApiLog, AuditLog, WebhookReceipt
 from db.models.merchant import Merchant
 from db.models.merchant_referral import MerchantReferral
-from db.models.notification import EmailTemplate, NotificationDelivery, NotificationSettings
+from db.models.notification import (
+    EmailTemplate,
+    KlaviyoProfileState,
+    NotificationCursor,
+    NotificationDelivery,
+    NotificationSettings,
+)
 from db.models.points import PointsTransaction, PointsTransactionKind
 from db.models.program import ProgramSettings
 from db.models.referral import (
@@ -73,10 +79,12 @@ __all__ = [
     "EmailTemplate",
     "ExpiryReminder",
     "GdprRequest",
+    "KlaviyoProfileState",
     "LifecycleStage",
     "Merchant",
     "MerchantApiKey",
     "MerchantReferral",
+    "NotificationCursor",
     "NotificationDelivery",
     "NotificationSettings",
     "OrderChannel",

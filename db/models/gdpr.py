@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, Index, Text
+from sqlalchemy import CheckConstraint, DateTime, Index, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.models.base import HASH_PARTITIONED_BY_MERCHANT, Base, MerchantKey, TextKey, Timestamps
@@ -19,6 +19,12 @@ class GdprRequest(Timestamps, Base):
             name="request_type_known",
         ),
         CheckConstraint("status IN ('pending', 'completed', 'failed')", name="status_known"),
+        # The completed requests the merchant has not been told of yet (the worker's sweep).
+        Index(
+            "ix_gdpr_requests_unnotified",
+            "completed_at",
+            postgresql_where=text("completed_at IS NOT NULL AND merchant_notified_at IS NULL"),
+        ),
         HASH_PARTITIONED_BY_MERCHANT,
     )
 
@@ -35,3 +41,6 @@ class GdprRequest(Timestamps, Base):
     error: Mapped[str | None]
     retention_expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When the merchant was told the request was carried out (their Slack, if they have one;
+    # the admin API shows it either way).
+    merchant_notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -24,12 +24,18 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.session import system_unit_of_work
+from subgraphs.kit.redis_calls import RedisCalls, RedisUnavailable
 from subgraphs.kit.resources import Resources
 from subgraphs.kit.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 PROCESS_WEBHOOK_DELIVERY = "process_webhook_delivery"
+# The worker's job that sends a merchant's event notifications and pushes their changed Klaviyo
+# profiles (``worker/notifications/jobs.py``).
+SEND_NOTIFICATION_FLOWS = "send_notification_flows"
+# A nudge waits this long, so a burst of writes (an order's webhooks) makes one run.
+FLOWS_NUDGE_DELAY = 1.0
 
 
 def delivery_job_id(delivery_id: str) -> str:
@@ -61,6 +67,35 @@ async def enqueue_webhook_delivery(
         )
     except (RedisError, OSError) as exc:
         log.warning("enqueue_failed", delivery_id=delivery_id, error=str(exc))
+        return False
+    return True
+
+
+def notification_flows_job_id(merchant_id: str) -> str:
+    """One queued (or running) flows job per merchant: arq refuses a second with the same id,
+    and the one waiting reads every event committed before it starts."""
+    return f"notification-flows:{merchant_id}"
+
+
+async def nudge_notification_flows(
+    redis: Redis, merchant_id: str, *, calls: RedisCalls | None = None
+) -> bool:
+    """Ask the worker to run the merchant's notification flows soon (after a commit that may
+    have made an event); False when Redis is away: the flows' minutely sweep runs them.
+    ``calls``: the process's bounds on Redis, so a hung Redis never slows a write's reply."""
+
+    async def enqueue() -> object:
+        return await job_queue(redis).enqueue_job(
+            SEND_NOTIFICATION_FLOWS,
+            merchant_id,
+            _job_id=notification_flows_job_id(merchant_id),
+            _defer_by=FLOWS_NUDGE_DELAY,
+        )
+
+    try:
+        await (enqueue() if calls is None else calls.run("flows_nudge", enqueue))
+    except (RedisError, OSError, RedisUnavailable) as exc:
+        log.warning("flows_nudge_failed", merchant_id=merchant_id, error=str(exc))
         return False
     return True
 

@@ -114,6 +114,30 @@ async def insert_audit_logs(
         )
 
 
+async def audit_entries_after(
+    session: AsyncSession,
+    merchant_id: str,
+    actions: Collection[AuditAction],
+    after: tuple[datetime, str],
+    limit: int,
+) -> list[AuditLog]:
+    """A merchant's entries of ``actions`` after ``after`` ((created_at, id)), oldest first, at
+    most ``limit``: the domain events that notification flows and the Klaviyo profile sync
+    read (an entry commits with the change it records), along ix_audit_logs_merchant_action
+    and only the monthly partitions from ``after`` on."""
+    result = await session.scalars(
+        select(AuditLog)
+        .where(
+            AuditLog.merchant_id == merchant_id,
+            AuditLog.action.in_([str(action) for action in actions]),
+            keyset_after((AuditLog.created_at, AuditLog.id), after),
+        )
+        .order_by(AuditLog.created_at, AuditLog.id)
+        .limit(limit)
+    )
+    return list(result)
+
+
 # The columns of a keyset order: unique together, compared as a row.
 Keyset = Sequence[ColumnElement[Any] | QueryableAttribute[Any]]
 

@@ -72,6 +72,8 @@ class Resources:
     rate_limiter: RateLimiter
     # Live snapshots: one channel subscription and one read per event per key (kit.fanout).
     fanout: SnapshotFanout = field(default_factory=SnapshotFanout)
+    # The process's bounds on Redis calls (the breaker cache and bus share), for others.
+    redis_calls: RedisCalls = field(default_factory=RedisCalls)
 
 
 def _require(value: str | None, name: str) -> str:
@@ -117,6 +119,7 @@ async def open_resources(settings: Settings, *, live: bool = True) -> AsyncItera
                 enabled=settings.rate_limits_enabled,
                 timeout_seconds=settings.redis_call_timeout_seconds,
             ),
+            redis_calls=redis_calls,
         )
     finally:
         if broadcast is not None:

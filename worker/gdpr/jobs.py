@@ -1,4 +1,5 @@
-"""Retention of GDPR records: a request's record and its export (personal data, handed to the
+"""GDPR jobs: telling merchants of carried-out requests (``notices.py``), and retention of
+GDPR records: a request's record and its export (personal data, handed to the
 customer) are kept 90 days, then deleted. Daily; a run that stops halfway leaves the rest for
 the next one, since each merchant commits on its own. (The webhook payloads of the requests
 are in the monthly partitions of ``api_logs``, dropped after the same 90 days.)"""
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import structlog
 
 from db.session import system_unit_of_work, tenant_unit_of_work
@@ -16,6 +18,7 @@ from subgraphs.admin.gdpr.repository import merchants_with_expired_requests
 from subgraphs.admin.gdpr.service import purge_expired_requests
 from subgraphs.kit.jobs import Cron, job, job_resources
 from subgraphs.kit.resources import Resources
+from worker.gdpr.notices import notify_merchants
 
 log = structlog.get_logger(__name__)
 
@@ -60,3 +63,13 @@ async def purge_gdpr_records(ctx: dict[str, Any]) -> dict[str, Any]:
         "requests": summary.requests,
         "failed_merchants": summary.failed_merchants,
     }
+
+
+@job(timeout=120, cron=Cron())
+async def notify_merchants_of_gdpr_requests(ctx: dict[str, Any]) -> dict[str, int]:
+    """Every minute: tell merchants of the GDPR requests carried out for them since."""
+    http: httpx.AsyncClient = ctx["http"]
+    summary = await notify_merchants(job_resources(ctx), http, now=datetime.now(UTC))
+    if summary.requests:
+        log.info("gdpr_merchants_notified", **vars(summary))
+    return vars(summary)

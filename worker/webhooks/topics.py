@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from subgraphs.admin.gdpr import export, redaction
 from subgraphs.admin.gdpr.service import GdprDelivery
 from subgraphs.admin.merchants.service import record_uninstall
+from subgraphs.kit.events import notify_after_commit
 from subgraphs.kit.resources import Resources
 from subgraphs.kit.validation import string_refusal
 from subgraphs.points.orders import service as order_events
@@ -103,6 +104,8 @@ def _gdpr(context: HandlerContext) -> GdprDelivery:
 
 async def _data_request(context: HandlerContext, payload: Mapping[str, Any]) -> EventResult:
     request = await export.handle_customer_data_request(_gdpr(context), payload)
+    # The customer hears it is done (GDPR_DONE) from the merchant's flows, nudged after commit.
+    notify_after_commit(context.session, context.resources, context.merchant_id)
     return EventResult(Outcome.APPLIED, f"data request {request.id} exported")
 
 

@@ -12,6 +12,7 @@ from subgraphs.admin.gdpr.types import GdprRequest
 from subgraphs.admin.loaders import AdminInfo
 from subgraphs.kit.graphql.domain import DisplayableError, domain_enum
 from subgraphs.kit.graphql.mutations import run_mutation
+from subgraphs.kit.jobs import nudge_notification_flows
 from subgraphs.kit.permissions import Capability
 
 GdprRequestKind = domain_enum(
@@ -84,7 +85,12 @@ class Mutation:
             strawberry.argument(description="The request and whom it is about."),
         ],
     ) -> GdprRequestCreatePayload:
-        def respond(row: GdprRequestRow) -> GdprRequestCreatePayload:
+        async def respond(row: GdprRequestRow) -> GdprRequestCreatePayload:
+            # After the commit: the customer's GDPR_DONE goes out with the merchant's flows.
+            resources = info.context.resources
+            await nudge_notification_flows(
+                resources.redis, row.merchant_id, calls=resources.redis_calls
+            )
             return GdprRequestCreatePayload(gdpr_request=GdprRequest.from_row(row))
 
         request = filed.FiledRequest(

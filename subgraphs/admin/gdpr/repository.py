@@ -29,7 +29,7 @@ from sqlalchemy.orm import defer
 
 from db.models import Base, GdprRequest, Merchant
 from subgraphs.kit.pagination import Page, PageRequest
-from subgraphs.kit.repository import TenantRepository, rowcount
+from subgraphs.kit.repository import TenantRepository, keyset_after, rowcount
 
 # Ciphertexts stay in the database: loading one by accident raises instead of reading it.
 _WITHOUT_EXPORT = defer(GdprRequest.export_encrypted, raiseload=True)
@@ -150,6 +150,53 @@ class GdprRequestsRepository(TenantRepository[GdprRequest]):
         )
         return result.scalar_one_or_none()
 
+    async def completed_after(
+        self, after: tuple[datetime, str], request_types: Sequence[str], limit: int
+    ) -> list[GdprRequest]:
+        """Requests of these types completed after ``after`` ((completed_at, id)), oldest
+        first, without exports: what the customer's GDPR_DONE message reads."""
+        result = await self._session.scalars(
+            select(GdprRequest)
+            .options(_WITHOUT_EXPORT)
+            .where(
+                GdprRequest.merchant_id == self._merchant_id,
+                GdprRequest.request_type.in_(list(request_types)),
+                GdprRequest.completed_at.is_not(None),
+                keyset_after((GdprRequest.completed_at, GdprRequest.id), after),
+            )
+            .order_by(GdprRequest.completed_at, GdprRequest.id)
+            .limit(limit)
+        )
+        return list(result)
+
+    async def unnotified(self, limit: int) -> list[GdprRequest]:
+        """Completed requests the merchant has not been told of, oldest first (along
+        ix_gdpr_requests_unnotified), locked and skipping those another worker holds."""
+        result = await self._session.scalars(
+            select(GdprRequest)
+            .options(_WITHOUT_EXPORT)
+            .where(
+                GdprRequest.merchant_id == self._merchant_id,
+                GdprRequest.completed_at.is_not(None),
+                GdprRequest.merchant_notified_at.is_(None),
+            )
+            .order_by(GdprRequest.completed_at, GdprRequest.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list(result)
+
+    async def mark_notified(self, request_ids: Sequence[str], now: datetime) -> None:
+        if request_ids:
+            await self._session.execute(
+                update(GdprRequest)
+                .where(
+                    GdprRequest.merchant_id == self._merchant_id,
+                    GdprRequest.id.in_(list(request_ids)),
+                )
+                .values(merchant_notified_at=now, updated_at=func.now())
+            )
+
     async def remaining_rows(self, *, kept: Mapping[str, str]) -> dict[str, int]:
         """Rows of the merchant left in any mapped table, but for those ``kept`` on purpose
         ({table name: row id}): a table added later without a cascade shows up here instead of
@@ -178,6 +225,18 @@ async def merchants_with_expired_requests(session: AsyncSession, now: datetime) 
     result = await session.scalars(
         select(GdprRequest.merchant_id)
         .where(GdprRequest.retention_expires_at <= now)
+        .distinct()
+        .order_by(GdprRequest.merchant_id)
+    )
+    return list(result)
+
+
+async def merchants_with_unnotified_requests(session: AsyncSession) -> list[str]:
+    """Merchants with a completed request they have not been told of (a system unit of work,
+    along ix_gdpr_requests_unnotified)."""
+    result = await session.scalars(
+        select(GdprRequest.merchant_id)
+        .where(GdprRequest.completed_at.is_not(None), GdprRequest.merchant_notified_at.is_(None))
         .distinct()
         .order_by(GdprRequest.merchant_id)
     )

@@ -64,6 +64,11 @@ class GdprRequest(Node):
         description="When this record (and any export) is deleted."
     )
     error: str | None = strawberry.field(description="Why it failed, if it did.")
+    merchant_notified_at: datetime | None = strawberry.field(
+        description="When the shop was told the request was carried out: on its Slack alert "
+        "channel when it has one (the referral program's alert webhook), here either way. "
+        "Null until then (within a minute or two of completion)."
+    )
 
     @strawberry.field(
         description="A data request's export: everything LoyalNest holds about the customer, "

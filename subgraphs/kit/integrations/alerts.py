@@ -16,7 +16,12 @@ from subgraphs.kit.integrations.http_retries import (
 
 
 class AlertDeliveryError(Exception):
-    """The alert did not reach its channel, retries included."""
+    """The alert did not reach its channel, retries included. ``retryable``: the channel was
+    unreachable (a later try may succeed), not refusing it."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class Alerter(Protocol):
@@ -49,5 +54,6 @@ class SlackAlerter:
         if response.is_error:
             # 4xx: a revoked webhook or an archived channel; retrying cannot help.
             raise AlertDeliveryError(
-                f"slack refused the alert: {response.status_code} {response.text[:200]}"
+                f"slack refused the alert: {response.status_code} {response.text[:200]}",
+                retryable=False,
             )

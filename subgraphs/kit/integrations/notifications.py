@@ -27,6 +27,8 @@ from subgraphs.kit.integrations.http_retries import (
 from subgraphs.kit.integrations.message_rendering import RenderedMessage
 
 KLAVIYO_EVENTS_URL = "https://a.klaviyo.com/api/events"
+# Create or Update Profile: an upsert by any identifier given (email, phone, external id).
+KLAVIYO_PROFILE_IMPORT_URL = "https://a.klaviyo.com/api/profile-import"
 KLAVIYO_REVISION = "2024-10-15"
 EXPIRY_METRIC = "LoyalNest Points Expiring"
 POSTSCRIPT_MESSAGES_URL = "https://api.postscript.io/api/v2/message_requests"
@@ -143,6 +145,18 @@ class _SendsExpiryReminders:
         )
 
 
+def _profile_identifiers(recipient: Recipient) -> dict[str, Any]:
+    """How Klaviyo finds (or makes) the recipient's profile: our id, their email and phone."""
+    if not recipient.email and not recipient.phone:
+        raise NotificationNotDeliverable("klaviyo needs an email or a phone number")
+    identifiers: dict[str, Any] = {"external_id": recipient.external_id}
+    if recipient.email:
+        identifiers["email"] = recipient.email
+    if recipient.phone:
+        identifiers["phone_number"] = recipient.phone
+    return identifiers
+
+
 class KlaviyoClient(_SendsExpiryReminders):
     """Records a "LoyalNest Points Expiring" event on the customer's Klaviyo profile; the
     merchant's Klaviyo flow on that metric sends the message."""
@@ -170,16 +184,9 @@ class KlaviyoClient(_SendsExpiryReminders):
     ) -> None:
         """Record a ``metric`` event carrying the rendered text; ``event_id`` is Klaviyo's
         ``unique_id``, so the same event sent twice is one message."""
-        if not recipient.email and not recipient.phone:
-            raise NotificationNotDeliverable("klaviyo needs an email or a phone number")
-        profile: dict[str, Any] = {"external_id": recipient.external_id}
-        if recipient.email:
-            profile["email"] = recipient.email
-        if recipient.phone:
-            profile["phone_number"] = recipient.phone
         await self.track(
             metric,
-            profile,
+            _profile_identifiers(recipient),
             {
                 **(properties or {}),
                 "subject": message.subject,
@@ -217,6 +224,20 @@ class KlaviyoClient(_SendsExpiryReminders):
         await deliver_with_retries(
             "klaviyo",
             lambda: self._http.post(KLAVIYO_EVENTS_URL, content=body, headers=self._headers),
+            self._retry,
+        )
+
+    async def upsert_profile(self, recipient: Recipient, properties: dict[str, Any]) -> None:
+        """Set ``properties`` (custom profile properties) on the customer's profile, made if
+        Klaviyo has none: matched by external id (ours), email and phone. The same call twice
+        sets the same values: safe to repeat."""
+        attributes = {**_profile_identifiers(recipient), "properties": properties}
+        body = orjson.dumps({"data": {"type": "profile", "attributes": attributes}})
+        await deliver_with_retries(
+            "klaviyo",
+            lambda: self._http.post(
+                KLAVIYO_PROFILE_IMPORT_URL, content=body, headers=self._headers
+            ),
             self._retry,
         )
 

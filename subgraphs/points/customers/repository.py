@@ -104,6 +104,14 @@ class CustomerRepository(TenantRepository[Customer]):
         )
         return records
 
+    async def ids_after(self, after: str | None, limit: int) -> list[str]:
+        """The next ``limit`` customer ids in id order (the primary key's): a walk over every
+        customer of the merchant, one page at a time."""
+        query = select(Customer.id).where(self._mine)
+        if after is not None:
+            query = query.where(Customer.id > after)
+        return list(await self._session.scalars(query.order_by(Customer.id).limit(limit)))
+
     async def by_shopify_id(self, shopify_customer_id: str) -> Customer | None:
         return await self.get_one_or_none(Customer.shopify_customer_id == shopify_customer_id)
 

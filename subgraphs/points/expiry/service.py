@@ -50,6 +50,8 @@ from subgraphs.points.ledger.write_path import (
     applied,
     trace,
 )
+from subgraphs.points.notifications.message_types import MessageType
+from subgraphs.points.notifications.repository import NotificationSettingsRepository
 from subgraphs.points.program.calculation import TraceStep
 from subgraphs.points.program.repository import ProgramRepository
 from subgraphs.points.program.service import (
@@ -183,9 +185,12 @@ async def reminder_setup(
     session: AsyncSession, merchant_id: str, cipher: FieldCipher
 ) -> ReminderSetup | None:
     """How this merchant's reminders go out; None when they do not (no provider, points never
-    expire, or no API key to call the provider with)."""
+    expire, reminders switched off in the notification settings, or no API key)."""
     config = await program_config(session, merchant_id)
     if config.notifications is NotificationProvider.NONE or config.expiry.kind is ExpiryKind.NONE:
+        return None
+    settings = await NotificationSettingsRepository(session, merchant_id).settings()
+    if settings is not None and MessageType.EXPIRY_REMINDER not in settings.message_types:
         return None
     encrypted = await ProgramRepository(session, merchant_id).notification_api_key()
     if encrypted is None:

@@ -10,6 +10,7 @@ from strawberry.tools import create_type
 from db.ids import new_id
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.notifications import sending, service
+from subgraphs.points.notifications.message_types import MessageType
 from subgraphs.points.notifications.types import (
     EmailTemplate,
     EmailTemplatesUpdateInput,
@@ -63,7 +64,7 @@ async def email_templates_update(
         info,
         EmailTemplatesUpdatePayload,
         lambda scope: service.update_email_templates(
-            scope.write, service.MessageType(input.message_type), texts
+            scope.write, MessageType(input.message_type), texts
         ),
         lambda views: EmailTemplatesUpdatePayload(
             email_templates=[EmailTemplate.from_view(view) for view in views]
@@ -90,7 +91,7 @@ async def notification_test(
             scope.merchant_id,
             scope.resources.cipher,
             sending.TestMessage(
-                message_type=service.MessageType(input.message_type),
+                message_type=MessageType(input.message_type),
                 locale=str(input.locale),
                 email=input.email,
                 phone=input.phone,

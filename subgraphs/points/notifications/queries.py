@@ -13,6 +13,7 @@ from subgraphs.kit.pagination import PageRequest, time_ordered_page, time_ordere
 from subgraphs.kit.permissions import Capability, require
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.notifications import service
+from subgraphs.points.notifications.message_types import MessageType
 from subgraphs.points.notifications.repository import DeliveryRepository
 from subgraphs.points.notifications.types import (
     EmailTemplate,
@@ -54,7 +55,7 @@ async def email_templates(
         views = await service.email_templates(
             session,
             info.context.viewer.merchant_id,
-            None if message_type is None else service.MessageType(message_type),
+            None if message_type is None else MessageType(message_type),
         )
     return [EmailTemplate.from_view(view) for view in views]
 
@@ -90,7 +91,7 @@ async def email_template_preview(
             message = await service.preview_email_template(
                 session,
                 info.context.viewer.merchant_id,
-                service.MessageType(message_type),
+                MessageType(message_type),
                 str(locale),
                 draft,
             )

@@ -1,6 +1,8 @@
-"""Every SQL statement on ``notification_settings``, ``email_templates`` and
-``notification_deliveries``: the merchant's sender and channels, their own templates, and the
-log of every message sent, failed or skipped."""
+"""Every SQL statement on ``notification_settings``, ``email_templates``,
+``notification_deliveries``, ``notification_cursors`` and ``klaviyo_profile_states``: the
+merchant's sender, channels and message types, their own templates, the log of every message
+sent, failed or skipped, how far each flow has read the domain events, and what each Klaviyo
+profile was last sent."""
 
 from __future__ import annotations
 
@@ -12,10 +14,16 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from db.ids import new_id
-from db.models import EmailTemplate, NotificationDelivery, NotificationSettings
+from db.models import (
+    EmailTemplate,
+    KlaviyoProfileState,
+    NotificationCursor,
+    NotificationDelivery,
+    NotificationSettings,
+)
 from subgraphs.kit.integrations.notification_templates import Template
 from subgraphs.kit.pagination import Page, PageRequest
-from subgraphs.kit.repository import TenantRepository
+from subgraphs.kit.repository import TenantRepository, any_of
 
 
 class NotificationSettingsRepository(TenantRepository[NotificationSettings]):
@@ -29,13 +37,21 @@ class NotificationSettingsRepository(TenantRepository[NotificationSettings]):
         return result.one_or_none()
 
     async def save(
-        self, *, sender_name: str | None, sender_email: str | None, channels: Sequence[str]
+        self,
+        *,
+        sender_name: str | None,
+        sender_email: str | None,
+        channels: Sequence[str],
+        message_types: Mapping[str, str],
+        profile_sync: bool,
     ) -> NotificationSettings:
         """Insert or replace the row (its version bumped)."""
         values = {
             "sender_name": sender_name,
             "sender_email": sender_email,
             "channels": list(channels),
+            "message_types": dict(message_types),
+            "profile_sync": profile_sync,
         }
         statement = pg_insert(NotificationSettings).values(merchant_id=self._merchant_id, **values)
         upsert = statement.on_conflict_do_update(
@@ -139,7 +155,8 @@ class DeliveryRepository(TenantRepository[NotificationDelivery]):
                 **values,
             )
             .on_conflict_do_update(
-                index_elements=["merchant_id", "message_type", "event_id"], set_=values
+                index_elements=["merchant_id", "message_type", "event_id"],
+                set_={**values, "attempts": NotificationDelivery.attempts + 1},
             )
             .returning(NotificationDelivery)
         )
@@ -150,10 +167,83 @@ class DeliveryRepository(TenantRepository[NotificationDelivery]):
         row: NotificationDelivery = result.one()
         return row
 
+    async def deliveries_of(
+        self, message_type: str, event_ids: Sequence[str]
+    ) -> dict[str, NotificationDelivery]:
+        """The log rows of these events of the type, by event id (one statement)."""
+        if not event_ids:
+            return {}
+        result = await self._session.scalars(
+            self._select(
+                NotificationDelivery.message_type == message_type,
+                NotificationDelivery.event_id == any_of(event_ids),
+            )
+        )
+        return {row.event_id: row for row in result}
+
     async def deliveries_page(self, page: PageRequest) -> Page[NotificationDelivery]:
         """Newest first, along ix_notification_deliveries_merchant_created."""
         return await self.paginate(
             page,
             keyset=(NotificationDelivery.created_at, NotificationDelivery.id),
             descending=True,
+        )
+
+
+class NotificationCursorRepository(TenantRepository[NotificationCursor]):
+    model = NotificationCursor
+
+    async def positions(self) -> dict[str, datetime]:
+        result = await self._session.scalars(self._select())
+        return {row.stream: row.position for row in result}
+
+    async def move(self, stream: str, position: datetime) -> None:
+        statement = pg_insert(NotificationCursor).values(
+            merchant_id=self._merchant_id, stream=stream, position=position
+        )
+        await self._session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["merchant_id", "stream"],
+                set_={"position": position, "updated_at": func.now()},
+            )
+        )
+
+
+class KlaviyoProfileStateRepository(TenantRepository[KlaviyoProfileState]):
+    model = KlaviyoProfileState
+
+    async def digests(self, customer_ids: Sequence[str]) -> dict[str, str]:
+        """What each of these customers' profiles was last sent (a digest), by customer."""
+        if not customer_ids:
+            return {}
+        result = await self._session.execute(
+            select(KlaviyoProfileState.customer_id, KlaviyoProfileState.properties_digest).where(
+                self._mine, KlaviyoProfileState.customer_id == any_of(customer_ids)
+            )
+        )
+        return {str(row[0]): str(row[1]) for row in result}
+
+    async def save(self, digests: Mapping[str, str], now: datetime) -> None:
+        """Record what was pushed, in one statement."""
+        if not digests:
+            return
+        statement = pg_insert(KlaviyoProfileState).values(
+            [
+                {
+                    "merchant_id": self._merchant_id,
+                    "customer_id": customer_id,
+                    "properties_digest": digest,
+                    "pushed_at": now,
+                }
+                for customer_id, digest in digests.items()
+            ]
+        )
+        await self._session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["merchant_id", "customer_id"],
+                set_={
+                    "properties_digest": statement.excluded.properties_digest,
+                    "pushed_at": statement.excluded.pushed_at,
+                },
+            )
         )

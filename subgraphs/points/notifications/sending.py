@@ -38,6 +38,7 @@ from subgraphs.kit.repository import AuditTrail
 from subgraphs.points.consents.service import ConsentType, revoked
 from subgraphs.points.errors import PointsError, PointsErrorCode
 from subgraphs.points.expiry.service import notification_client, recipients
+from subgraphs.points.notifications.message_types import MessageType
 from subgraphs.points.notifications.repository import (
     DeliveryRepository,
     NewDelivery,
@@ -48,7 +49,6 @@ from subgraphs.points.notifications.service import (
     TEST_TIMEOUT,
     Channel,
     DeliveryStatus,
-    MessageType,
     UnitOfWork,
     checked_email,
     invalid_settings,

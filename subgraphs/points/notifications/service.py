@@ -33,6 +33,12 @@ from subgraphs.kit.integrations.notification_templates import (
 from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.customers.service import normalize_email
 from subgraphs.points.errors import PointsError, PointsErrorCode
+from subgraphs.points.notifications.message_types import (
+    DEFAULT_MESSAGE_TYPES,
+    MessageType,
+    enabled_since,
+    message_types_after,
+)
 from subgraphs.points.notifications.repository import (
     EmailTemplateRepository,
     NotificationSettingsRepository,
@@ -56,15 +62,6 @@ UnitOfWork = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 class Channel(enum.StrEnum):
     EMAIL = "email"
     SMS = "sms"
-
-
-class MessageType(enum.StrEnum):
-    POINTS_EARNED = "points_earned"
-    REWARD_REDEEMED = "reward_redeemed"
-    TIER_UPGRADED = "tier_upgraded"
-    REFERRAL_COMPLETED = "referral_completed"
-    EXPIRY_REMINDER = "expiry_reminder"
-    GDPR_DONE = "gdpr_done"
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -98,6 +95,8 @@ class NotificationSettingsView:
     sender_name: str | None
     sender_email: str | None
     channels: tuple[Channel, ...]
+    message_types: tuple[MessageType, ...]
+    profile_sync: bool
     version: int
 
 
@@ -110,6 +109,8 @@ class SettingsChanges:
     sender_name: str | None = None
     sender_email: str | None = None
     channels: Sequence[Channel] | None = None
+    message_types: Sequence[MessageType] | None = None
+    profile_sync: bool | None = None
     expected_version: int | None = None
 
 
@@ -135,6 +136,10 @@ async def notification_settings(
         sender_name=None if row is None else row.sender_name,
         sender_email=None if row is None else row.sender_email,
         channels=(Channel.EMAIL,) if row is None else tuple(Channel(c) for c in row.channels),
+        message_types=tuple(
+            sorted(DEFAULT_MESSAGE_TYPES if row is None else enabled_since(row.message_types))
+        ),
+        profile_sync=True if row is None else row.profile_sync,
         version=0 if row is None else row.version,
     )
 
@@ -189,7 +194,8 @@ async def update_notification_settings(
             f"the notification settings changed since version {changes.expected_version} "
             f"(they are at version {version} now); reload them and apply the change again",
         )
-    provider = changes.provider or (await program_config(session, merchant_id)).notifications
+    provider_before = (await program_config(session, merchant_id)).notifications
+    provider = changes.provider or provider_before
     channels = (
         tuple(dict.fromkeys(changes.channels))
         if changes.channels is not None
@@ -228,8 +234,22 @@ async def update_notification_settings(
         )
     if changes.provider is not None:
         await update_program_config(write, {"notifications": provider.value})
+    restart = provider_before is NotificationProvider.NONE and provider_before is not provider
     await repository.save(
-        sender_name=sender_name, sender_email=sender_email, channels=[c.value for c in channels]
+        sender_name=sender_name,
+        sender_email=sender_email,
+        channels=[c.value for c in channels],
+        message_types=message_types_after(
+            None if current is None else current.message_types,
+            changes.message_types,
+            restart=restart,
+            now=write.now,
+        ),
+        profile_sync=(
+            changes.profile_sync
+            if changes.profile_sync is not None
+            else current is None or current.profile_sync
+        ),
     )
     await write.audit.record(
         AuditAction.NOTIFICATION_SETTINGS_UPDATED,
@@ -237,6 +257,12 @@ async def update_notification_settings(
             "provider": provider.value,
             "api_key_changed": changes.api_key is not None,
             "channels": [c.value for c in channels],
+            **(
+                {}
+                if changes.message_types is None
+                else {"message_types": sorted(kind.value for kind in changes.message_types)}
+            ),
+            **({} if changes.profile_sync is None else {"profile_sync": changes.profile_sync}),
         },
     )
     return await notification_settings(session, merchant_id, cipher)

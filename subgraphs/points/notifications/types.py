@@ -17,6 +17,7 @@ from subgraphs.kit.integrations.notification_templates import Template
 from subgraphs.kit.permissions import Capability, require
 from subgraphs.points.loaders import PointsInfo
 from subgraphs.points.notifications import service
+from subgraphs.points.notifications.message_types import MessageType
 from subgraphs.points.program.service import NotificationProvider as ProviderValue
 from subgraphs.points.program.types import NotificationProvider
 from subgraphs.points.user_errors import PointsUserError
@@ -28,7 +29,7 @@ NotificationChannel = domain_enum(
     values={"EMAIL": "By email (Klaviyo).", "SMS": "By text message (Klaviyo or Postscript)."},
 )
 NotificationMessageType = domain_enum(
-    service.MessageType,
+    MessageType,
     name="NotificationMessageType",
     description="What a notification tells the customer.",
     values={
@@ -92,11 +93,27 @@ class NotificationSettings:
     channels: list[NotificationChannel] = strawberry.field(  # type: ignore[valid-type]
         description="The channels messages are sent on."
     )
+    message_types: list[NotificationMessageType] = strawberry.field(  # type: ignore[valid-type]
+        description="The messages sent when their event happens (points earned, a reward "
+        "redeemed, ...). Until the merchant chooses: all but POINTS_EARNED. Events from "
+        "before a type was switched on are never sent."
+    )
+    klaviyo_profile_sync: bool = strawberry.field(
+        description="Klaviyo only: whether each customer's profile carries their loyalty "
+        "properties (loyalnest_vip_tier, loyalnest_points_balance, loyalnest_referral_url, "
+        "...), pushed on change and reconciled nightly. On until switched off."
+    )
     version: int = version_field("notification settings")
 
     @classmethod
     def from_view(cls, view: service.NotificationSettingsView) -> NotificationSettings:
-        return from_attributes(cls, view, channels=list(view.channels))
+        return from_attributes(
+            cls,
+            view,
+            channels=list(view.channels),
+            message_types=list(view.message_types),
+            klaviyo_profile_sync=view.profile_sync,
+        )
 
 
 @strawberry.type(description="A message type's text in one language.")
@@ -168,7 +185,7 @@ class NotificationDelivery:
             cls,
             row,
             id=global_id("NotificationDelivery", row.id),
-            message_type=service.MessageType(row.message_type),
+            message_type=MessageType(row.message_type),
             customer_id=None if row.customer_id is None else global_id("Customer", row.customer_id),
             provider=ProviderValue(row.provider),
             locale=None if row.locale is None else _Locale(row.locale),
@@ -207,6 +224,15 @@ class NotificationSettingsUpdateInput:
         default=None,
         description="The channels to send on (Postscript: SMS only); replaces the list.",
     )
+    message_types: list[NotificationMessageType] | None = strawberry.field(  # type: ignore[valid-type]
+        default=None,
+        description="The messages to send when their event happens; replaces the list (an "
+        "empty list sends none). A type switched on now sends events from now on.",
+    )
+    klaviyo_profile_sync: bool | None = strawberry.field(
+        default=None,
+        description="Klaviyo only: keep loyalty properties on customers' profiles.",
+    )
 
     def to_changes(self) -> service.SettingsChanges:
         return service.SettingsChanges(
@@ -217,6 +243,10 @@ class NotificationSettingsUpdateInput:
             channels=None
             if self.channels is None
             else [service.Channel(channel) for channel in self.channels],
+            message_types=None
+            if self.message_types is None
+            else [MessageType(kind) for kind in self.message_types],
+            profile_sync=self.klaviyo_profile_sync,
             expected_version=self.expected_version,
         )
 

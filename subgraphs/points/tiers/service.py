@@ -353,6 +353,12 @@ def _assignment_audit(
     return {"customer_id": customer_id, "from_tier_id": previous, "tier_id": tier_id}
 
 
+# The ``cause`` in the audit of a tier the customer's own activity (a ledger change) moved them
+# to: the TIER_UPGRADED message tells of those only (a merchant's rule change or the nightly
+# pass moves customers without a word).
+TIER_CAUSED_BY_ACTIVITY = "activity"
+
+
 async def reassign_customer_tier(
     session: AsyncSession, merchant_id: str, customer: Customer
 ) -> None:
@@ -368,7 +374,8 @@ async def reassign_customer_tier(
         return
     await CustomerRepository(session, merchant_id).set_tier(customer.id, tier_id)
     await AuditTrail(session, merchant_id).record(
-        AuditAction.TIER_ASSIGNED, _assignment_audit(customer.id, previous, tier_id)
+        AuditAction.TIER_ASSIGNED,
+        {**_assignment_audit(customer.id, previous, tier_id), "cause": TIER_CAUSED_BY_ACTIVITY},
     )
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from db.models import Consent
 from db.session import tenant_unit_of_work
+from subgraphs.kit.jobs import notification_flows_job_id
 from subgraphs.kit.resources import Resources
 from tests.conftest import SubgraphClient, Tenant
 from tests.ids import row_id
@@ -102,3 +103,21 @@ async def test_a_request_about_nobody_is_refused(
 
     assert payload["gdprRequest"] is None
     assert [error["code"] for error in payload["userErrors"]] == ["INVALID_PAYLOAD"]
+
+
+async def test_a_filed_request_nudges_the_merchants_notification_flows_after_commit(
+    admin_client: SubgraphClient, resources: Resources, tenant: Tenant
+) -> None:
+    person = Person.new()
+    await tell_story(resources, tenant, person)
+    job_id = notification_flows_job_id(tenant.merchant_id)
+    job_key = f"arq:job:{job_id}"
+    # The story's own ledger writes nudged the flows already: start from no queued job.
+    await resources.redis.delete(job_key)
+    await resources.redis.zrem("arq:queue", job_id)
+
+    await file(admin_client, tenant, kind="ACCESS", email=person.email)
+
+    assert await resources.redis.exists(job_key) == 1
+    await resources.redis.zrem("arq:queue", job_id)
+    await resources.redis.delete(job_key)

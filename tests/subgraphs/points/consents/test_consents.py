@@ -18,7 +18,7 @@ from db.session import tenant_unit_of_work
 from gateway.edge.auth.tokens import mint_customer_token
 from subgraphs.kit.resources import Resources
 from subgraphs.points.notifications import sending as notifications
-from subgraphs.points.notifications.service import MessageType
+from subgraphs.points.notifications.message_types import MessageType
 from tests.conftest import SubgraphClient, Tenant
 from tests.ids import gid
 from tests.subgraphs.admin.gdpr.people import Person, request_data, tell_story
