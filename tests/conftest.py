@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -47,8 +48,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackEnvironment
         LOYALNEST_DATA_DIR=tmp_path_factory.mktemp("loyalnest-data"),
         SHOPIFY_API_SECRET=TEST_APP_SECRET,
         SHOPIFY_API_KEY=TEST_API_KEY,
-        LOYALNEST_ENCRYPTION_KEYS=f"test1:{generate_key()}",
-        LOYALNEST_BLIND_INDEX_KEY=generate_key(),
+        # Fresh keys per session, unless the environment names them: a database that outlives
+        # the session (DATABASE_URL; bench/mutants.py runs one pytest session per mutant on
+        # one server) holds rows of earlier sessions, which every session must decrypt.
+        LOYALNEST_ENCRYPTION_KEYS=os.environ.get("LOYALNEST_ENCRYPTION_KEYS")
+        or f"test1:{generate_key()}",
+        LOYALNEST_BLIND_INDEX_KEY=os.environ.get("LOYALNEST_BLIND_INDEX_KEY") or generate_key(),
         LOYALNEST_DB_POOL_SIZE=5,
     )
     resolved = resolve_environment(base, database=TEST_DATABASE)
