@@ -62,6 +62,10 @@ def start_worker(settings: Settings, **overrides: str) -> subprocess.Popen[bytes
         LOYALNEST_INBOX_SWEEP_GRACE_SECONDS="1",
         LOYALNEST_WEBHOOK_JOB_TIMEOUT_SECONDS="5",
         LOYALNEST_LOG_LEVEL="WARNING",
+        # The flows sweep would queue a job for every merchant the suite gave notifications,
+        # each calling providers this machine cannot reach: no test of a worker process is
+        # about it (tests/worker/notifications run its jobs as arq does).
+        LOYALNEST_NOTIFICATION_FLOWS_SWEEP_MINUTES="0",
         **overrides,
     )
     return subprocess.Popen([sys.executable, "-m", "cli.main", "worker"], env=env, cwd=REPO_ROOT)

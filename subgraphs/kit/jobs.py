@@ -126,7 +126,7 @@ class JobSpec:
     function: JobFunction
     timeout: float | Callable[[Settings], float] | None = None
     keep_result: float | None = None
-    cron: Cron | Callable[[Settings], Cron] | None = None
+    cron: Cron | Callable[[Settings], Cron | None] | None = None
 
     @property
     def name(self) -> str:
@@ -143,7 +143,7 @@ def job(
     *,
     timeout: float | Callable[[Settings], float] | None = None,
     keep_result: float | None = None,
-    cron: Cron | Callable[[Settings], Cron] | None = None,
+    cron: Cron | Callable[[Settings], Cron | None] | None = None,
 ) -> Callable[[JobT], JobT]:
     """Declare a worker job; ``cron`` makes the worker also run it on that schedule."""
 

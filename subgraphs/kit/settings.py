@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     referral_payout_every_seconds: int = Field(
         60, alias="LOYALNEST_REFERRAL_PAYOUT_EVERY_SECONDS", ge=1, le=60
     )
+    # How often the worker sweeps every merchant's notification flows for a lost nudge, in
+    # minutes (0: never; tests that start a worker for other work turn it off).
+    notification_flows_sweep_minutes: int = Field(
+        5, alias="LOYALNEST_NOTIFICATION_FLOWS_SWEEP_MINUTES", ge=0, le=30
+    )
     # The worker's Prometheus /metrics (queue delay, batch sizes), on LOYALNEST_HOST; unset, it
     # serves none (tests run workers side by side). `loyalnest dev` and compose set it.
     worker_metrics_port: int | None = Field(None, alias="LOYALNEST_WORKER_METRICS_PORT")

@@ -30,6 +30,7 @@ from subgraphs.kit.jobs import (
     nudge_notification_flows,
 )
 from subgraphs.kit.resources import Resources
+from subgraphs.kit.settings import Settings
 from subgraphs.points.notifications.events import POINTS_FLOWS
 from subgraphs.points.notifications.flows import Flow, FlowsSummary, run_flows
 from subgraphs.points.notifications.sending import send_setup
@@ -82,12 +83,15 @@ async def send_notification_flows(ctx: dict[str, Any], merchant_id: str) -> dict
     return report
 
 
-# Every 5 minutes: the nudges after each commit are the fast path; the sweep only catches a
-# lost one (and paces retries), and a merchant with nothing new costs it one read transaction.
-SWEEP_MINUTES = frozenset(range(0, 60, 5))
+def _sweep_schedule(settings: Settings) -> Cron | None:
+    # Every 5 minutes by default: the nudges after each commit are the fast path; the sweep
+    # only catches a lost one (and paces retries), and a merchant with nothing new costs it
+    # one read transaction. 0 turns it off (workers that tests start for other work).
+    every = settings.notification_flows_sweep_minutes
+    return None if every == 0 else Cron(minute=frozenset(range(0, 60, every)))
 
 
-@job(timeout=240, cron=Cron(minute=SWEEP_MINUTES))
+@job(timeout=240, cron=_sweep_schedule)
 async def sweep_notification_flows(ctx: dict[str, Any]) -> int:
     """Every 5 minutes: queue the flows job of every merchant with notifications (a
     merchant's queued or running job is not queued twice)."""
