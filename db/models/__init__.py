@@ -31,7 +31,7 @@ from db.models.merchant import Merchant
 from db.models.merchant_referral import MerchantReferral
 from db.models.notification import EmailTemplate, NotificationDelivery, NotificationSettings
 from db.models.points import PointsTransaction, PointsTransactionKind
-from db.models.program import ProgramSettings
+from db.models.program import ProgramSettings, ProgramVersion
 from db.models.referral import (
     Referral,
     ReferralEvent,
@@ -85,6 +85,7 @@ __all__ = [
     "PointsTransaction",
     "PointsTransactionKind",
     "ProgramSettings",
+    "ProgramVersion",
     "RedemptionStatus",
     "Referral",
     "ReferralEvent",
