@@ -48,11 +48,10 @@ class DeliveryBatches:
     def _start_lane(self, merchant_id: str) -> None:
         drains = self._drains.setdefault(merchant_id, set())
         if len(drains) < LANES:
-            drain = asyncio.create_task(self._drain(merchant_id))
-            drains.add(drain)
-            drain.add_done_callback(drains.discard)
+            drains.add(asyncio.create_task(self._drain(merchant_id)))
 
     async def _drain(self, merchant_id: str) -> None:
+        drain = asyncio.current_task()
         try:
             while waiting := self._waiting.get(merchant_id):
                 # A share of what waits, so that the other lane gets the rest.
@@ -71,6 +70,10 @@ class DeliveryBatches:
                 for delivery_id, future in batch.items():
                     future.set_result(outcomes[delivery_id])
         finally:
+            # Between the last look at the queue and here nothing ran (no await): a delivery
+            # handed over from now on finds one drain fewer, and starts one if need be (a done
+            # callback would leave a window where it finds the drains full and all ending).
+            self._drains[merchant_id].discard(drain)
             if not self._waiting.get(merchant_id):
                 self._waiting.pop(merchant_id, None)
 

@@ -197,19 +197,23 @@ async def process_deliveries(
     try:
         async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
             inbox = WebhookDeliveriesRepository(session, merchant_id)
-            claimed_rows: list[ApiLog] = []
-            for delivery_id in dict.fromkeys(delivery_ids):
-                row = await inbox.claim_pending(delivery_id)
-                claimed_at = datetime.now(UTC)
-                if row is None or _not_due(row, claimed_at):
+            unique_ids = list(dict.fromkeys(delivery_ids))
+            claimed_at = datetime.now(UTC)
+            claimed_rows = [
+                row
+                for row in await inbox.claim_pending_many(unique_ids)
+                if not _not_due(row, claimed_at)
+            ]
+            waits.extend(_waited_seconds(row, claimed_at) for row in claimed_rows)
+            claimed_ids = {row.id for row in claimed_rows}
+            for delivery_id in unique_ids:
+                if delivery_id not in claimed_ids:
                     outcomes[delivery_id] = DeliveryOutcome.SKIPPED
-                else:
-                    claimed_rows.append(row)
-                    waits.append(_waited_seconds(row, claimed_at))
             # Customers in one order in every batch: two batches running at once (or in two
             # workers) then take their customers' row locks in the same order, and wait for
             # each other instead of deadlocking.
             claimed_rows.sort(key=lambda row: (row.shopify_customer_id or "", row.id))
+            finished: list[tuple[ApiLog, int]] = []
             for row in claimed_rows:
                 started = time.perf_counter()
                 claimed = (row.topic, row.attempts)
@@ -221,9 +225,9 @@ async def process_deliveries(
                 context = HandlerContext(session, resources, merchant_id, row.id, datetime.now(UTC))
                 # A raise here abandons the batch (below).
                 result = await handler(context, payload)
-                duration_ms = int((time.perf_counter() - started) * 1000)
-                await inbox.mark_done(row, duration_ms=duration_ms)
+                finished.append((row, int((time.perf_counter() - started) * 1000)))
                 processed.append(_Processed(row.id, claimed, result))
+            await inbox.mark_many_done(finished)
     except Exception as exc:
         # Nothing of the batch committed (a handler raised, or the commit or the connection
         # failed): each delivery again, on its own.
