@@ -245,13 +245,22 @@ async def process_deliveries(
             resources, merchant_id, delivery_id, claimed, reason
         )
     for done in processed:
-        await _announce(resources, merchant_id, done)
+        await _announce(resources, merchant_id, done, ledger=False)
         outcomes[done.delivery_id] = DeliveryOutcome.DONE
+    # The ledger's change once per batch and topic, not per delivery: each is a cache
+    # invalidation and a publish (Redis round trips after the commit, one after another), and
+    # a live dashboard reads the ledger once per event anyway.
+    changed = {done.claimed[0] for done in processed if done.result.ledger_changed}
+    for topic in sorted(changed):
+        await ledger_changed(resources, merchant_id, source="webhook", topic=topic)
     return outcomes
 
 
-async def _announce(resources: Resources, merchant_id: str, done: _Processed) -> None:
-    """After the commit: the log line, the ledger's change, the delivery's live status."""
+async def _announce(
+    resources: Resources, merchant_id: str, done: _Processed, *, ledger: bool = True
+) -> None:
+    """After the commit: the log line, the ledger's change (unless the caller tells it once
+    for a batch), the delivery's live status."""
     topic, attempts = done.claimed
     result = done.result
     log.info(
@@ -261,7 +270,7 @@ async def _announce(resources: Resources, merchant_id: str, done: _Processed) ->
         outcome=result.outcome.value,
         detail=result.detail,
     )
-    if result.ledger_changed:
+    if ledger and result.ledger_changed:
         await ledger_changed(resources, merchant_id, source="webhook", topic=topic)
     await resources.pubsub.publish(
         webhook_channel(merchant_id),
