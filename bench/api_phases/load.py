@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
+
+from harness.wrk import errors, latency_percentiles, wrk_path
 
 LUA = """
 wrk.method = "POST"
@@ -35,18 +36,6 @@ class Load:
             f"    {self.label:<34} {self.requests_per_second:8.0f} req/s   "
             f"p50 {self.p50_ms:6.1f} ms  p99 {self.p99_ms:6.1f} ms{errors}"
         )
-
-
-def wrk_path() -> str:
-    found = shutil.which("wrk")
-    if found is None:
-        raise SystemExit("bench/api.py needs wrk (Debian: apt-get install wrk)")
-    return found
-
-
-def _ms(text: str) -> float:
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
 async def run_wrk(
@@ -77,10 +66,7 @@ async def run_wrk(
     )
     output = (await process.communicate())[0].decode()
     rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    # wrk pads a value in seconds with a trailing space ("1.92s ").
-    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", output, re.M))
-    if rate is None or set(percentiles) != {"50", "99"}:
+    percentiles = latency_percentiles(output)
+    if rate is None or not {"50", "99"} <= set(percentiles):
         raise RuntimeError(f"wrk said:\n{output}")
-    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", output))
-    errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
-    return Load(label, float(rate.group(1)), _ms(percentiles["50"]), _ms(percentiles["99"]), errors)
+    return Load(label, float(rate.group(1)), percentiles["50"], percentiles["99"], errors(output))
