@@ -4,12 +4,11 @@ the throughput and latency percentiles read from wrk's report."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.wrk import errors, latency_percentiles, wrk_path
+from harness.wrk import errors, latency_percentiles, start_wrk
 
 LUA = """
 wrk.method = "POST"
@@ -52,17 +51,8 @@ async def run_wrk(
     """``body`` has one ``%d``: the balance bound, drawn from 0..``max_bound`` per request."""
     script = scratch / f"wrk-{re.sub(r'[^a-z0-9]+', '-', label.lower())}.lua"
     script.write_text(LUA.format(token=token, body=body, max_bound=max_bound))
-    process = await asyncio.create_subprocess_exec(
-        wrk_path(),
-        f"-t{min(2, connections)}",
-        f"-c{connections}",
-        f"-d{seconds:.0f}s",
-        "--latency",
-        "-s",
-        str(script),
-        url,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+    process = await start_wrk(
+        script, url, threads=min(2, connections), connections=connections, seconds=seconds
     )
     output = (await process.communicate())[0].decode()
     rate = re.search(r"Requests/sec:\s+([\d.]+)", output)

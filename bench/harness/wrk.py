@@ -3,8 +3,10 @@ Python client), and what its report says."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shutil
+from pathlib import Path
 
 
 def wrk_path() -> str:
@@ -12,6 +14,34 @@ def wrk_path() -> str:
     if found is None:
         raise SystemExit("this benchmark needs wrk (Debian: apt-get install wrk)")
     return found
+
+
+async def start_wrk(
+    script: Path,
+    url: str,
+    *,
+    threads: int,
+    connections: int,
+    seconds: float,
+    timeout_seconds: float | None = None,
+) -> asyncio.subprocess.Process:
+    """wrk running ``script`` against ``url``, its report (with latency percentiles) on its
+    stdout; ``timeout_seconds``: how long a request may take before wrk counts it as a
+    timeout (wrk's default, 2 s, when None)."""
+    timeout = [] if timeout_seconds is None else ["--timeout", f"{timeout_seconds:.0f}s"]
+    return await asyncio.create_subprocess_exec(
+        wrk_path(),
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{seconds:.0f}s",
+        "--latency",
+        *timeout,
+        "-s",
+        str(script),
+        url,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
 
 
 def _ms(text: str) -> float:

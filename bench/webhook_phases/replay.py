@@ -17,7 +17,7 @@ import re
 import signal
 from pathlib import Path
 
-from harness.wrk import errors, latency_percentiles, wrk_path
+from harness.wrk import errors, latency_percentiles, start_wrk
 
 from .deliveries import WEBHOOK_PATH, Delivery, SendResult
 from .inbox import Inbox
@@ -72,20 +72,14 @@ async def replay(
     script = scratch / "wrk-deliveries.lua"
     script.write_text(LUA % {"requests": requests, "threads": THREADS})
     since = await inbox.now()
-    process = await asyncio.create_subprocess_exec(
-        wrk_path(),
-        f"-t{THREADS}",
-        f"-c{max(connections, THREADS)}",
-        # An upper bound: wrk is interrupted once every delivery is stored.
-        f"-d{max(30, len(deliveries) // 20)}s",
-        "--latency",
-        "--timeout",
-        "30s",
-        "-s",
-        str(script),
+    process = await start_wrk(
+        script,
         base_url,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+        threads=THREADS,
+        connections=max(connections, THREADS),
+        # An upper bound: wrk is interrupted once every delivery is stored.
+        seconds=max(30, len(deliveries) // 20),
+        timeout_seconds=30,
     )
     report = asyncio.ensure_future(process.communicate())
     while not report.done():
