@@ -27,10 +27,7 @@ from subgraphs.kit.jobs import JobSpec, declared_jobs
 from subgraphs.kit.observability import configure_logging
 from subgraphs.kit.resources import open_resources
 from subgraphs.kit.settings import Settings, get_settings
-from worker.webhooks.batches import LANES, MAX_BATCH
-
-# Jobs running at once: every lane of a merchant's webhook batches full.
-MAX_JOBS = LANES * MAX_BATCH
+from worker.webhooks.batches import LANES
 
 # Packages searched for ``jobs`` modules.
 JOB_PACKAGES: tuple[ModuleType, ...] = (subgraphs, worker)
@@ -117,8 +114,5 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         "redis_settings": RedisSettings.from_dsn(redis_url),
         # arq's default 0.5 s poll would be half of the "award within a second" budget.
         "poll_delay": 0.1,
-        # A webhook job waits for its merchant's batch (``webhooks.batches``): arq's default
-        # of 10 jobs at a time made batches of ~2 deliveries, so let enough run to fill them.
-        "max_jobs": MAX_JOBS,
         "ctx": {"settings": settings},
     }
