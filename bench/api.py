@@ -24,8 +24,9 @@ import asyncio
 
 import httpx
 from api_phases.federation import start_federation, start_python
-from api_phases.load import Load, run_wrk, wrk_path
+from api_phases.load import Load, run_wrk
 from harness import Bench, add_shop_arguments, free_port, run, scenario_parser, serve_generated_shop
+from harness.wrk import wrk_path
 
 # The project's code: these paths move with it.
 from cli.stack import REPO_ROOT

@@ -9,8 +9,9 @@ directory) and an embedded Redis; all of it is removed afterwards. With DATABASE
 two scratch databases on that server instead (the role needs CREATEDB) and drops them. Redis is
 always embedded: a worker already listening on a shared Redis would take our jobs.
 
-(a) the shim alone: --deliveries signed orders/paid webhooks from --concurrency senders, no
-    worker running; every delivery must be accepted and land in the inbox.
+(a) the shim alone: --deliveries signed orders/paid webhooks replayed by wrk over
+    --concurrency connections, no worker running; every delivery must be accepted and land
+    in the inbox (the rate: first to last stored).
 (b) a fresh worker process drains that inbox.
 (c) steady load: with the worker running, deliveries arrive at a share of the rate measured
     in (b) for --steady-seconds; the delay from the inbox commit to the processed order is
@@ -100,7 +101,7 @@ async def scenario(bench: Bench, args: argparse.Namespace) -> None:
 def parser() -> argparse.ArgumentParser:
     options = scenario_parser(__doc__)
     options.add_argument("--deliveries", type=int, default=2000, help="deliveries in (a)")
-    options.add_argument("--concurrency", type=int, default=32, help="concurrent senders in (a)")
+    options.add_argument("--concurrency", type=int, default=32, help="connections in (a)")
     options.add_argument(
         "--steady-seconds", type=float, default=8.0, help="length of (c); 0 skips it"
     )

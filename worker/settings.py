@@ -27,6 +27,7 @@ from subgraphs.kit.jobs import JobSpec, declared_jobs
 from subgraphs.kit.observability import configure_logging
 from subgraphs.kit.resources import open_resources
 from subgraphs.kit.settings import Settings, get_settings
+from worker.webhooks.batches import LANES
 
 # Packages searched for ``jobs`` modules.
 JOB_PACKAGES: tuple[ModuleType, ...] = (subgraphs, worker)
@@ -56,7 +57,8 @@ def discover_jobs() -> list[JobSpec]:
 async def _startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx.get("settings") or get_settings()
     assert settings.database_url, "the CLI resolves DATABASE_URL before starting the worker"
-    ctx["engine"] = create_engine(settings.database_url, pool_size=2)
+    # A connection per lane of webhook batches (worker.webhooks.batches).
+    ctx["engine"] = create_engine(settings.database_url, pool_size=LANES)
     ctx["sessions"] = create_session_factory(ctx["engine"])
     # Ledger jobs publish changes (cache, pub/sub) and reminders call Klaviyo / Postscript.
     stack = AsyncExitStack()

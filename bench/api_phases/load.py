@@ -4,11 +4,11 @@ the throughput and latency percentiles read from wrk's report."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
+
+from harness.wrk import errors, latency_percentiles, start_wrk
 
 LUA = """
 wrk.method = "POST"
@@ -37,18 +37,6 @@ class Load:
         )
 
 
-def wrk_path() -> str:
-    found = shutil.which("wrk")
-    if found is None:
-        raise SystemExit("bench/api.py needs wrk (Debian: apt-get install wrk)")
-    return found
-
-
-def _ms(text: str) -> float:
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
 async def run_wrk(
     label: str,
     url: str,
@@ -63,24 +51,12 @@ async def run_wrk(
     """``body`` has one ``%d``: the balance bound, drawn from 0..``max_bound`` per request."""
     script = scratch / f"wrk-{re.sub(r'[^a-z0-9]+', '-', label.lower())}.lua"
     script.write_text(LUA.format(token=token, body=body, max_bound=max_bound))
-    process = await asyncio.create_subprocess_exec(
-        wrk_path(),
-        f"-t{min(2, connections)}",
-        f"-c{connections}",
-        f"-d{seconds:.0f}s",
-        "--latency",
-        "-s",
-        str(script),
-        url,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+    process = await start_wrk(
+        script, url, threads=min(2, connections), connections=connections, seconds=seconds
     )
     output = (await process.communicate())[0].decode()
     rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    # wrk pads a value in seconds with a trailing space ("1.92s ").
-    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", output, re.M))
-    if rate is None or set(percentiles) != {"50", "99"}:
+    percentiles = latency_percentiles(output)
+    if rate is None or not {"50", "99"} <= set(percentiles):
         raise RuntimeError(f"wrk said:\n{output}")
-    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", output))
-    errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
-    return Load(label, float(rate.group(1)), _ms(percentiles["50"]), _ms(percentiles["99"]), errors)
+    return Load(label, float(rate.group(1)), percentiles["50"], percentiles["99"], errors(output))

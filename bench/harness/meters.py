@@ -5,6 +5,7 @@ a SQLAlchemy engine in this process)."""
 from __future__ import annotations
 
 import os
+import resource
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -108,7 +109,8 @@ class Cost:
 @dataclass
 class Meter:
     """Measures phases over ``connection``, an autocommit connection to the benchmarked
-    database, and the processes it is told to watch ("client" is this process)."""
+    database, and the processes it is told to watch ("client" is this process, with the
+    children it waited for: a load generator such as wrk)."""
 
     connection: AsyncConnection
     # name -> (pid, with its children)
@@ -149,7 +151,8 @@ class Meter:
         readings = {}
         for name in names:
             if name == "client":
-                readings[name] = time.process_time()
+                children = resource.getrusage(resource.RUSAGE_CHILDREN)
+                readings[name] = time.process_time() + children.ru_utime + children.ru_stime
             elif name in self.processes:
                 pid, tree = self.processes[name]
                 value = tree_cpu_seconds(pid) if tree else process_cpu_seconds(pid)

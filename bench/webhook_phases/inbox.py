@@ -33,6 +33,13 @@ class ProcessedRows:
         ]
 
 
+@dataclass(frozen=True)
+class Stored:
+    count: int
+    # From the first delivery stored to the last.
+    seconds: float
+
+
 @dataclass
 class Inbox:
     connection: AsyncConnection
@@ -42,6 +49,19 @@ class Inbox:
             text("SELECT status, count(*) FROM api_logs GROUP BY status")
         )
         return {str(status): int(count) for status, count in rows}
+
+    async def stored_since(self, since: datetime) -> Stored:
+        """Deliveries the shim stored since ``since``."""
+        row = (
+            await self.connection.execute(
+                text(
+                    "SELECT count(*), extract(epoch FROM max(created_at) - min(created_at))"
+                    " FROM api_logs WHERE created_at >= :since"
+                ),
+                {"since": since},
+            )
+        ).one()
+        return Stored(int(row[0]), float(row[1] or 0))
 
     async def now(self) -> datetime:
         value = await self.connection.scalar(text("SELECT now()"))

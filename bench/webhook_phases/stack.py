@@ -8,6 +8,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 from harness import (
@@ -37,6 +38,8 @@ class Stack:
     senders: Senders
     inbox: Inbox
     meter: Meter
+    base_url: str
+    scratch: Path
     # Deliveries made so far: each has its own number, so its own order.
     total: int = 0
 
@@ -61,14 +64,25 @@ async def running_stack(
     redis = bench.processes.start_redis()
     env = service_env(bench.url, redis.url, bench.scratch, app_secret=APP_SECRET)
     port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
     async with (
-        senders(f"http://127.0.0.1:{port}", concurrency) as clients,
+        senders(base_url, concurrency) as clients,
         autocommit_connection(bench.url) as connection,
     ):
         meter = Meter(connection)
         meter.watch("redis", redis.process.pid)
         await meter.watch_postmaster()
-        stack = Stack(shop, merchant_id, env, bench.processes, clients, Inbox(connection), meter)
+        stack = Stack(
+            shop,
+            merchant_id,
+            env,
+            bench.processes,
+            clients,
+            Inbox(connection),
+            meter,
+            base_url,
+            bench.scratch,
+        )
         stack.start("edge", "serve", "edge", "--port", str(port))
 
         async def healthy() -> bool:

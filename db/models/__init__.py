@@ -37,7 +37,7 @@ from db.models.notification import (
     NotificationSettings,
 )
 from db.models.points import PointsTransaction, PointsTransactionKind
-from db.models.program import ProgramSettings
+from db.models.program import ProgramSettings, ProgramVersion
 from db.models.referral import (
     Referral,
     ReferralEvent,
@@ -93,6 +93,7 @@ __all__ = [
     "PointsTransaction",
     "PointsTransactionKind",
     "ProgramSettings",
+    "ProgramVersion",
     "RedemptionStatus",
     "Referral",
     "ReferralEvent",

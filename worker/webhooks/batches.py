@@ -5,8 +5,11 @@ worker's ``DeliveryBatches`` and waits for its outcome; a drain task of the merc
 every delivery waiting at that moment as a batch (``processing.process_deliveries``), and the
 deliveries that arrive while it runs make the next one. So a lone delivery goes at once (a
 batch of one, no waiting), and under load batches grow to the jobs running at a time.
-Up to ``LANES`` drains per merchant run at once; every batch takes its customers' row locks
-in one order (``process_deliveries``), so concurrent batches wait for each other at worst.
+Up to ``LANES`` drains per merchant run at once, and up to ``LANES`` batches in all (each
+holds a connection while it runs: with arq running 100 jobs at once, the deliveries of many
+merchants would otherwise take every connection of the worker's pool and leave none to its
+other jobs); every batch takes its customers' row locks in one order
+(``process_deliveries``), so concurrent batches wait for each other at worst.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ class DeliveryBatches:
         self._resources = resources
         self._waiting: dict[str, dict[str, asyncio.Future[DeliveryOutcome]]] = {}
         self._drains: dict[str, set[asyncio.Task[None]]] = {}
+        self._connections = asyncio.Semaphore(LANES)
 
     async def process(self, merchant_id: str, delivery_id: str) -> DeliveryOutcome:
         """The delivery's outcome, processed in the merchant's next batch. A job cancelled
@@ -48,29 +52,39 @@ class DeliveryBatches:
     def _start_lane(self, merchant_id: str) -> None:
         drains = self._drains.setdefault(merchant_id, set())
         if len(drains) < LANES:
-            drain = asyncio.create_task(self._drain(merchant_id))
-            drains.add(drain)
-            drain.add_done_callback(drains.discard)
+            drains.add(asyncio.create_task(self._drain(merchant_id)))
 
     async def _drain(self, merchant_id: str) -> None:
+        drain = asyncio.current_task()
         try:
-            while waiting := self._waiting.get(merchant_id):
-                # A share of what waits, so that the other lane gets the rest.
-                size = min(MAX_BATCH, -(-len(waiting) // LANES))
-                batch = dict(itertools.islice(waiting.items(), size))
-                for delivery_id in batch:
-                    del waiting[delivery_id]
-                if waiting:
-                    self._start_lane(merchant_id)
-                try:
-                    outcomes = await process_deliveries(self._resources, merchant_id, list(batch))
-                except Exception as exc:  # the database unreachable: each job fails with it
-                    for future in batch.values():
-                        future.set_exception(exc)
-                    continue
+            while self._waiting.get(merchant_id):
+                async with self._connections:
+                    # What waits once a connection is ours: the batch grows while we wait.
+                    waiting = self._waiting.get(merchant_id)
+                    if not waiting:
+                        break
+                    # A share of what waits, so that the other lane gets the rest.
+                    size = min(MAX_BATCH, -(-len(waiting) // LANES))
+                    batch = dict(itertools.islice(waiting.items(), size))
+                    for delivery_id in batch:
+                        del waiting[delivery_id]
+                    if waiting:
+                        self._start_lane(merchant_id)
+                    try:
+                        outcomes = await process_deliveries(
+                            self._resources, merchant_id, list(batch)
+                        )
+                    except Exception as exc:  # the database unreachable: each job fails with it
+                        for future in batch.values():
+                            future.set_exception(exc)
+                        continue
                 for delivery_id, future in batch.items():
                     future.set_result(outcomes[delivery_id])
         finally:
+            # Between the last look at the queue and here nothing ran (no await): a delivery
+            # handed over from now on finds one drain fewer, and starts one if need be (a done
+            # callback would leave a window where it finds the drains full and all ending).
+            self._drains[merchant_id].discard(drain)
             if not self._waiting.get(merchant_id):
                 self._waiting.pop(merchant_id, None)
 

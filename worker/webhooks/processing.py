@@ -197,19 +197,23 @@ async def process_deliveries(
     try:
         async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
             inbox = WebhookDeliveriesRepository(session, merchant_id)
-            claimed_rows: list[ApiLog] = []
-            for delivery_id in dict.fromkeys(delivery_ids):
-                row = await inbox.claim_pending(delivery_id)
-                claimed_at = datetime.now(UTC)
-                if row is None or _not_due(row, claimed_at):
+            unique_ids = list(dict.fromkeys(delivery_ids))
+            claimed_at = datetime.now(UTC)
+            claimed_rows = [
+                row
+                for row in await inbox.claim_pending_many(unique_ids)
+                if not _not_due(row, claimed_at)
+            ]
+            waits.extend(_waited_seconds(row, claimed_at) for row in claimed_rows)
+            claimed_ids = {row.id for row in claimed_rows}
+            for delivery_id in unique_ids:
+                if delivery_id not in claimed_ids:
                     outcomes[delivery_id] = DeliveryOutcome.SKIPPED
-                else:
-                    claimed_rows.append(row)
-                    waits.append(_waited_seconds(row, claimed_at))
             # Customers in one order in every batch: two batches running at once (or in two
             # workers) then take their customers' row locks in the same order, and wait for
             # each other instead of deadlocking.
             claimed_rows.sort(key=lambda row: (row.shopify_customer_id or "", row.id))
+            finished: list[tuple[ApiLog, int]] = []
             for row in claimed_rows:
                 started = time.perf_counter()
                 claimed = (row.topic, row.attempts)
@@ -221,9 +225,9 @@ async def process_deliveries(
                 context = HandlerContext(session, resources, merchant_id, row.id, datetime.now(UTC))
                 # A raise here abandons the batch (below).
                 result = await handler(context, payload)
-                duration_ms = int((time.perf_counter() - started) * 1000)
-                await inbox.mark_done(row, duration_ms=duration_ms)
+                finished.append((row, int((time.perf_counter() - started) * 1000)))
                 processed.append(_Processed(row.id, claimed, result))
+            await inbox.mark_many_done(finished)
     except Exception as exc:
         # Nothing of the batch committed (a handler raised, or the commit or the connection
         # failed): each delivery again, on its own.
@@ -241,13 +245,22 @@ async def process_deliveries(
             resources, merchant_id, delivery_id, claimed, reason
         )
     for done in processed:
-        await _announce(resources, merchant_id, done)
+        await _announce(resources, merchant_id, done, ledger=False)
         outcomes[done.delivery_id] = DeliveryOutcome.DONE
+    # The ledger's change once per batch and topic, not per delivery: each is a cache
+    # invalidation and a publish (Redis round trips after the commit, one after another), and
+    # a live dashboard reads the ledger once per event anyway.
+    changed = {done.claimed[0] for done in processed if done.result.ledger_changed}
+    for topic in sorted(changed):
+        await ledger_changed(resources, merchant_id, source="webhook", topic=topic)
     return outcomes
 
 
-async def _announce(resources: Resources, merchant_id: str, done: _Processed) -> None:
-    """After the commit: the log line, the ledger's change, the delivery's live status."""
+async def _announce(
+    resources: Resources, merchant_id: str, done: _Processed, *, ledger: bool = True
+) -> None:
+    """After the commit: the log line, the ledger's change (unless the caller tells it once
+    for a batch), the delivery's live status."""
     topic, attempts = done.claimed
     result = done.result
     log.info(
@@ -257,7 +270,7 @@ async def _announce(resources: Resources, merchant_id: str, done: _Processed) ->
         outcome=result.outcome.value,
         detail=result.detail,
     )
-    if result.ledger_changed:
+    if ledger and result.ledger_changed:
         await ledger_changed(resources, merchant_id, source="webhook", topic=topic)
     await resources.pubsub.publish(
         webhook_channel(merchant_id),

@@ -21,7 +21,7 @@ from sqlalchemy.orm import defer
 
 from db.models import ApiLog
 from subgraphs.kit.pagination import Page, PageRequest
-from subgraphs.kit.repository import TenantRepository, mentions_any, rowcount
+from subgraphs.kit.repository import TenantRepository, any_of, mentions_any, rowcount
 
 # For checks that walk every table (shop/redact's): the inbox's table.
 INBOX_TABLE: Final = ApiLog.__tablename__
@@ -70,6 +70,21 @@ _INSERT_DELIVERY = text(
            :shopify_customer_id
     FROM receipt
     RETURNING id
+    """
+)
+
+
+# ``mark_done`` for many rows, each by its whole key, from parallel arrays.
+_MARK_MANY_DONE = text(
+    """
+    UPDATE api_logs AS delivery SET
+        status = 'done', attempts = delivery.attempts + 1, payload_encrypted = NULL,
+        last_error = NULL, processed_at = now(), duration_ms = done.duration_ms
+    FROM unnest(
+        CAST(:ids AS text[]), CAST(:created AS timestamptz[]), CAST(:durations AS integer[])
+    ) AS done(id, created_at, duration_ms)
+    WHERE delivery.merchant_id = :merchant_id AND delivery.id = done.id
+      AND delivery.created_at = done.created_at
     """
 )
 
@@ -124,6 +139,36 @@ class WebhookDeliveriesRepository(TenantRepository[ApiLog]):
             select(ApiLog).where(*self._pending(delivery_id)).with_for_update(skip_locked=True)
         )
         return result.one_or_none()
+
+    async def claim_pending_many(self, delivery_ids: Sequence[str]) -> list[ApiLog]:
+        """``claim_pending`` for a batch, in one statement: the rows claimed (the others are
+        done, failed or another worker's right now), in no particular order."""
+        if not delivery_ids:
+            return []
+        result = await self._session.scalars(
+            select(ApiLog)
+            .where(
+                ApiLog.merchant_id == self._merchant_id,
+                ApiLog.id == any_of(delivery_ids),
+                ApiLog.status == "pending",
+            )
+            .with_for_update(skip_locked=True)
+        )
+        return list(result)
+
+    async def mark_many_done(self, rows: Sequence[tuple[ApiLog, int]]) -> None:
+        """``mark_done`` for a batch of (row, duration in ms), in one statement."""
+        if not rows:
+            return
+        await self._session.execute(
+            _MARK_MANY_DONE,
+            {
+                "merchant_id": self._merchant_id,
+                "ids": [row.id for row, _ in rows],
+                "created": [row.created_at for row, _ in rows],
+                "durations": [duration_ms for _, duration_ms in rows],
+            },
+        )
 
     async def mark_done(self, row: ApiLog, *, duration_ms: int) -> None:
         """Done in the same transaction as the handler's effects: both commit, or neither.

@@ -54,6 +54,15 @@ class CampaignRepository(TenantRepository[BonusCampaign]):
             conditions.append(BonusCampaign.kind == kind)
         return await self.get_all(*conditions, order_by=(BonusCampaign.starts_at, BonusCampaign.id))
 
+    async def active_ending_after(self, cutoff: datetime) -> list[BonusCampaign]:
+        """Active campaigns that end after ``cutoff`` (running or to come then), oldest first:
+        what a cache of the calculation's inputs keeps (``ledger.calculation_inputs``)."""
+        return await self.get_all(
+            BonusCampaign.active.is_(True),
+            BonusCampaign.ends_at > cutoff,
+            order_by=(BonusCampaign.starts_at, BonusCampaign.id),
+        )
+
     async def page(
         self, request: PageRequest, *, active_at: datetime | None
     ) -> Page[BonusCampaign]:

@@ -205,6 +205,14 @@ async def running_campaign_terms(
     ]
 
 
+async def campaign_terms_ending_after(
+    session: AsyncSession, merchant_id: str, cutoff: datetime
+) -> list[CampaignTerms]:
+    """The active campaigns that end after ``cutoff``, oldest first."""
+    rows = await CampaignRepository(session, merchant_id).active_ending_after(cutoff)
+    return [campaign_terms(row) for row in rows]
+
+
 async def reward_cost_discount(
     session: AsyncSession, merchant_id: str, at: datetime, customer: Customer
 ) -> tuple[Decimal, str] | None:

@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from db.models import Customer, PointsTransaction, PointsTransactionKind
 from subgraphs.kit.pagination import Page, PageRequest
 from subgraphs.kit.repository import FRESH, TenantRepository, any_of, utc_date
+from subgraphs.points.program.repository import program_version_of
 
 # Debits take points from the lots that expire first, then the oldest: the customer keeps the
 # points that would last longest. One statement: a running sum picks the lots and the amounts.
@@ -49,9 +50,10 @@ _CONSUME_OLDEST = text(
 #
 # Lock the customer and find the ledger row already under the idempotency key, in one round
 # trip: the row, if any, may belong to another customer (a reused key), so the join is on the
-# key alone; only the customer is locked.
+# key alone; only the customer is locked. The merchant's program version comes with them: the
+# calculation's inputs are cached at a version (``ledger.calculation_inputs``).
 _LOCK_WITH_KEY = (
-    select(Customer, PointsTransaction)
+    select(Customer, PointsTransaction, program_version_of(bindparam("merchant_id")))
     .outerjoin(
         PointsTransaction,
         and_(
@@ -66,10 +68,12 @@ _LOCK_WITH_KEY = (
 )
 
 # Record one entry: the ledger row (nothing when its idempotency key, or the order's one earn,
-# is taken: then no other part happens either), the customer's balance projection and facts,
-# and the audit entry, as data-modifying CTEs of one statement. They see one snapshot and
-# commit together; the balance >= 0 check applies to the UPDATE as before. A credit opens a lot
-# (``remaining_points``). The casts give every parameter one type wherever it is used.
+# is taken: then no other part happens either), the customer's balance projection, facts and
+# VIP tier (the one the new facts qualify for, decided by the caller, who holds the lock), and
+# the audit entries (the tier's only when it changed), as data-modifying CTEs of one
+# statement. They see one snapshot and commit together; the balance >= 0 check applies to the
+# UPDATE as before. A credit opens a lot (``remaining_points``). The casts give every parameter
+# one type wherever it is used.
 _RECORD = text(
     """
     WITH entry AS (
@@ -92,17 +96,27 @@ _RECORD = text(
                                ELSE greatest(total_spent + CAST(:spent AS numeric), 0) END,
             orders_count = orders_count + CAST(:orders AS bigint),
             first_order_at = coalesce(first_order_at, CAST(:first_order_at AS timestamptz)),
-            last_activity_at = greatest(last_activity_at, CAST(:activity_at AS timestamptz))
+            last_activity_at = greatest(last_activity_at, CAST(:activity_at AS timestamptz)),
+            vip_tier_id = CAST(:tier_id AS text)
         WHERE merchant_id = :merchant_id AND id = :customer_id AND EXISTS (SELECT FROM entry)
         RETURNING points_balance, total_points_earned, total_spent, orders_count,
-                  first_order_at, last_activity_at
+                  first_order_at, last_activity_at, vip_tier_id
     ), audit AS (
         INSERT INTO audit_logs (merchant_id, id, action, actor_id, metadata)
-        SELECT :merchant_id, :audit_id, :action, :actor_id, :audit FROM entry
+        SELECT CAST(:merchant_id AS text), CAST(:audit_id AS text), CAST(:action AS text),
+               CAST(:actor_id AS text), CAST(:audit AS jsonb)
+        FROM entry
+        UNION ALL
+        SELECT :merchant_id, :tier_audit_id, :tier_action, NULL, CAST(:tier_audit AS jsonb)
+        FROM entry WHERE CAST(:tier_audit AS jsonb) IS NOT NULL
     )
     SELECT entry.created_at, moved.* FROM entry, moved
     """
-).bindparams(bindparam("explanation", type_=JSONB), bindparam("audit", type_=JSONB))
+).bindparams(
+    bindparam("explanation", type_=JSONB),
+    bindparam("audit", type_=JSONB),
+    bindparam("tier_audit", type_=JSONB(none_as_null=True)),
+)
 
 
 # Many entries of one kind, one per customer, in one statement (a data import: one entry per
@@ -226,17 +240,18 @@ class LedgerRepository(TenantRepository[PointsTransaction]):
 
     async def lock_customer_with_key(
         self, customer_id: str, key: str
-    ) -> tuple[Customer, PointsTransaction | None] | None:
+    ) -> tuple[Customer, PointsTransaction | None, int] | None:
         """The customer, row-locked (every ledger write of one customer runs one at a time, so
-        balance and idempotency checks cannot race), and the ledger row already recorded under
-        ``key`` (any customer's); None when there is no such customer."""
+        balance and idempotency checks cannot race), the ledger row already recorded under
+        ``key`` (any customer's) and the merchant's program version; None when there is no
+        such customer."""
         result = await self._session.execute(
             _LOCK_WITH_KEY,
             {"merchant_id": self._merchant_id, "customer_id": customer_id, "key": key},
             execution_options=FRESH,
         )
         row = result.one_or_none()
-        return None if row is None else (row[0], row[1])
+        return None if row is None else (row[0], row[1], int(row[2]))
 
     async def record_entry(self, values: Mapping[str, Any]) -> Row[Any] | None:
         """Insert a ledger row, move its customer's projection and write its audit entry, in

@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Customer, PointsTransaction, PointsTransactionKind
-from subgraphs.points.campaigns.service import running_campaign_terms
 from subgraphs.points.customers.repository import CustomerChange
 from subgraphs.points.customers.service import customer_facts
 from subgraphs.points.errors import PointsError, PointsErrorCode, check_text
+from subgraphs.points.ledger.calculation_inputs import calculation_inputs, running_campaigns
 from subgraphs.points.ledger.write_path import (
     MAX_REASON_LENGTH,
     LedgerDraft,
@@ -30,12 +30,10 @@ from subgraphs.points.ledger.write_path import (
 )
 from subgraphs.points.program.calculation import (
     Calculation,
-    CampaignTerms,
     EarnAction,
     Order,
     calculate,
 )
-from subgraphs.points.program.service import ProgramConfig, program_config
 
 __all__ = [
     "AdjustCommand",
@@ -90,14 +88,6 @@ def _check_reason(reason: str) -> None:
     check_text(reason, "reason", PointsErrorCode.INVALID_REASON, MAX_REASON_LENGTH)
 
 
-async def calculation_context(
-    session: AsyncSession, merchant_id: str, at: datetime, config: ProgramConfig | None = None
-) -> tuple[ProgramConfig, list[CampaignTerms]]:
-    if config is None:
-        config = await program_config(session, merchant_id)
-    return config, await running_campaign_terms(session, merchant_id, at)
-
-
 async def preview_earn(
     session: AsyncSession,
     merchant_id: str,
@@ -108,9 +98,15 @@ async def preview_earn(
     at: datetime,
 ) -> Calculation:
     """What ``earn`` would award now, without writing anything."""
-    config, campaigns = await calculation_context(session, merchant_id, at)
+    inputs = await calculation_inputs(session, merchant_id)
+    campaigns = await running_campaigns(session, merchant_id, inputs, at)
     return calculate(
-        config, campaigns, action=action, customer=customer_facts(customer), order=order, at=at
+        inputs.config,
+        campaigns,
+        action=action,
+        customer=customer_facts(customer),
+        order=order,
+        at=at,
     )
 
 
@@ -120,11 +116,8 @@ async def earn(
     command: EarnCommand,
     *,
     now: datetime,
-    config: ProgramConfig | None = None,
 ) -> LedgerEntry:
-    """Award ``command`` once per idempotency key. ``config``: the program's settings when the
-    caller has read them in this transaction already (an order's award decides on them
-    first), which saves reading them again."""
+    """Award ``command`` once per idempotency key."""
     check_key(command.idempotency_key)
     if command.reason is not None:
         _check_reason(command.reason)
@@ -138,8 +131,12 @@ async def earn(
             and (existing.source == command.action.value)
         )
 
+    writer = LedgerWriter(session, merchant_id)
+
     async def decide(customer: Customer) -> LedgerDraft:
-        settings, campaigns = await calculation_context(session, merchant_id, now, config)
+        inputs = await writer.inputs()
+        settings = inputs.config
+        campaigns = await running_campaigns(session, merchant_id, inputs, now)
         facts = customer_facts(customer)
         result = calculate(
             settings, campaigns, action=command.action, customer=facts, order=order, at=now
@@ -168,7 +165,6 @@ async def earn(
             expires_at=credit_expiry(settings, now),
         )
 
-    writer = LedgerWriter(session, merchant_id)
     return await writer.write(command.customer_id, command.idempotency_key, matches, decide)
 
 
@@ -179,6 +175,7 @@ async def adjust(
     check_key(command.idempotency_key)
     check_points(command.points, allow_negative=True)
     _check_reason(command.reason)
+    writer = LedgerWriter(session, merchant_id)
 
     async def decide(customer: Customer) -> LedgerDraft:
         if command.points < 0 and -command.points > customer.points_balance:
@@ -187,7 +184,7 @@ async def adjust(
                 "points",
                 f"the balance is {customer.points_balance}; it cannot go below zero",
             )
-        config = await program_config(session, merchant_id)
+        config = (await writer.inputs()).config
         detail = f"{command.points:+d} by {command.actor_id or 'the merchant'}: {command.reason}"
         return LedgerDraft(
             kind=PointsTransactionKind.ADJUST,
@@ -204,7 +201,6 @@ async def adjust(
         )
 
     matches = same_entry(PointsTransactionKind.ADJUST, command.points)
-    writer = LedgerWriter(session, merchant_id)
     return await writer.write(command.customer_id, command.idempotency_key, matches, decide)
 
 
@@ -256,14 +252,14 @@ async def credit_back(
     like any other, expiring under the program's policy."""
     check_key(command.idempotency_key)
     check_points(command.points)
+    writer = LedgerWriter(session, merchant_id)
 
     async def credit(customer: Customer) -> LedgerDraft:
-        expires_at = credit_expiry(await program_config(session, merchant_id), now)
+        expires_at = credit_expiry((await writer.inputs()).config, now)
         change = CustomerChange(points=command.points)
         return _movement(command, PointsTransactionKind.REFUND, command.points, change, expires_at)
 
     matches = same_entry(PointsTransactionKind.REFUND, command.points)
-    writer = LedgerWriter(session, merchant_id)
     return await writer.write(command.customer_id, command.idempotency_key, matches, credit)
 
 
@@ -276,9 +272,10 @@ async def credit_referral(
     check_key(command.idempotency_key)
     check_points(command.points)
     _check_reason(command.reason)
+    writer = LedgerWriter(session, merchant_id)
 
     async def credit(customer: Customer) -> LedgerDraft:
-        expires_at = credit_expiry(await program_config(session, merchant_id), now)
+        expires_at = credit_expiry((await writer.inputs()).config, now)
         return LedgerDraft(
             kind=PointsTransactionKind.REFERRAL,
             points=command.points,
@@ -291,5 +288,4 @@ async def credit_referral(
         )
 
     matches = same_entry(PointsTransactionKind.REFERRAL, command.points)
-    writer = LedgerWriter(session, merchant_id)
     return await writer.write(command.customer_id, command.idempotency_key, matches, credit)

@@ -6,9 +6,15 @@ replay, locks and records), inside one transaction of the caller's:
 1. ``lock`` the customer row, so all ledger writes of one customer run one at a time;
 2. ``replay``: an idempotency key already used for the same request returns the original entry
    and changes nothing (a different request under the same key is refused);
-3. the operation decides the points (the calculation, the balance, the order's history);
-4. ``record`` inserts the ledger row with its decision trace, consumes or opens lots, moves the
-   balance projection and the customer facts, reassigns the VIP tier, writes the audit log.
+3. the operation decides the points (the calculation, the balance, the order's history), with
+   the program's settings, campaigns and tiers from ``calculation_inputs`` (cached per
+   merchant at the program version the lock read);
+4. ``record`` inserts the ledger row with its decision trace, moves the balance projection and
+   the customer facts, sets the VIP tier the new facts qualify for and writes the audit log, in
+   one statement; then a debit consumes lots.
+
+An earn is two statements in the caller's transaction: the lock (with the idempotency lookup
+and the program version) and the record.
 
 Invariants (also enforced by Postgres constraints): balance = signed sum of the ledger =
 sum of the open lots; balance >= 0; one idempotency key changes the ledger at most once; an
@@ -20,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,10 +43,12 @@ from subgraphs.points.errors import (
     customer_not_found,
     idempotency_key_reused,
 )
+from subgraphs.points.ledger.calculation_inputs import CalculationInputs, calculation_inputs
 from subgraphs.points.ledger.repository import LedgerRepository
 from subgraphs.points.program.calculation import TraceStep
 from subgraphs.points.program.service import ExpiryKind, ProgramConfig
-from subgraphs.points.tiers.service import reassign_customer_tier
+from subgraphs.points.tiers.rules import TierFacts
+from subgraphs.points.tiers.service import TierAssignment, tier_assignment
 
 MAX_POINTS_PER_TRANSACTION = 1_000_000
 MAX_REASON_LENGTH = 200
@@ -133,6 +142,16 @@ class LedgerWriter:
         self.merchant_id = merchant_id
         self.ledger = LedgerRepository(session, merchant_id)
         self.customers = CustomerRepository(session, merchant_id)
+        # The program version the lock read, and the inputs at it once asked for.
+        self._version: int | None = None
+        self._inputs: CalculationInputs | None = None
+
+    async def inputs(self) -> CalculationInputs:
+        """The program's settings, campaigns and tiers, at the version the lock read (or read
+        now, after a ``lock`` without it)."""
+        if self._inputs is None:
+            self._inputs = await calculation_inputs(self.session, self.merchant_id, self._version)
+        return self._inputs
 
     async def lock(self, customer_id: str) -> Customer:
         customer = await self.customers.lock(customer_id)
@@ -153,7 +172,7 @@ class LedgerWriter:
         found = await self.ledger.lock_customer_with_key(customer_id, key)
         if found is None:
             raise customer_not_found()
-        customer, existing = found
+        customer, existing, self._version = found
         if existing is not None:
             return self._replayed(existing, customer, matches)
         return await self.record(customer, await decide(customer), matches)
@@ -169,10 +188,11 @@ class LedgerWriter:
         return LedgerEntry(existing, customer.points_balance, True, customer.id)
 
     async def record(self, customer: Customer, draft: LedgerDraft, matches: Matches) -> LedgerEntry:
-        """Record ``draft`` for the locked ``customer``: the ledger row, the projection and the
-        audit entry in one statement (``LedgerRepository.record_entry``), then the lots a
-        debit takes and the tier the new facts qualify for."""
+        """Record ``draft`` for the locked ``customer``: the ledger row, the projection, the
+        tier the new facts qualify for and the audit entries in one statement
+        (``LedgerRepository.record_entry``), then the lots a debit takes."""
         change = draft.change
+        tier = await self._tier_after(customer, change)
         transaction = PointsTransaction(
             merchant_id=self.merchant_id,
             id=new_id(),
@@ -209,6 +229,10 @@ class LedgerWriter:
                 "audit_id": new_id(),
                 "action": _AUDIT_ACTIONS[draft.kind],
                 "audit": audit,
+                "tier_id": tier.tier_id,
+                "tier_audit_id": new_id(),
+                "tier_action": AuditAction.TIER_ASSIGNED,
+                "tier_audit": tier.audit,
             }
         )
         if recorded is None:
@@ -234,8 +258,18 @@ class LedgerWriter:
             await self.ledger.consume_oldest(
                 customer.id, -draft.points, preferred_lot=draft.preferred_lot
             )
-        await reassign_customer_tier(self.session, self.merchant_id, customer)
         return LedgerEntry(transaction, customer.points_balance, False, customer.id)
+
+    async def _tier_after(self, customer: Customer, change: CustomerChange) -> TierAssignment:
+        """The tier the customer qualifies for once ``change`` is recorded: their facts as the
+        record statement will leave them (the customer is locked, so they are exact)."""
+        earned = max(customer.total_points_earned + change.earned, 0)
+        spent = customer.total_spent
+        if change.spent:
+            spent = max(spent + change.spent, Decimal(0))
+        facts = TierFacts.of(earned, spent, customer.rfm_score)
+        tiers = (await self.inputs()).tiers
+        return tier_assignment(tiers, customer.id, customer.vip_tier_id, facts)
 
 
 # What ``record`` sends of the ledger row, and reads back of the customer's projection.
@@ -261,4 +295,5 @@ _PROJECTION_COLUMNS = (
     "orders_count",
     "first_order_at",
     "last_activity_at",
+    "vip_tier_id",
 )

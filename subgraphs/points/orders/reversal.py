@@ -21,7 +21,7 @@ from subgraphs.points.customers.repository import CustomerChange
 from subgraphs.points.errors import PointsError, PointsErrorCode
 from subgraphs.points.ledger.write_path import LedgerDraft, LedgerEntry, LedgerWriter, check_key
 from subgraphs.points.program.calculation import TraceStep, to_base_amount
-from subgraphs.points.program.service import ProgramConfig, program_config
+from subgraphs.points.program.service import ProgramConfig
 
 CENT = Decimal("0.01")
 
@@ -194,7 +194,7 @@ async def _reversal(
     history = await writer.ledger.order_transactions(command.order_id)
     reversals = [row for row in history if row.kind == PointsTransactionKind.REVERSE]
     lines, bonus_points, bonus_claimed = _order_state(earned, reversals)
-    config = await program_config(session, merchant_id)
+    config = (await writer.inputs()).config
     refunded_after = {line_id: state.refunded for line_id, state in lines.items()}
     claim = _claim_lines(command, config, earned, lines, refunded_after)
     bonus_owed = 0

@@ -21,6 +21,7 @@ from db.encryption_contexts import CUSTOMERS_EMAIL, CUSTOMERS_PHONE
 from subgraphs.points.customers.repository import CustomerRepository
 from subgraphs.points.customers.service import email_index, normalize_email, register_customer
 from subgraphs.points.errors import PointsError, PointsErrorCode
+from subgraphs.points.ledger.calculation_inputs import calculation_inputs
 from subgraphs.points.ledger.service import EarnCommand, LedgerEntry, earn
 from subgraphs.points.orders.reversal import ReverseCommand, reverse_order
 from subgraphs.points.orders.shopify_payloads import (
@@ -31,7 +32,7 @@ from subgraphs.points.orders.shopify_payloads import (
     parse,
 )
 from subgraphs.points.program.calculation import EarnAction, Order
-from subgraphs.points.program.service import AwardOn, ProgramConfig, program_config
+from subgraphs.points.program.service import AwardOn
 
 _SUPPORTED_LOCALES = frozenset({"en", "es", "fr", "ar", "he"})
 
@@ -156,7 +157,7 @@ async def award_order(
     trigger: OrderTrigger,
     now: datetime,
 ) -> EventResult:
-    config = await program_config(session, merchant_id)
+    config = (await calculation_inputs(session, merchant_id)).config
     if not _should_award(trigger, config.award_on, order):
         return EventResult(
             Outcome.NOT_APPLICABLE,
@@ -178,7 +179,6 @@ async def award_order(
         order.to_order(),
         trigger=trigger.value,
         now=now,
-        config=config,
     )
 
 
@@ -194,7 +194,7 @@ async def award_reconciled_order(
     now: datetime,
 ) -> EventResult:
     """An order read back from the Admin API that no webhook delivered."""
-    config = await program_config(session, merchant_id)
+    config = (await calculation_inputs(session, merchant_id)).config
     if config.award_on is AwardOn.ORDER_PAID and not paid:
         return EventResult(Outcome.NOT_APPLICABLE, f"order {order.order_id}: not paid yet")
     customer_id = await _find_or_enrol(
@@ -213,7 +213,6 @@ async def award_reconciled_order(
         order,
         trigger=OrderTrigger.RECONCILED.value,
         now=now,
-        config=config,
     )
 
 
@@ -225,11 +224,8 @@ async def _earn_order(
     *,
     trigger: str,
     now: datetime,
-    config: ProgramConfig,
 ) -> EventResult:
-    """The one award of an order, under the key every path shares. ``config`` is the one the
-    caller decided on, read in this transaction: the award uses it instead of reading it
-    again (one statement fewer per order)."""
+    """The one award of an order, under the key every path shares."""
     command = EarnCommand(
         customer_id=customer_id,
         action=EarnAction.PURCHASE,
@@ -238,7 +234,7 @@ async def _earn_order(
         reason=f"order {order.order_id} ({trigger})",
     )
     try:
-        entry = await earn(session, merchant_id, command, now=now, config=config)
+        entry = await earn(session, merchant_id, command, now=now)
     except PointsError as exc:
         if exc.code is PointsErrorCode.ORDER_ALREADY_EARNED:
             return EventResult(Outcome.ALREADY_APPLIED, exc.message)
@@ -270,7 +266,7 @@ async def cancel_order(
     session: AsyncSession, merchant_id: str, payload: Mapping[str, Any], *, now: datetime
 ) -> EventResult:
     order = parse(ShopifyOrderPayload, payload)
-    config = await program_config(session, merchant_id)
+    config = (await calculation_inputs(session, merchant_id)).config
     command = ReverseCommand(
         order_id=order.id, idempotency_key=f"order:{order.id}:cancel", reason="order cancelled"
     )

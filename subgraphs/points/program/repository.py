@@ -1,15 +1,16 @@
 """Every SQL statement on ``program_settings``: one merchant's settings document, and (in a
-system unit of work, across tenants) which merchants' settings turn expiry or reminders on."""
+system unit of work, across tenants) which merchants' settings turn expiry or reminders on;
+and on ``program_versions``, the counter its triggers bump (migration 0025)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, func, select
+from sqlalchemy import BindParameter, ColumnElement, Row, ScalarSelect, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import ProgramSettings
+from db.models import ProgramSettings, ProgramVersion
 from subgraphs.kit.versioned_documents import VersionedDocumentRepository
 
 # Values of the JSON settings document (``program.service``): only merchants with a stored
@@ -54,6 +55,23 @@ class ProgramRepository(VersionedDocumentRepository[ProgramSettings]):
                 set_={"notification_api_key_encrypted": encrypted, "updated_at": func.now()},
             )
         )
+
+
+def program_version_of(merchant_id: BindParameter[str]) -> ScalarSelect[int]:
+    """The merchant's program version as a subquery, for the statement that locks a customer
+    for a ledger write (``ledger.repository``): 0 before any settings, campaign or tier."""
+    return (
+        select(func.coalesce(func.max(ProgramVersion.version), 0))
+        .where(ProgramVersion.merchant_id == merchant_id)
+        .scalar_subquery()
+    )
+
+
+async def program_version(session: AsyncSession, merchant_id: str) -> int:
+    """The merchant's program version (``program_version_of``) on its own."""
+    merchant: BindParameter[str] = bindparam("merchant_id", merchant_id)
+    version = await session.scalar(select(program_version_of(merchant)))
+    return int(version or 0)
 
 
 async def _merchants_whose(

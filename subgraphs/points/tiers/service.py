@@ -1,5 +1,5 @@
 """VIP tiers: editing them, and moving customers to the tier they now qualify for: one
-customer on each of their ledger changes (``reassign_customer_tier``), everyone when the tiers
+customer on each of their ledger changes (``tier_assignment``), everyone when the tiers
 change, and every merchant in the periodic sweep, which catches facts that change outside the
 ledger (RFM scores). The rules themselves are pure (``tiers.rules``); previews of draft tiers
 are in ``tiers.preview``.
@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.ids import new_id
-from db.models import Customer, VipTier
+from db.models import VipTier
 from db.session import tenant_unit_of_work
 from subgraphs.kit.audit import AuditAction
 from subgraphs.kit.deletions import Deletions
@@ -359,24 +359,24 @@ def _assignment_audit(
 TIER_CAUSED_BY_ACTIVITY = "activity"
 
 
-async def reassign_customer_tier(
-    session: AsyncSession, merchant_id: str, customer: Customer
-) -> None:
-    """Move one customer (just changed by the ledger, and locked) to the tier they now
-    qualify for, audited as ``tier_assigned``; nothing when it is the one they hold."""
-    tiers = [ranked_tier(row) for row in await TierRepository(session, merchant_id).tiers()]
-    if not tiers and customer.vip_tier_id is None:
-        return
-    facts = TierFacts.of(customer.total_points_earned, customer.total_spent, customer.rfm_score)
+@dataclass(frozen=True, slots=True)
+class TierAssignment:
+    tier_id: str | None
+    # The ``tier_assigned`` audit entry when the tier changes; None when it stays.
+    audit: dict[str, Any] | None
+
+
+def tier_assignment(
+    tiers: Sequence[RankedTier], customer_id: str, previous: str | None, facts: TierFacts
+) -> TierAssignment:
+    """The tier one customer qualifies for with ``facts`` (as a ledger change leaves them,
+    the customer locked), and the audit of the move, caused by their activity; the ledger
+    writes both in the statement that records its entry."""
     tier_id = assign_tier(tiers, facts)
-    previous = customer.vip_tier_id
     if tier_id == previous:
-        return
-    await CustomerRepository(session, merchant_id).set_tier(customer.id, tier_id)
-    await AuditTrail(session, merchant_id).record(
-        AuditAction.TIER_ASSIGNED,
-        {**_assignment_audit(customer.id, previous, tier_id), "cause": TIER_CAUSED_BY_ACTIVITY},
-    )
+        return TierAssignment(tier_id, None)
+    audit = {**_assignment_audit(customer_id, previous, tier_id), "cause": TIER_CAUSED_BY_ACTIVITY}
+    return TierAssignment(tier_id, audit)
 
 
 async def recalculate_all_tiers(

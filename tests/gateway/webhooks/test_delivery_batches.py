@@ -15,7 +15,7 @@ from db.session import tenant_unit_of_work
 from subgraphs.kit.resources import Resources
 from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.program.service import update_program_config
-from tests.conftest import Tenant
+from tests.conftest import StatementCounter, Tenant
 from tests.gateway.webhooks.shopify import deliver, inbox, order_payload, refund_payload
 from worker.webhooks.batches import DeliveryBatches
 from worker.webhooks.processing import DeliveryOutcome, process_deliveries
@@ -171,3 +171,22 @@ async def test_the_worker_measures_its_batches_and_how_long_deliveries_waited(
     assert batches[1] - batches_before[1] == 10  # two batches of five
     assert waits[0] - waits_before[0] == 5  # each delivery once, when it was claimed
     assert waits[1] - waits_before[1] >= 5 * 0.3
+
+
+async def test_a_batch_claims_its_deliveries_in_one_statement(
+    edge: httpx.AsyncClient,
+    resources: Resources,
+    tenant: Tenant,
+    count_statements: StatementCounter,
+) -> None:
+    sent = await _orders(edge, tenant, 73_000, 8)
+    assert set((await process_deliveries(resources, tenant.merchant_id, sent)).values()) == {
+        DeliveryOutcome.DONE
+    }
+    before = count_statements.count
+
+    # Done already (a duplicate job, a sweep): the claim finds nothing, and that is all.
+    again = await process_deliveries(resources, tenant.merchant_id, sent)
+
+    assert set(again.values()) == {DeliveryOutcome.SKIPPED}
+    assert count_statements.count - before == 1
