@@ -3,8 +3,9 @@ customers and 250,000 orders from ``loyalnest seed``'s generator, then refunds, 
 and guest orders recorded through analytics' own order paths. Every customer's R, F, M and
 segment, and the segment counts, equal what this module computes from the raw order rows in
 plain Python (the rules restated from the specification, exactly: no rounded quotient); the
-full pass takes as many statements as it does for a three-customer shop; an order rescored
-incrementally rewrites exactly one customer row.
+full pass takes as many statements as it does for a three-customer shop; an order, or the
+cancellation of a customer's only order, rescored incrementally rewrites exactly one customer
+row.
 
 The shop is made once for the module (``seed_scale``: see README, "Run the tests")."""
 
@@ -34,7 +35,7 @@ from subgraphs.kit.resources import Resources
 from subgraphs.kit.settings import Settings
 from subgraphs.kit.write_context import WriteContext
 from tests.conftest import StatementCounter, SubgraphClient, Tenant, token_for
-from tests.subgraphs.analytics.rfm_shops import shop_of
+from tests.subgraphs.analytics.rfm_shops import fact, shop_of, stored_scores
 from worker.analytics.webhooks import AnalyticsContext, after_order
 
 # About a minute on two cores: run by the README's test command, skipped by `-m "not seed_scale"`.
@@ -46,6 +47,8 @@ SHAPE = ShopShape(customers=50_000, orders=250_000, seed=1, as_of=datetime(2026,
 RECENCY_DAYS = (10, 30, 75, 120)
 FREQUENCY_ORDERS = (2, 3, 6, 10)
 MONETARY_MULTIPLES = (Decimal("0.5"), Decimal("1.25"), Decimal("2.5"), Decimal(6))
+# Shopify order ids of the guest orders the test adds (the seed's run from 5,000,000,001).
+GUEST_ORDERS = 90_000_000
 MERCHANT_SEGMENT = SegmentRule("Lapsed big spenders", 5, recency=(1, 1), monetary=(4, 5))
 
 
@@ -145,17 +148,6 @@ async def _raw_rows(resources: Resources, merchant_id: str) -> list[Row]:
         return [Row(*row) for row in rows]
 
 
-async def _stored_scores(resources: Resources, merchant_id: str) -> dict[str, Scores | None]:
-    async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
-        rows = await session.execute(select(Customer.id, Customer.rfm_score, Customer.rfm_segment))
-        return {
-            customer_id: None
-            if score is None
-            else (score["recency"], score["frequency"], score["monetary"], segment)
-            for customer_id, score, segment in rows
-        }
-
-
 async def _plant_refunds_cancellations_and_guests(resources: Resources, merchant_id: str) -> None:
     """What the seed does not make and RFM must handle: partial and full refunds,
     cancelled orders (every order of some customers, so they have none that counts), and
@@ -189,31 +181,20 @@ async def _plant_refunds_cancellations_and_guests(resources: Resources, merchant
         cancelled = [
             order for customer_id in rng.sample(customers, 60) for order in by_customer[customer_id]
         ]
+        # The seed's orders have no shipping or taxes: the subtotal is the total.
         facts = [
-            order_facts.OrderFact(
-                shopify_order_id=order.shopify_order_id,
-                customer_id=order.customer_id,
-                created_at=order.created_at,
+            fact(
+                int(order.shopify_order_id),
+                order.customer_id,
+                order.created_at,
+                str(order.total),
                 cancelled_at=order.created_at + timedelta(hours=2),
-                currency=order.currency,
-                subtotal=order.subtotal,
-                total=order.total,
-                presentment_currency=order.presentment_currency,
-                presentment_subtotal=order.presentment_subtotal,
-                presentment_total=order.presentment_total,
             )
             for order in cancelled
         ]
         guests = [
-            order_facts.OrderFact(
-                shopify_order_id=f"guest-{number}",
-                created_at=SHAPE.as_of - timedelta(hours=7 * number + 1),
-                currency="USD",
-                subtotal=Decimal(f"{40 + number}.99"),
-                total=Decimal(f"{40 + number}.99"),
-                presentment_currency="USD",
-                presentment_subtotal=Decimal(f"{40 + number}.99"),
-                presentment_total=Decimal(f"{40 + number}.99"),
+            fact(
+                GUEST_ORDERS + number, None, SHAPE.as_of - timedelta(hours=7 * number + 1), "40.99"
             )
             for number in range(150)
         ]
@@ -253,18 +234,7 @@ async def _plant_a_monetary_tie(resources: Resources, merchant_id: str) -> None:
     price = Decimal(amount.numerator) / Decimal(amount.denominator)
     async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
         await OrderFactsRepository(session, merchant_id).upsert(
-            [
-                order_facts.OrderFact(
-                    shopify_order_id="guest-tie",
-                    created_at=SHAPE.as_of - timedelta(days=3),
-                    currency="USD",
-                    subtotal=price,
-                    total=price,
-                    presentment_currency="USD",
-                    presentment_subtotal=price,
-                    presentment_total=price,
-                )
-            ],
+            [fact(GUEST_ORDERS + 1000, None, SHAPE.as_of - timedelta(days=3), str(price))],
             source=OrderFactSource.RECONCILIATION,
             replace=False,
         )
@@ -313,7 +283,7 @@ async def test_the_seed_shops_scores_and_counts_equal_a_computation_from_the_raw
 
     rows = await _raw_rows(resources, merchant_id)
     expected = independent_rfm(rows, seeded.now)
-    stored = await _stored_scores(resources, merchant_id)
+    stored = await stored_scores(resources, merchant_id)
     assert len(stored) == 50_000
     assert result.scored == len(expected)
     assert {c: s for c, s in stored.items() if s is not None} == expected
@@ -354,44 +324,69 @@ async def _row_versions(resources: Resources, merchant_id: str) -> dict[str, str
         return {customer_id: xmin for customer_id, xmin in rows}
 
 
-async def test_an_order_on_the_seed_shop_rewrites_one_customer_row(
+async def _shopify_customer_id(resources: Resources, merchant_id: str, customer_id: str) -> str:
+    async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
+        found = await session.scalar(
+            select(Customer.shopify_customer_id).where(Customer.id == customer_id)
+        )
+    assert found is not None
+    return found
+
+
+async def test_an_order_or_a_cancellation_on_the_seed_shop_rewrites_one_customer_row(
     resources: Resources, seeded: SeededShop
 ) -> None:
     merchant_id = seeded.shop.merchant_id
     async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
         await service.recompute(session, merchant_id, now=seeded.now)  # as the nightly pass left it
-    before = await _stored_scores(resources, merchant_id)
-    versions = await _row_versions(resources, merchant_id)
-    # A lapsed one-order customer orders big: their scores move, nobody else's row is written.
-    buyer = next(c for c, s in sorted(before.items()) if s is not None and s[:2] == (1, 1))
-    async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
-        shopify_id = await session.scalar(
-            select(Customer.shopify_customer_id).where(Customer.id == buyer)
-        )
-    payload: dict[str, Any] = {
-        "id": 99_000_001,
-        "currency": "USD",
-        "created_at": seeded.now.isoformat(),
-        "financial_status": "paid",
-        "subtotal_price": "1500.00",
-        "total_price": "1500.00",
-        "customer": {"id": shopify_id},
-    }
-    async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
-        note = await after_order(AnalyticsContext(session, merchant_id, seeded.now), payload)
-    assert note == "order fact recorded; RFM segment changed"
-
-    touched = {
-        c
-        for c, xmin in (await _row_versions(resources, merchant_id)).items()
-        if versions[c] != xmin
-    }
-    assert touched == {buyer}
-    after = await _stored_scores(resources, merchant_id)
-    assert (
-        after[buyer] == independent_rfm(await _raw_rows(resources, merchant_id), seeded.now)[buyer]
+    one_order = sorted(
+        c for c, s in (await stored_scores(resources, merchant_id)).items() if s and s[:2] == (1, 1)
     )
-    assert after[buyer] != before[buyer]
-    assert {c: s for c, s in after.items() if c != buyer} == {
-        c: s for c, s in before.items() if c != buyer
-    }
+    # A lapsed one-order customer orders big; another's only order is cancelled.
+    buyer, canceller = one_order[0], one_order[1]
+    async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
+        only_order = (
+            await session.scalars(select(OrderFact).where(OrderFact.customer_id == canceller))
+        ).one()
+    events: list[tuple[str, dict[str, Any]]] = [
+        (
+            buyer,
+            {
+                "id": 99_000_001,
+                "created_at": seeded.now.isoformat(),
+                "financial_status": "paid",
+                "total_price": "1500.00",
+            },
+        ),
+        (
+            canceller,
+            {
+                "id": only_order.shopify_order_id,
+                "created_at": only_order.created_at.isoformat(),
+                "cancelled_at": seeded.now.isoformat(),
+                "financial_status": "voided",
+                "total_price": str(only_order.total),
+            },
+        ),
+    ]
+    for customer_id, order in events:
+        before = await stored_scores(resources, merchant_id)
+        versions = await _row_versions(resources, merchant_id)
+        payload = order | {
+            "currency": "USD",
+            "subtotal_price": order["total_price"],
+            "customer": {"id": await _shopify_customer_id(resources, merchant_id, customer_id)},
+        }
+        async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
+            note = await after_order(AnalyticsContext(session, merchant_id, seeded.now), payload)
+        assert note == "order fact recorded; RFM segment changed"
+
+        after_versions = await _row_versions(resources, merchant_id)
+        assert {c for c, xmin in after_versions.items() if versions[c] != xmin} == {customer_id}
+        after = await stored_scores(resources, merchant_id)
+        expected = independent_rfm(await _raw_rows(resources, merchant_id), seeded.now)
+        assert after[customer_id] == expected.get(customer_id) != before[customer_id]
+        assert {c: s for c, s in after.items() if c != customer_id} == {
+            c: s for c, s in before.items() if c != customer_id
+        }
+    assert after[canceller] is None  # no order that counts: scores and segment emptied
