@@ -9,9 +9,8 @@ rows) a 30-day flow by day went from 159 to 42 ms, a 7-day sum from ~130 to 5 ms
 liability as of a day from 84 to 53 ms; and a seq scan grows with the partition's other
 merchants, the index does not.
 
-An index on a partitioned parent is created on every partition. On a large live database,
-create each partition's index CONCURRENTLY first and attach it; Alembic here is for fresh
-and small databases.
+On a large live database build it as 0007 says of its indexes (per partition, CONCURRENTLY,
+then attached).
 """
 
 from alembic import op
