@@ -46,6 +46,12 @@ SCENARIOS = (
     Scenario("realtime", "realtime.py", (), ("--subscribers", "200", "--rounds", "3")),
     Scenario("ledger", "ledger.py", (), ("--seconds", "4")),
     Scenario("webhooks", "webhooks.py", (), ("--deliveries", "500", "--steady-seconds", "0")),
+    Scenario(
+        "rfm",
+        "rfm.py",
+        ("--customers", "50000", "--orders", "250000"),
+        ("--customers", "2000", "--orders", "10000", "--passes", "2"),
+    ),
 )
 QUICK_FLOOR = ("--pgbench-seconds", "3")
 

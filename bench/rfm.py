@@ -9,8 +9,9 @@ resources open) in a temporary directory and removes it afterwards. The generate
 a few minutes at 50,000 customers; only the recompute is measured. The first pass writes
 every customer's scores (and a history row each); later passes a day later write only the
 customers whose scores moved, as the nightly job does. Reported: seconds per pass, customers
-scored per second, SQL statements per pass (the same for any shop size), and the ratio of
-customers/s to TPC-B TPS.
+scored per second, SQL statements per pass (the same for any shop size), and as ratios to
+TPC-B TPS the customers scored per second of the full pass (every score written) and of the
+best later pass (the nightly job's usual work).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ async def scenario(bench: Bench, args: argparse.Namespace) -> None:
         f"(a) RFM full recompute of one shop: {shop.customers} customers, {shop.orders} orders "
         f"(generated in {generated_in:.0f} s)",
     ]
-    best = float("inf")
+    passes: list[float] = []
     try:
         for number in range(args.passes):
             now = AS_OF + timedelta(days=number)
@@ -61,9 +62,10 @@ async def scenario(bench: Bench, args: argparse.Namespace) -> None:
                 async with tenant_unit_of_work(sessions, shop.merchant_id) as session:
                     result = await rfm.recompute(session, shop.merchant_id, now=now)
                 seconds = time.perf_counter() - started
-            best = min(best, seconds)
+            passes.append(seconds)
             lines.append(
                 f"    pass {number + 1} (as of +{number} d)  {seconds:8.2f} s"
+                f"   {result.scored / seconds:9.0f} customers scored/s"
                 f"   scored {result.scored}, changed {result.changed},"
                 f" SQL statements {statements.count}"
             )
@@ -73,7 +75,10 @@ async def scenario(bench: Bench, args: argparse.Namespace) -> None:
     finally:
         await engine.dispose()
     bench.report.add(lines)
-    bench.report.ratio("customers scored/s (best pass)", shop.customers / best)
+    scored = result.scored
+    bench.report.ratio("customers scored/s (full pass)", scored / passes[0])
+    if len(passes) > 1:
+        bench.report.ratio("customers scored/s (best later pass)", scored / min(passes[1:]))
 
 
 def parser() -> argparse.ArgumentParser:

@@ -161,14 +161,13 @@ def _generate_shop(
         shape = ShopShape(customers=customers, orders=orders, seed=seed, as_of=day)
     started = time.monotonic()
     with Progress(console=console, transient=True) as progress:
-        building = progress.add_task("building customers and their ledgers", total=customers)
-        phases: dict[str, str] = {"ledger": "loading with COPY", "tiers": "assigning tiers"}
+        building = progress.add_task(
+            "building customers and their ledgers, loading them with COPY", total=customers
+        )
 
         def report(phase: str, done: int) -> None:
             if phase == "customers":
                 progress.advance(building, done)
-            else:
-                progress.update(building, description=phases[phase])
 
         try:
             made = asyncio.run(generate_shop(settings, shop, shape, report))

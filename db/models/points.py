@@ -85,6 +85,14 @@ class PointsTransaction(Base):
             "created_at",
             postgresql_where=text("order_id IS NOT NULL"),
         ),
+        # Analytics reads a merchant's ledger by time, across customers (points flow, the
+        # liability as of an instant): index-only, kind and points carried (migration 0024).
+        Index(
+            "ix_points_transactions_time",
+            "merchant_id",
+            "created_at",
+            postgresql_include=["kind", "points"],
+        ),
         Index(
             "ix_points_transactions_open_lots",
             "merchant_id",

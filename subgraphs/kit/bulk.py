@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Column, FromClause, MetaData, Table, delete, insert, select
+from sqlalchemy import Column, FromClause, MetaData, Table, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -43,6 +43,8 @@ async def copy_rows(
     moved = await session.execute(
         insert(table).from_select(list(columns), select(*staging.columns))
     )
-    # Emptied, so a second load of this table in the same transaction starts clean.
-    await session.execute(delete(staging))
+    # Emptied, so a second load of this table in the same transaction starts clean; truncated
+    # rather than deleted from, so its dead rows are not scanned again by every later load (a
+    # shop loaded in chunks: bulk_points_transactions grew by a chunk per load).
+    await session.execute(text(f'TRUNCATE "{staging.name}"'))
     return int(getattr(moved, "rowcount", 0))

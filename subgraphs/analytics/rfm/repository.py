@@ -55,8 +55,9 @@ class CustomerRfm:
 # with a history row.
 _SCORE = text(
     """
-    WITH aov AS (
-        SELECT sum(total - refunded_amount) / nullif(count(*), 0) AS value
+    WITH shop AS MATERIALIZED (
+        -- Once: inlined, it was a scan of every order per monetary band compared.
+        SELECT count(*) AS orders, sum(total - refunded_amount) AS net
         FROM orders
         WHERE merchant_id = :merchant_id AND cancelled_at IS NULL
     ),
@@ -69,16 +70,19 @@ _SCORE = text(
         GROUP BY customer_id
     ),
     measured AS (
-        SELECT customer_id, orders,
+        SELECT customer_id, facts.orders,
                greatest(
                    extract(epoch FROM CAST(:now AS timestamptz) - last_at) / 86400
-                   - CASE WHEN CAST(:time_weighted AS boolean) AND orders > 1
-                          THEN extract(epoch FROM last_at - first_at) / 86400 / (orders - 1)
+                   - CASE WHEN CAST(:time_weighted AS boolean) AND facts.orders > 1
+                          THEN extract(epoch FROM last_at - first_at) / 86400 / (facts.orders - 1)
                           ELSE 0 END,
                    0
                ) AS days,
-               spent / nullif((SELECT value FROM aov), 0) AS multiple
-        FROM facts
+               -- spent / AOV >= edge, as spent x orders >= edge x net: exact on the edge (no
+               -- rounded quotient). A shop whose orders were all refunded has no AOV: M1.
+               spent * shop.orders AS spent_by_orders,
+               CASE WHEN shop.net > 0 THEN shop.net END AS net
+        FROM facts CROSS JOIN shop
     ),
     scored AS (
         SELECT customer_id,
@@ -86,8 +90,10 @@ _SCORE = text(
                     WHEN days <= :r3 THEN 3 WHEN days <= :r2 THEN 2 ELSE 1 END AS r,
                CASE WHEN orders >= :f5 THEN 5 WHEN orders >= :f4 THEN 4
                     WHEN orders >= :f3 THEN 3 WHEN orders >= :f2 THEN 2 ELSE 1 END AS f,
-               CASE WHEN multiple >= :m5 THEN 5 WHEN multiple >= :m4 THEN 4
-                    WHEN multiple >= :m3 THEN 3 WHEN multiple >= :m2 THEN 2 ELSE 1 END AS m
+               CASE WHEN spent_by_orders >= :m5 * net THEN 5
+                    WHEN spent_by_orders >= :m4 * net THEN 4
+                    WHEN spent_by_orders >= :m3 * net THEN 3
+                    WHEN spent_by_orders >= :m2 * net THEN 2 ELSE 1 END AS m
         FROM measured
     ),
     rules AS MATERIALIZED (

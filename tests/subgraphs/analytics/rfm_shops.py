@@ -8,8 +8,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from db.models import OrderFactSource
+from sqlalchemy import select
+
+from db.models import Customer, OrderFactSource
 from db.session import tenant_unit_of_work
 from subgraphs.analytics.orders.repository import OrderFactsRepository
 from subgraphs.analytics.orders.service import OrderFact
@@ -98,6 +101,18 @@ def fact(
         presentment_total=amount,
         **fields,  # type: ignore[arg-type]
     )
+
+
+async def stored_scores(resources: Resources, merchant_id: str) -> dict[str, Any]:
+    """customer id -> (R, F, M, segment) as stored, None for a customer without scores."""
+    async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
+        rows = await session.execute(select(Customer.id, Customer.rfm_score, Customer.rfm_segment))
+        return {
+            customer_id: None
+            if score is None
+            else (score["recency"], score["frequency"], score["monetary"], segment)
+            for customer_id, score, segment in rows
+        }
 
 
 async def record(resources: Resources, tenant: Tenant, facts: Sequence[OrderFact]) -> None:

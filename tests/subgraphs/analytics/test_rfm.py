@@ -25,7 +25,14 @@ from subgraphs.kit.settings import Settings
 from subgraphs.kit.write_context import WriteContext
 from tests.conftest import StatementCounter, SubgraphClient, Tenant, add_customer, token_for
 from tests.ids import gid
-from tests.subgraphs.analytics.rfm_shops import RawOrder, expected_rfm, fact, record, shop_of
+from tests.subgraphs.analytics.rfm_shops import (
+    RawOrder,
+    expected_rfm,
+    fact,
+    record,
+    shop_of,
+    stored_scores,
+)
 from worker.analytics.webhooks import AnalyticsContext, after_order
 
 AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
@@ -55,17 +62,6 @@ async def _raw_orders(resources: Resources, merchant_id: str) -> list[RawOrder]:
         ]
 
 
-async def _scores(resources: Resources, merchant_id: str) -> dict[str, Any]:
-    async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
-        rows = await session.execute(select(Customer.id, Customer.rfm_score, Customer.rfm_segment))
-        return {
-            customer_id: None
-            if score is None
-            else (score["recency"], score["frequency"], score["monetary"], segment)
-            for customer_id, score, segment in rows
-        }
-
-
 COUNTS = "{ rfmSegmentCounts { segment customerCount } }"
 
 
@@ -91,7 +87,7 @@ async def test_a_seeded_shops_scores_and_counts_equal_a_computation_from_the_raw
     assert totals["failed"] == 0
 
     expected = expected_rfm(raw, AS_OF)
-    scores = await _scores(resources, shop.merchant_id)
+    scores = await stored_scores(resources, shop.merchant_id)
     assert {c: s for c, s in scores.items() if s is not None} == expected
     assert all(scores[c] is None for c in spent if c not in expected)  # never ordered
     segments = Counter(segment for *_, segment in expected.values() if segment is not None)
@@ -137,7 +133,7 @@ async def test_an_order_rescores_its_one_customer_and_records_the_change(
     customers = await shop_of(resources, tenant, 12, NOW)
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         await service.recompute(session, tenant.merchant_id, now=NOW)
-    before = await _scores(resources, tenant.merchant_id)
+    before = await stored_scores(resources, tenant.merchant_id)
     buyer = customers[5]
     shopify_id = f"shop-{uuid.uuid4().hex[:8]}"
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
@@ -159,7 +155,7 @@ async def test_an_order_rescores_its_one_customer_and_records_the_change(
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         note = await after_order(AnalyticsContext(session, tenant.merchant_id, NOW), payload)
     assert note == "order fact recorded; RFM segment changed"
-    after = await _scores(resources, tenant.merchant_id)
+    after = await stored_scores(resources, tenant.merchant_id)
     assert [c for c in customers if after[c] != before[c]] == [buyer]
     raw = await _raw_orders(resources, tenant.merchant_id)
     assert after[buyer] == expected_rfm(raw, NOW)[buyer]
@@ -217,7 +213,7 @@ async def test_thresholds_are_the_merchants_validated_versioned_and_from_presets
     customer = (await shop_of(resources, tenant, 1, NOW - timedelta(days=10)))[0]
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         await service.recompute(session, tenant.merchant_id, now=NOW)
-    assert (await _scores(resources, tenant.merchant_id))[customer][0] == 5
+    assert (await stored_scores(resources, tenant.merchant_id))[customer][0] == 5
 
 
 async def test_time_weighted_recency_counts_from_when_the_usual_cycle_was_due(
@@ -232,13 +228,13 @@ async def test_time_weighted_recency_counts_from_when_the_usual_cycle_was_due(
     )
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         await service.recompute(session, tenant.merchant_id, now=NOW)
-    plain = (await _scores(resources, tenant.merchant_id))[subscriber]
+    plain = (await stored_scores(resources, tenant.merchant_id))[subscriber]
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         await service.update_rfm_thresholds(
             WriteContext(session, tenant.merchant_id), {"time_weighted": True}
         )
         await service.recompute(session, tenant.merchant_id, now=NOW)
-    weighted = (await _scores(resources, tenant.merchant_id))[subscriber]
+    weighted = (await stored_scores(resources, tenant.merchant_id))[subscriber]
     raw = await _raw_orders(resources, tenant.merchant_id)
     assert plain == expected_rfm(raw, NOW)[subscriber]
     assert weighted == expected_rfm(raw, NOW, time_weighted=True)[subscriber]
@@ -286,7 +282,7 @@ async def test_a_merchant_defined_segment_is_checked_before_the_built_in_ones(
         c: ("Big Spenders" if m == 5 else segment)
         for c, (_r, _f, m, segment) in expected_rfm(raw, NOW).items()
     }
-    scores = await _scores(resources, tenant.merchant_id)
+    scores = await stored_scores(resources, tenant.merchant_id)
     assert {c: scores[c][3] for c in customers} == expected
     assert "Big Spenders" in expected.values()
     body = await analytics_client.execute(COUNTS, tenant=tenant)
@@ -307,7 +303,7 @@ async def test_a_merchant_defined_segment_is_checked_before_the_built_in_ones(
         }
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         await service.recompute(session, tenant.merchant_id, now=NOW)
-    scores = await _scores(resources, tenant.merchant_id)
+    scores = await stored_scores(resources, tenant.merchant_id)
     assert {c: scores[c][3] for c in customers} == {
         c: segment for c, (*_, segment) in expected_rfm(raw, NOW).items()
     }
@@ -326,7 +322,7 @@ async def test_customer_rfm_reads_in_one_statement_for_few_customers_or_many(
     customers = await shop_of(resources, tenant, 8, NOW)
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         await service.recompute(session, tenant.merchant_id, now=NOW)
-    scores = await _scores(resources, tenant.merchant_id)
+    scores = await stored_scores(resources, tenant.merchant_id)
     # Warm: the first request of a shop also resolves its token (cached from then on).
     await analytics_client.execute(COUNTS, tenant=tenant)
     counts = []
