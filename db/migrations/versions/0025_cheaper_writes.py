@@ -32,7 +32,7 @@ from db import ddl
 from db.session import APP_ROLE
 
 revision = "0025"
-down_revision = "0023"
+down_revision = "0024"
 
 TABLES = ("program_settings", "bonus_campaigns", "vip_tiers")
 
