@@ -16,7 +16,7 @@ from db.session import tenant_unit_of_work
 from subgraphs.analytics.rfm import service as rfm
 from subgraphs.analytics.suggestions import service
 from subgraphs.kit.resources import Resources
-from tests.conftest import SubgraphClient, Tenant, add_customer
+from tests.conftest import StatementCounter, SubgraphClient, Tenant, add_customer
 from tests.ids import gid
 from tests.subgraphs.analytics.rfm_shops import fact, record
 from worker.analytics.jobs import create_campaign_of_suggestion
@@ -152,3 +152,25 @@ async def test_a_movement_of_a_few_customers_suggests_nothing(
 ) -> None:
     now = await _slipping_champions(resources, tenant, service.MIN_CUSTOMERS - 1)
     assert await _suggest(resources, tenant, now) == 0
+
+
+async def test_listing_suggestions_costs_the_same_statements_with_or_without_one(
+    resources: Resources,
+    tenant: Tenant,
+    analytics_client: SubgraphClient,
+    count_statements: StatementCounter,
+) -> None:
+    await _data(analytics_client, SUGGESTIONS, tenant)  # the viewer, resolved once
+    before = count_statements.count
+    empty = (await _data(analytics_client, SUGGESTIONS, tenant))["campaignSuggestions"]
+    none_cost = count_statements.count - before
+
+    now = await _slipping_champions(resources, tenant, 6)
+    assert await _suggest(resources, tenant, now) == 1
+    before = count_statements.count
+    listed = (await _data(analytics_client, SUGGESTIONS, tenant))["campaignSuggestions"]
+    one_cost = count_statements.count - before
+
+    assert (len(empty["edges"]), len(listed["edges"])) == (0, 1)
+    # Every field of a suggestion (its evidence, proposal, campaign) comes with the page.
+    assert none_cost == one_cost == 1
