@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import event, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from db.models import Customer, Merchant, MerchantApiKey
 
@@ -101,13 +102,40 @@ async def customer_exists(session: AsyncSession, merchant_id: str, customer_id: 
     return result.scalar_one_or_none() is not None
 
 
+# Shopify customer id -> ours, known within one unit of work: an order's points, referral and
+# analytics steps each need it, and asking Postgres each time was two statements of an order's
+# thirteen (issue 12). A session is one unit of work, so the memo dies with its transaction;
+# any rollback (a savepoint's too) forgets it, since what it remembers may be undone.
+_KNOWN_SHOPIFY_CUSTOMERS = "loyalnest.customer_ids_by_shopify_id"
+
+
+def remember_shopify_customer(
+    session: AsyncSession, merchant_id: str, shopify_customer_id: str, customer_id: str
+) -> None:
+    """``customer_id`` is the merchant's customer of that Shopify id in this transaction."""
+    known = session.info.setdefault(_KNOWN_SHOPIFY_CUSTOMERS, {})
+    known[(merchant_id, shopify_customer_id)] = customer_id
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_shopify_customers(session: Session, _previous: object) -> None:
+    session.info.pop(_KNOWN_SHOPIFY_CUSTOMERS, None)
+
+
 async def customer_id_for_shopify_customer(
     session: AsyncSession, merchant_id: str, shopify_customer_id: str
 ) -> str | None:
+    known = session.info.get(_KNOWN_SHOPIFY_CUSTOMERS)
+    if known is not None and (merchant_id, shopify_customer_id) in known:
+        return str(known[(merchant_id, shopify_customer_id)])
     result = await session.execute(
         select(Customer.id).where(
             Customer.merchant_id == merchant_id,
             Customer.shopify_customer_id == shopify_customer_id,
         )
     )
-    return result.scalar_one_or_none()
+    found = result.scalar_one_or_none()
+    # Not remembered when missing: a later step of the transaction may enrol them.
+    if found is not None:
+        remember_shopify_customer(session, merchant_id, shopify_customer_id, found)
+    return found

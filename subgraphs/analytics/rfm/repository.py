@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, literal, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -213,6 +213,21 @@ class RfmRepository(VersionedDocumentRepository[RfmSettings]):
             .order_by(CustomerSegment.priority, CustomerSegment.name)
         )
         return [_rule_of(row) for row in rows]
+
+    async def scoring_inputs(self) -> tuple[dict[str, Any] | None, list[SegmentRule]]:
+        """The thresholds document (None: never saved) and the merchant's segments, in one
+        statement: a recompute of one customer after each order read them in two (issue 12)."""
+        one_row = select(literal(1).label("one")).subquery()
+        rows = (
+            await self._session.execute(
+                select(RfmSettings.config, CustomerSegment)
+                .select_from(one_row)
+                .outerjoin(RfmSettings, RfmSettings.merchant_id == self._merchant_id)
+                .outerjoin(CustomerSegment, CustomerSegment.merchant_id == self._merchant_id)
+                .order_by(CustomerSegment.priority, CustomerSegment.name)
+            )
+        ).all()
+        return rows[0][0], [_rule_of(row[1]) for row in rows if row[1] is not None]
 
     async def segment_named(self, name: str) -> tuple[str, SegmentRule] | None:
         row = await self._session.scalar(

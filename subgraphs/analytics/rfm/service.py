@@ -233,10 +233,13 @@ async def recompute(
     """Score the shop's customers (or only ``customer_id``) as of ``now``, in the caller's
     transaction: the thresholds, the merchant's segments, then one set-based statement."""
     repository = RfmRepository(session, merchant_id)
-    thresholds, _version = await rfm_thresholds(session, merchant_id)
+    document, merchant_segments = await repository.scoring_inputs()
     return Recomputed(
         *await repository.score(
-            thresholds.to_document(), await _segments(repository), now=now, customer_id=customer_id
+            parse_thresholds(document).to_document(),
+            [*merchant_segments, *BUILT_IN_SEGMENTS],
+            now=now,
+            customer_id=customer_id,
         )
     )
 

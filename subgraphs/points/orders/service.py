@@ -18,6 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.crypto import FieldCipher
 from db.encryption_contexts import CUSTOMERS_EMAIL, CUSTOMERS_PHONE
+from subgraphs.kit.auth_repository import (
+    customer_id_for_shopify_customer,
+    remember_shopify_customer,
+)
 from subgraphs.points.customers.repository import CustomerRepository
 from subgraphs.points.customers.service import email_index, normalize_email, register_customer
 from subgraphs.points.errors import PointsError, PointsErrorCode
@@ -100,19 +104,24 @@ async def _find_or_enrol(
     one (an anonymous POS sale)."""
     repository = CustomerRepository(session, merchant_id)
     if shopify_customer is not None:
-        found = await repository.by_shopify_id(shopify_customer.id)
-        if found is not None:
-            return found.id
+        # Remembered for the transaction: the delivery's referral and analytics steps ask too.
+        found_id = await customer_id_for_shopify_customer(session, merchant_id, shopify_customer.id)
+        if found_id is not None:
+            return found_id
     if not email:
         return None
     normalized = _payload_email(email)
     by_email = await repository.by_email_index(email_index(normalized, cipher))
     if by_email is not None:
-        if shopify_customer is not None and by_email.shopify_customer_id is None:
-            await repository.claim(by_email.id, shopify_customer.id)
+        if (
+            shopify_customer is not None
+            and by_email.shopify_customer_id is None
+            and await repository.claim(by_email.id, shopify_customer.id)
+        ):
+            remember_shopify_customer(session, merchant_id, shopify_customer.id, by_email.id)
         return by_email.id
     try:
-        return await register_customer(
+        enrolled = await register_customer(
             session,
             merchant_id,
             cipher,
@@ -124,12 +133,16 @@ async def _find_or_enrol(
     except PointsError as exc:
         if exc.code is not PointsErrorCode.EMAIL_TAKEN:
             raise
+    else:
+        if shopify_customer is not None:
+            remember_shopify_customer(session, merchant_id, shopify_customer.id, enrolled)
+        return enrolled
     # Enrolled by a concurrent delivery of the same customer (Shopify resends, and sends
     # customers/create and orders/create together): theirs is the one.
     if shopify_customer is not None:
-        found = await repository.by_shopify_id(shopify_customer.id)
-        if found is not None:
-            return found.id
+        found_id = await customer_id_for_shopify_customer(session, merchant_id, shopify_customer.id)
+        if found_id is not None:
+            return found_id
     concurrent = await repository.by_email_index(email_index(normalized, cipher))
     if concurrent is None:
         raise RuntimeError("a customer conflicted on enrolment and cannot be found")
