@@ -14,11 +14,10 @@ from subgraphs.points.customers.repository import CustomerRepository, CustomerTi
 from subgraphs.points.errors import PointsError, PointsErrorCode
 from subgraphs.points.tiers.repository import TierRepository
 from subgraphs.points.tiers.rules import RankedTier, assign_tier, distribution
-from subgraphs.points.tiers.service import (
+from subgraphs.points.tiers.service import TierDraft, ranked_tier
+from subgraphs.points.tiers.validation import (
     MAX_TIERS,
-    TierDraft,
     invalid_tier,
-    ranked_tier,
     validated_names,
     validated_rank,
     validated_rules,
