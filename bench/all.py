@@ -52,6 +52,13 @@ SCENARIOS = (
         ("--customers", "50000", "--orders", "250000"),
         ("--customers", "2000", "--orders", "10000", "--passes", "2"),
     ),
+    Scenario("imports-smile", "imports.py", (), ("--rows", "5000", "--existing", "1000")),
+    Scenario(
+        "imports-loyaltylion",
+        "imports.py",
+        ("--source", "loyaltylion"),
+        ("--source", "loyaltylion", "--rows", "5000", "--existing", "1000"),
+    ),
 )
 QUICK_FLOOR = ("--pgbench-seconds", "3")
 

@@ -1,7 +1,8 @@
-"""Customer data import: a 50,000-row Smile.io export previewed, committed, sent again and
-reverted through the service, against pgbench TPC-B on the same Postgres in the same run.
+"""Customer data import: a 50,000-row Smile.io (or LoyaltyLion) export previewed, committed,
+sent again and reverted through the service, against pgbench TPC-B on the same Postgres in the
+same run.
 
-    .venv/bin/python bench/imports.py [--rows 50000] [--existing 10000]
+    .venv/bin/python bench/imports.py [--rows 50000] [--existing 10000] [--source loyaltylion]
 
 Without DATABASE_URL it starts an embedded Postgres in a temporary directory and removes it
 afterwards. ``--existing`` of the file's customers are in the shop before the import (loaded
@@ -52,6 +53,28 @@ def smile_export(rows: int, seed: int = 1) -> bytes:
     return "\n".join(lines).encode()
 
 
+def loyaltylion_export(rows: int, seed: int = 1) -> bytes:
+    """A LoyaltyLion customer export of the same customers (its Shopify ids the Shopify
+    export's), approved points at random."""
+    rng = random.Random(seed)
+    lines = [
+        "id,merchant_id,email,points_approved,points_pending,points_spent,enrolled,"
+        "enrolled_at,birthday,tier"
+    ]
+    for n in range(rows):
+        lines.append(
+            f"{n},{7_000_000_000 + n},customer{n}@bench.example,{rng.randint(0, 5000)},0,0,true,"
+            f"2024-03-01T10:00:00Z,1990-{1 + n % 12:02d}-{1 + n % 28:02d},"
+        )
+    return "\n".join(lines).encode()
+
+
+EXPORTS = {
+    DataImportSource.SMILE: ("Smile.io", smile_export),
+    DataImportSource.LOYALTYLION: ("LoyaltyLion", loyaltylion_export),
+}
+
+
 def shopify_export(rows: int) -> bytes:
     lines = ["Customer ID,Email,Default Address Country Code"]
     lines += [f"'{7_000_000_000 + n},customer{n}@bench.example,US" for n in range(rows)]
@@ -71,8 +94,11 @@ async def scenario(bench: Bench, args: argparse.Namespace) -> None:
         async with tenant_unit_of_work(sessions, merchant_id) as session:
             return await import_file(WriteContext(session, merchant_id), cipher, request)
 
+    source = DataImportSource(args.source)
+    source_name, export = EXPORTS[source]
     lines = [
-        f"(a) import of a {args.rows:,}-row Smile.io export ({args.existing:,} already customers)"
+        f"(a) import of a {args.rows:,}-row {source_name} export "
+        f"({args.existing:,} already customers)"
     ]
 
     async def timed(
@@ -91,12 +117,10 @@ async def scenario(bench: Bench, args: argparse.Namespace) -> None:
     try:
         if args.existing:
             await imported(shopify_export(args.existing), DataImportSource.SHOPIFY, dry_run=False)
-        content = smile_export(args.rows)
-        await timed(
-            "dry run", args.rows, lambda: imported(content, DataImportSource.SMILE, dry_run=True)
-        )
+        content = export(args.rows)
+        await timed("dry run", args.rows, lambda: imported(content, source, dry_run=True))
         commit_seconds, outcome = await timed(
-            "commit", args.rows, lambda: imported(content, DataImportSource.SMILE, dry_run=False)
+            "commit", args.rows, lambda: imported(content, source, dry_run=False)
         )
         made = outcome.data_import
         lines.append(
@@ -106,7 +130,7 @@ async def scenario(bench: Bench, args: argparse.Namespace) -> None:
         _, replay = await timed(
             "same file again",
             args.rows,
-            lambda: imported(content, DataImportSource.SMILE, dry_run=False),
+            lambda: imported(content, source, dry_run=False),
         )
         assert replay.replayed, "the same file is applied once"
 
@@ -129,7 +153,13 @@ async def scenario(bench: Bench, args: argparse.Namespace) -> None:
 
 def parser() -> argparse.ArgumentParser:
     options = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    options.add_argument("--rows", type=int, default=50_000, help="rows of the Smile.io file")
+    options.add_argument("--rows", type=int, default=50_000, help="rows of the file")
+    options.add_argument(
+        "--source",
+        choices=[source.value for source in EXPORTS],
+        default=DataImportSource.SMILE.value,
+        help="whose export format",
+    )
     options.add_argument(
         "--existing", type=int, default=10_000, help="of them, customers before the import"
     )
