@@ -8,13 +8,10 @@ import strawberry
 
 from db.models import GdprRequest as GdprRequestRow
 from subgraphs.admin.gdpr import filed, service
-from subgraphs.admin.gdpr.export_runs import enqueue_export
-from subgraphs.admin.gdpr.profile_deletions import enqueue_profile_deletions
 from subgraphs.admin.gdpr.types import GdprRequest
 from subgraphs.admin.loaders import AdminInfo
 from subgraphs.kit.graphql.domain import DisplayableError, domain_enum
 from subgraphs.kit.graphql.mutations import run_mutation
-from subgraphs.kit.jobs import job_queue, nudge_notification_flows
 from subgraphs.kit.permissions import Capability
 
 GdprRequestKind = domain_enum(
@@ -91,18 +88,7 @@ class Mutation:
         ],
     ) -> GdprRequestCreatePayload:
         async def respond(row: GdprRequestRow) -> GdprRequestCreatePayload:
-            # After the commit: an access request's export is built by the worker (which then
-            # nudges the flows); the others are done, and the customer's GDPR_DONE goes out
-            # with the merchant's flows.
-            resources = info.context.resources
-            if row.status == service.GdprRequestStatus.PENDING:
-                await enqueue_export(job_queue(resources.redis), row.merchant_id, row.id, 0)
-            else:
-                if row.request_type == service.GdprRequestType.CUSTOMER_REDACT:
-                    await enqueue_profile_deletions(resources, row.merchant_id, row.id)
-                await nudge_notification_flows(
-                    resources.redis, row.merchant_id, calls=resources.redis_calls
-                )
+            await filed.after_filing(info.context.resources, row)
             return GdprRequestCreatePayload(gdpr_request=GdprRequest.from_row(row))
 
         request = filed.FiledRequest(

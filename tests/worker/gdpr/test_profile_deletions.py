@@ -68,6 +68,14 @@ async def run_all(
     ]
 
 
+async def erased_klaviyo_customer(resources: Resources, tenant: Tenant, api_key: str) -> str:
+    """A customer of a shop sending through Klaviyo, erased; their email."""
+    await send_through_klaviyo(resources, tenant, api_key)
+    email = await email_of(resources, tenant, await add_recipient(resources, tenant))
+    await erase(resources, tenant, email)
+    return email
+
+
 def deletion_requests(route: respx.Route, api_key: str) -> list[httpx.Request]:
     # Other tests' merchants share the mock: count only this test's key.
     return [
@@ -137,9 +145,7 @@ async def test_a_429_from_klaviyo_is_waited_out(
     route = mock_http.post(KLAVIYO_DELETION_JOBS_URL).mock(
         side_effect=[httpx.Response(429, headers={"retry-after": "0"}), httpx.Response(202)]
     )
-    await send_through_klaviyo(resources, tenant, api_key)
-    customer_id = await add_recipient(resources, tenant)
-    await erase(resources, tenant, await email_of(resources, tenant, customer_id))
+    await erased_klaviyo_customer(resources, tenant, api_key)
 
     assert await run_all(resources, tenant, http) == ["requested"]
     assert len(deletion_requests(route, api_key)) == 2
@@ -153,9 +159,7 @@ async def test_klaviyo_down_is_retried_by_later_runs_then_given_up(
     api_key: str,
 ) -> None:
     route = mock_http.post(KLAVIYO_DELETION_JOBS_URL).mock(return_value=httpx.Response(503))
-    await send_through_klaviyo(resources, tenant, api_key)
-    customer_id = await add_recipient(resources, tenant)
-    await erase(resources, tenant, await email_of(resources, tenant, customer_id))
+    await erased_klaviyo_customer(resources, tenant, api_key)
 
     outcomes = []
     for _ in range(MAX_ATTEMPTS):

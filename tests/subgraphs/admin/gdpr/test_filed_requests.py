@@ -7,9 +7,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from db.models import Consent
+from db.models import Consent, GdprProfileDeletion
 from db.session import tenant_unit_of_work
 from subgraphs.admin.gdpr.export_runs import export_job_id
+from subgraphs.admin.gdpr.profile_deletions import profile_deletion_job_id
 from subgraphs.kit.jobs import notification_flows_job_id
 from subgraphs.kit.resources import Resources
 from tests.conftest import SubgraphClient, Tenant
@@ -75,6 +76,19 @@ async def test_an_erasure_redacts_and_marks_the_customer(
     assert payload["gdprRequest"]["type"] == "CUSTOMER_REDACT"
     customer = await customer_row(resources, tenant, story.customer_id)
     assert customer.redacted_at is not None
+    # Their provider profile's deletion is queued for the worker, after the commit.
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        (deletion,) = await session.scalars(
+            select(GdprProfileDeletion).where(
+                GdprProfileDeletion.merchant_id == tenant.merchant_id,
+                GdprProfileDeletion.customer_id == story.customer_id,
+            )
+        )
+    assert deletion.request_id == row_id(payload["gdprRequest"]["id"])
+    job_key = f"arq:job:{profile_deletion_job_id(deletion.id, 0)}"
+    assert await resources.redis.exists(job_key) == 1
+    await resources.redis.zrem("arq:queue", profile_deletion_job_id(deletion.id, 0))
+    await resources.redis.delete(job_key)
 
 
 async def test_a_ccpa_opt_out_revokes_marketing_and_rfm_tracking(
