@@ -35,7 +35,7 @@ GdprRequestStatus = domain_enum(
     description="Where a GDPR request stands.",
     values={
         "PENDING": "Received, being carried out: a data request's export is being built "
-        "in the background (minutes at most for the largest customers).",
+        "by a background job.",
         "COMPLETED": "Carried out.",
         "FAILED": "Could not be carried out; see error.",
     },
