@@ -87,6 +87,8 @@ class GdprProfileDeletion(Timestamps, Base):
 
     __tablename__ = "gdpr_profile_deletions"
     __table_args__ = (
+        # Goes with its erasure's request (after the same 90 days).
+        tenant_foreign_key("request_id", "gdpr_requests"),
         UniqueConstraint("merchant_id", "customer_id", "provider"),
         CheckConstraint(
             "status IN ('pending', 'sending', 'requested', 'skipped', 'failed')",

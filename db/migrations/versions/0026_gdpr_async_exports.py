@@ -11,7 +11,8 @@ link), so a second use of a link is refused; rows go with their request (and its
 
 ``gdpr_profile_deletions``: the profiles a customer erasure asks the merchant's Klaviyo to
 delete. The identifier (the email) is encrypted and cleared once Klaviyo accepted the
-deletion, or the job gave up: nothing of the person outlives the job.
+deletion, or the job gave up: nothing of the person outlives the job; the row (the record
+that the deletion was asked for) goes with its request after 90 days.
 """
 
 import sqlalchemy as sa
@@ -59,6 +60,8 @@ def upgrade() -> None:
         sa.Column("finished_at", sa.DateTime(timezone=True)),
         *ddl.timestamps(),
         ddl.merchant_foreign_key(),
+        # The record goes with its erasure's request, after the same 90 days.
+        ddl.tenant_foreign_key("request_id", "gdpr_requests"),
         sa.UniqueConstraint("merchant_id", "customer_id", "provider"),
         sa.CheckConstraint(
             "status IN ('pending', 'sending', 'requested', 'skipped', 'failed')",
