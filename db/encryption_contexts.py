@@ -26,3 +26,6 @@ REFERRAL_PROGRAMS_ALERT_WEBHOOK: Final = "referral_programs.alert_webhook"
 REFERRAL_SHARES_RECIPIENT: Final = "referral_shares.recipient"
 # A referral's discount reward: the code, and the keyed hash it is drawn from.
 REFERRAL_REWARDS_DISCOUNT_CODE: Final = "referral_rewards.discount_code"
+# What a pending data request asks for, and an erased customer's identifier at a provider.
+GDPR_REQUESTS_EXPORT_SPEC: Final = "gdpr_requests.export_spec"
+GDPR_PROFILE_DELETIONS_IDENTIFIER: Final = "gdpr_profile_deletions.identifier"

@@ -26,6 +26,8 @@ KNOWN_CONTEXTS = (
     "reward_redemptions.code",
     "api_logs.payload",
     "gdpr_requests.export",
+    "gdpr_requests.export_spec",
+    "gdpr_profile_deletions.identifier",
     "merchants.api_token",
     "program_settings.notification_api_key",
 )

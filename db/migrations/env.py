@@ -12,7 +12,11 @@ target_metadata = Base.metadata
 
 
 def _run(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata)
+    # A transaction per migration: the whole chain in one held a lock per table, partition
+    # and index it touched, and a downgrade to base outgrew max_locks_per_transaction.
+    context.configure(
+        connection=connection, target_metadata=target_metadata, transaction_per_migration=True
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -25,7 +25,7 @@ from db.models.data_import import (
     StagedUpload,
 )
 from db.models.deletion import Deletion
-from db.models.gdpr import GdprRequest
+from db.models.gdpr import GdprExportDownload, GdprProfileDeletion, GdprRequest
 from db.models.logs import ApiLog, AuditLog, WebhookReceipt
 from db.models.merchant import Merchant
 from db.models.merchant_referral import MerchantReferral
@@ -78,6 +78,8 @@ __all__ = [
     "Deletion",
     "EmailTemplate",
     "ExpiryReminder",
+    "GdprExportDownload",
+    "GdprProfileDeletion",
     "GdprRequest",
     "KlaviyoProfileState",
     "LifecycleStage",

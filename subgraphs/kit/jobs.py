@@ -169,6 +169,13 @@ def job_resources(ctx: dict[str, Any]) -> Resources:
     return resources
 
 
+def sweep_schedule(settings: Settings) -> Cron:
+    """The cadence of the sweepers that re-enqueue work a lost message left behind: the
+    inbox sweeper's (at most once a minute)."""
+    every = min(max(settings.inbox_sweep_every_seconds, 1), 60)
+    return Cron(second=frozenset(range(0, 60, every)), run_at_startup=True)
+
+
 # --- every merchant, one at a time ------------------------------------------------------------
 
 ItemT = TypeVar("ItemT")

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
-from db.models import AuditLog, GdprRequest
+from db.models import AuditLog, GdprProfileDeletion, GdprRequest
 from db.session import tenant_unit_of_work
 from subgraphs.kit.resources import Resources
 from tests.conftest import Tenant
-from tests.subgraphs.admin.gdpr.people import Person, request_data, tell_story
+from tests.subgraphs.admin.gdpr.people import Person, redact, request_data, tell_story
 from tests.subgraphs.admin.gdpr.runs import read_export
 from tests.worker.test_job_discovery import WORKER_ENV
 from worker.gdpr.jobs import purge_gdpr_records, run_gdpr_retention
@@ -73,6 +73,32 @@ async def test_an_export_past_90_days_is_gone_and_a_younger_one_stays(
     again = await purge_gdpr_records({"resources": resources})
     assert tenant.merchant_id not in again["failed_merchants"]
     assert await request_ids(resources, tenant) == {young.id}
+
+
+async def test_an_erasures_provider_deletion_record_goes_with_its_request(
+    resources: Resources, tenant: Tenant
+) -> None:
+    person = Person.new()
+    await tell_story(resources, tenant, person)
+    erasure = await redact(resources, tenant, person, [])
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        kept = await session.scalars(
+            select(GdprProfileDeletion.request_id).where(
+                GdprProfileDeletion.merchant_id == tenant.merchant_id
+            )
+        )
+        assert list(kept) == [erasure.id]
+    await aged(resources, tenant, erasure.id, days=91)
+
+    await run_gdpr_retention(resources, now=datetime.now(UTC))
+
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        left = await session.scalars(
+            select(GdprProfileDeletion.id).where(
+                GdprProfileDeletion.merchant_id == tenant.merchant_id
+            )
+        )
+        assert list(left) == []
 
 
 def test_the_retention_job_runs_daily() -> None:

@@ -1,4 +1,5 @@
-"""GDPR jobs: telling merchants of carried-out requests (``notices.py``), and retention of
+"""GDPR jobs: telling merchants of carried-out requests (``notices.py``), deleting erased
+customers' Klaviyo profiles (``profile_deletions.py``), and retention of
 GDPR records: a request's record and its export (personal data, handed to the
 customer) are kept 90 days, then deleted. Daily; a run that stops halfway leaves the rest for
 the next one, since each merchant commits on its own. (The webhook payloads of the requests
@@ -14,11 +15,13 @@ import httpx
 import structlog
 
 from db.session import system_unit_of_work, tenant_unit_of_work
+from subgraphs.admin.gdpr.profile_deletions import DELETE_PROVIDER_PROFILE
 from subgraphs.admin.gdpr.repository import merchants_with_expired_requests
 from subgraphs.admin.gdpr.service import purge_expired_requests
-from subgraphs.kit.jobs import Cron, job, job_resources
+from subgraphs.kit.jobs import Cron, job, job_queue, job_resources, sweep_schedule
 from subgraphs.kit.resources import Resources
 from worker.gdpr.notices import notify_merchants
+from worker.gdpr.profile_deletions import run_profile_deletion, sweep_profile_deletions
 
 log = structlog.get_logger(__name__)
 
@@ -73,3 +76,25 @@ async def notify_merchants_of_gdpr_requests(ctx: dict[str, Any]) -> dict[str, in
     if summary.requests:
         log.info("gdpr_merchants_notified", **vars(summary))
     return vars(summary)
+
+
+@job(timeout=600, keep_result=0)
+async def delete_provider_profile(
+    ctx: dict[str, Any], merchant_id: str, deletion_id: str
+) -> str | None:
+    """arq job (``DELETE_PROVIDER_PROFILE``): one run of an erased customer's Klaviyo profile
+    deletion; the status it left (None: nothing to do)."""
+    http: httpx.AsyncClient = ctx["http"]
+    return await run_profile_deletion(job_resources(ctx), http, merchant_id, deletion_id)
+
+
+assert delete_provider_profile.__name__ == DELETE_PROVIDER_PROFILE, "arq enqueues by name"
+
+
+@job(timeout=300, cron=sweep_schedule)
+async def sweep_provider_profile_deletions(ctx: dict[str, Any]) -> int:
+    resources = job_resources(ctx)
+    enqueued = await sweep_profile_deletions(resources, job_queue(resources.redis))
+    if enqueued:
+        log.info("gdpr_profile_deletions_reenqueued", count=enqueued)
+    return enqueued

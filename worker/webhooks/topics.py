@@ -17,9 +17,10 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from subgraphs.admin.gdpr import export, redaction
+from subgraphs.admin.gdpr.export_runs import enqueue_export_after_commit
+from subgraphs.admin.gdpr.profile_deletions import enqueue_profile_deletions_after_commit
 from subgraphs.admin.gdpr.service import GdprDelivery
 from subgraphs.admin.merchants.service import record_uninstall
-from subgraphs.kit.events import notify_after_commit
 from subgraphs.kit.resources import Resources
 from subgraphs.kit.validation import string_refusal
 from subgraphs.points.orders import service as order_events
@@ -104,13 +105,15 @@ def _gdpr(context: HandlerContext) -> GdprDelivery:
 
 async def _data_request(context: HandlerContext, payload: Mapping[str, Any]) -> EventResult:
     request = await export.handle_customer_data_request(_gdpr(context), payload)
-    # The customer hears it is done (GDPR_DONE) from the merchant's flows, nudged after commit.
-    notify_after_commit(context.session, context.resources, context.merchant_id)
-    return EventResult(Outcome.APPLIED, f"data request {request.id} exported")
+    # The export job builds it (and tells the customer's flows) once this commits.
+    enqueue_export_after_commit(context.session, context.resources, request)
+    return EventResult(Outcome.APPLIED, f"data request {request.id} accepted")
 
 
 async def _customer_redact(context: HandlerContext, payload: Mapping[str, Any]) -> EventResult:
     request = await redaction.handle_customer_redact(_gdpr(context), payload)
+    # The customer's Klaviyo profile is deleted by a worker job, once this commits.
+    enqueue_profile_deletions_after_commit(context.session, context.resources, request)
     # Cached reads may quote the customer; retire them with the ledger's generation.
     return EventResult(Outcome.APPLIED, f"customer redacted ({request.id})", ledger_changed=True)
 

@@ -36,18 +36,26 @@ class AuditLogRepository(TenantRepository[AuditLog]):
         searched: a refetch by ID does not know the month)."""
         return await self.get_by_ids(entry_ids)
 
-    async def entries_mentioning(self, needles: Collection[str]) -> list[AuditLog]:
-        """Entries whose metadata quotes any needle (customer ids, email, phone, codes...).
+    async def entries_mentioning(
+        self,
+        needles: Collection[str],
+        *,
+        after: tuple[datetime, str] | None = None,
+        limit: int | None = None,
+    ) -> list[AuditLog]:
+        """Entries whose metadata quotes any needle (customer ids, email, phone, codes...),
+        oldest first: all of them, or a page of ``limit`` after ``after`` ((created_at, id)).
         A scan of the merchant's audit rows: these requests are rare and the log keeps 90 days."""
         if not needles:
             return []
+        query = select(AuditLog).where(
+            AuditLog.merchant_id == self._merchant_id,
+            mentions_any(AuditLog.metadata_, needles),
+        )
+        if after is not None:
+            query = query.where(tuple_(AuditLog.created_at, AuditLog.id) > tuple_(*after))
         result = await self._session.scalars(
-            select(AuditLog)
-            .where(
-                AuditLog.merchant_id == self._merchant_id,
-                mentions_any(AuditLog.metadata_, needles),
-            )
-            .order_by(AuditLog.created_at, AuditLog.id)
+            query.order_by(AuditLog.created_at, AuditLog.id).limit(limit)
         )
         return list(result)
 

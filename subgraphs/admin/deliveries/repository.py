@@ -269,15 +269,27 @@ class WebhookDeliveriesRepository(TenantRepository[ApiLog]):
 
     # --- GDPR ------------------------------------------------------------------------------
 
-    async def deliveries_about(self, shopify_customer_id: str) -> list[ApiLog]:
-        result = await self._session.scalars(
+    async def deliveries_about(
+        self,
+        shopify_customer_id: str,
+        *,
+        after: tuple[datetime, str] | None = None,
+        limit: int | None = None,
+    ) -> list[ApiLog]:
+        """The deliveries about the customer, oldest first: all, or a page of ``limit`` after
+        ``after`` ((created_at, id))."""
+        query = (
             select(ApiLog)
             .options(_WITHOUT_PAYLOAD)
             .where(
                 ApiLog.merchant_id == self._merchant_id,
                 ApiLog.shopify_customer_id == shopify_customer_id,
             )
-            .order_by(ApiLog.created_at, ApiLog.id)
+        )
+        if after is not None:
+            query = query.where(tuple_(ApiLog.created_at, ApiLog.id) > tuple_(*after))
+        result = await self._session.scalars(
+            query.order_by(ApiLog.created_at, ApiLog.id).limit(limit)
         )
         return list(result)
 

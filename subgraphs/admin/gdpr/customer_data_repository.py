@@ -27,6 +27,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    tuple_,
     update,
 )
 
@@ -46,6 +47,8 @@ from db.models import (
 from subgraphs.kit.repository import TenantRepository, rowcount
 
 RowT = TypeVar("RowT", bound=Base)
+# A keyset position in a customer's rows: the values of the columns they are ordered by.
+Position = tuple[Any, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +88,11 @@ class CustomerDataRepository(TenantRepository[Customer]):
         rows.sort(key=lambda row: (row.shopify_customer_id != shopify_customer_id, row.id))
         return rows
 
+    async def customers_by_ids(self, customer_ids: Sequence[str]) -> list[Customer]:
+        """The merchant's customers among ``customer_ids``, in the order given."""
+        found = {row.id: row for row in await self.get_by_ids(customer_ids)}
+        return [found[customer_id] for customer_id in customer_ids if customer_id in found]
+
     async def shopify_id_by_email(self, email_blind_index: str) -> str | None:
         """The Shopify id of the customer with this email, whatever their account."""
         result = await self._session.execute(
@@ -97,16 +105,34 @@ class CustomerDataRepository(TenantRepository[Customer]):
 
     # --- what is held about them (export) -----------------------------------------------
 
-    async def ledger_of(self, customer_ids: Sequence[str]) -> list[PointsTransaction]:
-        return await self._of_customers(PointsTransaction, customer_ids)
+    # Every ``*_of`` reads all of the customers' rows, or (``limit``) a page of them after
+    # ``after``, the position of the last row of the previous page (``created_at, id``;
+    # reminders: ``expires_on, id``): the export reads a large customer page by page.
+
+    async def ledger_of(
+        self,
+        customer_ids: Sequence[str],
+        *,
+        after: Position | None = None,
+        limit: int | None = None,
+    ) -> list[PointsTransaction]:
+        return await self._of_customers(PointsTransaction, customer_ids, after=after, limit=limit)
 
     async def redemptions_of(
-        self, customer_ids: Sequence[str]
+        self,
+        customer_ids: Sequence[str],
+        *,
+        after: Position | None = None,
+        limit: int | None = None,
     ) -> list[tuple[RewardRedemption, str | None]]:
         """Each redemption with the title of its reward."""
+        query = select(RewardRedemption, Reward.title)
+        if after is not None:
+            query = query.where(
+                tuple_(RewardRedemption.created_at, RewardRedemption.id) > tuple_(*after)
+            )
         result = await self._session.execute(
-            select(RewardRedemption, Reward.title)
-            .outerjoin(
+            query.outerjoin(
                 Reward,
                 and_(
                     Reward.merchant_id == RewardRedemption.merchant_id,
@@ -118,15 +144,30 @@ class CustomerDataRepository(TenantRepository[Customer]):
                 RewardRedemption.customer_id.in_(customer_ids),
             )
             .order_by(RewardRedemption.created_at, RewardRedemption.id)
+            .limit(limit)
         )
         return [(redemption, title) for redemption, title in result]
 
-    async def reminders_of(self, customer_ids: Sequence[str]) -> list[ExpiryReminder]:
-        return await self._of_customers(ExpiryReminder, customer_ids, order=("expires_on", "id"))
+    async def reminders_of(
+        self,
+        customer_ids: Sequence[str],
+        *,
+        after: Position | None = None,
+        limit: int | None = None,
+    ) -> list[ExpiryReminder]:
+        return await self._of_customers(
+            ExpiryReminder, customer_ids, order=("expires_on", "id"), after=after, limit=limit
+        )
 
-    async def consents_of(self, customer_ids: Sequence[str]) -> list[Consent]:
+    async def consents_of(
+        self,
+        customer_ids: Sequence[str],
+        *,
+        after: Position | None = None,
+        limit: int | None = None,
+    ) -> list[Consent]:
         """Every grant and revocation, oldest first (the history, not only the latest)."""
-        return await self._of_customers(Consent, customer_ids)
+        return await self._of_customers(Consent, customer_ids, after=after, limit=limit)
 
     async def revoke_consents(
         self, customer_ids: Sequence[str], consent_types: Sequence[str], now: datetime
@@ -169,9 +210,19 @@ class CustomerDataRepository(TenantRepository[Customer]):
         )
         return rowcount(result)
 
-    async def referral_links_of(self, customer_ids: Sequence[str]) -> list[ReferralLink]:
+    async def referral_links_of(
+        self,
+        customer_ids: Sequence[str],
+        *,
+        after: Position | None = None,
+        limit: int | None = None,
+    ) -> list[ReferralLink]:
         return await self._of_customers(
-            ReferralLink, customer_ids, customer_column="advocate_customer_id"
+            ReferralLink,
+            customer_ids,
+            customer_column="advocate_customer_id",
+            after=after,
+            limit=limit,
         )
 
     async def _of_customers(
@@ -181,16 +232,19 @@ class CustomerDataRepository(TenantRepository[Customer]):
         *,
         customer_column: str = "customer_id",
         order: tuple[str, ...] = ("created_at", "id"),
+        after: Position | None = None,
+        limit: int | None = None,
     ) -> list[RowT]:
         """The customers' rows of a table keyed by (merchant_id, ..., customer), in order."""
         columns = model.__table__.c
+        query = select(model).where(
+            columns.merchant_id == self._merchant_id,
+            columns[customer_column].in_(customer_ids),
+        )
+        if after is not None:
+            query = query.where(tuple_(*(columns[name] for name in order)) > tuple_(*after))
         result = await self._session.scalars(
-            select(model)
-            .where(
-                columns.merchant_id == self._merchant_id,
-                columns[customer_column].in_(customer_ids),
-            )
-            .order_by(*(columns[name] for name in order))
+            query.order_by(*(columns[name] for name in order)).limit(limit)
         )
         return list(result)
 

@@ -1,8 +1,9 @@
 """GDPR and CCPA requests a merchant received outside Shopify (by email, by phone), filed with
 ``gdprRequestCreate`` and carried out by the same handlers as Shopify's webhooks: an access
-request is a data request (an export), an erasure is a customer redact, and a CCPA opt-out
-revokes the customer's newsletter and RFM tracking consents. Runs in the caller's unit of
-work and never commits.
+request is a data request (accepted, its export built by the worker), an erasure is a customer
+redact, and a CCPA opt-out revokes the customer's newsletter and RFM tracking consents.
+``file_request`` runs in the caller's unit of work and never commits; ``after_filing`` runs
+after the commit.
 """
 
 from __future__ import annotations
@@ -11,24 +12,34 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import structlog
+
 from db.crypto import FieldCipher
 from db.encryption_contexts import CUSTOMERS_EMAIL
 from db.ids import new_id
 from db.models import GdprRequest
 from subgraphs.admin.gdpr.customer_data_repository import CustomerDataRepository
 from subgraphs.admin.gdpr.export import handle_customer_data_request
+from subgraphs.admin.gdpr.export_runs import enqueue_export
 from subgraphs.admin.gdpr.payloads import CustomerRedactPayload, parse_payload
+from subgraphs.admin.gdpr.profile_deletions import enqueue_profile_deletions
 from subgraphs.admin.gdpr.redaction import handle_customer_redact
 from subgraphs.admin.gdpr.service import (
     GdprDelivery,
     GdprPayloadError,
+    GdprRequestStatus,
     GdprRequestType,
     customers_of,
     record_completed_request,
 )
 from subgraphs.admin.merchants.repository import MerchantsRepository
 from subgraphs.kit.audit import AuditAction
+from subgraphs.kit.jobs import job_queue, nudge_notification_flows
+from subgraphs.kit.redis_calls import RedisUnavailable
+from subgraphs.kit.resources import Resources
 from subgraphs.kit.write_context import WriteContext
+
+log = structlog.get_logger(__name__)
 
 # What a CCPA opt-out of the sale of personal data withdraws.
 OPT_OUT_CONSENTS = ("newsletter", "rfm_tracking")
@@ -86,6 +97,28 @@ async def file_request(
         AuditAction.GDPR_REQUEST_CREATED, {"request_id": row.id, "kind": filed.kind.value}
     )
     return row
+
+
+async def after_filing(resources: Resources, request: GdprRequest) -> None:
+    """After the commit: the worker builds an access request's export (and then tells the
+    customer's flows), or deletes an erased customer's provider profile; a request carried out
+    already is news for the merchant's flows now. Redis away or hung costs the reply nothing:
+    the sweepers enqueue what this could not."""
+
+    async def enqueue() -> None:
+        if request.status == GdprRequestStatus.PENDING:
+            await enqueue_export(job_queue(resources.redis), request.merchant_id, request.id, 0)
+        elif request.request_type == GdprRequestType.CUSTOMER_REDACT:
+            await enqueue_profile_deletions(resources, request.merchant_id, request.id)
+
+    try:
+        await resources.redis_calls.run("gdpr_enqueue", enqueue)
+    except RedisUnavailable as error:
+        log.warning("gdpr_enqueue_failed", request_id=request.id, error=str(error))
+    if request.status != GdprRequestStatus.PENDING:
+        await nudge_notification_flows(
+            resources.redis, request.merchant_id, calls=resources.redis_calls
+        )
 
 
 async def _opt_out(delivery: GdprDelivery, payload: Mapping[str, object]) -> GdprRequest:

@@ -12,7 +12,6 @@ from subgraphs.admin.gdpr.types import GdprRequest
 from subgraphs.admin.loaders import AdminInfo
 from subgraphs.kit.graphql.domain import DisplayableError, domain_enum
 from subgraphs.kit.graphql.mutations import run_mutation
-from subgraphs.kit.jobs import nudge_notification_flows
 from subgraphs.kit.permissions import Capability
 
 GdprRequestKind = domain_enum(
@@ -62,7 +61,9 @@ class GdprRequestCreateInput:
 @strawberry.type(description="Result of `gdprRequestCreate`.")
 class GdprRequestCreatePayload:
     gdpr_request: GdprRequest | None = strawberry.field(
-        default=None, description="The request, carried out; null when refused."
+        default=None,
+        description="The request: PENDING while an access request's export is being built, "
+        "COMPLETED otherwise; null when refused.",
     )
     user_errors: list[GdprUserError] = strawberry.field(
         default_factory=list, description="Why nothing was done."
@@ -73,9 +74,10 @@ class GdprRequestCreatePayload:
 class Mutation:
     @strawberry.mutation(
         description="File a privacy request the merchant received outside Shopify and carry "
-        "it out at once, as Shopify's webhooks are: an access request exports (see "
-        "`exportDownload`), an erasure redacts, a CCPA opt-out revokes marketing and RFM "
-        "tracking consents. Audited. Needs the manage_merchant capability."
+        "it out as Shopify's webhooks are: an access request is accepted PENDING and its "
+        "export built in the background (COMPLETED, then see `exportDownload`), an erasure "
+        "redacts at once, a CCPA opt-out revokes marketing and RFM tracking consents at once. "
+        "Audited. Needs the manage_merchant capability."
     )
     async def gdpr_request_create(
         self,
@@ -86,11 +88,7 @@ class Mutation:
         ],
     ) -> GdprRequestCreatePayload:
         async def respond(row: GdprRequestRow) -> GdprRequestCreatePayload:
-            # After the commit: the customer's GDPR_DONE goes out with the merchant's flows.
-            resources = info.context.resources
-            await nudge_notification_flows(
-                resources.redis, row.merchant_id, calls=resources.redis_calls
-            )
+            await filed.after_filing(info.context.resources, row)
             return GdprRequestCreatePayload(gdpr_request=GdprRequest.from_row(row))
 
         request = filed.FiledRequest(

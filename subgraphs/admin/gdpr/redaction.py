@@ -32,6 +32,7 @@ from subgraphs.admin.gdpr.customer_data_repository import (
     CustomerDataRepository,
 )
 from subgraphs.admin.gdpr.payloads import CustomerRedactPayload, ShopRedactPayload, parse_payload
+from subgraphs.admin.gdpr.profile_deletions import identifier_of, record_profile_deletions
 from subgraphs.admin.gdpr.repository import GdprRequestsRepository
 from subgraphs.admin.gdpr.service import (
     GdprDelivery,
@@ -196,6 +197,8 @@ async def handle_customer_redact(delivery: GdprDelivery, payload: Mapping[str, A
       their email or phone) lose the payload and fail as "redacted"; every delivery forgets
       whom it was about.
     - gdpr_requests: earlier exports are erased.
+    - gdpr_profile_deletions: the customer's Klaviyo profile is to be deleted, by a worker job
+      after the commit (``profile_deletions``); its identifier is kept (encrypted) until then.
     Idempotent: a second run finds no customer and nothing left to scrub.
     """
     session, cipher, merchant_id = delivery.session, delivery.cipher, delivery.merchant_id
@@ -221,6 +224,18 @@ async def handle_customer_redact(delivery: GdprDelivery, payload: Mapping[str, A
         _try_decrypt(cipher, redemption.code_encrypted, REWARD_REDEMPTIONS_CODE)
         for redemption, _ in redemptions
     ]
+    # Captured now, before the email is overwritten: the provider's profile to delete.
+    provider_identifiers = {
+        customer.id: identifier
+        for customer in customers
+        if (
+            identifier := identifier_of(
+                _try_decrypt(cipher, customer.email_encrypted, CUSTOMERS_EMAIL),
+                _try_decrypt(cipher, customer.phone_encrypted, CUSTOMERS_PHONE),
+            )
+        )
+        and identifier.get("email") != REDACTED_EMAIL
+    }
     needles = Needles.of([*emails, shopify_id, *codes], phones)
     # Whole payloads are matched on text only: their digits, run together, would match any
     # phone number by chance.
@@ -306,6 +321,7 @@ async def handle_customer_redact(delivery: GdprDelivery, payload: Mapping[str, A
             **counts.as_metadata(),
         },
     )
+    await record_profile_deletions(session, cipher, merchant_id, row.id, provider_identifiers)
     log.info(
         "gdpr_customer_redacted", merchant_id=merchant_id, request_id=row.id, **counts.as_metadata()
     )

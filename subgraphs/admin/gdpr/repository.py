@@ -27,12 +27,15 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
-from db.models import Base, GdprRequest, Merchant
+from db.models import Base, GdprExportDownload, GdprRequest, Merchant
 from subgraphs.kit.pagination import Page, PageRequest
 from subgraphs.kit.repository import TenantRepository, keyset_after, rowcount
 
 # Ciphertexts stay in the database: loading one by accident raises instead of reading it.
-_WITHOUT_EXPORT = defer(GdprRequest.export_encrypted, raiseload=True)
+_WITHOUT_EXPORT = (
+    defer(GdprRequest.export_encrypted, raiseload=True),
+    defer(GdprRequest.export_spec_encrypted, raiseload=True),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +46,9 @@ class NewGdprRequest:
     shopify_customer_id: str | None
     customer_id: str | None
     delivery_id: str
-    export_encrypted: str | None
     retention_expires_at: datetime
-    completed_at: datetime
+    completed_at: datetime | None = None
+    export_spec_encrypted: str | None = None
 
 
 class GdprRequestsRepository(TenantRepository[GdprRequest]):
@@ -61,19 +64,19 @@ class GdprRequestsRepository(TenantRepository[GdprRequest]):
             *([] if request_type is None else [GdprRequest.request_type == request_type]),
             keyset=(GdprRequest.created_at, GdprRequest.id),
             descending=True,
-            options=(_WITHOUT_EXPORT,),
+            options=_WITHOUT_EXPORT,
         )
 
     async def requests_by_ids(self, request_ids: Sequence[str]) -> list[GdprRequest]:
         """The merchant's requests among ``request_ids`` (without exports), in no order."""
-        return await self.get_by_ids(request_ids, options=(_WITHOUT_EXPORT,))
+        return await self.get_by_ids(request_ids, options=_WITHOUT_EXPORT)
 
     async def requests_about(
         self, customer_ids: Sequence[str], shopify_customer_id: str | None
     ) -> list[GdprRequest]:
         result = await self._session.scalars(
             select(GdprRequest)
-            .options(_WITHOUT_EXPORT)
+            .options(*_WITHOUT_EXPORT)
             .where(
                 GdprRequest.merchant_id == self._merchant_id,
                 self._request_about(customer_ids, shopify_customer_id),
@@ -103,7 +106,7 @@ class GdprRequestsRepository(TenantRepository[GdprRequest]):
                 shopify_customer_id=request.shopify_customer_id,
                 customer_id=request.customer_id,
                 delivery_id=request.delivery_id,
-                export_encrypted=request.export_encrypted,
+                export_spec_encrypted=request.export_spec_encrypted,
                 retention_expires_at=request.retention_expires_at,
                 completed_at=request.completed_at,
             )
@@ -127,7 +130,13 @@ class GdprRequestsRepository(TenantRepository[GdprRequest]):
                 GdprRequest.merchant_id == self._merchant_id,
                 self._request_about(customer_ids, shopify_customer_id),
             )
-            .values(export_encrypted=None, shopify_customer_id=None, updated_at=func.now())
+            .values(
+                export_encrypted=None,
+                # A pending export then completes with nothing to hand over.
+                export_spec_encrypted=None,
+                shopify_customer_id=None,
+                updated_at=func.now(),
+            )
         )
         return rowcount(result)
 
@@ -140,6 +149,71 @@ class GdprRequestsRepository(TenantRepository[GdprRequest]):
             )
         )
         return rowcount(result)
+
+    # --- the export job ------------------------------------------------------------------
+
+    async def try_lock(self, request_id: str) -> bool:
+        """Take the request's advisory lock for this transaction, if no other holds it: the
+        export job holds it while it builds, and Postgres drops it with the transaction
+        however that ends (a killed worker's connection too). A free lock on a pending
+        request therefore means no worker is building it (the sweeper's test)."""
+        locked = await self._session.scalar(
+            select(func.pg_try_advisory_xact_lock(func.hashtextextended(f"gdpr:{request_id}", 0)))
+        )
+        return bool(locked)
+
+    async def pending_export(self, request_id: str) -> tuple[int, str | None] | None:
+        """(attempts, encrypted spec) of a pending data request; None for any other."""
+        result = await self._session.execute(
+            select(GdprRequest.attempts, GdprRequest.export_spec_encrypted).where(
+                GdprRequest.merchant_id == self._merchant_id,
+                GdprRequest.id == request_id,
+                GdprRequest.request_type == "data_request",
+                GdprRequest.status == "pending",
+            )
+        )
+        row = result.one_or_none()
+        return None if row is None else (row.attempts, row.export_spec_encrypted)
+
+    async def count_attempt(self, request_id: str) -> None:
+        await self._session.execute(
+            update(GdprRequest)
+            .where(GdprRequest.merchant_id == self._merchant_id, GdprRequest.id == request_id)
+            .values(attempts=GdprRequest.attempts + 1, updated_at=func.now())
+        )
+
+    async def finish_export(
+        self,
+        request_id: str,
+        *,
+        status: str,
+        export_encrypted: str | None,
+        completed_at: datetime | None,
+        retention_expires_at: datetime | None = None,
+        error: str | None = None,
+    ) -> bool:
+        """A pending data request completed (with its export) or failed, in one statement:
+        the export becomes visible with the status, never before. False if not pending."""
+        values: dict[str, object] = {
+            "status": status,
+            "export_encrypted": export_encrypted,
+            "export_spec_encrypted": None,
+            "completed_at": completed_at,
+            "error": error,
+            "updated_at": func.now(),
+        }
+        if retention_expires_at is not None:
+            values["retention_expires_at"] = retention_expires_at
+        result = await self._session.execute(
+            update(GdprRequest)
+            .where(
+                GdprRequest.merchant_id == self._merchant_id,
+                GdprRequest.id == request_id,
+                GdprRequest.status == "pending",
+            )
+            .values(**values)
+        )
+        return rowcount(result) == 1
 
     async def export_by_id(self, request_id: str) -> str | None:
         """The encrypted export of a data request; None for other requests, or once erased."""
@@ -157,7 +231,7 @@ class GdprRequestsRepository(TenantRepository[GdprRequest]):
         first, without exports: what the customer's GDPR_DONE message reads."""
         result = await self._session.scalars(
             select(GdprRequest)
-            .options(_WITHOUT_EXPORT)
+            .options(*_WITHOUT_EXPORT)
             .where(
                 GdprRequest.merchant_id == self._merchant_id,
                 GdprRequest.request_type.in_(list(request_types)),
@@ -174,7 +248,7 @@ class GdprRequestsRepository(TenantRepository[GdprRequest]):
         ix_gdpr_requests_unnotified), locked and skipping those another worker holds."""
         result = await self._session.scalars(
             select(GdprRequest)
-            .options(_WITHOUT_EXPORT)
+            .options(*_WITHOUT_EXPORT)
             .where(
                 GdprRequest.merchant_id == self._merchant_id,
                 GdprRequest.completed_at.is_not(None),
@@ -218,6 +292,33 @@ class GdprRequestsRepository(TenantRepository[GdprRequest]):
             )
         result = await self._session.execute(union_all(*counts))
         return {name: int(rows) for name, rows in result if rows}
+
+
+class GdprExportDownloadsRepository(TenantRepository[GdprExportDownload]):
+    model = GdprExportDownload
+
+    async def use_link(self, link_id: str, request_id: str) -> bool:
+        """Record a download link's use; False when it was used already (concurrent uses
+        meet at the primary key: one wins, the other waits for it and finds it)."""
+        result = await self._session.execute(
+            pg_insert(GdprExportDownload)
+            .values(merchant_id=self._merchant_id, id=link_id, request_id=request_id)
+            .on_conflict_do_nothing()
+            .returning(GdprExportDownload.id)
+        )
+        return result.scalar_one_or_none() is not None
+
+
+async def pending_data_requests(session: AsyncSession, limit: int) -> list[tuple[str, str, int]]:
+    """(merchant, request, attempts) of pending data requests, oldest first (a system unit of
+    work, along ix_gdpr_requests_pending): the sweeper's candidates."""
+    result = await session.execute(
+        select(GdprRequest.merchant_id, GdprRequest.id, GdprRequest.attempts)
+        .where(GdprRequest.status == "pending", GdprRequest.request_type == "data_request")
+        .order_by(GdprRequest.created_at)
+        .limit(limit)
+    )
+    return [(row.merchant_id, row.id, row.attempts) for row in result]
 
 
 async def merchants_with_expired_requests(session: AsyncSession, now: datetime) -> list[str]:

@@ -132,7 +132,6 @@ async def record_completed_request(
     *,
     shopify_customer_id: str | None,
     customer_id: str | None,
-    export_encrypted: str | None = None,
     audit_action: AuditAction,
     audit: dict[str, Any],
 ) -> GdprRequest:
@@ -146,7 +145,6 @@ async def record_completed_request(
             shopify_customer_id=shopify_customer_id,
             customer_id=customer_id,
             delivery_id=delivery.delivery_id,
-            export_encrypted=export_encrypted,
             retention_expires_at=delivery.now + RETENTION,
             completed_at=delivery.now,
         )
@@ -158,6 +156,29 @@ async def record_completed_request(
         metadata={"request_id": row.id, "delivery_id": delivery.delivery_id, **audit},
     )
     return row
+
+
+async def record_pending_data_request(
+    delivery: GdprDelivery,
+    *,
+    shopify_customer_id: str | None,
+    customer_id: str | None,
+    export_spec_encrypted: str,
+) -> GdprRequest:
+    """A data request accepted: pending until the export job builds its export (and audits
+    it); its retention counts from now until then."""
+    return await GdprRequestsRepository(delivery.session, delivery.merchant_id).insert_request(
+        NewGdprRequest(
+            id=new_id(),
+            request_type=GdprRequestType.DATA_REQUEST.value,
+            status=GdprRequestStatus.PENDING.value,
+            shopify_customer_id=shopify_customer_id,
+            customer_id=customer_id,
+            delivery_id=delivery.delivery_id,
+            retention_expires_at=delivery.now + RETENTION,
+            export_spec_encrypted=export_spec_encrypted,
+        )
+    )
 
 
 async def purge_expired_requests(session: AsyncSession, merchant_id: str, now: datetime) -> int:

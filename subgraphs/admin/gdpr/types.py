@@ -34,7 +34,8 @@ GdprRequestStatus = domain_enum(
     name="GdprRequestStatus",
     description="Where a GDPR request stands.",
     values={
-        "PENDING": "Received, not yet carried out.",
+        "PENDING": "Received, being carried out: a data request's export is being built "
+        "by a background job.",
         "COMPLETED": "Carried out.",
         "FAILED": "Could not be carried out; see error.",
     },
@@ -85,9 +86,10 @@ class GdprRequest(Node):
         return None if export is None else JSON(export)
 
     @strawberry.field(
-        description="A link to download a data request's export as a JSON file, valid for 15 "
-        "minutes: ask again for a fresh one. Null for other types and once a later redact "
-        "erased the export. Needs the read_gdpr capability."
+        description="A link to download a data request's export as a JSON file: good for "
+        "one download within 15 minutes (a second use is refused with 410 Gone): ask again "
+        "for a fresh one. Null for other types, while the export is being built (PENDING) "
+        "and once a later redact erased it. Needs the read_gdpr capability."
     )
     async def export_download(self, info: AdminInfo) -> GdprExportDownload | None:
         require(info.context.viewer, Capability.READ_GDPR)

@@ -29,6 +29,9 @@ from subgraphs.kit.integrations.message_rendering import RenderedMessage
 KLAVIYO_EVENTS_URL = "https://a.klaviyo.com/api/events"
 # Create or Update Profile: an upsert by any identifier given (email, phone, external id).
 KLAVIYO_PROFILE_IMPORT_URL = "https://a.klaviyo.com/api/profile-import"
+# Request Profile Deletion (Data Privacy API): a GDPR deletion of every profile matching one
+# identifier, carried out by Klaviyo asynchronously (it answers 202 Accepted).
+KLAVIYO_DELETION_JOBS_URL = "https://a.klaviyo.com/api/data-privacy-deletion-jobs"
 KLAVIYO_REVISION = "2024-10-15"
 EXPIRY_METRIC = "LoyalNest Points Expiring"
 POSTSCRIPT_MESSAGES_URL = "https://api.postscript.io/api/v2/message_requests"
@@ -238,6 +241,28 @@ class KlaviyoClient(_SendsExpiryReminders):
             lambda: self._http.post(
                 KLAVIYO_PROFILE_IMPORT_URL, content=body, headers=self._headers
             ),
+            self._retry,
+        )
+
+    async def request_profile_deletion(self, identifier: dict[str, str]) -> None:
+        """Ask Klaviyo to delete (GDPR) every profile matching ``identifier``: exactly one of
+        ``{"email": …}``, ``{"phone_number": …}`` or ``{"id": …}`` (Klaviyo refuses more).
+        Retried on 429 and 5xx like every call; a refusal raises ``NotificationRejected``."""
+        if len(identifier) != 1:
+            raise ValueError("a Klaviyo deletion takes exactly one identifier")
+        body = orjson.dumps(
+            {
+                "data": {
+                    "type": "data-privacy-deletion-job",
+                    "attributes": {
+                        "profile": {"data": {"type": "profile", "attributes": identifier}}
+                    },
+                }
+            }
+        )
+        await deliver_with_retries(
+            "klaviyo",
+            lambda: self._http.post(KLAVIYO_DELETION_JOBS_URL, content=body, headers=self._headers),
             self._retry,
         )
 

@@ -9,8 +9,7 @@ from typing import Any
 import structlog
 
 from db.session import system_unit_of_work
-from subgraphs.kit.jobs import Cron, job, job_queue, job_resources
-from subgraphs.kit.settings import Settings
+from subgraphs.kit.jobs import Cron, job, job_queue, job_resources, sweep_schedule
 from subgraphs.points.imports.queued import (
     COMMIT_DATA_IMPORT,
     run_queued_import,
@@ -32,13 +31,7 @@ async def commit_data_import(ctx: dict[str, Any], merchant_id: str, import_id: s
 assert commit_data_import.__name__ == COMMIT_DATA_IMPORT, "arq enqueues jobs by function name"
 
 
-def _sweep_schedule(settings: Settings) -> Cron:
-    # The inbox sweeper's cadence: both recover work a lost message left behind.
-    every = min(max(settings.inbox_sweep_every_seconds, 1), 60)
-    return Cron(second=frozenset(range(0, 60, every)), run_at_startup=True)
-
-
-@job(timeout=300, cron=_sweep_schedule)
+@job(timeout=300, cron=sweep_schedule)
 async def sweep_data_imports(ctx: dict[str, Any]) -> int:
     resources = job_resources(ctx)
     enqueued = await sweep_unfinished_imports(resources, job_queue(resources.redis))

@@ -17,6 +17,7 @@ from db.session import system_unit_of_work
 from gateway.edge.webhooks.verification import webhook_signature
 from subgraphs.kit.resources import Resources
 from tests.conftest import TEST_APP_SECRET
+from tests.subgraphs.admin.gdpr.runs import run_gdpr_jobs
 from worker.webhooks.processing import DeliveryOutcome, process_delivery
 
 
@@ -139,9 +140,11 @@ async def inbox(resources: Resources, merchant_id: str) -> list[dict[str, Any]]:
 
 
 async def process_pending(resources: Resources, merchant_id: str) -> list[DeliveryOutcome]:
-    """What the worker does for each pending delivery, run here in order."""
+    """What the worker does for each pending delivery, run here in order, and then the GDPR
+    jobs those deliveries enqueue (exports, provider profile deletions)."""
     outcomes = []
     for row in await inbox(resources, merchant_id):
         if row["status"] == "pending":
             outcomes.append(await process_delivery(resources, merchant_id, row["id"]))
+    await run_gdpr_jobs(resources, merchant_id)
     return outcomes

@@ -1,6 +1,7 @@
 """A data request's export is handed out as a short-lived signed link
-(``GdprRequest.exportDownload``) that the edge app serves over real HTTP as a JSON file; a
-tampered or expired link is 403, and a later redact leaves nothing to download (404)."""
+(``GdprRequest.exportDownload``) that the edge app serves over real HTTP as a JSON file, once:
+a second use is 410 and a new link works; a tampered or expired link is 403, and a later
+redact leaves nothing to download (404)."""
 
 from __future__ import annotations
 
@@ -39,6 +40,10 @@ async def test_the_export_downloads_through_a_short_lived_link(
     file = await edge.get(path_of(link["url"]))
     tampered = await edge.get(path_of(link["url"]).replace("signature=", "signature=0"))
 
+    again = await edge.get(path_of(link["url"]))
+    [fresh] = (await admin_client.execute(DOWNLOAD, tenant=tenant))["data"]["gdprRequests"]["nodes"]
+    fresh_file = await edge.get(path_of(fresh["exportDownload"]["url"]))
+
     assert link["url"].startswith(resources.settings.app_url)
     assert timedelta(0) < expires_at - datetime.now(UTC) <= DOWNLOAD_TTL
     assert file.status_code == 200, file.text
@@ -46,11 +51,19 @@ async def test_the_export_downloads_through_a_short_lived_link(
     assert "no-store" in file.headers["cache-control"]
     assert EMAIL in file.text
     assert tampered.status_code == 403
+    # Once: the same link again is refused, and says to ask for a new one, which works.
+    assert again.status_code == 410
+    assert "new one" in again.json()["error"]
+    assert fresh_file.status_code == 200
+    assert fresh_file.json() == file.json()
 
+    [unused] = (await admin_client.execute(DOWNLOAD, tenant=tenant))["data"]["gdprRequests"][
+        "nodes"
+    ]
     redact = {"customer": {"id": 6101, "email": EMAIL}, "orders_to_redact": []}
     await deliver(edge, "customers/redact", {**redact, "shop_domain": shop}, shop=shop)
     await process_pending(resources, tenant.merchant_id)
-    gone = await edge.get(path_of(link["url"]))
+    gone = await edge.get(path_of(unused["exportDownload"]["url"]))
     after = await admin_client.execute(DOWNLOAD, tenant=tenant)
 
     assert gone.status_code == 404
@@ -63,9 +76,17 @@ def test_a_link_is_good_for_its_export_until_it_expires() -> None:
     link = signed_download("https://app.test", key, "m1", "r1", now=now)
     query = dict(part.split("=") for part in urlsplit(link.url).query.split("&"))
 
-    def valid(merchant: str, request: str, at: datetime, secret: str = key) -> bool:
+    def valid(
+        merchant: str, request: str, at: datetime, secret: str = key, link: str | None = None
+    ) -> bool:
         return download_is_valid(
-            secret, merchant, request, query["expires"], query["signature"], now=at
+            secret,
+            merchant,
+            request,
+            query["expires"],
+            query["link"] if link is None else link,
+            query["signature"],
+            now=at,
         )
 
     assert valid("m1", "r1", now + DOWNLOAD_TTL)
@@ -73,3 +94,4 @@ def test_a_link_is_good_for_its_export_until_it_expires() -> None:
     assert not valid("m2", "r1", now)
     assert not valid("m1", "r2", now)
     assert not valid("m1", "r1", now, secret=key + "-other")
+    assert not valid("m1", "r1", now, link="0" * 32)

@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from db.encryption_contexts import CUSTOMERS_EMAIL
 from db.models import Customer, GdprRequest
 from db.session import tenant_unit_of_work
+from subgraphs.admin.gdpr.export_runs import run_export
 from subgraphs.admin.gdpr.filed import FiledRequest, FiledRequestKind, file_request
 from subgraphs.kit.events import ledger_changed
 from subgraphs.kit.integrations.notifications import (
@@ -102,6 +103,11 @@ async def test_the_job_sends_gdpr_done_whatever_the_consents_and_slack_hears_onc
         request = await file_request(
             write, resources.cipher, FiledRequest(FiledRequestKind.ACCESS, email, None)
         )
+    # Accepted, not done: nobody is told yet.
+    await notify_merchants(resources, http, now=datetime.now(UTC))
+    assert slack.call_count == 0
+    # The worker builds the export (enqueued after the commit); completing it is the news.
+    await run_export(resources, tenant.merchant_id, request.id)
 
     report = await send_notification_flows(ctx(resources, http), tenant.merchant_id)
     await send_notification_flows(ctx(resources, http), tenant.merchant_id)

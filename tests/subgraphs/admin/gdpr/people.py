@@ -46,6 +46,8 @@ from tests.subgraphs.admin.gdpr.runs import (
     data_request,
     process,
     receive,
+    request_row,
+    run_gdpr_jobs,
 )
 
 # The friend a story's customer shares their link with.
@@ -137,8 +139,10 @@ async def request_data(resources: Resources, tenant: Tenant, person: Person) -> 
     delivery = await receive(
         resources, tenant, "customers/data_request", payload, person.shopify_id
     )
-    request: GdprRequest = await process(resources, tenant, delivery, data_request(resources))
-    return request
+    accepted: GdprRequest = await process(resources, tenant, delivery, data_request(resources))
+    assert accepted.status == "pending"
+    await run_gdpr_jobs(resources, tenant.merchant_id)
+    return await request_row(resources, tenant, accepted.id)
 
 
 async def redact(
@@ -152,6 +156,7 @@ async def redact(
     }
     delivery = await receive(resources, tenant, "customers/redact", payload, person.shopify_id)
     request: GdprRequest = await process(resources, tenant, delivery, customer_redact(resources))
+    await run_gdpr_jobs(resources, tenant.merchant_id)
     return request
 
 

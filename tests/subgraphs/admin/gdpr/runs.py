@@ -8,18 +8,21 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.encryption_contexts import API_LOGS_PAYLOAD
 from db.ids import new_id
-from db.models import ApiLog, Customer, GdprRequest, PointsTransaction
+from db.models import ApiLog, Customer, GdprProfileDeletion, GdprRequest, PointsTransaction
 from db.session import tenant_unit_of_work
 from subgraphs.admin.deliveries.repository import NewDelivery, WebhookDeliveriesRepository
 from subgraphs.admin.gdpr import export, redaction
+from subgraphs.admin.gdpr.export_runs import run_export
 from subgraphs.admin.gdpr.service import GdprDelivery
 from subgraphs.kit.resources import Resources
 from tests.conftest import Tenant
+from worker.gdpr.profile_deletions import run_profile_deletion
 
 Handler = Callable[[AsyncSession, str, dict[str, Any], str, datetime], Awaitable[Any]]
 
@@ -67,6 +70,42 @@ async def process(resources: Resources, tenant: Tenant, delivery_id: str, handle
         result = await handler(session, tenant.merchant_id, payload, delivery_id, datetime.now(UTC))
         await deliveries.mark_done(row, duration_ms=1)
     return result
+
+
+async def run_gdpr_jobs(resources: Resources, merchant_id: str) -> None:
+    """What the worker's GDPR jobs do once enqueued after a commit: build the pending exports,
+    then ask for the pending provider profile deletions."""
+    async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
+        exports = list(
+            await session.scalars(
+                select(GdprRequest.id).where(
+                    GdprRequest.merchant_id == merchant_id, GdprRequest.status == "pending"
+                )
+            )
+        )
+        deletions = list(
+            await session.scalars(
+                select(GdprProfileDeletion.id).where(
+                    GdprProfileDeletion.merchant_id == merchant_id,
+                    GdprProfileDeletion.status.in_(["pending", "sending"]),
+                )
+            )
+        )
+    for request_id in exports:
+        await run_export(resources, merchant_id, request_id)
+    async with httpx.AsyncClient() as http:
+        for deletion_id in deletions:
+            await run_profile_deletion(resources, http, merchant_id, deletion_id)
+
+
+async def request_row(resources: Resources, tenant: Tenant, request_id: str) -> GdprRequest:
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        result = await session.scalars(
+            select(GdprRequest).where(
+                GdprRequest.merchant_id == tenant.merchant_id, GdprRequest.id == request_id
+            )
+        )
+        return result.one()
 
 
 def gdpr_handler(

@@ -7,14 +7,16 @@ from typing import Any
 
 from sqlalchemy import select
 
-from db.models import Consent
+from db.models import Consent, GdprProfileDeletion
 from db.session import tenant_unit_of_work
+from subgraphs.admin.gdpr.export_runs import export_job_id
+from subgraphs.admin.gdpr.profile_deletions import profile_deletion_job_id
 from subgraphs.kit.jobs import notification_flows_job_id
 from subgraphs.kit.resources import Resources
 from tests.conftest import SubgraphClient, Tenant
 from tests.ids import row_id
 from tests.subgraphs.admin.gdpr.people import Person, tell_story
-from tests.subgraphs.admin.gdpr.runs import customer_row, read_export
+from tests.subgraphs.admin.gdpr.runs import customer_row, read_export, request_row, run_gdpr_jobs
 
 CREATE = """
 mutation($input: GdprRequestCreateInput!) { gdprRequestCreate(input: $input) {
@@ -41,7 +43,19 @@ async def test_an_access_request_exports_the_customers_data(
 
     assert payload["userErrors"] == []
     request = payload["gdprRequest"]
-    assert (request["type"], request["status"]) == ("DATA_REQUEST", "COMPLETED")
+    # Accepted at once; the worker's job builds the export, enqueued after the commit.
+    assert (request["type"], request["status"], request["completedAt"]) == (
+        "DATA_REQUEST",
+        "PENDING",
+        None,
+    )
+    job_key = f"arq:job:{export_job_id(row_id(request['id']), 0)}"
+    assert await resources.redis.exists(job_key) == 1
+    assert await read_export(resources, tenant, row_id(request["id"])) is None
+
+    await run_gdpr_jobs(resources, tenant.merchant_id)
+
+    assert (await request_row(resources, tenant, row_id(request["id"]))).status == "completed"
     export = await read_export(resources, tenant, row_id(request["id"]))
     assert export is not None
     (profile,) = export["customers"]
@@ -62,6 +76,19 @@ async def test_an_erasure_redacts_and_marks_the_customer(
     assert payload["gdprRequest"]["type"] == "CUSTOMER_REDACT"
     customer = await customer_row(resources, tenant, story.customer_id)
     assert customer.redacted_at is not None
+    # Their provider profile's deletion is queued for the worker, after the commit.
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        (deletion,) = await session.scalars(
+            select(GdprProfileDeletion).where(
+                GdprProfileDeletion.merchant_id == tenant.merchant_id,
+                GdprProfileDeletion.customer_id == story.customer_id,
+            )
+        )
+    assert deletion.request_id == row_id(payload["gdprRequest"]["id"])
+    job_key = f"arq:job:{profile_deletion_job_id(deletion.id, 0)}"
+    assert await resources.redis.exists(job_key) == 1
+    await resources.redis.zrem("arq:queue", profile_deletion_job_id(deletion.id, 0))
+    await resources.redis.delete(job_key)
 
 
 async def test_a_ccpa_opt_out_revokes_marketing_and_rfm_tracking(
@@ -116,7 +143,7 @@ async def test_a_filed_request_nudges_the_merchants_notification_flows_after_com
     await resources.redis.delete(job_key)
     await resources.redis.zrem("arq:queue", job_id)
 
-    await file(admin_client, tenant, kind="ACCESS", email=person.email)
+    await file(admin_client, tenant, kind="CCPA_OPT_OUT", email=person.email)
 
     assert await resources.redis.exists(job_key) == 1
     await resources.redis.zrem("arq:queue", job_id)
