@@ -30,6 +30,7 @@ from db.session import system_unit_of_work, tenant_unit_of_work
 from subgraphs.admin.backfill import service as backfills
 from subgraphs.admin.backfill.repository import BackfillRepository, stale_runs
 from subgraphs.analytics.orders import service as order_facts
+from subgraphs.analytics.orders.service import OrderPayloadError
 from subgraphs.analytics.rfm import service as rfm
 from subgraphs.kit.integrations.shopify_admin import (
     ShopifyAdminClient,
@@ -56,6 +57,7 @@ from worker.shopify_backfill.records import (
     order_fact_of_line,
     orders_query,
 )
+from worker.shopify_backfill.refunds import refund_payloads
 
 log = structlog.get_logger(__name__)
 
@@ -197,7 +199,7 @@ class BackfillJob:
             if url is None:
                 return  # completed with nothing to read
             await self._update(lambda repository: repository.record_result(run, step, url))
-        await self._write_lines(run, step, url, from_line=state.lines_processed)
+        await self._write_lines(client, run, step, url, from_line=state.lines_processed)
 
     async def _start(self, client: ShopifyAdminClient, query: str) -> BulkOperation:
         """Start the step's bulk query; or, when Shopify says one is running, take it over if
@@ -232,23 +234,33 @@ class BackfillJob:
                     raise _Superseded("the run is gone")
             await self.sleep(self.poll_seconds)
 
-    async def _write_lines(self, run: int, step: BackfillStep, url: str, *, from_line: int) -> None:
+    async def _write_lines(
+        self, client: ShopifyAdminClient, run: int, step: BackfillStep, url: str, *, from_line: int
+    ) -> None:
         batch: list[BulkRecord] = []
         done = from_line
         async for record in bulk_records(self.http, url, skip_lines=from_line):
             batch.append(record)
             if len(batch) >= self.batch_lines:
-                done = await self._write_batch(run, step, batch, from_line=done)
+                done = await self._write_batch(client, run, step, batch, from_line=done)
                 batch = []
         if batch:
-            await self._write_batch(run, step, batch, from_line=done)
+            await self._write_batch(client, run, step, batch, from_line=done)
 
     async def _write_batch(
-        self, run: int, step: BackfillStep, batch: list[BulkRecord], *, from_line: int
+        self,
+        client: ShopifyAdminClient,
+        run: int,
+        step: BackfillStep,
+        batch: list[BulkRecord],
+        *,
+        from_line: int,
     ) -> int:
-        """One transaction: the batch's rows and the run's new line count, or neither."""
+        """One transaction: the batch's rows and the run's new line count, or neither. An
+        orders batch's refunds are read from Shopify first, outside it."""
         to_line = batch[-1].end_line
         customers = orders = 0
+        refunds = [] if step is BackfillStep.CUSTOMERS else await refund_payloads(client, batch)
         async with self._unit_of_work() as session:
             await self._still_installed(session)
             if step is BackfillStep.CUSTOMERS:
@@ -265,7 +277,7 @@ class BackfillJob:
                 orders = await order_facts.record_reconciled_orders(
                     session, self.merchant_id, recorded
                 )
-                skipped = len(batch) - len(recorded)
+                skipped = len(batch) - len(recorded) + await self._record_refunds(session, refunds)
             advanced = await BackfillRepository(session, self.merchant_id).advance(
                 run, step, from_line=from_line, to_line=to_line, customers=customers, orders=orders
             )
@@ -282,6 +294,21 @@ class BackfillJob:
                 through_line=to_line,
             )
         return to_line
+
+    async def _record_refunds(self, session: AsyncSession, refunds: list[dict[str, Any]]) -> int:
+        """The refunds through the refunds/create path, each keyed by its Shopify id (so a
+        batch written again, or the refund's own webhook, nets it out once); how many could
+        not be recorded."""
+        unrecorded = 0
+        for payload in refunds:
+            try:
+                recorded, _ = await order_facts.record_refund_payload(
+                    session, self.merchant_id, payload
+                )
+            except OrderPayloadError:
+                recorded = False
+            unrecorded += not recorded
+        return unrecorded
 
     async def _score(self, run: int) -> BackfillStatus:
         """RFM for every customer of the shop from its order facts, and the run completed, in
