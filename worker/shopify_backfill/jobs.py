@@ -100,6 +100,13 @@ class BackfillJob:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     poll_seconds: float = POLL_SECONDS
     batch_lines: int = BATCH_LINES
+    # Publishes an event (after the commit it tells of) to ``backfill_channel``'s followers.
+    publish: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None
+
+    async def _published(self) -> None:
+        if self.publish is not None:
+            channel = backfills.backfill_channel(self.merchant_id)
+            await self.publish(channel, {"merchant_id": self.merchant_id})
 
     def _unit_of_work(self) -> AbstractAsyncContextManager[AsyncSession]:
         return tenant_unit_of_work(self.sessions, self.merchant_id)
@@ -116,6 +123,7 @@ class BackfillJob:
         async with self._unit_of_work() as session:
             if not await write(BackfillRepository(session, self.merchant_id)):
                 raise _Superseded("another run took over")
+        await self._published()
 
     async def run(self) -> BackfillStatus | None:
         """Carry the shop's run on from where it stands; its status when this job ends (None
@@ -283,6 +291,7 @@ class BackfillJob:
             )
             if not advanced:
                 raise _Superseded("another job wrote these lines")
+        await self._published()
         if skipped:
             # Lines Shopify sent that we could not use (no email to enrol by, a malformed
             # order): counted here, as the merchant's counts leave them out.
@@ -320,6 +329,7 @@ class BackfillJob:
                 run, BackfillStatus.COMPLETED, now=now
             ):
                 raise _Superseded("the run is gone")
+        await self._published()
         await rfm.refresh_counts(self.sessions)
         log.info("shopify_backfill_completed", merchant_id=self.merchant_id, scored=scored.scored)
         return BackfillStatus.COMPLETED
@@ -354,6 +364,7 @@ async def run_shopify_backfill_job(ctx: dict[str, Any], merchant_id: str) -> str
         merchant_id,
         http,
         connector_client_for(connector, merchant_id, resources.cipher),
+        publish=resources.pubsub.publish,
     ).run()
     return None if status is None else status.value
 
