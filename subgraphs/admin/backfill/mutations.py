@@ -49,11 +49,8 @@ class Mutation:
         resources = info.context.resources
 
         async def respond(row: ShopifyBackfillRow) -> ShopifyBackfillStartPayload:
-            # Committed: now the worker may pick it up, and followers see it queued.
+            # Committed: now the worker may pick it up.
             await service.enqueue_backfill(resources.redis, row.merchant_id)
-            await resources.pubsub.publish(
-                service.backfill_channel(row.merchant_id), {"merchant_id": row.merchant_id}
-            )
             return ShopifyBackfillStartPayload(shopify_backfill=ShopifyBackfill.from_row(row))
 
         return await run_mutation(

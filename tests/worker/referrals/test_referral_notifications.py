@@ -5,12 +5,14 @@ friend's reward is not a referral completed."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import httpx
 import pytest_asyncio
 import respx
 
+from db.session import tenant_unit_of_work
 from subgraphs.kit.integrations.message_rendering import render_message, template_problems
 from subgraphs.kit.integrations.notification_templates import (
     MESSAGE_TEMPLATES,
@@ -19,6 +21,14 @@ from subgraphs.kit.integrations.notification_templates import (
 )
 from subgraphs.kit.integrations.notifications import KLAVIYO_EVENTS_URL
 from subgraphs.kit.resources import Resources
+from subgraphs.kit.write_context import WriteContext
+from subgraphs.points.consents.service import (
+    ConsentChange,
+    ConsentSource,
+    ConsentStatus,
+    ConsentType,
+    update_consents,
+)
 from subgraphs.points.notifications.message_types import MessageType
 from subgraphs.points.shopify import ShopifyConnector
 from subgraphs.referrals.conversions.payouts import discount_code
@@ -54,16 +64,19 @@ async def klaviyo(
     return route
 
 
-async def test_an_advocate_paid_with_a_discount_is_told_its_code_once(
+async def _advocate_paid_a_discount(
     resources: Resources,
     tenant: Tenant,
     shopify: ShopifyConnector,
     mock_http: respx.MockRouter,
-    http: httpx.AsyncClient,
-    api_key: str,
-    klaviyo: respx.Route,
-) -> None:
+    *,
+    before_payout: Callable[[str], Awaitable[None]] | None = None,
+) -> tuple[str, str]:
+    """(referral, advocate) of a referral whose rewards the worker issued as discount codes
+    (the advocate's free shipping): ``before_payout`` is given the advocate first."""
     referral_id, advocate, _ = await completed_referral(resources, tenant)
+    if before_payout is not None:
+        await before_payout(advocate)
     url = await connect_shopify(resources, tenant)
     answering(
         mock_http,
@@ -81,6 +94,20 @@ async def test_an_advocate_paid_with_a_discount_is_told_its_code_once(
         "friend": "issued",
         "advocate": "issued",
     }
+
+    return referral_id, advocate
+
+
+async def test_an_advocate_paid_with_a_discount_is_told_its_code_once(
+    resources: Resources,
+    tenant: Tenant,
+    shopify: ShopifyConnector,
+    mock_http: respx.MockRouter,
+    http: httpx.AsyncClient,
+    api_key: str,
+    klaviyo: respx.Route,
+) -> None:
+    referral_id, advocate = await _advocate_paid_a_discount(resources, tenant, shopify, mock_http)
 
     assert (await run_flows(resources, tenant, http)).sent == 1
     [event] = events_sent(klaviyo, api_key)
@@ -125,6 +152,35 @@ async def test_an_advocate_paid_in_points_is_told_once_not_once_per_entry(
     assert "700" in event["body"]
     assert (await run_flows(resources, tenant, http)).sent == 0
     assert len(events_sent(klaviyo, api_key)) == 1
+
+
+async def test_an_advocate_without_newsletter_consent_is_not_told(
+    resources: Resources,
+    tenant: Tenant,
+    shopify: ShopifyConnector,
+    mock_http: respx.MockRouter,
+    http: httpx.AsyncClient,
+    api_key: str,
+    klaviyo: respx.Route,
+) -> None:
+    async def revoke_newsletter(advocate: str) -> None:
+        async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+            await update_consents(
+                WriteContext(session, tenant.merchant_id),
+                resources.cipher,
+                advocate,
+                [ConsentChange(ConsentType.NEWSLETTER, ConsentStatus.REVOKED)],
+                source=ConsentSource.WIDGET,
+                text_version=None,
+                ip=None,
+            )
+
+    await _advocate_paid_a_discount(
+        resources, tenant, shopify, mock_http, before_payout=revoke_newsletter
+    )
+    summary = await run_flows(resources, tenant, http)
+    assert (summary.sent, summary.skipped) == (0, 1)
+    assert events_sent(klaviyo, api_key) == []
 
 
 def test_the_built_in_texts_say_the_code_or_the_points_in_every_language() -> None:
