@@ -294,7 +294,8 @@ class BackfillJob:
         await self._published()
         if skipped:
             # Lines Shopify sent that we could not use (no email to enrol by, a malformed
-            # order): counted here, as the merchant's counts leave them out.
+            # order), and refunds of orders not recorded: counted here, as the merchant's
+            # counts leave them out.
             log.info(
                 "shopify_backfill_lines_skipped",
                 merchant_id=self.merchant_id,
