@@ -6,6 +6,7 @@ from strawberry.tools import merge_types
 from subgraphs.admin.audit.subscriptions import Subscription as AuditSubscription
 from subgraphs.admin.backfill.mutations import Mutation as BackfillMutation
 from subgraphs.admin.backfill.queries import Query as BackfillQuery
+from subgraphs.admin.backfill.subscriptions import Subscription as BackfillSubscription
 from subgraphs.admin.deliveries.mutations import Mutation as DeliveriesMutation
 from subgraphs.admin.deliveries.queries import Query as DeliveriesQuery
 from subgraphs.admin.gdpr.mutations import Mutation as GdprMutation
@@ -29,7 +30,7 @@ Query = merge_types(
     ),
 )
 Mutation = merge_types("Mutation", (DeliveriesMutation, GdprMutation, BackfillMutation))
-Subscription = merge_types("Subscription", (AuditSubscription,))
+Subscription = merge_types("Subscription", (AuditSubscription, BackfillSubscription))
 
 schema = build_schema(
     name="admin",

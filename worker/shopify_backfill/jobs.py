@@ -30,6 +30,7 @@ from db.session import system_unit_of_work, tenant_unit_of_work
 from subgraphs.admin.backfill import service as backfills
 from subgraphs.admin.backfill.repository import BackfillRepository, stale_runs
 from subgraphs.analytics.orders import service as order_facts
+from subgraphs.analytics.orders.service import OrderPayloadError
 from subgraphs.analytics.rfm import service as rfm
 from subgraphs.kit.integrations.shopify_admin import (
     ShopifyAdminClient,
@@ -56,6 +57,7 @@ from worker.shopify_backfill.records import (
     order_fact_of_line,
     orders_query,
 )
+from worker.shopify_backfill.refunds import refund_payloads
 
 log = structlog.get_logger(__name__)
 
@@ -98,6 +100,13 @@ class BackfillJob:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     poll_seconds: float = POLL_SECONDS
     batch_lines: int = BATCH_LINES
+    # Publishes an event (after the commit it tells of) to ``backfill_channel``'s followers.
+    publish: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None
+
+    async def _published(self) -> None:
+        if self.publish is not None:
+            channel = backfills.backfill_channel(self.merchant_id)
+            await self.publish(channel, {"merchant_id": self.merchant_id})
 
     def _unit_of_work(self) -> AbstractAsyncContextManager[AsyncSession]:
         return tenant_unit_of_work(self.sessions, self.merchant_id)
@@ -114,6 +123,7 @@ class BackfillJob:
         async with self._unit_of_work() as session:
             if not await write(BackfillRepository(session, self.merchant_id)):
                 raise _Superseded("another run took over")
+        await self._published()
 
     async def run(self) -> BackfillStatus | None:
         """Carry the shop's run on from where it stands; its status when this job ends (None
@@ -197,7 +207,7 @@ class BackfillJob:
             if url is None:
                 return  # completed with nothing to read
             await self._update(lambda repository: repository.record_result(run, step, url))
-        await self._write_lines(run, step, url, from_line=state.lines_processed)
+        await self._write_lines(client, run, step, url, from_line=state.lines_processed)
 
     async def _start(self, client: ShopifyAdminClient, query: str) -> BulkOperation:
         """Start the step's bulk query; or, when Shopify says one is running, take it over if
@@ -232,23 +242,33 @@ class BackfillJob:
                     raise _Superseded("the run is gone")
             await self.sleep(self.poll_seconds)
 
-    async def _write_lines(self, run: int, step: BackfillStep, url: str, *, from_line: int) -> None:
+    async def _write_lines(
+        self, client: ShopifyAdminClient, run: int, step: BackfillStep, url: str, *, from_line: int
+    ) -> None:
         batch: list[BulkRecord] = []
         done = from_line
         async for record in bulk_records(self.http, url, skip_lines=from_line):
             batch.append(record)
             if len(batch) >= self.batch_lines:
-                done = await self._write_batch(run, step, batch, from_line=done)
+                done = await self._write_batch(client, run, step, batch, from_line=done)
                 batch = []
         if batch:
-            await self._write_batch(run, step, batch, from_line=done)
+            await self._write_batch(client, run, step, batch, from_line=done)
 
     async def _write_batch(
-        self, run: int, step: BackfillStep, batch: list[BulkRecord], *, from_line: int
+        self,
+        client: ShopifyAdminClient,
+        run: int,
+        step: BackfillStep,
+        batch: list[BulkRecord],
+        *,
+        from_line: int,
     ) -> int:
-        """One transaction: the batch's rows and the run's new line count, or neither."""
+        """One transaction: the batch's rows and the run's new line count, or neither. An
+        orders batch's refunds are read from Shopify first, outside it."""
         to_line = batch[-1].end_line
         customers = orders = 0
+        refunds = [] if step is BackfillStep.CUSTOMERS else await refund_payloads(client, batch)
         async with self._unit_of_work() as session:
             await self._still_installed(session)
             if step is BackfillStep.CUSTOMERS:
@@ -265,15 +285,17 @@ class BackfillJob:
                 orders = await order_facts.record_reconciled_orders(
                     session, self.merchant_id, recorded
                 )
-                skipped = len(batch) - len(recorded)
+                skipped = len(batch) - len(recorded) + await self._record_refunds(session, refunds)
             advanced = await BackfillRepository(session, self.merchant_id).advance(
                 run, step, from_line=from_line, to_line=to_line, customers=customers, orders=orders
             )
             if not advanced:
                 raise _Superseded("another job wrote these lines")
+        await self._published()
         if skipped:
             # Lines Shopify sent that we could not use (no email to enrol by, a malformed
-            # order): counted here, as the merchant's counts leave them out.
+            # order), and refunds of orders not recorded: counted here, as the merchant's
+            # counts leave them out.
             log.info(
                 "shopify_backfill_lines_skipped",
                 merchant_id=self.merchant_id,
@@ -282,6 +304,21 @@ class BackfillJob:
                 through_line=to_line,
             )
         return to_line
+
+    async def _record_refunds(self, session: AsyncSession, refunds: list[dict[str, Any]]) -> int:
+        """The refunds through the refunds/create path, each keyed by its Shopify id (so a
+        batch written again, or the refund's own webhook, nets it out once); how many could
+        not be recorded."""
+        unrecorded = 0
+        for payload in refunds:
+            try:
+                recorded, _ = await order_facts.record_refund_payload(
+                    session, self.merchant_id, payload
+                )
+            except OrderPayloadError:
+                recorded = False
+            unrecorded += not recorded
+        return unrecorded
 
     async def _score(self, run: int) -> BackfillStatus:
         """RFM for every customer of the shop from its order facts, and the run completed, in
@@ -293,6 +330,7 @@ class BackfillJob:
                 run, BackfillStatus.COMPLETED, now=now
             ):
                 raise _Superseded("the run is gone")
+        await self._published()
         await rfm.refresh_counts(self.sessions)
         log.info("shopify_backfill_completed", merchant_id=self.merchant_id, scored=scored.scored)
         return BackfillStatus.COMPLETED
@@ -327,6 +365,7 @@ async def run_shopify_backfill_job(ctx: dict[str, Any], merchant_id: str) -> str
         merchant_id,
         http,
         connector_client_for(connector, merchant_id, resources.cipher),
+        publish=resources.pubsub.publish,
     ).run()
     return None if status is None else status.value
 

@@ -33,6 +33,12 @@ ORDER_HISTORY = timedelta(days=730)
 MAX_REASON_LENGTH = 500
 
 
+def backfill_channel(merchant_id: str) -> str:
+    """One merchant's backfill: a run was queued, moved on a step or a batch, or ended
+    (published after the commit; ``shopifyBackfillProgress`` reads the row again)."""
+    return f"loyalnest:shopify-backfill:{merchant_id}"
+
+
 def backfill_job_id(merchant_id: str) -> str:
     """One job per shop at a time: arq refuses a second with the same id while one waits."""
     return f"shopify-backfill:{merchant_id}"

@@ -133,8 +133,9 @@ def _isolated(values: dict[str, str], rtl: bool) -> dict[str, str]:
     """Right-to-left text gets each value in Unicode isolates (see ``_FIRST_STRONG_ISOLATE``)."""
     if not rtl:
         return values
+    # An empty value stays empty: a template's ``{% if code %}`` must see it so.
     return {
-        name: f"{_FIRST_STRONG_ISOLATE}{value}{_POP_DIRECTIONAL_ISOLATE}"
+        name: f"{_FIRST_STRONG_ISOLATE}{value}{_POP_DIRECTIONAL_ISOLATE}" if value else value
         for name, value in values.items()
     }
 

@@ -97,8 +97,10 @@ PLACEHOLDERS: dict[str, Placeholders] = {
         frozenset({"reward_name", "code"}), frozenset({"points", "points_name", "shop_name"})
     ),
     TIER_UPGRADED: Placeholders(frozenset({"tier_name"}), frozenset({"shop_name"})),
+    # An advocate's reward is points or a discount code: a message of either says one of
+    # them, so neither is required (the other is empty).
     REFERRAL_COMPLETED: Placeholders(
-        frozenset({"points", "points_name"}), frozenset({"shop_name"})
+        frozenset(), frozenset({"points", "points_name", "code", "shop_name"})
     ),
     EXPIRY_REMINDER_TYPE: Placeholders(
         frozenset({"points", "points_name", "expires_on"}), frozenset({"shop_name"})
@@ -196,26 +198,36 @@ MESSAGE_TEMPLATES: dict[str, dict[str, Template]] = {
         ),
         he=("ברוכים הבאים ל-{{ tier_name }}", "הגעת לדרגת {{ tier_name }}. תיהנו מההטבות החדשות!"),
     ),
+    # ``code`` is set for a discount reward and empty for points.
     REFERRAL_COMPLETED: _texts(
         en=(
-            "Your friend joined: {{ points }} {{ points_name }} for you",
-            "Thanks for the referral! You earned {{ points }} {{ points_name }}.",
+            "Your friend joined: {% if code %}a reward{% else %}{{ points }} {{ points_name }}"
+            "{% endif %} for you",
+            "Thanks for the referral! {% if code %}Your reward code: {{ code }}"
+            "{% else %}You earned {{ points }} {{ points_name }}{% endif %}.",
         ),
         es=(
-            "Tu amigo se unió: {{ points }} {{ points_name }} para ti",
-            "¡Gracias por recomendarnos! Ganaste {{ points }} {{ points_name }}.",
+            "Tu amigo se unió: {% if code %}un premio{% else %}{{ points }} {{ points_name }}"
+            "{% endif %} para ti",
+            "¡Gracias por recomendarnos! {% if code %}Tu código de premio: {{ code }}"
+            "{% else %}Ganaste {{ points }} {{ points_name }}{% endif %}.",
         ),
         fr=(
-            "Votre ami nous a rejoints : {{ points }} {{ points_name }} pour vous",
-            "Merci pour votre parrainage ! Vous avez gagné {{ points }} {{ points_name }}.",
+            "Votre ami nous a rejoints : {% if code %}une récompense{% else %}{{ points }} "
+            "{{ points_name }}{% endif %} pour vous",
+            "Merci pour votre parrainage ! {% if code %}Votre code de récompense : {{ code }}"
+            "{% else %}Vous avez gagné {{ points }} {{ points_name }}{% endif %}.",
         ),
         ar=(
-            "انضم صديقك: {{ points }} {{ points_name }} لك",
-            "شكرًا على الإحالة! لقد ربحت {{ points }} {{ points_name }}.",
+            "انضم صديقك: {% if code %}مكافأة{% else %}{{ points }} {{ points_name }}{% endif %} لك",
+            "شكرًا على الإحالة! {% if code %}رمز مكافأتك: {{ code }}"
+            "{% else %}لقد ربحت {{ points }} {{ points_name }}{% endif %}.",
         ),
         he=(
-            "החבר שלך הצטרף: {{ points }} {{ points_name }} בשבילך",
-            "תודה על ההפניה! צברת {{ points }} {{ points_name }}.",
+            "החבר שלך הצטרף: {% if code %}הטבה{% else %}{{ points }} {{ points_name }}"
+            "{% endif %} בשבילך",
+            "תודה על ההפניה! {% if code %}קוד ההטבה שלך: {{ code }}"
+            "{% else %}צברת {{ points }} {{ points_name }}{% endif %}.",
         ),
     ),
     EXPIRY_REMINDER_TYPE: {locale: _jinja(text) for locale, text in EXPIRY_REMINDER.items()},

@@ -10,8 +10,10 @@ message shows.
 - TIER_UPGRADED: a move to a higher tier the customer's own activity caused (the ledger's
   reassignment; tiers moved by a merchant's rule change or the nightly recalculation are not
   told, or a new tier would mail every customer in it at once).
-- REFERRAL_COMPLETED: the advocate's points for a referral, once credited (not while held
-  for review, never for one cancelled); its event is the referral.
+- REFERRAL_COMPLETED: the advocate's reward for a referral, once issued (not while held for
+  review, never for one cancelled), whatever its kind: points once credited (their earn
+  entry), a discount once its code is created (the referral's REFERRAL_REWARD_ISSUED entry,
+  which carries the code encrypted); its event is the referral, so it is told once.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.crypto import FieldCipher
-from db.encryption_contexts import REWARD_REDEMPTIONS_CODE
+from db.encryption_contexts import REFERRAL_REWARDS_DISCOUNT_CODE, REWARD_REDEMPTIONS_CODE
 from db.models import AuditLog, PointsTransaction, RedemptionStatus
 from subgraphs.kit.audit import AuditAction
 from subgraphs.kit.repository import audit_entries_after
@@ -36,6 +38,8 @@ from subgraphs.points.tiers.rules import localized_name
 from subgraphs.points.tiers.service import TIER_CAUSED_BY_ACTIVITY
 
 REFERRAL_SOURCE = "referral"
+# ``referral_rewards.side`` of the advocate's reward (the referrals subgraph's ADVOCATE).
+ADVOCATE_SIDE = "advocate"
 
 
 def _metadata(entry: AuditLog) -> dict[str, Any]:
@@ -181,15 +185,47 @@ def advocate_referral(idempotency_key: str) -> str | None:
     return None
 
 
+def _advocate_discount(entry: AuditLog, cipher: FieldCipher) -> FlowEvent | None:
+    """A REFERRAL_REWARD_ISSUED entry of an advocate's discount reward, as its event."""
+    metadata = _metadata(entry)
+    encrypted = metadata.get("discount_code_encrypted")
+    if metadata.get("side") != ADVOCATE_SIDE or not encrypted or not metadata.get("customer_id"):
+        return None  # a friend's reward, or points: their earn entry tells them
+    return FlowEvent(
+        event_id=str(metadata["referral_id"]),
+        customer_id=str(metadata["customer_id"]),
+        at=entry.created_at,
+        values={
+            "points": "",
+            "code": cipher.decrypt(str(encrypted), context=REFERRAL_REWARDS_DISCOUNT_CODE),
+        },
+    )
+
+
 async def referral_completed(
     session: AsyncSession, merchant_id: str, cipher: FieldCipher, after: Position, limit: int
 ) -> FlowPage:
-    entries = await _earn_entries(session, merchant_id, after, limit)
-    credits = [entry for entry in entries if _metadata(entry).get("source") == REFERRAL_SOURCE]
+    entries = await audit_entries_after(
+        session,
+        merchant_id,
+        [AuditAction.POINTS_EARNED, AuditAction.REFERRAL_REWARD_ISSUED],
+        after,
+        limit,
+    )
+    credits = [
+        entry
+        for entry in entries
+        if entry.action == AuditAction.POINTS_EARNED
+        and _metadata(entry).get("source") == REFERRAL_SOURCE
+    ]
     transactions = await _transactions(session, merchant_id, credits)
     events = []
-    for entry in credits:
-        transaction = transactions.get(str(_metadata(entry)["transaction_id"]))
+    for entry in entries:
+        if entry.action == AuditAction.REFERRAL_REWARD_ISSUED:
+            if (discount := _advocate_discount(entry, cipher)) is not None:
+                events.append(discount)
+            continue
+        transaction = transactions.get(str(_metadata(entry).get("transaction_id")))
         referral_id = (
             None if transaction is None else advocate_referral(transaction.idempotency_key)
         )
@@ -200,7 +236,7 @@ async def referral_completed(
                 event_id=referral_id,
                 customer_id=transaction.customer_id,
                 at=entry.created_at,
-                values={"points": str(transaction.points)},
+                values={"points": str(transaction.points), "code": ""},
             )
         )
     return page_of(events, _positions(entries), limit)

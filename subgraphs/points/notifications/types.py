@@ -36,7 +36,8 @@ NotificationMessageType = domain_enum(
         "POINTS_EARNED": "Points were credited (marketing: needs newsletter consent).",
         "REWARD_REDEEMED": "A reward was redeemed; carries its discount code.",
         "TIER_UPGRADED": "The customer reached a higher VIP tier (marketing).",
-        "REFERRAL_COMPLETED": "A referred friend's order earned the advocate points (marketing).",
+        "REFERRAL_COMPLETED": "A referred friend's order earned the advocate their reward, once "
+        "issued: points (`points`) or a discount code (`code`) (marketing).",
         "EXPIRY_REMINDER": "Points expire soon; at most one a week (marketing).",
         "GDPR_DONE": "A privacy request was carried out; sent whatever the consents.",
     },

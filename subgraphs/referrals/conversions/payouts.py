@@ -67,14 +67,19 @@ async def mark_issued(
         discount_code_encrypted=None if discount is None else discount.code_encrypted,
         discount_id=None if discount is None else discount.discount_id,
     )
+    # Whom it went to, and a discount's code (encrypted as on the reward): what the
+    # REFERRAL_COMPLETED notification tells the advocate of a discount reward, read from this
+    # entry (the points subgraph's flows cannot read referral rewards).
     await AuditTrail(session, merchant_id).record(
         AuditAction.REFERRAL_REWARD_ISSUED,
         {
             "referral_id": due.reward.referral_id,
+            "customer_id": due.customer_id,
             "side": due.reward.side,
             "kind": due.reward.kind,
             "points": due.reward.points,
             "discount_id": None if discount is None else discount.discount_id,
+            "discount_code_encrypted": None if discount is None else discount.code_encrypted,
         },
     )
 

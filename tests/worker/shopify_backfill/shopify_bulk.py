@@ -1,6 +1,8 @@
 """A recorded Shopify bulk export (customers and two years of orders, ``recorded/``) served the
 way Shopify serves it: ``bulkOperationRunQuery`` and ``node(id:)`` on the Admin GraphQL API,
-and the JSONL result at a signed storage URL, all through respx (Shopify is third-party).
+and the JSONL result at a signed storage URL, all through respx (Shopify is third-party). The
+orders' refunds' line items (``recorded/refunds.json``: each refund's pages of
+``refundLineItems``) answer ``nodes(ids:)`` and, for later pages, ``node(id:)``.
 
 The files were recorded on ``RECORDED_AT``; every timestamp in them is shifted by the time
 since, so recency (and so each customer's RFM segment) is what it was that day."""
@@ -36,6 +38,25 @@ _COST = {
 
 # One shift for the whole run, so every read of a file (and every file) agrees.
 _SHIFT = datetime.now(UTC) - RECORDED_AT
+
+
+def recorded_refunds() -> dict[str, Any]:
+    """Refund id -> its legacy id and its pages of line items."""
+    recorded: dict[str, Any] = json.loads((RECORDED / "refunds.json").read_text())
+    return recorded
+
+
+def _refund_page(refund_id: str, page: int) -> dict[str, Any]:
+    refund = recorded_refunds()[refund_id]
+    more = page + 1 < len(refund["pages"])
+    return {
+        "id": refund_id,
+        "legacyResourceId": refund["legacyResourceId"],
+        "refundLineItems": {
+            "pageInfo": {"hasNextPage": more, "endCursor": f"page-{page + 1}" if more else None},
+            "nodes": refund["pages"][page],
+        },
+    }
 
 
 def recorded_lines(name: str) -> list[str]:
@@ -78,6 +99,8 @@ class ShopifyBulk:
     left_running: str | None = None
     started: list[str] = field(default_factory=list)
     polls: int = 0
+    # Refund ids asked for, per query (nodes(ids:) and node(id:) for later pages).
+    refunds_read: list[list[str]] = field(default_factory=list)
     downloads: dict[str, int] = field(default_factory=dict)
     _status: dict[str, str] = field(default_factory=dict)
     _throttled: list[str] = field(default_factory=lambda: ["429", "THROTTLED"])
@@ -111,8 +134,17 @@ class ShopifyBulk:
                 },
             )
         body = json.loads(request.content)
-        if "currentBulkOperation" in body["query"]:
-            data: dict[str, Any] = {"currentBulkOperation": None}
+        data: dict[str, Any]
+        if "LoyalNestRefundLines" in body["query"]:
+            ids = body["variables"]["ids"]
+            self.refunds_read.append(ids)
+            data = {"nodes": [_refund_page(refund_id, 0) for refund_id in ids]}
+        elif "LoyalNestRefundMoreLines" in body["query"]:
+            refund_id, after = body["variables"]["id"], body["variables"]["after"]
+            self.refunds_read.append([refund_id])
+            data = {"node": _refund_page(refund_id, int(after.removeprefix("page-")))}
+        elif "currentBulkOperation" in body["query"]:
+            data = {"currentBulkOperation": None}
             if self._left_query is not None:
                 current = {**self._operation(self._left_id), "query": self._left_query}
                 data = {"currentBulkOperation": current}

@@ -7,96 +7,26 @@ waited out; an uninstalled shop's run stops; the merchant sees it all and can ru
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
-from purgatory import AsyncCircuitBreakerFactory
-from sqlalchemy import select
 
 from db.encryption_contexts import CUSTOMERS_EMAIL
-from db.models import BackfillStatus, BackfillStep, Customer, OrderFact, ShopifyBackfill
-from db.session import system_unit_of_work, tenant_unit_of_work
-from subgraphs.admin.backfill import service as backfills
-from subgraphs.admin.merchants.repository import MerchantsRepository
+from db.models import BackfillStatus, BackfillStep
+from db.session import tenant_unit_of_work
 from subgraphs.admin.merchants.service import record_uninstall
 from subgraphs.analytics.orders import service as order_facts
 from subgraphs.kit.integrations.shopify_admin import ShopifyUnavailableError
 from subgraphs.kit.resources import Resources
 from subgraphs.points.customers.service import email_index
-from subgraphs.points.shopify import ShopifyConnector
 from tests.conftest import Tenant, add_customer
+from tests.worker.shopify_backfill.runs import backfill_job as _job
+from tests.worker.shopify_backfill.runs import backfill_state as _state
+from tests.worker.shopify_backfill.runs import customers_by_shopify_id as _customers
+from tests.worker.shopify_backfill.runs import order_facts_by_shopify_id as _orders
 from tests.worker.shopify_backfill.shopify_bulk import mocked_shopify, recorded_lines
-from worker.shopify_backfill.jobs import BackfillJob, connector_client_for
-
-ACCESS_TOKEN = "shpat_backfill_test"
-
-
-async def _no_wait(_seconds: float) -> None:
-    return None
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def download_http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as http:
-        yield http
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def installed(resources: Resources, tenant: Tenant) -> Tenant:
-    """A shop installed through OAuth (it has an Admin API token), its backfill queued."""
-    now = datetime.now(UTC)
-    async with system_unit_of_work(resources.sessions) as session:
-        await MerchantsRepository(session).store_access_token(
-            tenant.merchant_id,
-            resources.cipher.encrypt(ACCESS_TOKEN, context="merchants.api_token"),
-        )
-        assert await backfills.queue_at_install(session, tenant.merchant_id, now=now)
-    return tenant
-
-
-def _job(
-    resources: Resources, tenant: Tenant, http: httpx.AsyncClient, **options: Any
-) -> BackfillJob:
-    connector = ShopifyConnector(
-        breakers=AsyncCircuitBreakerFactory(),
-        http=http,
-        redis=resources.redis,
-        sleep=_no_wait,
-        base_delay=0.01,
-    )
-    return BackfillJob(
-        resources.sessions,
-        resources.cipher,
-        tenant.merchant_id,
-        http,
-        connector_client_for(connector, tenant.merchant_id, resources.cipher),
-        sleep=options.pop("sleep", _no_wait),
-        **options,
-    )
-
-
-async def _state(resources: Resources, tenant: Tenant) -> ShopifyBackfill:
-    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
-        state = await backfills.backfill_of(session, tenant.merchant_id)
-    assert state is not None
-    return state
-
-
-async def _customers(resources: Resources, tenant: Tenant) -> dict[str | None, Customer]:
-    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
-        rows = await session.scalars(select(Customer))
-        return {row.shopify_customer_id: row for row in rows}
-
-
-async def _orders(resources: Resources, tenant: Tenant) -> dict[str, OrderFact]:
-    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
-        rows = await session.scalars(select(OrderFact))
-        return {row.shopify_order_id: row for row in rows}
 
 
 async def test_the_backfill_fills_customers_and_orders_and_rfm_segments_them(
