@@ -153,6 +153,8 @@ def _existing(count: int) -> bytes:
     return "\n".join(lines).encode()
 
 
+# Out of the default run (pyproject.toml): see README, "Run the tests".
+@pytest.mark.full_size
 @pytest.mark.parametrize(
     ("source", "seed"), [(DataImportSource.SMILE, 1), (DataImportSource.LOYALTYLION, 2)]
 )
