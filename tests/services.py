@@ -35,15 +35,19 @@ def service_env(settings: Settings, **overrides: str) -> dict[str, str]:
     }
 
 
-def _drop_stale_flows_jobs(settings: Settings) -> None:
-    """In-process tests nudge notification flows (every ledger commit does) with no worker to
-    run them; a worker started later would first work through all of them. They are no test's
-    business: their merchants are gone from the test's view and the sweep would find nothing."""
+# Jobs in-process tests queue with no worker to run them: notification flows (every ledger
+# commit nudges them), GDPR exports and provider profile deletions (every filed request and
+# erasure). A worker started later would first work through all of them, calling providers
+# this machine cannot reach; they are no test's business.
+_STALE_JOB_PREFIXES = (b"notification-flows:", b"gdpr-export:", b"gdpr-profile-deletion:")
+
+
+def _drop_stale_jobs(settings: Settings) -> None:
     assert settings.redis_url
     client = redis.Redis.from_url(settings.redis_url)
     try:
         queued: list[bytes] = client.zrange("arq:queue", 0, -1)  # type: ignore[assignment]
-        stale = [job_id for job_id in queued if job_id.startswith(b"notification-flows:")]
+        stale = [job_id for job_id in queued if job_id.startswith(_STALE_JOB_PREFIXES)]
         if stale:
             client.zrem("arq:queue", *stale)
             client.delete(*(b"arq:job:" + job_id for job_id in stale))
@@ -54,7 +58,7 @@ def _drop_stale_flows_jobs(settings: Settings) -> None:
 def start_worker(settings: Settings, **overrides: str) -> subprocess.Popen[bytes]:
     """`loyalnest worker`, with a fast sweeper (and referral payouts every second) so recovery
     and rewards show within a test's patience."""
-    _drop_stale_flows_jobs(settings)
+    _drop_stale_jobs(settings)
     env = service_env(
         settings,
         LOYALNEST_INBOX_SWEEP_EVERY_SECONDS="1",
@@ -66,6 +70,7 @@ def start_worker(settings: Settings, **overrides: str) -> subprocess.Popen[bytes
         # each calling providers this machine cannot reach: no test of a worker process is
         # about it (tests/worker/notifications run its jobs as arq does).
         LOYALNEST_NOTIFICATION_FLOWS_SWEEP_MINUTES="0",
+        LOYALNEST_GDPR_SWEEPS="false",
         **overrides,
     )
     return subprocess.Popen([sys.executable, "-m", "cli.main", "worker"], env=env, cwd=REPO_ROOT)

@@ -176,6 +176,12 @@ def sweep_schedule(settings: Settings) -> Cron:
     return Cron(second=frozenset(range(0, 60, every)), run_at_startup=True)
 
 
+def gdpr_sweep_schedule(settings: Settings) -> Cron | None:
+    """The sweepers' cadence for GDPR work (exports, provider profile deletions); None when
+    ``LOYALNEST_GDPR_SWEEPS`` turns them off."""
+    return sweep_schedule(settings) if settings.gdpr_sweeps else None
+
+
 # --- every merchant, one at a time ------------------------------------------------------------
 
 ItemT = TypeVar("ItemT")

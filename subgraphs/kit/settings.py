@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     notification_flows_sweep_minutes: int = Field(
         5, alias="LOYALNEST_NOTIFICATION_FLOWS_SWEEP_MINUTES", ge=0, le=30
     )
+    # Whether the worker sweeps for GDPR exports and provider profile deletions a lost job left
+    # behind (off only for workers that tests start for other work: the suite's database holds
+    # other tests' unfinished requests, whose jobs would call providers this machine cannot
+    # reach and fill the worker's job slots).
+    gdpr_sweeps: bool = Field(True, alias="LOYALNEST_GDPR_SWEEPS")
     # The worker's Prometheus /metrics (queue delay, batch sizes), on LOYALNEST_HOST; unset, it
     # serves none (tests run workers side by side). `loyalnest dev` and compose set it.
     worker_metrics_port: int | None = Field(None, alias="LOYALNEST_WORKER_METRICS_PORT")

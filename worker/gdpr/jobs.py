@@ -18,7 +18,7 @@ from db.session import system_unit_of_work, tenant_unit_of_work
 from subgraphs.admin.gdpr.profile_deletions import DELETE_PROVIDER_PROFILE
 from subgraphs.admin.gdpr.repository import merchants_with_expired_requests
 from subgraphs.admin.gdpr.service import purge_expired_requests
-from subgraphs.kit.jobs import Cron, job, job_queue, job_resources, sweep_schedule
+from subgraphs.kit.jobs import Cron, gdpr_sweep_schedule, job, job_queue, job_resources
 from subgraphs.kit.resources import Resources
 from worker.gdpr.notices import notify_merchants
 from worker.gdpr.profile_deletions import run_profile_deletion, sweep_profile_deletions
@@ -91,7 +91,7 @@ async def delete_provider_profile(
 assert delete_provider_profile.__name__ == DELETE_PROVIDER_PROFILE, "arq enqueues by name"
 
 
-@job(timeout=300, cron=sweep_schedule)
+@job(timeout=300, cron=gdpr_sweep_schedule)
 async def sweep_provider_profile_deletions(ctx: dict[str, Any]) -> int:
     resources = job_resources(ctx)
     enqueued = await sweep_profile_deletions(resources, job_queue(resources.redis))

@@ -12,7 +12,7 @@ from subgraphs.admin.gdpr.export_runs import (
     run_export,
     sweep_pending_exports,
 )
-from subgraphs.kit.jobs import job, job_queue, job_resources, sweep_schedule
+from subgraphs.kit.jobs import gdpr_sweep_schedule, job, job_queue, job_resources
 
 log = structlog.get_logger(__name__)
 
@@ -28,7 +28,7 @@ async def build_gdpr_export(ctx: dict[str, Any], merchant_id: str, request_id: s
 assert build_gdpr_export.__name__ == BUILD_GDPR_EXPORT, "arq enqueues jobs by function name"
 
 
-@job(timeout=300, cron=sweep_schedule)
+@job(timeout=300, cron=gdpr_sweep_schedule)
 async def sweep_gdpr_exports(ctx: dict[str, Any]) -> int:
     resources = job_resources(ctx)
     enqueued = await sweep_pending_exports(resources, job_queue(resources.redis))
