@@ -1,5 +1,7 @@
-"""Every SQL statement on the webhook inbox: ``api_logs`` (one row per accepted delivery) and
-``webhook_receipts`` (one per Shopify webhook id). The edge shim stores deliveries, the worker
+"""Long because every SQL statement on the webhook inbox lives here, on both its tables.
+
+``api_logs`` has one row per accepted delivery and ``webhook_receipts`` one per Shopify
+webhook id. The edge shim stores deliveries, the worker
 claims and settles them, support staff list and retry them, and the GDPR handlers export and
 redact them: all through here.
 
