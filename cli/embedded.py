@@ -44,6 +44,15 @@ class EmbeddedPostgres:
         if "(1 row)" not in exists:
             self.server.psql(f'CREATE DATABASE "{database}";')
 
+    def without_durability(self) -> None:
+        """No fsync, no full-page writes, commits not waited for: for data that is thrown away
+        (the tests'), so a slow disk cannot stretch a big transaction; a crash of the server
+        (not of a client: the tests kill clients) could lose or corrupt it."""
+        self.server.psql(
+            "ALTER SYSTEM SET fsync = off; ALTER SYSTEM SET full_page_writes = off;"
+            " ALTER SYSTEM SET synchronous_commit = off; SELECT pg_reload_conf();"
+        )
+
     def drop_database(self, database: str) -> None:
         _check_database_name(database)
         self.server.psql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE);')

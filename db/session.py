@@ -39,6 +39,14 @@ def to_async_url(url: str) -> str:
     return url
 
 
+# Postgres notices a client that died (a worker killed, its host gone) only when it next
+# talks to it: a backend in a long statement runs it to the end, holding the transaction's
+# locks meanwhile, so a killed worker's import, batch or export stays locked for as long
+# as its biggest statement lasts (minutes on a 50,000-row import) and nothing can take it
+# over. With this check the backend polls its socket and aborts within a second.
+SERVER_SETTINGS = {"client_connection_check_interval": "1000"}
+
+
 def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
     # No pre-ping: a `SELECT 1` round trip on every checkout was 9 % of a subgraph's CPU
     # (bench/README.md). A pooled connection that died meanwhile (a Postgres restart, a
@@ -49,6 +57,7 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         pool_size=pool_size,
         max_overflow=pool_size,
         echo=echo,
+        connect_args={"server_settings": SERVER_SETTINGS},
     )
 
 

@@ -58,6 +58,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackEnvironment
     )
     resolved = resolve_environment(base, database=TEST_DATABASE)
     if resolved.postgres is not None:
+        resolved.postgres.without_durability()
         resolved.postgres.drop_database(TEST_DATABASE)
         resolved.postgres.ensure_database(TEST_DATABASE)
     assert resolved.settings.database_url

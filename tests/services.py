@@ -7,13 +7,17 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 
 import redis
+from sqlalchemy import text
 
 from cli.embedded import free_port
 from cli.processes import wait_until_ready
 from cli.stack import REPO_ROOT
+from db.session import system_unit_of_work
+from subgraphs.kit.resources import Resources
 from subgraphs.kit.settings import Settings
 
 
@@ -96,13 +100,40 @@ async def wait_while_running(
     within: float,
     process: subprocess.Popen[bytes],
     every: float = 0.2,
+    explain: Callable[[], Awaitable[str]] | None = None,
 ) -> None:
-    """Poll ``check`` until it holds; fail if ``process`` exits or ``within`` seconds pass."""
+    """Poll ``check`` until it holds; fail if ``process`` exits or ``within`` seconds pass
+    (saying what ``explain`` finds then: a timeout in CI is otherwise a riddle)."""
     deadline = time.monotonic() + within
     while not await check():
         assert process.poll() is None, "the process exited"
-        assert time.monotonic() < deadline, "timed out"
+        if time.monotonic() >= deadline:
+            found = await explain() if explain is not None else ""
+            raise AssertionError(f"timed out after {within} s\n{found}")
         await asyncio.sleep(every)
+
+
+async def worker_state(resources: Resources) -> str:
+    """What a worker is busy with: its queue by job kind, and every non-idle Postgres backend
+    with its running time and statement."""
+    queued: list[bytes] = await resources.redis.zrange("arq:queue", 0, -1)
+    kinds = Counter(job_id.decode().split(":")[0] for job_id in queued)
+    running = [key.decode() async for key in resources.redis.scan_iter("arq:in-progress:*")]
+    async with system_unit_of_work(resources.sessions) as session:
+        backends = (
+            await session.execute(
+                text(
+                    "SELECT pid, state, wait_event_type, wait_event,"
+                    " round(extract(epoch FROM clock_timestamp() - query_start)::numeric, 1),"
+                    " left(regexp_replace(query, '\\s+', ' ', 'g'), 300)"
+                    " FROM pg_stat_activity WHERE state <> 'idle' AND pid <> pg_backend_pid()"
+                    " AND backend_type = 'client backend' ORDER BY query_start"
+                )
+            )
+        ).all()
+    lines = [f"queued jobs by kind: {dict(kinds)}", f"in progress: {running}"]
+    lines += [" | ".join(str(column) for column in backend) for backend in backends]
+    return "\n".join(lines)
 
 
 def stop_process(process: subprocess.Popen[bytes]) -> None:

@@ -25,7 +25,7 @@ from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.imports.queued import enqueue_commit, queue_import
 from subgraphs.points.imports.service import ImportRequest
 from tests.conftest import Tenant
-from tests.services import start_worker, stop_process, wait_while_running
+from tests.services import start_worker, stop_process, wait_while_running, worker_state
 from tests.subgraphs.points.imports.helpers import assert_invariants
 
 ROWS = 50_000
@@ -79,9 +79,13 @@ async def test_a_worker_killed_mid_import_leaves_nothing_then_the_import_commits
         state = await _state(resources, tenant, import_id)
         return state["status"] == DataImportStatus.RUNNING and int(str(state["rows_done"])) > 0
 
+    async def explain() -> str:
+        state = await _state(resources, tenant, import_id)
+        return f"import: {state}\n{await worker_state(resources)}"
+
     worker = start_worker(settings)
     try:
-        await wait_while_running(under_way, within=180, process=worker, every=0.05)
+        await wait_while_running(under_way, within=180, process=worker, every=0.05, explain=explain)
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)
     finally:
@@ -100,7 +104,7 @@ async def test_a_worker_killed_mid_import_leaves_nothing_then_the_import_commits
     # No one enqueues it again: the restarted worker's sweeper finds it abandoned.
     restarted = start_worker(settings)
     try:
-        await wait_while_running(committed, within=240, process=restarted)
+        await wait_while_running(committed, within=240, process=restarted, explain=explain)
     finally:
         stop_process(restarted)
     done = await _state(resources, tenant, import_id)
