@@ -118,7 +118,11 @@ async def worker_state(resources: Resources) -> str:
     with its running time and statement."""
     queued: list[bytes] = await resources.redis.zrange("arq:queue", 0, -1)
     kinds = Counter(job_id.decode().split(":")[0] for job_id in queued)
-    running = [key.decode() async for key in resources.redis.scan_iter("arq:in-progress:*")]
+    running = [
+        key.decode().removeprefix("arq:in-progress:")
+        async for key in resources.redis.scan_iter("arq:in-progress:*")
+        if not key.startswith(b"arq:in-progress:cron:")
+    ]
     async with system_unit_of_work(resources.sessions) as session:
         backends = (
             await session.execute(

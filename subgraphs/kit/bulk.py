@@ -14,6 +14,9 @@ from typing import Any
 from sqlalchemy import Column, FromClause, MetaData, Table, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+# A load this big refreshes the statistics of the partitions it went to, in its transaction.
+ANALYZE_AFTER_ROWS = 1_000
+
 
 async def copy_rows(
     session: AsyncSession,
@@ -47,4 +50,21 @@ async def copy_rows(
     # rather than deleted from, so its dead rows are not scanned again by every later load (a
     # shop loaded in chunks: bulk_points_transactions grew by a chunk per load).
     await session.execute(text(f'TRUNCATE "{staging.name}"'))
-    return int(getattr(moved, "rowcount", 0))
+    loaded = int(getattr(moved, "rowcount", 0))
+    if loaded >= ANALYZE_AFTER_ROWS:
+        await _analyze_partitions(session, table)
+    return loaded
+
+
+async def _analyze_partitions(session: AsyncSession, table: Table) -> None:
+    """Statistics of the partitions the load went to, counting this transaction's rows
+    (migration 0027 says why: an index walk per foreign-key check otherwise)."""
+    # Row-level security keeps this to the merchant's rows: the partitions it loaded into.
+    partitions = await session.scalars(
+        text(f'SELECT DISTINCT tableoid::regclass::text FROM "{table.name}"')  # noqa: S608
+    )
+    for partition in list(partitions):
+        await session.execute(
+            text("SELECT loyalnest_analyze_partition(CAST(:partition AS regclass))"),
+            {"partition": partition},
+        )
