@@ -12,7 +12,15 @@ import pytest
 from db.session import tenant_unit_of_work
 from subgraphs.kit.resources import Resources
 from subgraphs.points.errors import PointsError, PointsErrorCode
-from subgraphs.points.ledger.service import AdjustCommand, adjust
+from subgraphs.points.ledger.service import (
+    AdjustCommand,
+    PointsChange,
+    PointsMovement,
+    adjust,
+    credit_back,
+    credit_referral,
+    redeem,
+)
 from subgraphs.points.ledger.write_path import (
     MAX_IDEMPOTENCY_KEY_LENGTH,
     MAX_POINTS_PER_TRANSACTION,
@@ -22,6 +30,7 @@ from subgraphs.points.ledger.write_path import (
 )
 from subgraphs.points.program.service import DEFAULT_CONFIG, ProgramConfig
 from tests.conftest import Tenant, add_customer
+from tests.subgraphs.points.ledger_helpers import ledger_state
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 
@@ -91,3 +100,45 @@ async def test_a_correction_says_who_made_it_and_why(resources: Resources, tenan
         "+40 by the merchant: goodwill",
         40,
     )
+
+
+async def _move(
+    resources: Resources, tenant: Tenant, operation: str, customer_id: str, points: int
+) -> None:
+    key = f"{operation}:{customer_id}"
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        if operation == "credit_referral":
+            change = PointsChange(customer_id, points, "referral", key)
+            await credit_referral(session, tenant.merchant_id, change, now=NOW)
+            return
+        movement = PointsMovement(customer_id, points, "reward", key, source="reward")
+        run = redeem if operation == "redeem" else credit_back
+        await run(session, tenant.merchant_id, movement, now=NOW)
+
+
+@pytest.mark.parametrize("operation", ["redeem", "credit_back", "credit_referral"])
+async def test_spending_or_returning_a_negative_number_of_points_is_refused(
+    resources: Resources, tenant: Tenant, operation: str
+) -> None:
+    """Only a correction may be negative. Kills ``check_points``'s ``allow_negative`` default
+    turned True (``x_check_points__mutmut_1``): a redemption of -50 then credited 50."""
+    customer_id = await add_customer(resources, tenant, points=100)
+    before = await ledger_state(resources, tenant, customer_id)
+    with pytest.raises(PointsError) as refused:
+        await _move(resources, tenant, operation, customer_id, -50)
+    assert refused.value.code == PointsErrorCode.INVALID_POINTS
+    assert await ledger_state(resources, tenant, customer_id) == before
+
+
+async def test_a_credit_of_one_point_opens_a_lot_of_one(
+    resources: Resources, tenant: Tenant
+) -> None:
+    """The smallest credit is spendable like any other: balance = open lots. Kills the lot's
+    ``points > 0`` turned ``> 1`` (``xǁLedgerWriterǁrecord__mutmut_39``)."""
+    customer_id = await add_customer(resources, tenant)
+    command = AdjustCommand(customer_id, 1, "goodwill", f"one:{customer_id}")
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        entry = await adjust(session, tenant.merchant_id, command, now=NOW)
+    assert entry.transaction.remaining_points == 1
+    state = await ledger_state(resources, tenant, customer_id)
+    assert (state.balance, state.open_lots) == (1, 1)
