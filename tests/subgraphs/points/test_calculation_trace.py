@@ -196,6 +196,13 @@ def test_an_rfm_segment_without_a_multiplier_is_named() -> None:
             "for regions CA, EU; customer is in US",
             id="another region",
         ),
+        # Kills the "unknown region" text changed (x_campaign_skip_reason__mutmut_23).
+        pytest.param(
+            {"regions": frozenset({"EU"})},
+            replace(REGULAR, country_code=None),
+            "for regions EU; customer is in unknown region",
+            id="no country known",
+        ),
     ],
 )
 def test_a_campaign_that_does_not_apply_says_why(

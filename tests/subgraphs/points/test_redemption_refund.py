@@ -217,3 +217,46 @@ async def test_a_replay_after_the_reward_was_deleted_returns_the_redemption(
         "reward not found",
     )
     assert (await ledger_state(resources, tenant, customer_id)).balance == 200
+
+
+async def test_two_rewards_not_issued_to_one_customer_each_give_back_their_points(
+    resources: Resources, tenant: Tenant
+) -> None:
+    """Each refund is keyed by its own redemption: two failed redemptions of one customer are
+    two credits, not one credit replayed. Kills `refund_redemption`'s key built from None
+    (`x_refund_redemption__mutmut_29`): the second refund replayed the first and the
+    customer lost 150 points."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        reward = await create_reward(
+            WriteContext(session, tenant.merchant_id),
+            RewardTerms(
+                kind=RewardKind.FIXED_AMOUNT, title="$5 off", points_cost=150, value=Decimal(5)
+            ),
+            idempotency_key=f"reward:{new_id()}",
+        )
+    customer_id = await add_customer(resources, tenant, points=400)
+    started = []
+    for _ in range(2):
+        async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+            started.append(
+                await begin_redemption(
+                    session,
+                    tenant.merchant_id,
+                    RedeemCommand(customer_id, reward.id, f"redeem:{new_id()}"),
+                    resources.cipher,
+                    now=now,
+                )
+            )
+    assert (await ledger_state(resources, tenant, customer_id)).balance == 100
+
+    refunds = [
+        await settle_refunded(
+            resources, tenant.merchant_id, begun.redemption.id, "Shopify answered 503", now=now
+        )
+        for begun in started
+    ]
+
+    assert len({refund.refund_transaction_id for refund in refunds}) == 2
+    state = await ledger_state(resources, tenant, customer_id)
+    assert (state.balance, state.consistent) == (400, True)
