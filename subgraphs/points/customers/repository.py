@@ -52,9 +52,9 @@ def customer_position(row: Customer, sort_key: str) -> tuple[Any, ...]:
 
 @dataclass(frozen=True, slots=True)
 class CustomerChange:
-    """How one ledger entry moves the customer's projection and facts."""
+    """How one ledger entry moves the customer's facts besides the balance (the entry's own
+    points move that, in the ledger's one write statement)."""
 
-    points: int
     earned: int = 0
     spent: Decimal = Decimal(0)
     orders: int = 0
@@ -236,25 +236,6 @@ class CustomerRepository(TenantRepository[Customer]):
         """The customer, row-locked: every ledger write of one customer runs one at a time, so
         balance checks and idempotency checks cannot race."""
         return await self.get_one_or_none(Customer.id == customer_id, for_update=True)
-
-    async def apply_change(self, customer_id: str, change: CustomerChange) -> Customer:
-        values: dict[str, Any] = {
-            "points_balance": Customer.points_balance + change.points,
-            "total_points_earned": func.greatest(Customer.total_points_earned + change.earned, 0),
-        }
-        if change.spent:
-            values["total_spent"] = func.greatest(Customer.total_spent + change.spent, 0)
-        if change.orders:
-            values["orders_count"] = Customer.orders_count + change.orders
-        if change.first_order_at is not None:
-            values["first_order_at"] = func.coalesce(Customer.first_order_at, change.first_order_at)
-        if change.activity_at is not None:
-            values["last_activity_at"] = func.greatest(
-                Customer.last_activity_at, change.activity_at
-            )
-        updated = await self.update_one(customer_id, values)
-        assert updated is not None, "the ledger moves only customers it has locked"
-        return updated
 
     async def inactive_with_points(self, inactive_since: datetime, *, limit: int) -> list[str]:
         """Customers holding points whose last activity (or signup) is older than the cutoff."""

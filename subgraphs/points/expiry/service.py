@@ -118,7 +118,7 @@ def _expiry_draft(
         idempotency_key=key,
         source="expiry",
         explanation=trace(*steps),
-        change=CustomerChange(points=-points),
+        change=CustomerChange(),
         drain_lots=tuple(lots),
     )
 

@@ -142,7 +142,6 @@ async def earn(
             settings, campaigns, action=command.action, customer=facts, order=order, at=now
         )
         change = CustomerChange(
-            points=result.points,
             earned=result.points,
             spent=result.base_amount if order else Decimal(0),
             orders=1 if order else 0,
@@ -193,9 +192,7 @@ async def adjust(
             idempotency_key=command.idempotency_key,
             source="staff",
             explanation=trace(applied("manual_adjustment", detail, command.points)),
-            change=CustomerChange(
-                points=command.points, earned=max(command.points, 0), activity_at=now
-            ),
+            change=CustomerChange(earned=max(command.points, 0), activity_at=now),
             expires_at=credit_expiry(config, now),
             actor_id=command.actor_id,
         )
@@ -237,7 +234,7 @@ async def redeem(
                 "points",
                 f"needs {command.points} points; the balance is {customer.points_balance}",
             )
-        change = CustomerChange(points=-command.points, activity_at=now)
+        change = CustomerChange(activity_at=now)
         return _movement(command, PointsTransactionKind.REDEEM, -command.points, change)
 
     matches = same_entry(PointsTransactionKind.REDEEM, -command.points)
@@ -256,7 +253,7 @@ async def credit_back(
 
     async def credit(customer: Customer) -> LedgerDraft:
         expires_at = credit_expiry((await writer.inputs()).config, now)
-        change = CustomerChange(points=command.points)
+        change = CustomerChange()
         return _movement(command, PointsTransactionKind.REFUND, command.points, change, expires_at)
 
     matches = same_entry(PointsTransactionKind.REFUND, command.points)
@@ -283,7 +280,7 @@ async def credit_referral(
             idempotency_key=command.idempotency_key,
             source="referral",
             explanation=trace(applied("referral", command.reason, command.points)),
-            change=CustomerChange(points=command.points, earned=command.points, activity_at=now),
+            change=CustomerChange(earned=command.points, activity_at=now),
             expires_at=expires_at,
         )
 

@@ -242,7 +242,7 @@ async def _reversal(
             "shortfall": shortfall,
             "trace": [step.to_json() for step in claim.trace],
         },
-        change=CustomerChange(points=-taken, earned=-owed_total, spent=-claim.refunded_base),
+        change=CustomerChange(earned=-owed_total, spent=-claim.refunded_base),
         order_id=command.order_id,
         currency=earned.currency,
         preferred_lot=earned.id,
