@@ -89,15 +89,84 @@ class ModuleScore:
         return None if judged <= 0 else self.killed / judged
 
 
-def equivalent_mutants(doc: Path = DOC) -> set[str]:
-    """The mutants judged equivalent in the doc (its "## Equivalent mutants" section)."""
+# An equivalent mutant is named in the doc with what it does to the code ("writes `...`", or
+# "deletes `...`" for a mutant that only removes), so that a judgement cannot silently pass to
+# another mutant: mutmut numbers a function's mutants in order, and any edit of that function
+# renumbers them.
+_EQUIVALENT_ENTRY = re.compile(
+    r"^- `([\w.]+__mutmut_\d+)` (writes|deletes) `(.+?)`:", flags=re.MULTILINE
+)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    verb: str  # "writes" or "deletes"
+    code: str
+
+
+@dataclass(frozen=True)
+class Equivalents:
+    confirmed: set[str]
+    # Named in the doc, but the mutant of that name no longer does what the doc says it does.
+    stale: dict[str, Judgement]
+
+
+def judged_equivalent(doc: Path = DOC) -> dict[str, Judgement]:
+    """The doc's equivalent mutants (its "## Equivalent mutants" section), each with what the
+    judgement was about."""
     if not doc.exists():
-        return set()
+        return {}
     section = doc.read_text().split("## Equivalent mutants", 1)
     if len(section) < 2:
-        return set()
+        return {}
     body = section[1].split("\n## ", 1)[0]
-    return set(re.findall(r"^- `([\w.]+__mutmut_\d+)`", body, flags=re.MULTILINE))
+    return {name: Judgement(verb, code) for name, verb, code in _EQUIVALENT_ENTRY.findall(body)}
+
+
+def _folded(code: str) -> str:
+    return " ".join(code.split())
+
+
+def changed_code(diff: str) -> tuple[str, str]:
+    """What a mutant's diff removes and what it writes, each with white space folded."""
+    lines = [line for line in diff.splitlines() if not line.startswith(("+++", "---"))]
+    removed = " ".join(line[1:] for line in lines if line.startswith("-"))
+    added = " ".join(line[1:] for line in lines if line.startswith("+"))
+    return _folded(removed), _folded(added)
+
+
+def still_holds(judgement: Judgement, diff: str) -> bool:
+    removed, added = changed_code(diff)
+    code = _folded(judgement.code)
+    if judgement.verb == "writes":
+        return bool(code) and code in added
+    # Deleting: the mutant's lines are the original ones without that code.
+    return bool(code) and code in removed and _folded(removed.replace(code, " ")) == added
+
+
+def mutant_diff(name: str) -> str:
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+
+    module, _, _ = name.rpartition(".")
+    path = Path(*module.split(".")).with_suffix(".py")
+    with contextlib.chdir(REPO_ROOT):
+        return get_diff_for_mutant(name, path=path)
+
+
+def equivalent_mutants(doc: Path = DOC) -> Equivalents:
+    """The doc's judgements that still hold: the mutant of that name does what the doc says."""
+    confirmed: set[str] = set()
+    stale: dict[str, Judgement] = {}
+    for name, judgement in judged_equivalent(doc).items():
+        try:
+            holds = still_holds(judgement, mutant_diff(name))
+        except (FileNotFoundError, KeyError, ValueError):  # no such mutant any more
+            holds = False
+        if holds:
+            confirmed.add(name)
+        else:
+            stale[name] = judgement
+    return Equivalents(confirmed, stale)
 
 
 def generate() -> None:
@@ -170,7 +239,7 @@ def run_mutmut(names: list[str], env: dict[str, str], *, budget: float, children
         return False
 
 
-def scores(chosen: dict[str, list[str]], equivalent: set[str]) -> list[ModuleScore]:
+def scores(chosen: dict[str, list[str]], equivalent: Equivalents) -> list[ModuleScore]:
     codes = exit_codes()
     result = []
     for module, names in chosen.items():
@@ -184,7 +253,7 @@ def scores(chosen: dict[str, list[str]], equivalent: set[str]) -> list[ModuleSco
             )
             score.statuses[status] += 1
             if status in {"survived", "no tests"}:
-                (score.equivalent if name in equivalent else score.survivors).append(name)
+                (score.equivalent if name in equivalent.confirmed else score.survivors).append(name)
         result.append(score)
     return result
 
@@ -270,7 +339,13 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 stack.stop()
         print(f"ran {time.monotonic() - started:.0f} s", flush=True)
-    print(report(scores(chosen, equivalent_mutants()), seed=args.seed, per_module=args.per_module))
+    equivalent = equivalent_mutants()
+    print(report(scores(chosen, equivalent), seed=args.seed, per_module=args.per_module))
+    if equivalent.stale:
+        print("\njudged equivalent in the doc, but the mutant of that name now writes other code")
+        print("(the function changed; judge it again, and name what it writes or deletes):")
+        for name, judgement in sorted(equivalent.stale.items()):
+            print(f"  {name} {judgement.verb} `{judgement.code}`")
     return 0
 
 
