@@ -1,4 +1,6 @@
-"""What the fuzz test sends: hypothesis-graphql operations over the public schema, with every
+"""Long because it draws every scalar shape that broke the API before, each with why.
+
+What the fuzz test sends: hypothesis-graphql operations over the public schema, with every
 scalar drawn from the shapes that broke the API before (issue 11), some arguments moved into
 variables, and the body serialized as ASCII JSON so lone surrogates travel as ``\\ud800``.
 

@@ -1,4 +1,6 @@
-"""Global object identification through the real router: ``node(id:)`` refetches every type
+"""Long because every type that implements ``Node`` is refetched here, each through the router.
+
+Global object identification through the real router: ``node(id:)`` refetches every type
 that implements ``Node`` from the subgraph that owns it, another shop's ID reads as null,
 ``nodes(ids:)`` keeps the order, and an ID read from a list refetches the same object."""
 

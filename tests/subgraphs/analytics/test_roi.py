@@ -1,4 +1,6 @@
-"""Is the program paying: `programReturn` and `pointsLiability` on a shop whose every order
+"""Long because each figure is computed here from the scenario, independently of the database.
+
+Is the program paying: `programReturn` and `pointsLiability` on a shop whose every order
 and ledger row the test made, checked against the figures the definitions give for those
 rows (computed here from the scenario, not read back from the database)."""
 

@@ -1,4 +1,6 @@
-"""The trace answers "why did I get these points?" (issue 16): clients show its steps (rule,
+"""Long because the trace of each main earning case is pinned step by step, as clients show it.
+
+The trace answers "why did I get these points?" (issue 16): clients show its steps (rule,
 applied, detail) to customers, so the steps of the main earning cases and the texts of the
 main errors are pinned here, in the order they are shown. Pure functions except the last
 tests, which read the userErrors a merchant's dashboard shows."""

@@ -1,4 +1,6 @@
-"""Orders earn by the program's rules, explain themselves, and give back exactly what a refund or
+"""Long because an order's whole life (earn, explain, refund, cancel, the balance cap) is here.
+
+Orders earn by the program's rules, explain themselves, and give back exactly what a refund or
 cancellation takes — never more than the balance holds."""
 
 from __future__ import annotations

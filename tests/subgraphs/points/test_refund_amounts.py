@@ -1,4 +1,6 @@
-"""What refunds take back, to the point (issue 16): refunds of one line add up to what it
+"""Long because each refund rule is pinned on its own case, below, at and above its boundary.
+
+What refunds take back, to the point (issue 16): refunds of one line add up to what it
 earned, however many; the goal-spend bonus goes back only when the order falls below the goal;
 proportional clawback rounds down per line; a refund lowers the customer's spend and earned
 points (tiers read them); a reversal takes the order's own points first.

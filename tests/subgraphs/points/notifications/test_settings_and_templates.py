@@ -1,4 +1,6 @@
-"""Notification settings, templates and test sends through the points subgraph's GraphQL:
+"""Long because each message type, locale and channel (Klaviyo, Postscript) is pinned here.
+
+Notification settings, templates and test sends through the points subgraph's GraphQL:
 the API key written once and never read back, templates validated per message type and locale,
 previews in every language, and test messages through Klaviyo and Postscript (respx)."""
 
