@@ -94,7 +94,7 @@ class ModuleScore:
 # another mutant: mutmut numbers a function's mutants in order, and any edit of that function
 # renumbers them.
 _EQUIVALENT_ENTRY = re.compile(
-    r"^- `([\w.]+__mutmut_\d+)` (writes|deletes) `(.+?)`:", flags=re.MULTILINE
+    r"^- `([\w.]+__mutmut_\d+)` (writes|deletes)\s+`(.+?)`:", flags=re.MULTILINE
 )
 
 

@@ -338,6 +338,29 @@ async def test_points_expiring_after_earning_say_which_lots_and_when(
     assert await balance(resources, tenant, customer_id) == later
 
 
+async def test_customers_with_expired_lots_are_listed_a_batch_at_a_time(
+    resources: Resources, tenant: Tenant, t0: datetime
+) -> None:
+    """Points expiring 30 days after earning: the job's listing of customers with expired lots
+    respects the batch size too, so one run never reads a whole shop's lots at once.
+    Kills `expired_lots(now, limit=limit)` -> `limit=None` and the limit dropped."""
+    await configure(resources, tenant, expiry={"kind": "after_earning", "days": 30})
+    customers = [await add_customer(resources, tenant) for _ in range(3)]
+    for customer_id in customers:
+        await earn(resources, tenant, customer_id, "1.00", at=t0)
+
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        batch = await customers_due_for_expiry(
+            session, tenant.merchant_id, now=t0 + 31 * DAY, limit=2
+        )
+        everyone = await customers_due_for_expiry(
+            session, tenant.merchant_id, now=t0 + 31 * DAY, limit=10
+        )
+
+    assert batch == sorted(customers)[:2]
+    assert everyone == sorted(customers)
+
+
 async def test_inactive_customers_are_listed_a_batch_at_a_time(
     resources: Resources, tenant: Tenant, t0: datetime
 ) -> None:
