@@ -364,12 +364,16 @@ async def test_customers_with_expired_lots_are_listed_a_batch_at_a_time(
 async def test_inactive_customers_are_listed_a_batch_at_a_time(
     resources: Resources, tenant: Tenant, t0: datetime
 ) -> None:
-    """The job expires a batch per transaction; its listing must respect the batch size.
-    Kills `limit=limit` -> `limit=None` for the inactivity listing."""
+    """The job expires a batch per transaction; its listing must respect the batch size, and
+    list only the inactive: a batch filled with customers the re-check then spares would end
+    the run before the inactive ones behind them. Kills `limit=limit` -> `limit=None` for the
+    inactivity listing and `now - days` -> `now + days`."""
     await configure(resources, tenant, expiry={"kind": "inactivity", "days": 90})
     customers = [await add_customer(resources, tenant) for _ in range(3)]
     for customer_id in customers:
         await earn(resources, tenant, customer_id, "1.00", at=t0)
+    active = await add_customer(resources, tenant)
+    await earn(resources, tenant, active, "1.00", at=t0 + 80 * DAY)
 
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         batch = await customers_due_for_expiry(

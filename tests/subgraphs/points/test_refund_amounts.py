@@ -250,6 +250,7 @@ async def test_a_partial_refund_takes_the_goal_bonus_back_only_below_the_goal(
         "order kept 99.99, below the 100 goal: bonus 50 taken back"
     )
     assert steps(below)["goal_spend_bonus"]["points"] == -bonus
+    assert steps(below)["goal_spend_bonus"]["applied"] is True
     assert -rest.transaction.points == small - proportion(small, Decimal("20.01"), line)
     assert "goal_spend_bonus" not in steps(rest)
     assert await balance(resources, tenant, customer_id) == OPENING + big
@@ -405,7 +406,10 @@ async def test_half_of_a_one_dollar_line_takes_back_half_its_points(
 async def test_a_refund_taking_one_point_shows_as_applied_and_one_taking_none_does_not(
     resources: Resources, tenant: Tenant
 ) -> None:
-    """Kills `owed > 0` -> `owed >= 0` and -> `owed > 1` in the line's trace step."""
+    """The trace a customer is shown says, line by line, how many points each refund takes
+    back, and the clawback counts as applied from 1 point taken. Kills `owed > 0` -> `owed >= 0`
+    and -> `owed > 1` in the line's step, its `points=-owed` made None, `+owed` or dropped, and
+    the clawback's `taken > 0` -> `taken > 1`."""
     await configure(resources, tenant)
     customer_id = await add_customer(resources, tenant, points=OPENING)
     order_id, _, _ = await buy(resources, tenant, customer_id, (1, "5.00"))
@@ -415,12 +419,17 @@ async def test_a_refund_taking_one_point_shows_as_applied_and_one_taking_none_do
     none = await refund(resources, tenant, order_id, RefundLine("L1", amount=Decimal("1.00")))
 
     assert [entry.transaction.points for entry in (one, rest, none)] == [-1, -49, 0]
-    assert steps(none)["clawback"]["applied"] is False
+    assert [steps(entry)["clawback"]["applied"] for entry in (one, rest, none)] == [
+        True,
+        True,
+        False,
+    ]
     assert [steps(entry)["line:L1"]["applied"] for entry in (one, rest, none)] == [
         True,
         True,
         False,
     ]
+    assert [steps(entry)["line:L1"]["points"] for entry in (one, rest, none)] == [-1, -49, 0]
 
 
 async def test_a_refund_in_another_currency_lowers_the_spend_in_the_shops_currency(
