@@ -20,6 +20,7 @@ import respx
 import stamina
 from purgatory import AsyncCircuitBreakerFactory
 from sqlalchemy import select, update
+from structlog.testing import capture_logs
 
 from db.crypto import DecryptionError
 from db.encryption_contexts import CUSTOMERS_EMAIL, MERCHANTS_API_TOKEN, REWARD_REDEMPTIONS_CODE
@@ -29,6 +30,7 @@ from db.session import system_unit_of_work, tenant_unit_of_work
 from subgraphs.kit.integrations.shopify_rate_limits import RateLimitMonitor
 from subgraphs.kit.resources import Resources
 from subgraphs.kit.write_context import WriteContext
+from subgraphs.points.program.service import update_program_config
 from subgraphs.points.rewards.jobs import resolve_stale_redemptions
 from subgraphs.points.rewards.redemption import (
     RedeemCommand,
@@ -651,7 +653,8 @@ async def test_shopify_refusal_refunds_the_points(
     customer_id = await add_customer(resources, tenant, points=100)
     reward_id = await new_reward(resources, tenant)
 
-    payload = await redeem(points_client, tenant, customer_id, reward_id, "refused")
+    with capture_logs() as logs:
+        payload = await redeem(points_client, tenant, customer_id, reward_id, "refused")
 
     assert route.call_count == 1  # a refusal is not retried
     assert error_codes(payload) == ["DISCOUNT_NOT_CREATED"]
@@ -659,6 +662,47 @@ async def test_shopify_refusal_refunds_the_points(
     [row] = await redemptions_of(resources, tenant, customer_id)
     assert row.status == "refunded"
     assert "Bad product" in (row.failure or "")
+    # What on-call reads to find the shop, the redemption and Shopify's reason.
+    [warning] = [entry for entry in logs if entry["event"] == "redemption_discount_not_created"]
+    assert warning["log_level"] == "warning"
+    assert (warning["merchant_id"], warning["redemption_id"]) == (tenant.merchant_id, row.id)
+    assert "Bad product" in warning["error"]
+
+
+async def test_points_given_back_after_a_refusal_expire_like_points_credited_that_day(
+    points_client: SubgraphClient,
+    resources: Resources,
+    tenant: Tenant,
+    shopify: respx.MockRouter,
+) -> None:
+    """With points expiring 30 days after they are earned, the points a failed redemption
+    gives back open a new lot expiring 30 days from the refund. Kills the refund's `now`
+    dropped (`settle_refunded(..., now=None)`)."""
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        await update_program_config(
+            WriteContext(session, tenant.merchant_id),
+            {"expiry": {"kind": "after_earning", "days": 30}},
+        )
+    url = await connect_shopify(resources, tenant)
+    shopify.post(url).mock(return_value=httpx.Response(400, json={"errors": "Bad Request"}))
+    customer_id = await add_customer(resources, tenant, points=100)
+    reward_id = await new_reward(resources, tenant)
+
+    before = datetime.now(UTC)
+    payload = await redeem(points_client, tenant, customer_id, reward_id, "refused-expiring")
+    after = datetime.now(UTC)
+
+    assert error_codes(payload) == ["DISCOUNT_NOT_CREATED"]
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        [expires_at] = await session.scalars(
+            select(PointsTransaction.expires_at).where(
+                PointsTransaction.merchant_id == tenant.merchant_id,
+                PointsTransaction.customer_id == customer_id,
+                PointsTransaction.kind == "refund",
+            )
+        )
+    assert expires_at is not None
+    assert before + timedelta(days=30) <= expires_at <= after + timedelta(days=30)
 
 
 # --- the sweeper ----------------------------------------------------------------------------
