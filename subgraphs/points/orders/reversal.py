@@ -176,14 +176,12 @@ async def reverse_order(
         )
 
     async def decide(customer: Customer) -> LedgerDraft:
-        return await _reversal(session, merchant_id, command, writer, earned, customer)
+        return await _reversal(command, writer, earned, customer)
 
     return await writer.write(earned.customer_id, command.idempotency_key, matches, decide)
 
 
 async def _reversal(
-    session: AsyncSession,
-    merchant_id: str,
     command: ReverseCommand,
     writer: LedgerWriter,
     earned: PointsTransaction,
