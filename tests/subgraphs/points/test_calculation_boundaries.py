@@ -122,6 +122,33 @@ def test_a_spend_goal_is_met_by_spending_exactly_its_threshold(spent: str, bonus
     assert step(result, "goal_spend")[0] is (bonus > 0)
 
 
+@pytest.mark.parametrize(
+    ("spent", "bonus"),
+    [("99.99", 0), ("100.00", 75), ("100.01", 75)],
+    ids=["just below", "exactly at", "just above"],
+)
+def test_a_goal_spend_campaign_is_met_by_spending_exactly_its_amount(
+    spent: str, bonus: int
+) -> None:
+    """The campaign's goal, like the program's, is met at exactly its amount."""
+    campaign = CampaignTerms(
+        id="c2",
+        name="Spend 100",
+        kind="goal_spend",
+        multiplier=None,
+        goal_amount=Decimal("100.00"),
+        bonus_points=75,
+        starts_at=START,
+        ends_at=END,
+    )
+
+    result = earn(campaign, placed=order(spent))
+
+    assert result.bonus_points == bonus
+    assert result.points == int(Decimal(spent) * 10) + bonus
+    assert step(result, "campaign:Spend 100")[0] is (bonus > 0)
+
+
 def test_an_rfm_multiplier_of_one_is_not_shown_as_applied() -> None:
     config = ProgramConfig.model_validate(
         {**CONFIG.model_dump(), "rfm_multipliers": {"Champions": "1", "Loyal": "1.5"}}
@@ -149,6 +176,18 @@ def test_the_programs_maximum_multiplier_caps_the_product() -> None:
     assert step(capped, "max_multiplier")[0] is True
     assert under.multiplier == Decimal("3.75")
     assert not [s for s in under.trace if s.rule == "max_multiplier"]
+
+
+def test_a_product_exactly_at_the_maximum_multiplier_is_not_shown_as_capped() -> None:
+    config = ProgramConfig.model_validate(
+        {**CONFIG.model_dump(), "rfm_multipliers": {"Champions": "2"}, "max_multiplier": "4"}
+    )
+    champion = CustomerFacts(REGULAR.created_at, 3, rfm_segment="Champions", country_code="US")
+
+    at_max = earn(double("2"), config=config, customer=champion)  # 2 x 2 = 4, the maximum
+
+    assert (at_max.multiplier, at_max.points) == (Decimal(4), 1700)
+    assert not [s for s in at_max.trace if s.rule == "max_multiplier"]
 
 
 def test_a_region_only_campaign_skips_a_customer_whose_country_is_unknown() -> None:
