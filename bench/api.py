@@ -12,6 +12,9 @@ answer it), sent by wrk over --connections keep-alive connections:
     verify the session token, one tenant transaction with set_config, the same SELECT, orjson.
 (c) the points subgraph (`loyalnest serve points`), reached directly.
 (d) the router (Hive Gateway) over the four subgraphs.
+(d') with --compare-grafbase, also Grafbase's gateway (`grafbase dev`, a Rust binary fetched
+    into ~/.cache/loyalnest) over the same subgraphs: a compiled router's share, for
+    comparison only (bench/api_phases/grafbase.py says how it differs from ours).
 Each at N = 3 and N = 100; then pgbench TPC-B (e) on the same server. The goals of issue 12
 are printed next to what was measured: subgraph ÷ floor >= 0.4 (N = 3), router ÷ subgraph
 >= 0.8 (N = 3), and the cost of each extra row of a 100-row page at the subgraph <= 15 µs.
@@ -24,6 +27,7 @@ import asyncio
 
 import httpx
 from api_phases.federation import start_federation, start_python
+from api_phases.grafbase import GRAFBASE_VERSION, start_grafbase
 from api_phases.load import Load, run_wrk
 from harness import Bench, add_shop_arguments, free_port, run, scenario_parser, serve_generated_shop
 from harness.wrk import wrk_path
@@ -85,6 +89,9 @@ async def scenario(bench: Bench, args: argparse.Namespace) -> None:
         "points subgraph": (federation.subgraph_urls["points"], GRAPHQL_BODY),
         "router": (federation.router_url, GRAPHQL_BODY),
     }
+    if args.compare_grafbase:
+        grafbase_url = await start_grafbase(bench.processes, federation, bench.scratch)
+        targets["grafbase"] = (grafbase_url, GRAPHQL_BODY)
     loads: dict[tuple[str, int], Load] = {}
     lines = [
         f"(b)-(d) wrk, {args.connections} connections, {args.seconds:.0f} s each "
@@ -131,6 +138,17 @@ async def scenario(bench: Bench, args: argparse.Namespace) -> None:
     report.goal("subgraph cost per extra row", per_row * 1e6, at_most=15, unit=" µs")
     report.ratio("points subgraph req/s (3 rows)", rate("points subgraph", 3))
     report.ratio("router req/s (3 rows)", rate("router", 3))
+    if args.compare_grafbase:
+        # For comparison only: Grafbase runs none of our router's plugins.
+        report.add(
+            [f"(d') a compiled router: Grafbase {GRAFBASE_VERSION} (`grafbase dev`, no plugins)"]
+            + [
+                f"    {first:3d} rows: grafbase ÷ points subgraph "
+                f"{rate('grafbase', first) / rate('points subgraph', first):.2f}, "
+                f"router ÷ grafbase {rate('router', first) / rate('grafbase', first):.2f}"
+                for first in SIZES
+            ]
+        )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -139,6 +157,11 @@ def parser() -> argparse.ArgumentParser:
     options.add_argument("--seconds", type=float, default=8.0, help="each measurement")
     options.add_argument("--warmup", type=float, default=2.0, help="before each measurement")
     options.add_argument("--connections", type=int, default=16, help="wrk connections")
+    options.add_argument(
+        "--compare-grafbase",
+        action="store_true",
+        help="also measure Grafbase's gateway over the same subgraphs (fetched with npm once)",
+    )
     return options
 
 
