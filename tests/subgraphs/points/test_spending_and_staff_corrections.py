@@ -31,9 +31,15 @@ async def configure(resources: Resources, tenant: Tenant, **changes: Any) -> Non
 
 
 async def correct(
-    resources: Resources, tenant: Tenant, customer_id: str, points: int, *, by: str = "staff-7"
+    resources: Resources,
+    tenant: Tenant,
+    customer_id: str,
+    points: int,
+    *,
+    by: str = "staff-7",
+    key: str | None = None,
 ) -> ledger.LedgerEntry:
-    command = ledger.AdjustCommand(customer_id, points, "stock count", new_id(), actor_id=by)
+    command = ledger.AdjustCommand(customer_id, points, "stock count", key or new_id(), actor_id=by)
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         return await ledger.adjust(session, tenant.merchant_id, command, now=NOW)
 
@@ -132,3 +138,24 @@ async def test_a_spends_key_replays_that_spend_and_refuses_another_amount(
     assert retried.transaction.id == first.transaction.id
     assert refused.value.code is PointsErrorCode.IDEMPOTENCY_KEY_REUSED
     assert await balance(resources, tenant, customer_id) == 70
+
+
+async def test_a_retried_spend_or_correction_that_emptied_the_balance_is_replayed(
+    resources: Resources, tenant: Tenant
+) -> None:
+    """The retry of a request that took the whole balance must answer with that request's
+    entry, not refuse it for want of points: the key is looked up before the balance is
+    checked. Kills `write` given no key for a spend and for a correction."""
+    spender = await add_customer(resources, tenant, points=100)
+    corrected = await add_customer(resources, tenant, points=100)
+    spend_key, correction_key = new_id(), new_id()
+
+    spent = await spend(resources, tenant, spender, 100, spend_key)
+    spent_again = await spend(resources, tenant, spender, 100, spend_key)
+    taken = await correct(resources, tenant, corrected, -100, key=correction_key)
+    taken_again = await correct(resources, tenant, corrected, -100, key=correction_key)
+
+    assert (spent_again.replayed, spent_again.transaction.id) == (True, spent.transaction.id)
+    assert (taken_again.replayed, taken_again.transaction.id) == (True, taken.transaction.id)
+    assert await balance(resources, tenant, spender) == 0
+    assert await balance(resources, tenant, corrected) == 0
