@@ -58,3 +58,11 @@ async def set_customer_facts(
             .where(Customer.merchant_id == tenant.merchant_id, Customer.id == customer_id)
             .values(**values)
         )
+
+
+async def customer_row(resources: Resources, tenant: Tenant, customer_id: str) -> Customer:
+    """The customer's row as committed (balance, lifetime facts, last activity)."""
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        row = await session.get(Customer, (tenant.merchant_id, customer_id))
+    assert row is not None
+    return row

@@ -135,7 +135,7 @@ def test_a_goal_spend_campaign_is_met_by_spending_exactly_its_amount(
         id="c2",
         name="Spend 100",
         kind="goal_spend",
-        multiplier=None,
+        multiplier=Decimal(1),
         goal_amount=Decimal("100.00"),
         bonus_points=75,
         starts_at=START,

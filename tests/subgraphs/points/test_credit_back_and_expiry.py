@@ -338,50 +338,36 @@ async def test_points_expiring_after_earning_say_which_lots_and_when(
     assert await balance(resources, tenant, customer_id) == later
 
 
-async def test_customers_with_expired_lots_are_listed_a_batch_at_a_time(
-    resources: Resources, tenant: Tenant, t0: datetime
+@pytest.mark.parametrize(
+    ("policy", "due_on_day"),
+    [
+        pytest.param({"kind": "after_earning", "days": 30}, 31, id="after earning"),
+        pytest.param({"kind": "inactivity", "days": 90}, 91, id="after inactivity"),
+    ],
+)
+async def test_customers_due_for_expiry_are_listed_a_batch_at_a_time(
+    resources: Resources,
+    tenant: Tenant,
+    t0: datetime,
+    policy: dict[str, Any],
+    due_on_day: int,
 ) -> None:
-    """Points expiring 30 days after earning: the job's listing of customers with expired lots
-    respects the batch size too, so one run never reads a whole shop's lots at once.
-    Kills `expired_lots(now, limit=limit)` -> `limit=None` and the limit dropped."""
-    await configure(resources, tenant, expiry={"kind": "after_earning", "days": 30})
+    """The job expires a batch per transaction: its listing respects the batch size (one run
+    never reads a whole shop at once) and lists only customers who are due, since a batch
+    filled with customers the re-check then spares would end the run before the due ones
+    behind them. Kills `limit=limit` -> `limit=None` or dropped in both listings, and the
+    inactivity cutoff's `now - days` -> `now + days`."""
+    await configure(resources, tenant, expiry=policy)
     customers = [await add_customer(resources, tenant) for _ in range(3)]
     for customer_id in customers:
         await earn(resources, tenant, customer_id, "1.00", at=t0)
+    not_due = await add_customer(resources, tenant)
+    await earn(resources, tenant, not_due, "1.00", at=t0 + (due_on_day - 10) * DAY)
 
+    now = t0 + due_on_day * DAY
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
-        batch = await customers_due_for_expiry(
-            session, tenant.merchant_id, now=t0 + 31 * DAY, limit=2
-        )
-        everyone = await customers_due_for_expiry(
-            session, tenant.merchant_id, now=t0 + 31 * DAY, limit=10
-        )
-
-    assert batch == sorted(customers)[:2]
-    assert everyone == sorted(customers)
-
-
-async def test_inactive_customers_are_listed_a_batch_at_a_time(
-    resources: Resources, tenant: Tenant, t0: datetime
-) -> None:
-    """The job expires a batch per transaction; its listing must respect the batch size, and
-    list only the inactive: a batch filled with customers the re-check then spares would end
-    the run before the inactive ones behind them. Kills `limit=limit` -> `limit=None` for the
-    inactivity listing and `now - days` -> `now + days`."""
-    await configure(resources, tenant, expiry={"kind": "inactivity", "days": 90})
-    customers = [await add_customer(resources, tenant) for _ in range(3)]
-    for customer_id in customers:
-        await earn(resources, tenant, customer_id, "1.00", at=t0)
-    active = await add_customer(resources, tenant)
-    await earn(resources, tenant, active, "1.00", at=t0 + 80 * DAY)
-
-    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
-        batch = await customers_due_for_expiry(
-            session, tenant.merchant_id, now=t0 + 91 * DAY, limit=2
-        )
-        everyone = await customers_due_for_expiry(
-            session, tenant.merchant_id, now=t0 + 91 * DAY, limit=10
-        )
+        batch = await customers_due_for_expiry(session, tenant.merchant_id, now=now, limit=2)
+        everyone = await customers_due_for_expiry(session, tenant.merchant_id, now=now, limit=10)
 
     assert batch == sorted(customers)[:2]
     assert everyone == sorted(customers)

@@ -30,7 +30,7 @@ from subgraphs.points.orders.reversal import RefundLine, ReverseCommand, reverse
 from subgraphs.points.program.calculation import EarnAction, Order, OrderLine
 from subgraphs.points.program.service import Channel, update_program_config
 from tests.conftest import Tenant, add_customer
-from tests.subgraphs.points.ledger_helpers import ledger_state
+from tests.subgraphs.points.ledger_helpers import customer_row, ledger_state
 
 OPENING = 10_000  # far more than any order here earns: the balance cap never applies
 
@@ -86,17 +86,6 @@ async def refund(
 def proportion(points: int, part: Decimal, whole: Decimal) -> int:
     """The points of ``part`` of a line worth ``whole`` that earned ``points``, rounded down."""
     return int((points * part / whole).to_integral_value(rounding=ROUND_FLOOR))
-
-
-async def customer_row(resources: Resources, tenant: Tenant, customer_id: str) -> Customer:
-    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
-        row = await session.scalar(
-            select(Customer).where(
-                Customer.merchant_id == tenant.merchant_id, Customer.id == customer_id
-            )
-        )
-    assert row is not None
-    return row
 
 
 async def balance(resources: Resources, tenant: Tenant, customer_id: str) -> int:

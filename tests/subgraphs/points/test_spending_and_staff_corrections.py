@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from db.ids import new_id
-from db.models import Customer
 from db.session import tenant_unit_of_work
 from subgraphs.kit.resources import Resources
 from subgraphs.kit.write_context import WriteContext
@@ -19,7 +18,7 @@ from subgraphs.points.errors import PointsError, PointsErrorCode
 from subgraphs.points.ledger import service as ledger
 from subgraphs.points.program.service import update_program_config
 from tests.conftest import Tenant, add_customer
-from tests.subgraphs.points.ledger_helpers import ledger_state
+from tests.subgraphs.points.ledger_helpers import customer_row, ledger_state
 
 # Later than any row the fixtures write (they use the clock), so `NOW` is the latest activity.
 NOW = datetime(2036, 1, 1, 12, tzinfo=UTC)
@@ -52,13 +51,6 @@ async def spend(
         return await ledger.redeem(session, tenant.merchant_id, command, now=NOW)
 
 
-async def customer(resources: Resources, tenant: Tenant, customer_id: str) -> Customer:
-    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
-        row = await session.get(Customer, (tenant.merchant_id, customer_id))
-    assert row is not None
-    return row
-
-
 async def balance(resources: Resources, tenant: Tenant, customer_id: str) -> int:
     state = await ledger_state(resources, tenant, customer_id)
     assert state.consistent, state
@@ -74,7 +66,7 @@ async def test_a_correction_takes_the_balance_down_to_exactly_zero_and_not_below
     the whole balance refused), `activity_at` dropped or None, and `max(points, 0)` ->
     `max(points, 1)`."""
     customer_id = await add_customer(resources, tenant, points=100)
-    earned_before = (await customer(resources, tenant, customer_id)).total_points_earned
+    earned_before = (await customer_row(resources, tenant, customer_id)).total_points_earned
 
     part = await correct(resources, tenant, customer_id, -40)
     rest = await correct(resources, tenant, customer_id, -60)
@@ -85,7 +77,7 @@ async def test_a_correction_takes_the_balance_down_to_exactly_zero_and_not_below
     assert refused.value.code is PointsErrorCode.INSUFFICIENT_POINTS
     assert refused.value.field == "points"
     assert await balance(resources, tenant, customer_id) == 0
-    after = await customer(resources, tenant, customer_id)
+    after = await customer_row(resources, tenant, customer_id)
     assert (after.total_points_earned, after.last_activity_at) == (earned_before, NOW)
 
 
@@ -102,7 +94,7 @@ async def test_a_staff_credit_expires_like_earned_points_and_records_who_made_it
     assert (credit.points, credit.source, credit.actor_id) == (50, "staff", "staff-42")
     assert credit.expires_at == NOW + timedelta(days=30)
     assert await balance(resources, tenant, customer_id) == 50
-    assert (await customer(resources, tenant, customer_id)).total_points_earned == 50
+    assert (await customer_row(resources, tenant, customer_id)).total_points_earned == 50
 
 
 async def test_a_spend_larger_than_the_balance_is_refused_with_its_code(
