@@ -14,7 +14,17 @@ LUA = """
 wrk.method = "POST"
 wrk.headers["content-type"] = "application/json"
 wrk.headers["authorization"] = "Bearer {token}"
-math.randomseed(7)
+-- Each wrk thread has its own Lua state: seeded alike, the threads would send the same bounds
+-- in lockstep, and a router's deduplication of identical in-flight requests would answer
+-- one thread's requests with another's (it did, until 2026-12-02). One seed per thread.
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("seed", 7 + threads)
+end
+function init(args)
+  math.randomseed(seed)
+end
 request = function()
   return wrk.format(nil, nil, nil, string.format([[{body}]], math.random(0, {max_bound})))
 end
