@@ -4,7 +4,7 @@ the function changes, and a judgement must not silently pass to another mutant."
 
 from pathlib import Path
 
-from bench.mutants import Judgement, judged_equivalent, still_holds
+from mutants import Judgement, judged_equivalent, still_holds
 
 # A mutant's diff as mutmut shows it (`mutmut show NAME`), for one call with keyword arguments.
 _DIFF = """--- subgraphs/points/expiry/service.py
