@@ -43,6 +43,12 @@ SCENARIOS = (
         ("--customers", "50000", "--orders", "250000"),
         ("--customers", "2000", "--orders", "6000", "--seconds", "3", "--warmup", "1"),
     ),
+    Scenario(
+        "read_cpu",
+        "read_cpu.py",
+        ("--customers", "50000", "--orders", "250000"),
+        ("--customers", "2000", "--orders", "6000", "--requests", "400", "--rounds", "2"),
+    ),
     Scenario("realtime", "realtime.py", (), ("--subscribers", "200", "--rounds", "3")),
     Scenario("ledger", "ledger.py", (), ("--seconds", "4")),
     Scenario("webhooks", "webhooks.py", (), ("--deliveries", "500", "--steady-seconds", "0")),

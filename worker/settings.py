@@ -23,6 +23,7 @@ from prometheus_client import start_http_server
 import subgraphs
 import worker
 from db.session import create_engine, create_session_factory
+from subgraphs.kit.collector import settle_after_startup
 from subgraphs.kit.jobs import JobSpec, declared_jobs
 from subgraphs.kit.observability import configure_logging
 from subgraphs.kit.resources import open_resources
@@ -70,6 +71,7 @@ async def _startup(ctx: dict[str, Any]) -> None:
         metrics, _ = start_http_server(settings.worker_metrics_port, addr=settings.host)
         stack.callback(metrics.server_close)
         stack.callback(metrics.shutdown)
+    settle_after_startup()
 
 
 async def _shutdown(ctx: dict[str, Any]) -> None:

@@ -25,6 +25,7 @@ from gateway.edge.gdpr.downloads import gdpr_download_routes
 from gateway.edge.referrals.clicks import referral_click_routes
 from gateway.edge.uploads.routes import upload_routes
 from gateway.edge.webhooks.shim import webhook_routes
+from subgraphs.kit.collector import settle_after_startup
 from subgraphs.kit.observability import configure_logging
 from subgraphs.kit.resources import Resources, open_resources
 from subgraphs.kit.settings import Settings, get_settings
@@ -60,6 +61,7 @@ def create_edge_app(
         configure_logging(resolved.log_level)
         async with open_resources(resolved, live=False) as opened:
             app.state.resources = opened
+            settle_after_startup()
             yield
 
     app = Starlette(routes=_routes(), lifespan=lifespan)

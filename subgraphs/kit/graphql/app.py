@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import Any
@@ -24,6 +23,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 from strawberry.types.unset import UnsetType
 
+from subgraphs.kit.collector import settle_after_startup
 from subgraphs.kit.errors import UnauthenticatedError
 from subgraphs.kit.graphql.context import Context, LoadersFactory
 from subgraphs.kit.graphql.shared_subscriptions import SharedSubscriptionsHandler
@@ -135,10 +135,7 @@ def create_subgraph_app(
             return
         async with open_resources(settings or get_settings()) as opened:
             view.resources = opened
-            # The schema, the ORM's mappings and the imported modules live as long as the
-            # process: out of the collector's sight, its full passes stop re-walking them
-            # (~250,000 objects) while requests run.
-            gc.freeze()
+            settle_after_startup()
             log.info("subgraph_started", subgraph=name)
             yield
 

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final, Literal, cast
 
 import strawberry
 from graphql import GraphQLError, ValuesOfCorrectTypeRule, specified_rules
 from graphql.validation import ASTValidationRule, ValidationContext, ValidationRule
+from starlette.requests import Request
 from strawberry.extensions import MaxTokensLimiter, ParserCache, SchemaExtension
 from strawberry.extensions.query_depth_limiter import create_validator
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from subgraphs.kit.errors import BAD_USER_INPUT, QUERY_TOO_COMPLEX
+from subgraphs.kit.graphql.context import Context
 from subgraphs.kit.graphql.cost import QueryCostLimiter
 from subgraphs.kit.graphql.errors import (
     ErrorCodes,
@@ -23,6 +25,7 @@ from subgraphs.kit.graphql.errors import (
     mask_unexpected_errors,
     with_code,
 )
+from subgraphs.kit.graphql.execution import PlainFieldsExecutionContext
 from subgraphs.kit.graphql.input_checks import LiteralInputRule, VariableChecks
 from subgraphs.kit.graphql.metrics import metrics_extension
 from subgraphs.kit.graphql.scalars import SCALAR_MAP
@@ -82,6 +85,17 @@ SHAPE_RULES: tuple[type[ASTValidationRule], ...] = (
 VALIDATION_RULES: tuple[type[ASTValidationRule], ...] = (*SHAPE_RULES, *VALUE_RULES)
 
 
+class _ReleaseRequestCaches(SchemaExtension):
+    """Over HTTP, the request's loaders go when its operation ends (Context.release says why
+    this matters); a socket's context lives on."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        context = self.execution_context.context
+        if isinstance(context, Context) and isinstance(context.request, Request):
+            context.release()
+
+
 class SubgraphSchema(strawberry.federation.Schema):
     # Its validation caches (set by build_schema).
     shape_validation: ShapeValidation
@@ -120,6 +134,7 @@ def build_schema(
         QueryCostLimiter,
         mask_unexpected_errors,
         metrics_extension(name),
+        _ReleaseRequestCaches,
     ]
     schema = SubgraphSchema(
         query=query,
@@ -129,6 +144,7 @@ def build_schema(
         federation_version=FEDERATION_VERSION,
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
+        execution_context_class=PlainFieldsExecutionContext,
     )
     describe_root_types(schema)
     schema.shape_validation = validation
