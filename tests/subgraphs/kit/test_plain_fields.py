@@ -222,3 +222,74 @@ async def test_a_released_context_frees_what_its_loaders_cached_without_the_coll
         assert context._loaders is None
     finally:
         gc.enable()
+
+
+@strawberry.type
+class Pet:
+    name: str
+    legs: int
+
+    @classmethod
+    def is_type_of(cls, obj: Any, _info: Any) -> bool:
+        return isinstance(obj, Pet)
+
+
+class Robot:
+    """The same attributes as a Pet: only the type check tells them apart."""
+
+    def __init__(self, name: str, legs: int) -> None:
+        self.name = name
+        self.legs = legs
+
+
+@strawberry.type
+class ListsQuery:
+    @strawberry.field
+    def maybe_shoppers(self) -> list[StrictShopper | None]:
+        return [StrictShopper(id=strawberry.ID("a"), points=1), None]
+
+    @strawberry.field
+    def shoppers(self) -> list[StrictShopper]:
+        rows: list[StrictShopper] = ROWS["lists"]
+        return rows
+
+    @strawberry.field
+    def pets(self) -> list[Pet]:
+        # A Robot where a Pet is promised: graphql-core's type check must still refuse it.
+        things: list[Pet] = ROWS["pets"]
+        return things
+
+
+@pytest.mark.parametrize(
+    ("query", "rows", "pets"),
+    [
+        ("{ maybeShoppers { id points } }", [], []),
+        (
+            "{ shoppers { id points } }",
+            [StrictShopper(id=strawberry.ID("a"), points=1), None],
+            [],
+        ),
+        (
+            "{ shoppers { id points } }",
+            [
+                StrictShopper(id=strawberry.ID("a"), points=1),
+                StrictShopper(id=strawberry.ID("b"), points=2),
+            ],
+            [],
+        ),
+        ("{ pets { name legs } }", [], [Pet(name="rex", legs=4), Pet(name="tom", legs=4)]),
+        ("{ pets { name legs } }", [], [Pet(name="rex", legs=4), Robot(name="r2", legs=3)]),
+    ],
+)
+async def test_lists_of_plain_objects_answer_and_fail_as_graphql_core_does(
+    query: str, rows: list[Any], pets: list[Any]
+) -> None:
+    ROWS["lists"], ROWS["pets"] = rows, pets
+    expected = await strawberry.Schema(ListsQuery).execute(query)
+    answered = await strawberry.Schema(
+        ListsQuery, execution_context_class=PlainFieldsExecutionContext
+    ).execute(query)
+    assert answered.data == expected.data
+    assert [(error.message, error.path) for error in answered.errors or []] == [
+        (error.message, error.path) for error in expected.errors or []
+    ]
