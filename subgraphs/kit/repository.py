@@ -44,7 +44,7 @@ from db.models import AuditLog, Merchant
 from db.models.base import Base
 from subgraphs.kit.audit import AuditAction
 from subgraphs.kit.bulk import copy_rows
-from subgraphs.kit.driver_reads import DRIVER_READS
+from subgraphs.kit.driver import TEMPLATES
 from subgraphs.kit.pagination import Page, PageRequest, invalid_cursor, typed_position
 
 ModelT = TypeVar("ModelT", bound=Base)
@@ -347,7 +347,7 @@ class TenantRepository(Generic[ModelT]):
     ) -> Page[Any]:
         """``paginate_records`` for the hottest lists: the same page, as named tuples of every
         column, from a template compiled once per shape and run on the session's driver
-        connection (``kit.driver_reads``: why)."""
+        connection (``kit.driver``: why)."""
         request = untagged(request, tag)
         travel = travels_descending(request, descending)
         cursor = None if request.cursor is None else _decoded(keyset, request.cursor)
@@ -379,7 +379,7 @@ class TenantRepository(Generic[ModelT]):
         values: dict[str, Any] = {"merchant_id": self._merchant_id, "limit": request.limit + 1}
         values.update((f"value_{i}", c.value) for i, c in enumerate(comparisons))
         values.update((f"cursor_{i}", bound) for i, bound in enumerate(cursor or ()))
-        rows = await DRIVER_READS.fetch(self._session, shape, template, values)
+        rows = await TEMPLATES.fetch(self._session, shape, template, values)
         return Page.from_overfetch(rows, request)
 
     def _page_per_owner(

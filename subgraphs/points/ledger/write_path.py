@@ -44,7 +44,7 @@ from subgraphs.points.errors import (
     idempotency_key_reused,
 )
 from subgraphs.points.ledger.calculation_inputs import CalculationInputs, calculation_inputs
-from subgraphs.points.ledger.repository import LedgerRepository
+from subgraphs.points.ledger.repository import RECORDED_PROJECTION, LedgerRepository
 from subgraphs.points.program.calculation import TraceStep
 from subgraphs.points.program.service import ExpiryKind, ProgramConfig
 from subgraphs.points.tiers.rules import TierFacts
@@ -193,26 +193,26 @@ class LedgerWriter:
         (``LedgerRepository.record_entry``), then the lots a debit takes."""
         change = draft.change
         tier = await self._tier_after(customer, change)
-        transaction = PointsTransaction(
-            merchant_id=self.merchant_id,
-            id=new_id(),
-            customer_id=customer.id,
-            kind=draft.kind,
-            points=draft.points,
+        row: dict[str, Any] = {
+            "merchant_id": self.merchant_id,
+            "id": new_id(),
+            "customer_id": customer.id,
+            "kind": draft.kind,
+            "points": draft.points,
             # A credit opens a lot of unspent points.
-            remaining_points=draft.points if draft.points > 0 else None,
-            reason=draft.reason,
-            idempotency_key=draft.idempotency_key,
-            source=draft.source,
-            explanation=draft.explanation,
-            order_id=draft.order_id,
-            currency=draft.currency,
-            expires_at=draft.expires_at if draft.points > 0 else None,
-            actor_id=draft.actor_id,
-        )
+            "remaining_points": draft.points if draft.points > 0 else None,
+            "reason": draft.reason,
+            "idempotency_key": draft.idempotency_key,
+            "source": draft.source,
+            "explanation": draft.explanation,
+            "order_id": draft.order_id,
+            "currency": draft.currency,
+            "expires_at": draft.expires_at if draft.points > 0 else None,
+            "actor_id": draft.actor_id,
+        }
         audit = {
             "customer_id": customer.id,
-            "transaction_id": transaction.id,
+            "transaction_id": row["id"],
             "points": draft.points,
             "source": draft.source,
             "reason": draft.reason,
@@ -220,7 +220,7 @@ class LedgerWriter:
         }
         recorded = await self.ledger.record_entry(
             {
-                **{column: getattr(transaction, column) for column in _RECORDED_COLUMNS},
+                **row,
                 "earned": change.earned,
                 "spent": change.spent,
                 "orders": change.orders,
@@ -246,10 +246,10 @@ class LedgerWriter:
                 "order.id",
                 f"order {draft.order_id} has already earned points",
             )
-        transaction.created_at = recorded.created_at
+        transaction = self.ledger.recorded_entry(row, recorded.created_at)
         # The locked entity shows the projection the statement wrote (what an UPDATE ...
         # RETURNING into the session did before), without marking it changed.
-        for column in _PROJECTION_COLUMNS:
+        for column in RECORDED_PROJECTION:
             set_committed_value(customer, column, getattr(recorded, column))
         if draft.drain_lots:
             drained = await self.ledger.drain_lots(draft.drain_lots)
@@ -270,30 +270,3 @@ class LedgerWriter:
         facts = TierFacts.of(earned, spent, customer.rfm_score)
         tiers = (await self.inputs()).tiers
         return tier_assignment(tiers, customer.id, customer.vip_tier_id, facts)
-
-
-# What ``record`` sends of the ledger row, and reads back of the customer's projection.
-_RECORDED_COLUMNS = (
-    "id",
-    "customer_id",
-    "kind",
-    "points",
-    "remaining_points",
-    "reason",
-    "idempotency_key",
-    "source",
-    "explanation",
-    "order_id",
-    "currency",
-    "expires_at",
-    "actor_id",
-)
-_PROJECTION_COLUMNS = (
-    "points_balance",
-    "total_points_earned",
-    "total_spent",
-    "orders_count",
-    "first_order_at",
-    "last_activity_at",
-    "vip_tier_id",
-)

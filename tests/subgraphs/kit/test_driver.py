@@ -1,6 +1,9 @@
-"""A list read on the driver's connection (``TenantRepository.read_page``) is the same list as
-the one SQLAlchemy executes (``paginate_records``): the same rows in the same order, page
-after page, in every order and direction, with filters — and it stays one merchant's."""
+"""Statements on the driver's connection (``kit.driver``) behave as SQLAlchemy's would:
+- a list read (``TenantRepository.read_page``) is the same list as the one SQLAlchemy executes
+  (``paginate_records``): the same rows in the same order, page after page, in every order and
+  direction, with filters — and it stays one merchant's;
+- a row made an entity (``loaded``) is the one the session would hold, fresh and clean;
+- a failing statement raises SQLAlchemy's exception, and the unit of work rolls back."""
 
 from __future__ import annotations
 
@@ -8,11 +11,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import bindparam, inspect, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from db.models import Customer
 from db.session import tenant_unit_of_work
-from subgraphs.kit.driver_reads import DRIVER_READS
+from subgraphs.kit.driver import TEMPLATES, CompiledStatement, loaded, run
 from subgraphs.kit.pagination import Page, PageRequest
 from subgraphs.kit.repository import Comparison
 from subgraphs.kit.resources import Resources
@@ -23,6 +27,7 @@ from subgraphs.points.customers.repository import (
     customer_position,
 )
 from tests.conftest import Tenant, add_customer
+from worker.webhooks.processing import is_permanent
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -133,11 +138,11 @@ async def test_one_template_per_shape_whatever_the_values(
         first = await repository.customers_page(
             PageRequest(limit=10), [compare("points_balance", "<=", Decimal(1))]
         )
-        templates = len(DRIVER_READS._compiled)
+        templates = len(TEMPLATES._compiled)
         second = await repository.customers_page(
             PageRequest(limit=10), [compare("points_balance", "<=", Decimal(2))]
         )
-        same_shape = len(DRIVER_READS._compiled)
+        same_shape = len(TEMPLATES._compiled)
         other = await repository.customers_page(
             PageRequest(limit=10), [compare("points_balance", ">=", Decimal(2))]
         )
@@ -146,4 +151,83 @@ async def test_one_template_per_shape_whatever_the_values(
     assert sorted(row.points_balance for row in second.rows) == [1, 2]
     assert sorted(row.points_balance for row in other.rows) == [2, 3]
     assert same_shape == templates
-    assert len(DRIVER_READS._compiled) == templates + 1
+    assert len(TEMPLATES._compiled) == templates + 1
+
+
+# Statements fixed at import, as the ledger's are: a read of every customer column, and an
+# update whose check constraint (balance >= 0) and types Postgres enforces.
+_CUSTOMER_BY_ID = CompiledStatement.of(
+    select(*Customer.__table__.columns).where(
+        Customer.merchant_id == bindparam("merchant_id"), Customer.id == bindparam("id")
+    )
+)
+_MOVE_BALANCE = CompiledStatement.of(
+    text(
+        "UPDATE customers SET points_balance = points_balance + CAST(:points AS bigint) "
+        "WHERE merchant_id = :merchant_id AND id = :id RETURNING points_balance"
+    ).columns(Customer.__table__.c.points_balance)
+)
+
+
+async def _customer_row(session: Any, tenant: Tenant, customer_id: str) -> dict[str, Any]:
+    rows = await run(
+        session, _CUSTOMER_BY_ID, {"merchant_id": tenant.merchant_id, "id": customer_id}
+    )
+    return dict(zip(COLUMNS, rows[0], strict=True))
+
+
+async def test_a_loaded_row_is_a_clean_persistent_entity(
+    resources: Resources, tenant: Tenant
+) -> None:
+    customer_id = await add_customer(resources, tenant, points=7)
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        customer = loaded(session, Customer, await _customer_row(session, tenant, customer_id))
+        state = inspect(customer)
+        assert state.persistent
+        assert not session.dirty
+        assert not session.new
+        # The session's own lookup finds it, without a statement, as for a loaded row.
+        assert await session.get(Customer, (tenant.merchant_id, customer_id)) is customer
+        assert customer.points_balance == 7
+        await session.flush()
+        assert not state.modified
+
+
+async def test_a_loaded_row_refreshes_the_entity_the_session_already_holds(
+    resources: Resources, tenant: Tenant
+) -> None:
+    customer_id = await add_customer(resources, tenant, points=7)
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        held = await session.get(Customer, (tenant.merchant_id, customer_id))
+        assert held is not None
+        assert held.points_balance == 7
+        moved = await run(
+            session,
+            _MOVE_BALANCE,
+            {"merchant_id": tenant.merchant_id, "id": customer_id, "points": 5},
+        )
+        assert moved[0][0] == 12
+        again = loaded(session, Customer, await _customer_row(session, tenant, customer_id))
+        assert again is held
+        assert held.points_balance == 12
+        assert not session.dirty
+
+
+async def test_a_driver_statement_fails_as_sqlalchemy_would_have(
+    resources: Resources, tenant: Tenant
+) -> None:
+    """The worker retries or fails a delivery by SQLAlchemy's exception types (a data exception
+    is permanent), and the unit of work rolls back on them: a driver statement's error must be
+    one of them, and leave nothing behind."""
+    customer_id = await add_customer(resources, tenant, points=7)
+    values = {"merchant_id": tenant.merchant_id, "id": customer_id}
+    with pytest.raises(IntegrityError) as below_zero:
+        async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+            await run(session, _MOVE_BALANCE, {**values, "points": -8})
+    assert getattr(below_zero.value.orig, "sqlstate", None) == "23514"
+    with pytest.raises(DBAPIError) as overflow:
+        async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+            await run(session, _MOVE_BALANCE, {**values, "points": 2**62 * 2 - 1})
+    assert is_permanent(overflow.value)
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        assert (await _customer_row(session, tenant, customer_id))["points_balance"] == 7
