@@ -480,12 +480,19 @@ def serve(
 @app.command()
 def worker() -> None:
     """Run background jobs (arq on Redis)."""
+    import asyncio
+
+    import uvloop
     from arq import run_worker
 
     from worker.settings import worker_settings
 
     resolved = _environment()
     try:
+        # The loop the subgraphs serve on (uvicorn's loop="uvloop"); arq runs on the current
+        # one. A job is mostly round trips to Postgres and Redis, and uvloop's cost a round
+        # trip was about two thirds of asyncio's here (bench/README.md).
+        asyncio.set_event_loop(uvloop.new_event_loop())
         run_worker(worker_settings(resolved.settings))
     finally:
         resolved.stop()
