@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import uvloop
+
 # The project's code: this path moves with it.
 from db.migrate import upgrade_async
 
@@ -57,7 +59,10 @@ def run(name: str, parser: argparse.ArgumentParser, scenario: Scenario, *, floor
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         with scratch_directory() as scratch, postgres_server(scratch) as server:
-            report = asyncio.run(_run(name, server, scratch, scenario, args, floor))
+            # On the loop our processes serve on (subgraphs, edge and worker run uvloop): what a
+            # scenario runs in this process (the ledger's awards, read_cpu's requests) costs
+            # here what it costs there.
+            report = uvloop.run(_run(name, server, scratch, scenario, args, floor))
             report.print()
     except KeyboardInterrupt:
         # The finally blocks have stopped our processes and dropped the scratch databases.
