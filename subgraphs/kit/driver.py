@@ -28,7 +28,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple, NoReturn, TypeVar, cast
 
-from sqlalchemy import Connection, Select, TextualSelect, inspect
+from sqlalchemy import Connection, Insert, Select, TextualSelect, inspect
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
@@ -39,7 +39,8 @@ _DIALECT: Final = asyncpg_dialect()  # type: ignore[no-untyped-call]
 _MAX_TEMPLATES: Final = 512
 
 Processor = Callable[[Any], Any] | None
-Statement = Select[Any] | TextualSelect
+# A write with RETURNING is one too: its rows are what it returns.
+Statement = Select[Any] | TextualSelect | Insert
 EntityT = TypeVar("EntityT")
 
 
@@ -67,7 +68,11 @@ class CompiledStatement:
         compiled = statement.compile(dialect=_DIALECT)
         names = tuple(compiled.positiontup or ())
         binds = compiled.binds
-        columns = list(statement.selected_columns)
+        columns = list(
+            statement.exported_columns
+            if isinstance(statement, Insert)
+            else statement.selected_columns
+        )
         row_type = cast(
             type[tuple[Any, ...]],
             NamedTuple("Record", [(str(column.key), object) for column in columns]),

@@ -6,13 +6,15 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, func, literal, select, text, update
+from sqlalchemy import ColumnElement, Text, bindparam, func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from db.ids import new_id
 from db.models import Customer, OrderFactSource
 from db.models import OrderFact as OrderRow
+from subgraphs.kit.driver import CompiledStatement, run
 from subgraphs.kit.repository import TenantRepository
 
 if TYPE_CHECKING:
@@ -64,6 +66,73 @@ _BACKFILL = text(
 
 
 UPSERT_BATCH = 1_000
+_ORDER_KEY = ["merchant_id", "shopify_order_id"]
+# What a webhook's payload replaces of a recorded order (``upsert(replace=True)``).
+_REPLACED = (
+    "created_at", "currency", "subtotal", "total", "presentment_currency",
+    "presentment_subtotal", "presentment_total", "channel", "region", "discount_codes", "source",
+)  # fmt: skip
+
+
+def _kept_on_conflict(statement: PgInsert, *, replace: bool) -> dict[str, ColumnElement[Any]]:
+    """The SET of an upsert whose order is recorded already (``upsert``'s rules)."""
+    current, new = OrderRow.__table__.c, statement.excluded
+    kept: dict[str, ColumnElement[Any]] = {
+        "paid_at": func.coalesce(current.paid_at, new.paid_at),
+        "cancelled_at": func.coalesce(current.cancelled_at, new.cancelled_at),
+        "customer_id": func.coalesce(current.customer_id, new.customer_id),
+        "updated_at": func.now(),
+    }
+    if replace:
+        kept |= {name: new[name] for name in _REPLACED}
+        kept["customer_id"] = func.coalesce(new.customer_id, current.customer_id)
+    return kept
+
+
+def _upsert_one(*, replace: bool) -> CompiledStatement:
+    """One order's upsert, every value a parameter: its customer is ``customer_id``, else the
+    one of ``shopify_customer_id`` (if enrolled), and its tier that customer's tier now.
+    Built and compiled once: building it per order (the ``excluded`` columns, the subqueries)
+    was a sixth of the worker's CPU an order (py-spy, bench/webhooks.py)."""
+    table = OrderRow.__table__
+    merchant = bindparam("merchant_id", type_=Text)
+    by_shopify_id = (
+        select(Customer.id)
+        .where(
+            Customer.merchant_id == merchant,
+            Customer.shopify_customer_id == bindparam("shopify_customer_id", type_=Text),
+        )
+        .scalar_subquery()
+    )
+    customer = func.coalesce(bindparam("customer_id", type_=Text), by_shopify_id)
+    tier = (
+        select(Customer.vip_tier_id)
+        .where(Customer.merchant_id == merchant, Customer.id == customer)
+        .scalar_subquery()
+    )
+    given = [
+        name for name in _ONE_ORDER_COLUMNS if name not in {"merchant_id", "customer_id", "tier_id"}
+    ]
+    statement = pg_insert(OrderRow).values(
+        merchant_id=merchant,
+        customer_id=customer,
+        tier_id=tier,
+        **{name: bindparam(name, type_=table.c[name].type) for name in given},
+    )
+    return CompiledStatement.of(
+        statement.on_conflict_do_update(
+            index_elements=_ORDER_KEY, set_=_kept_on_conflict(statement, replace=replace)
+        ).returning(table.c.id)
+    )
+
+
+_ONE_ORDER_COLUMNS = (
+    "merchant_id", "id", "shopify_order_id", "customer_id", "created_at", "paid_at",
+    "cancelled_at", "currency", "subtotal", "total", "presentment_currency",
+    "presentment_subtotal", "presentment_total", "channel", "region", "discount_codes",
+    "tier_id", "source",
+)  # fmt: skip
+_UPSERT_ONE = {replace: _upsert_one(replace=replace) for replace in (False, True)}
 
 
 class OrderFactsRepository(TenantRepository[OrderRow]):
@@ -92,12 +161,20 @@ class OrderFactsRepository(TenantRepository[OrderRow]):
         )
 
     def _values(self, fact: OrderFact, source: OrderFactSource) -> dict[str, Any]:
+        """A row of the multi-row upsert: its customer and tier as subqueries."""
         customer = self._customer_of(fact)
+        return {
+            **self._given_values(fact, source),
+            "customer_id": customer,
+            "tier_id": self._tier_of(customer),
+        }
+
+    def _given_values(self, fact: OrderFact, source: OrderFactSource) -> dict[str, Any]:
+        """What a row takes from the fact itself."""
         return {
             "merchant_id": self._merchant_id,
             "id": new_id(),
             "shopify_order_id": fact.shopify_order_id,
-            "customer_id": customer,
             "created_at": fact.created_at,
             "paid_at": fact.paid_at,
             "cancelled_at": fact.cancelled_at,
@@ -110,7 +187,6 @@ class OrderFactsRepository(TenantRepository[OrderRow]):
             "channel": fact.channel.value,
             "region": fact.region,
             "discount_codes": list(fact.discount_codes),
-            "tier_id": self._tier_of(customer),
             "source": source.value,
         }
 
@@ -133,33 +209,20 @@ class OrderFactsRepository(TenantRepository[OrderRow]):
     async def _upsert_batch(
         self, facts: Sequence[OrderFact], *, source: OrderFactSource, replace: bool
     ) -> int:
+        if len(facts) == 1:
+            # One order: every webhook. Built once, run on the driver (``_UPSERT_ONE``).
+            fact = facts[0]
+            values = {
+                **self._given_values(fact, source),
+                "customer_id": fact.customer_id,
+                "shopify_customer_id": fact.shopify_customer_id,
+            }
+            return len(await run(self._session, _UPSERT_ONE[replace], values))
         rows = [self._values(fact, source) for fact in facts]
-        # One order (every webhook) as a single-row VALUES: SQLAlchemy caches its compiled
-        # form, while a multi-row VALUES has no cache key and was compiled anew for each order
-        # (the worker's largest cost per order, bench/README.md).
-        statement = (
-            pg_insert(OrderRow).values(**rows[0])
-            if len(rows) == 1
-            else pg_insert(OrderRow).values(rows)
-        )
-        current, new = OrderRow.__table__.c, statement.excluded
-        kept: dict[str, ColumnElement[Any]] = {
-            "paid_at": func.coalesce(current.paid_at, new.paid_at),
-            "cancelled_at": func.coalesce(current.cancelled_at, new.cancelled_at),
-            "customer_id": func.coalesce(current.customer_id, new.customer_id),
-            "updated_at": func.now(),
-        }
-        if replace:
-            replaced = (
-                "created_at", "currency", "subtotal", "total", "presentment_currency",
-                "presentment_subtotal", "presentment_total", "channel", "region",
-                "discount_codes", "source",
-            )  # fmt: skip
-            kept |= {name: new[name] for name in replaced}
-            kept["customer_id"] = func.coalesce(new.customer_id, current.customer_id)
+        statement = pg_insert(OrderRow).values(rows)
         result = await self._session.execute(
             statement.on_conflict_do_update(
-                index_elements=["merchant_id", "shopify_order_id"], set_=kept
+                index_elements=_ORDER_KEY, set_=_kept_on_conflict(statement, replace=replace)
             )
         )
         return int(getattr(result, "rowcount", 0))
