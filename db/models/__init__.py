@@ -8,6 +8,7 @@ from db.models.analytics import (
     RfmBenchmark,
     RfmScoreHistory,
     RfmSettings,
+    RfmShopAverage,
 )
 from db.models.api_key import MerchantApiKey
 from db.models.backfill import BackfillStatus, BackfillStep, ShopifyBackfill
@@ -113,6 +114,7 @@ __all__ = [
     "RfmBenchmark",
     "RfmScoreHistory",
     "RfmSettings",
+    "RfmShopAverage",
     "RoiMetrics",
     "ShopifyBackfill",
     "StagedUpload",

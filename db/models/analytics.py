@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     DateTime,
     Index,
@@ -107,6 +108,20 @@ class RfmSettings(SettingsDocument, Base):
     """A merchant's RFM thresholds: one validated document, versioned like other settings."""
 
     __tablename__ = "rfm_thresholds"
+
+
+class RfmShopAverage(Base):
+    """The shop's orders and net total as of its last full RFM pass: the average order value a
+    customer rescored between passes is scored against (``analytics.rfm``)."""
+
+    __tablename__ = "rfm_shop_averages"
+    __table_args__ = (HASH_PARTITIONED_BY_MERCHANT,)
+
+    merchant_id: Mapped[MerchantKey]
+    orders: Mapped[int] = mapped_column(BigInteger)
+    # None while every order of the shop is cancelled.
+    net: Mapped[Decimal | None] = mapped_column(Numeric)
+    as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class CustomerSegment(Base):

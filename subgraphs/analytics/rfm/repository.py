@@ -49,17 +49,38 @@ class CustomerRfm:
     segment: str | None
 
 
-# One pass over the shop (or one customer: :customer_id), whatever its size. Each CTE is one
-# step of the rules in ``rfm.service``; the two UPDATEs touch disjoint customers (with order
-# facts / without any left), and only rows whose scores or segment move are written, each
-# with a history row.
+# One pass over the shop (or one customer: :customer_id), whatever its size; one customer's
+# costs the same on a shop of any size (the shop's average comes stored from the last full
+# pass, which keeps it in ``rfm_shop_averages``: this statement is the table's one writer).
+# Each CTE is one step of the rules in ``rfm.service``; the two UPDATEs touch disjoint
+# customers (with order facts / without any left), and only rows whose scores or segment move
+# are written, each with a history row.
 _SCORE = text(
     """
-    WITH shop AS MATERIALIZED (
-        -- Once: inlined, it was a scan of every order per monetary band compared.
+    WITH stored AS MATERIALIZED (
+        -- One customer is scored against the average the last full pass used (as every
+        -- other customer was), when there is one; a full pass counts the shop's orders.
+        SELECT orders, net FROM rfm_shop_averages
+        WHERE merchant_id = :merchant_id AND CAST(:customer_id AS text) IS NOT NULL
+    ),
+    shop AS MATERIALIZED (
+        -- Once: inlined, it was a scan of every order per monetary band compared. Not at all
+        -- when stored: the scan is an InitPlan-gated branch Postgres never executes then.
+        SELECT orders, net FROM stored
+        UNION ALL
         SELECT count(*) AS orders, sum(total - refunded_amount) AS net
         FROM orders
         WHERE merchant_id = :merchant_id AND cancelled_at IS NULL
+          AND NOT EXISTS (SELECT FROM stored)
+        HAVING NOT EXISTS (SELECT FROM stored)
+    ),
+    remembered AS (
+        -- A full pass keeps the average it scored the shop against.
+        INSERT INTO rfm_shop_averages (merchant_id, orders, net, as_of)
+        SELECT :merchant_id, orders, net, CAST(:now AS timestamptz)
+        FROM shop WHERE CAST(:customer_id AS text) IS NULL
+        ON CONFLICT (merchant_id) DO UPDATE
+        SET orders = excluded.orders, net = excluded.net, as_of = excluded.as_of
     ),
     facts AS (
         SELECT customer_id, count(*) AS orders, sum(total - refunded_amount) AS spent,

@@ -13,8 +13,11 @@ subscriber is not "30 days lapsed" the day before their next box.
 
 The segment is the first rule (lowest priority) whose score ranges hold: the merchant's own
 segments, then the built-in ones. Computed set-based in SQL: for the whole shop nightly (one
-statement whatever its size) and for one customer when an order fact arrives (the others
-keep their scores until the nightly pass, even though the shop's average moved a little).
+statement whatever its size) and for one customer when an order fact arrives. That customer
+is compared with the shop's average order value as the last full pass counted it (kept in
+``rfm_shop_averages``), the one every other customer was scored against: the others keep
+their scores until the nightly pass, and counting the shop's orders again for each order
+cost a shop of 250,000 orders 70 ms an order. A shop not fully scored yet is counted live.
 """
 
 from __future__ import annotations
