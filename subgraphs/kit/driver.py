@@ -23,6 +23,7 @@ apply them. ``loaded`` turns a row into the entity the session would have loaded
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from typing import Any, Final, NamedTuple, NoReturn, TypeVar, cast
 from sqlalchemy import Connection, Insert, Select, TextualSelect, inspect
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import Mapper, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_dict, set_committed_value
 from sqlalchemy.types import TypeEngine
 
@@ -208,17 +209,23 @@ class StatementTemplates:
 TEMPLATES: Final = StatementTemplates()
 
 
-def loaded(session: AsyncSession, model: type[EntityT], values: Mapping[str, Any]) -> EntityT:
-    """The entity of a row read with ``run`` (``values``: every column attribute, by key), as
-    the session would have loaded it with ``populate_existing``: the instance already in the
-    identity map with its columns refreshed, or a new persistent one that flush leaves alone.
+@functools.cache
+def _key_attributes(mapper: Mapper[Any]) -> tuple[str, ...]:
+    """The attribute names of the mapped primary key, in its order: looked up once."""
+    return tuple(mapper.get_property_by_column(column).key for column in mapper.primary_key)
 
-    ``values`` must hold every column attribute: one left out would be loaded on first access,
-    which an async session cannot do."""
+
+def loaded(session: AsyncSession, model: type[EntityT], values: Mapping[str, Any]) -> EntityT:
+    """The entity of a row read with ``run``, as the session would have loaded it with
+    ``populate_existing``: the instance already in the identity map with its columns
+    refreshed, or a new persistent one that flush leaves alone.
+
+    ``values`` must hold every column attribute, by key: one left out would be loaded on first
+    access, which an async session cannot do."""
     sync = session.sync_session
     mapper = inspect(model)
     key = mapper.identity_key_from_primary_key(
-        tuple(values[mapper.get_property_by_column(column).key] for column in mapper.primary_key)
+        tuple(values[name] for name in _key_attributes(mapper))
     )
     existing = sync.identity_map.get(key)
     if existing is not None:
