@@ -28,7 +28,7 @@ from subgraphs.kit.jobs import JobSpec, declared_jobs
 from subgraphs.kit.observability import configure_logging
 from subgraphs.kit.resources import open_resources
 from subgraphs.kit.settings import Settings, get_settings
-from worker.webhooks.batches import LANES
+from worker.webhooks.batches import LANES, MAX_BATCH
 
 # Packages searched for ``jobs`` modules.
 JOB_PACKAGES: tuple[ModuleType, ...] = (subgraphs, worker)
@@ -116,5 +116,10 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         "redis_settings": RedisSettings.from_dsn(redis_url),
         # arq's default 0.5 s poll would be half of the "award within a second" budget.
         "poll_delay": 0.1,
+        # A webhook job waits for its batch (worker.webhooks.batches) and holds no connection
+        # meanwhile: with arq's default of 10 jobs at once, batches were 1 or 2 deliveries and
+        # a batch's fixed costs (its commit, its order facts' two statements) were paid per
+        # order. Enough jobs at once to fill every lane's batch.
+        "max_jobs": LANES * MAX_BATCH,
         "ctx": {"settings": settings},
     }

@@ -122,6 +122,15 @@ def _forget_shopify_customers(session: Session, _previous: object) -> None:
     session.info.pop(_KNOWN_SHOPIFY_CUSTOMERS, None)
 
 
+def remembered_shopify_customer(
+    session: AsyncSession, merchant_id: str, shopify_customer_id: str
+) -> str | None:
+    """The customer of that Shopify id if this transaction found or enrolled them already;
+    None without asking Postgres."""
+    known = session.info.get(_KNOWN_SHOPIFY_CUSTOMERS)
+    return None if known is None else known.get((merchant_id, shopify_customer_id))
+
+
 async def customer_id_for_shopify_customer(
     session: AsyncSession, merchant_id: str, shopify_customer_id: str
 ) -> str | None:

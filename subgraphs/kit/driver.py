@@ -158,6 +158,31 @@ async def run(
         raise  # not reached: the line above raises
 
 
+async def run_many(
+    session: AsyncSession, statement: CompiledStatement, many: Sequence[Mapping[str, Any]]
+) -> None:
+    """``statement`` once for each of ``many`` (its rows, if any, unread), in the session's
+    transaction and in one round trip: asyncpg sends them all before it reads an answer. For a
+    batch that a multi-row statement would have to build and compile anew for each size."""
+    if not many:
+        return
+    connection = await session.connection()
+    arguments = [statement.arguments(values) for values in many]
+    watchers = connection.sync_connection.dispatch.before_cursor_execute  # type: ignore[union-attr]
+    if watchers:
+        watchers(connection.sync_connection, None, statement.sql, arguments, None, True)
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None, "the unit of work holds a live connection"
+    try:
+        await driver.executemany(statement.sql, arguments)
+    except Exception as error:
+        await connection.run_sync(
+            _raise_as_executed, raw.dbapi_connection, error, statement.sql, arguments
+        )
+        raise  # not reached: the line above raises
+
+
 def _raise_as_executed(
     sync_connection: Connection,
     adapted: Any,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,6 +31,7 @@ from subgraphs.kit.pubsub import webhook_channel
 from subgraphs.kit.resources import Resources
 from subgraphs.kit.validation import unstorable_strings
 from subgraphs.points.orders.service import EventResult, OrderNotEarnedYetError
+from worker.analytics.webhooks import OrderFactsBatch
 from worker.webhooks.topics import HANDLERS, Handler, HandlerContext, payload_from_json
 
 log = structlog.get_logger(__name__)
@@ -140,6 +141,13 @@ class _Processed:
     claimed: tuple[str, int]
     result: EventResult
 
+    def with_note(self, note: str | None) -> _Processed:
+        """With what a step that finished after the handler (the batch's order facts) did."""
+        if note is None:
+            return self
+        detail = f"{self.result.detail}; {note}"
+        return replace(self, result=replace(self.result, detail=detail))
+
 
 async def process_delivery(
     resources: Resources, merchant_id: str, delivery_id: str
@@ -214,6 +222,7 @@ async def process_deliveries(
             # each other instead of deadlocking.
             claimed_rows.sort(key=lambda row: (row.shopify_customer_id or "", row.id))
             finished: list[tuple[ApiLog, int]] = []
+            order_facts = OrderFactsBatch(session, merchant_id)
             for row in claimed_rows:
                 started = time.perf_counter()
                 claimed = (row.topic, row.attempts)
@@ -222,11 +231,18 @@ async def process_deliveries(
                 except Exception as exc:
                     refused.append((row.id, claimed, exc))
                     continue
-                context = HandlerContext(session, resources, merchant_id, row.id, datetime.now(UTC))
-                # A raise here abandons the batch (below).
+                # A raise here or in the handler abandons the batch (below).
+                await order_facts.make_way_for(row.topic, row.shopify_customer_id)
+                context = HandlerContext(
+                    session, resources, merchant_id, row.id, datetime.now(UTC), order_facts
+                )
                 result = await handler(context, payload)
                 finished.append((row, int((time.perf_counter() - started) * 1000)))
                 processed.append(_Processed(row.id, claimed, result))
+            await order_facts.record()
+            processed = [
+                done.with_note(order_facts.notes.get(done.delivery_id)) for done in processed
+            ]
             await inbox.mark_many_done(finished)
     except Exception as exc:
         # Nothing of the batch committed (a handler raised, or the commit or the connection

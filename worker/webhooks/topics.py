@@ -27,7 +27,7 @@ from subgraphs.points.orders import service as order_events
 from subgraphs.points.orders.service import EventResult, OrderTrigger, Outcome
 from subgraphs.points.orders.shopify_payloads import ShopifyOrderPayload, parse
 from worker.analytics import webhooks as analytics
-from worker.analytics.webhooks import AnalyticsContext
+from worker.analytics.webhooks import AnalyticsContext, OrderFactsBatch
 from worker.referrals import webhooks as referrals
 from worker.referrals.webhooks import ReferralContext
 
@@ -39,6 +39,8 @@ class HandlerContext:
     merchant_id: str
     delivery_id: str
     now: datetime
+    # In a batch: where the delivery's order fact waits to be recorded with the others'.
+    order_facts: OrderFactsBatch | None = None
 
 
 Handler = Callable[[HandlerContext, Mapping[str, Any]], Awaitable[EventResult]]
@@ -156,7 +158,13 @@ def _and_analytics(handler: Handler, hook: AnalyticsHook) -> Handler:
 
     async def handle(context: HandlerContext, payload: Mapping[str, Any]) -> EventResult:
         result = await handler(context, payload)
-        analytics_context = AnalyticsContext(context.session, context.merchant_id, context.now)
+        analytics_context = AnalyticsContext(
+            context.session,
+            context.merchant_id,
+            context.now,
+            context.delivery_id,
+            context.order_facts,
+        )
         note = await hook(analytics_context, payload)
         return result if note is None else replace(result, detail=f"{result.detail}; {note}")
 

@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from db.ids import new_id
 from db.models import Customer, OrderFactSource
 from db.models import OrderFact as OrderRow
-from subgraphs.kit.driver import CompiledStatement, run
+from subgraphs.kit.driver import CompiledStatement, run, run_many
 from subgraphs.kit.repository import TenantRepository
 
 if TYPE_CHECKING:
@@ -206,17 +206,30 @@ class OrderFactsRepository(TenantRepository[OrderRow]):
             )
         return written
 
+    async def upsert_from_webhooks(self, facts: Sequence[OrderFact]) -> None:
+        """``upsert(facts, source=WEBHOOK, replace=True)`` for the facts of a batch of
+        webhooks: the one-order statement once per fact, in one round trip. The multi-row
+        statement is built and compiled anew for every number of rows (a tenth of the
+        worker's CPU when batches took it)."""
+        await run_many(
+            self._session,
+            _UPSERT_ONE[True],
+            [self._one_order_values(fact, OrderFactSource.WEBHOOK) for fact in facts],
+        )
+
+    def _one_order_values(self, fact: OrderFact, source: OrderFactSource) -> dict[str, Any]:
+        return {
+            **self._given_values(fact, source),
+            "customer_id": fact.customer_id,
+            "shopify_customer_id": fact.shopify_customer_id,
+        }
+
     async def _upsert_batch(
         self, facts: Sequence[OrderFact], *, source: OrderFactSource, replace: bool
     ) -> int:
         if len(facts) == 1:
             # One order: every webhook. Built once, run on the driver (``_UPSERT_ONE``).
-            fact = facts[0]
-            values = {
-                **self._given_values(fact, source),
-                "customer_id": fact.customer_id,
-                "shopify_customer_id": fact.shopify_customer_id,
-            }
+            values = self._one_order_values(facts[0], source)
             return len(await run(self._session, _UPSERT_ONE[replace], values))
         rows = [self._values(fact, source) for fact in facts]
         statement = pg_insert(OrderRow).values(rows)

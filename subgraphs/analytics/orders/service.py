@@ -193,17 +193,37 @@ async def record_order_payload(
 ) -> OrderFact:
     """Record (or replace) the order of an orders/* webhook; its customer is the one points
     enrolled for it in the same transaction (None for a guest)."""
+    fact = await order_fact_of_payload(session, merchant_id, payload, paid_now=paid_now)
+    await record_webhook_facts(session, merchant_id, [fact])
+    return fact
+
+
+async def order_fact_of_payload(
+    session: AsyncSession,
+    merchant_id: str,
+    payload: Mapping[str, Any],
+    *,
+    paid_now: datetime | None = None,
+) -> OrderFact:
+    """The fact an orders/* webhook records, not recorded yet (``record_webhook_facts``)."""
     order = _parse(ShopifyOrder, payload)
     customer_id = None
     if order.customer is not None:
         customer_id = await customer_id_for_shopify_customer(
             session, merchant_id, order.customer.id
         )
-    fact = order.fact(customer_id, paid_now=paid_now)
-    await OrderFactsRepository(session, merchant_id).upsert(
-        [fact], source=OrderFactSource.WEBHOOK, replace=True
-    )
-    return fact
+    return order.fact(customer_id, paid_now=paid_now)
+
+
+async def record_webhook_facts(
+    session: AsyncSession, merchant_id: str, facts: Sequence[OrderFact]
+) -> None:
+    """Record (or replace) the facts of orders/* webhooks, in one round trip."""
+    repository = OrderFactsRepository(session, merchant_id)
+    if len(facts) == 1:
+        await repository.upsert(facts, source=OrderFactSource.WEBHOOK, replace=True)
+    else:
+        await repository.upsert_from_webhooks(facts)
 
 
 async def record_refund_payload(

@@ -41,6 +41,15 @@ class SegmentCount:
 
 
 @dataclass(frozen=True, slots=True)
+class Scored:
+    scored: int  # customers with order facts
+    changed: int  # whose scores or segment moved (each got a history row)
+    cleared: int  # who lost their last order fact (scores and segment emptied)
+    # The customers changed or cleared, when some customers were asked for (else empty).
+    moved: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
 class CustomerRfm:
     recency: int
     frequency: int
@@ -49,9 +58,10 @@ class CustomerRfm:
     segment: str | None
 
 
-# One pass over the shop (or one customer: :customer_id), whatever its size; one customer's
-# costs the same on a shop of any size (the shop's average comes stored from the last full
-# pass, which keeps it in ``rfm_shop_averages``: this statement is the table's one writer).
+# One pass over the shop (or some customers: :customer_ids, the buyers of a batch of order
+# webhooks), whatever its size; a few customers' pass costs the same on a shop of any size (the
+# shop's average comes stored from the last full pass, which keeps it in
+# ``rfm_shop_averages``: this statement is the table's one writer).
 # Each CTE is one step of the rules in ``rfm.service``; the two UPDATEs touch disjoint
 # customers (with order facts / without any left), and only rows whose scores or segment move
 # are written, each with a history row.
@@ -61,7 +71,7 @@ _SCORE = text(
         -- One customer is scored against the average the last full pass used (as every
         -- other customer was), when there is one; a full pass counts the shop's orders.
         SELECT orders, net FROM rfm_shop_averages
-        WHERE merchant_id = :merchant_id AND CAST(:customer_id AS text) IS NOT NULL
+        WHERE merchant_id = :merchant_id AND CAST(:customer_ids AS text[]) IS NOT NULL
     ),
     shop AS MATERIALIZED (
         -- Once: inlined, it was a scan of every order per monetary band compared. Not at all
@@ -78,7 +88,7 @@ _SCORE = text(
         -- A full pass keeps the average it scored the shop against.
         INSERT INTO rfm_shop_averages (merchant_id, orders, net, as_of)
         SELECT :merchant_id, orders, net, CAST(:now AS timestamptz)
-        FROM shop WHERE CAST(:customer_id AS text) IS NULL
+        FROM shop WHERE CAST(:customer_ids AS text[]) IS NULL
         ON CONFLICT (merchant_id) DO UPDATE
         SET orders = excluded.orders, net = excluded.net, as_of = excluded.as_of
     ),
@@ -87,7 +97,8 @@ _SCORE = text(
                max(created_at) AS last_at, min(created_at) AS first_at
         FROM orders
         WHERE merchant_id = :merchant_id AND cancelled_at IS NULL AND customer_id IS NOT NULL
-          AND (CAST(:customer_id AS text) IS NULL OR customer_id = CAST(:customer_id AS text))
+          AND (CAST(:customer_ids AS text[]) IS NULL
+               OR customer_id = ANY(CAST(:customer_ids AS text[])))
         GROUP BY customer_id
     ),
     measured AS (
@@ -151,7 +162,8 @@ _SCORE = text(
         UPDATE customers c
         SET rfm_score = NULL, rfm_segment = NULL
         WHERE c.merchant_id = :merchant_id AND c.rfm_score IS NOT NULL
-          AND (CAST(:customer_id AS text) IS NULL OR c.id = CAST(:customer_id AS text))
+          AND (CAST(:customer_ids AS text[]) IS NULL
+               OR c.id = ANY(CAST(:customer_ids AS text[])))
           AND NOT EXISTS (SELECT 1 FROM facts WHERE facts.customer_id = c.id)
         RETURNING c.id
     ),
@@ -167,7 +179,12 @@ _SCORE = text(
     )
     SELECT (SELECT count(*) FROM scored) AS scored,
            (SELECT count(*) FROM history) AS changed,
-           (SELECT count(*) FROM cleared) AS cleared
+           (SELECT count(*) FROM cleared) AS cleared,
+           -- Who moved, for the few customers of a batch (a full pass has no use for 50,000).
+           CASE WHEN CAST(:customer_ids AS text[]) IS NOT NULL THEN
+               (SELECT coalesce(array_agg(id), '{}')
+                FROM (SELECT id FROM changed UNION SELECT id FROM cleared) AS moved)
+           END AS moved
     """
 )
 _REFRESH = text("REFRESH MATERIALIZED VIEW CONCURRENTLY rfm_segment_counts")
@@ -296,15 +313,15 @@ class RfmRepository(VersionedDocumentRepository[RfmSettings]):
         segments: Sequence[SegmentRule],
         *,
         now: datetime,
-        customer_id: str | None,
-    ) -> tuple[int, int, int]:
-        """(customers scored, changed, cleared)."""
+        customer_ids: Sequence[str] | None,
+    ) -> Scored:
+        """Every customer of the shop, or ``customer_ids``."""
         recency = thresholds["recency_days"]
         frequency = thresholds["frequency_orders"]
         monetary = [Decimal(value) for value in thresholds["monetary_aov_multiples"]]
         parameters: dict[str, Any] = {
             "merchant_id": self._merchant_id,
-            "customer_id": customer_id,
+            "customer_ids": None if customer_ids is None else list(customer_ids),
             "now": now,
             "time_weighted": bool(thresholds["time_weighted"]),
             "segments": json.dumps([_segment_json(rule) for rule in segments]),
@@ -314,7 +331,8 @@ class RfmRepository(VersionedDocumentRepository[RfmSettings]):
             parameters[f"f{score + 2}"] = frequency[score]
             parameters[f"m{score + 2}"] = monetary[score]
         row = (await self._session.execute(_SCORE, parameters)).one()
-        return int(row.scored), int(row.changed), int(row.cleared)
+        moved = frozenset(row.moved or ())
+        return Scored(int(row.scored), int(row.changed), int(row.cleared), moved)
 
     async def segment_counts(self) -> list[SegmentCount]:
         rows = await self._session.execute(_COUNTS, {"merchant_id": self._merchant_id})

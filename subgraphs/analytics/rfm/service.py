@@ -37,6 +37,7 @@ from subgraphs.analytics.errors import AnalyticsError, AnalyticsErrorCode
 from subgraphs.analytics.rfm.repository import (
     CustomerRfm,
     RfmRepository,
+    Scored,
     SegmentCount,
     SegmentRule,
     refresh_segment_counts,
@@ -223,27 +224,26 @@ async def _segments(repository: RfmRepository) -> list[SegmentRule]:
     return [*await repository.merchant_segments(), *BUILT_IN_SEGMENTS]
 
 
-@dataclass(frozen=True, slots=True)
-class Recomputed:
-    scored: int  # customers with order facts
-    changed: int  # whose scores or segment moved (each got a history row)
-    cleared: int  # who lost their last order fact (scores and segment emptied)
-
-
 async def recompute(
-    session: AsyncSession, merchant_id: str, *, now: datetime, customer_id: str | None = None
-) -> Recomputed:
-    """Score the shop's customers (or only ``customer_id``) as of ``now``, in the caller's
-    transaction: the thresholds, the merchant's segments, then one set-based statement."""
+    session: AsyncSession,
+    merchant_id: str,
+    *,
+    now: datetime,
+    customer_id: str | None = None,
+    customer_ids: Sequence[str] | None = None,
+) -> Scored:
+    """Score the shop's customers (or only ``customer_id``, or ``customer_ids``: the buyers of
+    a batch of order webhooks) as of ``now``, in the caller's transaction: the thresholds, the
+    merchant's segments, then one set-based statement."""
+    if customer_id is not None:
+        customer_ids = [customer_id]
     repository = RfmRepository(session, merchant_id)
     document, merchant_segments = await repository.scoring_inputs()
-    return Recomputed(
-        *await repository.score(
-            parse_thresholds(document).to_document(),
-            [*merchant_segments, *BUILT_IN_SEGMENTS],
-            now=now,
-            customer_id=customer_id,
-        )
+    return await repository.score(
+        parse_thresholds(document).to_document(),
+        [*merchant_segments, *BUILT_IN_SEGMENTS],
+        now=now,
+        customer_ids=customer_ids,
     )
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from db.models import Customer
 from db.session import tenant_unit_of_work
-from subgraphs.kit.driver import TEMPLATES, CompiledStatement, loaded, run
+from subgraphs.kit.driver import TEMPLATES, CompiledStatement, loaded, run, run_many
 from subgraphs.kit.pagination import Page, PageRequest
 from subgraphs.kit.repository import Comparison
 from subgraphs.kit.resources import Resources
@@ -231,3 +231,22 @@ async def test_a_driver_statement_fails_as_sqlalchemy_would_have(
     assert is_permanent(overflow.value)
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         assert (await _customer_row(session, tenant, customer_id))["points_balance"] == 7
+
+
+async def test_many_values_run_in_turn_and_fail_as_one_statement_would(
+    resources: Resources, tenant: Tenant
+) -> None:
+    """``run_many``: every set of values applied, in order, in the caller's transaction; when
+    one fails, the error is SQLAlchemy's and none of the others stays."""
+    customer_id = await add_customer(resources, tenant, points=7)
+    values = {"merchant_id": tenant.merchant_id, "id": customer_id}
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        await run_many(session, _MOVE_BALANCE, [{**values, "points": n} for n in (5, -10, 3)])
+        assert (await _customer_row(session, tenant, customer_id))["points_balance"] == 5
+    # -6 is fine after +1 (in turn), and the third takes the balance below zero.
+    with pytest.raises(IntegrityError) as below_zero:
+        async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+            await run_many(session, _MOVE_BALANCE, [{**values, "points": n} for n in (1, -6, -1)])
+    assert getattr(below_zero.value.orig, "sqlstate", None) == "23514"
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        assert (await _customer_row(session, tenant, customer_id))["points_balance"] == 5
