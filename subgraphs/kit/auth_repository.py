@@ -122,6 +122,29 @@ def _forget_shopify_customers(session: Session, _previous: object) -> None:
     session.info.pop(_KNOWN_SHOPIFY_CUSTOMERS, None)
 
 
+def forget_shopify_customers(session: AsyncSession) -> None:
+    """Forget what this transaction knew of Shopify ids: a customer's was just erased."""
+    session.info.pop(_KNOWN_SHOPIFY_CUSTOMERS, None)
+
+
+async def look_up_shopify_customers(
+    session: AsyncSession, merchant_id: str, shopify_customer_ids: Sequence[str]
+) -> None:
+    """Remember, for the transaction, the customers these Shopify ids already have: a batch of
+    deliveries asks once instead of once a delivery. Ids without one are not remembered (a
+    delivery of the batch may enrol them)."""
+    if not shopify_customer_ids:
+        return
+    rows = await session.execute(
+        select(Customer.shopify_customer_id, Customer.id).where(
+            Customer.merchant_id == merchant_id,
+            Customer.shopify_customer_id.in_(shopify_customer_ids),
+        )
+    )
+    for shopify_customer_id, customer_id in rows:
+        remember_shopify_customer(session, merchant_id, str(shopify_customer_id), customer_id)
+
+
 def remembered_shopify_customer(
     session: AsyncSession, merchant_id: str, shopify_customer_id: str
 ) -> str | None:

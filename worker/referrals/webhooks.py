@@ -119,20 +119,24 @@ async def after_order_paid(context: ReferralContext, payload: Mapping[str, Any])
                 context, code, friend_id, order.facts(context.cipher), AttributionSource.ORDER
             )
         )
-    placed = parse(ShopifyOrderPayload, payload).to_order()
-    try:
-        config = await program_config(context.session, context.merchant_id)
-        subtotal = to_base_amount(config, placed.currency, placed.subtotal)
-    except PointsError as error:
-        notes.append(f"referral not completed: {error.message}")
-        return "; ".join(notes)
-    completion = await conversions.complete(
-        context.session,
-        context.merchant_id,
-        friend_id,
-        QualifyingOrder(order.id, subtotal, placed.placed_at),
-        now=context.now,
-    )
+    found = await conversions.pending_referral(context.session, context.merchant_id, friend_id)
+    if isinstance(found, conversions.Completion):
+        completion = found
+    else:
+        placed = parse(ShopifyOrderPayload, payload).to_order()
+        try:
+            config = await program_config(context.session, context.merchant_id)
+            subtotal = to_base_amount(config, placed.currency, placed.subtotal)
+        except PointsError as error:
+            notes.append(f"referral not completed: {error.message}")
+            return "; ".join(notes)
+        completion = await conversions.complete_pending(
+            context.session,
+            context.merchant_id,
+            found,
+            QualifyingOrder(order.id, subtotal, placed.placed_at),
+            now=context.now,
+        )
     if completion is not conversions.Completion.NOT_REFERRED:
         notes.append(f"referral {completion.value}")
     kind = _COMPLETION_ACTIVITY.get(completion)

@@ -23,6 +23,7 @@ from db.encryption_contexts import API_LOGS_PAYLOAD
 from db.models import ApiLog
 from db.session import tenant_unit_of_work
 from subgraphs.admin.deliveries.repository import WebhookDeliveriesRepository
+from subgraphs.kit.auth_repository import look_up_shopify_customers
 from subgraphs.kit.domain import DomainError
 from subgraphs.kit.events import ledger_changed
 from subgraphs.kit.jobs import delivery_job_id, enqueue_webhook_delivery, job_queue
@@ -221,6 +222,14 @@ async def process_deliveries(
             # workers) then take their customers' row locks in the same order, and wait for
             # each other instead of deadlocking.
             claimed_rows.sort(key=lambda row: (row.shopify_customer_id or "", row.id))
+            # Every step of every delivery asks who the Shopify customer is: once for all.
+            await look_up_shopify_customers(
+                session,
+                merchant_id,
+                sorted(
+                    {row.shopify_customer_id for row in claimed_rows if row.shopify_customer_id}
+                ),
+            )
             finished: list[tuple[ApiLog, int]] = []
             order_facts = OrderFactsBatch(session, merchant_id)
             for row in claimed_rows:

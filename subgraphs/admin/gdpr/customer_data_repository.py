@@ -44,6 +44,7 @@ from db.models import (
     RewardRedemption,
     VipTier,
 )
+from subgraphs.kit.auth_repository import forget_shopify_customers
 from subgraphs.kit.repository import TenantRepository, rowcount
 
 RowT = TypeVar("RowT", bound=Base)
@@ -277,6 +278,8 @@ class CustomerDataRepository(TenantRepository[Customer]):
                     redacted_at=func.coalesce(Customer.redacted_at, customer.redacted_at),
                 )
             )
+        # A later delivery of the same transaction (a worker batch) must not find them by it.
+        forget_shopify_customers(self._session)
 
     async def ledger_explanations(
         self, customer_ids: Sequence[str], order_ids: Sequence[str]

@@ -150,12 +150,38 @@ async def complete(
     minimum: the friend's reward is released now, the advocate's after the hold period (the
     tier the advocate reached decides its points); both wait for review when the referral
     scored at or above the fraud threshold."""
-    referrals = ConversionRepository(session, merchant_id)
-    referral = await referrals.by_friend(friend_customer_id, for_update=True)
+    found = await pending_referral(session, merchant_id, friend_customer_id)
+    if isinstance(found, Completion):
+        return found
+    return await complete_pending(session, merchant_id, found, order, now=now)
+
+
+async def pending_referral(
+    session: AsyncSession, merchant_id: str, friend_customer_id: str
+) -> Referral | Completion:
+    """The friend's referral, locked, if an order could still complete it; else why not
+    (``NOT_REFERRED``, ``ALREADY_COMPLETED``). Asked first, so that most orders (of customers
+    nobody referred) need nothing more of the referral program."""
+    referral = await ConversionRepository(session, merchant_id).by_friend(
+        friend_customer_id, for_update=True
+    )
     if referral is None:
         return Completion.NOT_REFERRED
     if referral.status != ReferralStatus.PENDING.value:
         return Completion.ALREADY_COMPLETED
+    return referral
+
+
+async def complete_pending(
+    session: AsyncSession,
+    merchant_id: str,
+    referral: Referral,
+    order: QualifyingOrder,
+    *,
+    now: datetime,
+) -> Completion:
+    """``complete`` for the referral ``pending_referral`` found."""
+    referrals = ConversionRepository(session, merchant_id)
     program, _ = await referral_program(session, merchant_id)
     if order.subtotal < program.min_order_amount:
         return Completion.BELOW_MINIMUM
