@@ -53,10 +53,10 @@ _cached: OrderedDict[str, CalculationInputs] = OrderedDict()
 async def calculation_inputs(
     session: AsyncSession, merchant_id: str, version: int | None = None
 ) -> CalculationInputs:
-    """The merchant's inputs at ``version`` (read here when not given), from the cache when
-    it holds that version."""
+    """The merchant's inputs at ``version`` (when not given: the one the transaction's last
+    customer lock read, else read here), from the cache when it holds that version."""
     if version is None:
-        version = await program_version(session, merchant_id)
+        version = await program_version(session, merchant_id, seen=True)
     cached = _cached.get(merchant_id)
     if cached is not None and cached.version == version:
         _cached.move_to_end(merchant_id)

@@ -46,6 +46,7 @@ from subgraphs.points.errors import (
 from subgraphs.points.ledger.calculation_inputs import CalculationInputs, calculation_inputs
 from subgraphs.points.ledger.repository import RECORDED_PROJECTION, LedgerRepository
 from subgraphs.points.program.calculation import TraceStep
+from subgraphs.points.program.repository import saw_program_version
 from subgraphs.points.program.service import ExpiryKind, ProgramConfig
 from subgraphs.points.tiers.rules import TierFacts
 from subgraphs.points.tiers.service import TierAssignment, tier_assignment
@@ -173,6 +174,7 @@ class LedgerWriter:
         if found is None:
             raise customer_not_found()
         customer, existing, self._version = found
+        saw_program_version(self.session, self.merchant_id, self._version)
         if existing is not None:
             return self._replayed(existing, customer, matches)
         return await self.record(customer, await decide(customer), matches)

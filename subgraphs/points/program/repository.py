@@ -6,9 +6,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BindParameter, ColumnElement, Row, ScalarSelect, bindparam, func, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Row,
+    ScalarSelect,
+    bindparam,
+    event,
+    func,
+    select,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from db.models import ProgramSettings, ProgramVersion
 from subgraphs.kit.versioned_documents import VersionedDocumentRepository
@@ -67,8 +77,36 @@ def program_version_of(merchant_id: BindParameter[str]) -> ScalarSelect[int]:
     )
 
 
-async def program_version(session: AsyncSession, merchant_id: str) -> int:
-    """The merchant's program version (``program_version_of``) on its own."""
+# The program version the transaction's last customer lock read, by merchant (``seen``): an
+# order's award asks the settings before it locks (is it awarded on this topic?), and in a
+# worker batch the previous order's lock, a few milliseconds before, answers that without a
+# statement. The lock itself always reads the version again, and the award is calculated at
+# that one. A change of the program committed meanwhile is one the check could have missed
+# anyway (it and the lock are two statements); the settings' own writes in the transaction
+# forget it, and so does any rollback.
+_VERSIONS_SEEN = "loyalnest.program_versions_seen"
+
+
+def saw_program_version(session: AsyncSession, merchant_id: str, version: int) -> None:
+    session.info.setdefault(_VERSIONS_SEEN, {})[merchant_id] = version
+
+
+def forget_program_versions(session: AsyncSession) -> None:
+    session.info.pop(_VERSIONS_SEEN, None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_versions(session: Session, _previous: object) -> None:
+    session.info.pop(_VERSIONS_SEEN, None)
+
+
+async def program_version(session: AsyncSession, merchant_id: str, *, seen: bool = False) -> int:
+    """The merchant's program version (``program_version_of``) on its own; with ``seen``, the
+    one this transaction's last customer lock read, if any."""
+    if seen:
+        known = session.info.get(_VERSIONS_SEEN, {}).get(merchant_id)
+        if known is not None:
+            return int(known)
     merchant: BindParameter[str] = bindparam("merchant_id", merchant_id)
     version = await session.scalar(select(program_version_of(merchant)))
     return int(version or 0)

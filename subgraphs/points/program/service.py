@@ -20,7 +20,7 @@ from subgraphs.kit.validation import error_location
 from subgraphs.kit.versioned_documents import save_new_version
 from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.errors import PointsError, PointsErrorCode
-from subgraphs.points.program.repository import ProgramRepository
+from subgraphs.points.program.repository import ProgramRepository, forget_program_versions
 
 MAX_MULTIPLIER = Decimal(10)
 CURRENCY_CODE_PATTERN = r"^[A-Z]{3}$"
@@ -229,7 +229,7 @@ async def update_program_config(
         )
         return validate_config(merge_changes(base, changes))
 
-    return await save_new_version(
+    saved = await save_new_version(
         write,
         ProgramRepository(write.session, write.merchant_id),
         changes=changes,
@@ -238,3 +238,6 @@ async def update_program_config(
         stale=_settings_changed_since(expected_version),
         action=AuditAction.POINTS_CONFIG_UPDATED,
     )
+    # An award later in this transaction asks the settings afresh.
+    forget_program_versions(write.session)
+    return saved

@@ -16,9 +16,12 @@ from db.ids import new_id
 from db.models import BonusCampaign, VipTier
 from db.session import tenant_unit_of_work
 from subgraphs.kit.resources import Resources
+from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.ledger.service import EarnCommand, earn
+from subgraphs.points.orders.service import OrderTrigger, Outcome, award_order
+from subgraphs.points.orders.shopify_payloads import ShopifyOrderPayload, parse
 from subgraphs.points.program.calculation import EarnAction, Order, OrderLine
-from subgraphs.points.program.service import Channel
+from subgraphs.points.program.service import Channel, update_program_config
 from tests.conftest import StatementCounter, Tenant, add_customer
 
 
@@ -118,3 +121,53 @@ async def test_inputs_read_in_a_rolled_back_transaction_are_not_used_after_it(
         session.add(unreachable_tier(tenant, 2))
 
     assert await award(resources, tenant, customer_id) == plain
+
+
+def _unpaid_order(order_id: int) -> ShopifyOrderPayload:
+    return parse(
+        ShopifyOrderPayload,
+        {
+            "id": order_id,
+            "email": None,
+            "currency": "USD",
+            "created_at": datetime.now(UTC).isoformat(),
+            "financial_status": "pending",
+            "customer": {"id": 8_801, "email": "gate@example.com"},
+            "line_items": [{"id": order_id * 10, "quantity": 1, "price": "20.00"}],
+        },
+    )
+
+
+async def test_an_orders_award_check_uses_the_version_the_last_lock_read_until_settings_change(
+    resources: Resources, tenant: Tenant, count_statements: StatementCounter
+) -> None:
+    """Whether an order is awarded on its topic is asked before the customer is locked: in a
+    transaction that has locked a customer (a worker batch), from the version that lock read,
+    without a statement; after the settings change in the same transaction, afresh."""
+    customer_id = await add_customer(resources, tenant)
+    async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
+        await earn_order(session, tenant, customer_id)  # its lock reads the version
+        count_statements.statements.clear()
+        unpaid = await award_order(
+            session,
+            tenant.merchant_id,
+            resources.cipher,
+            _unpaid_order(88_001),
+            trigger=OrderTrigger.CREATED,
+            now=datetime.now(UTC),
+        )
+        assert unpaid.outcome is Outcome.NOT_APPLICABLE  # awarded when paid, by default
+        assert not [s for s in count_statements.statements if "program_versions" in s]
+
+        await update_program_config(
+            WriteContext(session, tenant.merchant_id), {"award_on": "order_created"}
+        )
+        created = await award_order(
+            session,
+            tenant.merchant_id,
+            resources.cipher,
+            _unpaid_order(88_002),
+            trigger=OrderTrigger.CREATED,
+            now=datetime.now(UTC),
+        )
+    assert created.outcome is Outcome.APPLIED, created.detail
