@@ -10,7 +10,7 @@ Each step is idempotent, so a replayed delivery changes nothing twice."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -20,7 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.crypto import FieldCipher
 from db.models import ReferralReward
-from subgraphs.kit.auth_repository import customer_id_for_shopify_customer
+from subgraphs.kit.auth_repository import (
+    customer_id_for_shopify_customer,
+    remembered_shopify_customer,
+)
 from subgraphs.kit.pubsub import PubSub
 from subgraphs.points.customers.service import customer_by_id, customer_email, customer_phone
 from subgraphs.points.errors import PointsError
@@ -100,6 +103,19 @@ async def after_signup(context: ReferralContext, payload: Mapping[str, Any]) -> 
         return None
     facts = signup.facts(context.cipher)
     return await _attribute(context, code, friend_id, facts, AttributionSource.CUSTOMER_CREATE)
+
+
+async def before_paid_orders(
+    session: AsyncSession, merchant_id: str, shopify_customer_ids: Sequence[str]
+) -> None:
+    """A batch's orders/paid: which of their buyers (those the batch has looked up) nobody
+    referred, asked once instead of once an order."""
+    known = [
+        customer_id
+        for shopify_customer_id in shopify_customer_ids
+        if (customer_id := remembered_shopify_customer(session, merchant_id, shopify_customer_id))
+    ]
+    await conversions.look_up_friends(session, merchant_id, known)
 
 
 async def after_order_paid(context: ReferralContext, payload: Mapping[str, Any]) -> str | None:

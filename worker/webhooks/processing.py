@@ -33,6 +33,7 @@ from subgraphs.kit.resources import Resources
 from subgraphs.kit.validation import unstorable_strings
 from subgraphs.points.orders.service import EventResult, OrderNotEarnedYetError
 from worker.analytics.webhooks import OrderFactsBatch
+from worker.referrals import webhooks as referral_steps
 from worker.webhooks.topics import HANDLERS, Handler, HandlerContext, payload_from_json
 
 log = structlog.get_logger(__name__)
@@ -222,14 +223,12 @@ async def process_deliveries(
             # workers) then take their customers' row locks in the same order, and wait for
             # each other instead of deadlocking.
             claimed_rows.sort(key=lambda row: (row.shopify_customer_id or "", row.id))
-            # Every step of every delivery asks who the Shopify customer is: once for all.
-            await look_up_shopify_customers(
-                session,
-                merchant_id,
-                sorted(
-                    {row.shopify_customer_id for row in claimed_rows if row.shopify_customer_id}
-                ),
-            )
+            # Every step of every delivery asks who the Shopify customer is: once for all; and
+            # the referral step of a paid order whether anybody referred them.
+            buyers = {row.shopify_customer_id for row in claimed_rows if row.shopify_customer_id}
+            await look_up_shopify_customers(session, merchant_id, sorted(buyers))
+            paid = {row.shopify_customer_id for row in claimed_rows if row.topic == "orders/paid"}
+            await referral_steps.before_paid_orders(session, merchant_id, sorted(buyers & paid))
             finished: list[tuple[ApiLog, int]] = []
             order_facts = OrderFactsBatch(session, merchant_id)
             for row in claimed_rows:

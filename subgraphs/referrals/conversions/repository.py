@@ -7,21 +7,51 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal, select, union_all, update
+from sqlalchemy import ColumnElement, and_, event, func, literal, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from db.models import Referral, ReferralReward, ReferralRewardStatus, ReferralStatus
 from subgraphs.kit.pagination import Page, PageRequest
 from subgraphs.kit.repository import TenantRepository, utc_date
 
+# Customers the transaction knows nobody referred (by merchant): a worker batch asks once for
+# all its buyers, where every paid order asked for its own (most buyers were not referred).
+# Only a referral inserted here can make one of them referred in the transaction, and
+# ``insert_new_referral`` forgets them; any rollback forgets all.
+_NOT_REFERRED = "loyalnest.customers_not_referred"
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_not_referred(session: Session, _previous: object) -> None:
+    session.info.pop(_NOT_REFERRED, None)
+
 
 class ConversionRepository(TenantRepository[Referral]):
     model = Referral
 
+    def _not_referred(self) -> set[str]:
+        memo: dict[str, set[str]] = self._session.info.setdefault(_NOT_REFERRED, {})
+        return memo.setdefault(self._merchant_id, set())
+
+    async def look_up_friends(self, customer_ids: Sequence[str]) -> None:
+        """Remember which of these customers nobody referred, for ``by_friend``."""
+        if not customer_ids:
+            return
+        referred = set(
+            await self._session.scalars(
+                select(Referral.friend_customer_id).where(
+                    self._mine, Referral.friend_customer_id.in_(customer_ids)
+                )
+            )
+        )
+        self._not_referred().update(set(customer_ids) - referred)
+
     async def by_friend(
         self, friend_customer_id: str, *, for_update: bool = False
     ) -> Referral | None:
+        if friend_customer_id in self._not_referred():
+            return None
         return await self.get_one_or_none(
             Referral.friend_customer_id == friend_customer_id, for_update=for_update
         )
@@ -148,6 +178,7 @@ class ConversionRepository(TenantRepository[Referral]):
 
     async def insert_new_referral(self, values: Mapping[str, Any]) -> Referral | None:
         """None when the friend was referred already (one referral per friend)."""
+        self._not_referred().discard(str(values["friend_customer_id"]))
         return await self.insert_new(values)
 
     async def complete(

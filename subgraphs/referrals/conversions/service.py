@@ -12,6 +12,7 @@ ledger under ``referral:{id}:{side}``: the points subgraph is never imported fro
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -154,6 +155,14 @@ async def complete(
     if isinstance(found, Completion):
         return found
     return await complete_pending(session, merchant_id, found, order, now=now)
+
+
+async def look_up_friends(
+    session: AsyncSession, merchant_id: str, customer_ids: Sequence[str]
+) -> None:
+    """Ask once, for a batch of orders, which of these customers nobody referred:
+    ``pending_referral`` then needs no statement for them in this transaction."""
+    await ConversionRepository(session, merchant_id).look_up_friends(customer_ids)
 
 
 async def pending_referral(

@@ -137,37 +137,3 @@ async def test_a_batch_records_its_order_facts_together_and_earns_as_one_at_a_ti
     assert Decimal(str(dict((f[0], f[2]) for f in state["facts"])[str(GUEST_ORDER)])) == 60
     # Two statements (the facts, the rescore) for each run of buyers, not two per order.
     assert batch_statements < alone_statements - len(batched)
-
-
-async def test_a_batch_asks_once_who_its_customers_are_and_not_for_the_referral_program(
-    edge: httpx.AsyncClient,
-    resources: Resources,
-    tenant: Tenant,
-    count_statements: StatementCounter,
-) -> None:
-    """Every step of an order (points, referrals, analytics) needs our customer of its Shopify
-    id: for customers already enrolled, a batch looks them all up in one statement. And the
-    referral step reads the program's settings only for a friend whose referral is pending."""
-    await _program(resources, tenant)
-    await process_deliveries(resources, tenant.merchant_id, await _send_all(edge, tenant))
-    later = []
-    for n, buyer in enumerate(BUYERS):
-        order = 97_000 + n
-        payload = order_payload(order, lines=[(order * 10, 1, "25.00")], customer_id=buyer)
-        response = await deliver(edge, "orders/paid", payload, shop=tenant.shop_domain)
-        later.append(str(response.json()["deliveryId"]))
-
-    count_statements.statements.clear()
-    outcomes = await process_deliveries(resources, tenant.merchant_id, later)
-
-    assert set(outcomes.values()) == {DeliveryOutcome.DONE}
-    lookups = [
-        statement
-        for statement in count_statements.statements
-        if statement.startswith("SELECT customers.")
-        and "customers.shopify_customer_id" in statement.split("WHERE", 1)[-1]
-    ]
-    assert len(lookups) == 1, lookups
-    assert not [
-        statement for statement in count_statements.statements if "program_settings" in statement
-    ]
