@@ -268,8 +268,9 @@ async def process_deliveries(
         outcomes[delivery_id] = await _record_failure(
             resources, merchant_id, delivery_id, claimed, reason
         )
+    # The batch's live statuses in one round trip to Redis, not one each.
+    await resources.pubsub.publish_many([_done_event(merchant_id, done) for done in processed])
     for done in processed:
-        await _announce(resources, merchant_id, done, ledger=False)
         outcomes[done.delivery_id] = DeliveryOutcome.DONE
     # The ledger's change once per batch and topic, not per delivery: each is a cache
     # invalidation and a publish (Redis round trips after the commit, one after another), and
@@ -280,11 +281,15 @@ async def process_deliveries(
     return outcomes
 
 
-async def _announce(
-    resources: Resources, merchant_id: str, done: _Processed, *, ledger: bool = True
-) -> None:
-    """After the commit: the log line, the ledger's change (unless the caller tells it once
-    for a batch), the delivery's live status."""
+async def _announce(resources: Resources, merchant_id: str, done: _Processed) -> None:
+    """After the commit: the log line, the ledger's change, the delivery's live status."""
+    if done.result.ledger_changed:
+        await ledger_changed(resources, merchant_id, source="webhook", topic=done.claimed[0])
+    await resources.pubsub.publish(*_done_event(merchant_id, done))
+
+
+def _done_event(merchant_id: str, done: _Processed) -> tuple[str, dict[str, Any]]:
+    """The log line of a processed delivery, and its live status (channel, event)."""
     topic, attempts = done.claimed
     result = done.result
     log.info(
@@ -294,20 +299,15 @@ async def _announce(
         outcome=result.outcome.value,
         detail=result.detail,
     )
-    if ledger and result.ledger_changed:
-        await ledger_changed(resources, merchant_id, source="webhook", topic=topic)
-    await resources.pubsub.publish(
-        webhook_channel(merchant_id),
-        {
-            "event": "done",
-            "deliveryId": done.delivery_id,
-            "topic": topic,
-            "status": "done",
-            "attempts": attempts + 1,
-            "outcome": result.outcome.value,
-            "detail": result.detail,
-        },
-    )
+    return webhook_channel(merchant_id), {
+        "event": "done",
+        "deliveryId": done.delivery_id,
+        "topic": topic,
+        "status": "done",
+        "attempts": attempts + 1,
+        "outcome": result.outcome.value,
+        "detail": result.detail,
+    }
 
 
 async def _record_failure(

@@ -4,10 +4,13 @@ its buyers nobody referred; and that a referral made inside the batch is still s
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 from sqlalchemy import text
 
 from db.session import tenant_unit_of_work
+from subgraphs.kit.pubsub import webhook_channel
 from subgraphs.kit.resources import Resources
 from subgraphs.kit.write_context import WriteContext
 from subgraphs.referrals.program.service import update_referral_program
@@ -85,3 +88,21 @@ async def test_a_customer_referred_by_an_order_of_the_batch_completes_their_refe
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         statuses = list(await session.scalars(text("SELECT status FROM referrals")))
     assert statuses == ["completed"]
+
+
+async def test_a_batch_tells_live_subscribers_each_delivery_in_one_round_trip(
+    edge: httpx.AsyncClient, resources: Resources, tenant: Tenant
+) -> None:
+    """The admin's live inbox gets one "done" event per delivery of a batch, in the batch's
+    order, published together after the commit."""
+    sent = await _send_all(edge, tenant)
+    async with resources.pubsub.subscribe(webhook_channel(tenant.merchant_id)) as events:
+        outcomes = await process_deliveries(resources, tenant.merchant_id, sent)
+        received = [await asyncio.wait_for(anext(events), timeout=5) for _ in sent]
+
+    assert set(outcomes.values()) == {DeliveryOutcome.DONE}
+    assert {event["deliveryId"] for event in received} == set(sent)
+    assert {(event["event"], event["status"], event["attempts"]) for event in received} == {
+        ("done", "done", 1)
+    }
+    assert all("order fact recorded" in event["detail"] for event in received)
