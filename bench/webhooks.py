@@ -12,7 +12,7 @@ always embedded: a worker already listening on a shared Redis would take our job
 (a) the shim alone: --deliveries signed orders/paid webhooks replayed by wrk over
     --concurrency connections, no worker running; every delivery must be accepted and land
     in the inbox (the rate: first to last stored).
-(b) a fresh worker process drains that inbox.
+(b) fresh worker processes (--workers, 1) drain that inbox.
 (c) steady load: with the worker running, deliveries arrive at a share of the rate measured
     in (b) for --steady-seconds; the delay from the inbox commit to the processed order is
     read back from the rows.
@@ -74,6 +74,7 @@ async def scenario(bench: Bench, args: argparse.Namespace) -> None:
     shop = f"bench-{uuid.uuid4().hex[:8]}.myshopify.com"
     merchant_id = await install_shop(bench.url, shop)
     async with running_stack(bench, shop, merchant_id, args.concurrency) as stack:
+        stack.workers = args.workers
         accepted = await shim.run(stack, args.deliveries)
         report.add(accepted.section())
         drained = await drain.run(stack)
@@ -88,7 +89,7 @@ async def scenario(bench: Bench, args: argparse.Namespace) -> None:
             )
             report.add(loaded.section())
             sends.append(loaded.sent)
-        stack.processes.stop("worker")
+        stack.stop_workers()
         report.add((await statements.run(stack)).section())
     earned = await earned_orders(bench.url, merchant_id)
     report.add([f"ledger: {earned} orders earned points, of {stack.total} deliveries sent"])
@@ -102,6 +103,12 @@ def parser() -> argparse.ArgumentParser:
     options = scenario_parser(__doc__)
     options.add_argument("--deliveries", type=int, default=2000, help="deliveries in (a)")
     options.add_argument("--concurrency", type=int, default=32, help="connections in (a)")
+    options.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes from (b) on (2 on 2 cores was slower: bench/README.md)",
+    )
     options.add_argument(
         "--steady-seconds", type=float, default=8.0, help="length of (c); 0 skips it"
     )

@@ -21,11 +21,13 @@ class Drain:
     # Orders finished while metered: after the worker had finished its first.
     metered: int
     cost: Cost
+    workers: int
 
     def section(self) -> list[str]:
         processed = len(self.rows.processed)
         return [
-            f"(b) a fresh worker drains the inbox: {processed} done, {self.failed} failed, "
+            f"(b) {self.workers} fresh worker process(es) drain the inbox: {processed} done, "
+            f"{self.failed} failed, "
             f"{self.wall_seconds:.1f} s from process start",
             f"    processed orders/s   {self.rows.per_second():9.1f}"
             f"   (first to last processed; {processed / self.wall_seconds:.1f}/s "
@@ -36,13 +38,14 @@ class Drain:
 
 
 async def run(stack: Stack) -> Drain:
-    """Leaves the worker running."""
+    """Leaves the workers running."""
     started = time.perf_counter()
-    stack.start("worker", "worker")
+    stack.start_workers()
     counts = await stack.inbox.wait_until_finished(1, stack.processes, within=120)
     first = counts.get("done", 0) + counts.get("failed", 0)
-    async with stack.meter.measure(["worker", "postgres", "redis"]) as cost:
+    async with stack.meter.measure([*stack.worker_names, "postgres", "redis"]) as cost:
         counts = await stack.inbox.wait_until_finished(stack.total, stack.processes, within=300)
     wall_seconds = time.perf_counter() - started
     rows = await stack.inbox.processed_since()
-    return Drain(rows, counts.get("failed", 0), wall_seconds, stack.total - first, cost)
+    failed = counts.get("failed", 0)
+    return Drain(rows, failed, wall_seconds, stack.total - first, cost, stack.workers)

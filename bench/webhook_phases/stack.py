@@ -43,6 +43,21 @@ class Stack:
     # Deliveries made so far: each has its own number, so its own order.
     total: int = 0
 
+    # Worker processes (b) starts: "worker", then "worker2", ...
+    workers: int = 1
+
+    @property
+    def worker_names(self) -> list[str]:
+        return ["worker", *(f"worker{n}" for n in range(2, self.workers + 1))]
+
+    def start_workers(self) -> None:
+        for name in self.worker_names:
+            self.start(name, "worker")
+
+    def stop_workers(self) -> None:
+        for name in self.worker_names:
+            self.processes.stop(name)
+
     def deliveries(self, count: int) -> list[Delivery]:
         made = [order_delivery(self.shop, self.total + n) for n in range(count)]
         self.total += count

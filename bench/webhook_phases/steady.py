@@ -40,7 +40,9 @@ async def run(stack: Stack, *, drained_per_second: float, load: float, seconds: 
     deliveries = stack.deliveries(max(1, int(rate * seconds)))
     failed_before = (await stack.inbox.statuses()).get("failed", 0)
     since = await stack.inbox.now()
-    async with stack.meter.measure(["client", "edge", "worker", "postgres", "redis"]) as cost:
+    async with stack.meter.measure(
+        ["client", "edge", *stack.worker_names, "postgres", "redis"]
+    ) as cost:
         sent = await stack.senders.send_paced(deliveries, rate)
         counts = await stack.inbox.wait_until_finished(stack.total, stack.processes, within=300)
     rows = await stack.inbox.processed_since(since)
