@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import functools
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple, NoReturn, TypeVar, cast
 
@@ -138,24 +139,9 @@ async def run(
 ) -> list[tuple[Any, ...]]:
     """The rows of ``statement`` for ``values``, in the session's transaction: named tuples
     with the columns' keys as attribute names."""
-    connection = await session.connection()
     arguments = statement.arguments(values)
-    # Whatever watches the engine's statements (statement counts in tests and benchmarks,
-    # tracing) sees this one too, though SQLAlchemy does not execute it. There is no DBAPI
-    # cursor or execution context to give: listeners get None for both.
-    watchers = connection.sync_connection.dispatch.before_cursor_execute  # type: ignore[union-attr]
-    if watchers:
-        watchers(connection.sync_connection, None, statement.sql, arguments, None, False)
-    raw = await connection.get_raw_connection()
-    driver = raw.driver_connection
-    assert driver is not None, "the unit of work holds a live connection"
-    try:
+    async with _driver(session, statement.sql, arguments, many=False) as driver:
         return await statement.fetch(driver, arguments)
-    except Exception as error:
-        await connection.run_sync(
-            _raise_as_executed, raw.dbapi_connection, error, statement.sql, arguments
-        )
-        raise  # not reached: the line above raises
 
 
 async def run_many(
@@ -166,20 +152,31 @@ async def run_many(
     batch that a multi-row statement would have to build and compile anew for each size."""
     if not many:
         return
-    connection = await session.connection()
     arguments = [statement.arguments(values) for values in many]
+    async with _driver(session, statement.sql, arguments, many=True) as driver:
+        await driver.executemany(statement.sql, arguments)
+
+
+@asynccontextmanager
+async def _driver(
+    session: AsyncSession, sql: str, arguments: Sequence[Any], *, many: bool
+) -> AsyncIterator[Any]:
+    """The asyncpg connection of the session's transaction, to run ``sql`` on; what it raises
+    is raised as SQLAlchemy's (``_raise_as_executed``)."""
+    connection = await session.connection()
+    # Whatever watches the engine's statements (statement counts in tests and benchmarks,
+    # tracing) sees this one too, though SQLAlchemy does not execute it. There is no DBAPI
+    # cursor or execution context to give: listeners get None for both.
     watchers = connection.sync_connection.dispatch.before_cursor_execute  # type: ignore[union-attr]
     if watchers:
-        watchers(connection.sync_connection, None, statement.sql, arguments, None, True)
+        watchers(connection.sync_connection, None, sql, arguments, None, many)
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None, "the unit of work holds a live connection"
     try:
-        await driver.executemany(statement.sql, arguments)
+        yield driver
     except Exception as error:
-        await connection.run_sync(
-            _raise_as_executed, raw.dbapi_connection, error, statement.sql, arguments
-        )
+        await connection.run_sync(_raise_as_executed, raw.dbapi_connection, error, sql, arguments)
         raise  # not reached: the line above raises
 
 

@@ -18,7 +18,7 @@ from db.session import tenant_unit_of_work
 from subgraphs.kit.resources import Resources
 from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.ledger.service import EarnCommand, earn
-from subgraphs.points.orders.service import OrderTrigger, Outcome, award_order
+from subgraphs.points.orders.service import EventResult, OrderTrigger, Outcome, award_order
 from subgraphs.points.orders.shopify_payloads import ShopifyOrderPayload, parse
 from subgraphs.points.program.calculation import EarnAction, Order, OrderLine
 from subgraphs.points.program.service import Channel, update_program_config
@@ -138,6 +138,20 @@ def _unpaid_order(order_id: int) -> ShopifyOrderPayload:
     )
 
 
+async def _award_created(
+    session: AsyncSession, resources: Resources, tenant: Tenant, order_id: int
+) -> EventResult:
+    """orders/create of an unpaid order, in ``session``'s transaction."""
+    return await award_order(
+        session,
+        tenant.merchant_id,
+        resources.cipher,
+        _unpaid_order(order_id),
+        trigger=OrderTrigger.CREATED,
+        now=datetime.now(UTC),
+    )
+
+
 async def test_an_orders_award_check_uses_the_version_the_last_lock_read_until_settings_change(
     resources: Resources, tenant: Tenant, count_statements: StatementCounter
 ) -> None:
@@ -148,26 +162,12 @@ async def test_an_orders_award_check_uses_the_version_the_last_lock_read_until_s
     async with tenant_unit_of_work(resources.sessions, tenant.merchant_id) as session:
         await earn_order(session, tenant, customer_id)  # its lock reads the version
         count_statements.statements.clear()
-        unpaid = await award_order(
-            session,
-            tenant.merchant_id,
-            resources.cipher,
-            _unpaid_order(88_001),
-            trigger=OrderTrigger.CREATED,
-            now=datetime.now(UTC),
-        )
+        unpaid = await _award_created(session, resources, tenant, 88_001)
         assert unpaid.outcome is Outcome.NOT_APPLICABLE  # awarded when paid, by default
         assert not [s for s in count_statements.statements if "program_versions" in s]
 
         await update_program_config(
             WriteContext(session, tenant.merchant_id), {"award_on": "order_created"}
         )
-        created = await award_order(
-            session,
-            tenant.merchant_id,
-            resources.cipher,
-            _unpaid_order(88_002),
-            trigger=OrderTrigger.CREATED,
-            now=datetime.now(UTC),
-        )
+        created = await _award_created(session, resources, tenant, 88_002)
     assert created.outcome is Outcome.APPLIED, created.detail
