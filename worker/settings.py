@@ -7,6 +7,8 @@ modules and the worker registers what they declare. Nothing here lists jobs by n
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import importlib
 import pkgutil
 from collections.abc import Iterator
@@ -79,14 +81,36 @@ async def _shutdown(ctx: dict[str, Any]) -> None:
     await ctx["engine"].dispose()
 
 
+# Jobs other than webhook deliveries run at most this many at once, as when arq's own limit
+# was 10: they hold a connection (and call providers) for their whole run, and arq now takes
+# up to LANES x MAX_BATCH jobs at once. A job's wait for a slot counts in its timeout.
+SHARED_SLOTS = 10
+
+
+def _in_shared_slots(function: Any, slots: asyncio.Semaphore) -> Any:
+    @functools.wraps(function)
+    async def run(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        async with slots:
+            return await function(ctx, *args, **kwargs)
+
+    return run
+
+
+def _registered(spec: JobSpec, slots: asyncio.Semaphore) -> WorkerCoroutine:
+    function = _in_shared_slots(spec.function, slots) if spec.shares_slots else spec.function
+    return cast(WorkerCoroutine, function)
+
+
 def worker_settings(settings: Settings) -> dict[str, Any]:
     redis_url = settings.redis_url
     assert redis_url, "the CLI resolves REDIS_URL before starting the worker"
     configure_logging(settings.log_level)
     jobs = discover_jobs()
+    slots = asyncio.Semaphore(SHARED_SLOTS)
     functions = [
         func(
-            cast(WorkerCoroutine, spec.function),
+            _registered(spec, slots),
+            name=spec.name,
             timeout=spec.timeout_for(settings),
             keep_result=spec.keep_result,
         )
@@ -99,7 +123,8 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             continue
         cron_jobs.append(
             cron(
-                cast(WorkerCoroutine, spec.function),
+                _registered(spec, slots),
+                name=f"cron:{spec.name}",
                 hour=set(schedule.hour) if schedule.hour is not None else None,
                 minute=set(schedule.minute) if schedule.minute is not None else None,
                 second=set(schedule.second),

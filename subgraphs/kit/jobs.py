@@ -127,6 +127,10 @@ class JobSpec:
     timeout: float | Callable[[Settings], float] | None = None
     keep_result: float | None = None
     cron: Cron | Callable[[Settings], Cron | None] | None = None
+    # False: the job may run as many at once as arq takes (it holds no connection of its own
+    # while it waits; a webhook delivery waits for its batch). Every other job shares a few
+    # slots (worker/settings.py), as when arq itself ran 10 jobs at once.
+    shares_slots: bool = True
 
     @property
     def name(self) -> str:
@@ -144,11 +148,12 @@ def job(
     timeout: float | Callable[[Settings], float] | None = None,
     keep_result: float | None = None,
     cron: Cron | Callable[[Settings], Cron | None] | None = None,
+    shares_slots: bool = True,
 ) -> Callable[[JobT], JobT]:
     """Declare a worker job; ``cron`` makes the worker also run it on that schedule."""
 
     def declare(function: JobT) -> JobT:
-        spec = JobSpec(function=function, timeout=timeout, keep_result=keep_result, cron=cron)
+        spec = JobSpec(function, timeout, keep_result, cron, shares_slots)
         setattr(function, JOB_ATTRIBUTE, spec)
         return function
 

@@ -3,6 +3,7 @@ and nothing is listed by hand: a new ``jobs.py`` is picked up as it is."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -11,9 +12,12 @@ from types import ModuleType
 
 import pytest
 
+from subgraphs.kit.jobs import JobSpec
 from subgraphs.kit.settings import Settings
 from worker import settings as worker_module
-from worker.settings import discover_jobs, worker_settings
+from worker.settings import SHARED_SLOTS, discover_jobs, worker_settings
+from worker.webhooks.batches import LANES, MAX_BATCH
+from worker.webhooks.jobs import process_webhook_delivery
 
 WORKER_ENV = Settings(REDIS_URL="redis://127.0.0.1:1/0", DATABASE_URL="postgresql://x/y")
 
@@ -111,3 +115,30 @@ def test_two_jobs_with_one_name_are_refused(extra_domain: ModuleType, tmp_path: 
 
     with pytest.raises(RuntimeError, match="award_streak"):
         discover_jobs()
+
+
+async def test_webhook_deliveries_fill_their_batches_and_other_jobs_share_ten_slots() -> None:
+    """arq takes up to LANES x MAX_BATCH jobs at once so that a merchant's deliveries fill
+    their batches; every other job (which holds a connection, or calls a provider, while it
+    runs) still runs at most SHARED_SLOTS at once."""
+    config = worker_settings(WORKER_ENV)
+    assert config["max_jobs"] == LANES * MAX_BATCH
+    functions = {function.name: function for function in config["functions"]}
+    assert functions["process_webhook_delivery"].coroutine is process_webhook_delivery
+
+    running = peak = 0
+
+    async def probe(ctx: dict[str, object]) -> None:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.01)
+        running -= 1
+
+    for shares_slots, expected in ((True, SHARED_SLOTS), (False, 3 * SHARED_SLOTS)):
+        running = peak = 0
+        registered = worker_module._registered(
+            JobSpec(probe, shares_slots=shares_slots), asyncio.Semaphore(SHARED_SLOTS)
+        )
+        await asyncio.gather(*(registered({}) for _ in range(3 * SHARED_SLOTS)))
+        assert peak == expected

@@ -23,6 +23,8 @@ log = structlog.get_logger(__name__)
     # delivery's job id again as soon as it has finished.
     timeout=lambda settings: settings.webhook_job_timeout_seconds,
     keep_result=0,
+    # Waits for its batch, which holds the connection: as many at once as fill the batches.
+    shares_slots=False,
 )
 async def process_webhook_delivery(ctx: dict[str, Any], merchant_id: str, delivery_id: str) -> str:
     """arq job: process one inbox row, in a batch with the merchant's other rows whose jobs
