@@ -219,11 +219,7 @@ async def record_webhook_facts(
     session: AsyncSession, merchant_id: str, facts: Sequence[OrderFact]
 ) -> None:
     """Record (or replace) the facts of orders/* webhooks, in one round trip."""
-    repository = OrderFactsRepository(session, merchant_id)
-    if len(facts) == 1:
-        await repository.upsert(facts, source=OrderFactSource.WEBHOOK, replace=True)
-    else:
-        await repository.upsert_from_webhooks(facts)
+    await OrderFactsRepository(session, merchant_id).upsert_from_webhooks(facts)
 
 
 async def record_refund_payload(
