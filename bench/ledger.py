@@ -23,7 +23,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from harness import Bench, count_statements, latency_line, run, scenario_parser
+from harness import (
+    Bench,
+    Cost,
+    Meter,
+    autocommit_connection,
+    count_statements,
+    latency_line,
+    run,
+    scenario_parser,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 # The project's code: these paths move with it.
@@ -47,6 +56,7 @@ class Awards:
     errors: int = 0
     seconds: float = 0.0
     statements: int = 0
+    cost: Cost = field(default_factory=Cost)
     latencies: list[float] = field(default_factory=list)
 
     @property
@@ -124,10 +134,15 @@ async def award_points(url: str, *, seconds: float, concurrency: int, customers:
                     result.latencies.append(time.perf_counter() - started)
                 n += 1
 
-        with count_statements(engine) as statements:
-            started = time.perf_counter()
-            await asyncio.gather(*(worker(index) for index in range(concurrency)))
-            result.seconds = time.perf_counter() - started
+        async with autocommit_connection(url) as connection:
+            meter = Meter(connection)
+            await meter.watch_postmaster()
+            with count_statements(engine) as statements:
+                async with meter.measure(["client", "postgres"]) as cost:
+                    started = time.perf_counter()
+                    await asyncio.gather(*(worker(index) for index in range(concurrency)))
+                    result.seconds = time.perf_counter() - started
+        result.cost = cost
         result.statements = statements.count
     finally:
         await engine.dispose()
@@ -147,6 +162,8 @@ async def scenario(bench: Bench, args: argparse.Namespace) -> None:
     ]
     if awards.awards:
         section.append(f"    SQL statements/award {awards.statements / awards.awards:10.1f}")
+        # "client" is this process: the service code (Python); "postgres" its backends.
+        section.extend(awards.cost.lines(awards.awards, "award"))
     bench.report.add(section)
     bench.report.ratio("awards/s", awards.per_second, at_least=0.5)
 

@@ -34,6 +34,7 @@ import uuid
 from harness import Bench, run, scenario_parser
 from sqlalchemy import text
 from webhook_phases import drain, shim, statements, steady
+from webhook_phases.deliveries import CUSTOMERS
 from webhook_phases.stack import running_stack
 
 # The project's code: these paths move with it.
@@ -75,6 +76,7 @@ async def scenario(bench: Bench, args: argparse.Namespace) -> None:
     merchant_id = await install_shop(bench.url, shop)
     async with running_stack(bench, shop, merchant_id, args.concurrency) as stack:
         stack.workers = args.workers
+        stack.buyers = args.buyers
         accepted = await shim.run(stack, args.deliveries)
         report.add(accepted.section())
         drained = await drain.run(stack)
@@ -108,6 +110,13 @@ def parser() -> argparse.ArgumentParser:
         type=int,
         default=1,
         help="worker processes from (b) on (2 on 2 cores was slower: bench/README.md)",
+    )
+    options.add_argument(
+        "--buyers",
+        type=int,
+        default=CUSTOMERS,
+        help="buyers the orders cycle through (few buyers: their rows are locked and updated "
+        "by every batch)",
     )
     options.add_argument(
         "--steady-seconds", type=float, default=8.0, help="length of (c); 0 skips it"

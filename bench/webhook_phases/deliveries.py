@@ -18,6 +18,7 @@ import orjson
 from gateway.edge.webhooks.verification import webhook_signature
 
 APP_SECRET = "bench-app-secret"  # noqa: S105 - a throwaway secret shared with the shim
+# Buyers the deliveries cycle through, unless --buyers says otherwise.
 CUSTOMERS = 50
 WEBHOOK_PATH = "/webhooks/shopify"
 
@@ -28,12 +29,12 @@ class Delivery:
     headers: dict[str, str]
 
 
-def order_delivery(shop: str, number: int) -> Delivery:
+def order_delivery(shop: str, number: int, buyers: int = CUSTOMERS) -> Delivery:
     """A signed orders/paid delivery (as tests/gateway/webhooks builds it): its own order and
-    webhook id, one of CUSTOMERS buyers."""
+    webhook id, one of ``buyers`` buyers."""
     order_id = 900_000_000 + number
     quantity, price = 1 + number % 3, Decimal(number % 17 + 1)
-    buyer = number % CUSTOMERS
+    buyer = number % buyers
     now = datetime.now(UTC).isoformat()
     body = orjson.dumps(
         {

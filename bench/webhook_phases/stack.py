@@ -24,7 +24,7 @@ from harness import (
 # The project's code: these paths move with it.
 from cli.stack import REPO_ROOT
 
-from .deliveries import APP_SECRET, Delivery, Senders, order_delivery, senders
+from .deliveries import APP_SECRET, CUSTOMERS, Delivery, Senders, order_delivery, senders
 from .inbox import Inbox
 
 
@@ -45,6 +45,8 @@ class Stack:
 
     # Worker processes (b) starts: "worker", then "worker2", ...
     workers: int = 1
+    # The buyers the deliveries cycle through (each delivery is one of them).
+    buyers: int = CUSTOMERS
 
     @property
     def worker_names(self) -> list[str]:
@@ -59,7 +61,7 @@ class Stack:
             self.processes.stop(name)
 
     def deliveries(self, count: int) -> list[Delivery]:
-        made = [order_delivery(self.shop, self.total + n) for n in range(count)]
+        made = [order_delivery(self.shop, self.total + n, self.buyers) for n in range(count)]
         self.total += count
         return made
 

@@ -44,6 +44,13 @@ class ApiLog(Base):
             "next_attempt_at",
             postgresql_where=text("status = 'pending'"),
         ),
+        # A worker batch's room, filled with the merchant's oldest due deliveries.
+        Index(
+            "ix_api_logs_merchant_pending_due",
+            "merchant_id",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
         Index("ix_api_logs_merchant_status_topic", "merchant_id", "status", "topic", "created_at"),
         Index(
             "ix_api_logs_merchant_customer",

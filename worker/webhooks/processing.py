@@ -181,11 +181,13 @@ async def process_delivery(
 
 
 async def process_deliveries(
-    resources: Resources, merchant_id: str, delivery_ids: Sequence[str]
+    resources: Resources, merchant_id: str, delivery_ids: Sequence[str], *, room: int = 0
 ) -> dict[str, DeliveryOutcome]:
     """Process a batch of one merchant's deliveries in ONE transaction: a commit (and the
     tenant's ``set_config``) per batch instead of per delivery, which were most of the
-    worker's round trips besides the handlers' own (issue 12).
+    worker's round trips besides the handlers' own (issue 12). With ``room``, the batch also
+    takes up to that many more of the merchant's deliveries that are due (oldest first), whose
+    jobs have not started yet: the outcomes include theirs.
 
     Each delivery stays exactly once: its row is claimed (locked) in the batch's transaction
     and marked done in it, so its effects and its "done" commit together or not at all, as in
@@ -197,23 +199,27 @@ async def process_deliveries(
     raise rarely (a payload the rules refuse, a refund ahead of its order), so the common
     batch needs no savepoint per delivery (two more round trips each).
     """
-    WORKER_BATCH_SIZE.observe(len(set(delivery_ids)))
-    if len(delivery_ids) == 1:
+    if len(delivery_ids) == 1 and room <= 0:
+        WORKER_BATCH_SIZE.observe(1)
         return {delivery_ids[0]: await process_delivery(resources, merchant_id, delivery_ids[0])}
     outcomes: dict[str, DeliveryOutcome] = {}
     waits: list[float] = []
     processed: list[_Processed] = []
     refused: list[tuple[str, tuple[str, int], Exception]] = []
+    taken: list[str] = []
     try:
         async with tenant_unit_of_work(resources.sessions, merchant_id) as session:
             inbox = WebhookDeliveriesRepository(session, merchant_id)
             unique_ids = list(dict.fromkeys(delivery_ids))
             claimed_at = datetime.now(UTC)
-            claimed_rows = [
-                row
-                for row in await inbox.claim_pending_many(unique_ids)
-                if not _not_due(row, claimed_at)
-            ]
+            locked = await inbox.claim_pending_many(unique_ids, room=room)
+            asked = set(unique_ids)
+            # What the batch took besides what it was asked for: abandoned, those are
+            # processed again on their own too.
+            taken = [row.id for row in locked if row.id not in asked]
+            unique_ids += taken
+            WORKER_BATCH_SIZE.observe(len(unique_ids))
+            claimed_rows = [row for row in locked if not _not_due(row, claimed_at)]
             waits.extend(_waited_seconds(row, claimed_at) for row in claimed_rows)
             claimed_ids = {row.id for row in claimed_rows}
             for delivery_id in unique_ids:
@@ -258,7 +264,7 @@ async def process_deliveries(
         log.info("webhook_batch_abandoned", size=len(delivery_ids), error=_describe(exc))
         return {
             delivery_id: await process_delivery(resources, merchant_id, delivery_id)
-            for delivery_id in dict.fromkeys(delivery_ids)
+            for delivery_id in dict.fromkeys([*delivery_ids, *taken])
         }
     # Counted once the batch committed: an abandoned batch's deliveries count in
     # process_delivery, where each is claimed again.

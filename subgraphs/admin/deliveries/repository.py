@@ -91,6 +91,30 @@ _MARK_MANY_DONE = text(
 )
 
 
+# The deliveries a batch was asked for, and as many more as it has room for: the merchant's
+# pending deliveries due now, oldest due first (their jobs, still queued, then find them done).
+# Each part skips rows another batch holds, so two batches at once take different rows.
+_INBOX_COLUMNS = ", ".join(column.name for column in ApiLog.__table__.columns)
+_CLAIM_WITH_ROOM = text(
+    f"""
+    WITH asked AS (
+        SELECT {_INBOX_COLUMNS} FROM api_logs
+        WHERE merchant_id = :merchant_id AND id = ANY(CAST(:ids AS text[]))
+          AND status = 'pending'
+        FOR UPDATE SKIP LOCKED
+    ), more AS (
+        SELECT {_INBOX_COLUMNS} FROM api_logs
+        WHERE merchant_id = :merchant_id AND status = 'pending' AND next_attempt_at <= now()
+          AND id <> ALL(CAST(:ids AS text[]))
+        ORDER BY next_attempt_at
+        LIMIT :room
+        FOR UPDATE SKIP LOCKED
+    )
+    SELECT {_INBOX_COLUMNS} FROM asked UNION ALL SELECT {_INBOX_COLUMNS} FROM more
+    """  # noqa: S608 - the column names are the model's, not input
+).columns(*ApiLog.__table__.columns)
+
+
 def _the_row(row: ApiLog) -> tuple[ColumnElement[bool], ...]:
     """One delivery, by its whole key: created_at names its monthly partition."""
     return (
@@ -142,19 +166,25 @@ class WebhookDeliveriesRepository(TenantRepository[ApiLog]):
         )
         return result.one_or_none()
 
-    async def claim_pending_many(self, delivery_ids: Sequence[str]) -> list[ApiLog]:
+    async def claim_pending_many(
+        self, delivery_ids: Sequence[str], *, room: int = 0
+    ) -> list[ApiLog]:
         """``claim_pending`` for a batch, in one statement: the rows claimed (the others are
-        done, failed or another worker's right now), in no particular order."""
-        if not delivery_ids:
+        done, failed or another worker's right now), in no particular order; and with
+        ``room``, up to that many more of the merchant's pending deliveries that are due now,
+        oldest due first (``_CLAIM_WITH_ROOM``)."""
+        if not delivery_ids and room <= 0:
             return []
-        result = await self._session.scalars(
-            select(ApiLog)
-            .where(
+        if room <= 0:
+            statement = select(ApiLog).where(
                 ApiLog.merchant_id == self._merchant_id,
                 ApiLog.id == any_of(delivery_ids),
                 ApiLog.status == "pending",
             )
-            .with_for_update(skip_locked=True)
+            return list(await self._session.scalars(statement.with_for_update(skip_locked=True)))
+        result = await self._session.scalars(
+            select(ApiLog).from_statement(_CLAIM_WITH_ROOM),
+            {"merchant_id": self._merchant_id, "ids": list(delivery_ids), "room": room},
         )
         return list(result)
 

@@ -11,7 +11,7 @@ import httpx
 from prometheus_client import REGISTRY
 from sqlalchemy import text
 
-from db.session import tenant_unit_of_work
+from db.session import system_unit_of_work, tenant_unit_of_work
 from subgraphs.kit.resources import Resources
 from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.program.service import update_program_config
@@ -190,3 +190,122 @@ async def test_a_batch_claims_its_deliveries_in_one_statement(
 
     assert set(again.values()) == {DeliveryOutcome.SKIPPED}
     assert count_statements.count - before == 1
+
+
+async def _due(resources: Resources, delivery_id: str, seconds_from_now: float) -> None:
+    """Set when a delivery is due: in the past orders a backlog, in the future is a retry
+    waiting for its time."""
+    async with system_unit_of_work(resources.sessions) as session:
+        await session.execute(
+            text(
+                "UPDATE api_logs SET next_attempt_at = now() + make_interval(secs => :s)"
+                " WHERE id = :id"
+            ),
+            {"id": delivery_id, "s": seconds_from_now},
+        )
+
+
+async def _backlog(
+    edge: httpx.AsyncClient, resources: Resources, tenant: Tenant, first: int, count: int
+) -> list[str]:
+    """``count`` paid orders waiting for the worker, the first the oldest due."""
+    sent = await _orders(edge, tenant, first, count)
+    for age, delivery_id in enumerate(sent):
+        await _due(resources, delivery_id, -100.0 + age)
+    return sent
+
+
+async def test_a_batch_with_room_takes_the_merchants_oldest_due_deliveries(
+    edge: httpx.AsyncClient, resources: Resources, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    """Under a backlog a batch is not limited to the jobs that have started: it fills its
+    room with the merchant's deliveries that are due, oldest first, and leaves alone another
+    merchant's, a retry not due yet, and a row another worker holds."""
+    await _flat_earning(resources, tenant)
+    sent = await _backlog(edge, resources, tenant, 74_000, 7)
+    not_due_yet = sent[1]
+    await _due(resources, not_due_yet, 60.0)
+    theirs = await _orders(edge, other_tenant, 74_100, 2)
+    held = sent[2]
+
+    async with system_unit_of_work(resources.sessions) as other_worker:
+        locked = await other_worker.scalars(
+            text("SELECT id FROM api_logs WHERE id = :id FOR UPDATE"), {"id": held}
+        )
+        assert list(locked) == [held]
+        first = await process_deliveries(resources, tenant.merchant_id, [sent[6]], room=2)
+        # Room for more than is left: what is left due and free.
+        rest = await process_deliveries(resources, tenant.merchant_id, [sent[5]], room=10)
+
+    # Asked for the newest; took the two oldest due that nobody holds.
+    assert first == dict.fromkeys([sent[6], sent[0], sent[3]], DeliveryOutcome.DONE)
+    assert rest == dict.fromkeys([sent[5], sent[4]], DeliveryOutcome.DONE)
+    rows = {row["id"]: row["status"] for row in await inbox(resources, tenant.merchant_id)}
+    assert [rows[delivery_id] for delivery_id in sent] == [
+        "done",
+        "pending",
+        "pending",
+        "done",
+        "done",
+        "done",
+        "done",
+    ]
+    theirs_now = {
+        row["id"]: row["status"] for row in await inbox(resources, other_tenant.merchant_id)
+    }
+    assert [theirs_now[delivery_id] for delivery_id in theirs] == ["pending", "pending"]
+    earns, orders, balances, _ = await _ledger_state(resources, tenant)
+    assert (earns, orders, balances) == (5, 5, 5 * 100)
+
+
+async def test_the_jobs_of_deliveries_a_batch_took_ahead_end_without_a_claim(
+    edge: httpx.AsyncClient,
+    resources: Resources,
+    tenant: Tenant,
+    count_statements: StatementCounter,
+) -> None:
+    await _flat_earning(resources, tenant)
+    sent = await _backlog(edge, resources, tenant, 75_000, 6)
+    batches = DeliveryBatches(resources)
+
+    # The first job's batch has room for the whole backlog.
+    assert await batches.process(tenant.merchant_id, sent[0]) is DeliveryOutcome.DONE
+    rows = {row["id"]: row for row in await inbox(resources, tenant.merchant_id)}
+    assert {rows[delivery_id]["status"] for delivery_id in sent} == {"done"}
+    before = count_statements.count
+
+    # The others' jobs start later: each ends at once, without a round trip.
+    later = [await batches.process(tenant.merchant_id, delivery_id) for delivery_id in sent[1:]]
+
+    assert set(later) == {DeliveryOutcome.SKIPPED}
+    assert count_statements.count == before
+    # A duplicate job of one of them (arq retries, a sweep) finds the row done: still once.
+    assert await batches.process(tenant.merchant_id, sent[1]) is DeliveryOutcome.SKIPPED
+    earns, orders, balances, _ = await _ledger_state(resources, tenant)
+    assert (earns, orders, balances) == (6, 6, 6 * 100)
+
+
+async def test_an_abandoned_batch_processes_what_it_took_ahead_on_its_own_too(
+    edge: httpx.AsyncClient, resources: Resources, tenant: Tenant
+) -> None:
+    """A handler raising rolls the whole batch back; the deliveries it took with its room are
+    not left for jobs that may never see them work (their job may have ended already)."""
+    await _flat_earning(resources, tenant)
+    sent = await _backlog(edge, resources, tenant, 76_000, 4)
+    early_refund = await _send(
+        edge, tenant, "refunds/create", refund_payload(7_778, 76_950, [(769_500, 1, "5.00")])
+    )
+    await _due(resources, early_refund, -200.0)  # the oldest of the backlog
+
+    outcomes = await process_deliveries(resources, tenant.merchant_id, [sent[0]], room=10)
+
+    assert outcomes == {
+        sent[0]: DeliveryOutcome.DONE,
+        early_refund: DeliveryOutcome.RETRYING,
+        **dict.fromkeys(sent[1:], DeliveryOutcome.DONE),
+    }
+    rows = {row["id"]: row for row in await inbox(resources, tenant.merchant_id)}
+    assert {rows[delivery_id]["status"] for delivery_id in sent} == {"done"}
+    assert rows[early_refund]["status"] == "pending"
+    earns, orders, balances, _ = await _ledger_state(resources, tenant)
+    assert (earns, orders, balances) == (4, 4, 4 * 100)
