@@ -31,6 +31,7 @@ from subgraphs.kit.observability import configure_logging
 from subgraphs.kit.resources import open_resources
 from subgraphs.kit.settings import Settings, get_settings
 from worker.webhooks.batches import LANES, MAX_BATCH
+from worker.webhooks.wakeups import listening_for_deliveries
 
 # Packages searched for ``jobs`` modules.
 JOB_PACKAGES: tuple[ModuleType, ...] = (subgraphs, worker)
@@ -73,6 +74,8 @@ async def _startup(ctx: dict[str, Any]) -> None:
         metrics, _ = start_http_server(settings.worker_metrics_port, addr=settings.host)
         stack.callback(metrics.server_close)
         stack.callback(metrics.shutdown)
+    # Deliveries wake the worker through Postgres (worker.webhooks.wakeups).
+    await stack.enter_async_context(listening_for_deliveries(ctx["resources"]))
     settle_after_startup()
 
 

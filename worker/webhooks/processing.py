@@ -1,9 +1,8 @@
-"""The worker's side of the inbox: process one delivery exactly once, retry what failed,
-and sweep up what a crash or a Redis outage left pending.
+"""The worker's side of the inbox: process deliveries exactly once, and retry what failed.
 
 Exactly once: the handler's effects and the row's "done" commit in one transaction, on a row
 locked FOR UPDATE SKIP LOCKED. A worker killed mid-way rolls back both, the row stays pending,
-and the sweeper enqueues it again; a second job for a row already done finds nothing to claim.
+and the sweeper wakes its merchant again; a second claim of a row already done finds nothing.
 """
 
 from __future__ import annotations
@@ -44,7 +43,6 @@ BASE_DELAY_SECONDS = 0.5
 # A refund or cancellation that overtook its order's award waits for it: Shopify itself
 # retries a late orders/create for up to 48 hours, and reconciliation runs hourly.
 NOT_YET_DELAYS_SECONDS = (30.0, 120.0, 600.0, 1800.0, 3600.0)
-SWEEP_BATCH = 500
 RECEIPT_RETENTION_DAYS = 90
 
 
@@ -218,7 +216,8 @@ async def process_deliveries(
             # processed again on their own too.
             taken = [row.id for row in locked if row.id not in asked]
             unique_ids += taken
-            WORKER_BATCH_SIZE.observe(len(unique_ids))
+            if unique_ids:  # a wake that found nothing due made no batch
+                WORKER_BATCH_SIZE.observe(len(unique_ids))
             claimed_rows = [row for row in locked if not _not_due(row, claimed_at)]
             waits.extend(_waited_seconds(row, claimed_at) for row in claimed_rows)
             claimed_ids = {row.id for row in claimed_rows}

@@ -1,5 +1,5 @@
-"""The shim's one write: deliveries into the durable inbox, many in one round trip, and
-their nudges.
+"""The shim's one write: deliveries into the durable inbox, many in one round trip. Their
+commit wakes the worker (the inbox's trigger notifies it, migration 0030).
 
 ``loyalnest_store_webhook_deliveries`` (migration 0025) enters the tenant (role and merchant,
 for its own transaction: row-level security applies) and stores deliveries once per webhook
@@ -24,14 +24,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import TypeVar
 
-from arq.connections import ArqRedis
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 
 from subgraphs.admin.deliveries.repository import NewDelivery
-from subgraphs.kit.jobs import delivery_job_id, enqueue_webhook_delivery, job_queue
 from subgraphs.kit.resources import Resources
 
 T = TypeVar("T")
@@ -62,7 +60,6 @@ class Inbox:
         # connection per delivery past the pool (286 per 1,500 at 32 senders, most of the
         # Postgres CPU of the shim). Waiting for a pooled connection costs less than that.
         self._connections = asyncio.Semaphore(resources.settings.db_pool_size)
-        self._queue: ArqRedis = job_queue(resources.redis)
         # Per merchant: the deliveries waiting for a lane (by id), and the lanes running.
         self._waiting: dict[str, dict[str, tuple[NewDelivery, asyncio.Future[bool]]]] = {}
         self._lanes: dict[str, set[asyncio.Task[None]]] = {}
@@ -154,13 +151,6 @@ class Inbox:
                 if attempt or not error.connection_invalidated:
                     raise
         raise AssertionError("unreachable")
-
-    async def nudge(self, merchant_id: str, delivery_id: str) -> None:
-        """Ask the worker to process the delivery (after the response; the sweeper finds it if
-        Redis is away)."""
-        await enqueue_webhook_delivery(
-            self._queue, merchant_id, delivery_id, job_id=delivery_job_id(delivery_id)
-        )
 
 
 # Fields whose plural is not the field name and an s.

@@ -2,8 +2,8 @@
 
 No business logic runs here. The only work is what makes the 200 a promise: the signature
 is checked over the raw body, the delivery is committed to Postgres (a retried webhook id
-adds nothing), and the worker is nudged through Redis after the response. If Redis is down
-the nudge is skipped and the worker's sweeper finds the row; the delivery is never lost.
+adds nothing), and that commit wakes the worker (a Postgres notification, migration 0030):
+accepting a delivery needs neither Redis nor anything after the response.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -131,11 +130,10 @@ async def receive_shopify_webhook(request: Request) -> JSONResponse:
     inbox = inbox_of(request)
     if not await inbox.store(merchant_id, delivery):
         return JSONResponse({"status": "duplicate"})
-    # After the response: the 200 waits only for Postgres. Whatever the payload holds (a NUL,
-    # a number too big for a column), it is stored as it came, encrypted: what the worker
-    # cannot use, it refuses once with its reason (worker.webhooks.processing).
-    nudge = BackgroundTask(inbox.nudge, merchant_id, delivery.id)
-    return JSONResponse({"status": "accepted", "deliveryId": delivery.id}, background=nudge)
+    # Whatever the payload holds (a NUL, a number too big for a column), it is stored as it
+    # came, encrypted: what the worker cannot use, it refuses once with its reason
+    # (worker.webhooks.processing).
+    return JSONResponse({"status": "accepted", "deliveryId": delivery.id})
 
 
 def webhook_routes() -> list[Route]:

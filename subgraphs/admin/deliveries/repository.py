@@ -404,33 +404,23 @@ class WebhookDeliveriesRepository(TenantRepository[ApiLog]):
 # --- sweeps across merchants (system unit of work) --------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class DueDelivery:
-    merchant_id: str
-    id: str
-    overdue_seconds: float
-
-
-async def due_deliveries(
-    session: AsyncSession, *, older_than_seconds: float, limit: int
-) -> list[DueDelivery]:
-    """Pending rows whose time has come and gone by more than ``older_than_seconds``: their
-    job was lost (Redis down at enqueue, a worker killed) or is stuck behind a backlog."""
-    overdue = func.extract("epoch", func.now() - ApiLog.next_attempt_at)
-    result = await session.execute(
-        select(ApiLog.merchant_id, ApiLog.id, overdue)
+async def merchants_with_due_deliveries(
+    session: AsyncSession, *, older_than_seconds: float = 0.0
+) -> list[str]:
+    """Merchants with pending deliveries whose time has come (and gone by more than
+    ``older_than_seconds``): their wake-up was missed (no worker listening when they were
+    stored, a worker killed mid-batch) or their retry is due."""
+    result = await session.scalars(
+        select(ApiLog.merchant_id)
         .where(
             ApiLog.status == "pending",
             ApiLog.next_attempt_at
-            < text("now() - make_interval(secs => :grace)").bindparams(grace=older_than_seconds),
+            <= text("now() - make_interval(secs => :grace)").bindparams(grace=older_than_seconds),
         )
-        .order_by(ApiLog.next_attempt_at)
-        .limit(limit)
+        .distinct()
+        .order_by(ApiLog.merchant_id)
     )
-    return [
-        DueDelivery(merchant_id, delivery_id, float(seconds))
-        for merchant_id, delivery_id, seconds in result.all()
-    ]
+    return list(result)
 
 
 async def forget_old_receipts(session: AsyncSession, *, older_than_days: int) -> int:

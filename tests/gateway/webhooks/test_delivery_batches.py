@@ -1,10 +1,11 @@
 """The worker's batches (worker.webhooks.processing.process_deliveries and
 worker.webhooks.batches): one transaction for many deliveries, each still exactly once, and a
-bad neighbour failing alone."""
+bad neighbour failing alone; and how the worker hears of them (worker.webhooks.wakeups)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import httpx
@@ -17,8 +18,9 @@ from subgraphs.kit.write_context import WriteContext
 from subgraphs.points.program.service import update_program_config
 from tests.conftest import StatementCounter, Tenant
 from tests.gateway.webhooks.shopify import deliver, inbox, order_payload, refund_payload
-from worker.webhooks.batches import DeliveryBatches
+from worker.webhooks.batches import MAX_BATCH, DeliveryBatches
 from worker.webhooks.processing import DeliveryOutcome, process_deliveries
+from worker.webhooks.wakeups import InboxListener
 
 
 async def _send(edge: httpx.AsyncClient, tenant: Tenant, topic: str, payload: Any) -> str:
@@ -211,7 +213,7 @@ async def _backlog(
     """``count`` paid orders waiting for the worker, the first the oldest due."""
     sent = await _orders(edge, tenant, first, count)
     for age, delivery_id in enumerate(sent):
-        await _due(resources, delivery_id, -100.0 + age)
+        await _due(resources, delivery_id, -1000.0 + age)
     return sent
 
 
@@ -295,7 +297,7 @@ async def test_an_abandoned_batch_processes_what_it_took_ahead_on_its_own_too(
     early_refund = await _send(
         edge, tenant, "refunds/create", refund_payload(7_778, 76_950, [(769_500, 1, "5.00")])
     )
-    await _due(resources, early_refund, -200.0)  # the oldest of the backlog
+    await _due(resources, early_refund, -2000.0)  # the oldest of the backlog
 
     outcomes = await process_deliveries(resources, tenant.merchant_id, [sent[0]], room=10)
 
@@ -309,3 +311,80 @@ async def test_an_abandoned_batch_processes_what_it_took_ahead_on_its_own_too(
     assert rows[early_refund]["status"] == "pending"
     earns, orders, balances, _ = await _ledger_state(resources, tenant)
     assert (earns, orders, balances) == (4, 4, 4 * 100)
+
+
+async def _until_done(resources: Resources, tenant: Tenant, sent: list[str]) -> None:
+    """Wait (a few seconds at most) until every one of ``sent`` is done."""
+    for _ in range(200):
+        rows = {row["id"]: row["status"] for row in await inbox(resources, tenant.merchant_id)}
+        if {rows[delivery_id] for delivery_id in sent} == {"done"}:
+            return
+        await asyncio.sleep(0.05)
+    left = sum(rows[delivery_id] != "done" for delivery_id in sent)
+    raise AssertionError(f"{left} of {len(sent)} deliveries not done")
+
+
+async def test_a_wake_drains_the_merchants_due_deliveries_in_full_batches(
+    edge: httpx.AsyncClient, resources: Resources, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    """A notification names a merchant, not a delivery: its drain takes the due deliveries a
+    batch at a time until none is left (here more than two batches' room), and leaves another
+    merchant's and a retry not due yet alone."""
+    await _flat_earning(resources, tenant)
+    sent = await _backlog(edge, resources, tenant, 77_000, 2 * MAX_BATCH + 7)
+    not_due_yet = sent.pop()
+    await _due(resources, not_due_yet, 60.0)
+    theirs = await _orders(edge, other_tenant, 77_500, 2)
+    batches_before = _histogram("loyalnest_worker_batch_size")
+
+    DeliveryBatches(resources).wake(tenant.merchant_id)
+    await _until_done(resources, tenant, sent)
+
+    rows = {row["id"]: row["status"] for row in await inbox(resources, tenant.merchant_id)}
+    assert rows[not_due_yet] == "pending"
+    theirs_now = {
+        row["id"]: row["status"] for row in await inbox(resources, other_tenant.merchant_id)
+    }
+    assert [theirs_now[delivery_id] for delivery_id in theirs] == ["pending", "pending"]
+    earns, orders, balances, _ = await _ledger_state(resources, tenant)
+    assert (earns, orders, balances) == (len(sent), len(sent), len(sent) * 100)
+    batches, in_them = (
+        now - before
+        for now, before in zip(
+            _histogram("loyalnest_worker_batch_size"), batches_before, strict=True
+        )
+    )
+    # Full batches: three for the 106 (four if two lanes' claims interleave), not one per
+    # delivery; a look that finds nothing makes none.
+    assert in_them == len(sent)
+    assert 3 <= batches <= 4, batches
+
+
+async def test_the_worker_hears_of_deliveries_and_of_those_stored_before_it_listened(
+    edge: httpx.AsyncClient, resources: Resources, tenant: Tenant
+) -> None:
+    """The inbox's commit wakes the worker through Postgres (no job per delivery): what the
+    shim stores is processed at once, and what was stored while no worker listened is taken
+    as soon as one does."""
+    await _flat_earning(resources, tenant)
+    before = await _orders(edge, tenant, 78_000, 3)
+    batches = DeliveryBatches(resources)
+
+    def wake(merchant_id: str) -> None:
+        # Other tests' merchants may have deliveries pending: theirs are not this test's.
+        if merchant_id == tenant.merchant_id:
+            batches.wake(merchant_id)
+
+    listener = InboxListener(resources, wake)
+    listening = asyncio.create_task(listener.run())
+    try:
+        await asyncio.wait_for(listener.listening.wait(), timeout=10)
+        await _until_done(resources, tenant, before)
+        after = await _orders(edge, tenant, 78_100, 4)
+        await _until_done(resources, tenant, after)
+    finally:
+        listening.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listening
+    earns, orders, balances, _ = await _ledger_state(resources, tenant)
+    assert (earns, orders, balances) == (7, 7, 7 * 100)

@@ -16,7 +16,6 @@ from db.encryption_contexts import API_LOGS_PAYLOAD
 from db.models import Customer, PointsTransaction
 from db.session import tenant_unit_of_work
 from gateway.edge.webhooks.verification import webhook_signature
-from subgraphs.kit.jobs import job_queue
 from subgraphs.kit.resources import Resources
 from tests.conftest import TEST_APP_SECRET, Tenant
 from tests.gateway.webhooks.shopify import deliver, inbox, order_payload, signed
@@ -24,7 +23,10 @@ from worker.webhooks.processing import DeliveryOutcome, process_delivery
 
 
 async def test_a_signed_delivery_is_stored_once_and_acknowledged(
-    edge: httpx.AsyncClient, resources: Resources, tenant: Tenant
+    edge: httpx.AsyncClient,
+    resources: Resources,
+    tenant: Tenant,
+    inbox_wakeups: asyncio.Queue[str],
 ) -> None:
     payload = order_payload(1001, lines=[(1, 2, "10.00")], customer_id=77, email="a@example.com")
 
@@ -44,8 +46,8 @@ async def test_a_signed_delivery_is_stored_once_and_acknowledged(
     assert "a@example.com" not in row["payload_encrypted"]
     stored = resources.cipher.decrypt(row["payload_encrypted"], context=API_LOGS_PAYLOAD)
     assert orjson.loads(stored) == payload
-    queued = await job_queue(resources.redis).queued_jobs()
-    assert any(job.args == (tenant.merchant_id, row["id"]) for job in queued)
+    # Its commit woke the worker, through Postgres: no Redis on the way in.
+    assert await asyncio.wait_for(inbox_wakeups.get(), timeout=5) == tenant.merchant_id
 
 
 async def test_a_wrong_signature_is_401_and_stores_nothing(
@@ -70,7 +72,10 @@ async def test_a_wrong_signature_is_401_and_stores_nothing(
 
 
 async def test_ten_concurrent_copies_make_one_row_and_one_ledger_effect(
-    edge: httpx.AsyncClient, resources: Resources, tenant: Tenant
+    edge: httpx.AsyncClient,
+    resources: Resources,
+    tenant: Tenant,
+    inbox_wakeups: asyncio.Queue[str],
 ) -> None:
     payload = order_payload(
         1003, lines=[(1, 1, "40.00"), (2, 2, "5.00")], customer_id=79, email="c@example.com"
@@ -88,6 +93,10 @@ async def test_ten_concurrent_copies_make_one_row_and_one_ledger_effect(
     assert sorted(r.json()["status"] for r in responses) == ["accepted"] + ["duplicate"] * 9
     rows = await inbox(resources, tenant.merchant_id)
     assert len(rows) == 1
+    # The worker is woken for the one stored; the nine duplicates store nothing and wake nobody.
+    assert await asyncio.wait_for(inbox_wakeups.get(), timeout=5) == tenant.merchant_id
+    await asyncio.sleep(0.2)
+    assert inbox_wakeups.empty()
     # Ten workers racing for the same row: one applies it, the rest find nothing to claim.
     outcomes = await asyncio.gather(
         *(process_delivery(resources, tenant.merchant_id, rows[0]["id"]) for _ in range(10))

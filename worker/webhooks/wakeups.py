@@ -1,0 +1,107 @@
+"""Postgres wakes the worker when deliveries arrive: the inbox's trigger (migration 0030)
+notifies ``db.channels.WEBHOOK_INBOX`` with the merchant's id as the row commits, and the
+listener here hands the merchant to the batches (``DeliveryBatches.wake``), which drain its
+due deliveries.
+
+A notification is only a doorbell: one sent while nobody listened (the worker starting, its
+connection lost) is gone, so every time the listener (re)connects it wakes each merchant with
+due deliveries, and the sweeper (``jobs.sweep_webhook_inbox``) does so on its schedule for
+what a killed worker's batch left behind. Several workers may listen: each hears every
+notification, and their batches share the rows (``FOR UPDATE SKIP LOCKED``).
+
+A connection of its own, outside the pool: it is held for the worker's whole life.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+import structlog
+
+from db.channels import WEBHOOK_INBOX
+from db.session import system_unit_of_work
+from subgraphs.admin.deliveries.repository import merchants_with_due_deliveries
+from subgraphs.kit.resources import Resources
+from worker.webhooks.batches import batches_of
+
+log = structlog.get_logger(__name__)
+
+# An idle connection whose peer vanished (a failover, a cut) says nothing: a ping this often
+# finds it, and a listener reconnected sweeps what it missed meanwhile.
+PING_EVERY_SECONDS = 10.0
+PING_TIMEOUT_SECONDS = 5.0
+RECONNECT_DELAYS_SECONDS = (0.5, 1.0, 2.0, 5.0)
+
+
+class InboxListener:
+    def __init__(self, resources: Resources, wake: Callable[[str], None]) -> None:
+        self._resources = resources
+        self._wake = wake
+        # Set while listening (after the catch-up wake): tests and start-up wait for it.
+        self.listening = asyncio.Event()
+
+    async def run(self) -> None:
+        """Listen until cancelled, reconnecting after a lost connection."""
+        failures = 0
+        while True:
+            try:
+                await self._listen()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+                self.listening.clear()
+                delay = RECONNECT_DELAYS_SECONDS[min(failures, len(RECONNECT_DELAYS_SECONDS) - 1)]
+                failures += 1
+                log.warning("inbox_listener_lost", error=str(exc), retry_in_seconds=delay)
+                await asyncio.sleep(delay)
+
+    async def _listen(self) -> None:
+        engine = self._resources.engine
+        # The engine's own connect arguments (host, socket, credentials, TLS), for asyncpg.
+        _, arguments = engine.dialect.create_connect_args(engine.url)
+        connection: asyncpg.Connection = await asyncpg.connect(**arguments)
+        try:
+            await connection.add_listener(WEBHOOK_INBOX, self._notified)
+            # What was committed while nobody listened: listening first, so nothing falls
+            # between the two.
+            await wake_due_merchants(self._resources, self._wake)
+            self.listening.set()
+            log.info("inbox_listener_ready")
+            while True:
+                await asyncio.sleep(PING_EVERY_SECONDS)
+                await asyncio.wait_for(connection.fetchval("SELECT 1"), PING_TIMEOUT_SECONDS)
+        finally:
+            self.listening.clear()
+            connection.terminate()
+
+    def _notified(self, _connection: Any, _pid: int, _channel: str, merchant_id: str) -> None:
+        self._wake(merchant_id)
+
+
+async def wake_due_merchants(
+    resources: Resources, wake: Callable[[str], None], *, older_than_seconds: float = 0.0
+) -> int:
+    """Wake every merchant with deliveries due (for more than ``older_than_seconds``); how
+    many there were."""
+    async with system_unit_of_work(resources.sessions) as session:
+        merchants = await merchants_with_due_deliveries(
+            session, older_than_seconds=older_than_seconds
+        )
+    for merchant_id in merchants:
+        wake(merchant_id)
+    return len(merchants)
+
+
+@asynccontextmanager
+async def listening_for_deliveries(resources: Resources) -> AsyncIterator[InboxListener]:
+    """The worker's listener, running for the block, feeding the worker's batches."""
+    listener = InboxListener(resources, batches_of(resources).wake)
+    task = asyncio.create_task(listener.run())
+    try:
+        yield listener
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
