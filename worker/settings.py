@@ -144,10 +144,9 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         "redis_settings": RedisSettings.from_dsn(redis_url),
         # arq's default 0.5 s poll would be half of the "award within a second" budget.
         "poll_delay": 0.1,
-        # A webhook job waits for its batch (worker.webhooks.batches) and holds no connection
-        # meanwhile: with arq's default of 10 jobs at once, batches were 1 or 2 deliveries and
-        # a batch's fixed costs (its commit, its order facts' two statements) were paid per
-        # order. Enough jobs at once to fill every lane's batch.
+        # A webhook job (a retry, an admin's re-run) waits for its batch
+        # (worker.webhooks.batches) and holds no connection meanwhile: enough at once to fill
+        # every lane's batch when a burst of retries comes due. Other jobs share SHARED_SLOTS.
         "max_jobs": LANES * MAX_BATCH,
         "ctx": {"settings": settings},
     }
