@@ -9,7 +9,10 @@ due deliveries, and the sweeper (``jobs.sweep_webhook_inbox``) does so on its sc
 what a killed worker's batch left behind. Several workers may listen: each hears every
 notification, and their batches share the rows (``FOR UPDATE SKIP LOCKED``).
 
-A connection of its own, outside the pool: it is held for the worker's whole life.
+A connection of its own, outside the pool: it is held for the worker's whole life, so the
+worker's ``DATABASE_URL`` must reach Postgres itself or a pooler in session mode (a
+transaction-pooling PgBouncer drops LISTEN): without notifications every delivery would wait
+for the sweeper (``LOYALNEST_INBOX_SWEEP_EVERY_SECONDS`` plus the grace).
 """
 
 from __future__ import annotations
