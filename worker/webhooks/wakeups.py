@@ -38,6 +38,7 @@ log = structlog.get_logger(__name__)
 PING_EVERY_SECONDS = 10.0
 PING_TIMEOUT_SECONDS = 5.0
 RECONNECT_DELAYS_SECONDS = (0.5, 1.0, 2.0, 5.0)
+APPLICATION_NAME = "loyalnest-inbox-listener"
 
 
 class InboxListener:
@@ -51,20 +52,32 @@ class InboxListener:
         """Listen until cancelled, reconnecting after a lost connection."""
         failures = 0
         while True:
+            listened = False
             try:
-                await self._listen()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-                self.listening.clear()
+                async for _ in self._listen():
+                    listened = True
+            except Exception as exc:  # anything (Postgres away, a failover): listen again
+                # Quickly after a connection that worked, then backing off while none does.
+                failures = 0 if listened else failures + 1
                 delay = RECONNECT_DELAYS_SECONDS[min(failures, len(RECONNECT_DELAYS_SECONDS) - 1)]
-                failures += 1
                 log.warning("inbox_listener_lost", error=str(exc), retry_in_seconds=delay)
                 await asyncio.sleep(delay)
 
-    async def _listen(self) -> None:
+    async def _listen(self) -> AsyncIterator[None]:
+        """Listen on one connection; yields once listening, raises once the connection is
+        lost."""
         engine = self._resources.engine
-        # The engine's own connect arguments (host, socket, credentials, TLS), for asyncpg.
+        # The engine's own connect arguments (host, socket, credentials, TLS), for asyncpg;
+        # named, so that an operator finds it in pg_stat_activity.
         _, arguments = engine.dialect.create_connect_args(engine.url)
-        connection: asyncpg.Connection = await asyncpg.connect(**arguments)
+        settings = {**arguments.pop("server_settings", {}), "application_name": APPLICATION_NAME}
+        connection: asyncpg.Connection = await asyncpg.connect(
+            **arguments, server_settings=settings
+        )
+        closed = asyncio.Event()
+        # Postgres closing the connection (a restart, pg_terminate_backend) is noticed at
+        # once; a peer that vanished without a word, by the ping.
+        connection.add_termination_listener(lambda _connection: closed.set())
         try:
             await connection.add_listener(WEBHOOK_INBOX, self._notified)
             # What was committed while nobody listened: listening first, so nothing falls
@@ -72,8 +85,12 @@ class InboxListener:
             await wake_due_merchants(self._resources, self._wake)
             self.listening.set()
             log.info("inbox_listener_ready")
+            yield
             while True:
-                await asyncio.sleep(PING_EVERY_SECONDS)
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(closed.wait(), PING_EVERY_SECONDS)
+                if closed.is_set():
+                    raise ConnectionResetError("Postgres closed the listening connection")
                 await asyncio.wait_for(connection.fetchval("SELECT 1"), PING_TIMEOUT_SECONDS)
         finally:
             self.listening.clear()

@@ -20,7 +20,7 @@ from tests.conftest import StatementCounter, Tenant
 from tests.gateway.webhooks.shopify import deliver, inbox, order_payload, refund_payload
 from worker.webhooks.batches import LANES, MAX_BATCH, DeliveryBatches
 from worker.webhooks.processing import DeliveryOutcome, process_deliveries
-from worker.webhooks.wakeups import InboxListener
+from worker.webhooks.wakeups import APPLICATION_NAME, InboxListener
 
 
 async def _send(edge: httpx.AsyncClient, tenant: Tenant, topic: str, payload: Any) -> str:
@@ -390,3 +390,46 @@ async def test_the_worker_hears_of_deliveries_and_of_those_stored_before_it_list
             await listening
     earns, orders, balances, _ = await _ledger_state(resources, tenant)
     assert (earns, orders, balances) == (7, 7, 7 * 100)
+
+
+async def test_a_listener_cut_off_listens_again_and_takes_what_it_missed(
+    edge: httpx.AsyncClient, resources: Resources, tenant: Tenant
+) -> None:
+    """Postgres closing the listening connection (a restart, a failover) loses the
+    notifications sent meanwhile: the listener connects again at once and takes what was
+    stored while it was away."""
+    await _flat_earning(resources, tenant)
+    batches = DeliveryBatches(resources)
+
+    def wake(merchant_id: str) -> None:
+        if merchant_id == tenant.merchant_id:
+            batches.wake(merchant_id)
+
+    listener = InboxListener(resources, wake)
+    listening = asyncio.create_task(listener.run())
+    try:
+        await asyncio.wait_for(listener.listening.wait(), timeout=10)
+        async with system_unit_of_work(resources.sessions) as session:
+            cut = await session.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE application_name = :name"
+                ),
+                {"name": APPLICATION_NAME},
+            )
+        assert cut == 1
+        for _ in range(200):  # it notices at once, not at its next ping (10 s)
+            if not listener.listening.is_set():
+                break
+            await asyncio.sleep(0.01)
+        assert not listener.listening.is_set()
+        missed = await _orders(edge, tenant, 78_200, 3)
+        await _until_done(resources, tenant, missed)
+        after = await _orders(edge, tenant, 78_300, 2)
+        await _until_done(resources, tenant, after)
+    finally:
+        listening.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listening
+    earns, orders, balances, _ = await _ledger_state(resources, tenant)
+    assert (earns, orders, balances) == (5, 5, 5 * 100)
