@@ -64,6 +64,12 @@ WORKER_BATCH_SIZE = Histogram(
     "Webhook deliveries processed in one transaction",
     buckets=(1, 2, 5, 10, 20, 50),
 )
+# Whether the worker hears the inbox's notifications (worker/webhooks/wakeups.py): at 0 new
+# deliveries wait for the sweeper (tens of seconds), so alert on it staying 0.
+WORKER_INBOX_LISTENING = Gauge(
+    "loyalnest_worker_inbox_listening",
+    "1 while the worker listens for new webhook deliveries, 0 while it reconnects",
+)
 
 
 def configure_logging(level: str = "INFO") -> None:

@@ -27,6 +27,7 @@ async def test_the_worker_serves_its_metrics_while_it_runs(settings: Settings) -
         assert response.status_code == 200
         assert "loyalnest_worker_queue_delay_seconds_bucket" in response.text
         assert "loyalnest_worker_batch_size_bucket" in response.text
+        assert "loyalnest_worker_inbox_listening" in response.text
     finally:
         await _shutdown(ctx)
     # Stopped with the worker: the port is free again (SO_REUSEADDR: the scrape's own

@@ -28,6 +28,7 @@ import structlog
 from db.channels import WEBHOOK_INBOX
 from db.session import system_unit_of_work
 from subgraphs.admin.deliveries.repository import merchants_with_due_deliveries
+from subgraphs.kit.observability import WORKER_INBOX_LISTENING
 from subgraphs.kit.resources import Resources
 from worker.webhooks.batches import batches_of
 
@@ -84,6 +85,7 @@ class InboxListener:
             # between the two.
             await wake_due_merchants(self._resources, self._wake)
             self.listening.set()
+            WORKER_INBOX_LISTENING.set(1)
             log.info("inbox_listener_ready")
             yield
             while True:
@@ -94,6 +96,7 @@ class InboxListener:
                 await asyncio.wait_for(connection.fetchval("SELECT 1"), PING_TIMEOUT_SECONDS)
         finally:
             self.listening.clear()
+            WORKER_INBOX_LISTENING.set(0)
             connection.terminate()
 
     def _notified(self, _connection: Any, _pid: int, _channel: str, merchant_id: str) -> None:

@@ -423,10 +423,13 @@ async def test_a_listener_cut_off_listens_again_and_takes_what_it_missed(
                 break
             await asyncio.sleep(0.01)
         assert not listener.listening.is_set()
+        assert REGISTRY.get_sample_value("loyalnest_worker_inbox_listening") == 0
         missed = await _orders(edge, tenant, 78_200, 3)
         await _until_done(resources, tenant, missed)
         after = await _orders(edge, tenant, 78_300, 2)
         await _until_done(resources, tenant, after)
+        # An operator sees it listening again.
+        assert REGISTRY.get_sample_value("loyalnest_worker_inbox_listening") == 1
     finally:
         listening.cancel()
         with contextlib.suppress(asyncio.CancelledError):
