@@ -1,6 +1,7 @@
 """(d) SQL statements per delivery at the shim and per order in the worker, counted in this
-process on a sample: the shim's app over an in-process transport, then the worker's
-process_delivery on the rows it stored. Runs with the worker process stopped."""
+process on a sample: the shim's app over an in-process transport, then the worker on the rows
+it stored: half one at a time (process_delivery), half as one batch (process_deliveries, as a
+wake-up takes them). Runs with the worker process stopped."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from db.session import system_unit_of_work
 from gateway.edge.app import create_edge_app
 from subgraphs.kit.resources import open_resources
 from subgraphs.kit.settings import Settings
-from worker.webhooks.processing import DeliveryOutcome, process_delivery
+from worker.webhooks.processing import DeliveryOutcome, process_deliveries, process_delivery
 
 from .deliveries import SendResult, post
 from .stack import Stack
@@ -36,13 +37,17 @@ SETTINGS_FROM_ENV = (
 class Statements:
     deliveries: int
     at_shim: int
-    in_worker: int
+    alone: int
+    in_worker_alone: int
+    batched: int
+    in_worker_batched: int
 
     def section(self) -> list[str]:
         return [
             f"(d) SQL statements, counted in-process on {self.deliveries} more deliveries",
             f"    per delivery at the shim {self.at_shim / self.deliveries:5.1f}"
-            f"   per order in the worker {self.in_worker / self.deliveries:5.1f}",
+            f"   per order in the worker {self.in_worker_alone / self.alone:5.1f} alone,"
+            f" {self.in_worker_batched / self.batched:4.1f} in a batch of {self.batched}",
         ]
 
 
@@ -61,9 +66,21 @@ async def run(stack: Stack) -> Statements:
         async with system_unit_of_work(resources.sessions) as session:
             query = "SELECT id FROM api_logs WHERE status = 'pending' ORDER BY created_at"
             pending = list(await session.scalars(text(query)))
-        with count_statements(resources.engine) as in_worker:
-            for delivery_id in pending:
+        alone, batched = pending[: len(pending) // 2], pending[len(pending) // 2 :]
+        with count_statements(resources.engine) as in_worker_alone:
+            for delivery_id in alone:
                 outcome = await process_delivery(resources, stack.merchant_id, delivery_id)
                 if outcome is not DeliveryOutcome.DONE:
                     raise RuntimeError(f"sample delivery {delivery_id}: {outcome}")
-    return Statements(len(sample), at_shim.count, in_worker.count)
+        with count_statements(resources.engine) as in_worker_batched:
+            outcomes = await process_deliveries(resources, stack.merchant_id, batched)
+        if set(outcomes.values()) != {DeliveryOutcome.DONE}:
+            raise RuntimeError(f"sample batch: {outcomes}")
+    return Statements(
+        len(sample),
+        at_shim.count,
+        len(alone),
+        in_worker_alone.count,
+        len(batched),
+        in_worker_batched.count,
+    )
