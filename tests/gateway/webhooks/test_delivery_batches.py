@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -362,6 +363,27 @@ async def test_a_wake_drains_the_merchants_due_deliveries_in_full_batches(
     assert 3 <= batches <= 3 + LANES - 1, batches
 
 
+@contextlib.asynccontextmanager
+async def _listening(resources: Resources, tenant: Tenant) -> AsyncIterator[InboxListener]:
+    """An inbox listener feeding batches of this test's merchant only (other tests' merchants
+    may have deliveries pending: theirs are not this test's), listening for the block."""
+    batches = DeliveryBatches(resources)
+
+    def wake(merchant_id: str) -> None:
+        if merchant_id == tenant.merchant_id:
+            batches.wake(merchant_id)
+
+    listener = InboxListener(resources, wake)
+    listening = asyncio.create_task(listener.run())
+    try:
+        await asyncio.wait_for(listener.listening.wait(), timeout=10)
+        yield listener
+    finally:
+        listening.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listening
+
+
 async def test_the_worker_hears_of_deliveries_and_of_those_stored_before_it_listened(
     edge: httpx.AsyncClient, resources: Resources, tenant: Tenant
 ) -> None:
@@ -370,24 +392,12 @@ async def test_the_worker_hears_of_deliveries_and_of_those_stored_before_it_list
     as soon as one does."""
     await _flat_earning(resources, tenant)
     before = await _orders(edge, tenant, 78_000, 3)
-    batches = DeliveryBatches(resources)
 
-    def wake(merchant_id: str) -> None:
-        # Other tests' merchants may have deliveries pending: theirs are not this test's.
-        if merchant_id == tenant.merchant_id:
-            batches.wake(merchant_id)
-
-    listener = InboxListener(resources, wake)
-    listening = asyncio.create_task(listener.run())
-    try:
-        await asyncio.wait_for(listener.listening.wait(), timeout=10)
+    async with _listening(resources, tenant):
         await _until_done(resources, tenant, before)
         after = await _orders(edge, tenant, 78_100, 4)
         await _until_done(resources, tenant, after)
-    finally:
-        listening.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await listening
+
     earns, orders, balances, _ = await _ledger_state(resources, tenant)
     assert (earns, orders, balances) == (7, 7, 7 * 100)
 
@@ -399,16 +409,8 @@ async def test_a_listener_cut_off_listens_again_and_takes_what_it_missed(
     notifications sent meanwhile: the listener connects again at once and takes what was
     stored while it was away."""
     await _flat_earning(resources, tenant)
-    batches = DeliveryBatches(resources)
 
-    def wake(merchant_id: str) -> None:
-        if merchant_id == tenant.merchant_id:
-            batches.wake(merchant_id)
-
-    listener = InboxListener(resources, wake)
-    listening = asyncio.create_task(listener.run())
-    try:
-        await asyncio.wait_for(listener.listening.wait(), timeout=10)
+    async with _listening(resources, tenant) as listener:
         async with system_unit_of_work(resources.sessions) as session:
             cut = await session.scalar(
                 text(
@@ -430,9 +432,5 @@ async def test_a_listener_cut_off_listens_again_and_takes_what_it_missed(
         await _until_done(resources, tenant, after)
         # An operator sees it listening again.
         assert REGISTRY.get_sample_value("loyalnest_worker_inbox_listening") == 1
-    finally:
-        listening.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await listening
     earns, orders, balances, _ = await _ledger_state(resources, tenant)
     assert (earns, orders, balances) == (5, 5, 5 * 100)
