@@ -24,7 +24,6 @@ from prometheus_client import start_http_server
 
 import subgraphs
 import worker
-from db.session import create_engine, create_session_factory
 from subgraphs.kit.collector import settle_after_startup
 from subgraphs.kit.jobs import JobSpec, declared_jobs
 from subgraphs.kit.observability import configure_logging
@@ -61,9 +60,6 @@ def discover_jobs() -> list[JobSpec]:
 async def _startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx.get("settings") or get_settings()
     assert settings.database_url, "the CLI resolves DATABASE_URL before starting the worker"
-    # A connection per lane of webhook batches (worker.webhooks.batches).
-    ctx["engine"] = create_engine(settings.database_url, pool_size=LANES)
-    ctx["sessions"] = create_session_factory(ctx["engine"])
     # Ledger jobs publish changes (cache, pub/sub) and reminders call Klaviyo / Postscript.
     stack = AsyncExitStack()
     ctx["exit_stack"] = stack
@@ -81,7 +77,6 @@ async def _startup(ctx: dict[str, Any]) -> None:
 
 async def _shutdown(ctx: dict[str, Any]) -> None:
     await ctx["exit_stack"].aclose()
-    await ctx["engine"].dispose()
 
 
 # Jobs other than webhook deliveries run at most this many at once, as when arq's own limit

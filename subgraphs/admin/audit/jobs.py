@@ -6,11 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.session import system_unit_of_work
 from subgraphs.admin.audit.repository import maintain_log_partitions
-from subgraphs.kit.jobs import Cron, job
+from subgraphs.kit.jobs import Cron, job, job_resources
 
 log = structlog.get_logger(__name__)
 
@@ -18,8 +17,7 @@ log = structlog.get_logger(__name__)
 @job(cron=Cron(hour=frozenset({3}), minute=frozenset({17}), run_at_startup=True))
 async def maintain_log_partitions_job(ctx: dict[str, Any]) -> list[tuple[str, str]]:
     """Create the coming months' log partitions and drop those past the 90-day retention."""
-    sessions: async_sessionmaker[AsyncSession] = ctx["sessions"]
-    async with system_unit_of_work(sessions) as session:
+    async with system_unit_of_work(job_resources(ctx).sessions) as session:
         changes = await maintain_log_partitions(session)
     for action, partition in changes:
         log.info("log_partition", action=action, partition=partition)
