@@ -39,7 +39,8 @@ FLOWS_NUDGE_DELAY = 1.0
 
 
 def delivery_job_id(delivery_id: str) -> str:
-    """The job id of an inbox row's processing; a retry or a sweep adds its own suffix."""
+    """The job id of an inbox row's processing; a retry or an admin's re-run adds its own
+    suffix."""
     return f"webhook:{delivery_id}"
 
 

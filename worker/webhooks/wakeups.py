@@ -48,25 +48,25 @@ class InboxListener:
         self._wake = wake
         # Set while listening (after the catch-up wake): tests and start-up wait for it.
         self.listening = asyncio.Event()
+        # Whether the current connection got as far as listening (run's back-off).
+        self._listened = False
 
     async def run(self) -> None:
         """Listen until cancelled, reconnecting after a lost connection."""
         failures = 0
         while True:
-            listened = False
+            self._listened = False
             try:
-                async for _ in self._listen():
-                    listened = True
+                await self._listen()
             except Exception as exc:  # anything (Postgres away, a failover): listen again
                 # Quickly after a connection that worked, then backing off while none does.
-                failures = 0 if listened else failures + 1
+                failures = 0 if self._listened else failures + 1
                 delay = RECONNECT_DELAYS_SECONDS[min(failures, len(RECONNECT_DELAYS_SECONDS) - 1)]
                 log.warning("inbox_listener_lost", error=str(exc), retry_in_seconds=delay)
                 await asyncio.sleep(delay)
 
-    async def _listen(self) -> AsyncIterator[None]:
-        """Listen on one connection; yields once listening, raises once the connection is
-        lost."""
+    async def _listen(self) -> None:
+        """Listen on one connection until it is lost (then raise)."""
         engine = self._resources.engine
         # The engine's own connect arguments (host, socket, credentials, TLS), for asyncpg;
         # named, so that an operator finds it in pg_stat_activity.
@@ -86,8 +86,8 @@ class InboxListener:
             await wake_due_merchants(self._resources, self._wake)
             self.listening.set()
             WORKER_INBOX_LISTENING.set(1)
+            self._listened = True
             log.info("inbox_listener_ready")
-            yield
             while True:
                 with suppress(TimeoutError):
                     await asyncio.wait_for(closed.wait(), PING_EVERY_SECONDS)
